@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`. Both set themselves up first.
+.PHONY: setup demo test lint typecheck unit bench lock clean
+
+VENV := .venv/bin
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/shipyard validate examples/quickstart.yaml
+	$(VENV)/shipyard plan examples/quickstart.yaml
+	$(VENV)/shipyard run examples/quickstart.yaml
+	$(VENV)/shipyard status
+	$(VENV)/shipyard logs $$($(VENV)/shipyard list --json --limit 1 | $(VENV)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])') report
+
+lint: setup
+	$(VENV)/ruff check src tests bench
+	$(VENV)/ruff format --check src tests bench
+
+typecheck: setup
+	$(VENV)/mypy
+
+test: lint typecheck
+	$(VENV)/pytest
+
+bench: setup
+	$(VENV)/python bench/fanout.py
+
+lock:
+	rm -rf /tmp/shipyard-lock-venv && python3 -m venv /tmp/shipyard-lock-venv
+	/tmp/shipyard-lock-venv/bin/pip install --quiet -e '.[dev]'
+	/tmp/shipyard-lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock.new
+	{ head -2 requirements.lock; cat requirements.lock.new; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock && rm requirements.lock.new
+
+clean:
+	rm -rf .venv .shipyard .pytest_cache .mypy_cache .ruff_cache

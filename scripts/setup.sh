@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up everything Shipyard needs on a fresh machine: a virtualenv in .venv with the locked
+# dependencies, Shipyard installed in it (editable), and the system tools the examples use.
+# Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      PYTHON="$candidate"
+      break
+    fi
+  done
+fi
+if [ -z "$PYTHON" ]; then
+  echo "setup: Shipyard needs Python 3.11 or newer; install it or set PYTHON=/path/to/python3" >&2
+  exit 1
+fi
+
+# fio drives examples/io-benchmark.yaml; psutil needs nothing extra.
+if ! command -v fio >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing fio (apt-get)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq fio >/dev/null
+  else
+    echo "setup: fio is missing; examples/io-benchmark.yaml needs it (apt-get install fio)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.shipyard-lock
+if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
+  echo "setup: installing locked dependencies"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+  cp requirements.lock "$stamp"
+fi
+if ! .venv/bin/python -c 'import shipyard' >/dev/null 2>&1; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+fi
+echo "setup: ready ($(.venv/bin/shipyard --version))"

@@ -1,0 +1,93 @@
+"""The operations API: the one surface every front end (CLI, Python, MCP, REST) uses.
+
+``Operations`` is a Protocol; :class:`shipyard.local.LocalOperations` implements it with the engine
+and the store in this process. Arguments are plain values, results are typed records (dataclasses, and the Pydantic plan), so a
+front end renders them or dumps them as JSON (``shipyard.models.to_jsonable``) and has no logic
+of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shipyard.models import Event, ExecutionStatus, ExecutionSummary
+
+if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
+    from shipyard.plan.model import Plan, RunMode
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    path: str
+    valid: bool
+    name: str | None = None
+    steps: int = 0
+    parameters: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    unit: str
+    number: int  # 1-based line number in the unit's log file
+    text: str
+
+
+Observer = Callable[[Event], None]
+
+
+class Operations(Protocol):
+    """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""
+
+    def validate(self, spec_path: str | Path) -> ValidationReport: ...
+
+    def plan(
+        self,
+        spec_path: str | Path,
+        params: Mapping[str, Any] | None = None,
+        *,
+        mode: RunMode = "normal",
+        max_parallel: int | None = None,
+    ) -> Plan: ...
+
+    def run(
+        self,
+        spec_path: str | Path,
+        params: Mapping[str, Any] | None = None,
+        *,
+        mode: RunMode = "normal",
+        max_parallel: int | None = None,
+        observer: Observer | None = None,
+    ) -> ExecutionStatus:
+        """Run to the end in this process and return the final status."""
+
+    def status(self, execution_id: str | None = None) -> ExecutionStatus:
+        """One execution's status; the latest execution when no id is given."""
+
+    def list_executions(
+        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
+    ) -> list[ExecutionSummary]: ...
+
+    def logs(
+        self,
+        execution_id: str,
+        unit: str | None = None,
+        *,
+        tail: int | None = None,
+        grep: str | None = None,
+    ) -> list[LogLine]: ...
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the spec file."""

@@ -1,0 +1,299 @@
+"""The ``shipyard`` command: a thin front end over :class:`shipyard.api.Operations`.
+
+Each command parses its options, calls one operation and renders the result (a table, or JSON
+with ``--json``). Errors a user can cause are printed as one message, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from shipyard import __version__
+from shipyard.errors import ShipyardError
+
+app = typer.Typer(
+    name="shipyard",
+    help="Deploy, run and watch pipelines from one declarative YAML file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+def _console(*, stderr: bool = False) -> Console:
+    """Rich colours follow NO_COLOR; off a terminal, lines are not wrapped at 80 columns."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal or os.environ.get("COLUMNS") else 200
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+console = _console()
+error_console = _console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar="SHIPYARD_HOME",
+        help="Folder of the state database and run directories [default: ./.shipyard]",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (stable, documented).")]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Set a parameter: -p name=value (repeatable)."),
+]
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        envvar="SHIPYARD_RUN_MODE",
+        help="normal | debug (verbose, keep temp files) | profile (fast sampling, resource "
+        "table) | test (parameters take their test: values)",
+    ),
+]
+MaxParallelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-parallel",
+        envvar="SHIPYARD_MAX_PARALLEL",
+        min=1,
+        help="Most units running at once [default: the spec's, else the machine's cores]",
+        show_default=False,
+    ),
+]
+SpecArgument = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+
+_MODES = ("normal", "debug", "profile", "test")
+
+
+def _ops(home: Path | None) -> Any:
+    from shipyard.local import LocalOperations
+    from shipyard.workspace import Workspace
+
+    return LocalOperations(Workspace(home.resolve()) if home else None)
+
+
+def _dump(value: Any) -> None:
+    """The JSON form of a result (record, plan, or list of them), to stdout."""
+    from shipyard.models import to_jsonable
+
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2) + "\n")
+
+
+def _mode(value: str) -> Any:
+    if value not in _MODES:
+        raise ShipyardError(f"--mode {value} is not a run mode", hint=f"use one of: {', '.join(_MODES)}")
+    return value
+
+
+def _params(pairs: list[str] | None) -> dict[str, str]:
+    from shipyard.spec.params import parse_assignments
+
+    return parse_assignments(pairs or [])
+
+
+@app.command()
+def validate(spec: SpecArgument, as_json: JsonOption = False) -> None:
+    """Check a spec file; every problem is shown with its file:line and a hint."""
+    from shipyard.cli import render
+    from shipyard.local import LocalOperations
+
+    report = LocalOperations().validate(spec)
+    if as_json:
+        _dump(report)
+    else:
+        console.print(render.validation(report))
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    spec: SpecArgument,
+    param: ParamOption = None,
+    mode: ModeOption = "normal",
+    max_parallel: MaxParallelOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what would run: stages, resolved commands, critical path. Runs nothing."""
+    from shipyard.cli import render
+
+    result = _ops(home).plan(spec, _params(param), mode=_mode(mode), max_parallel=max_parallel)
+    if as_json:
+        _dump(result)
+        return
+    console.print(render.plan_table(result))
+    console.print(render.plan_footer(result))
+
+
+@app.command()
+def run(
+    spec: SpecArgument,
+    param: ParamOption = None,
+    mode: ModeOption = "normal",
+    max_parallel: MaxParallelOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; run nothing.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a pipeline in the foreground, with live progress. Exit code 0 only if all succeeded.
+
+    Ctrl-C stops it cleanly (running steps get their stop signal, then SIGKILL after their
+    grace); a second Ctrl-C kills everything at once.
+    """
+    from shipyard.cli import render
+    from shipyard.cli.progress import RunDisplay
+    from shipyard.models import ExecutionState
+
+    ops = _ops(home)
+    run_mode = _mode(mode)
+    if dry_run:
+        result = ops.plan(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
+        if as_json:
+            _dump(result)
+        else:
+            console.print(render.plan_table(result))
+            console.print(render.plan_footer(result))
+            console.print("dry run: nothing was started")
+        return
+    display_console = error_console if as_json else console
+    with RunDisplay(display_console, debug=run_mode == "debug", quiet=quiet or as_json) as display:
+        status = ops.run(
+            spec, _params(param), mode=run_mode, max_parallel=max_parallel, observer=display
+        )
+    if as_json:
+        _dump(status)
+    else:
+        console.print(render.status_table(status))
+        if run_mode == "profile":
+            console.print(render.resource_table(status))
+        console.print(render.status_header(status))
+        if status.state != ExecutionState.SUCCEEDED:
+            console.print(f"logs: shipyard logs {status.id} [STEP]", style="dim")
+    if status.state != ExecutionState.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    execution_id: Annotated[
+        str | None, typer.Argument(help="Execution id [default: the latest]", show_default=False)
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="List every unit, even in big executions.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """State of one execution (the latest when no id is given), unit by unit."""
+    from shipyard.cli import render
+
+    result = _ops(home).status(execution_id)
+    if as_json:
+        _dump(result)
+        return
+    console.print(render.status_header(result))
+    console.print(render.status_table(result, show_all=show_all))
+
+
+@app.command(name="list")
+def list_(
+    active: Annotated[bool, typer.Option("--active", help="Only pending or running.")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="Only this pipeline.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows.")] = 20,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Executions, newest first."""
+    from shipyard.cli import render
+
+    result = _ops(home).list_executions(active_only=active, name=name, limit=limit)
+    if as_json:
+        _dump(result)
+        return
+    if not result:
+        console.print("no executions" + (" running" if active else " yet"))
+        return
+    console.print(render.executions_table(result))
+
+
+@app.command()
+def logs(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.", show_default=False)],
+    step: Annotated[
+        str | None, typer.Argument(help="Only this unit [default: all]", show_default=False)
+    ] = None,
+    tail: Annotated[int | None, typer.Option("--tail", "-n", min=1, help="Last N lines.")] = None,
+    grep: Annotated[
+        str | None, typer.Option("--grep", "-g", help="Only lines matching this regex.")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Output of an execution's units (stdout and stderr as written)."""
+    from shipyard.cli import render
+
+    lines = _ops(home).logs(execution_id, step, tail=tail, grep=grep)
+    if as_json:
+        _dump(lines)
+        return
+    if lines:
+        console.print(render.log_lines(lines, prefix=step is None), markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec file (for editors and linters)."""
+    from shipyard.local import LocalOperations
+
+    sys.stdout.write(json.dumps(LocalOperations().schema(), indent=2) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"shipyard {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Deploy, run and watch pipelines from one declarative YAML file."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (no ``sys.exit``: testable)."""
+    try:
+        app(args=argv, prog_name="shipyard")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except ShipyardError as error:
+        error_console.print(f"error: {error.message}", style="bold red", markup=False)
+        if error.hint:
+            error_console.print(f"  hint: {error.hint}", style="dim", markup=False)
+        return error.exit_code
+    except KeyboardInterrupt:
+        error_console.print("interrupted", style="yellow")
+        return 130
+    return 0
+
+
+def run_cli() -> None:
+    sys.exit(main())

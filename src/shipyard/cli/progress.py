@@ -1,0 +1,119 @@
+"""Live progress of a foreground run, fed by the engine's events.
+
+On a terminal: a progress bar and one line per running unit, redrawn a few times a second by
+Rich in its own thread (the engine only updates a dict). Elsewhere (pipes, CI logs): one plain line
+per finished unit, so logs stay readable. In debug mode every engine event is printed as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from shipyard.cli.render import STATE_STYLE
+from shipyard.models import Event
+from shipyard.spec.quantities import format_duration
+
+_DONE_ACTIONS = {"unit_finished", "unit_skipped"}
+
+
+class RunDisplay:
+    def __init__(self, console: Console, *, debug: bool = False, quiet: bool = False) -> None:
+        self.console = console
+        self.debug = debug
+        self.quiet = quiet
+        self.live_mode = console.is_terminal and not quiet and not debug
+        self._running: dict[str, tuple[float, int]] = {}
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task("running", total=None, failed="")
+        self._failed = 0
+        self._live: Live | None = None
+
+    def __enter__(self) -> RunDisplay:
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render(final=True))
+            self._live.__exit__(None, None, None)
+
+    def __call__(self, event: Event) -> None:
+        """The engine's observer: called on the loop thread for every event; must be cheap."""
+        if self.debug:
+            self.console.print_json(json.dumps(_event_json(event)), highlight=False)
+        action = event.action
+        if action == "execution_started":
+            self._progress.update(self._task, total=int(str(event.data["total"])))
+        elif action == "unit_started" and event.unit:
+            self._running[event.unit] = (event.ts, int(str(event.data.get("attempt", 1))))
+        elif action in _DONE_ACTIONS and event.unit:
+            self._running.pop(event.unit, None)
+            state = str(event.data.get("state", "skipped"))
+            if action == "unit_finished" and state == "failed" and not self._will_retry(event):
+                self._failed += 1
+            self._progress.update(
+                self._task, failed=f"[red]{self._failed} failed" if self._failed else ""
+            )
+            if not self._will_retry(event):
+                self._progress.advance(self._task)
+            if not self.live_mode and not self.quiet and not self.debug:
+                self._plain_line(event)
+        elif action == "unit_retrying" and not self.live_mode and not self.quiet and event.unit:
+            delay = format_duration(float(str(event.data.get("delay", 0))))
+            self.console.print(f"↻ {event.unit}: retry {event.data.get('attempt')} in {delay}")
+        if self._live is not None:
+            self._live.update(self._render())
+
+    @staticmethod
+    def _will_retry(event: Event) -> bool:
+        # A failed attempt that will be retried is followed by unit_retrying; the attempt number
+        # tells the display nothing here, so the executor marks final failures in `state`.
+        return bool(event.data.get("retrying"))
+
+    def _plain_line(self, event: Event) -> None:
+        state = str(event.data.get("state", "skipped"))
+        style = STATE_STYLE.get(state, "")
+        detail = ""
+        if "duration" in event.data:
+            detail = f" in {format_duration(float(str(event.data['duration'])))}"
+        reason = event.data.get("reason")
+        if reason:
+            detail += f" — {reason}"
+        self.console.print(Text.assemble((f"{state:>9} ", style), (event.unit or "", "bold"), detail))
+
+    def _render(self, *, final: bool = False) -> RenderableType:
+        if final or not self._running:
+            return self._progress
+        now = time.time()
+        table = Table.grid(padding=(0, 2))
+        for name, (started, attempt) in list(self._running.items())[:12]:
+            note = f"attempt {attempt}" if attempt > 1 else ""
+            table.add_row(Text("▶ " + name, style="cyan"), format_duration(now - started), note)
+        if len(self._running) > 12:
+            table.add_row(Text(f"… and {len(self._running) - 12} more", style="dim"), "", "")
+        return Group(table, self._progress)
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    record: dict[str, Any] = {"ts": round(event.ts, 4), "action": event.action}
+    if event.unit is not None:
+        record["unit"] = event.unit
+    record.update(event.data)
+    return record

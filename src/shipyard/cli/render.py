@@ -1,0 +1,257 @@
+"""Pure formatting of API results for the terminal. Nothing here runs or reads anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+from shipyard.models import (
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionSummary,
+    ResourceUsage,
+    UnitState,
+    UnitStatus,
+)
+from shipyard.spec.quantities import format_duration, format_size
+
+if TYPE_CHECKING:
+    from shipyard.api import LogLine, ValidationReport
+    from shipyard.plan.model import Plan
+
+STATE_STYLE = {
+    "succeeded": "green",
+    "failed": "bold red",
+    "running": "cyan",
+    "retrying": "yellow",
+    "pending": "dim",
+    "skipped": "dim",
+    "cancelled": "yellow",
+    "disabled": "dim",
+    "lost": "bold magenta",
+}
+
+
+def state_text(state: UnitState | ExecutionState | str) -> Text:
+    value = str(state.value if isinstance(state, UnitState | ExecutionState) else state)
+    return Text(value, style=STATE_STYLE.get(value, ""))
+
+
+def validation(report: ValidationReport) -> Text:
+    if report.valid:
+        params = f", {len(report.parameters)} parameters" if report.parameters else ""
+        return Text.assemble(
+            ("✓ ", "green"), f"{report.path}: '{report.name}' is valid ({report.steps} steps{params})"
+        )
+    text = Text()
+    count = len(report.problems)
+    text.append(f"✗ {report.path}: {count} problem{'s' if count != 1 else ''}\n", "bold red")
+    for problem in report.problems:
+        where = f"{problem.file}:{problem.line}:{problem.column}: " if problem.line else ""
+        text.append(f"  {where}", "bold")
+        text.append(f"{problem.message}\n")
+        if problem.hint:
+            text.append(f"    hint: {problem.hint}\n", "dim")
+    text.rstrip()
+    return text
+
+
+def plan_table(plan: Plan) -> Table:
+    title = f"plan: {plan.name} — {len(plan.steps)} steps in {len(plan.stages)} stages"
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("stage", justify="right")
+    table.add_column("step")
+    table.add_column("needs")
+    table.add_column("command", overflow="fold")
+    table.add_column("limits")
+    critical = set(plan.critical_path)
+    for stage_number, names in enumerate(plan.stages):
+        for name in names:
+            step = plan.step(name)
+            limits = []
+            if step.timeout is not None:
+                limits.append(f"timeout {format_duration(step.timeout)}")
+            if step.retries.count:
+                limits.append(f"retries {step.retries.count}")
+            if step.resources.cpus:
+                limits.append(f"cpus {step.resources.cpus:g}")
+            if step.resources.memory:
+                limits.append(f"mem {format_size(step.resources.memory)}")
+            label = Text(name, style="bold" if name in critical else "")
+            if not step.enabled:
+                label = Text(f"{name} (disabled)", style="dim")
+            table.add_row(
+                str(stage_number),
+                label,
+                ", ".join(step.needs) or "—",
+                step.command.display,
+                ", ".join(limits) or "—",
+            )
+    return table
+
+
+def plan_footer(plan: Plan) -> Text:
+    text = Text()
+    params = ", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"
+    text.append(f"parameters: {params}\n")
+    text.append(
+        f"mode: {plan.mode}   max_parallel: {plan.max_parallel}   "
+        f"failure_strategy: {plan.failure_strategy}\n"
+    )
+    path = " → ".join(plan.critical_path)
+    if plan.critical_path_seconds is not None:
+        text.append(
+            f"critical path: {path} (≈{format_duration(plan.critical_path_seconds)} "
+            "from the mean of earlier runs)"
+        )
+    else:
+        text.append(f"critical path: {path} ({len(plan.critical_path)} steps; no earlier runs to time it)")
+    for label, commands in (("prepare", plan.prepare), ("cleanup", plan.cleanup)):
+        for command in commands:
+            text.append(f"\n{label} hook: {command.display}")
+    return text
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _elapsed(unit: UnitStatus | ExecutionSummary, now: datetime) -> str:
+    if unit.started_at is None:
+        return "—"
+    end = unit.ended_at or now
+    return format_duration((end - unit.started_at).total_seconds())
+
+
+def _resources(usage: ResourceUsage) -> tuple[str, str]:
+    cpu = "—"
+    if usage.cpu_percent_peak is not None:
+        cpu = f"{usage.cpu_percent_peak:.0f}% peak"
+    elif usage.cpu_seconds:
+        cpu = f"{usage.cpu_seconds:.2f}s cpu"
+    rss = format_size(usage.rss_peak_bytes) if usage.rss_peak_bytes else "—"
+    return cpu, rss
+
+
+#: Above this many units, ``status`` lists only those that are not plainly done.
+COMPACT_ABOVE = 40
+_QUIET_STATES = (UnitState.SUCCEEDED, UnitState.DISABLED)
+
+
+def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
+    now = datetime.now(UTC)
+    units = status.units
+    hidden = 0
+    if not show_all and len(units) > COMPACT_ABOVE:
+        shown = [unit for unit in units if unit.state not in _QUIET_STATES]
+        hidden = len(units) - len(shown)
+        units = shown
+    caption = f"{hidden} succeeded or disabled units not shown (--all shows them)" if hidden else None
+    table = Table(expand=False, caption=caption, caption_justify="left")
+    table.add_column("unit", no_wrap=True)
+    table.add_column("state")
+    table.add_column("attempts", justify="right")
+    table.add_column("exit", justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("cpu", justify="right")
+    table.add_column("peak rss", justify="right")
+    table.add_column("note", overflow="fold")
+    for unit in units:
+        cpu, rss = _resources(unit.resources)
+        table.add_row(
+            unit.name,
+            state_text(unit.state),
+            str(unit.attempts or "—"),
+            "—" if unit.exit_code is None else str(unit.exit_code),
+            _elapsed(unit, now),
+            cpu,
+            rss,
+            unit.reason or "",
+        )
+    return table
+
+
+def status_header(status: ExecutionStatus) -> Text:
+    now = datetime.now(UTC)
+    text = Text()
+    text.append(f"{status.id}  ", style="bold")
+    text.append_text(state_text(status.state))
+    text.append(
+        f"   {status.progress.done}/{status.progress.total} units "
+        f"({status.progress.percent:g}%)   elapsed {_elapsed(status, now)}\n"
+    )
+    text.append(f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n")
+    text.append(f"run dir: {status.run_dir}")
+    if status.reason:
+        text.append(f"\nreason: {status.reason}", style="yellow")
+    return text
+
+
+def executions_table(summaries: list[ExecutionSummary]) -> Table:
+    now = datetime.now(UTC)
+    table = Table(expand=False)
+    table.add_column("execution", no_wrap=True)
+    table.add_column("state")
+    table.add_column("progress", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("started")
+    table.add_column("time", justify="right")
+    for summary in summaries:
+        table.add_row(
+            summary.id,
+            state_text(summary.state),
+            f"{summary.progress.done}/{summary.progress.total}",
+            str(summary.failed) if summary.failed else "—",
+            _when(summary.started_at or summary.created_at),
+            _elapsed(summary, now),
+        )
+    return table
+
+
+def resource_table(status: ExecutionStatus) -> Table:
+    """The profile-mode table: measured resources of every unit's last attempt."""
+    table = Table(title="resources (measured)", title_justify="left", expand=False)
+    for column in ("unit", "time", "cpu time", "cpu peak", "cpu mean", "rss peak", "rss mean"):
+        table.add_column(column, justify="left" if column == "unit" else "right")
+    table.add_column("read", justify="right")
+    table.add_column("written", justify="right")
+    table.add_column("samples", justify="right")
+    now = datetime.now(UTC)
+    for unit in status.units:
+        usage = unit.resources
+
+        def pct(value: float | None) -> str:
+            return "—" if value is None else f"{value:.0f}%"
+
+        def size(value: int | None) -> str:
+            return "—" if value is None else format_size(value)
+
+        table.add_row(
+            unit.name,
+            _elapsed(unit, now),
+            "—" if usage.cpu_seconds is None else f"{usage.cpu_seconds:.2f}s",
+            pct(usage.cpu_percent_peak),
+            pct(usage.cpu_percent_mean),
+            size(usage.rss_peak_bytes),
+            size(usage.rss_mean_bytes),
+            size(usage.read_bytes),
+            size(usage.write_bytes),
+            str(usage.samples),
+        )
+    return table
+
+
+def log_lines(lines: list[LogLine], *, prefix: bool) -> Text:
+    text = Text()
+    width = max((len(line.unit) for line in lines), default=0)
+    for line in lines:
+        if prefix:
+            text.append(f"{line.unit:<{width}} | ", style="cyan")
+        text.append(line.text + "\n")
+    text.rstrip()
+    return text

@@ -1,0 +1,1 @@
+"""The engine: runs plans with real processes, records what happens."""

@@ -1,0 +1,552 @@
+"""The pipeline executor: runs a plan's steps as real process groups on this machine.
+
+It is callback-driven on one asyncio loop: a step's exit (seen through its pidfd) is handled in
+the loop callback that notices it, and the next steps start from there, with no polling and no
+task per step. Decisions — what may start, what is skipped — are the scheduler's; this module
+performs them and records what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shipyard.engine.backoff import retry_delay
+from shipyard.engine.process import (
+    SIGNALS,
+    ExitStatus,
+    Launched,
+    SpawnError,
+    group_alive,
+    kill_group_now,
+    signal_group,
+    spawn,
+    terminate_group,
+)
+from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.sampler import ResourceSampler
+from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
+from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
+from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
+from shipyard.spec.quantities import format_duration
+from shipyard.store.base import Store
+from shipyard.workspace import RunDir
+
+
+def machine_capacity() -> tuple[int, int]:
+    """(cores, bytes of memory) of this machine."""
+    cores = os.cpu_count() or 1
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return cores, memory
+
+
+@dataclass
+class _Running:
+    step: PlannedStep
+    attempt: int
+    launched: Launched
+    timeout_handle: asyncio.TimerHandle | None = None
+    exit: ExitStatus | None = None
+    terminating: asyncio.Task[bool] | None = None
+    timed_out: bool = False
+    cancel_reason: str | None = None
+    leftovers_killed: bool = False
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class PipelineExecutor:
+    """Runs one execution of a plan. Create, then ``await run()`` once."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        execution_id: str,
+        run_dir: RunDir,
+        store: Store,
+        observer: Observer | None = None,
+        capacity: tuple[int, int] | None = None,
+        base_env: dict[str, str] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.execution_id = execution_id
+        self.run_dir = run_dir
+        self.store = store
+        self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
+        cores, memory = capacity or machine_capacity()
+        self.scheduler = Scheduler(
+            (
+                StepDemand(
+                    name=step.name,
+                    needs=tuple(step.needs),
+                    cpus=step.resources.cpus or 0.0,
+                    memory=step.resources.memory or 0,
+                    enabled=step.enabled,
+                )
+                for step in plan.steps
+            ),
+            Capacity(slots=plan.max_parallel, cpus=float(cores), memory=memory),
+            keep_going=plan.failure_strategy == "continue",
+        )
+        self._steps = {step.name: step for step in plan.steps}
+        self._attempts: dict[str, int] = dict.fromkeys(self._steps, 0)
+        self._running: dict[str, _Running] = {}
+        self._sampler = ResourceSampler()
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._base_env.update(
+            SHIPYARD_EXECUTION_ID=execution_id,
+            SHIPYARD_RUN_DIR=str(run_dir.root),
+            SHIPYARD_ARTIFACTS_DIR=str(run_dir.artifacts),
+            SHIPYARD_MODE=plan.mode,
+            TMPDIR=str(run_dir.tmp),
+        )
+        self._stop_reason: str | None = None
+        self._prepare_failed = False
+        self._hook: tuple[str, Launched] | None = None
+        self._timed_out_execution = False
+        self._done: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def run(self) -> ExecutionState:
+        self._loop = asyncio.get_running_loop()
+        self._done = self._loop.create_future()
+        started = time.time()
+        self.store.update_execution(
+            self.execution_id,
+            state=ExecutionState.RUNNING,
+            started_at=started,
+            supervisor_pid=os.getpid(),
+        )
+        self.recorder.event(
+            "execution_started",
+            total=len(self._steps),
+            max_parallel=self.plan.max_parallel,
+            mode=self.plan.mode,
+        )
+        flusher = asyncio.create_task(self.recorder.flush_periodically())
+        sampler = asyncio.create_task(self._sample_periodically())
+        deadline = (
+            self._loop.call_later(self.plan.timeout, self._execution_timed_out)
+            if self.plan.timeout
+            else None
+        )
+        try:
+            prepared = await self._run_hooks("prepare", self.plan.prepare)
+            if not prepared:
+                self._prepare_failed = True
+                self._skip(self.scheduler.drain("not started: a prepare hook failed"))
+            elif self._stop_reason is None:
+                self._record_disabled()
+                self._pump()
+                if not self._done.done():
+                    await self._done
+        finally:
+            if deadline:
+                deadline.cancel()
+            await self._run_hooks("cleanup", self.plan.cleanup)
+            state = self._final_state()
+            ended = time.time()
+            counts = {s.value: n for s, n in self.scheduler.counts().items()}
+            self.recorder.event(
+                "execution_finished", state=state.value, duration=ended - started, counts=counts
+            )
+            self.recorder.write(
+                self.store.update_execution,
+                self.execution_id,
+                state=state,
+                ended_at=ended,
+                reason=self._stop_reason or ("a prepare hook failed" if self._prepare_failed else None),
+            )
+            sampler.cancel()
+            flusher.cancel()
+            await asyncio.gather(sampler, flusher, return_exceptions=True)
+            self.recorder.flush()
+            if self.plan.mode != "debug":
+                shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
+        return state
+
+    def request_stop(self, reason: str = "stopped by the user", *, force: bool = False) -> None:
+        """Start nothing more; stop running steps (stop signal, then SIGKILL after their grace).
+
+        ``force`` kills every process group at once. Safe to call more than once.
+        """
+        first = self._stop_reason is None
+        self._stop_reason = self._stop_reason or reason
+        if first or force:
+            self.recorder.event("stop_requested", reason=reason, force=force)
+        self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
+        if self._hook is not None:
+            phase, hook = self._hook
+            # A prepare hook is interrupted like a step; cleanup always runs unless forced.
+            if force:
+                kill_group_now(hook.pgid)
+            elif phase == "prepare":
+                signal_group(hook.pgid, SIGNALS["TERM"])
+        for running in list(self._running.values()):
+            self._stop_unit(running, reason, force=force)
+        self._check_done()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        for name in self.scheduler.take_ready():
+            self._start(name)
+        self._check_done()
+
+    def _check_done(self) -> None:
+        if (
+            self._done is not None
+            and not self._done.done()
+            and not self._running
+            and self.scheduler.finished
+        ):
+            self._done.set_result(None)
+
+    def _start(self, name: str) -> None:
+        assert self._loop is not None
+        step = self._steps[name]
+        self._attempts[name] += 1
+        attempt = self._attempts[name]
+        log_path = self.run_dir.log_for(name)
+        env = {**self._base_env, **step.env, "SHIPYARD_STEP": name}
+        env["SHIPYARD_ATTEMPT"] = str(attempt)
+        if attempt > 1:
+            with log_path.open("a", encoding="utf-8") as log:
+                log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
+        try:
+            launched = spawn(
+                step.command.argv,
+                env=env,
+                cwd=Path(step.workdir),
+                log_path=log_path,
+                loop=self._loop,
+            )
+        except SpawnError as error:
+            self._spawn_failed(step, attempt, str(error))
+            return
+        running = _Running(step, attempt, launched)
+        self._running[name] = running
+        if step.timeout is not None:
+            running.timeout_handle = self._loop.call_later(step.timeout, self._timed_out, name)
+        launched.exited.add_done_callback(lambda future: self._leader_exited(name, future))
+        self.recorder.event(
+            "unit_started", name, attempt=attempt, pid=launched.pid, command=step.command.display
+        )
+        self.recorder.write(
+            self.store.update_unit,
+            self.execution_id,
+            name,
+            state=UnitState.RUNNING,
+            attempts=attempt,
+            started_at=launched.started if attempt == 1 else None,
+            pid=launched.pid,
+        )
+
+    def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
+        with self.run_dir.log_for(step.name).open("a", encoding="utf-8") as log:
+            log.write(f"==> shipyard: {message}\n")
+        now = datetime.now(UTC)
+        # A command that cannot start will not start on retry either: fail at once.
+        self._finish(
+            step.name,
+            attempt,
+            UnitState.FAILED,
+            started_at=now,
+            exit_code=127,
+            signal=None,
+            reason=message,
+            resources=ResourceUsage(),
+            pid=None,
+            retry=False,
+        )
+
+    def _leader_exited(self, name: str, future: asyncio.Future[ExitStatus]) -> None:
+        running = self._running.get(name)
+        if running is None or future.cancelled():
+            return
+        running.exit = future.result()
+        if running.timeout_handle is not None:
+            running.timeout_handle.cancel()
+        if running.terminating is not None:
+            return  # the termination task completes the unit once the group is empty
+        if group_alive(running.launched.pgid):
+            # The command is done but left processes behind in its group: they go too, so a
+            # finished step never leaves orphans running.
+            running.leftovers_killed = True
+            self._terminate(running, running.step.stop.timeout)
+            return
+        self._complete(running)
+
+    def _timed_out(self, name: str) -> None:
+        running = self._running.get(name)
+        if running is None or running.terminating is not None:
+            return
+        running.timed_out = True
+        self.recorder.event("unit_timed_out", name, attempt=running.attempt)
+        self._terminate(running, running.step.stop.timeout)
+
+    def _stop_unit(self, running: _Running, reason: str, *, force: bool) -> None:
+        running.cancel_reason = running.cancel_reason or reason
+        if force:
+            kill_group_now(running.launched.pgid)
+        if running.terminating is None:
+            self._terminate(running, 0.0 if force else running.step.stop.timeout)
+
+    def _terminate(self, running: _Running, grace: float) -> None:
+        sig = SIGNALS[running.step.stop.signal]
+        running.terminating = asyncio.ensure_future(
+            terminate_group(running.launched.pgid, sig, grace)
+        )
+        running.terminating.add_done_callback(lambda _: self._group_gone(running))
+
+    def _group_gone(self, running: _Running) -> None:
+        if running.exit is None:
+            # The group is empty, so the leader is dead; its exit callback is on its way.
+            running.launched.exited.add_done_callback(lambda _: self._complete(running))
+            return
+        self._complete(running)
+
+    def _complete(self, running: _Running) -> None:
+        name = running.step.name
+        if self._running.get(name) is not running:
+            return
+        del self._running[name]
+        status = running.exit
+        assert status is not None
+        resources = self._sampler.finish(name, cpu_seconds=status.cpu_seconds)
+        if running.cancel_reason is not None and not status.ok:
+            state, reason, retry = UnitState.CANCELLED, running.cancel_reason, False
+        elif running.timed_out:
+            limit = format_duration(running.step.timeout or 0)
+            state, reason, retry = UnitState.FAILED, f"timed out after {limit}", True
+        elif status.ok:
+            state, reason, retry = UnitState.SUCCEEDED, None, False
+        else:
+            state, reason, retry = UnitState.FAILED, _describe_exit(status), True
+        if running.leftovers_killed and state == UnitState.SUCCEEDED:
+            reason = "exited 0; processes it left running were stopped"
+        self._finish(
+            name,
+            running.attempt,
+            state,
+            started_at=datetime.fromtimestamp(running.launched.started, UTC),
+            exit_code=status.returncode,
+            signal=status.signal,
+            reason=reason,
+            resources=resources,
+            pid=running.launched.pid,
+            retry=retry,
+        )
+
+    def _finish(
+        self,
+        name: str,
+        attempt: int,
+        state: UnitState,
+        *,
+        started_at: datetime,
+        exit_code: int | None,
+        signal: str | None,
+        reason: str | None,
+        resources: ResourceUsage,
+        pid: int | None,
+        retry: bool,
+    ) -> None:
+        """Record one attempt's outcome and let the scheduler decide what follows."""
+        step = self._steps[name]
+        ended = datetime.now(UTC)
+        will_retry = (
+            state == UnitState.FAILED
+            and retry
+            and attempt <= step.retries.count
+            and self._stop_reason is None
+        )
+        attempt_state = UnitState.FAILED if will_retry else state
+        self.recorder.write(
+            self.store.save_attempt,
+            self.execution_id,
+            Attempt(
+                unit=name,
+                number=attempt,
+                state=attempt_state,
+                started_at=started_at,
+                ended_at=ended,
+                exit_code=exit_code,
+                signal=signal,
+                reason=reason,
+                pid=pid,
+                resources=resources,
+            ),
+        )
+        duration = (ended - started_at).total_seconds()
+        self.recorder.event(
+            "unit_finished",
+            name,
+            attempt=attempt,
+            state=attempt_state.value,
+            exit_code=exit_code,
+            signal=signal,
+            reason=reason,
+            duration=round(duration, 4),
+            retrying=will_retry,
+        )
+        if will_retry:
+            assert self._loop is not None
+            delay = retry_delay(
+                attempt,
+                base=step.retries.backoff,
+                cap=step.retries.max_backoff,
+                jitter=step.retries.jitter,
+            )
+            self.scheduler.retrying(name)
+            self.recorder.event("unit_retrying", name, attempt=attempt + 1, delay=round(delay, 3))
+            self.recorder.write(
+                self.store.update_unit,
+                self.execution_id,
+                name,
+                state=UnitState.RETRYING,
+                exit_code=exit_code,
+                reason=reason,
+            )
+            self._loop.call_later(delay, self._retry_due, name)
+            self._pump()
+            return
+        self.recorder.write(
+            self.store.update_unit,
+            self.execution_id,
+            name,
+            state=state,
+            ended_at=ended.timestamp(),
+            exit_code=exit_code,
+            reason=reason,
+        )
+        if state == UnitState.SUCCEEDED:
+            self.scheduler.succeeded(name)
+        else:
+            skipped = self.scheduler.failed(name, state=state)
+            self._skip(skipped)
+            if state == UnitState.FAILED and self.plan.failure_strategy == "fail_fast":
+                for other in list(self._running.values()):
+                    self._stop_unit(
+                        other, f"stopped: '{name}' failed (failure_strategy: fail_fast)", force=False
+                    )
+        self._pump()
+
+    def _retry_due(self, name: str) -> None:
+        self.scheduler.retry_due(name)
+        self._pump()
+
+    def _skip(self, names: list[str]) -> None:
+        for name in names:
+            reason = self.scheduler.reason.get(name, "not started")
+            self.recorder.event("unit_skipped", name, reason=reason)
+            self.recorder.write(
+                self.store.update_unit,
+                self.execution_id,
+                name,
+                state=UnitState.SKIPPED,
+                reason=reason,
+            )
+
+    def _record_disabled(self) -> None:
+        for name, state in self.scheduler.state.items():
+            if state == UnitState.DISABLED:
+                self.recorder.write(
+                    self.store.update_unit,
+                    self.execution_id,
+                    name,
+                    state=UnitState.DISABLED,
+                    reason="enabled: false",
+                )
+
+    def _execution_timed_out(self) -> None:
+        self._timed_out_execution = True
+        limit = format_duration(self.plan.timeout or 0)
+        self.request_stop(f"the execution timed out after {limit}")
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    async def _run_hooks(self, phase: str, commands: list[PlannedCommand]) -> bool:
+        """Run hook commands in order; stop at the first failure. True if all succeeded."""
+        assert self._loop is not None
+        log_path = self.run_dir.log_for(f"_{phase}")
+        env = {**self._base_env, **self.plan.env, "SHIPYARD_HOOK": phase}
+        for command in commands:
+            self.recorder.event("hook_started", None, phase=phase, command=command.display)
+            try:
+                launched = spawn(
+                    command.argv,
+                    env=env,
+                    cwd=_hook_dir(self.plan),
+                    log_path=log_path,
+                    loop=self._loop,
+                )
+            except SpawnError as error:
+                self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
+                return False
+            self._hook = (phase, launched)
+            try:
+                status = await asyncio.shield(launched.exited)
+            finally:
+                self._hook = None
+            if group_alive(launched.pgid):
+                await terminate_group(launched.pgid, SIGNALS["TERM"], 10.0)
+            self.recorder.event(
+                "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode
+            )
+            if not status.ok:
+                return False
+        return True
+
+    # -- resources --------------------------------------------------------------------------
+
+    async def _sample_periodically(self) -> None:
+        interval = self.plan.sample_interval
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            live = {
+                name: (running.launched.pid, running.launched.started_monotonic)
+                for name, running in self._running.items()
+                if running.exit is None
+            }
+            if live:
+                # psutil reads /proc: cheap, but keep it off the loop's critical moments.
+                with contextlib.suppress(Exception):
+                    self._sampler.sample(live)
+
+    # -- outcome ----------------------------------------------------------------------------
+
+    def _final_state(self) -> ExecutionState:
+        states = self.scheduler.state.values()
+        if self._prepare_failed or self._timed_out_execution:
+            return ExecutionState.FAILED
+        if any(state == UnitState.FAILED for state in states):
+            return ExecutionState.FAILED
+        if self._stop_reason is not None:
+            return ExecutionState.CANCELLED
+        if all(state in (UnitState.SUCCEEDED, UnitState.DISABLED) for state in states):
+            return ExecutionState.SUCCEEDED
+        return ExecutionState.FAILED
+
+
+def _describe_exit(status: ExitStatus) -> str:
+    if status.signal is not None:
+        return f"killed by signal {status.signal}"
+    return f"exited with code {status.exit_code}"
+
+
+def _hook_dir(plan: Plan) -> Path:
+    return Path(plan.spec_path).parent if plan.spec_path else Path.cwd()
+
+
+__all__ = ["PipelineExecutor", "machine_capacity", "signal_group"]

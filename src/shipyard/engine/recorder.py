@@ -1,0 +1,85 @@
+"""Batched recording of what an execution does: store writes and the structured event log.
+
+The engine calls ``event`` and ``write`` as things happen; observers (the live progress display)
+see each event at once, while the store and ``events.jsonl`` get them in batches — one
+transaction and one file write per flush — so a 400-step run does not spend its time in fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shipyard.models import Event
+from shipyard.store.base import Store
+
+Observer = Callable[[Event], None]
+
+
+def _json_line(event: Event) -> str:
+    record: dict[str, Any] = {"ts": event.ts, "action": event.action}
+    if event.unit is not None:
+        record["unit"] = event.unit
+    record.update(event.data)
+    return json.dumps(record, default=str) + "\n"
+
+
+class Recorder:
+    def __init__(
+        self,
+        store: Store,
+        execution_id: str,
+        events_path: Path,
+        *,
+        observer: Observer | None = None,
+        interval: float = 0.2,
+    ) -> None:
+        self._store = store
+        self._execution_id = execution_id
+        self._events_path = events_path
+        self._observer = observer
+        self._interval = interval
+        self._events: list[Event] = []
+        self._writes: list[Callable[[], None]] = []
+
+    def event(self, action: str, unit: str | None = None, **data: Any) -> Event:
+        event = Event(
+            ts=time.time(), execution_id=self._execution_id, action=action, unit=unit, data=data
+        )
+        self._events.append(event)
+        if self._observer is not None:
+            self._observer(event)
+        return event
+
+    def write(self, operation: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Queue a store write, applied in order at the next flush."""
+        self._writes.append(lambda: operation(*args, **kwargs))
+
+    def flush(self) -> None:
+        if not self._events and not self._writes:
+            return
+        events, self._events = self._events, []
+        writes, self._writes = self._writes, []
+        with self._store.transaction():
+            for operation in writes:
+                operation()
+            if events:
+                self._store.append_events(events)
+        if events:
+            with self._events_path.open("a", encoding="utf-8") as log:
+                log.write("".join(_json_line(event) for event in events))
+
+    async def flush_periodically(self) -> None:
+        """Flush every ``interval`` seconds until cancelled (then once more)."""
+        try:
+            while True:
+                await asyncio.sleep(self._interval)
+                self.flush()
+        finally:
+            with contextlib.suppress(Exception):
+                self.flush()

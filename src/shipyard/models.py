@@ -1,0 +1,191 @@
+"""Records of executions, as the store keeps them and every front end shows them.
+
+These are frozen stdlib dataclasses rather than Pydantic models on purpose: ``shipyard status``
+and ``shipyard list`` must answer in well under 150 ms, and importing Pydantic alone costs most of
+that. They are still typed, documented records: :func:`to_jsonable` gives their stable JSON form
+(``--json``), and Pydantic's ``TypeAdapter`` validates or describes them wherever a schema is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+
+class ExecutionState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a user (Ctrl-C, stop)
+    LOST = "lost"  # its supervisor died without finishing it
+
+    @property
+    def finished(self) -> bool:
+        return self not in (ExecutionState.PENDING, ExecutionState.RUNNING)
+
+
+class UnitState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"  # failed, waiting for its backoff before the next attempt
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # never started: a dependency failed, or the run was stopped
+    CANCELLED = "cancelled"  # was running when the execution was stopped
+    DISABLED = "disabled"  # enabled: false in the spec
+
+    @property
+    def finished(self) -> bool:
+        return self not in (UnitState.PENDING, UnitState.RUNNING, UnitState.RETRYING)
+
+
+def timestamp(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 6)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUsage:
+    """Measured use of one attempt's whole process tree (psutil samples + the kernel's rusage).
+
+    A figure that was not measured is None, never a guess: a step shorter than the sampling
+    interval has its CPU time (from wait4) but no memory figure.
+    """
+
+    cpu_percent_peak: float | None = None  # 100 = one core busy
+    cpu_percent_mean: float | None = None
+    rss_peak_bytes: int | None = None
+    rss_mean_bytes: int | None = None
+    read_bytes: int | None = None
+    write_bytes: int | None = None
+    cpu_seconds: float | None = None  # user + system time of the leader and what it waited for
+    samples: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResourceUsage:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    unit: str
+    number: int
+    state: UnitState
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_code: int | None = None
+    signal: str | None = None
+    reason: str | None = None
+    pid: int | None = None
+    resources: ResourceUsage = field(default_factory=ResourceUsage)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return seconds_between(self.started_at, self.ended_at)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStatus:
+    name: str
+    state: UnitState
+    kind: str = "step"
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    pid: int | None = None
+    log_path: str | None = None
+    resources: ResourceUsage = field(default_factory=ResourceUsage)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSummary:
+    id: str
+    name: str
+    state: ExecutionState
+    mode: str
+    created_at: datetime
+    progress: Progress
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionStatus:
+    id: str
+    name: str
+    state: ExecutionState
+    mode: str
+    created_at: datetime
+    progress: Progress
+    run_dir: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    failed: int = 0
+    spec_path: str | None = None
+    parameters: dict[str, str | int | float | bool] = field(default_factory=dict)
+    reason: str | None = None
+    units: list[UnitStatus] = field(default_factory=list)
+
+    def unit(self, name: str) -> UnitStatus:
+        for unit in self.units:
+            if unit.name == name:
+                return unit
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an execution's event log. ``action`` is a stable key to filter on."""
+
+    ts: float
+    execution_id: str
+    action: str
+    unit: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def to_jsonable(value: Any) -> Any:
+    """The stable JSON form of a record (or list of records): enums as their value, datetimes
+    as ISO 8601 in UTC, ``Progress`` with its percentage."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        result = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, Progress):
+            result["percent"] = value.percent
+        return result
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if hasattr(value, "model_dump"):  # Pydantic models (the plan)
+        return value.model_dump(mode="json")
+    return value

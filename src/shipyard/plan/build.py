@@ -1,0 +1,117 @@
+"""Building a plan from a loaded spec: parameters → templates → order → critical path."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+from shipyard.dag import critical_path, stages
+from shipyard.plan.model import Plan, PlannedCommand, PlannedStep, RunMode
+from shipyard.spec.loader import LoadedSpec
+from shipyard.spec.models import Scalar
+from shipyard.spec.params import render_value, resolve_parameters
+from shipyard.spec.templating import PLACEHOLDER, substitute
+
+SHELL = "/bin/sh"
+
+
+def parameter_env(values: Mapping[str, Scalar]) -> dict[str, str]:
+    """``SHIPYARD_PARAM_<NAME>`` for every parameter."""
+    return {f"SHIPYARD_PARAM_{name.upper()}": render_value(v) for name, v in values.items()}
+
+
+def resolve_command(run: list[str] | str, shell: bool, values: Mapping[str, str]) -> PlannedCommand:
+    """Final argv. A string without ``shell`` is split like a shell would, but never run by one;
+    templates are applied per word, so a value with spaces stays one argument."""
+    if shell:
+        assert isinstance(run, str)
+        return PlannedCommand(argv=[SHELL, "-c", substitute(run, values, shell_quote=True)], shell=True)
+    words = _split_keeping_placeholders(run) if isinstance(run, str) else run
+    return PlannedCommand(argv=[substitute(word, values) for word in words])
+
+
+def _split_keeping_placeholders(text: str) -> list[str]:
+    """shlex.split, except that ``{{ name }}`` (which contains spaces) stays inside its word."""
+    tokens: dict[str, str] = {}
+
+    def protect(match: re.Match[str]) -> str:
+        token = f"\x00{len(tokens)}\x00"
+        tokens[token] = match.group(0)
+        return token
+
+    words = shlex.split(PLACEHOLDER.sub(protect, text))
+    for token, original in tokens.items():
+        words = [word.replace(token, original) for word in words]
+    return words
+
+
+def build_plan(
+    loaded: LoadedSpec,
+    overrides: Mapping[str, object] | None = None,
+    *,
+    mode: RunMode = "normal",
+    cores: int = 1,
+    max_parallel: int | None = None,
+    history: Mapping[str, float] | None = None,
+) -> Plan:
+    """Resolve ``loaded`` into a plan. ``history`` maps step → mean duration of earlier runs.
+
+    Raises ParameterError for bad overrides. Does no I/O: ``cores`` comes from the caller.
+    """
+    spec = loaded.spec
+    values = resolve_parameters(spec.parameters, overrides or {}, test_mode=mode == "test")
+    text_values = {name: render_value(value) for name, value in values.items()}
+    common_env = {key: substitute(value, text_values) for key, value in spec.env.items()}
+    common_env.update(parameter_env(values))
+
+    needs = {name: list(step.needs) for name, step in spec.steps.items()}
+    levels = stages(needs)
+    stage_of = {name: index for index, level in enumerate(levels) for name in level}
+    base = loaded.base_dir
+
+    steps = []
+    for name, step in spec.steps.items():
+        env = dict(common_env)
+        env.update({key: substitute(value, text_values) for key, value in step.env.items()})
+        workdir = base / substitute(step.workdir, text_values) if step.workdir else base
+        steps.append(
+            PlannedStep(
+                name=name,
+                description=step.description,
+                command=resolve_command(step.run, step.shell, text_values),
+                needs=list(step.needs),
+                env=env,
+                workdir=str(Path(workdir)),
+                timeout=step.timeout,
+                retries=step.retries,
+                resources=step.resources,
+                stop=step.stop,
+                enabled=step.enabled,
+                stage=stage_of[name],
+            )
+        )
+
+    known = history if history and all(name in history for name in needs) else None
+    path, length = critical_path(needs, known)
+    hooks = spec.hooks
+    return Plan(
+        name=spec.name,
+        description=spec.description,
+        spec_path=str(loaded.path) if loaded.path else None,
+        spec_digest=loaded.digest,
+        mode=mode,
+        parameters=values,
+        env=common_env,
+        max_parallel=max_parallel or spec.execution.max_parallel or cores,
+        failure_strategy=spec.execution.failure_strategy,
+        timeout=spec.execution.timeout,
+        sample_interval=0.2 if mode == "profile" else spec.execution.sample_interval,
+        prepare=[resolve_command(h.run, h.shell, text_values) for h in hooks.prepare],
+        cleanup=[resolve_command(h.run, h.shell, text_values) for h in hooks.cleanup],
+        steps=steps,
+        stages=levels,
+        critical_path=path,
+        critical_path_seconds=length if known else None,
+    )

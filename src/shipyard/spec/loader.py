@@ -1,0 +1,219 @@
+"""Loading a spec: read YAML → validate the shape (Pydantic) → run the named checks.
+
+Every problem found is reported at once, each with its file:line:column and a hint, so a user
+fixes a broken spec in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shipyard.errors import SpecError, SpecProblem
+from shipyard.spec.checks import run_checks
+from shipyard.spec.models import Spec
+from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec and where it came from."""
+
+    spec: Spec
+    path: Path | None
+    text: str
+    source: SourceMap
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative workdirs are resolved from the spec file's folder."""
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Load and validate the spec file at ``path``; SpecError lists every problem found."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            [SpecProblem(f"no spec file at {file}", hint="check the path; specs are YAML files")]
+        ) from None
+    except IsADirectoryError:
+        raise SpecError([SpecProblem(f"{file} is a folder, not a spec file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([SpecProblem(f"cannot read {file}: {error}")]) from None
+    return load_spec_text(text, file.resolve())
+
+
+def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
+    """Validate spec ``text``; ``path`` is used for messages and for resolving workdirs."""
+    try:
+        data, source = read_yaml(text, path)
+    except YamlProblems as problems:
+        raise SpecError(problems.problems) from None
+    if not isinstance(data, dict):
+        raise SpecError(
+            [
+                SpecProblem(
+                    "a spec is a YAML mapping with at least 'name' and 'steps'",
+                    source.locate(()),
+                    hint="see `shipyard schema` or docs/spec.md for the file's shape",
+                )
+            ]
+        )
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(_explain(error, data, source)) from None
+    problems = run_checks(spec, source)
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(spec, path, text, source)
+
+
+# -- turning Pydantic's errors into messages a person can act on -----------------------------
+
+_KIND_WORDS = {
+    "list_type": "a list",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
+    """Keep only the parts of Pydantic's ``loc`` that exist in the data (drops union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+    return tuple(path)
+
+
+def _describe(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the spec"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r}"
+
+
+def _explain(error: ValidationError, data: Any, source: SourceMap) -> list[SpecProblem]:
+    grouped: dict[PathKey, list[dict[str, Any]]] = {}
+    for item in error.errors():
+        path = _data_path(item["loc"], data)
+        if item["type"] == "extra_forbidden":
+            path = (*_data_path(item["loc"][:-1], data), item["loc"][-1])
+        grouped.setdefault(path, []).append(dict(item))
+    problems = []
+    for path, items in grouped.items():
+        problems.append(_problem(path, items, source))
+    return problems
+
+
+def _problem(path: PathKey, items: list[dict[str, Any]], source: SourceMap) -> SpecProblem:
+    first = items[0]
+    where = source.locate(path, key=first["type"] in ("extra_forbidden", "missing"))
+    if first["type"] == "extra_forbidden":
+        key = str(path[-1])
+        valid = _valid_keys(first["loc"][:-1])
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        owner = _describe(path[:-1])
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        return SpecProblem(f"unknown key '{key}' in {owner}", where, hint=hint)
+    if first["type"] == "missing":
+        missing = str(first["loc"][-1])
+        owner = _describe(path)
+        if owner == "the spec":
+            return SpecProblem(f"the spec needs a '{missing}'", where)
+        return SpecProblem(f"{owner} needs a '{missing}'", where)
+    kinds = [_KIND_WORDS[item["type"]] for item in items if item["type"] in _KIND_WORDS]
+    if kinds and len(kinds) == len(items):
+        wanted = " or ".join(dict.fromkeys(kinds))
+        got = _type_name(first.get("input"))
+        return SpecProblem(f"{_describe(path)} should be {wanted}, not {got}", where)
+    messages = []
+    for item in items:
+        message = str(item["msg"])
+        message = message.removeprefix("Value error, ")
+        if item["type"] == "string_pattern_mismatch":
+            message = (
+                f"{first.get('input')!r} is not a valid name; use letters, digits, '_', '-', '.'"
+            )
+        messages.append(message)
+    return SpecProblem(f"{_describe(path)}: {'; '.join(dict.fromkeys(messages))}", where)
+
+
+def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model that sits at ``loc`` (walking Spec's annotations)."""
+    current: Any = Spec
+    pending_key = False
+    for part in loc:
+        current = _unwrap(current)
+        if pending_key:
+            pending_key = False
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+            origin = typing.get_origin(_unwrap(current))
+            if origin is dict:
+                current = typing.get_args(_unwrap(current))[1]
+                pending_key = True
+        elif isinstance(part, int):
+            continue
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``Optional``/unions down to the model type, if there is one."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [
+            arg
+            for arg in typing.get_args(annotation)
+            if isinstance(arg, type) and issubclass(arg, BaseModel)
+        ]
+        if models:
+            return models[0]
+    return annotation

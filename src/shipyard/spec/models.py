@@ -1,0 +1,242 @@
+"""The spec file as Pydantic models: the single source of the file's shape and its JSON Schema.
+
+Only shape and per-field rules live here. Rules that relate fields to each other (``needs`` naming
+a real step, cycles, templates naming real parameters) live in :mod:`shipyard.spec.checks`, where
+they can report file:line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+from shipyard.spec.quantities import parse_duration, parse_size
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+PARAMETER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+Scalar = str | int | float | bool
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d)\s*)+$"},
+            ],
+            "description": "seconds, or a duration like '30s', '10m', '1h30m', '500ms'",
+        }
+    ),
+]
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(int),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+            "description": "bytes, or a size like '512K', '4M', '1GiB'",
+        }
+    ),
+]
+ParameterType = Literal["str", "int", "float", "bool"]
+
+
+def _scalar_to_str(value: object) -> object:
+    """YAML reads ``[sleep, 1]`` as a str and an int; commands and env want strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _argv_items(value: object) -> object:
+    if isinstance(value, list):
+        return [_scalar_to_str(item) for item in value]
+    return value
+
+
+def _env_values(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _scalar_to_str(item) for key, item in value.items()}
+    return value
+
+
+EnvMap = Annotated[dict[str, str], BeforeValidator(_env_values)]
+Argv = Annotated[list[str], BeforeValidator(_argv_items), Field(min_length=1)]
+# A command is an argv list, or a string: split like a shell would (but without one) unless the
+# unit says ``shell: true``, in which case it goes to ``/bin/sh -c``.
+Command = Argv | Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors (with a "did you mean" hint): a typo must never be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParameterSpec(_Model):
+    """A typed parameter with a default; ``-p name=value`` overrides it."""
+
+    type: ParameterType = Field("str", description="str, int, float or bool")
+    default: Scalar | None = Field(None, description="value when not overridden; none = required")
+    description: str = ""
+    choices: list[Scalar] | None = Field(None, description="the only values allowed")
+    test: Scalar | None = Field(None, description="value used in --mode test (small inputs)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        """Expand the shorthand and bring default, test and choices to the declared type.
+
+        ``block_size: 4M`` is short for ``block_size: {default: 4M}``; the type is inferred from
+        the default when not given.
+        """
+        from shipyard.spec.params import coerce
+
+        if isinstance(data, Scalar):
+            data = {"default": data}
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "type" not in data and data.get("default") is not None:
+            data["type"] = infer_type(data["default"])
+        kind = data.get("type", "str")
+        if kind not in ("str", "int", "float", "bool"):
+            return data  # the Literal check reports it
+        for field in ("default", "test"):
+            if data.get(field) is not None:
+                data[field] = coerce(data[field], kind, what=field)
+        if isinstance(data.get("choices"), list):
+            data["choices"] = [coerce(choice, kind, what="choice") for choice in data["choices"]]
+            for field in ("default", "test"):
+                value = data.get(field)
+                if value is not None and value not in data["choices"]:
+                    raise ValueError(f"{field} {value!r} is not one of the choices {data['choices']}")
+        return data
+
+
+def infer_type(value: object) -> ParameterType:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str"
+
+
+class RetryPolicy(_Model):
+    """Retries after a failure: exponential backoff with jitter, capped at ``max_backoff``."""
+
+    count: int = Field(0, ge=0, description="how many times to retry after the first attempt")
+    backoff: Duration = Field(1.0, description="delay before the first retry; doubles each time")
+    max_backoff: Duration = Field(60.0, description="cap on the delay between attempts")
+    jitter: bool = Field(True, description="randomise each delay by up to ±25%")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``retries: 2`` is short for ``retries: {count: 2}``."""
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {"count": data}
+        return data
+
+
+class Resources(_Model):
+    """What a step needs. Declared CPUs and memory are reserved against the machine's capacity."""
+
+    cpus: float | None = Field(None, gt=0, description="cores reserved while the step runs")
+    memory: Size | None = Field(None, description="memory reserved while the step runs")
+
+
+class StopPolicy(_Model):
+    """How a unit is stopped: this signal to its whole process group, SIGKILL after ``timeout``."""
+
+    signal: Literal["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL"] = "TERM"
+    timeout: Duration = Field(10.0, description="grace before SIGKILL")
+
+
+class HookCommand(_Model):
+    run: Command
+    shell: bool = False
+
+
+def _hook_list(value: object) -> object:
+    """A flat list of strings is one argv; a list of lists/mappings is several commands."""
+    if isinstance(value, list) and value and all(not isinstance(v, list | dict) for v in value):
+        return [{"run": value}]
+    if isinstance(value, list):
+        return [item if isinstance(item, dict) else {"run": item} for item in value]
+    if isinstance(value, str):
+        return [{"run": value}]
+    return value
+
+
+HookList = Annotated[list[HookCommand], BeforeValidator(_hook_list)]
+
+
+class Hooks(_Model):
+    prepare: HookList = Field(default_factory=list, description="run before any step")
+    cleanup: HookList = Field(
+        default_factory=list, description="run after the steps, whatever happened"
+    )
+
+
+class ExecutionSettings(_Model):
+    max_parallel: int | None = Field(
+        None, ge=1, description="most units running at once (default: the machine's cores)"
+    )
+    failure_strategy: Literal["fail_fast", "continue"] = Field(
+        "fail_fast",
+        description="fail_fast stops everything at the first failure; continue runs every "
+        "branch that does not depend on a failed step",
+    )
+    timeout: Duration | None = Field(None, description="limit for the whole execution")
+    sample_interval: Duration = Field(
+        1.0, description="how often resource use is sampled (0.2s in profile mode)"
+    )
+
+
+class StepSpec(_Model):
+    """A unit that runs to completion."""
+
+    description: str = ""
+    run: Command = Field(description="argv list, or a string (see shell)")
+    shell: bool = Field(False, description="run the string with /bin/sh -c")
+    needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    env: EnvMap = Field(default_factory=dict)
+    workdir: str | None = Field(None, description="relative to the spec file's folder")
+    timeout: Duration | None = None
+    retries: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
+    resources: Resources = Field(default_factory=lambda: Resources())
+    stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
+    enabled: bool = Field(True, description="false: skipped, dependants still run")
+
+
+class Spec(_Model):
+    """A Shipyard spec file."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    description: str = ""
+    parameters: dict[Annotated[str, Field(pattern=PARAMETER_PATTERN)], ParameterSpec] = Field(
+        default_factory=dict
+    )
+    env: EnvMap = Field(default_factory=dict, description="for every unit")
+    execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings())
+    hooks: Hooks = Field(default_factory=lambda: Hooks())
+    steps: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)], StepSpec] = Field(
+        default_factory=dict
+    )

@@ -1,0 +1,113 @@
+"""Parameter values: coercion to the declared type and resolution of ``-p name=value`` overrides."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+from shipyard.errors import ParameterError
+from shipyard.spec.models import ParameterSpec, Scalar
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce(value: object, kind: str, *, what: str = "value") -> Scalar:
+    """Bring ``value`` (from YAML or from the command line) to ``kind``; ValueError if it can't."""
+    if kind == "str":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str | int | float):
+            return str(value)
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip(), 0) if value.strip()[:2] in ("0x", "0o", "0b") else int(
+                    value.strip()
+                )
+            except ValueError:
+                pass
+    elif kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    raise ValueError(f"{what} {value!r} is not a valid {kind}")
+
+
+def render_value(value: Scalar) -> str:
+    """How a parameter value appears in argv, env and templates."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` → ``{"a": "1", "b": "x=y"}``; a pair without ``=`` is an error."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(
+                f"'-p {pair}' is not a parameter assignment", hint="write it as -p name=value"
+            )
+        result[name.strip()] = value
+    return result
+
+
+def resolve_parameters(
+    declared: Mapping[str, ParameterSpec],
+    overrides: Mapping[str, object],
+    *,
+    test_mode: bool = False,
+) -> dict[str, Scalar]:
+    """The value of every declared parameter: override, else test value (test mode), else default."""
+    unknown = [name for name in overrides if name not in declared]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(declared), n=1)
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif declared:
+            hint = f"the spec declares: {', '.join(sorted(declared))}"
+        else:
+            hint = "the spec declares no parameters"
+        raise ParameterError(f"unknown parameter '{name}'", hint=hint)
+    values: dict[str, Scalar] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            try:
+                value = coerce(overrides[name], spec.type)
+            except ValueError:
+                raise ParameterError(
+                    f"parameter '{name}' is a {spec.type}, and {overrides[name]!r} is not",
+                    hint=f"pass a {spec.type}: -p {name}=…",
+                ) from None
+        elif test_mode and spec.test is not None:
+            value = spec.test
+        elif spec.default is not None:
+            value = spec.default
+        else:
+            raise ParameterError(
+                f"parameter '{name}' has no default and was not given",
+                hint=f"pass it with -p {name}=…",
+            )
+        if spec.choices is not None and value not in spec.choices:
+            allowed = ", ".join(render_value(choice) for choice in spec.choices)
+            raise ParameterError(
+                f"parameter '{name}' must be one of {allowed}; got {render_value(value)}"
+            )
+        values[name] = value
+    return values

@@ -1,0 +1,133 @@
+"""YAML reading that remembers where every key and value came from, for file:line errors.
+
+PyYAML's composer gives a node tree with marks; we walk it ourselves so that each value is filed
+under its path (``("steps", "write", "run", 0)``) and so that duplicate keys, which PyYAML would
+silently let the last one win, are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shipyard.errors import Location, SpecProblem
+
+try:  # the C parser is several times faster; fall back to pure Python where it is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Where each path of the document starts: the value, and for mapping entries the key."""
+
+    file: Path | None
+    values: dict[PathKey, Location] = field(default_factory=dict)
+    keys: dict[PathKey, Location] = field(default_factory=dict)
+
+    def locate(self, path: PathKey, *, key: bool = False) -> Location | None:
+        """The location of ``path`` (its key if asked and known), else of its nearest ancestor."""
+        if key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while probe:
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get(())
+
+
+def _location(file: Path | None, mark: yaml.Mark | None) -> Location | None:
+    if mark is None:
+        return None
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Walker:
+    def __init__(self, loader: Any, source: SourceMap) -> None:
+        self.loader = loader
+        self.source = source
+        self.problems: list[SpecProblem] = []
+
+    def walk(self, node: yaml.Node, path: PathKey) -> Any:
+        self.source.values[path] = _location(self.source.file, node.start_mark)  # type: ignore[assignment]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        first_seen: dict[Any, Location | None] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                where = _location(self.source.file, key_node.start_mark)
+                self.problems.append(SpecProblem("keys must be plain names", where))
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            where = _location(self.source.file, key_node.start_mark)
+            if key in first_seen:
+                self.problems.append(
+                    SpecProblem(
+                        f"duplicate key '{key}' (first defined at line {first_seen[key].line})"  # type: ignore[union-attr]
+                        if first_seen[key]
+                        else f"duplicate key '{key}'",
+                        where,
+                        hint="each name may appear once in a mapping; rename or merge them",
+                    )
+                )
+                continue
+            first_seen[key] = where
+            child = (*path, key)
+            if where is not None:
+                self.source.keys[child] = where
+            result[key] = self.walk(value_node, child)
+        return result
+
+
+def read_yaml(text: str, file: Path | None) -> tuple[Any, SourceMap]:
+    """Parse ``text``; raise SpecError-ready problems as a list via ``YamlProblems``."""
+    source = SourceMap(file)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, source
+        walker = _Walker(loader, source)
+        data = walker.walk(node, ())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = (error.problem or "invalid YAML").strip()
+        context = f" ({error.context.strip()})" if error.context else ""
+        raise YamlProblems(
+            [
+                SpecProblem(
+                    f"this is not valid YAML: {problem}{context}",
+                    _location(file, mark),
+                    hint="check the indentation and quoting around this line",
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as error:
+        raise YamlProblems([SpecProblem(f"this is not valid YAML: {error}")]) from None
+    finally:
+        loader.dispose()
+    if walker.problems:
+        raise YamlProblems(walker.problems)
+    return data, source
+
+
+class YamlProblems(Exception):
+    """Internal: problems found while reading, turned into a SpecError by the loader."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        super().__init__(problems)

@@ -1,0 +1,86 @@
+"""The Store interface: every read and write of execution state, by name.
+
+The SQLite implementation is the embedded default; a PostgreSQL one will implement the same
+Protocol for the coordinator. Writes are cheap to call and may be grouped in ``transaction()`` so
+an engine can commit a batch of them with one fsync.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from shipyard.models import (
+    Attempt,
+    Event,
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionSummary,
+    UnitState,
+)
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def insert_execution(
+        self,
+        *,
+        execution_id: str,
+        name: str,
+        mode: str,
+        spec_path: str | None,
+        spec_digest: str,
+        spec_text: str,
+        parameters: dict[str, object],
+        run_dir: str,
+        created_at: float,
+        units: list[tuple[str, str, str | None]],
+    ) -> None:
+        """A new execution in state ``pending`` with its units (name, kind, log path)."""
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        state: ExecutionState | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        reason: str | None = None,
+        supervisor_pid: int | None = None,
+    ) -> None: ...
+
+    def update_unit(
+        self,
+        execution_id: str,
+        name: str,
+        *,
+        state: UnitState,
+        attempts: int | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        pid: int | None = None,
+    ) -> None: ...
+
+    def save_attempt(self, execution_id: str, attempt: Attempt) -> None: ...
+
+    def append_events(self, events: list[Event]) -> None: ...
+
+    def get_execution(self, execution_id: str) -> ExecutionStatus | None: ...
+
+    def latest_execution_id(self, *, active_only: bool = False) -> str | None: ...
+
+    def list_executions(
+        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
+    ) -> list[ExecutionSummary]: ...
+
+    def attempts(self, execution_id: str, unit: str | None = None) -> list[Attempt]: ...
+
+    def events(self, execution_id: str, *, after_id: int = 0) -> list[tuple[int, Event]]: ...
+
+    def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
+        """Mean duration of each step over the last ``last`` successful runs of ``name``."""
+
+    def close(self) -> None: ...

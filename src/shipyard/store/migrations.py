@@ -1,0 +1,70 @@
+"""SQLite schema versions. Each entry moves the schema from version N to N+1; never edit one
+that has shipped, add a new one. The version lives in ``PRAGMA user_version``."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: executions, units, attempts, events
+    """
+    CREATE TABLE executions (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        kind           TEXT NOT NULL DEFAULT 'pipeline',
+        state          TEXT NOT NULL,
+        mode           TEXT NOT NULL,
+        spec_path      TEXT,
+        spec_digest    TEXT NOT NULL,
+        spec_text      TEXT NOT NULL,
+        parameters     TEXT NOT NULL,
+        run_dir        TEXT NOT NULL,
+        created_at     REAL NOT NULL,
+        started_at     REAL,
+        ended_at       REAL,
+        reason         TEXT,
+        supervisor_pid INTEGER,
+        heartbeat_at   REAL
+    );
+    CREATE INDEX executions_by_name ON executions (name, created_at);
+    CREATE INDEX executions_by_state ON executions (state);
+    CREATE TABLE units (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        started_at   REAL,
+        ended_at     REAL,
+        exit_code    INTEGER,
+        reason       TEXT,
+        pid          INTEGER,
+        log_path     TEXT,
+        PRIMARY KEY (execution_id, name)
+    );
+    CREATE TABLE attempts (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        unit         TEXT NOT NULL,
+        number       INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        started_at   REAL,
+        ended_at     REAL,
+        exit_code    INTEGER,
+        signal       TEXT,
+        reason       TEXT,
+        pid          INTEGER,
+        resources    TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (execution_id, unit, number)
+    );
+    CREATE TABLE events (
+        id           INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        ts           REAL NOT NULL,
+        action       TEXT NOT NULL,
+        unit         TEXT,
+        data         TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_by_execution ON events (execution_id, id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

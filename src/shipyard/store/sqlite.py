@@ -1,0 +1,391 @@
+"""The embedded store: one SQLite file in WAL mode. All SQL of the local store lives here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import StoreError
+from shipyard.models import (
+    Attempt,
+    Event,
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionSummary,
+    Progress,
+    ResourceUsage,
+    UnitState,
+    UnitStatus,
+    seconds_between,
+    timestamp,
+)
+from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
+_ACTIVE = ("pending", "running")
+_DONE_UNIT_STATES = tuple(s.value for s in UnitState if s.finished)
+
+
+class SQLiteStore:
+    """A :class:`shipyard.store.base.Store` over one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: we open transactions ourselves, so a batch is one commit.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(
+                f"cannot open the state database {path}: {error}",
+                hint="check that the folder is writable, or set SHIPYARD_HOME elsewhere",
+            ) from None
+        self._db.row_factory = sqlite3.Row
+        self._depth = 0
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"{path} is not a Shipyard state database ({error})",
+                hint="move it away or point SHIPYARD_HOME at another folder",
+            ) from None
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: durable across a process crash, syncs only at checkpoints.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer Shipyard (schema {version}, "
+                f"this one knows {SCHEMA_VERSION})",
+                hint="upgrade Shipyard, or use another SHIPYARD_HOME",
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[number]):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit. Nested uses join the outer transaction."""
+        if self._depth == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def insert_execution(
+        self,
+        *,
+        execution_id: str,
+        name: str,
+        mode: str,
+        spec_path: str | None,
+        spec_digest: str,
+        spec_text: str,
+        parameters: dict[str, object],
+        run_dir: str,
+        created_at: float,
+        units: list[tuple[str, str, str | None]],
+    ) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO executions (id, name, state, mode, spec_path, spec_digest, spec_text,"
+                " parameters, run_dir, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    execution_id,
+                    name,
+                    mode,
+                    spec_path,
+                    spec_digest,
+                    spec_text,
+                    json.dumps(parameters),
+                    run_dir,
+                    created_at,
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO units (execution_id, position, name, kind, state, log_path)"
+                " VALUES (?, ?, ?, ?, 'pending', ?)",
+                [
+                    (execution_id, position, unit, kind, log)
+                    for position, (unit, kind, log) in enumerate(units)
+                ],
+            )
+
+    def update_execution(
+        self,
+        execution_id: str,
+        *,
+        state: ExecutionState | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        reason: str | None = None,
+        supervisor_pid: int | None = None,
+    ) -> None:
+        fields = {
+            "state": state.value if state else None,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "reason": reason,
+            "supervisor_pid": supervisor_pid,
+        }
+        self._update("executions", "id = ?", (execution_id,), fields)
+
+    def update_unit(
+        self,
+        execution_id: str,
+        name: str,
+        *,
+        state: UnitState,
+        attempts: int | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        pid: int | None = None,
+    ) -> None:
+        fields = {
+            "state": state.value,
+            "attempts": attempts,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "exit_code": exit_code,
+            "reason": reason,
+            "pid": pid,
+        }
+        self._update("units", "execution_id = ? AND name = ?", (execution_id, name), fields)
+
+    def _update(
+        self, table: str, where: str, keys: tuple[Any, ...], fields: dict[str, Any]
+    ) -> None:
+        """UPDATE only the fields given (None = leave as is). Table/column names are ours."""
+        present = {column: value for column, value in fields.items() if value is not None}
+        if not present:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in present)
+        self._db.execute(
+            f"UPDATE {table} SET {assignments} WHERE {where}",  # noqa: S608 - fixed names
+            (*present.values(), *keys),
+        )
+
+    def save_attempt(self, execution_id: str, attempt: Attempt) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO attempts (execution_id, unit, number, state, started_at,"
+            " ended_at, exit_code, signal, reason, pid, resources)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                execution_id,
+                attempt.unit,
+                attempt.number,
+                attempt.state.value,
+                attempt.started_at.timestamp() if attempt.started_at else None,
+                attempt.ended_at.timestamp() if attempt.ended_at else None,
+                attempt.exit_code,
+                attempt.signal,
+                attempt.reason,
+                attempt.pid,
+                _resources_json(attempt.resources),
+            ),
+        )
+
+    def append_events(self, events: list[Event]) -> None:
+        self._db.executemany(
+            "INSERT INTO events (execution_id, ts, action, unit, data) VALUES (?, ?, ?, ?, ?)",
+            [
+                (e.execution_id, e.ts, e.action, e.unit, json.dumps(e.data, default=str))
+                for e in events
+            ],
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionStatus | None:
+        row = self._db.execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        if row is None:
+            return None
+        unit_rows = self._db.execute(
+            "SELECT * FROM units WHERE execution_id = ? ORDER BY position", (execution_id,)
+        ).fetchall()
+        last_resources = self._last_attempt_resources(execution_id)
+        units = [
+            UnitStatus(
+                name=unit["name"],
+                kind=unit["kind"],
+                state=UnitState(unit["state"]),
+                attempts=unit["attempts"],
+                started_at=timestamp(unit["started_at"]),
+                ended_at=timestamp(unit["ended_at"]),
+                duration_seconds=_span(unit["started_at"], unit["ended_at"]),
+                exit_code=unit["exit_code"],
+                reason=unit["reason"],
+                pid=unit["pid"],
+                log_path=unit["log_path"],
+                resources=last_resources.get(unit["name"], ResourceUsage()),
+            )
+            for unit in unit_rows
+        ]
+        done = sum(1 for unit in units if unit.state.finished)
+        failed = sum(1 for unit in units if unit.state == UnitState.FAILED)
+        return ExecutionStatus(
+            **_summary_fields(row),
+            progress=Progress(done=done, total=len(units)),
+            failed=failed,
+            spec_path=row["spec_path"],
+            parameters=json.loads(row["parameters"]),
+            run_dir=row["run_dir"],
+            reason=row["reason"],
+            units=units,
+        )
+
+    def _last_attempt_resources(self, execution_id: str) -> dict[str, ResourceUsage]:
+        rows = self._db.execute(
+            "SELECT unit, resources FROM attempts WHERE execution_id = ? ORDER BY number",
+            (execution_id,),
+        ).fetchall()
+        return {row["unit"]: _resources(row["resources"]) for row in rows}
+
+    def latest_execution_id(self, *, active_only: bool = False) -> str | None:
+        query = "SELECT id FROM executions"
+        if active_only:
+            query += " WHERE state IN ('pending', 'running')"
+        row = self._db.execute(query + " ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
+        return str(row["id"]) if row else None
+
+    def list_executions(
+        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
+    ) -> list[ExecutionSummary]:
+        clauses, args = [], []
+        if active_only:
+            clauses.append("e.state IN ('pending', 'running')")
+        if name:
+            clauses.append("e.name = ?")
+            args.append(name)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        placeholders = ", ".join("?" for _ in _DONE_UNIT_STATES)
+        rows = self._db.execute(
+            "SELECT e.*,"
+            f" (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
+            f"   AND u.state IN ({placeholders})) AS done,"
+            " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id) AS total,"
+            " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
+            "   AND u.state = 'failed') AS failed"
+            f" FROM executions e {where} ORDER BY e.created_at DESC, e.rowid DESC LIMIT ?",  # noqa: S608
+            (*_DONE_UNIT_STATES, *args, limit),
+        ).fetchall()
+        return [
+            ExecutionSummary(
+                **_summary_fields(row),
+                progress=Progress(done=row["done"], total=row["total"]),
+                failed=row["failed"],
+            )
+            for row in rows
+        ]
+
+    def attempts(self, execution_id: str, unit: str | None = None) -> list[Attempt]:
+        query = "SELECT * FROM attempts WHERE execution_id = ?"
+        args: tuple[str, ...] = (execution_id,)
+        if unit is not None:
+            query += " AND unit = ?"
+            args = (execution_id, unit)
+        rows = self._db.execute(query + " ORDER BY started_at, unit, number", args).fetchall()
+        return [
+            Attempt(
+                unit=row["unit"],
+                number=row["number"],
+                state=UnitState(row["state"]),
+                started_at=timestamp(row["started_at"]),
+                ended_at=timestamp(row["ended_at"]),
+                exit_code=row["exit_code"],
+                signal=row["signal"],
+                reason=row["reason"],
+                pid=row["pid"],
+                resources=_resources(row["resources"]),
+            )
+            for row in rows
+        ]
+
+    def events(self, execution_id: str, *, after_id: int = 0) -> list[tuple[int, Event]]:
+        rows = self._db.execute(
+            "SELECT * FROM events WHERE execution_id = ? AND id > ? ORDER BY id",
+            (execution_id, after_id),
+        ).fetchall()
+        return [
+            (
+                row["id"],
+                Event(
+                    ts=row["ts"],
+                    execution_id=row["execution_id"],
+                    action=row["action"],
+                    unit=row["unit"],
+                    data=json.loads(row["data"]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
+        rows = self._db.execute(
+            "SELECT u.name AS unit, AVG(u.ended_at - u.started_at) AS mean"
+            " FROM units u JOIN (SELECT id FROM executions WHERE name = ? AND state = 'succeeded'"
+            "   ORDER BY created_at DESC LIMIT ?) recent ON recent.id = u.execution_id"
+            " WHERE u.state = 'succeeded' AND u.started_at IS NOT NULL AND u.ended_at IS NOT NULL"
+            " GROUP BY u.name",
+            (name, last),
+        ).fetchall()
+        return {row["unit"]: float(row["mean"]) for row in rows}
+
+
+def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "state": ExecutionState(row["state"]),
+        "mode": row["mode"],
+        "created_at": timestamp(row["created_at"]),
+        "started_at": timestamp(row["started_at"]),
+        "ended_at": timestamp(row["ended_at"]),
+        "duration_seconds": _span(row["started_at"], row["ended_at"]),
+    }
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    return seconds_between(timestamp(start), timestamp(end))
+
+
+def _resources_json(usage: ResourceUsage) -> str:
+    fields = {name: getattr(usage, name) for name in ResourceUsage.__slots__}  # type: ignore[attr-defined]
+    return json.dumps({name: value for name, value in fields.items() if value is not None})
+
+
+def _resources(text: str) -> ResourceUsage:
+    return ResourceUsage.from_dict(json.loads(text))
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -1,0 +1,78 @@
+"""Where Shipyard keeps things on disk: the state database and one folder per execution.
+
+    $SHIPYARD_HOME (default ./.shipyard)
+      state.db
+      runs/<execution-id>/
+        spec.yaml        the spec as it was run
+        plan.json        the resolved plan
+        events.jsonl     the engine's structured event log
+        logs/<unit>.log  stdout and stderr of each unit
+        artifacts/       files steps declare as outputs
+        tmp/             TMPDIR of every unit; removed at the end except in debug mode
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+HOME_VARIABLE = "SHIPYARD_HOME"
+
+
+def default_home() -> Path:
+    configured = os.environ.get(HOME_VARIABLE)
+    return Path(configured).expanduser().resolve() if configured else Path.cwd() / ".shipyard"
+
+
+def new_execution_id(name: str, now: datetime) -> str:
+    """``exec_<name>_<yyyymmdd_hhmmss>_<4 hex>``: sortable by time, readable, unique enough."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    return f"exec_{safe}_{now.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    def log_for(self, unit: str) -> Path:
+        return self.logs / f"{unit}.log"
+
+    def create(self) -> None:
+        for folder in (self.logs, self.artifacts, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @classmethod
+    def default(cls) -> Workspace:
+        return cls(default_home())
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "state.db"
+
+    def run_dir(self, execution_id: str) -> RunDir:
+        return RunDir(self.home / "runs" / execution_id)
