@@ -1,9 +1,9 @@
-"""The operations API: the one surface every front end (CLI, Python, MCP, REST) uses.
+"""The operations API: the one surface every front end uses (CLI, Python, MCP, REST).
 
-``Operations`` is a Protocol; :class:`shipyard.local.LocalOperations` implements it with the engine
-and the store in this process. Arguments are plain values, results are typed records (dataclasses, and the Pydantic plan), so a
-front end renders them or dumps them as JSON (``shipyard.models.to_jsonable``) and has no logic
-of its own.
+``Operations`` is a Protocol; :class:`shipyard.local.LocalOperations` implements it with the
+engine and the store in this process. Arguments are plain values; results are typed records
+(dataclasses, and the Pydantic plan), so a front end renders them or dumps them as JSON
+(``shipyard.models.to_jsonable``) and has no logic of its own.
 """
 
 from __future__ import annotations

@@ -202,7 +202,9 @@ def _compile(expression: str) -> re.Pattern[str]:
     try:
         return re.compile(expression)
     except re.error as error:
-        raise ShipyardError(f"--grep '{expression}' is not a valid regular expression: {error}") from None
+        raise ShipyardError(
+            f"--grep '{expression}' is not a valid regular expression: {error}"
+        ) from None
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -2,8 +2,9 @@
 
 These are frozen stdlib dataclasses rather than Pydantic models on purpose: ``shipyard status``
 and ``shipyard list`` must answer in well under 150 ms, and importing Pydantic alone costs most of
-that. They are still typed, documented records: :func:`to_jsonable` gives their stable JSON form
-(``--json``), and Pydantic's ``TypeAdapter`` validates or describes them wherever a schema is needed.
+that. They are still typed, documented records: :func:`to_jsonable` gives their stable JSON
+form (``--json``), and Pydantic's ``TypeAdapter`` validates or describes them where a schema is
+needed.
 """
 
 from __future__ import annotations

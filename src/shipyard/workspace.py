@@ -1,14 +1,14 @@
 """Where Shipyard keeps things on disk: the state database and one folder per execution.
 
-    $SHIPYARD_HOME (default ./.shipyard)
-      state.db
-      runs/<execution-id>/
-        spec.yaml        the spec as it was run
-        plan.json        the resolved plan
-        events.jsonl     the engine's structured event log
-        logs/<unit>.log  stdout and stderr of each unit
-        artifacts/       files steps declare as outputs
-        tmp/             TMPDIR of every unit; removed at the end except in debug mode
+$SHIPYARD_HOME (default ./.shipyard)
+  state.db
+  runs/<execution-id>/
+    spec.yaml        the spec as it was run
+    plan.json        the resolved plan
+    events.jsonl     the engine's structured event log
+    logs/<unit>.log  stdout and stderr of each unit
+    artifacts/       files steps declare as outputs
+    tmp/             TMPDIR of every unit; removed at the end except in debug mode
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
 def _console(*, stderr: bool = False) -> Console:
     """Rich colours follow NO_COLOR; off a terminal, lines are not wrapped at 80 columns."""
     probe = Console(stderr=stderr)
@@ -92,7 +93,9 @@ def _dump(value: Any) -> None:
 
 def _mode(value: str) -> Any:
     if value not in _MODES:
-        raise ShipyardError(f"--mode {value} is not a run mode", hint=f"use one of: {', '.join(_MODES)}")
+        raise ShipyardError(
+            f"--mode {value} is not a run mode", hint=f"use one of: {', '.join(_MODES)}"
+        )
     return value
 
 

@@ -96,7 +96,9 @@ class RunDisplay:
         reason = event.data.get("reason")
         if reason:
             detail += f" — {reason}"
-        self.console.print(Text.assemble((f"{state:>9} ", style), (event.unit or "", "bold"), detail))
+        self.console.print(
+            Text.assemble((f"{state:>9} ", style), (event.unit or "", "bold"), detail)
+        )
 
     def _render(self, *, final: bool = False) -> RenderableType:
         if final or not self._running:

@@ -44,7 +44,8 @@ def validation(report: ValidationReport) -> Text:
     if report.valid:
         params = f", {len(report.parameters)} parameters" if report.parameters else ""
         return Text.assemble(
-            ("✓ ", "green"), f"{report.path}: '{report.name}' is valid ({report.steps} steps{params})"
+            ("✓ ", "green"),
+            f"{report.path}: '{report.name}' is valid ({report.steps} steps{params})",
         )
     text = Text()
     count = len(report.problems)
@@ -108,7 +109,9 @@ def plan_footer(plan: Plan) -> Text:
             "from the mean of earlier runs)"
         )
     else:
-        text.append(f"critical path: {path} ({len(plan.critical_path)} steps; no earlier runs to time it)")
+        text.append(
+            f"critical path: {path} ({len(plan.critical_path)} steps; no earlier runs to time it)"
+        )
     for label, commands in (("prepare", plan.prepare), ("cleanup", plan.cleanup)):
         for command in commands:
             text.append(f"\n{label} hook: {command.display}")
@@ -121,7 +124,7 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _elapsed(unit: UnitStatus | ExecutionSummary, now: datetime) -> str:
+def _elapsed(unit: UnitStatus | ExecutionSummary | ExecutionStatus, now: datetime) -> str:
     if unit.started_at is None:
         return "—"
     end = unit.ended_at or now
@@ -151,7 +154,9 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
         shown = [unit for unit in units if unit.state not in _QUIET_STATES]
         hidden = len(units) - len(shown)
         units = shown
-    caption = f"{hidden} succeeded or disabled units not shown (--all shows them)" if hidden else None
+    caption = (
+        f"{hidden} succeeded or disabled units not shown (--all shows them)" if hidden else None
+    )
     table = Table(expand=False, caption=caption, caption_justify="left")
     table.add_column("unit", no_wrap=True)
     table.add_column("state")
@@ -185,7 +190,9 @@ def status_header(status: ExecutionStatus) -> Text:
         f"   {status.progress.done}/{status.progress.total} units "
         f"({status.progress.percent:g}%)   elapsed {_elapsed(status, now)}\n"
     )
-    text.append(f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n")
+    text.append(
+        f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n"
+    )
     text.append(f"run dir: {status.run_dir}")
     if status.reason:
         text.append(f"\nreason: {status.reason}", style="yellow")

@@ -15,7 +15,7 @@ def retry_delay(
     uniform: Callable[[float, float], float] = random.uniform,
 ) -> float:
     """Delay before retry ``retry_number`` (1 = the first retry): base·2^(n-1), capped, ±25%."""
-    delay = min(cap, base * (2 ** max(0, retry_number - 1)))
+    delay = min(cap, base * 2.0 ** max(0, retry_number - 1))
     if jitter and delay > 0:
         delay *= uniform(0.75, 1.25)
     return max(0.0, min(delay, cap))

@@ -163,7 +163,8 @@ class PipelineExecutor:
                 self.execution_id,
                 state=state,
                 ended_at=ended,
-                reason=self._stop_reason or ("a prepare hook failed" if self._prepare_failed else None),
+                reason=self._stop_reason
+                or ("a prepare hook failed" if self._prepare_failed else None),
             )
             sampler.cancel()
             flusher.cancel()
@@ -424,6 +425,8 @@ class PipelineExecutor:
             self.execution_id,
             name,
             state=state,
+            attempts=attempt,
+            started_at=started_at.timestamp() if attempt == 1 else None,
             ended_at=ended.timestamp(),
             exit_code=exit_code,
             reason=reason,
@@ -436,7 +439,9 @@ class PipelineExecutor:
             if state == UnitState.FAILED and self.plan.failure_strategy == "fail_fast":
                 for other in list(self._running.values()):
                     self._stop_unit(
-                        other, f"stopped: '{name}' failed (failure_strategy: fail_fast)", force=False
+                        other,
+                        f"stopped: '{name}' failed (failure_strategy: fail_fast)",
+                        force=False,
                     )
         self._pump()
 

@@ -77,7 +77,7 @@ def spawn(
     """Start ``argv`` in a new session with stdout+stderr appended to ``log_path``."""
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        if str(cwd) == os.getcwd():
+        if str(cwd) == os.getcwd():  # noqa: PTH109 - a plain string compare, on the hot path
             pid = _posix_spawn(argv, env, log_fd)
         else:
             pid = _popen(argv, env, cwd, log_fd)
@@ -249,5 +249,3 @@ async def terminate_group(pgid: int, sig: int, grace: float, *, poll: float = 0.
 def kill_group_now(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-
-

@@ -61,8 +61,8 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
     """Validate spec ``text``; ``path`` is used for messages and for resolving workdirs."""
     try:
         data, source = read_yaml(text, path)
-    except YamlProblems as problems:
-        raise SpecError(problems.problems) from None
+    except YamlProblems as error:
+        raise SpecError(error.problems) from None
     if not isinstance(data, dict):
         raise SpecError(
             [
@@ -106,7 +106,7 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 - mypy needs each index type
             node = node[part]
             path.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):

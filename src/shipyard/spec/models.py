@@ -124,7 +124,9 @@ class ParameterSpec(_Model):
             for field in ("default", "test"):
                 value = data.get(field)
                 if value is not None and value not in data["choices"]:
-                    raise ValueError(f"{field} {value!r} is not one of the choices {data['choices']}")
+                    raise ValueError(
+                        f"{field} {value!r} is not one of the choices {data['choices']}"
+                    )
         return data
 
 

@@ -12,39 +12,57 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
+def _to_str(value: object) -> Scalar | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def _to_bool(value: object) -> Scalar | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    return None
+
+
+def _to_int(value: object) -> Scalar | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 0)  # base 0: also 0x.., 0o.., 0b.. and 1_000
+        except ValueError:
+            return None
+    return None
+
+
+def _to_float(value: object) -> Scalar | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+_CONVERTERS = {"str": _to_str, "bool": _to_bool, "int": _to_int, "float": _to_float}
+
+
 def coerce(value: object, kind: str, *, what: str = "value") -> Scalar:
     """Bring ``value`` (from YAML or from the command line) to ``kind``; ValueError if it can't."""
-    if kind == "str":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str | int | float):
-            return str(value)
-    elif kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-    elif kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip(), 0) if value.strip()[:2] in ("0x", "0o", "0b") else int(
-                    value.strip()
-                )
-            except ValueError:
-                pass
-    elif kind == "float":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-    raise ValueError(f"{what} {value!r} is not a valid {kind}")
+    result = _CONVERTERS[kind](value)
+    if result is None:
+        raise ValueError(f"{what} {value!r} is not a valid {kind}")
+    return result
 
 
 def render_value(value: Scalar) -> str:
@@ -73,7 +91,7 @@ def resolve_parameters(
     *,
     test_mode: bool = False,
 ) -> dict[str, Scalar]:
-    """The value of every declared parameter: override, else test value (test mode), else default."""
+    """Every declared parameter's value: override, else test value (test mode), else default."""
     unknown = [name for name in overrides if name not in declared]
     if unknown:
         name = unknown[0]

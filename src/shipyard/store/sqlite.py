@@ -289,13 +289,13 @@ class SQLiteStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         placeholders = ", ".join("?" for _ in _DONE_UNIT_STATES)
         rows = self._db.execute(
-            "SELECT e.*,"
+            "SELECT e.*,"  # noqa: S608 - placeholders and clauses are ours; values are bound
             f" (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
             f"   AND u.state IN ({placeholders})) AS done,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id) AS total,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
             "   AND u.state = 'failed') AS failed"
-            f" FROM executions e {where} ORDER BY e.created_at DESC, e.rowid DESC LIMIT ?",  # noqa: S608
+            f" FROM executions e {where} ORDER BY e.created_at DESC, e.rowid DESC LIMIT ?",
             (*_DONE_UNIT_STATES, *args, limit),
         ).fetchall()
         return [
@@ -379,7 +379,7 @@ def _span(start: float | None, end: float | None) -> float | None:
 
 
 def _resources_json(usage: ResourceUsage) -> str:
-    fields = {name: getattr(usage, name) for name in ResourceUsage.__slots__}  # type: ignore[attr-defined]
+    fields = {name: getattr(usage, name) for name in ResourceUsage.__slots__}
     return json.dumps({name: value for name, value in fields.items() if value is not None})
 
 

@@ -1,0 +1,44 @@
+"""Shared fixtures: every test gets its own working folder and Shipyard home, a clean environment."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.local import LocalOperations
+from shipyard.workspace import Workspace
+
+SpecWriter = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run each test in its own folder, with no SHIPYARD_* variable leaking in from outside."""
+    for name in list(os.environ):
+        if name.startswith("SHIPYARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> SpecWriter:
+    """Write a spec (dedented) into the test folder and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def ops(tmp_path: Path) -> Iterator[LocalOperations]:
+    operations = LocalOperations(Workspace(tmp_path / ".shipyard"))
+    yield operations
+    operations.close()

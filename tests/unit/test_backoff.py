@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from shipyard.engine.backoff import retry_delay
+
+
+@pytest.mark.parametrize(("retry", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 30.0)])
+def test_exponential_and_capped(retry: int, expected: float) -> None:
+    assert retry_delay(retry, base=1.0, cap=30.0, jitter=False) == expected
+
+
+def test_jitter_stays_within_a_quarter_and_under_the_cap() -> None:
+    assert retry_delay(2, base=1.0, cap=30.0, uniform=lambda lo, hi: lo) == 1.5
+    assert retry_delay(2, base=1.0, cap=30.0, uniform=lambda lo, hi: hi) == 2.5
+    assert retry_delay(9, base=1.0, cap=30.0, uniform=lambda lo, hi: hi) == 30.0
