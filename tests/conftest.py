@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets its own working folder and Shipyard home, a clean environment."""
+"""Shared fixtures: each test gets its own folder and Shipyard home, and a clean environment."""
 
 from __future__ import annotations
 

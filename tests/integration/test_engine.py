@@ -48,7 +48,9 @@ def test_parallel_limit_is_respected(ops: LocalOperations, write_spec: SpecWrite
     assert max_overlap(intervals(ops, status.id)) == 2
 
 
-def test_retries_until_success(ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path) -> None:
+def test_retries_until_success(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
     counter = tmp_path / "count"
     spec = write_spec(
         f"""
@@ -282,7 +284,9 @@ def test_processes_a_step_leaves_behind_are_stopped(
 
 
 def test_profile_mode_measures_resources(ops: LocalOperations, write_spec: SpecWriter) -> None:
-    burn = "import time\nt = time.time()\nx = bytearray(64 << 20)\nwhile time.time() - t < 1.2: pass"
+    burn = (
+        "import time\nt = time.time()\nx = bytearray(64 << 20)\nwhile time.time() - t < 1.2: pass"
+    )
     spec = write_spec(f"name: prof\nsteps:\n  burn: {{run: [python3, -c, {json.dumps(burn)}]}}\n")
     status = ops.run(spec, mode="profile")
     usage = status.unit("burn").resources
@@ -313,7 +317,9 @@ def test_disabled_steps_are_skipped_and_do_not_block(
     ops: LocalOperations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
-        "name: dis\nsteps:\n  off: {run: [false], enabled: false}\n  on: {run: [true], needs: [off]}\n"
+        "name: dis\nsteps:\n"
+        "  off: {run: [false], enabled: false}\n"
+        "  on: {run: [true], needs: [off]}\n"
     )
     status = ops.run(spec)
     assert status.state == ExecutionState.SUCCEEDED

@@ -5,7 +5,9 @@ import pytest
 from shipyard.engine.backoff import retry_delay
 
 
-@pytest.mark.parametrize(("retry", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 30.0)])
+@pytest.mark.parametrize(
+    ("retry", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 30.0)]
+)
 def test_exponential_and_capped(retry: int, expected: float) -> None:
     assert retry_delay(retry, base=1.0, cap=30.0, jitter=False) == expected
 

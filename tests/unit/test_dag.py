@@ -27,7 +27,14 @@ def test_long_chain_does_not_recurse() -> None:
 
 
 def test_critical_path_by_count_and_by_duration() -> None:
-    needs = {"a": [], "b": [], "slow": ["a"], "fast1": ["b"], "fast2": ["fast1"], "end": ["slow", "fast2"]}
+    needs = {
+        "a": [],
+        "b": [],
+        "slow": ["a"],
+        "fast1": ["b"],
+        "fast2": ["fast1"],
+        "end": ["slow", "fast2"],
+    }
     path, length = critical_path(needs)
     assert path == ["b", "fast1", "fast2", "end"] and length == 4
     timed = {"a": 1, "b": 1, "slow": 10, "fast1": 1, "fast2": 1, "end": 1}

@@ -42,7 +42,13 @@ def test_required_parameter_without_value() -> None:
 
 @pytest.mark.parametrize(
     ("value", "kind", "expected"),
-    [("12", "int", 12), ("0x10", "int", 16), (3.0, "int", 3), ("on", "bool", True), (5, "str", "5")],
+    [
+        ("12", "int", 12),
+        ("0x10", "int", 16),
+        (3.0, "int", 3),
+        ("on", "bool", True),
+        (5, "str", "5"),
+    ],
 )
 def test_coerce(value: object, kind: str, expected: object) -> None:
     assert coerce(value, kind) == expected

@@ -72,9 +72,7 @@ def test_fail_fast_skips_everything_not_started() -> None:
 
 
 def test_continue_skips_only_what_depends_on_the_failure() -> None:
-    scheduler = Scheduler(
-        steps(a=[], b=[], c=["a"], d=["c"], e=["b"]), BIG, keep_going=True
-    )
+    scheduler = Scheduler(steps(a=[], b=[], c=["a"], d=["c"], e=["b"]), BIG, keep_going=True)
     scheduler.take_ready()
     assert sorted(scheduler.failed("a")) == ["c", "d"]
     scheduler.succeeded("b")

@@ -30,24 +30,36 @@ def check_not_empty(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     ]
 
 
-def check_needs_exist(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+def _raw_needs(data: object) -> dict[str, list[str]]:
+    """``{step: [needs]}`` read defensively from the raw YAML data, so these checks also run
+    (and report) when other parts of the spec have shape errors."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, dict):
+        return {}
+    result: dict[str, list[str]] = {}
+    for name, body in steps.items():
+        needs = body.get("needs") if isinstance(body, dict) else None
+        result[str(name)] = (
+            [dep for dep in needs if isinstance(dep, str)] if isinstance(needs, list) else []
+        )
+    return result
+
+
+def check_needs_exist(data: object, source: SourceMap) -> list[SpecProblem]:
     problems = []
-    for name, step in spec.steps.items():
-        for index, dep in enumerate(step.needs):
+    needs = _raw_needs(data)
+    for name, deps in needs.items():
+        for index, dep in enumerate(deps):
             where = source.locate(("steps", name, "needs", index))
             if dep == name:
                 problems.append(SpecProblem(f"step '{name}' needs itself", where))
-            elif dep not in spec.steps:
-                close = difflib.get_close_matches(dep, list(spec.steps), n=1)
-                hint = (
-                    f"did you mean '{close[0]}'?"
-                    if close
-                    else f"steps are: {', '.join(spec.steps)}"
-                )
+            elif dep not in needs:
+                close = difflib.get_close_matches(dep, list(needs), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"steps are: {', '.join(needs)}"
                 problems.append(
                     SpecProblem(f"step '{name}' needs '{dep}', which is not a step", where, hint)
                 )
-        if len(set(step.needs)) != len(step.needs):
+        if len(set(deps)) != len(deps):
             problems.append(
                 SpecProblem(
                     f"step '{name}' lists the same dependency twice",
@@ -57,8 +69,8 @@ def check_needs_exist(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-def check_no_cycle(spec: Spec, source: SourceMap) -> list[SpecProblem]:
-    needs = {name: [dep for dep in step.needs if dep != name] for name, step in spec.steps.items()}
+def check_no_cycle(data: object, source: SourceMap) -> list[SpecProblem]:
+    needs = {name: [dep for dep in deps if dep != name] for name, deps in _raw_needs(data).items()}
     cycle = find_cycle(needs)
     if cycle is None:
         return []
@@ -129,13 +141,19 @@ def check_shell_commands(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-CHECKS: tuple[Check, ...] = (
-    check_not_empty,
-    check_needs_exist,
-    check_no_cycle,
-    check_templates,
-    check_shell_commands,
-)
+RawCheck = Callable[[object, SourceMap], list[SpecProblem]]
+
+#: Checks on the raw data: they run even when the shape is wrong elsewhere.
+RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle)
+#: Checks on the validated model.
+CHECKS: tuple[Check, ...] = (check_not_empty, check_templates, check_shell_commands)
+
+
+def run_raw_checks(data: object, source: SourceMap) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    for check in RAW_CHECKS:
+        problems.extend(check(data, source))
+    return problems
 
 
 def run_checks(spec: Spec, source: SourceMap) -> list[SpecProblem]:

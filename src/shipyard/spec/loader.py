@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shipyard.errors import SpecError, SpecProblem
-from shipyard.spec.checks import run_checks
+from shipyard.spec.checks import run_checks, run_raw_checks
 from shipyard.spec.models import Spec
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
 
@@ -73,11 +73,12 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
                 )
             ]
         )
+    problems = run_raw_checks(data, source)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(_explain(error, data, source)) from None
-    problems = run_checks(spec, source)
+        raise SpecError(_explain(error, data, source) + problems) from None
+    problems += run_checks(spec, source)
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec, path, text, source)

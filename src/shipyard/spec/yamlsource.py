@@ -23,8 +23,11 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 
 class _Loader(_BaseLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1 also reads yes/no/on/off as booleans, which
-    turns a step named ``off`` or an env value ``NO`` (Norway) into a bool behind the user's back."""
+    """YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, which turns a step named ``off`` or an env
+    value ``NO`` (Norway) into a bool behind the user's back.
+    """
 
 
 _Loader.yaml_implicit_resolvers = {

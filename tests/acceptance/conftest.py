@@ -1,0 +1,44 @@
+"""Acceptance tests drive the installed ``shipyard`` command as a user would: a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Shipyard = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def shipyard_executable() -> str:
+    beside_python = Path(sys.executable).with_name("shipyard")
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("shipyard")
+    if found is None:
+        pytest.fail("the shipyard command is not installed (run scripts/setup.sh)")
+    return found
+
+
+@pytest.fixture
+def shipyard(tmp_path: Path) -> Shipyard:
+    executable = shipyard_executable()
+
+    def run(*args: str, timeout: float = 60, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+        return subprocess.run(
+            [executable, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    return run

@@ -1,0 +1,196 @@
+"""The installed CLI end to end: exit codes, messages without tracebacks, parsable --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.acceptance.conftest import Shipyard, shipyard_executable
+from tests.conftest import SpecWriter
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def test_help_and_version(shipyard: Shipyard) -> None:
+    result = shipyard("--help")
+    assert result.returncode == 0
+    for command in ("validate", "plan", "run", "status", "list", "logs", "schema"):
+        assert command in result.stdout
+    assert shipyard("--version").stdout.startswith("shipyard ")
+
+
+def test_quickstart_runs_end_to_end(shipyard: Shipyard) -> None:
+    result = shipyard("run", str(QUICKSTART), "--mode", "test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "succeeded" in result.stdout
+    status = json.loads(shipyard("status", "--json").stdout)
+    assert status["state"] == "succeeded"
+    assert status["progress"] == {"done": 5, "total": 5, "percent": 100.0}
+    assert {unit["name"] for unit in status["units"]} == {
+        "generate",
+        "count-lines",
+        "count-word",
+        "top-words",
+        "report",
+    }
+    report = shipyard("logs", status["id"], "report")
+    assert report.returncode == 0
+    assert '"shipyard" appears on' in report.stdout
+
+
+def test_validate_reports_file_line_and_hint(shipyard: Shipyard, write_spec: SpecWriter) -> None:
+    spec = write_spec(
+        """
+        name: broken
+        steps:
+          build:
+            run: [make]
+            retires: 2
+          test:
+            needs: [biuld]
+            run: [make, test]
+        """
+    )
+    result = shipyard("validate", str(spec))
+    assert_clean_error(result)
+    assert result.returncode == 1
+    assert f"{spec}:5:5: unknown key 'retires' in steps.build" in result.stdout
+    assert "did you mean 'retries'?" in result.stdout
+    assert f"{spec}:7:13: step 'test' needs 'biuld'" in result.stdout
+    report = json.loads(shipyard("validate", str(spec), "--json").stdout)
+    assert report["valid"] is False
+    assert [(p["line"], p["column"]) for p in report["problems"]] == [(5, 5), (7, 13)]
+
+
+def test_cycle_is_shown_as_a_path(shipyard: Shipyard, write_spec: SpecWriter) -> None:
+    spec = write_spec("name: c\nsteps:\n  a: {needs: [b], run: [x]}\n  b: {needs: [a], run: [x]}\n")
+    result = shipyard("run", str(spec))
+    assert_clean_error(result)
+    assert result.returncode == 2
+    assert "dependency cycle: a → b → a" in result.stderr
+
+
+def test_validate_a_good_spec(shipyard: Shipyard) -> None:
+    result = shipyard("validate", str(QUICKSTART))
+    assert result.returncode == 0
+    assert "is valid (5 steps, 3 parameters)" in result.stdout
+
+
+def test_plan_json_shows_stages_commands_and_critical_path(shipyard: Shipyard) -> None:
+    result = shipyard("plan", str(QUICKSTART), "-p", "word=alpha beta", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["stages"] == [["generate"], ["count-lines", "count-word", "top-words"], ["report"]]
+    count = next(step for step in plan["steps"] if step["name"] == "count-word")
+    assert count["command"]["argv"][-1] == "alpha beta"
+    assert plan["critical_path"][0] == "generate" and plan["critical_path"][-1] == "report"
+    table = shipyard("plan", str(QUICKSTART))
+    assert "critical path: generate →" in table.stdout
+
+
+def test_parameter_errors_are_clean(shipyard: Shipyard) -> None:
+    for args, message in (
+        (["-p", "wrod=x"], "unknown parameter 'wrod'"),
+        (["-p", "lines=many"], "parameter 'lines' is a int, and 'many' is not"),
+        (["-p", "top=4"], "parameter 'top' must be one of 1, 3, 5; got 4"),
+        (["-p", "lines"], "'-p lines' is not a parameter assignment"),
+        (["--mode", "fast"], "--mode fast is not a run mode"),
+    ):
+        result = shipyard("run", str(QUICKSTART), *args)
+        assert_clean_error(result)
+        assert message in result.stderr, result.stderr
+
+
+def test_a_failing_run_exits_1_and_status_tells_why(
+    shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    spec = write_spec("name: f\nsteps:\n  bad: {run: [sh, -c, 'echo oops >&2; exit 3']}\n")
+    result = shipyard("run", str(spec))
+    assert result.returncode == 1
+    status = json.loads(shipyard("status", "--json").stdout)
+    assert status["state"] == "failed"
+    assert status["units"][0]["exit_code"] == 3
+    logs = json.loads(shipyard("logs", status["id"], "--json").stdout)
+    assert logs == [{"unit": "bad", "number": 1, "text": "oops"}]
+
+
+def test_list_and_unknown_ids(shipyard: Shipyard, write_spec: SpecWriter) -> None:
+    assert "no executions yet" in shipyard("list").stdout
+    missing = shipyard("status", "exec_missing")
+    assert_clean_error(missing)
+    assert "no execution 'exec_missing'" in missing.stderr
+    spec = write_spec("name: one\nsteps:\n  a: {run: [true]}\n")
+    shipyard("run", str(spec), "--quiet")
+    listed = json.loads(shipyard("list", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["name"] == "one"
+    bad_unit = shipyard("logs", listed[0]["id"], "nope")
+    assert_clean_error(bad_unit)
+    assert "has no unit 'nope'" in bad_unit.stderr
+
+
+def test_schema_is_json_schema(shipyard: Shipyard) -> None:
+    schema = json.loads(shipyard("schema").stdout)
+    assert schema["title"] == "Shipyard spec"
+    assert {"name", "steps", "parameters", "execution", "hooks"} <= set(schema["properties"])
+
+
+def test_dry_run_starts_nothing(shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path) -> None:
+    spec = write_spec(f"name: d\nsteps:\n  a: {{run: [touch, {tmp_path}/ran]}}\n")
+    result = shipyard("run", str(spec), "--dry-run")
+    assert result.returncode == 0
+    assert "dry run" in result.stdout
+    assert not (tmp_path / "ran").exists()
+
+
+def test_ctrl_c_stops_cleanly_and_cleanup_runs(write_spec: SpecWriter, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    spec = write_spec(
+        f"""
+        name: interrupt
+        hooks: {{cleanup: [touch, {tmp_path}/cleaned]}}
+        steps:
+          long: {{run: 'touch {started}; sleep 30', shell: true}}
+          after: {{run: [true], needs: [long]}}
+        """
+    )
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [shipyard_executable(), "run", str(spec)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    assert (tmp_path / "cleaned").exists()
+    status = subprocess.run(
+        [shipyard_executable(), "status", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    record = json.loads(status.stdout)
+    assert record["state"] == "cancelled"
+    assert record["reason"] == "interrupted (Ctrl-C)"
+    states = {unit["name"]: unit["state"] for unit in record["units"]}
+    assert states == {"long": "cancelled", "after": "skipped"}
