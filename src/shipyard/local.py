@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import threading
@@ -78,19 +79,37 @@ class LocalOperations:
         max_parallel: int | None = None,
     ) -> Plan:
         from shipyard.engine.executor import machine_capacity
-        from shipyard.plan.build import build_plan
-        from shipyard.spec.loader import load_spec
+        from shipyard.plan.cache import PlanCache, plan_key
+        from shipyard.plan.model import with_history
 
-        loaded = load_spec(spec_path)
-        history = self.store.mean_durations(loaded.spec.name)
-        return build_plan(
-            loaded,
-            params or {},
+        path = Path(spec_path).resolve()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            from shipyard.spec.loader import load_spec
+
+            load_spec(spec_path)  # raises the SpecError that explains it
+            raise
+        overrides = dict(params or {})
+        cores = machine_capacity()[0]
+        key = plan_key(
+            spec_text=text,
+            spec_path=str(path),
+            overrides=overrides,
             mode=mode,
-            cores=machine_capacity()[0],
             max_parallel=max_parallel,
-            history=history,
+            cores=cores,
         )
+        cache = PlanCache(self.workspace.plan_cache)
+        plan = cache.get(key)
+        if plan is None:
+            from shipyard.plan.build import build_plan
+            from shipyard.spec.loader import load_spec_text
+
+            loaded = load_spec_text(text, path)
+            plan = build_plan(loaded, overrides, mode=mode, cores=cores, max_parallel=max_parallel)
+            cache.put(key, plan)
+        return with_history(plan, self.store.mean_durations(plan.name))
 
     def schema(self) -> dict[str, Any]:
         from shipyard.spec.models import Spec
@@ -122,7 +141,7 @@ class LocalOperations:
         run_dir.create()
         spec_text = Path(spec_path).read_text(encoding="utf-8")
         (run_dir.root / "spec.yaml").write_text(spec_text, encoding="utf-8")
-        (run_dir.root / "plan.json").write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+        (run_dir.root / "plan.json").write_text(json.dumps(plan.to_dict()), encoding="utf-8")
         self.store.insert_execution(
             execution_id=execution_id,
             name=plan.name,

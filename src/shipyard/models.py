@@ -171,11 +171,21 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def to_jsonable(value: Any) -> Any:
     """The stable JSON form of a record (or list of records): enums as their value, datetimes
     as ISO 8601 in UTC, ``Progress`` with its percentage."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        result = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, _SCALARS) and not isinstance(value, Enum):
+        return value
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        result = {name: to_jsonable(getattr(value, name)) for name in names}
         if isinstance(value, Progress):
             result["percent"] = value.percent
         return result
@@ -187,6 +197,4 @@ def to_jsonable(value: Any) -> Any:
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [to_jsonable(item) for item in value]
-    if hasattr(value, "model_dump"):  # Pydantic models (the plan)
-        return value.model_dump(mode="json")
     return value

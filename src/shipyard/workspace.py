@@ -74,5 +74,9 @@ class Workspace:
     def state_db(self) -> Path:
         return self.home / "state.db"
 
+    @property
+    def plan_cache(self) -> Path:
+        return self.home / "cache" / "plans"
+
     def run_dir(self, execution_id: str) -> RunDir:
         return RunDir(self.home / "runs" / execution_id)

@@ -178,6 +178,8 @@ def run(
         )
     if as_json:
         _dump(status)
+    elif quiet:
+        console.print(render.status_header(status))
     else:
         console.print(render.status_table(status))
         if run_mode == "profile":

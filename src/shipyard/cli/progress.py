@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from shipyard.cli.render import STATE_STYLE
 from shipyard.models import Event
 from shipyard.spec.quantities import format_duration
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.progress import Progress
 
 _DONE_ACTIONS = {"unit_finished", "unit_skipped"}
 
@@ -31,20 +33,33 @@ class RunDisplay:
         self.quiet = quiet
         self.live_mode = console.is_terminal and not quiet and not debug
         self._running: dict[str, tuple[float, int]] = {}
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self._task = self._progress.add_task("running", total=None, failed="")
+        self._total: int | None = None
+        self._done = 0
         self._failed = 0
+        self._progress: Progress | None = None
         self._live: Live | None = None
 
     def __enter__(self) -> RunDisplay:
         if self.live_mode:
+            # Rich's live machinery is imported only for a terminal: pipes and -q stay fast.
+            from rich.live import Live
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self._task = self._progress.add_task("running", total=None, failed="")
             self._live = Live(self._render(), console=self.console, refresh_per_second=8)
             self._live.__enter__()
         return self
@@ -60,25 +75,27 @@ class RunDisplay:
             self.console.print_json(json.dumps(_event_json(event)), highlight=False)
         action = event.action
         if action == "execution_started":
-            self._progress.update(self._task, total=int(str(event.data["total"])))
+            self._total = int(str(event.data["total"]))
         elif action == "unit_started" and event.unit:
             self._running[event.unit] = (event.ts, int(str(event.data.get("attempt", 1))))
         elif action in _DONE_ACTIONS and event.unit:
             self._running.pop(event.unit, None)
             state = str(event.data.get("state", "skipped"))
-            if action == "unit_finished" and state == "failed" and not self._will_retry(event):
+            final = not self._will_retry(event)
+            if action == "unit_finished" and state == "failed" and final:
                 self._failed += 1
-            self._progress.update(
-                self._task, failed=f"[red]{self._failed} failed" if self._failed else ""
-            )
-            if not self._will_retry(event):
-                self._progress.advance(self._task)
+            if final:
+                self._done += 1
             if not self.live_mode and not self.quiet and not self.debug:
                 self._plain_line(event)
         elif action == "unit_retrying" and not self.live_mode and not self.quiet and event.unit:
             delay = format_duration(float(str(event.data.get("delay", 0))))
             self.console.print(f"↻ {event.unit}: retry {event.data.get('attempt')} in {delay}")
-        if self._live is not None:
+        if self._live is not None and self._progress is not None:
+            failed = f"[red]{self._failed} failed" if self._failed else ""
+            self._progress.update(
+                self._task, total=self._total, completed=self._done, failed=failed
+            )
             self._live.update(self._render())
 
     @staticmethod
@@ -101,6 +118,7 @@ class RunDisplay:
         )
 
     def _render(self, *, final: bool = False) -> RenderableType:
+        assert self._progress is not None
         if final or not self._running:
             return self._progress
         now = time.time()

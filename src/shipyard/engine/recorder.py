@@ -21,12 +21,13 @@ from shipyard.store.base import Store
 Observer = Callable[[Event], None]
 
 
-def _json_line(event: Event) -> str:
-    record: dict[str, Any] = {"ts": event.ts, "action": event.action}
+def _json_line(event: Event, data_json: str) -> str:
+    """One events.jsonl line: ts, action and unit, then the event's data, flattened."""
+    head: dict[str, Any] = {"ts": event.ts, "action": event.action}
     if event.unit is not None:
-        record["unit"] = event.unit
-    record.update(event.data)
-    return json.dumps(record, default=str) + "\n"
+        head["unit"] = event.unit
+    text = json.dumps(head)
+    return (text[:-1] + ", " + data_json[1:] if data_json != "{}" else text) + "\n"
 
 
 class Recorder:
@@ -65,14 +66,16 @@ class Recorder:
             return
         events, self._events = self._events, []
         writes, self._writes = self._writes, []
+        # Each event's data is serialised once, for the store and for events.jsonl alike.
+        encoded = [json.dumps(event.data, default=str) for event in events]
         with self._store.transaction():
             for operation in writes:
                 operation()
             if events:
-                self._store.append_events(events)
+                self._store.append_events(events, encoded)
         if events:
             with self._events_path.open("a", encoding="utf-8") as log:
-                log.write("".join(_json_line(event) for event in events))
+                log.write("".join(map(_json_line, events, encoded)))
 
     async def flush_periodically(self) -> None:
         """Flush every ``interval`` seconds until cancelled (then once more)."""

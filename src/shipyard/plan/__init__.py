@@ -1,6 +1,5 @@
-"""The plan: pure resolution of a spec into ordered, ready-to-run units."""
+"""The plan: pure resolution of a spec into ordered, ready-to-run units.
 
-from shipyard.plan.build import build_plan
-from shipyard.plan.model import Plan, PlannedCommand, PlannedStep, RunMode
-
-__all__ = ["Plan", "PlannedCommand", "PlannedStep", "RunMode", "build_plan"]
+Import from the submodules; ``shipyard.plan.build`` pulls in the spec machinery (Pydantic), which
+the model and the cache must not.
+"""

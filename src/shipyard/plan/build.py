@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard.dag import critical_path, stages
-from shipyard.plan.model import Plan, PlannedCommand, PlannedStep, RunMode
+from shipyard.plan.model import (
+    Plan,
+    PlannedCommand,
+    PlannedStep,
+    ResourceRequest,
+    RetrySettings,
+    RunMode,
+    StopSettings,
+    with_history,
+)
 from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar
 from shipyard.spec.params import render_value, resolve_parameters
@@ -87,18 +96,17 @@ def build_plan(
                 env=env,
                 workdir=str(Path(workdir)),
                 timeout=step.timeout,
-                retries=step.retries,
-                resources=step.resources,
-                stop=step.stop,
+                retries=RetrySettings(**step.retries.model_dump()),
+                resources=ResourceRequest(**step.resources.model_dump()),
+                stop=StopSettings(**step.stop.model_dump()),
                 enabled=step.enabled,
                 stage=stage_of[name],
             )
         )
 
-    known = history if history and all(name in history for name in needs) else None
-    path, length = critical_path(needs, known)
+    path, _ = critical_path(needs)
     hooks = spec.hooks
-    return Plan(
+    plan = Plan(
         name=spec.name,
         description=spec.description,
         spec_path=str(loaded.path) if loaded.path else None,
@@ -115,5 +123,5 @@ def build_plan(
         steps=steps,
         stages=levels,
         critical_path=path,
-        critical_path_seconds=length if known else None,
     )
+    return with_history(plan, dict(history)) if history else plan

@@ -1,21 +1,43 @@
-"""The plan: a spec with parameters applied, resolved and ordered. Pure data, no I/O."""
+"""The plan: a spec with parameters applied, resolved and ordered. Pure data, no I/O.
+
+Frozen dataclasses, not Pydantic models: a plan is built from an already validated spec, and the
+engine must be able to load a cached plan without importing Pydantic at all (see
+:mod:`shipyard.plan.cache`). ``to_dict``/``from_dict`` give its stable JSON form.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from shipyard.spec.models import Resources, RetryPolicy, Scalar, StopPolicy
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 RunMode = Literal["normal", "debug", "profile", "test"]
+FailureStrategy = Literal["fail_fast", "continue"]
+ParameterValue = str | int | float | bool
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    count: int = 0
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    jitter: bool = True
 
 
-class PlannedCommand(_Frozen):
+@dataclass(frozen=True, slots=True)
+class ResourceRequest:
+    cpus: float | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopSettings:
+    signal: str = "TERM"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCommand:
     """A command ready to exec: ``argv`` is final (a shell command is ``/bin/sh -c …``)."""
 
     argv: list[str]
@@ -23,40 +45,37 @@ class PlannedCommand(_Frozen):
 
     @property
     def display(self) -> str:
-        if self.shell:
-            return self.argv[-1]
-        import shlex
-
-        return shlex.join(self.argv)
+        return self.argv[-1] if self.shell else shlex.join(self.argv)
 
 
-class PlannedStep(_Frozen):
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
     name: str
-    description: str = ""
     command: PlannedCommand
     needs: list[str]
-    env: dict[str, str] = Field(description="the step's own variables, parameters included")
+    env: dict[str, str]  # the step's own variables, spec env and SHIPYARD_PARAM_* included
     workdir: str
-    timeout: float | None
-    retries: RetryPolicy
-    resources: Resources
-    stop: StopPolicy
-    enabled: bool
     stage: int
+    description: str = ""
+    timeout: float | None = None
+    retries: RetrySettings = field(default_factory=RetrySettings)
+    resources: ResourceRequest = field(default_factory=ResourceRequest)
+    stop: StopSettings = field(default_factory=StopSettings)
+    enabled: bool = True
 
 
-class Plan(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Plan:
     """Everything needed to run, and to show what would run."""
 
     name: str
-    description: str = ""
     spec_path: str | None
     spec_digest: str
     mode: RunMode
-    parameters: dict[str, Scalar]
-    env: dict[str, str] = Field(description="spec-level variables and SHIPYARD_PARAM_*")
+    parameters: dict[str, ParameterValue]
+    env: dict[str, str]  # spec-level variables and SHIPYARD_PARAM_*
     max_parallel: int
-    failure_strategy: Literal["fail_fast", "continue"]
+    failure_strategy: FailureStrategy
     timeout: float | None
     sample_interval: float
     prepare: list[PlannedCommand]
@@ -64,12 +83,78 @@ class Plan(_Frozen):
     steps: list[PlannedStep]
     stages: list[list[str]]
     critical_path: list[str]
-    critical_path_seconds: float | None = Field(
-        None, description="sum of the mean durations of earlier runs; None without history"
-    )
+    #: Sum of the mean durations of earlier runs along the critical path; None without history.
+    critical_path_seconds: float | None = None
+    description: str = ""
 
     def step(self, name: str) -> PlannedStep:
         for step in self.steps:
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        from shipyard.models import to_jsonable
+
+        result: dict[str, Any] = to_jsonable(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """The inverse of :meth:`to_dict` (for plans this version of Shipyard wrote)."""
+
+        def command(item: dict[str, Any]) -> PlannedCommand:
+            return PlannedCommand(argv=list(item["argv"]), shell=bool(item["shell"]))
+
+        steps = [
+            PlannedStep(
+                name=item["name"],
+                command=command(item["command"]),
+                needs=list(item["needs"]),
+                env=dict(item["env"]),
+                workdir=item["workdir"],
+                stage=item["stage"],
+                description=item["description"],
+                timeout=item["timeout"],
+                retries=RetrySettings(**item["retries"]),
+                resources=ResourceRequest(**item["resources"]),
+                stop=StopSettings(**item["stop"]),
+                enabled=item["enabled"],
+            )
+            for item in data["steps"]
+        ]
+        return cls(
+            name=data["name"],
+            spec_path=data["spec_path"],
+            spec_digest=data["spec_digest"],
+            mode=data["mode"],
+            parameters=dict(data["parameters"]),
+            env=dict(data["env"]),
+            max_parallel=data["max_parallel"],
+            failure_strategy=data["failure_strategy"],
+            timeout=data["timeout"],
+            sample_interval=data["sample_interval"],
+            prepare=[command(item) for item in data["prepare"]],
+            cleanup=[command(item) for item in data["cleanup"]],
+            steps=steps,
+            stages=[list(stage) for stage in data["stages"]],
+            critical_path=list(data["critical_path"]),
+            critical_path_seconds=data["critical_path_seconds"],
+            description=data["description"],
+        )
+
+
+def with_history(plan: Plan, history: dict[str, float]) -> Plan:
+    """The plan with its critical path weighed by the mean durations of earlier runs.
+
+    Only when every step has a measured duration; otherwise the path is by step count and
+    ``critical_path_seconds`` stays None (no invented figure).
+    """
+    from dataclasses import replace
+
+    from shipyard.dag import critical_path
+
+    needs = {step.name: step.needs for step in plan.steps}
+    known = history if history and all(name in history for name in needs) else None
+    path, length = critical_path(needs, known)
+    return replace(plan, critical_path=path, critical_path_seconds=length if known else None)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from shipyard.errors import ParameterError
-from shipyard.spec.models import ParameterSpec, Scalar
+
+if TYPE_CHECKING:  # the CLI parses -p with this module; it must not pull in Pydantic
+    from shipyard.spec.models import ParameterSpec, Scalar
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}

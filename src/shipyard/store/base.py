@@ -66,7 +66,8 @@ class Store(Protocol):
 
     def save_attempt(self, execution_id: str, attempt: Attempt) -> None: ...
 
-    def append_events(self, events: list[Event]) -> None: ...
+    def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
+        """Store events; ``encoded`` may carry each event's data already as JSON."""
 
     def get_execution(self, execution_id: str) -> ExecutionStatus | None: ...
 

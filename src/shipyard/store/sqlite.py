@@ -214,12 +214,13 @@ class SQLiteStore:
             ),
         )
 
-    def append_events(self, events: list[Event]) -> None:
+    def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
+        datas = encoded or [json.dumps(e.data, default=str) for e in events]
         self._db.executemany(
             "INSERT INTO events (execution_id, ts, action, unit, data) VALUES (?, ?, ?, ?, ?)",
             [
-                (e.execution_id, e.ts, e.action, e.unit, json.dumps(e.data, default=str))
-                for e in events
+                (e.execution_id, e.ts, e.action, e.unit, data)
+                for e, data in zip(events, datas, strict=True)
             ],
         )
 

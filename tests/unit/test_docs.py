@@ -1,0 +1,26 @@
+"""Docs that must not drift from the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shipyard
+from shipyard.local import LocalOperations
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_every_spec_key_is_documented() -> None:
+    schema = LocalOperations().schema()
+    keys = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        keys |= set(definition.get("properties", {}))
+    text = (DOCS / "spec.md").read_text()
+    missing = sorted(key for key in keys if f"`{key}`" not in text)
+    assert missing == [], f"docs/spec.md does not describe: {missing}"
+
+
+def test_public_names_are_exported_and_importable() -> None:
+    assert set(dir(shipyard)) == set(shipyard.__all__)
+    for name in shipyard.__all__:
+        assert getattr(shipyard, name) is not None
