@@ -24,3 +24,18 @@ def test_public_names_are_exported_and_importable() -> None:
     assert set(dir(shipyard)) == set(shipyard.__all__)
     for name in shipyard.__all__:
         assert getattr(shipyard, name) is not None
+
+
+def test_spec_examples_in_the_docs_are_valid() -> None:
+    import re
+
+    from shipyard.spec.loader import load_spec_text
+
+    root = DOCS.parent
+    blocks = 0
+    for page in [root / "README.md", *DOCS.glob("*.md")]:
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.DOTALL):
+            if block.lstrip().startswith("name:"):
+                load_spec_text(block)  # raises SpecError with file:line if a doc drifts
+                blocks += 1
+    assert blocks >= 2
