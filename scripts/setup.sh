@@ -43,4 +43,7 @@ fi
 if ! .venv/bin/python -c 'import shipyard' >/dev/null 2>&1; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 fi
+# Byte-compile Shipyard itself: an editable install gets no .pyc files, and where
+# PYTHONDONTWRITEBYTECODE is set every command would otherwise recompile it (~30 ms a start).
+.venv/bin/python -m compileall -q src/shipyard >/dev/null
 echo "setup: ready ($(.venv/bin/shipyard --version))"
