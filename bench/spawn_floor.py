@@ -1,8 +1,8 @@
 """The floor under any Python orchestrator built like Shipyard's engine, measured against xargs.
 
 A bare asyncio loop that only starts ``true`` with ``posix_spawn`` (two at a time, new session,
-output to a log file) and reaps it through a pidfd — no spec, no store, no events, no interpreter
-start counted. Whatever Shipyard takes above this is its own bookkeeping and start-up.
+output to a new log file per step) and reaps it through a pidfd — no spec, no store, no events,
+no interpreter start counted. What Shipyard takes above this is its bookkeeping and start-up.
 
     python bench/spawn_floor.py [--count 400] [--repeat 5]
 """
