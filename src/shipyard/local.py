@@ -264,3 +264,9 @@ def _stop_on_signals(executor: Any) -> Iterator[None]:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+if TYPE_CHECKING:  # mypy checks that the local implementation satisfies the whole protocol
+    from shipyard.api import Operations
+
+    _conforms: Operations = LocalOperations()

@@ -23,6 +23,18 @@ FORMAT = 1
 KEEP = 64  # newest entries kept; older ones are removed when a new one is written
 
 
+def _code_fingerprint() -> list[tuple[str, int, int]]:
+    """Size and mtime of the modules that turn a spec into a plan: an upgraded or edited
+    Shipyard never reuses a plan an older one built (a few stat calls, no reading)."""
+    package = Path(__file__).resolve().parents[1]
+    files = sorted([*package.glob("spec/*.py"), package / "plan" / "build.py", package / "dag.py"])
+    result = []
+    for path in files:
+        info = path.stat()
+        result.append((path.name, info.st_size, info.st_mtime_ns))
+    return result
+
+
 def plan_key(
     *,
     spec_text: str,
@@ -36,6 +48,7 @@ def plan_key(
         {
             "format": FORMAT,
             "version": __version__,
+            "code": _code_fingerprint(),
             "path": spec_path,
             "text": spec_text,
             "overrides": {name: str(value) for name, value in sorted(overrides.items())},

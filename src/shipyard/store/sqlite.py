@@ -34,6 +34,11 @@ class SQLiteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.parent.exists() and not path.parent.is_dir():
+            raise StoreError(
+                f"{path.parent} is a file; Shipyard keeps its state in a folder there",
+                hint="point SHIPYARD_HOME (or --home) at a folder",
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: we open transactions ourselves, so a batch is one commit.

@@ -1,0 +1,81 @@
+"""The SQLite store and the plan cache, on real files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import StoreError
+from shipyard.local import LocalOperations
+from shipyard.plan.cache import PlanCache
+from shipyard.store.migrations import SCHEMA_VERSION
+from shipyard.store.sqlite import SQLiteStore
+from shipyard.workspace import Workspace
+from tests.conftest import SpecWriter
+
+
+def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "state.db")
+    store.close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    SQLiteStore(tmp_path / "state.db").close()  # reopening migrates nothing and fails nothing
+
+
+def test_a_newer_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer Shipyard") as error:
+        SQLiteStore(tmp_path / "state.db")
+    assert error.value.hint and "upgrade" in error.value.hint
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_text("not a database at all, just text" * 100)
+    with pytest.raises(StoreError, match="is not a Shipyard state database"):
+        SQLiteStore(tmp_path / "state.db")
+
+
+def test_home_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("")
+    with pytest.raises(StoreError, match="is a file"):
+        SQLiteStore(tmp_path / "home" / "state.db")
+
+
+def test_plan_cache_hits_misses_and_survives_corruption(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec("name: c\nparameters: {n: 1}\nsteps:\n  a: {run: [echo, '{{ n }}']}\n")
+    first = ops.plan(spec)
+    cache_dir = Workspace(tmp_path / ".shipyard").plan_cache
+    entries = list(cache_dir.glob("*.json"))
+    assert len(entries) == 1
+    assert ops.plan(spec) == first  # served from the cache, identical
+    assert ops.plan(spec, {"n": "2"}).step("a").command.argv == ["echo", "2"]  # a new key
+    assert len(list(cache_dir.glob("*.json"))) == 2
+    spec.write_text("name: c\nparameters: {n: 1}\nsteps:\n  a: {run: [echo, changed]}\n")
+    assert ops.plan(spec).step("a").command.argv == ["echo", "changed"]  # the text is the key
+    for entry in cache_dir.glob("*.json"):
+        entry.write_text("{broken")
+    assert ops.plan(spec).step("a").command.argv == ["echo", "changed"]  # rebuilt, not trusted
+
+
+def test_cache_entries_are_pruned(
+    tmp_path: Path, ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    from shipyard.plan import cache as cache_module
+
+    spec = write_spec("name: p\nparameters: {n: 1}\nsteps:\n  a: {run: [true]}\n")
+    plan = ops.plan(spec)
+    folder = tmp_path / "cache"
+    store = PlanCache(folder)
+    for index in range(cache_module.KEEP + 5):
+        store.put(f"key{index:03d}", plan)
+    remaining = list(folder.glob("*.json"))
+    assert len(remaining) == cache_module.KEEP
+    assert store.get(remaining[0].stem) == plan
