@@ -194,3 +194,53 @@ def test_ctrl_c_stops_cleanly_and_cleanup_runs(write_spec: SpecWriter, tmp_path:
     assert record["reason"] == "interrupted (Ctrl-C)"
     states = {unit["name"]: unit["state"] for unit in record["units"]}
     assert states == {"long": "cancelled", "after": "skipped"}
+
+
+def test_io_benchmark_example_with_fio(shipyard: Shipyard) -> None:
+    """The real fio pipeline on small inputs; fio is installed by scripts/setup.sh."""
+    result = shipyard(
+        "run", str(REPO / "examples" / "io-benchmark.yaml"), "--mode", "test", "--json"
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    status = json.loads(result.stdout)
+    assert [unit["state"] for unit in status["units"]] == ["succeeded"] * 3
+    summary = json.loads((Path(status["run_dir"]) / "artifacts" / "summary.json").read_text())
+    assert [row["phase"] for row in summary] == ["write", "read"]
+    assert all(row["mib_s"] > 0 and row["iops"] > 0 for row in summary)
+    assert not (Path(status["run_dir"]) / "scratch").exists()  # the cleanup hook removed it
+
+
+def test_a_second_ctrl_c_kills_at_once(write_spec: SpecWriter, tmp_path: Path) -> None:
+    pidfile = tmp_path / "stubborn.pid"
+    spec = write_spec(
+        f"""
+        name: stubborn
+        steps:
+          stubborn:
+            run: trap "" TERM INT; echo $$ > {pidfile}; while :; do sleep 0.1; done
+            shell: true
+            stop: {{timeout: 60s}}
+        """
+    )
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [shipyard_executable(), "run", str(spec)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert process.poll() is None  # still waiting out the 60 s grace
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)  # far less than the grace: it was killed
+    assert process.returncode == 1 and "Traceback" not in stderr
+    pid = int(pidfile.read_text())
+    assert (
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    )
