@@ -6,17 +6,20 @@ with ``--json``). Errors a user can cause are printed as one message, never as a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from shipyard import __version__
 from shipyard.errors import ShipyardError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="shipyard",
@@ -29,15 +32,26 @@ app = typer.Typer(
 )
 
 
+@functools.cache
 def _console(*, stderr: bool = False) -> Console:
-    """Rich colours follow NO_COLOR; off a terminal, lines are not wrapped at 80 columns."""
+    """Rich colours follow NO_COLOR; off a terminal, lines are not wrapped at 80 columns.
+
+    Made on first use: commands that print JSON or one plain line never import Rich.
+    """
+    from rich.console import Console
+
     probe = Console(stderr=stderr)
     width = None if probe.is_terminal or os.environ.get("COLUMNS") else 200
     return Console(stderr=stderr, highlight=False, width=width)
 
 
-console = _console()
-error_console = _console(stderr=True)
+def console() -> Console:
+    return _console()
+
+
+def error_console() -> Console:
+    return _console(stderr=True)
+
 
 HomeOption = Annotated[
     Path | None,
@@ -115,7 +129,7 @@ def validate(spec: SpecArgument, as_json: JsonOption = False) -> None:
     if as_json:
         _dump(report)
     else:
-        console.print(render.validation(report))
+        console().print(render.validation(report))
     if not report.valid:
         raise typer.Exit(1)
 
@@ -136,8 +150,8 @@ def plan(
     if as_json:
         _dump(result)
         return
-    console.print(render.plan_table(result))
-    console.print(render.plan_footer(result))
+    console().print(render.plan_table(result))
+    console().print(render.plan_footer(result))
 
 
 @app.command()
@@ -156,37 +170,46 @@ def run(
     Ctrl-C stops it cleanly (running steps get their stop signal, then SIGKILL after their
     grace); a second Ctrl-C kills everything at once.
     """
-    from shipyard.cli import render
-    from shipyard.cli.progress import RunDisplay
+    from shipyard.cli.plain import summary_line
     from shipyard.models import ExecutionState
 
     ops = _ops(home)
     run_mode = _mode(mode)
     if dry_run:
+        from shipyard.cli import render
+
         result = ops.plan(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
         if as_json:
             _dump(result)
         else:
-            console.print(render.plan_table(result))
-            console.print(render.plan_footer(result))
-            console.print("dry run: nothing was started")
+            console().print(render.plan_table(result))
+            console().print(render.plan_footer(result))
+            console().print("dry run: nothing was started")
         return
-    display_console = error_console if as_json else console
-    with RunDisplay(display_console, debug=run_mode == "debug", quiet=quiet or as_json) as display:
-        status = ops.run(
-            spec, _params(param), mode=run_mode, max_parallel=max_parallel, observer=display
-        )
+    if (quiet or as_json) and run_mode != "debug":
+        # Nothing to show while it runs: no display, and no Rich to import.
+        status = ops.run(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
+    else:
+        from shipyard.cli.progress import RunDisplay
+
+        display_console = error_console() if as_json else console()
+        with RunDisplay(display_console, debug=run_mode == "debug", quiet=quiet) as display:
+            status = ops.run(
+                spec, _params(param), mode=run_mode, max_parallel=max_parallel, observer=display
+            )
     if as_json:
         _dump(status)
     elif quiet:
-        console.print(render.status_header(status))
+        sys.stdout.write(summary_line(status) + "\n")
     else:
-        console.print(render.status_table(status))
+        from shipyard.cli import render
+
+        console().print(render.status_table(status))
         if run_mode == "profile":
-            console.print(render.resource_table(status))
-        console.print(render.status_header(status))
+            console().print(render.resource_table(status))
+        console().print(render.status_header(status))
         if status.state != ExecutionState.SUCCEEDED:
-            console.print(f"logs: shipyard logs {status.id} [STEP]", style="dim")
+            console().print(f"logs: shipyard logs {status.id} [STEP]", style="dim")
     if status.state != ExecutionState.SUCCEEDED:
         raise typer.Exit(1)
 
@@ -209,8 +232,8 @@ def status(
     if as_json:
         _dump(result)
         return
-    console.print(render.status_header(result))
-    console.print(render.status_table(result, show_all=show_all))
+    console().print(render.status_header(result))
+    console().print(render.status_table(result, show_all=show_all))
 
 
 @app.command(name="list")
@@ -229,9 +252,9 @@ def list_(
         _dump(result)
         return
     if not result:
-        console.print("no executions" + (" running" if active else " yet"))
+        console().print("no executions" + (" running" if active else " yet"))
         return
-    console.print(render.executions_table(result))
+    console().print(render.executions_table(result))
 
 
 @app.command()
@@ -255,7 +278,7 @@ def logs(
         _dump(lines)
         return
     if lines:
-        console.print(render.log_lines(lines, prefix=step is None), markup=False)
+        console().print(render.log_lines(lines, prefix=step is None), markup=False)
 
 
 @app.command()
@@ -290,12 +313,12 @@ def main(argv: list[str] | None = None) -> int:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ShipyardError as error:
-        error_console.print(f"error: {error.message}", style="bold red", markup=False)
+        error_console().print(f"error: {error.message}", style="bold red", markup=False)
         if error.hint:
-            error_console.print(f"  hint: {error.hint}", style="dim", markup=False)
+            error_console().print(f"  hint: {error.hint}", style="dim", markup=False)
         return error.exit_code
     except KeyboardInterrupt:
-        error_console.print("interrupted", style="yellow")
+        error_console().print("interrupted", style="yellow")
         return 130
     return 0
 
