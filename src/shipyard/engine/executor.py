@@ -95,6 +95,10 @@ class PipelineExecutor:
             keep_going=plan.failure_strategy == "continue",
         )
         self._steps = {step.name: step for step in plan.steps}
+        # Resolved once, not per attempt: the hot path between two steps stays free of pathlib.
+        here = os.getcwd()  # noqa: PTH109 - compared as a string
+        self._cwds = {s.name: None if s.workdir == here else s.workdir for s in plan.steps}
+        self._log_paths = {s.name: str(run_dir.log_for(s.name)) for s in plan.steps}
         self._attempts: dict[str, int] = dict.fromkeys(self._steps, 0)
         self._running: dict[str, _Running] = {}
         self._sampler = ResourceSampler()
@@ -216,17 +220,17 @@ class PipelineExecutor:
         step = self._steps[name]
         self._attempts[name] += 1
         attempt = self._attempts[name]
-        log_path = self.run_dir.log_for(name)
+        log_path = self._log_paths[name]
         env = {**self._base_env, **step.env, "SHIPYARD_STEP": name}
         env["SHIPYARD_ATTEMPT"] = str(attempt)
         if attempt > 1:
-            with log_path.open("a", encoding="utf-8") as log:
+            with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
         try:
             launched = spawn(
                 step.command.argv,
                 env=env,
-                cwd=Path(step.workdir),
+                cwd=self._cwds[name],
                 log_path=log_path,
                 loop=self._loop,
             )
@@ -490,8 +494,8 @@ class PipelineExecutor:
                 launched = spawn(
                     command.argv,
                     env=env,
-                    cwd=_hook_dir(self.plan),
-                    log_path=log_path,
+                    cwd=str(_hook_dir(self.plan)),
+                    log_path=str(log_path),
                     loop=self._loop,
                 )
             except SpawnError as error:

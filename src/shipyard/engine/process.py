@@ -70,17 +70,20 @@ def spawn(
     argv: list[str],
     *,
     env: dict[str, str],
-    cwd: Path,
-    log_path: Path,
+    cwd: str | None,
+    log_path: str,
     loop: asyncio.AbstractEventLoop,
 ) -> Launched:
-    """Start ``argv`` in a new session with stdout+stderr appended to ``log_path``."""
+    """Start ``argv`` in a new session with stdout+stderr appended to ``log_path``.
+
+    ``cwd`` None means this process's own folder, which allows the fast path.
+    """
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        if str(cwd) == os.getcwd():  # noqa: PTH109 - a plain string compare, on the hot path
+        if cwd is None:
             pid = _posix_spawn(argv, env, log_fd)
         else:
-            pid = _popen(argv, env, cwd, log_fd)
+            pid = _popen(argv, env, Path(cwd), log_fd)
     finally:
         os.close(log_fd)
     exited: asyncio.Future[ExitStatus] = loop.create_future()
