@@ -79,3 +79,37 @@ def test_cache_entries_are_pruned(
     remaining = list(folder.glob("*.json"))
     assert len(remaining) == cache_module.KEEP
     assert store.get(remaining[0].stem) == plan
+
+
+def test_a_locked_store_loses_no_event(tmp_path: Path) -> None:
+    from shipyard.engine.recorder import Recorder
+
+    store = SQLiteStore(tmp_path / "state.db")
+    store.insert_execution(
+        execution_id="exec_x",
+        name="x",
+        mode="normal",
+        spec_path=None,
+        spec_digest="d",
+        spec_text="",
+        parameters={},
+        run_dir=str(tmp_path),
+        created_at=0.0,
+        units=[("a", "step", None)],
+    )
+    recorder = Recorder(store, "exec_x", tmp_path / "events.jsonl")
+    recorder.event("unit_started", "a", attempt=1)
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    store._db.execute("PRAGMA busy_timeout = 0")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        recorder.flush()
+    recorder.event("unit_finished", "a", state="succeeded")
+    other.execute("ROLLBACK")
+    other.close()
+    recorder.flush()
+    assert [event.action for _, event in store.events("exec_x")] == [
+        "unit_started",
+        "unit_finished",
+    ]
+    assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 2

@@ -32,6 +32,7 @@ from shipyard.engine.process import (
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
+from shipyard.errors import StoreError
 from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
@@ -173,10 +174,19 @@ class PipelineExecutor:
             sampler.cancel()
             flusher.cancel()
             await asyncio.gather(sampler, flusher, return_exceptions=True)
-            self.recorder.flush()
+            self._final_flush()
             if self.plan.mode != "debug":
                 shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
         return state
+
+    def _final_flush(self) -> None:
+        try:
+            self.recorder.flush()
+        except Exception as error:
+            raise StoreError(
+                f"the execution ended but its record could not be saved: {error}",
+                hint=f"the units' logs are intact in {self.run_dir.root}",
+            ) from error
 
     def request_stop(self, reason: str = "stopped by the user", *, force: bool = False) -> None:
         """Start nothing more; stop running steps (stop signal, then SIGKILL after their grace).

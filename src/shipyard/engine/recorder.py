@@ -8,7 +8,6 @@ transaction and one file write per flush — so a 400-step run does not spend it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ class Recorder:
         self._interval = interval
         self._events: list[Event] = []
         self._writes: list[Callable[[], None]] = []
+        self.last_error: Exception | None = None  # of the latest failed periodic flush
 
     def event(self, action: str, unit: str | None = None, **data: Any) -> Event:
         event = Event(
@@ -62,10 +62,14 @@ class Recorder:
         self._writes.append(lambda: operation(*args, **kwargs))
 
     def flush(self) -> None:
+        """Apply queued writes and events in one transaction.
+
+        If the store refuses (locked for longer than its busy timeout, disk full), nothing queued
+        is dropped: the batch stays queued for the next flush and the error is raised.
+        """
         if not self._events and not self._writes:
             return
-        events, self._events = self._events, []
-        writes, self._writes = self._writes, []
+        events, writes = self._events, self._writes
         # Each event's data is serialised once, for the store and for events.jsonl alike.
         encoded = [json.dumps(event.data, default=str) for event in events]
         with self._store.transaction():
@@ -73,16 +77,17 @@ class Recorder:
                 operation()
             if events:
                 self._store.append_events(events, encoded)
+        self._events, self._writes = [], []
         if events:
             with self._events_path.open("a", encoding="utf-8") as log:
                 log.write("".join(map(_json_line, events, encoded)))
 
     async def flush_periodically(self) -> None:
-        """Flush every ``interval`` seconds until cancelled (then once more)."""
-        try:
-            while True:
-                await asyncio.sleep(self._interval)
+        """Flush every ``interval`` seconds until cancelled. A failed flush is retried at the
+        next tick (the batch is kept); the executor's final flush reports a lasting failure."""
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
                 self.flush()
-        finally:
-            with contextlib.suppress(Exception):
-                self.flush()
+            except Exception as error:
+                self.last_error = error
