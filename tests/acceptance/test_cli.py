@@ -16,6 +16,23 @@ REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
 
+def start_run_and_wait_for(spec: Path, marker: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`shipyard run SPEC` in the background, returned once a step has written ``marker``."""
+    process = subprocess.Popen(
+        [shipyard_executable(), "run", str(spec)],
+        env=env,
+        cwd=spec.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the step never started"
+    return process
+
+
 def assert_clean_error(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
@@ -164,18 +181,7 @@ def test_ctrl_c_stops_cleanly_and_cleanup_runs(write_spec: SpecWriter, tmp_path:
         """
     )
     env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
-    process = subprocess.Popen(
-        [shipyard_executable(), "run", str(spec)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started.exists()
+    process = start_run_and_wait_for(spec, started, env)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
@@ -223,17 +229,7 @@ def test_a_second_ctrl_c_kills_at_once(write_spec: SpecWriter, tmp_path: Path) -
         """
     )
     env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
-    process = subprocess.Popen(
-        [shipyard_executable(), "run", str(spec)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process = start_run_and_wait_for(spec, pidfile, env)
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     assert process.poll() is None  # still waiting out the 60 s grace
