@@ -39,3 +39,21 @@ def test_spec_examples_in_the_docs_are_valid() -> None:
                 load_spec_text(block)  # raises SpecError with file:line if a doc drifts
                 blocks += 1
     assert blocks >= 2
+
+
+def test_every_command_and_option_is_in_the_cli_reference() -> None:
+    import typer.main
+
+    from shipyard.cli.main import app
+
+    group = typer.main.get_command(app)
+    text = (DOCS / "cli.md").read_text()
+    missing = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        if f"shipyard {name}" not in text:
+            missing.append(name)
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("--") and option not in ("--help",) and option not in text:
+                    missing.append(f"{name} {option}")
+    assert missing == [], f"docs/cli.md does not mention: {missing}"
