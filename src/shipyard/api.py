@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shipyard.models import Event, ExecutionStatus, ExecutionSummary
+from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSummary
 
 if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
     from shipyard.plan.model import Plan, RunMode
@@ -45,6 +45,18 @@ class LogLine:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """What a stop does (or did): the units it cuts and those that will never start."""
+
+    execution_id: str
+    running: list[str]  # running now: they finish within the grace, or are stopped
+    never_start: list[str]  # pending or waiting to retry: they will not run
+    force: bool = False
+    grace: float = 0.0
+    state: ExecutionState | None = None  # the execution's state afterwards (None: not acted)
+
+
 Observer = Callable[[Event], None]
 
 
@@ -70,8 +82,17 @@ class Operations(Protocol):
         mode: RunMode = "normal",
         max_parallel: int | None = None,
         observer: Observer | None = None,
+        detach: bool = False,
     ) -> ExecutionStatus:
-        """Run to the end in this process and return the final status."""
+        """Run to the end in this process and return the final status; with ``detach``, hand
+        the execution to a supervisor process and return as soon as it runs."""
+
+    def stop_impact(self, execution_id: str) -> StopReport:
+        """What :meth:`stop` would cut and skip, without acting."""
+
+    def stop(
+        self, execution_id: str, *, force: bool = False, grace: float = 30.0, wait: bool = True
+    ) -> StopReport: ...
 
     def status(self, execution_id: str | None = None) -> ExecutionStatus:
         """One execution's status; the latest execution when no id is given."""

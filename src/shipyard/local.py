@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
+import os
 import re
-import signal
-import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.api import LogLine, Observer, Problem, ValidationReport
+from shipyard.api import LogLine, Observer, Problem, StopReport, ValidationReport
+from shipyard.engine.liveness import kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
-from shipyard.models import ExecutionStatus, ExecutionSummary
+from shipyard.models import ExecutionStatus, ExecutionSummary, UnitState
 from shipyard.store.sqlite import SQLiteStore
-from shipyard.workspace import Workspace, new_execution_id
+from shipyard.workspace import RunDir, Workspace, new_execution_id
+
+#: A running execution whose heartbeat is older than this is taken for dead.
+HEARTBEAT_TIMEOUT = 15.0
 
 if TYPE_CHECKING:
     from shipyard.plan.model import Plan, RunMode
@@ -129,17 +132,25 @@ class LocalOperations:
         mode: RunMode = "normal",
         max_parallel: int | None = None,
         observer: Observer | None = None,
+        detach: bool = False,
     ) -> ExecutionStatus:
-        import asyncio
-
-        from shipyard.engine.executor import PipelineExecutor
-
         plan = self.plan(spec_path, params, mode=mode, max_parallel=max_parallel)
+        execution_id, run_dir = self._prepare(plan, Path(spec_path))
+        if detach:
+            self._start_supervisor(execution_id)
+        else:
+            from shipyard.supervisor import drive
+
+            drive(self.store, plan, execution_id, run_dir, observer)
+        return self.status(execution_id)
+
+    def _prepare(self, plan: Plan, spec_path: Path) -> tuple[str, RunDir]:
+        """The execution's folder and its record (pending), ready for an engine to take."""
         now = datetime.now(UTC)
         execution_id = new_execution_id(plan.name, now)
         run_dir = self.workspace.run_dir(execution_id)
         run_dir.create()
-        spec_text = Path(spec_path).read_text(encoding="utf-8")
+        spec_text = spec_path.read_text(encoding="utf-8")
         (run_dir.root / "spec.yaml").write_text(spec_text, encoding="utf-8")
         (run_dir.root / "plan.json").write_text(json.dumps(plan.to_dict()), encoding="utf-8")
         self.store.insert_execution(
@@ -154,16 +165,92 @@ class LocalOperations:
             created_at=now.timestamp(),
             units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps],
         )
-        executor = PipelineExecutor(
-            plan, execution_id=execution_id, run_dir=run_dir, store=self.store, observer=observer
-        )
+        return execution_id, run_dir
 
-        async def drive() -> None:
-            with _stop_on_signals(executor):
-                await executor.run()
+    def _start_supervisor(self, execution_id: str, *, wait: float = 15.0) -> None:
+        """Hand the execution to a supervisor process of its own and return once it runs."""
+        import subprocess
+        import sys
+        import time
 
-        asyncio.run(drive())
-        return self.status(execution_id)
+        run_dir = self.workspace.run_dir(execution_id)
+        with (run_dir.root / "supervisor.log").open("ab") as log:
+            launcher = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "shipyard.supervisor",
+                    str(self.workspace.home),
+                    execution_id,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            pid, _ = self.store.supervisor(execution_id)
+            if launcher.returncode != 0 or pid is not None:
+                break
+            time.sleep(0.02)
+        pid, _ = self.store.supervisor(execution_id)
+        if launcher.returncode != 0 or pid is None:
+            tail = (run_dir.root / "supervisor.log").read_text(errors="replace")[-1500:]
+            raise ShipyardError(
+                f"the supervisor of {execution_id} did not start",
+                hint=f"its output ({run_dir.root / 'supervisor.log'}):\n{tail}",
+            )
+
+    def stop_impact(self, execution_id: str) -> StopReport:
+        """What `stop` would do, without doing it."""
+        status = self.status(execution_id)
+        if status.state.finished:
+            raise ShipyardError(
+                f"execution {status.id} already finished ({status.state.value})",
+                hint="nothing to stop; `shipyard status` shows how it ended",
+            )
+        # Steps started in the last moments may not be in the store yet: the journal has them.
+        journaled = {unit for _, _, unit in self.workspace.run_dir(status.id).started()}
+        running = [
+            u.name
+            for u in status.units
+            if u.state == UnitState.RUNNING
+            or (u.state == UnitState.PENDING and u.name in journaled)
+        ]
+        never = [
+            u.name
+            for u in status.units
+            if u.state in (UnitState.PENDING, UnitState.RETRYING) and u.name not in running
+        ]
+        return StopReport(execution_id=status.id, running=running, never_start=never)
+
+    def stop(
+        self, execution_id: str, *, force: bool = False, grace: float = 30.0, wait: bool = True
+    ) -> StopReport:
+        """Stop a running execution, in this process or detached.
+
+        Graceful: nothing new starts, running steps may finish within ``grace`` seconds, then get
+        their stop signal (SIGKILL after their own stop timeout). ``force``: every process group
+        is killed now. Stopped units keep their logs and records.
+        """
+        import signal
+        import time
+
+        report = self.stop_impact(execution_id)
+        pid, _ = self.store.supervisor(report.execution_id)
+        self.store.request_stop(report.execution_id, force=force, grace=grace, at=time.time())
+        if pid is None or not pid_alive(pid):
+            self._reconcile(report.execution_id)
+        else:
+            os.kill(pid, signal.SIGTERM)
+        final = self.status(report.execution_id)
+        if wait:
+            deadline = time.monotonic() + (0 if force else grace) + 60
+            while not final.state.finished and time.monotonic() < deadline:
+                time.sleep(0.1)
+                final = self.status(report.execution_id)
+        return dataclasses.replace(report, force=force, grace=grace, state=final.state)
 
     # -- watching ---------------------------------------------------------------------------
 
@@ -173,6 +260,7 @@ class LocalOperations:
             raise ExecutionNotFound(
                 "there are no executions yet", hint="start one with `shipyard run FILE`"
             )
+        self._reconcile(wanted)
         status = self.store.get_execution(wanted)
         if status is None:
             raise ExecutionNotFound(
@@ -184,7 +272,35 @@ class LocalOperations:
     def list_executions(
         self, *, active_only: bool = False, name: str | None = None, limit: int = 50
     ) -> list[ExecutionSummary]:
+        for summary in self.store.list_executions(active_only=True, limit=limit):
+            self._reconcile(summary.id)
         return self.store.list_executions(active_only=active_only, name=name, limit=limit)
+
+    def _reconcile(self, execution_id: str) -> None:
+        """An active execution whose process died (SIGKILL, reboot) becomes ``lost``; the process
+        groups of its running units are killed so nothing it started is left behind."""
+        import time
+
+        status = self.store.get_execution(execution_id)
+        if status is None or status.state.finished:
+            return
+        pid, heartbeat = self.store.supervisor(execution_id)
+        if pid is None:
+            return  # not started yet
+        stale = heartbeat is not None and time.time() - heartbeat > HEARTBEAT_TIMEOUT
+        if pid_alive(pid) and not stale:
+            return
+        # The spawn journal knows every process started, even those the store has not heard of.
+        journal = self.workspace.run_dir(execution_id).started()
+        for child, started, _ in journal:
+            kill_orphaned_group(child, started)
+        why = "stopped answering" if stale and pid_alive(pid) else "died"
+        self.store.mark_lost(
+            execution_id,
+            reason=f"its process (pid {pid}) {why}; its running units were stopped",
+            at=time.time(),
+            started=tuple(unit for _, _, unit in journal if not unit.startswith("_")),
+        )
 
     def logs(
         self,
@@ -216,6 +332,55 @@ class LocalOperations:
             lines.extend(selected[-tail:] if tail else selected)
         return lines
 
+    def follow_logs(
+        self,
+        execution_id: str,
+        unit: str | None = None,
+        *,
+        grep: str | None = None,
+        poll: float = 0.2,
+    ) -> Iterator[LogLine]:
+        """New log lines as they are written, until the execution has finished and every
+        line is out. Lines of several units interleave in the order they are noticed."""
+        import time
+
+        status = self.status(execution_id)
+        units = [u for u in status.units if unit is None or u.name == unit]
+        pattern = _compile(grep) if grep else None
+        positions = {u.name: 0 for u in units}
+        numbers = {u.name: 0 for u in units}
+        pending = {u.name: "" for u in units}
+        # Start after what `logs` already showed.
+        for record in units:
+            path = Path(record.log_path or "")
+            if path.exists():
+                data = path.read_bytes()
+                positions[record.name] = len(data)
+                numbers[record.name] = data.count(b"\n")
+        while True:
+            finished = self.status(execution_id).state.finished
+            for record in units:
+                path = Path(record.log_path or "")
+                try:
+                    with path.open("rb") as handle:
+                        handle.seek(positions[record.name])
+                        chunk = handle.read()
+                except FileNotFoundError:
+                    continue
+                positions[record.name] += len(chunk)
+                text = pending[record.name] + chunk.decode("utf-8", errors="replace")
+                *lines, pending[record.name] = text.split("\n")
+                for line in lines:
+                    numbers[record.name] += 1
+                    if pattern is None or pattern.search(line):
+                        yield LogLine(unit=record.name, number=numbers[record.name], text=line)
+            if finished:
+                for name, rest in pending.items():
+                    if rest and (pattern is None or pattern.search(rest)):
+                        yield LogLine(unit=name, number=numbers[name] + 1, text=rest)
+                return
+            time.sleep(poll)
+
 
 def _compile(expression: str) -> re.Pattern[str]:
     try:
@@ -233,37 +398,6 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line.rstrip("\n")
     except FileNotFoundError:
         return
-
-
-@contextlib.contextmanager
-def _stop_on_signals(executor: Any) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the execution cleanly; a second one kills every unit at once.
-
-    Installed on the running loop and removed afterwards, so the caller's handlers come back.
-    """
-    import asyncio
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    received = 0
-
-    def on_signal(name: str) -> None:
-        nonlocal received
-        received += 1
-        if received == 1:
-            executor.request_stop(f"interrupted ({name})")
-        else:
-            executor.request_stop(f"interrupted ({name}) again: killing", force=True)
-
-    for sig, name in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
-        loop.add_signal_handler(sig, on_signal, name)
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 if TYPE_CHECKING:  # mypy checks that the local implementation satisfies the whole protocol

@@ -54,6 +54,24 @@ class RunDir:
     def events(self) -> Path:
         return self.root / "events.jsonl"
 
+    @property
+    def spawns(self) -> Path:
+        """One line per process started (``pid start-time unit``), written at once, unbatched:
+        if the process running the execution dies, this is how its children are found."""
+        return self.root / "spawns.log"
+
+    def started(self) -> list[tuple[int, float, str]]:
+        """The spawn journal: (pid, start time, unit) of every process started, oldest first."""
+        try:
+            text = self.spawns.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in text.splitlines():
+            pid, started, unit = line.split(" ", 2)
+            entries.append((int(pid), float(started), unit))
+        return entries
+
     def log_for(self, unit: str) -> Path:
         return self.logs / f"{unit}.log"
 

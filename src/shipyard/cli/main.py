@@ -162,6 +162,12 @@ def run(
     max_parallel: MaxParallelOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; run nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", "-d", help="Hand the run to a supervisor process and return at once."
+        ),
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -185,6 +191,20 @@ def run(
             console().print(render.plan_table(result))
             console().print(render.plan_footer(result))
             console().print("dry run: nothing was started")
+        return
+    if detach:
+        status = ops.run(
+            spec, _params(param), mode=run_mode, max_parallel=max_parallel, detach=True
+        )
+        if as_json:
+            _dump(status)
+        else:
+            sys.stdout.write(
+                f"{status.id} started in the background "
+                f"(supervisor pid {status_pid(ops, status.id)})\n"
+                f"  shipyard status {status.id}\n  shipyard logs {status.id} -f\n"
+                f"  shipyard stop {status.id}\n"
+            )
         return
     if (quiet or as_json) and run_mode != "debug":
         # Nothing to show while it runs: no display, and no Rich to import.
@@ -267,18 +287,76 @@ def logs(
     grep: Annotated[
         str | None, typer.Option("--grep", "-g", help="Only lines matching this regex.")
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Output of an execution's units (stdout and stderr as written)."""
     from shipyard.cli import render
 
-    lines = _ops(home).logs(execution_id, step, tail=tail, grep=grep)
-    if as_json:
+    ops = _ops(home)
+    lines = ops.logs(execution_id, step, tail=tail, grep=grep)
+    if as_json and not follow:
         _dump(lines)
         return
+    prefix = step is None
+    width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
     if lines:
-        console().print(render.log_lines(lines, prefix=step is None), markup=False)
+        console().print(render.log_lines(lines, prefix=prefix, width=width), markup=False)
+    if follow:
+        for line in ops.follow_logs(execution_id, step, grep=grep):
+            if as_json:
+                sys.stdout.write(
+                    json.dumps({"unit": line.unit, "number": line.number, "text": line.text}) + "\n"
+                )
+            else:
+                sys.stdout.write(
+                    f"{line.unit:<{width}} | {line.text}\n" if prefix else line.text + "\n"
+                )
+            sys.stdout.flush()
+
+
+@app.command()
+def stop(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.", show_default=False)],
+    force: Annotated[
+        bool, typer.Option("--force", help="Kill every process group now, without grace.")
+    ] = False,
+    grace: Annotated[
+        str, typer.Option("--grace", help="How long running steps may take to finish.")
+    ] = "30s",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a running execution: nothing new starts; running steps may finish within the grace,
+    then get their stop signal. Stopped units keep their logs and records."""
+    from shipyard.spec.quantities import parse_duration
+
+    try:
+        grace_seconds = parse_duration(grace)
+    except ValueError as error:
+        raise ShipyardError(f"--grace: {error}") from None
+    ops = _ops(home)
+    impact = ops.stop_impact(execution_id)
+    if not as_json:
+        cut = "killed now" if force else f"stopped if not done within {grace}"
+        sys.stdout.write(
+            f"{impact.execution_id}: running {', '.join(impact.running) or 'nothing'} ({cut}); "
+            f"never started: {', '.join(impact.never_start) or 'nothing'}\n"
+        )
+    if not yes and not as_json:
+        if not sys.stdin.isatty():
+            raise ShipyardError("stop needs confirmation", hint="add --yes to stop without asking")
+        typer.confirm("Stop it?", abort=True)
+    report = ops.stop(impact.execution_id, force=force, grace=grace_seconds)
+    if as_json:
+        _dump(report)
+    else:
+        state = report.state.value if report.state else "stopping"
+        sys.stdout.write(f"{report.execution_id} {state}\n")
 
 
 @app.command()
@@ -287,6 +365,11 @@ def schema() -> None:
     from shipyard.local import LocalOperations
 
     sys.stdout.write(json.dumps(LocalOperations().schema(), indent=2) + "\n")
+
+
+def status_pid(ops: Any, execution_id: str) -> int | None:
+    pid, _ = ops.store.supervisor(execution_id)
+    return int(pid) if pid is not None else None
 
 
 def _version(value: bool) -> None:

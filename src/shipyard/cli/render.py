@@ -253,9 +253,9 @@ def resource_table(status: ExecutionStatus) -> Table:
     return table
 
 
-def log_lines(lines: list[LogLine], *, prefix: bool) -> Text:
+def log_lines(lines: list[LogLine], *, prefix: bool, width: int | None = None) -> Text:
     text = Text()
-    width = max((len(line.unit) for line in lines), default=0)
+    width = width or max((len(line.unit) for line in lines), default=0)
     for line in lines:
         if prefix:
             text.append(f"{line.unit:<{width}} | ", style="cyan")

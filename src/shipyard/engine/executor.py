@@ -114,6 +114,7 @@ class PipelineExecutor:
         self._stop_reason: str | None = None
         self._prepare_failed = False
         self._hook: tuple[str, Launched] | None = None
+        self._journal = -1  # the spawn journal's descriptor, open while run() runs
         self._timed_out_execution = False
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,6 +130,7 @@ class PipelineExecutor:
             state=ExecutionState.RUNNING,
             started_at=started,
             supervisor_pid=os.getpid(),
+            heartbeat_at=started,
         )
         self.recorder.event(
             "execution_started",
@@ -136,8 +138,10 @@ class PipelineExecutor:
             max_parallel=self.plan.max_parallel,
             mode=self.plan.mode,
         )
+        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         sampler = asyncio.create_task(self._sample_periodically())
+        heartbeat = asyncio.create_task(self._beat())
         deadline = (
             self._loop.call_later(self.plan.timeout, self._execution_timed_out)
             if self.plan.timeout
@@ -171,10 +175,11 @@ class PipelineExecutor:
                 reason=self._stop_reason
                 or ("a prepare hook failed" if self._prepare_failed else None),
             )
-            sampler.cancel()
-            flusher.cancel()
-            await asyncio.gather(sampler, flusher, return_exceptions=True)
+            for task in (sampler, flusher, heartbeat):
+                task.cancel()
+            await asyncio.gather(sampler, flusher, heartbeat, return_exceptions=True)
             self._final_flush()
+            os.close(self._journal)
             if self.plan.mode != "debug":
                 shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
         return state
@@ -187,6 +192,18 @@ class PipelineExecutor:
                 f"the execution ended but its record could not be saved: {error}",
                 hint=f"the units' logs are intact in {self.run_dir.root}",
             ) from error
+
+    def stop_gracefully(self, reason: str, *, grace: float) -> None:
+        """Start nothing more; let running steps finish for up to ``grace`` seconds, then stop
+        them as :meth:`request_stop` does."""
+        assert self._loop is not None
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            self.recorder.event("stop_requested", reason=reason, force=False, grace=grace)
+        self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
+        if self._running:
+            self._loop.call_later(grace, self.request_stop, reason)
+        self._check_done()
 
     def request_stop(self, reason: str = "stopped by the user", *, force: bool = False) -> None:
         """Start nothing more; stop running steps (stop signal, then SIGKILL after their grace).
@@ -247,6 +264,7 @@ class PipelineExecutor:
         except SpawnError as error:
             self._spawn_failed(step, attempt, str(error))
             return
+        self._journal_spawn(launched, name)
         running = _Running(step, attempt, launched)
         self._running[name] = running
         if step.timeout is not None:
@@ -264,6 +282,10 @@ class PipelineExecutor:
             started_at=launched.started if attempt == 1 else None,
             pid=launched.pid,
         )
+
+    def _journal_spawn(self, launched: Launched, unit: str) -> None:
+        # One small unbuffered append (no fsync: it must survive our death, not the machine's).
+        os.write(self._journal, f"{launched.pid} {launched.started:.6f} {unit}\n".encode())
 
     def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
         with self.run_dir.log_for(step.name).open("a", encoding="utf-8") as log:
@@ -511,6 +533,7 @@ class PipelineExecutor:
             except SpawnError as error:
                 self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
                 return False
+            self._journal_spawn(launched, f"_{phase}")
             self._hook = (phase, launched)
             try:
                 status = await asyncio.shield(launched.exited)
@@ -524,6 +547,16 @@ class PipelineExecutor:
             if not status.ok:
                 return False
         return True
+
+    # -- liveness ---------------------------------------------------------------------------
+
+    async def _beat(self, interval: float = 1.0) -> None:
+        """The heartbeat other processes use to tell a live run from one whose process died."""
+        while True:
+            await asyncio.sleep(interval)
+            self.recorder.write(
+                self.store.update_execution, self.execution_id, heartbeat_at=time.time()
+            )
 
     # -- resources --------------------------------------------------------------------------
 

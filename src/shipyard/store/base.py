@@ -48,6 +48,18 @@ class Store(Protocol):
         ended_at: float | None = None,
         reason: str | None = None,
         supervisor_pid: int | None = None,
+        heartbeat_at: float | None = None,
+    ) -> None: ...
+
+    def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
+        """Record how a supervisor should stop (it reads this when it gets SIGTERM)."""
+
+    def stop_request(self, execution_id: str) -> tuple[bool, float] | None: ...
+
+    def supervisor(self, execution_id: str) -> tuple[int | None, float | None]: ...
+
+    def mark_lost(
+        self, execution_id: str, *, reason: str, at: float, started: tuple[str, ...] = ()
     ) -> None: ...
 
     def update_unit(

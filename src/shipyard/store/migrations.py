@@ -65,6 +65,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_by_execution ON events (execution_id, id);
     """,
+    # 2: stop requests for a supervisor (written by `shipyard stop`, read on SIGTERM)
+    """
+    ALTER TABLE executions ADD COLUMN stop_requested_at REAL;
+    ALTER TABLE executions ADD COLUMN stop_force INTEGER;
+    ALTER TABLE executions ADD COLUMN stop_grace REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

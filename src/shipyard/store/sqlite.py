@@ -152,6 +152,7 @@ class SQLiteStore:
         ended_at: float | None = None,
         reason: str | None = None,
         supervisor_pid: int | None = None,
+        heartbeat_at: float | None = None,
     ) -> None:
         fields = {
             "state": state.value if state else None,
@@ -159,8 +160,56 @@ class SQLiteStore:
             "ended_at": ended_at,
             "reason": reason,
             "supervisor_pid": supervisor_pid,
+            "heartbeat_at": heartbeat_at,
         }
         self._update("executions", "id = ?", (execution_id,), fields)
+
+    def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE executions SET stop_requested_at = ?, stop_force = ?, stop_grace = ?"
+                " WHERE id = ?",
+                (at, int(force), grace, execution_id),
+            )
+
+    def stop_request(self, execution_id: str) -> tuple[bool, float] | None:
+        """(force, grace) of a pending stop request, if any."""
+        row = self._db.execute(
+            "SELECT stop_requested_at, stop_force, stop_grace FROM executions WHERE id = ?",
+            (execution_id,),
+        ).fetchone()
+        if row is None or row["stop_requested_at"] is None:
+            return None
+        return bool(row["stop_force"]), float(row["stop_grace"] or 0.0)
+
+    def supervisor(self, execution_id: str) -> tuple[int | None, float | None]:
+        """(pid, last heartbeat) of the process running an execution."""
+        row = self._db.execute(
+            "SELECT supervisor_pid, heartbeat_at FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return (row["supervisor_pid"], row["heartbeat_at"]) if row else (None, None)
+
+    def mark_lost(
+        self, execution_id: str, *, reason: str, at: float, started: tuple[str, ...] = ()
+    ) -> None:
+        """The execution's supervisor is gone: it and its running units end here (``started``:
+        units known to have started that the store may not have heard of yet)."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE units SET state = 'running' WHERE execution_id = ? AND name = ?"
+                " AND state = 'pending'",
+                [(execution_id, unit) for unit in started],
+            )
+            self._db.execute(
+                "UPDATE executions SET state = 'lost', reason = ?, ended_at = ?"
+                " WHERE id = ? AND state IN ('pending', 'running')",
+                (reason, at, execution_id),
+            )
+            self._db.execute(
+                "UPDATE units SET state = 'cancelled', ended_at = ?, reason = ?"
+                " WHERE execution_id = ? AND state IN ('running', 'retrying')",
+                (at, reason, execution_id),
+            )
 
     def update_unit(
         self,

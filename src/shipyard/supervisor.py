@@ -1,0 +1,107 @@
+"""Driving an execution to its end: in the foreground, or detached in a supervisor process.
+
+``drive`` runs a prepared execution on a fresh event loop with the stop signals wired: SIGINT
+and SIGTERM stop it cleanly, a second one kills every unit at once, and a SIGTERM sent by
+``shipyard stop`` carries its instructions (force, grace) through the store.
+
+``python -m shipyard.supervisor HOME EXECUTION_ID`` is the detached form: it forks once more so
+that whoever started it can reap it at once (no zombie, no waiting), starts its own session, and
+drives the execution whose plan is in ``runs/<id>/plan.json``. Its PID and heartbeat are in the
+store, so ``status`` from any shell can tell when it died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from shipyard.engine.executor import PipelineExecutor
+from shipyard.engine.recorder import Observer
+from shipyard.plan.model import Plan
+from shipyard.store.base import Store
+from shipyard.workspace import RunDir, Workspace
+
+
+def drive(
+    store: Store,
+    plan: Plan,
+    execution_id: str,
+    run_dir: RunDir,
+    observer: Observer | None = None,
+) -> None:
+    executor = PipelineExecutor(
+        plan, execution_id=execution_id, run_dir=run_dir, store=store, observer=observer
+    )
+
+    async def run() -> None:
+        with _stop_on_signals(executor, store, execution_id):
+            await executor.run()
+
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def _stop_on_signals(executor: PipelineExecutor, store: Store, execution_id: str) -> Iterator[None]:
+    """Install the stop handlers on the running loop; the previous ones come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(name: str) -> None:
+        nonlocal received
+        received += 1
+        if received > 1:
+            executor.request_stop(f"interrupted ({name}) again: killing", force=True)
+            return
+        request = store.stop_request(execution_id) if name == "SIGTERM" else None
+        if request is None:
+            executor.request_stop(f"interrupted ({name})")
+            return
+        force, grace = request
+        if force:
+            executor.request_stop("stopped with --force", force=True)
+        else:
+            executor.stop_gracefully("stopped by `shipyard stop`", grace=grace)
+
+    for sig, name in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
+        loop.add_signal_handler(sig, on_signal, name)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        sys.stderr.write("usage: python -m shipyard.supervisor HOME EXECUTION_ID\n")
+        return 2
+    home, execution_id = Path(args[0]), args[1]
+    if os.fork() != 0:  # the parent returns at once; the child goes on, orphaned on purpose
+        return 0
+    os.setsid()
+    workspace = Workspace(home)
+    run_dir = workspace.run_dir(execution_id)
+    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
+    from shipyard.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(workspace.state_db)
+    try:
+        drive(store, plan, execution_id, run_dir)
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
