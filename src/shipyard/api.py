@@ -83,9 +83,20 @@ class Operations(Protocol):
         max_parallel: int | None = None,
         observer: Observer | None = None,
         detach: bool = False,
+        resume_from: str | None = None,
     ) -> ExecutionStatus:
         """Run to the end in this process and return the final status; with ``detach``, hand
         the execution to a supervisor process and return as soon as it runs."""
+
+    def resume(
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        detach: bool = False,
+        observer: Observer | None = None,
+    ) -> ExecutionStatus:
+        """Continue a failed, cancelled or lost execution: what succeeded is kept."""
 
     def stop_impact(self, execution_id: str) -> StopReport:
         """What :meth:`stop` would cut and skip, without acting."""

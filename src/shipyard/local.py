@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.api import LogLine, Observer, Problem, StopReport, ValidationReport
 from shipyard.engine.liveness import kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
-from shipyard.models import ExecutionStatus, ExecutionSummary, UnitState
+from shipyard.models import ExecutionState, ExecutionStatus, ExecutionSummary, UnitState
 from shipyard.store.sqlite import SQLiteStore
 from shipyard.workspace import RunDir, Workspace, new_execution_id
 
@@ -133,9 +134,26 @@ class LocalOperations:
         max_parallel: int | None = None,
         observer: Observer | None = None,
         detach: bool = False,
+        resume_from: str | None = None,
     ) -> ExecutionStatus:
         plan = self.plan(spec_path, params, mode=mode, max_parallel=max_parallel)
+        if resume_from is not None:
+            earlier = self.status(resume_from)  # a clear error if it does not exist
+            old_keys = self.store.cache_keys(earlier.id)
         execution_id, run_dir = self._prepare(plan, Path(spec_path))
+        if resume_from is not None:
+            self._reuse(plan, execution_id, earlier.id, old_keys)
+        return self._drive(plan, execution_id, run_dir, observer=observer, detach=detach)
+
+    def _drive(
+        self,
+        plan: Plan,
+        execution_id: str,
+        run_dir: RunDir,
+        *,
+        observer: Observer | None,
+        detach: bool,
+    ) -> ExecutionStatus:
         if detach:
             self._start_supervisor(execution_id)
         else:
@@ -143,6 +161,103 @@ class LocalOperations:
 
             drive(self.store, plan, execution_id, run_dir, observer)
         return self.status(execution_id)
+
+    def _reuse(self, plan: Plan, execution_id: str, source: str, old_keys: dict[str, str]) -> None:
+        """Mark as succeeded every step whose cache key matches a success of ``source`` — and
+        whose dependencies are all reused too (a re-run upstream may change its inputs)."""
+        from shipyard.engine.cachekey import step_key
+        from shipyard.models import Event
+
+        reused: set[str] = set()
+        for stage in plan.stages:
+            for name in stage:
+                step = plan.step(name)
+                if name not in old_keys or not all(dep in reused for dep in step.needs):
+                    continue
+                key = step_key(step)
+                if key == old_keys[name]:
+                    reused.add(name)
+                    why = f"reused from {source} (same cache key)"
+                    with self.store.transaction():
+                        self.store.update_unit(
+                            execution_id, name, state=UnitState.SUCCEEDED, reason=why, cache_key=key
+                        )
+                        self.store.append_events(
+                            [
+                                Event(
+                                    time.time(), execution_id, "unit_reused", name, {"from": source}
+                                )
+                            ]
+                        )
+
+    def resume(
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        detach: bool = False,
+        observer: Observer | None = None,
+    ) -> ExecutionStatus:
+        """Continue a failed, cancelled or lost execution: what succeeded is kept, the rest runs.
+
+        Refused (unless ``force``) when the spec or the inputs changed so that a step that
+        succeeded would now be a different step; with ``force`` such steps run again.
+        """
+        from shipyard.engine.cachekey import step_key
+        from shipyard.plan.model import Plan
+
+        status = self.status(execution_id)
+        if not status.state.finished:
+            raise ShipyardError(
+                f"execution {status.id} is still {status.state.value}",
+                hint=f"stop it first (shipyard stop {status.id}) or wait for it",
+            )
+        if status.state == ExecutionState.SUCCEEDED:
+            raise ShipyardError(
+                f"execution {status.id} succeeded: there is nothing to resume",
+                hint="to run it again: shipyard run SPEC",
+            )
+        run_dir = self.workspace.run_dir(status.id)
+        before = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text()))
+        spec_path = Path(status.spec_path) if status.spec_path else None
+        if spec_path is None or not spec_path.exists():
+            spec_path = run_dir.root / "spec.yaml"  # the file is gone: its snapshot
+        plan = self.plan(
+            spec_path,
+            status.parameters,
+            mode=before.mode,
+            max_parallel=before.max_parallel,
+        )
+        old_keys = self.store.cache_keys(status.id)
+        kept: set[str] = set()
+        changed: list[str] = []
+        names = {step.name for step in plan.steps}
+        for stage in plan.stages:
+            for name in stage:
+                if name not in old_keys:
+                    continue
+                deps_kept = all(dep in kept for dep in plan.step(name).needs)
+                if deps_kept and step_key(plan.step(name)) == old_keys[name]:
+                    kept.add(name)
+                else:
+                    changed.append(name)
+        gone = sorted(set(old_keys) - names)
+        if (changed or gone) and not force:
+            what = ", ".join(changed + [f"{name} (no longer in the spec)" for name in gone])
+            raise ShipyardError(
+                f"cannot resume {status.id}: steps that succeeded would not be the same steps "
+                f"now (their command, environment, parameters or inputs changed): {what}",
+                hint="--force runs them again with the current spec; or start afresh with "
+                "shipyard run",
+            )
+        text = spec_path.read_text(encoding="utf-8")
+        snapshot = run_dir.root / "spec.yaml"
+        if snapshot.exists() and snapshot.read_text(encoding="utf-8") != text:
+            snapshot.rename(run_dir.root / f"spec.before-resume-{int(time.time())}.yaml")
+        snapshot.write_text(text, encoding="utf-8")
+        (run_dir.root / "plan.json").write_text(json.dumps(plan.to_dict()), encoding="utf-8")
+        self.store.reopen(status.id, keep=kept, spec_text=text, spec_digest=plan.spec_digest)
+        return self._drive(plan, status.id, run_dir, observer=observer, detach=detach)
 
     def _prepare(self, plan: Plan, spec_path: Path) -> tuple[str, RunDir]:
         """The execution's folder and its record (pending), ready for an engine to take."""
@@ -297,7 +412,8 @@ class LocalOperations:
         why = "stopped answering" if stale and pid_alive(pid) else "died"
         self.store.mark_lost(
             execution_id,
-            reason=f"its process (pid {pid}) {why}; its running units were stopped",
+            reason=f"its process (pid {pid}) {why}; its running units were stopped "
+            f"(shipyard resume {execution_id} runs what did not finish)",
             at=time.time(),
             started=tuple(unit for _, _, unit in journal if not unit.startswith("_")),
         )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.recorder import Observer
+from shipyard.models import UnitState
 from shipyard.plan.model import Plan
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace
@@ -36,8 +37,17 @@ def drive(
     run_dir: RunDir,
     observer: Observer | None = None,
 ) -> None:
+    # A resumed execution: what already succeeded stays done, attempts number on.
+    status = store.get_execution(execution_id)
+    done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
     executor = PipelineExecutor(
-        plan, execution_id=execution_id, run_dir=run_dir, store=store, observer=observer
+        plan,
+        execution_id=execution_id,
+        run_dir=run_dir,
+        store=store,
+        observer=observer,
+        done=done,
+        attempts=store.attempt_counts(execution_id),
     )
 
     async def run() -> None:

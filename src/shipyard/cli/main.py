@@ -168,6 +168,14 @@ def run(
             "--detach", "-d", help="Hand the run to a supervisor process and return at once."
         ),
     ] = False,
+    resume_from: Annotated[
+        str | None,
+        typer.Option(
+            "--resume-from",
+            help="Reuse the results of this earlier execution's steps whose cache key matches.",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -176,9 +184,6 @@ def run(
     Ctrl-C stops it cleanly (running steps get their stop signal, then SIGKILL after their
     grace); a second Ctrl-C kills everything at once.
     """
-    from shipyard.cli.plain import summary_line
-    from shipyard.models import ExecutionState
-
     ops = _ops(home)
     run_mode = _mode(mode)
     if dry_run:
@@ -192,10 +197,54 @@ def run(
             console().print(render.plan_footer(result))
             console().print("dry run: nothing was started")
         return
-    if detach:
-        status = ops.run(
-            spec, _params(param), mode=run_mode, max_parallel=max_parallel, detach=True
+    params = _params(param)
+
+    def start(observer: Any, background: bool) -> Any:
+        return ops.run(
+            spec,
+            params,
+            mode=run_mode,
+            max_parallel=max_parallel,
+            observer=observer,
+            detach=background,
+            resume_from=resume_from,
         )
+
+    _execute(ops, start, mode=run_mode, detach=detach, quiet=quiet, as_json=as_json)
+
+
+@app.command()
+def resume(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.", show_default=False)],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resume even if succeeded steps changed (they run again)."),
+    ] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Resume in a supervisor process.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue a failed, cancelled or lost execution: steps that succeeded are kept, the others
+    run (attempts number on). Refused when the spec or inputs changed under a succeeded step."""
+    ops = _ops(home)
+
+    def start(observer: Any, background: bool) -> Any:
+        return ops.resume(execution_id, force=force, detach=background, observer=observer)
+
+    mode = ops.status(execution_id).mode
+    _execute(ops, start, mode=mode, detach=detach, quiet=quiet, as_json=as_json)
+
+
+def _execute(ops: Any, start: Any, *, mode: str, detach: bool, quiet: bool, as_json: bool) -> None:
+    """Start an execution (``start(observer, detach)``) and show it as the options ask."""
+    from shipyard.cli.plain import summary_line
+    from shipyard.models import ExecutionState
+
+    if detach:
+        status = start(None, True)
         if as_json:
             _dump(status)
         else:
@@ -206,17 +255,15 @@ def run(
                 f"  shipyard stop {status.id}\n"
             )
         return
-    if (quiet or as_json) and run_mode != "debug":
+    if (quiet or as_json) and mode != "debug":
         # Nothing to show while it runs: no display, and no Rich to import.
-        status = ops.run(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
+        status = start(None, False)
     else:
         from shipyard.cli.progress import RunDisplay
 
         display_console = error_console() if as_json else console()
-        with RunDisplay(display_console, debug=run_mode == "debug", quiet=quiet) as display:
-            status = ops.run(
-                spec, _params(param), mode=run_mode, max_parallel=max_parallel, observer=display
-            )
+        with RunDisplay(display_console, debug=mode == "debug", quiet=quiet) as display:
+            status = start(display, False)
     if as_json:
         _dump(status)
     elif quiet:
@@ -225,7 +272,7 @@ def run(
         from shipyard.cli import render
 
         console().print(render.status_table(status))
-        if run_mode == "profile":
+        if mode == "profile":
             console().print(render.resource_table(status))
         console().print(render.status_header(status))
         if status.state != ExecutionState.SUCCEEDED:

@@ -13,11 +13,13 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shipyard.engine.backoff import retry_delay
+from shipyard.engine.cachekey import step_key
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
@@ -74,8 +76,14 @@ class PipelineExecutor:
         observer: Observer | None = None,
         capacity: tuple[int, int] | None = None,
         base_env: dict[str, str] | None = None,
+        done: Iterable[str] = (),
+        attempts: Mapping[str, int] | None = None,
     ) -> None:
+        """``done``: steps that already succeeded (a resumed execution, or results reused from
+        another one): they do not run. ``attempts``: attempts already made per step, so a
+        resumed execution numbers on."""
         self.plan = plan
+        self._already = set(done)
         self.execution_id = execution_id
         self.run_dir = run_dir
         self.store = store
@@ -94,13 +102,17 @@ class PipelineExecutor:
             ),
             Capacity(slots=plan.max_parallel, cpus=float(cores), memory=memory),
             keep_going=plan.failure_strategy == "continue",
+            done=self._already,
         )
         self._steps = {step.name: step for step in plan.steps}
         # Resolved once, not per attempt: the hot path between two steps stays free of pathlib.
         here = os.getcwd()  # noqa: PTH109 - compared as a string
         self._cwds = {s.name: None if s.workdir == here else s.workdir for s in plan.steps}
         self._log_paths = {s.name: str(run_dir.log_for(s.name)) for s in plan.steps}
-        self._attempts: dict[str, int] = dict.fromkeys(self._steps, 0)
+        self._attempts: dict[str, int] = {
+            name: (attempts or {}).get(name, 0) for name in self._steps
+        }
+        self._keys: dict[str, str] = {}  # cache keys of steps whose inputs were hashed at start
         self._running: dict[str, _Running] = {}
         self._sampler = ResourceSampler()
         self._base_env = dict(os.environ if base_env is None else base_env)
@@ -250,6 +262,9 @@ class PipelineExecutor:
         log_path = self._log_paths[name]
         env = {**self._base_env, **step.env, "SHIPYARD_STEP": name}
         env["SHIPYARD_ATTEMPT"] = str(attempt)
+        if step.inputs:
+            # Inputs are hashed before the step runs: it may well change them.
+            self._keys[name] = step_key(step)
         if attempt > 1:
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
@@ -366,6 +381,9 @@ class PipelineExecutor:
             state, reason, retry = UnitState.FAILED, f"timed out after {limit}", True
         elif status.ok:
             state, reason, retry = UnitState.SUCCEEDED, None, False
+            missing = self._collect_outputs(running.step)
+            if missing is not None:
+                state, reason, retry = UnitState.FAILED, missing, True
         else:
             state, reason, retry = UnitState.FAILED, _describe_exit(status), True
         if running.leftovers_killed and state == UnitState.SUCCEEDED:
@@ -407,6 +425,9 @@ class PipelineExecutor:
             and self._stop_reason is None
         )
         attempt_state = UnitState.FAILED if will_retry else state
+        key = None
+        if state == UnitState.SUCCEEDED:
+            key = self._keys.pop(name, None) or step_key(step)
         self.recorder.write(
             self.store.save_attempt,
             self.execution_id,
@@ -422,6 +443,7 @@ class PipelineExecutor:
                 pid=pid,
                 resources=resources,
             ),
+            key,
         )
         duration = (ended - started_at).total_seconds()
         self.recorder.event(
@@ -466,6 +488,7 @@ class PipelineExecutor:
             ended_at=ended.timestamp(),
             exit_code=exit_code,
             reason=reason,
+            cache_key=key,
         )
         if state == UnitState.SUCCEEDED:
             self.scheduler.succeeded(name)
@@ -480,6 +503,22 @@ class PipelineExecutor:
                         force=False,
                     )
         self._pump()
+
+    def _collect_outputs(self, step: PlannedStep) -> str | None:
+        """Copy the step's declared outputs into artifacts/<step>/ (hard links where the file
+        system allows). Returns why the step must count as failed: a declared output is missing."""
+        workdir = Path(step.workdir)
+        for declared in step.outputs:
+            source = workdir / declared
+            if not source.exists():
+                return f"declared output '{declared}' was not written"
+            target = self.run_dir.artifacts / step.name / declared
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
+            else:
+                _link_or_copy(str(source), str(target))
+        return None
 
     def _retry_due(self, name: str) -> None:
         self.scheduler.retry_due(name)
@@ -589,6 +628,17 @@ class PipelineExecutor:
         if all(state in (UnitState.SUCCEEDED, UnitState.DISABLED) for state in states):
             return ExecutionState.SUCCEEDED
         return ExecutionState.FAILED
+
+
+def _link_or_copy(source: str, target: str) -> str:
+    """A hard link costs no space; where it cannot be made (another file system), a copy."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target)  # noqa: PTH108 - plain strings here, as copytree passes them
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
 
 
 def _describe_exit(status: ExitStatus) -> str:

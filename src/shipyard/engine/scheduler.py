@@ -32,16 +32,23 @@ class Capacity:
 
 class Scheduler:
     def __init__(
-        self, steps: Iterable[StepDemand], capacity: Capacity, *, keep_going: bool
+        self,
+        steps: Iterable[StepDemand],
+        capacity: Capacity,
+        *,
+        keep_going: bool,
+        done: Iterable[str] = (),
     ) -> None:
+        """``done``: steps that already succeeded (a resumed execution): they count as done."""
         self._steps = {step.name: step for step in steps}
         self._capacity = capacity
         self._keep_going = keep_going
         self.state: dict[str, UnitState] = dict.fromkeys(self._steps, UnitState.PENDING)
         self.reason: dict[str, str] = {}
-        # Disabled steps count as done for their dependants: they are not waited on.
+        finished = set(done)
+        # Disabled and already-succeeded steps count as done for their dependants.
         self._waiting_on = {
-            name: sum(1 for dep in step.needs if self._steps[dep].enabled)
+            name: sum(1 for dep in step.needs if self._steps[dep].enabled and dep not in finished)
             for name, step in self._steps.items()
         }
         self._dependants: dict[str, list[str]] = {name: [] for name in self._steps}
@@ -56,6 +63,8 @@ class Scheduler:
         for name, step in self._steps.items():
             if not step.enabled:
                 self.state[name] = UnitState.DISABLED
+            elif name in finished:
+                self.state[name] = UnitState.SUCCEEDED
             elif self._waiting_on[name] == 0:
                 self._ready.append(name)
 

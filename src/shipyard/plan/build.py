@@ -100,6 +100,8 @@ def build_plan(
                 resources=ResourceRequest(**step.resources.model_dump()),
                 stop=StopSettings(**step.stop.model_dump()),
                 enabled=step.enabled,
+                inputs=[substitute(path, text_values) for path in step.inputs],
+                outputs=[substitute(path, text_values) for path in step.outputs],
                 stage=stage_of[name],
             )
         )

@@ -62,6 +62,8 @@ class PlannedStep:
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     stop: StopSettings = field(default_factory=StopSettings)
     enabled: bool = True
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,8 @@ class Plan:
                 resources=ResourceRequest(**item["resources"]),
                 stop=StopSettings(**item["stop"]),
                 enabled=item["enabled"],
+                inputs=list(item["inputs"]),
+                outputs=list(item["outputs"]),
             )
             for item in data["steps"]
         ]

@@ -96,6 +96,9 @@ def _template_fields(spec: Spec) -> Iterator[tuple[PathKey, str]]:
             yield ("steps", name, "env", key), value
         if step.workdir is not None:
             yield ("steps", name, "workdir"), step.workdir
+        for field in ("inputs", "outputs"):
+            for index, path in enumerate(getattr(step, field)):
+                yield ("steps", name, field, index), path
 
 
 def _command_fields(path: PathKey, run: list[str] | str) -> Iterator[tuple[PathKey, str]]:

@@ -226,6 +226,16 @@ class StepSpec(_Model):
     resources: Resources = Field(default_factory=lambda: Resources())
     stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
     enabled: bool = Field(True, description="false: skipped, dependants still run")
+    inputs: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="files or folders the step reads (relative to workdir): their content is "
+        "part of the step's cache key, so resume re-runs the step when they change",
+    )
+    outputs: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="files or folders the step writes (relative to workdir): copied into the "
+        "run's artifacts/<step>/ after it succeeds",
+    )
 
 
 class Spec(_Model):

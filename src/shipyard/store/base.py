@@ -74,9 +74,20 @@ class Store(Protocol):
         exit_code: int | None = None,
         reason: str | None = None,
         pid: int | None = None,
+        cache_key: str | None = None,
     ) -> None: ...
 
-    def save_attempt(self, execution_id: str, attempt: Attempt) -> None: ...
+    def save_attempt(
+        self, execution_id: str, attempt: Attempt, cache_key: str | None = None
+    ) -> None: ...
+
+    def cache_keys(self, execution_id: str) -> dict[str, str]: ...
+
+    def reopen(
+        self, execution_id: str, *, keep: set[str], spec_text: str, spec_digest: str
+    ) -> None: ...
+
+    def attempt_counts(self, execution_id: str) -> dict[str, int]: ...
 
     def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
         """Store events; ``encoded`` may carry each event's data already as JSON."""

@@ -71,6 +71,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN stop_force INTEGER;
     ALTER TABLE executions ADD COLUMN stop_grace REAL;
     """,
+    # 3: cache keys: what a successful step's result depended on (for resume and --resume-from)
+    """
+    ALTER TABLE units ADD COLUMN cache_key TEXT;
+    ALTER TABLE attempts ADD COLUMN cache_key TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -223,6 +223,7 @@ class SQLiteStore:
         exit_code: int | None = None,
         reason: str | None = None,
         pid: int | None = None,
+        cache_key: str | None = None,
     ) -> None:
         fields = {
             "state": state.value,
@@ -232,6 +233,7 @@ class SQLiteStore:
             "exit_code": exit_code,
             "reason": reason,
             "pid": pid,
+            "cache_key": cache_key,
         }
         self._update("units", "execution_id = ? AND name = ?", (execution_id, name), fields)
 
@@ -248,11 +250,13 @@ class SQLiteStore:
             (*present.values(), *keys),
         )
 
-    def save_attempt(self, execution_id: str, attempt: Attempt) -> None:
+    def save_attempt(
+        self, execution_id: str, attempt: Attempt, cache_key: str | None = None
+    ) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO attempts (execution_id, unit, number, state, started_at,"
-            " ended_at, exit_code, signal, reason, pid, resources)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ended_at, exit_code, signal, reason, pid, resources, cache_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 execution_id,
                 attempt.unit,
@@ -265,8 +269,47 @@ class SQLiteStore:
                 attempt.reason,
                 attempt.pid,
                 _resources_json(attempt.resources),
+                cache_key,
             ),
         )
+
+    def cache_keys(self, execution_id: str) -> dict[str, str]:
+        """The cache key of every unit that succeeded in an execution."""
+        rows = self._db.execute(
+            "SELECT name, cache_key FROM units WHERE execution_id = ? AND state = 'succeeded'"
+            " AND cache_key IS NOT NULL",
+            (execution_id,),
+        ).fetchall()
+        return {row["name"]: row["cache_key"] for row in rows}
+
+    def reopen(
+        self, execution_id: str, *, keep: set[str], spec_text: str, spec_digest: str
+    ) -> None:
+        """Make a finished execution runnable again for ``resume``: units in ``keep`` stay as they
+        are; every other unit goes back to pending (its attempts and their history are kept)."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE executions SET state = 'pending', ended_at = NULL, reason = NULL,"
+                " supervisor_pid = NULL, heartbeat_at = NULL, stop_requested_at = NULL,"
+                " stop_force = NULL, stop_grace = NULL, spec_text = ?, spec_digest = ?"
+                " WHERE id = ?",
+                (spec_text, spec_digest, execution_id),
+            )
+            rows = self._db.execute(
+                "SELECT name FROM units WHERE execution_id = ?", (execution_id,)
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE units SET state = 'pending', ended_at = NULL, exit_code = NULL,"
+                " reason = NULL, pid = NULL, cache_key = NULL"
+                " WHERE execution_id = ? AND name = ?",
+                [(execution_id, row["name"]) for row in rows if row["name"] not in keep],
+            )
+
+    def attempt_counts(self, execution_id: str) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT name, attempts FROM units WHERE execution_id = ?", (execution_id,)
+        ).fetchall()
+        return {row["name"]: row["attempts"] for row in rows}
 
     def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
         datas = encoded or [json.dumps(e.data, default=str) for e in events]

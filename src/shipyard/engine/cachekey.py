@@ -1,0 +1,52 @@
+"""A step's cache key: what its result depends on.
+
+The hash of its resolved command, its environment as the spec defines it (parameters included),
+its working folder, and the content of the files it declares as ``inputs``. Two runs of a step
+with the same key are interchangeable, which is what ``resume`` and ``run --resume-from`` rely on.
+The machine's own environment is deliberately not part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from shipyard.plan.model import PlannedStep
+
+
+def content_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents, sorted); 'missing' if none."""
+    if path.is_file():
+        return _file_digest(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for root, folders, files in os.walk(path):
+            folders.sort()
+            for name in sorted(files):
+                child = Path(root) / name
+                digest.update(str(child.relative_to(path)).encode() + b"\0")
+                digest.update(_file_digest(child).encode())
+        return "dir:" + digest.hexdigest()
+    return "missing"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def step_key(step: PlannedStep) -> str:
+    workdir = Path(step.workdir)
+    material = {
+        "argv": step.command.argv,
+        "shell": step.command.shell,
+        "env": step.env,
+        "workdir": step.workdir,
+        "inputs": {path: content_digest(workdir / path) for path in step.inputs},
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
