@@ -382,7 +382,30 @@ class LocalOperations:
                 f"no execution '{wanted}' in {self.workspace.home}",
                 hint="`shipyard list` shows the executions; SHIPYARD_HOME selects the state folder",
             )
+        if not status.state.finished:
+            status = self._with_estimate(status)
         return status
+
+    def _with_estimate(self, status: ExecutionStatus) -> ExecutionStatus:
+        from datetime import timedelta
+
+        from shipyard.estimate import remaining_seconds
+
+        try:
+            plan = json.loads((Path(status.run_dir) / "plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return status
+        needs = {step["name"]: step["needs"] for step in plan["steps"]}
+        now = datetime.now(UTC)
+        seconds, basis = remaining_seconds(
+            status.units,
+            needs,
+            self.store.mean_durations(status.name),
+            max_parallel=plan["max_parallel"],
+            now=now,
+        )
+        end = now + timedelta(seconds=seconds) if seconds is not None else None
+        return dataclasses.replace(status, estimated_end=end, estimate_basis=basis)
 
     def list_executions(
         self, *, active_only: bool = False, name: str | None = None, limit: int = 50

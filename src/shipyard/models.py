@@ -152,6 +152,9 @@ class ExecutionStatus:
     parameters: dict[str, str | int | float | bool] = field(default_factory=dict)
     reason: str | None = None
     units: list[UnitStatus] = field(default_factory=list)
+    #: When an active execution should end, from earlier runs' measured durations; None without.
+    estimated_end: datetime | None = None
+    estimate_basis: str | None = None  # what the estimate rests on, or why there is none
 
     def unit(self, name: str) -> UnitStatus:
         for unit in self.units:

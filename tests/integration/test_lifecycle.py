@@ -145,3 +145,33 @@ def test_stopping_a_finished_execution_is_a_clear_error(
     status = ops.run(write_spec("name: done\nsteps:\n  a: {run: [true]}\n"))
     with pytest.raises(ShipyardError, match="already finished"):
         ops.stop(status.id)
+
+
+def test_status_of_a_running_execution_shows_measured_use_and_an_honest_estimate(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        f"""
+        name: eta
+        execution: {{sample_interval: 0.1s}}
+        steps:
+          work: {{run: 'touch {tmp_path}/go; sleep 1', shell: true}}
+        """
+    )
+    first = ops.run(spec, detach=True)
+    wait_for(lambda: (tmp_path / "go").exists())
+    no_history = ops.status(first.id)
+    assert no_history.estimated_end is None
+    assert no_history.estimate_basis == "no earlier successful run of work to estimate from"
+    wait_for(lambda: ops.status(first.id).unit("work").resources.samples > 0)
+    live = ops.status(first.id).unit("work")
+    assert live.state == UnitState.RUNNING and live.resources.rss_peak_bytes
+    wait_for(lambda: ops.status(first.id).state.finished)
+
+    (tmp_path / "go").unlink()
+    second = ops.run(spec, detach=True)
+    wait_for(lambda: (tmp_path / "go").exists())
+    estimated = ops.status(second.id)
+    assert estimated.estimated_end is not None
+    assert "earlier successful runs" in (estimated.estimate_basis or "")
+    wait_for(lambda: ops.status(second.id).state.finished)

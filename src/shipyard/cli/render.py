@@ -194,6 +194,15 @@ def status_header(status: ExecutionStatus) -> Text:
         f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n"
     )
     text.append(f"run dir: {status.run_dir}")
+    if not status.state.finished:
+        if status.estimated_end is not None:
+            left = (status.estimated_end - now).total_seconds()
+            text.append(
+                f"\nestimated end: {_when(status.estimated_end)} "
+                f"(in {format_duration(max(0.0, left))}; {status.estimate_basis})"
+            )
+        elif status.estimate_basis:
+            text.append(f"\nestimated end: unknown — {status.estimate_basis}", style="dim")
     if status.reason:
         text.append(f"\nreason: {status.reason}", style="yellow")
     return text

@@ -610,10 +610,30 @@ class PipelineExecutor:
                 for name, running in self._running.items()
                 if running.exit is None
             }
-            if live:
-                # psutil reads /proc: cheap, but keep it off the loop's critical moments.
-                with contextlib.suppress(Exception):
-                    self._sampler.sample(live)
+            if not live:
+                continue
+            with contextlib.suppress(Exception):  # a process may vanish mid-sample
+                self._sampler.sample(live)
+            # The latest figures of running steps go to the store as provisional attempt rows
+            # (replaced when the attempt ends), so `status` in another shell shows them.
+            for name in live:
+                usage = self._sampler.current(name)
+                running = self._running.get(name)
+                if usage is None or running is None:
+                    continue
+                self.recorder.write(
+                    self.store.save_attempt,
+                    self.execution_id,
+                    Attempt(
+                        unit=name,
+                        number=running.attempt,
+                        state=UnitState.RUNNING,
+                        started_at=datetime.fromtimestamp(running.launched.started, UTC),
+                        ended_at=None,
+                        pid=running.launched.pid,
+                        resources=usage,
+                    ),
+                )
 
     # -- outcome ----------------------------------------------------------------------------
 

@@ -65,30 +65,14 @@ class ResourceSampler:
         track = self._tracks.pop(key, None)
         if track is None or track.samples == 0:
             return ResourceUsage(cpu_seconds=round(cpu_seconds, 4), samples=0)
-        return ResourceUsage(
-            cpu_percent_peak=round(track.cpu_peak, 1) if track.cpu_samples else None,
-            cpu_percent_mean=round(track.cpu_sum / track.cpu_samples, 1)
-            if track.cpu_samples
-            else None,
-            rss_peak_bytes=track.rss_peak,
-            rss_mean_bytes=track.rss_sum // track.samples,
-            read_bytes=sum(track.io_read.values()) if track.io_read else None,
-            write_bytes=sum(track.io_write.values()) if track.io_write else None,
-            cpu_seconds=round(cpu_seconds, 4),
-            samples=track.samples,
-        )
+        return _summary(track, cpu_seconds=round(cpu_seconds, 4))
 
     def current(self, key: str) -> ResourceUsage | None:
-        """The latest figures of a running unit (for status displays)."""
+        """The figures so far of a running unit (None before its first sample)."""
         track = self._tracks.get(key)
         if track is None or track.samples == 0:
             return None
-        return ResourceUsage(
-            cpu_percent_peak=round(track.cpu_peak, 1) if track.cpu_samples else None,
-            rss_peak_bytes=track.rss_peak,
-            rss_mean_bytes=track.rss_sum // track.samples,
-            samples=track.samples,
-        )
+        return _summary(track, cpu_seconds=None)
 
     def _sample(self, track: _Track) -> None:
         import psutil
@@ -131,3 +115,16 @@ class ResourceSampler:
         track.rss_peak = max(track.rss_peak, rss)
         track.rss_sum += rss
         track.samples += 1
+
+
+def _summary(track: _Track, *, cpu_seconds: float | None) -> ResourceUsage:
+    return ResourceUsage(
+        cpu_percent_peak=round(track.cpu_peak, 1) if track.cpu_samples else None,
+        cpu_percent_mean=round(track.cpu_sum / track.cpu_samples, 1) if track.cpu_samples else None,
+        rss_peak_bytes=track.rss_peak,
+        rss_mean_bytes=track.rss_sum // track.samples,
+        read_bytes=sum(track.io_read.values()) if track.io_read else None,
+        write_bytes=sum(track.io_write.values()) if track.io_write else None,
+        cpu_seconds=cpu_seconds,
+        samples=track.samples,
+    )
