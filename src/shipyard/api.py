@@ -57,6 +57,26 @@ class StopReport:
     state: ExecutionState | None = None  # the execution's state afterwards (None: not acted)
 
 
+@dataclass(frozen=True, slots=True)
+class CleanedRun:
+    execution_id: str
+    paths: list[str]  # relative to the run directory
+    bytes: int
+    records: bool = False  # the execution's store records went too (level complete)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanReport:
+    level: str
+    dry_run: bool
+    runs: list[CleanedRun]
+    skipped: list[str] = field(default_factory=list)  # active executions left alone
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(run.bytes for run in self.runs)
+
+
 Observer = Callable[[Event], None]
 
 
@@ -97,6 +117,25 @@ class Operations(Protocol):
         observer: Observer | None = None,
     ) -> ExecutionStatus:
         """Continue a failed, cancelled or lost execution: what succeeded is kept."""
+
+    def clean(
+        self,
+        execution_id: str | None = None,
+        *,
+        pipeline: str | None = None,
+        all_finished: bool = False,
+        level: str = "standard",
+        preserve_logs: bool = False,
+        preserve_outputs: bool | None = None,
+        dry_run: bool = False,
+    ) -> CleanReport:
+        """Move what ``level`` removes from finished run directories to the trash."""
+
+    def clean_undo(self, execution_id: str) -> CleanedRun:
+        """Put back what the latest clean of ``execution_id`` moved to the trash."""
+
+    def clean_purge(self) -> int:
+        """Empty the trash for good; returns the bytes freed."""
 
     def stop_impact(self, execution_id: str) -> StopReport:
         """What :meth:`stop` would cut and skip, without acting."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -12,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.api import LogLine, Observer, Problem, StopReport, ValidationReport
+from shipyard.api import (
+    CleanedRun,
+    CleanReport,
+    LogLine,
+    Observer,
+    Problem,
+    StopReport,
+    ValidationReport,
+)
 from shipyard.engine.liveness import kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
 from shipyard.models import ExecutionState, ExecutionStatus, ExecutionSummary, UnitState
@@ -316,6 +325,119 @@ class LocalOperations:
                 f"the supervisor of {execution_id} did not start",
                 hint=f"its output ({run_dir.root / 'supervisor.log'}):\n{tail}",
             )
+
+    # -- cleaning ---------------------------------------------------------------------------
+
+    def clean(
+        self,
+        execution_id: str | None = None,
+        *,
+        pipeline: str | None = None,
+        all_finished: bool = False,
+        level: str = "standard",
+        preserve_logs: bool = False,
+        preserve_outputs: bool | None = None,
+        dry_run: bool = False,
+    ) -> CleanReport:
+        from shipyard import clean
+
+        if level not in clean.LEVELS:
+            raise ShipyardError(
+                f"--level {level} is not a clean level",
+                hint=f"use one of: {', '.join(clean.LEVELS)}",
+            )
+        if sum((execution_id is not None, pipeline is not None, all_finished)) != 1:
+            raise ShipyardError(
+                "say what to clean: one execution id, --pipeline NAME or --all-finished"
+            )
+        if level == "complete" and (preserve_logs or preserve_outputs):
+            raise ShipyardError(
+                "--level complete removes the whole run directory, logs and outputs included",
+                hint="to keep them, use --level deep with --preserve-logs/--preserve-outputs",
+            )
+        keep_outputs = level != "complete" if preserve_outputs is None else preserve_outputs
+        if execution_id is not None:
+            status = self.status(execution_id)
+            if not status.state.finished:
+                raise ShipyardError(
+                    f"execution {status.id} is {status.state.value}: it cannot be cleaned now",
+                    hint=f"stop it first: shipyard stop {status.id}",
+                )
+            targets, skipped = [status.id], []
+        else:
+            summaries = self.list_executions(name=pipeline, limit=1_000_000)
+            targets = [s.id for s in summaries if s.state.finished]
+            skipped = [s.id for s in summaries if not s.state.finished]
+        runs = []
+        for target in targets:
+            run_root = self.workspace.run_dir(target).root
+            if not run_root.exists() and level != "complete":
+                continue
+            protected = self._declared_outputs(run_root) if keep_outputs else []
+            items = (
+                clean.candidates(run_root, level, protected=protected, preserve_logs=preserve_logs)
+                if run_root.exists()
+                else []
+            )
+            relative = [str(item.relative_to(run_root.resolve())) for item in items]
+            size = sum(clean.size_of(item) for item in items)
+            if not dry_run:
+                batch = clean.move_to_trash(run_root, items, self.workspace.trash / target)
+                if level == "complete":
+                    batch.mkdir(parents=True, exist_ok=True)
+                    (batch / "records.json").write_text(
+                        json.dumps(self.store.export_execution(target)), encoding="utf-8"
+                    )
+                    self.store.delete_execution(target)
+                    with contextlib.suppress(OSError):
+                        run_root.rmdir()
+            runs.append(CleanedRun(target, relative, size, records=level == "complete"))
+        return CleanReport(level=level, dry_run=dry_run, runs=runs, skipped=skipped)
+
+    def _declared_outputs(self, run_root: Path) -> list[str]:
+        from shipyard.engine.executor import artifact_path
+
+        try:
+            plan = json.loads((run_root / "plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [
+            f"{step['name']}/{artifact_path(output)}"
+            for step in plan["steps"]
+            for output in step.get("outputs", [])
+        ]
+
+    def clean_undo(self, execution_id: str) -> CleanedRun:
+        from shipyard import clean
+
+        folder = self.workspace.trash / execution_id
+        batches = sorted(p for p in folder.glob("*/*") if p.is_dir()) if folder.is_dir() else []
+        if not batches:
+            raise ShipyardError(
+                f"nothing of {execution_id} is in the trash",
+                hint="only what `shipyard clean` moved can be put back, until `clean --purge`",
+            )
+        batch = batches[-1]
+        records = batch / "records.json"
+        had_records = records.exists()
+        if had_records:
+            self.store.import_execution(json.loads(records.read_text(encoding="utf-8")))
+            records.unlink()
+        run_root = self.workspace.run_dir(execution_id).root
+        run_root.mkdir(parents=True, exist_ok=True)
+        size = clean.size_of(batch)
+        restored = clean.restore(batch, run_root)
+        return CleanedRun(
+            execution_id,
+            [str(path.relative_to(run_root)) for path in restored],
+            size,
+            records=had_records,
+        )
+
+    def clean_purge(self) -> int:
+        from shipyard import clean
+
+        return clean.purge(self.workspace.trash)
 
     def stop_impact(self, execution_id: str) -> StopReport:
         """What `stop` would do, without doing it."""

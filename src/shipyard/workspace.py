@@ -93,6 +93,11 @@ class Workspace:
         return self.home / "state.db"
 
     @property
+    def trash(self) -> Path:
+        """Where `clean` moves things, per execution, until `clean --purge`."""
+        return self.home / "trash"
+
+    @property
     def plan_cache(self) -> Path:
         return self.home / "cache" / "plans"
 

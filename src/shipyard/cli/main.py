@@ -407,6 +407,113 @@ def stop(
 
 
 @app.command()
+def clean(
+    execution_id: Annotated[
+        str | None, typer.Argument(help="The execution to clean.", show_default=False)
+    ] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", help="Every finished execution of this pipeline.")
+    ] = None,
+    all_finished: Annotated[
+        bool, typer.Option("--all-finished", help="Every finished execution.")
+    ] = False,
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="minimal (tmp/, scratch/) | standard (+ artifacts no step declares as an "
+            "output) | deep (+ logs, checkpoints) | complete (the run directory and its records)",
+        ),
+    ] = "standard",
+    preserve_logs: Annotated[
+        bool, typer.Option("--preserve-logs/--no-preserve-logs", help="Keep logs at deep.")
+    ] = False,
+    preserve_outputs: Annotated[
+        bool | None,
+        typer.Option(
+            "--preserve-outputs/--no-preserve-outputs",
+            help="Keep declared outputs [default: kept, but at complete]",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go.")] = False,
+    undo: Annotated[
+        bool, typer.Option("--undo", help="Put back what the last clean of EXECUTION_ID moved.")
+    ] = False,
+    purge: Annotated[bool, typer.Option("--purge", help="Empty the trash for good.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Free space from finished runs. Cleaned files go to a trash first: `clean --undo ID` puts
+    them back until `clean --purge`. Nothing outside a run directory is ever touched."""
+    from shipyard.spec.quantities import format_size
+
+    ops = _ops(home)
+    if purge:
+        freed = ops.clean_purge()
+        if as_json:
+            _dump({"purged_bytes": freed})
+        else:
+            sys.stdout.write(f"trash emptied: {format_size(freed)} freed\n")
+        return
+    if undo:
+        if execution_id is None:
+            raise ShipyardError("--undo needs the execution id", hint="shipyard clean --undo ID")
+        restored = ops.clean_undo(execution_id)
+        if as_json:
+            _dump(restored)
+        else:
+            what = " and its records" if restored.records else ""
+            sys.stdout.write(
+                f"{execution_id}: {len(restored.paths)} files{what} put back "
+                f"({format_size(restored.bytes)})\n"
+            )
+        return
+    report = ops.clean(
+        execution_id,
+        pipeline=pipeline,
+        all_finished=all_finished,
+        level=level,
+        preserve_logs=preserve_logs,
+        preserve_outputs=preserve_outputs,
+        dry_run=dry_run,
+    )
+    if as_json:
+        _dump({**_asdict(report), "total_bytes": report.total_bytes})
+    else:
+        _print_clean_report(report)
+
+
+def _print_clean_report(report: Any) -> None:
+    from shipyard.spec.quantities import format_size
+
+    for run in report.runs:
+        sys.stdout.write(f"{run.execution_id}: {len(run.paths)} items, {format_size(run.bytes)}\n")
+        for path in run.paths[:20]:
+            sys.stdout.write(f"  {path}\n")
+        if len(run.paths) > 20:
+            sys.stdout.write(f"  … and {len(run.paths) - 20} more\n")
+        if run.records:
+            sys.stdout.write("  + its records in the state database\n")
+    for active in report.skipped:
+        sys.stdout.write(f"{active}: still active, left alone\n")
+    total = format_size(report.total_bytes)
+    if report.dry_run:
+        sys.stdout.write(f"dry run: {total} would be cleaned (--level {report.level})\n")
+    else:
+        sys.stdout.write(
+            f"cleaned {total} (--level {report.level}); it is in the trash until "
+            "`shipyard clean --purge` (`shipyard clean --undo ID` puts it back)\n"
+        )
+
+
+def _asdict(value: Any) -> Any:
+    from shipyard.models import to_jsonable
+
+    return to_jsonable(value)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec file (for editors and linters)."""
     from shipyard.local import LocalOperations

@@ -512,7 +512,7 @@ class PipelineExecutor:
             source = workdir / declared
             if not source.exists():
                 return f"declared output '{declared}' was not written"
-            target = self.run_dir.artifacts / step.name / declared
+            target = self.run_dir.artifacts / step.name / artifact_path(declared)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
@@ -648,6 +648,13 @@ class PipelineExecutor:
         if all(state in (UnitState.SUCCEEDED, UnitState.DISABLED) for state in states):
             return ExecutionState.SUCCEEDED
         return ExecutionState.FAILED
+
+
+def artifact_path(declared: str) -> str:
+    """Where a declared output is kept under artifacts/<step>/: its path, with any '..' made a
+    plain '_up_' folder and a leading '/' dropped, so a copy can never land outside."""
+    parts = [("_up_" if part == ".." else part) for part in Path(declared).parts if part != "/"]
+    return str(Path(*parts)) if parts else "_"
 
 
 def _link_or_copy(source: str, target: str) -> str:

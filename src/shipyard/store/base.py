@@ -8,7 +8,7 @@ an engine can commit a batch of them with one fsync.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from shipyard.models import (
     Attempt,
@@ -88,6 +88,13 @@ class Store(Protocol):
     ) -> None: ...
 
     def attempt_counts(self, execution_id: str) -> dict[str, int]: ...
+
+    def export_execution(self, execution_id: str) -> dict[str, list[dict[str, Any]]]: ...
+
+    def import_execution(self, rows: dict[str, list[dict[str, Any]]]) -> None: ...
+
+    def delete_execution(self, execution_id: str) -> None:
+        """The execution and (by cascade) its units, attempts and events."""
 
     def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
         """Store events; ``encoded`` may carry each event's data already as JSON."""

@@ -305,6 +305,35 @@ class SQLiteStore:
                 [(execution_id, row["name"]) for row in rows if row["name"] not in keep],
             )
 
+    _TABLES = ("executions", "units", "attempts", "events")
+
+    def export_execution(self, execution_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every row of an execution, table by table (to put back with import_execution)."""
+        result: dict[str, list[dict[str, Any]]] = {}
+        for table in self._TABLES:
+            column = "id" if table == "executions" else "execution_id"
+            rows = self._db.execute(
+                f"SELECT * FROM {table} WHERE {column} = ?",  # noqa: S608 - fixed names
+                (execution_id,),
+            ).fetchall()
+            result[table] = [dict(row) for row in rows]
+        return result
+
+    def import_execution(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        with self.transaction():
+            for table in self._TABLES:
+                for row in rows.get(table, []):
+                    columns = ", ".join(row)
+                    marks = ", ".join("?" for _ in row)
+                    self._db.execute(
+                        f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
+                        tuple(row.values()),
+                    )
+
+    def delete_execution(self, execution_id: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM executions WHERE id = ?", (execution_id,))
+
     def attempt_counts(self, execution_id: str) -> dict[str, int]:
         rows = self._db.execute(
             "SELECT name, attempts FROM units WHERE execution_id = ?", (execution_id,)
