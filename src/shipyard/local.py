@@ -32,6 +32,7 @@ from shipyard.workspace import RunDir, Workspace, new_execution_id
 HEARTBEAT_TIMEOUT = 15.0
 
 if TYPE_CHECKING:
+    from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
 
 
@@ -144,8 +145,11 @@ class LocalOperations:
         observer: Observer | None = None,
         detach: bool = False,
         resume_from: str | None = None,
+        checkpoint_every: float | None = None,
     ) -> ExecutionStatus:
         plan = self.plan(spec_path, params, mode=mode, max_parallel=max_parallel)
+        if checkpoint_every is not None:
+            plan = dataclasses.replace(plan, checkpoint_interval=checkpoint_every)
         if resume_from is not None:
             earlier = self.status(resume_from)  # a clear error if it does not exist
             old_keys = self.store.cache_keys(earlier.id)
@@ -325,6 +329,68 @@ class LocalOperations:
                 f"the supervisor of {execution_id} did not start",
                 hint=f"its output ({run_dir.root / 'supervisor.log'}):\n{tail}",
             )
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint_create(self, execution_id: str) -> Checkpoint:
+        """Checkpoint a running execution: unit states, and the declared files of its running
+        steps (each asked first with its checkpoint signal, if it has one)."""
+        from shipyard import checkpoint
+        from shipyard.plan.model import Plan
+
+        status = self.status(execution_id)
+        if status.state.finished:
+            raise ShipyardError(
+                f"execution {status.id} is {status.state.value}: only a running one is checkpointed"
+            )
+        run_dir = self.workspace.run_dir(status.id)
+        plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text()))
+        running = {u.name: u.pid for u in status.units if u.state == UnitState.RUNNING and u.pid}
+        states = {u.name: u.state.value for u in status.units}
+        return checkpoint.create(
+            run_dir, plan, status.id, states=states, running=running, reason="requested"
+        )
+
+    def checkpoint_list(self, execution_id: str | None = None) -> list[Checkpoint]:
+        from shipyard import checkpoint
+
+        status = self.status(execution_id)
+        return checkpoint.listing(self.workspace.run_dir(status.id))
+
+    def checkpoint_restore(
+        self, checkpoint_id: str, *, detach: bool = False, observer: Observer | None = None
+    ) -> ExecutionStatus:
+        """A new execution from a checkpoint: steps that had succeeded are not run again; the
+        others run, those with saved files getting SHIPYARD_RESTORE_DIR pointing at them."""
+        from shipyard import checkpoint
+        from shipyard.models import Event
+        from shipyard.plan.model import Plan
+
+        execution_id, name = checkpoint.split_id(checkpoint_id)
+        source = self.workspace.run_dir(self.status(execution_id).id)
+        saved = checkpoint.load(source, name)
+        folder = checkpoint.verify(source, saved)
+        plan = Plan.from_dict(json.loads((source.root / "plan.json").read_text()))
+        steps = [
+            dataclasses.replace(
+                step, env={**step.env, "SHIPYARD_RESTORE_DIR": str(folder / step.name)}
+            )
+            if step.name in saved.files
+            else step
+            for step in plan.steps
+        ]
+        plan = dataclasses.replace(plan, steps=steps)
+        new_id, run_dir = self._prepare(plan, source.root / "spec.yaml")
+        done = [unit for unit, state in saved.units.items() if state == "succeeded"]
+        with self.store.transaction():
+            for unit in done:
+                self.store.update_unit(
+                    new_id, unit, state=UnitState.SUCCEEDED, reason=f"done before {saved.id}"
+                )
+            self.store.append_events(
+                [Event(time.time(), new_id, "restored_from_checkpoint", None, {"id": saved.id})]
+            )
+        return self._drive(plan, new_id, run_dir, observer=observer, detach=detach)
 
     # -- cleaning ---------------------------------------------------------------------------
 

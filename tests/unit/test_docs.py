@@ -46,14 +46,18 @@ def test_every_command_and_option_is_in_the_cli_reference() -> None:
 
     from shipyard.cli.main import app
 
-    group = typer.main.get_command(app)
     text = (DOCS / "cli.md").read_text()
     missing = []
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        if f"shipyard {name}" not in text:
-            missing.append(name)
+
+    def visit(command, path: str) -> None:  # type: ignore[no-untyped-def]
+        for name, sub in getattr(command, "commands", {}).items():
+            visit(sub, f"{path} {name}")
+        if path and not getattr(command, "commands", None) and f"shipyard{path}" not in text:
+            missing.append(path.strip())
         for param in command.params:
             for option in param.opts:
-                if option.startswith("--") and option not in ("--help",) and option not in text:
-                    missing.append(f"{name} {option}")
+                if option.startswith("--") and option != "--help" and option not in text:
+                    missing.append(f"{path.strip()} {option}")
+
+    visit(typer.main.get_command(app), "")
     assert missing == [], f"docs/cli.md does not mention: {missing}"

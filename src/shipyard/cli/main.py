@@ -168,6 +168,14 @@ def run(
             "--detach", "-d", help="Hand the run to a supervisor process and return at once."
         ),
     ] = False,
+    checkpoint_every: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint-every",
+            help="Take a checkpoint this often (e.g. 10m) [default: the spec's]",
+            show_default=False,
+        ),
+    ] = None,
     resume_from: Annotated[
         str | None,
         typer.Option(
@@ -198,6 +206,7 @@ def run(
             console().print("dry run: nothing was started")
         return
     params = _params(param)
+    every = _duration("--checkpoint-every", checkpoint_every) if checkpoint_every else None
 
     def start(observer: Any, background: bool) -> Any:
         return ops.run(
@@ -208,6 +217,7 @@ def run(
             observer=observer,
             detach=background,
             resume_from=resume_from,
+            checkpoint_every=every,
         )
 
     _execute(ops, start, mode=run_mode, detach=detach, quiet=quiet, as_json=as_json)
@@ -380,12 +390,7 @@ def stop(
 ) -> None:
     """Stop a running execution: nothing new starts; running steps may finish within the grace,
     then get their stop signal. Stopped units keep their logs and records."""
-    from shipyard.spec.quantities import parse_duration
-
-    try:
-        grace_seconds = parse_duration(grace)
-    except ValueError as error:
-        raise ShipyardError(f"--grace: {error}") from None
+    grace_seconds = _duration("--grace", grace)
     ops = _ops(home)
     impact = ops.stop_impact(execution_id)
     if not as_json:
@@ -505,6 +510,89 @@ def _print_clean_report(report: Any) -> None:
             f"cleaned {total} (--level {report.level}); it is in the trash until "
             "`shipyard clean --purge` (`shipyard clean --undo ID` puts it back)\n"
         )
+
+
+checkpoint_app = typer.Typer(
+    help="Checkpoints: recorded, restorable points of a running execution.",
+    no_args_is_help=True,
+)
+app.add_typer(checkpoint_app, name="checkpoint")
+
+
+@checkpoint_app.command("create")
+def checkpoint_create(
+    execution_id: Annotated[str, typer.Argument(help="A running execution.", show_default=False)],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record every unit's state and copy the files running steps declare (checkpoint.paths),
+    after signalling them and waiting for their ready file."""
+    from shipyard.spec.quantities import format_size
+
+    taken = _ops(home).checkpoint_create(execution_id)
+    if as_json:
+        _dump(taken)
+        return
+    files = sum(len(paths) for paths in taken.files.values())
+    sys.stdout.write(f"{taken.id}: {files} files, {format_size(taken.bytes)}\n")
+
+
+@checkpoint_app.command("list")
+def checkpoint_list(
+    execution_id: Annotated[
+        str | None, typer.Argument(help="Execution id [default: the latest]", show_default=False)
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The checkpoints of an execution, oldest first."""
+    from datetime import UTC, datetime
+
+    from shipyard.spec.quantities import format_size
+
+    found = _ops(home).checkpoint_list(execution_id)
+    if as_json:
+        _dump(found)
+        return
+    if not found:
+        sys.stdout.write("no checkpoints\n")
+    for item in found:
+        when = datetime.fromtimestamp(item.created_at, UTC).astimezone().strftime("%H:%M:%S")
+        steps = ", ".join(item.files) or "no files"
+        sys.stdout.write(
+            f"{item.id}  {when}  {item.reason:<9}  {format_size(item.bytes):>9}  {steps}\n"
+        )
+
+
+@checkpoint_app.command("restore")
+def checkpoint_restore(
+    checkpoint_id: Annotated[
+        str, typer.Argument(help="EXEC_ID/ckpt-NNNN (see checkpoint list).", show_default=False)
+    ],
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Run it in a supervisor process.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a checkpoint's checksums and start a new execution from it: steps that had
+    succeeded are skipped; restarted steps find their files in $SHIPYARD_RESTORE_DIR."""
+    ops = _ops(home)
+
+    def start(observer: Any, background: bool) -> Any:
+        return ops.checkpoint_restore(checkpoint_id, detach=background, observer=observer)
+
+    _execute(ops, start, mode="normal", detach=detach, quiet=quiet, as_json=as_json)
+
+
+def _duration(option: str, text: str) -> float:
+    from shipyard.spec.quantities import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise ShipyardError(f"{option}: {error}") from None
 
 
 def _asdict(value: Any) -> Any:

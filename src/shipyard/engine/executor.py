@@ -34,7 +34,7 @@ from shipyard.engine.process import (
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
-from shipyard.errors import StoreError
+from shipyard.errors import ShipyardError, StoreError
 from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
@@ -154,6 +154,7 @@ class PipelineExecutor:
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         sampler = asyncio.create_task(self._sample_periodically())
         heartbeat = asyncio.create_task(self._beat())
+        checkpoints = asyncio.create_task(self._checkpoint_periodically())
         deadline = (
             self._loop.call_later(self.plan.timeout, self._execution_timed_out)
             if self.plan.timeout
@@ -187,9 +188,9 @@ class PipelineExecutor:
                 reason=self._stop_reason
                 or ("a prepare hook failed" if self._prepare_failed else None),
             )
-            for task in (sampler, flusher, heartbeat):
+            for task in (sampler, flusher, heartbeat, checkpoints):
                 task.cancel()
-            await asyncio.gather(sampler, flusher, heartbeat, return_exceptions=True)
+            await asyncio.gather(sampler, flusher, heartbeat, checkpoints, return_exceptions=True)
             self._final_flush()
             os.close(self._journal)
             if self.plan.mode != "debug":
@@ -596,6 +597,35 @@ class PipelineExecutor:
             self.recorder.write(
                 self.store.update_execution, self.execution_id, heartbeat_at=time.time()
             )
+
+    async def _checkpoint_periodically(self) -> None:
+        """Automatic checkpoints (``execution.checkpoint_interval``), taken on a thread: waiting
+        for a step's ready file must not stall the loop."""
+        from shipyard import checkpoint
+
+        interval = self.plan.checkpoint_interval
+        if not interval:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            running = {name: r.launched.pid for name, r in self._running.items() if r.exit is None}
+            if not running:
+                continue
+            states = {name: state.value for name, state in self.scheduler.state.items()}
+            try:
+                taken = await asyncio.to_thread(
+                    checkpoint.create,
+                    self.run_dir,
+                    self.plan,
+                    self.execution_id,
+                    states=states,
+                    running=running,
+                    reason="automatic",
+                )
+            except (ShipyardError, OSError) as error:
+                self.recorder.event("checkpoint_failed", reason=str(error))
+            else:
+                self.recorder.event("checkpoint_created", id=taken.id, bytes=taken.bytes)
 
     # -- resources --------------------------------------------------------------------------
 

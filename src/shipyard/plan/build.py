@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shipyard.dag import critical_path, stages
 from shipyard.plan.model import (
+    CheckpointSettings,
     Plan,
     PlannedCommand,
     PlannedStep,
@@ -102,6 +103,9 @@ def build_plan(
                 enabled=step.enabled,
                 inputs=[substitute(path, text_values) for path in step.inputs],
                 outputs=[substitute(path, text_values) for path in step.outputs],
+                checkpoint=CheckpointSettings(**step.checkpoint.model_dump())
+                if step.checkpoint
+                else None,
                 stage=stage_of[name],
             )
         )
@@ -125,5 +129,7 @@ def build_plan(
         steps=steps,
         stages=levels,
         critical_path=path,
+        checkpoint_interval=spec.execution.checkpoint_interval,
+        keep_checkpoints=spec.execution.keep_checkpoints,
     )
     return with_history(plan, dict(history)) if history else plan

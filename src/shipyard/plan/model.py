@@ -37,6 +37,14 @@ class StopSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointSettings:
+    paths: list[str]
+    signal: str | None = None
+    ready_file: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedCommand:
     """A command ready to exec: ``argv`` is final (a shell command is ``/bin/sh -c …``)."""
 
@@ -64,6 +72,7 @@ class PlannedStep:
     enabled: bool = True
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    checkpoint: CheckpointSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,8 @@ class Plan:
     #: Sum of the mean durations of earlier runs along the critical path; None without history.
     critical_path_seconds: float | None = None
     description: str = ""
+    checkpoint_interval: float | None = None
+    keep_checkpoints: int | None = None
 
     def step(self, name: str) -> PlannedStep:
         for step in self.steps:
@@ -124,6 +135,7 @@ class Plan:
                 enabled=item["enabled"],
                 inputs=list(item["inputs"]),
                 outputs=list(item["outputs"]),
+                checkpoint=CheckpointSettings(**item["checkpoint"]) if item["checkpoint"] else None,
             )
             for item in data["steps"]
         ]
@@ -145,6 +157,8 @@ class Plan:
             critical_path=list(data["critical_path"]),
             critical_path_seconds=data["critical_path_seconds"],
             description=data["description"],
+            checkpoint_interval=data["checkpoint_interval"],
+            keep_checkpoints=data["keep_checkpoints"],
         )
 
 

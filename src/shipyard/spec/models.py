@@ -171,6 +171,21 @@ class StopPolicy(_Model):
     timeout: Duration = Field(10.0, description="grace before SIGKILL")
 
 
+class CheckpointSpec(_Model):
+    """Files a long-running step can be restarted from, and how to ask it to write them."""
+
+    paths: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="files or folders (relative to workdir) to keep in a checkpoint"
+    )
+    signal: Literal["USR1", "USR2", "HUP", "INT", "TERM"] | None = Field(
+        None, description="sent to the step before its files are copied"
+    )
+    ready_file: str | None = Field(
+        None, description="the step creates it when its files are written (after the signal)"
+    )
+    timeout: Duration = Field(30.0, description="how long to wait for ready_file")
+
+
 class HookCommand(_Model):
     run: Command
     shell: bool = False
@@ -210,6 +225,12 @@ class ExecutionSettings(_Model):
     sample_interval: Duration = Field(
         1.0, description="how often resource use is sampled (0.2s in profile mode)"
     )
+    checkpoint_interval: Duration | None = Field(
+        None, description="take a checkpoint this often while steps run"
+    )
+    keep_checkpoints: int | None = Field(
+        None, ge=1, description="keep only the newest N checkpoints of an execution"
+    )
 
 
 class StepSpec(_Model):
@@ -230,6 +251,9 @@ class StepSpec(_Model):
         default_factory=list,
         description="files or folders the step reads (relative to workdir): their content is "
         "part of the step's cache key, so resume re-runs the step when they change",
+    )
+    checkpoint: CheckpointSpec | None = Field(
+        None, description="how to checkpoint this step while it runs"
     )
     outputs: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,

@@ -1,0 +1,230 @@
+"""Checkpoints: a recorded, restorable point of an execution.
+
+A checkpoint keeps the state of every unit and a copy of the files each running step declares
+under ``checkpoint.paths`` — after asking the step to write them (its ``checkpoint.signal``) and
+waiting for its ``ready_file``. Files are copied, not hard-linked: a step that rewrites its state
+file in place would otherwise change the checkpoint under it. Every file's sha256 is recorded, so
+a damaged checkpoint is refused at restore instead of silently restarting from bad state.
+
+Layout: ``runs/<id>/checkpoints/ckpt-0001/{manifest.json, <step>/<path>…}``. The manifest is
+written last, atomically: a checkpoint without one was interrupted and does not exist.
+The id a user sees is ``<execution-id>/ckpt-0001``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal as signals
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import ShipyardError
+from shipyard.plan.model import Plan
+from shipyard.workspace import RunDir
+
+PREFIX = "ckpt-"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    id: str  # <execution-id>/ckpt-0001
+    execution_id: str
+    created_at: float
+    reason: str  # "requested" or "automatic"
+    units: dict[str, str]  # unit → state at that moment
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # step → {path: sha256}
+    bytes: int = 0
+
+
+def split_id(checkpoint_id: str) -> tuple[str, str]:
+    execution_id, sep, name = checkpoint_id.rpartition("/")
+    if not sep or not name.startswith(PREFIX) or not execution_id:
+        raise ShipyardError(
+            f"'{checkpoint_id}' is not a checkpoint id",
+            hint="ids look like exec_name_20261122_101500_ab12/ckpt-0001 (see checkpoint list)",
+        )
+    return execution_id, name
+
+
+def create(
+    run_dir: RunDir,
+    plan: Plan,
+    execution_id: str,
+    *,
+    states: Mapping[str, str],
+    running: Mapping[str, int],
+    reason: str,
+) -> Checkpoint:
+    """Take a checkpoint. ``states``: every unit's state; ``running``: step → its PID."""
+    folder = run_dir.root / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 1 + max((_number(p.name) for p in folder.glob(f"{PREFIX}*")), default=0)
+    name = f"{PREFIX}{number:04d}"
+    partial = folder / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    files: dict[str, dict[str, str]] = {}
+    size = 0
+    for step in plan.steps:
+        if step.name not in running or step.checkpoint is None:
+            continue
+        settings = step.checkpoint
+        workdir = Path(step.workdir)
+        if settings.signal:
+            _ask_to_write(
+                running[step.name],
+                settings.signal,
+                settings.ready_file,
+                workdir,
+                settings.timeout,
+                step.name,
+            )
+        files[step.name] = {}
+        for declared in settings.paths:
+            source = workdir / declared
+            if not source.exists():
+                continue  # nothing written yet: the step restarts from scratch
+            for path in _files_under(source):
+                relative = (
+                    str(Path(declared) / path.relative_to(source)) if source.is_dir() else declared
+                )
+                target = partial / step.name / _safe(relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                files[step.name][_safe(relative)] = _sha256(target)
+                size += target.stat().st_size
+    checkpoint = Checkpoint(
+        id=f"{execution_id}/{name}",
+        execution_id=execution_id,
+        created_at=time.time(),
+        reason=reason,
+        units=dict(states),
+        files=files,
+        bytes=size,
+    )
+    manifest = partial / "manifest.json"
+    manifest.write_text(json.dumps(_to_dict(checkpoint), indent=2), encoding="utf-8")
+    partial.rename(folder / name)
+    if plan.keep_checkpoints:
+        prune(run_dir, keep=plan.keep_checkpoints)
+    return checkpoint
+
+
+def _ask_to_write(
+    pid: int, signal_name: str, ready_file: str | None, workdir: Path, timeout: float, step: str
+) -> None:
+    ready = workdir / ready_file if ready_file else None
+    if ready is not None:
+        with contextlib.suppress(FileNotFoundError):
+            ready.unlink()
+    try:
+        os.kill(pid, getattr(signals, f"SIG{signal_name}"))
+    except ProcessLookupError:
+        return  # it just ended: its files are as it left them
+    if ready is None:
+        return
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if time.monotonic() > deadline:
+            raise ShipyardError(
+                f"step '{step}' did not write {ready_file} within {timeout:g}s of SIG{signal_name}",
+                hint="raise checkpoint.timeout, or check that the step handles the signal",
+            )
+        time.sleep(0.05)
+
+
+def _files_under(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _safe(relative: str) -> str:
+    parts = [("_up_" if part == ".." else part) for part in Path(relative).parts if part != "/"]
+    return str(Path(*parts))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _number(name: str) -> int:
+    try:
+        return int(name.removeprefix(PREFIX))
+    except ValueError:
+        return 0
+
+
+def _to_dict(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "execution_id": checkpoint.execution_id,
+        "created_at": checkpoint.created_at,
+        "reason": checkpoint.reason,
+        "units": checkpoint.units,
+        "files": checkpoint.files,
+        "bytes": checkpoint.bytes,
+    }
+
+
+def load(run_dir: RunDir, name: str) -> Checkpoint:
+    manifest = run_dir.root / "checkpoints" / name / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShipyardError(
+            f"no checkpoint {name} in {run_dir.root.name}",
+            hint=f"shipyard checkpoint list {run_dir.root.name}",
+        ) from None
+    except ValueError:
+        raise ShipyardError(f"checkpoint {name} has a damaged manifest ({manifest})") from None
+    return Checkpoint(**data)
+
+
+def listing(run_dir: RunDir) -> list[Checkpoint]:
+    folder = run_dir.root / "checkpoints"
+    if not folder.is_dir():
+        return []
+    names = sorted(p.name for p in folder.glob(f"{PREFIX}*") if (p / "manifest.json").exists())
+    return [load(run_dir, name) for name in names]
+
+
+def verify(run_dir: RunDir, checkpoint: Checkpoint) -> Path:
+    """The checkpoint's folder, once every file matches its recorded checksum."""
+    folder = run_dir.root / "checkpoints" / checkpoint.id.rpartition("/")[2]
+    for step, files in checkpoint.files.items():
+        for relative, expected in files.items():
+            path = folder / step / relative
+            if not path.is_file():
+                raise ShipyardError(
+                    f"checkpoint {checkpoint.id} is incomplete: {step}/{relative} is missing",
+                    hint="restore an earlier checkpoint (shipyard checkpoint list)",
+                )
+            if _sha256(path) != expected:
+                raise ShipyardError(
+                    f"checkpoint {checkpoint.id} is corrupted: {step}/{relative} does not match "
+                    "its checksum",
+                    hint="restore an earlier checkpoint (shipyard checkpoint list)",
+                )
+    return folder
+
+
+def prune(run_dir: RunDir, *, keep: int) -> list[str]:
+    """Remove the oldest checkpoints beyond ``keep``; returns their names."""
+    folder = run_dir.root / "checkpoints"
+    names = sorted(p.name for p in folder.glob(f"{PREFIX}*") if (p / "manifest.json").exists())
+    removed = names[:-keep] if len(names) > keep else []
+    for name in removed:
+        shutil.rmtree(folder / name)
+    return removed

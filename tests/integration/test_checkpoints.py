@@ -1,0 +1,79 @@
+"""Checkpoints with a real long-running step that saves its state on SIGUSR1."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import ShipyardError
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState, UnitState
+from tests.integration.test_lifecycle import wait_for
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "long-simulation.yaml"
+
+
+def counted(ops: LocalOperations, execution_id: str) -> list[str]:
+    return [line.text for line in ops.logs(execution_id, "simulate")]
+
+
+def start_counting(ops: LocalOperations, **params: object) -> str:
+    status = ops.run(EXAMPLE, {"to": 60, "every": 0.05, **params}, detach=True)
+    wait_for(lambda: counted(ops, status.id) == ["starting from 0"])
+    time.sleep(0.6)  # let it count for a while
+    return status.id
+
+
+def test_a_killed_run_restored_from_its_checkpoint_finishes_from_where_it_was(
+    ops: LocalOperations,
+) -> None:
+    execution_id = start_counting(ops)
+    taken = ops.checkpoint_create(execution_id)
+    assert taken.units == {"simulate": "running", "report": "pending"}
+    assert list(taken.files) == ["simulate"] and list(taken.files["simulate"]) == ["state.json"]
+    saved = int(counted(ops, execution_id)[-1].removeprefix("checkpoint at "))
+    assert 0 < saved < 60
+    ops.stop(execution_id, force=True)
+    assert ops.status(execution_id).unit("simulate").state == UnitState.CANCELLED
+
+    restored = ops.checkpoint_restore(taken.id)
+    assert restored.id != execution_id and restored.state == ExecutionState.SUCCEEDED
+    lines = counted(ops, restored.id)
+    assert lines[0] == f"starting from {saved}"  # not from zero
+    assert lines[-1] == "finished at 60"
+    assert [c.id for c in ops.checkpoint_list(execution_id)] == [taken.id]
+
+
+def test_a_corrupted_checkpoint_is_refused(ops: LocalOperations) -> None:
+    execution_id = start_counting(ops)
+    taken = ops.checkpoint_create(execution_id)
+    ops.stop(execution_id, force=True)
+    saved = Path(ops.status(execution_id).run_dir) / "checkpoints" / "ckpt-0001"
+    (saved / "simulate" / "state.json").write_text(json.dumps({"count": 59}))
+    with pytest.raises(ShipyardError, match=r"corrupted: simulate/state\.json"):
+        ops.checkpoint_restore(taken.id)
+    (saved / "simulate" / "state.json").unlink()
+    with pytest.raises(ShipyardError, match="incomplete"):
+        ops.checkpoint_restore(taken.id)
+
+
+def test_automatic_checkpoints_keep_only_the_newest(ops: LocalOperations) -> None:
+    status = ops.run(EXAMPLE, {"to": 80, "every": 0.05}, detach=True, checkpoint_every=0.4)
+    wait_for(lambda: ops.status(status.id).state.finished, timeout=30)
+    names = [c.id.rpartition("/")[2] for c in ops.checkpoint_list(status.id)]
+    assert len(names) == 3  # keep_checkpoints: 3 in the example
+    assert names == sorted(names) and names[0] != "ckpt-0001"  # the oldest were removed
+    assert all(c.reason == "automatic" for c in ops.checkpoint_list(status.id))
+
+
+def test_checkpoint_errors(ops: LocalOperations) -> None:
+    with pytest.raises(ShipyardError, match="not a checkpoint id"):
+        ops.checkpoint_restore("nonsense")
+    done = ops.run(EXAMPLE, {"to": 1, "every": 0.01})
+    with pytest.raises(ShipyardError, match="only a running one"):
+        ops.checkpoint_create(done.id)
+    with pytest.raises(ShipyardError, match="no checkpoint ckpt-0009"):
+        ops.checkpoint_restore(f"{done.id}/ckpt-0009")
