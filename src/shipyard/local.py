@@ -667,8 +667,9 @@ class LocalOperations:
         grep: str | None = None,
         poll: float = 0.2,
     ) -> Iterator[LogLine]:
-        """New log lines as they are written, until the execution has finished and every
-        line is out. Lines of several units interleave in the order they are noticed."""
+        """New log lines as they are written, until the followed units (every unit when none is
+        named) have finished and every line is out. Lines of several units interleave in the
+        order they are noticed."""
         import time
 
         status = self.status(execution_id)
@@ -684,8 +685,12 @@ class LocalOperations:
                 data = path.read_bytes()
                 positions[record.name] = len(data)
                 numbers[record.name] = data.count(b"\n")
+        followed = {u.name for u in units}
         while True:
-            finished = self.status(execution_id).state.finished
+            now = self.status(execution_id)
+            finished = now.state.finished or all(
+                u.state.finished for u in now.units if u.name in followed
+            )
             for record in units:
                 path = Path(record.log_path or "")
                 try:
