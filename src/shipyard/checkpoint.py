@@ -85,6 +85,7 @@ def create(
                 workdir,
                 settings.timeout,
                 step.name,
+                [workdir / path for path in settings.paths],
             )
         files[step.name] = {}
         for declared in settings.paths:
@@ -118,19 +119,33 @@ def create(
 
 
 def _ask_to_write(
-    pid: int, signal_name: str, ready_file: str | None, workdir: Path, timeout: float, step: str
+    pid: int,
+    signal_name: str,
+    ready_file: str | None,
+    workdir: Path,
+    timeout: float,
+    step: str,
+    paths: list[Path],
 ) -> None:
+    """Signal the step, then wait: for its ready file if it has one (an error past the timeout),
+    else until one of its declared files changes (or the timeout passes: they are taken as they
+    are, since a step may have had nothing new to write)."""
     ready = workdir / ready_file if ready_file else None
     if ready is not None:
         with contextlib.suppress(FileNotFoundError):
             ready.unlink()
+    before = {path: _mtime(path) for path in paths}
     try:
         os.kill(pid, getattr(signals, f"SIG{signal_name}"))
     except ProcessLookupError:
         return  # it just ended: its files are as it left them
-    if ready is None:
-        return
     deadline = time.monotonic() + timeout
+    if ready is None:
+        while all(_mtime(path) == before[path] for path in paths):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        return
     while not ready.exists():
         if time.monotonic() > deadline:
             raise ShipyardError(
@@ -138,6 +153,13 @@ def _ask_to_write(
                 hint="raise checkpoint.timeout, or check that the step handles the signal",
             )
         time.sleep(0.05)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def _files_under(path: Path) -> list[Path]:

@@ -77,3 +77,30 @@ def test_checkpoint_errors(ops: LocalOperations) -> None:
         ops.checkpoint_create(done.id)
     with pytest.raises(ShipyardError, match="no checkpoint ckpt-0009"):
         ops.checkpoint_restore(f"{done.id}/ckpt-0009")
+
+
+def test_without_a_ready_file_the_checkpoint_waits_for_the_files_to_change(
+    ops: LocalOperations,
+    write_spec,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    spec = write_spec(
+        """
+        name: slow-writer
+        steps:
+          w:
+            shell: true
+            run: >-
+              echo old > state.txt; trap 'sleep 0.5; echo new > state.txt' USR1;
+              touch started; while :; do sleep 0.05; done
+            checkpoint: {paths: [state.txt], signal: USR1, timeout: 10s}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    wait_for(lambda: (tmp_path / "started").exists())
+    wait_for(lambda: ops.status(status.id).unit("w").state == UnitState.RUNNING)
+    taken = ops.checkpoint_create(status.id)
+    saved = Path(status.run_dir) / "checkpoints" / "ckpt-0001" / "w" / "state.txt"
+    assert saved.read_text() == "new\n"  # waited for the write that the signal asked for
+    assert taken.files["w"]["state.txt"]
+    ops.stop(status.id, force=True)
