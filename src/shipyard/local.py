@@ -665,6 +665,7 @@ class LocalOperations:
         unit: str | None = None,
         *,
         grep: str | None = None,
+        tail: int | None = None,
         poll: float = 0.2,
     ) -> Iterator[LogLine]:
         """New log lines as they are written, until the followed units (every unit when none is
@@ -678,13 +679,25 @@ class LocalOperations:
         positions = {u.name: 0 for u in units}
         numbers = {u.name: 0 for u in units}
         pending = {u.name: "" for u in units}
-        # Start after what `logs` already showed.
+        # What is there already (its last ``tail`` lines per unit), then what comes: one reader,
+        # so no line is lost or repeated between the two.
+        backlog: list[LogLine] = []
         for record in units:
             path = Path(record.log_path or "")
-            if path.exists():
-                data = path.read_bytes()
-                positions[record.name] = len(data)
-                numbers[record.name] = data.count(b"\n")
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            complete = data[: data.rfind(b"\n") + 1]
+            positions[record.name] = len(complete)
+            lines = complete.decode("utf-8", errors="replace").split("\n")[:-1]
+            numbers[record.name] = len(lines)
+            shown = [
+                LogLine(unit=record.name, number=index, text=text)
+                for index, text in enumerate(lines, start=1)
+                if pattern is None or pattern.search(text)
+            ]
+            backlog.extend(shown[-tail:] if tail else shown)
+        yield from backlog
         followed = {u.name for u in units}
         while True:
             now = self.status(execution_id)

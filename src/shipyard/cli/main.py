@@ -354,16 +354,10 @@ def logs(
     from shipyard.cli import render
 
     ops = _ops(home)
-    lines = ops.logs(execution_id, step, tail=tail, grep=grep)
-    if as_json and not follow:
-        _dump(lines)
-        return
     prefix = step is None
-    width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
-    if lines:
-        console().print(render.log_lines(lines, prefix=prefix, width=width), markup=False)
     if follow:
-        for line in ops.follow_logs(execution_id, step, grep=grep):
+        width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
+        for line in ops.follow_logs(execution_id, step, grep=grep, tail=tail):
             if as_json:
                 sys.stdout.write(
                     json.dumps({"unit": line.unit, "number": line.number, "text": line.text}) + "\n"
@@ -373,6 +367,14 @@ def logs(
                     f"{line.unit:<{width}} | {line.text}\n" if prefix else line.text + "\n"
                 )
             sys.stdout.flush()
+        return
+    lines = ops.logs(execution_id, step, tail=tail, grep=grep)
+    if as_json:
+        _dump(lines)
+        return
+    if lines:
+        width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
+        console().print(render.log_lines(lines, prefix=prefix, width=width), markup=False)
 
 
 @app.command()
