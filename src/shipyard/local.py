@@ -291,7 +291,8 @@ class LocalOperations:
             parameters=dict(plan.parameters),
             run_dir=str(run_dir.root),
             created_at=now.timestamp(),
-            units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps],
+            units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps]
+            + [(svc.name, "service", str(run_dir.log_for(svc.name))) for svc in plan.services],
         )
         return execution_id, run_dir
 
@@ -570,9 +571,35 @@ class LocalOperations:
                 f"no execution '{wanted}' in {self.workspace.home}",
                 hint="`shipyard list` shows the executions; SHIPYARD_HOME selects the state folder",
             )
-        if not status.state.finished:
+        if not status.state.finished and all(unit.kind == "step" for unit in status.units):
             status = self._with_estimate(status)
         return status
+
+    def latest_fleet(self, *, active: bool) -> str:
+        """The newest execution that has services (a running one, if ``active``)."""
+        for summary in self.list_executions(active_only=active, limit=200):
+            status = self.store.get_execution(summary.id)
+            if status and any(unit.kind == "service" for unit in status.units):
+                return summary.id
+        raise ExecutionNotFound(
+            "no fleet is running" if active else "no fleet has been brought up yet",
+            hint="bring one up with `shipyard up FILE`",
+        )
+
+    def wait_healthy(self, execution_id: str, *, timeout: float = 300.0) -> ExecutionStatus:
+        """Wait until every service of a fleet is healthy, or the fleet has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(execution_id)
+            services = [unit for unit in status.units if unit.kind == "service"]
+            if status.state.finished or all(unit.health == "healthy" for unit in services):
+                return status
+            if time.monotonic() > deadline:
+                raise ShipyardError(
+                    f"{execution_id} is not healthy after {timeout:g}s",
+                    hint=f"shipyard ps {execution_id} shows which service is not",
+                )
+            time.sleep(0.1)
 
     def _with_estimate(self, status: ExecutionStatus) -> ExecutionStatus:
         from datetime import timedelta

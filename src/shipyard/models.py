@@ -22,6 +22,7 @@ class ExecutionState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped by a user (Ctrl-C, stop)
+    STOPPED = "stopped"  # a fleet brought down
     LOST = "lost"  # its supervisor died without finishing it
 
     @property
@@ -37,6 +38,7 @@ class UnitState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # never started: a dependency failed, or the run was stopped
     CANCELLED = "cancelled"  # was running when the execution was stopped
+    STOPPED = "stopped"  # a service that was stopped (or exited cleanly and stays down)
     DISABLED = "disabled"  # enabled: false in the spec
 
     @property
@@ -109,6 +111,11 @@ class UnitStatus:
     pid: int | None = None
     log_path: str | None = None
     resources: ResourceUsage = field(default_factory=ResourceUsage)
+    # services only
+    port: int | None = None
+    url: str | None = None
+    health: str | None = None  # starting | healthy | unhealthy
+    restarts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

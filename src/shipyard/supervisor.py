@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.recorder import Observer
@@ -30,6 +31,12 @@ from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace
 
 
+class Stoppable(Protocol):
+    def request_stop(self, reason: str = ..., *, force: bool = ...) -> None: ...
+
+    def stop_gracefully(self, reason: str, *, grace: float) -> None: ...
+
+
 def drive(
     store: Store,
     plan: Plan,
@@ -37,6 +44,19 @@ def drive(
     run_dir: RunDir,
     observer: Observer | None = None,
 ) -> None:
+    if plan.kind == "fleet":
+        from shipyard.engine.fleet import FleetExecutor
+
+        fleet = FleetExecutor(
+            plan, execution_id=execution_id, run_dir=run_dir, store=store, observer=observer
+        )
+
+        async def up() -> None:
+            with _stop_on_signals(fleet, store, execution_id):
+                await fleet.run()
+
+        asyncio.run(up())
+        return
     # A resumed execution: what already succeeded stays done, attempts number on.
     status = store.get_execution(execution_id)
     done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
@@ -58,7 +78,7 @@ def drive(
 
 
 @contextlib.contextmanager
-def _stop_on_signals(executor: PipelineExecutor, store: Store, execution_id: str) -> Iterator[None]:
+def _stop_on_signals(executor: Stoppable, store: Store, execution_id: str) -> Iterator[None]:
     """Install the stop handlers on the running loop; the previous ones come back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield

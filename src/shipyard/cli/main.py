@@ -224,6 +224,89 @@ def run(
 
 
 @app.command()
+def up(
+    spec: SpecArgument,
+    param: ParamOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Hand the fleet to a supervisor process.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait/--no-wait", help="With -d: return once every service is healthy."),
+    ] = True,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring a fleet of services up. In the foreground it runs until Ctrl-C (then down);
+    with -d it returns once every service is healthy, or says which one failed and why."""
+    from shipyard.cli.plain import service_lines
+
+    ops = _ops(home)
+    if not detach:
+        from shipyard.cli.progress import FleetDisplay
+
+        with FleetDisplay(console()) as display:
+            status = ops.run(spec, _params(param), observer=display)
+        sys.stdout.write("\n".join(service_lines(status)) + "\n")
+        if status.state.value == "failed":
+            raise ShipyardError(f"{status.id} failed: {status.reason}")
+        return
+    status = ops.run(spec, _params(param), detach=True)
+    if wait:
+        status = ops.wait_healthy(status.id)
+    if as_json:
+        _dump(status)
+    else:
+        sys.stdout.write("\n".join(service_lines(status)) + "\n")
+    if status.state.value in ("failed", "lost"):
+        raise ShipyardError(
+            f"{status.id} did not come up: {status.reason}",
+            hint=f"shipyard logs {status.id} shows what the services said",
+        )
+
+
+@app.command()
+def down(
+    execution_id: Annotated[
+        str | None,
+        typer.Argument(help="The fleet [default: the latest one running]", show_default=False),
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a fleet: reverse start order, each service's stop signal to its whole process
+    group, SIGKILL after its stop timeout. Nothing of it is left running."""
+    ops = _ops(home)
+    target = execution_id or ops.latest_fleet(active=True)
+    report = ops.stop(target, grace=0.0)
+    if as_json:
+        _dump(report)
+    else:
+        state = report.state.value if report.state else "stopping"
+        sys.stdout.write(f"{report.execution_id} {state}\n")
+
+
+@app.command()
+def ps(
+    execution_id: Annotated[
+        str | None, typer.Argument(help="The fleet [default: the latest]", show_default=False)
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A fleet's services: state, health, pid, port, url, restarts, uptime, cpu, rss."""
+    from shipyard.cli import render
+
+    ops = _ops(home)
+    status = ops.status(execution_id or ops.latest_fleet(active=False))
+    if as_json:
+        _dump(status.units)
+        return
+    console().print(render.status_header(status))
+    console().print(render.services_table(status))
+
+
+@app.command()
 def resume(
     execution_id: Annotated[str, typer.Argument(help="Execution id.", show_default=False)],
     force: Annotated[

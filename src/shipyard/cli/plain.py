@@ -18,3 +18,15 @@ def summary_line(status: ExecutionStatus) -> str:
     if status.reason:
         text += f" ({status.reason})"
     return text
+
+
+def service_lines(status: ExecutionStatus) -> list[str]:
+    """One line per service: name, state, health, url, pid, restarts."""
+    lines = [f"{status.id} {status.state.value}" + (f" ({status.reason})" if status.reason else "")]
+    width = max((len(unit.name) for unit in status.units), default=0)
+    for unit in status.units:
+        lines.append(
+            f"  {unit.name:<{width}}  {unit.state.value:<9} {unit.health or '—':<9} "
+            f"{unit.url or '—':<22} pid {unit.pid or '—':<7} restarts {unit.restarts}"
+        )
+    return lines

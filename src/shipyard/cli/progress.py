@@ -137,3 +137,41 @@ def _event_json(event: Event) -> dict[str, Any]:
         record["unit"] = event.unit
     record.update(event.data)
     return record
+
+
+_FLEET_EVENTS = {
+    "service_started": "started",
+    "service_healthy": "healthy",
+    "service_unhealthy": "unhealthy",
+    "service_exited": "exited",
+    "service_restarting": "restarting",
+    "service_failed": "failed",
+    "service_stopped": "stopped",
+    "fleet_up": "up",
+    "fleet_failed": "failed",
+}
+
+
+class FleetDisplay:
+    """`up` in the foreground: one line per service event, until Ctrl-C."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __enter__(self) -> FleetDisplay:
+        self.console.print("bringing the fleet up; Ctrl-C brings it down", style="dim")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def __call__(self, event: Event) -> None:
+        word = _FLEET_EVENTS.get(event.action)
+        if word is None:
+            return
+        detail = ", ".join(
+            f"{key} {value}" for key, value in event.data.items() if value not in (None, "")
+        )
+        style = STATE_STYLE.get(word, "")
+        subject = event.unit or "fleet"
+        self.console.print(Text.assemble((f"{word:>10} ", style), (subject, "bold"), f"  {detail}"))

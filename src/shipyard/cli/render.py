@@ -32,6 +32,10 @@ STATE_STYLE = {
     "cancelled": "yellow",
     "disabled": "dim",
     "lost": "bold magenta",
+    "stopped": "dim",
+    "healthy": "green",
+    "unhealthy": "bold red",
+    "starting": "yellow",
 }
 
 
@@ -186,10 +190,15 @@ def status_header(status: ExecutionStatus) -> Text:
     text = Text()
     text.append(f"{status.id}  ", style="bold")
     text.append_text(state_text(status.state))
-    text.append(
-        f"   {status.progress.done}/{status.progress.total} units "
-        f"({status.progress.percent:g}%)   elapsed {_elapsed(status, now)}\n"
-    )
+    services = [unit for unit in status.units if unit.kind == "service"]
+    if services:
+        healthy = sum(1 for unit in services if unit.health == "healthy" and not unit.state.finished)
+        text.append(f"   {healthy}/{len(services)} services healthy   up {_elapsed(status, now)}\n")
+    else:
+        text.append(
+            f"   {status.progress.done}/{status.progress.total} units "
+            f"({status.progress.percent:g}%)   elapsed {_elapsed(status, now)}\n"
+        )
     text.append(
         f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n"
     )
@@ -271,3 +280,30 @@ def log_lines(lines: list[LogLine], *, prefix: bool, width: int | None = None) -
         text.append(line.text + "\n")
     text.rstrip()
     return text
+
+
+def services_table(status: ExecutionStatus) -> Table:
+    now = datetime.now(UTC)
+    table = Table(expand=False)
+    for column in ("service", "state", "health", "pid", "port", "url", "restarts", "uptime"):
+        table.add_column(
+            column, justify="right" if column in ("pid", "port", "restarts") else "left"
+        )
+    table.add_column("cpu", justify="right")
+    table.add_column("rss", justify="right")
+    for unit in status.units:
+        cpu, rss = _resources(unit.resources)
+        running = unit.state == UnitState.RUNNING
+        table.add_row(
+            unit.name,
+            state_text(unit.state),
+            Text(unit.health or "—", style=STATE_STYLE.get(unit.health or "", "")),
+            str(unit.pid or "—") if running else "—",
+            str(unit.port or "—"),
+            unit.url or "—",
+            str(unit.restarts),
+            _elapsed(unit, now) if running else "—",
+            cpu if running else "—",
+            rss if running else "—",
+        )
+    return table

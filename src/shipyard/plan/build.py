@@ -10,10 +10,13 @@ from pathlib import Path
 from shipyard.dag import critical_path, stages
 from shipyard.plan.model import (
     CheckpointSettings,
+    HealthSettings,
     Plan,
     PlannedCommand,
+    PlannedService,
     PlannedStep,
     ResourceRequest,
+    RestartSettings,
     RetrySettings,
     RunMode,
     StopSettings,
@@ -23,6 +26,7 @@ from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.templating import PLACEHOLDER, substitute
+from shipyard.topology import resolve
 
 SHELL = "/bin/sh"
 
@@ -110,6 +114,7 @@ def build_plan(
             )
         )
 
+    services, service_stages = _services(loaded, common_env, text_values)
     path, _ = critical_path(needs)
     hooks = spec.hooks
     plan = Plan(
@@ -131,5 +136,48 @@ def build_plan(
         critical_path=path,
         checkpoint_interval=spec.execution.checkpoint_interval,
         keep_checkpoints=spec.execution.keep_checkpoints,
+        services=services,
+        service_stages=service_stages,
+        base_port=spec.execution.base_port,
+        on_service_failure=spec.execution.on_service_failure,
     )
     return with_history(plan, dict(history)) if history else plan
+
+
+def _services(
+    loaded: LoadedSpec, common_env: dict[str, str], values: Mapping[str, str]
+) -> tuple[list[PlannedService], list[list[str]]]:
+    """The fleet: each service resolved, with its start stage and its connections."""
+    spec = loaded.spec
+    if not spec.services:
+        return [], []
+    wiring = resolve(
+        list(spec.services),
+        spec.topology.model_dump() if spec.topology else None,
+        {name: list(service.depends_on) for name, service in spec.services.items()},
+        deployment=spec.execution.deployment,
+    )
+    stage_of = {name: index for index, stage in enumerate(wiring.stages) for name in stage}
+    planned = []
+    for name, service in spec.services.items():
+        env = dict(common_env)
+        env.update({key: substitute(value, values) for key, value in service.env.items()})
+        workdir = loaded.base_dir / service.workdir if service.workdir else loaded.base_dir
+        planned.append(
+            PlannedService(
+                name=name,
+                description=service.description,
+                command=resolve_command(service.run, service.shell, values),
+                env=env,
+                workdir=str(workdir),
+                stage=stage_of[name],
+                port=service.port,
+                health=HealthSettings(**service.health.model_dump()) if service.health else None,
+                readiness_timeout=service.readiness_timeout,
+                restart=RestartSettings(**service.restart.model_dump()),
+                stop=StopSettings(**service.stop.model_dump()),
+                depends_on=dict(service.depends_on),
+                connects_to=wiring.connections.get(name, []),
+            )
+        )
+    return planned, wiring.stages

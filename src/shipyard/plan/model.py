@@ -76,6 +76,44 @@ class PlannedStep:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthSettings:
+    http: str | None = None
+    tcp: bool = False
+    exec: list[str] | None = None
+    initial_delay: float = 0.0
+    interval: float = 1.0
+    timeout: float = 1.0
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RestartSettings:
+    policy: str = "on-failure"
+    max_restarts: int = 3
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+    reset_after: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedService:
+    name: str
+    command: PlannedCommand
+    env: dict[str, str]
+    workdir: str
+    stage: int
+    port: int | str | None = None  # a number, "auto" (chosen at start), or None (no port)
+    health: HealthSettings | None = None
+    readiness_timeout: float = 60.0
+    restart: RestartSettings = field(default_factory=RestartSettings)
+    stop: StopSettings = field(default_factory=StopSettings)
+    depends_on: dict[str, str] = field(default_factory=dict)
+    connects_to: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything needed to run, and to show what would run."""
 
@@ -99,6 +137,20 @@ class Plan:
     description: str = ""
     checkpoint_interval: float | None = None
     keep_checkpoints: int | None = None
+    services: list[PlannedService] = field(default_factory=list)
+    service_stages: list[list[str]] = field(default_factory=list)  # start order of the fleet
+    base_port: int = 8100
+    on_service_failure: str = "keep-running"
+
+    @property
+    def kind(self) -> str:
+        return "fleet" if self.services else "pipeline"
+
+    def service(self, name: str) -> PlannedService:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
 
     def step(self, name: str) -> PlannedStep:
         for step in self.steps:
@@ -159,7 +211,29 @@ class Plan:
             description=data["description"],
             checkpoint_interval=data["checkpoint_interval"],
             keep_checkpoints=data["keep_checkpoints"],
+            services=[_service(item) for item in data.get("services", [])],
+            service_stages=[list(stage) for stage in data.get("service_stages", [])],
+            base_port=data.get("base_port", 8100),
+            on_service_failure=data.get("on_service_failure", "keep-running"),
         )
+
+
+def _service(item: dict[str, Any]) -> PlannedService:
+    return PlannedService(
+        name=item["name"],
+        command=PlannedCommand(argv=list(item["command"]["argv"]), shell=item["command"]["shell"]),
+        env=dict(item["env"]),
+        workdir=item["workdir"],
+        stage=item["stage"],
+        port=item["port"],
+        health=HealthSettings(**item["health"]) if item["health"] else None,
+        readiness_timeout=item["readiness_timeout"],
+        restart=RestartSettings(**item["restart"]),
+        stop=StopSettings(**item["stop"]),
+        depends_on=dict(item["depends_on"]),
+        connects_to=list(item["connects_to"]),
+        description=item["description"],
+    )
 
 
 def with_history(plan: Plan, history: dict[str, float]) -> Plan:

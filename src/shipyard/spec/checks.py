@@ -19,15 +19,58 @@ Check = Callable[[Spec, SourceMap], list[SpecProblem]]
 
 
 def check_not_empty(spec: Spec, source: SourceMap) -> list[SpecProblem]:
-    if spec.steps:
+    if spec.steps or spec.services:
         return []
     return [
         SpecProblem(
-            f"'{spec.name}' has no steps: there is nothing to run",
+            f"'{spec.name}' has no steps or services: there is nothing to run",
             source.locate(("steps",), key=True),
             hint="add a 'steps:' mapping with at least one step that has a 'run:' command",
         )
     ]
+
+
+def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+    """Services: names, depends_on, topology (the resolver's own checks, with a position)."""
+    from shipyard.topology import TopologyError, resolve
+
+    problems = []
+    if spec.steps and spec.services:
+        problems.append(
+            SpecProblem(
+                "steps and services in one spec are not supported yet",
+                source.locate(("services",), key=True),
+                hint="put the fleet (services) and the pipeline (steps) in two spec files",
+            )
+        )
+    for name, service in spec.services.items():
+        for dep in service.depends_on:
+            if dep not in spec.services:
+                close = difflib.get_close_matches(dep, list(spec.services), n=1)
+                problems.append(
+                    SpecProblem(
+                        f"service '{name}' depends on '{dep}', which is not a service",
+                        source.locate(("services", name, "depends_on", dep), key=True),
+                        f"did you mean '{close[0]}'?" if close else None,
+                    )
+                )
+    if problems or not spec.services:
+        return problems
+    try:
+        resolve(
+            list(spec.services),
+            spec.topology.model_dump() if spec.topology else None,
+            {name: list(s.depends_on) for name, s in spec.services.items()},
+        )
+    except TopologyError as error:
+        where = ("topology",) if spec.topology else ("services",)
+        problems.append(SpecProblem(str(error), source.locate(where, key=True)))
+    explicit = [s.port for s in spec.services.values() if isinstance(s.port, int)]
+    if len(set(explicit)) != len(explicit):
+        problems.append(
+            SpecProblem("two services ask for the same port", source.locate(("services",)))
+        )
+    return problems
 
 
 def _raw_needs(data: object) -> dict[str, list[str]]:
@@ -90,6 +133,10 @@ def _template_fields(spec: Spec) -> Iterator[tuple[PathKey, str]]:
     for phase in ("prepare", "cleanup"):
         for index, hook in enumerate(getattr(spec.hooks, phase)):
             yield from _command_fields(("hooks", phase, index, "run"), hook.run)
+    for name, service in spec.services.items():
+        yield from _command_fields(("services", name, "run"), service.run)
+        for key, value in service.env.items():
+            yield ("services", name, "env", key), value
     for name, step in spec.steps.items():
         yield from _command_fields(("steps", name, "run"), step.run)
         for key, value in step.env.items():
@@ -149,7 +196,12 @@ RawCheck = Callable[[object, SourceMap], list[SpecProblem]]
 #: Checks on the raw data: they run even when the shape is wrong elsewhere.
 RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle)
 #: Checks on the validated model.
-CHECKS: tuple[Check, ...] = (check_not_empty, check_templates, check_shell_commands)
+CHECKS: tuple[Check, ...] = (
+    check_not_empty,
+    check_templates,
+    check_shell_commands,
+    check_services,
+)
 
 
 def run_raw_checks(data: object, source: SourceMap) -> list[SpecProblem]:

@@ -225,6 +225,15 @@ class ExecutionSettings(_Model):
     sample_interval: Duration = Field(
         1.0, description="how often resource use is sampled (0.2s in profile mode)"
     )
+    base_port: int = Field(8100, ge=1, le=65535, description="first port for port: auto")
+    deployment: Literal["staged", "sequential", "parallel"] = Field(
+        "staged",
+        description="staged: stage by stage, each healthy before the next; sequential: one "
+        "service at a time; parallel: all at once",
+    )
+    on_service_failure: Literal["keep-running", "stop-all"] = Field(
+        "keep-running", description="when a service has used up its restarts"
+    )
     checkpoint_interval: Duration | None = Field(
         None, description="take a checkpoint this often while steps run"
     )
@@ -262,6 +271,87 @@ class StepSpec(_Model):
     )
 
 
+class HealthSpec(_Model):
+    """How to tell a service is up: exactly one probe, then thresholds."""
+
+    http: str | None = Field(None, description="GET this path on the service's port; 2xx/3xx = up")
+    tcp: bool = Field(False, description="a TCP connection to the service's port is accepted")
+    exec: Argv | None = Field(None, description="this command exits 0")
+    initial_delay: Duration = Field(0.0, description="wait this long after start before probing")
+    interval: Duration = Field(1.0, description="between probes")
+    timeout: Duration = Field(1.0, description="a probe slower than this failed")
+    failure_threshold: int = Field(3, ge=1, description="failed probes in a row = unhealthy")
+    success_threshold: int = Field(1, ge=1, description="good probes in a row = healthy")
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> HealthSpec:
+        chosen = [name for name in ("http", "tcp", "exec") if getattr(self, name)]
+        if len(chosen) != 1:
+            raise ValueError("a health check has exactly one probe: http: /path, tcp: true or exec")
+        if self.http is not None and not self.http.startswith("/"):
+            raise ValueError(f"http probe path {self.http!r} must start with '/'")
+        return self
+
+
+class RestartSpec(_Model):
+    """What to do when a service exits or turns unhealthy."""
+
+    policy: Literal["no", "on-failure", "always"] = Field(
+        "on-failure", description="on-failure: after a non-zero exit, a signal or bad health"
+    )
+    max_restarts: int = Field(3, ge=0, description="then the service is failed")
+    backoff: Duration = Field(1.0, description="delay before the first restart; doubles")
+    max_backoff: Duration = Field(30.0, description="cap on the delay")
+    reset_after: Duration = Field(
+        60.0, description="a service up this long gets its restart count back to zero"
+    )
+
+
+def _depends_on(value: object) -> object:
+    """``[a, b]`` is short for ``{a: healthy, b: healthy}``."""
+    if isinstance(value, list):
+        return {str(name): "healthy" for name in value}
+    return value
+
+
+class ServiceSpec(_Model):
+    """A unit that keeps running: a server, an agent."""
+
+    description: str = ""
+    run: Command = Field(description="argv list, or a string (see shell)")
+    shell: bool = Field(False, description="run the string with /bin/sh -c")
+    env: EnvMap = Field(default_factory=dict)
+    workdir: str | None = Field(None, description="relative to the spec file's folder")
+    port: Annotated[int, Field(ge=1, le=65535)] | Literal["auto"] | None = Field(
+        None, description="a number, or auto: the first free port from execution.base_port"
+    )
+    health: HealthSpec | None = Field(None, description="without one, started = healthy")
+    readiness_timeout: Duration = Field(60.0, description="to become healthy after a start")
+    restart: RestartSpec = Field(default_factory=lambda: RestartSpec())
+    stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
+    depends_on: Annotated[
+        dict[str, Literal["started", "healthy"]], BeforeValidator(_depends_on)
+    ] = Field(default_factory=dict, description="services that must be started/healthy first")
+
+
+class TopologySpec(_Model):
+    """How services connect (and so in which order they start)."""
+
+    type: Literal["hub-spoke", "pipeline", "dag", "mesh", "hierarchical"]
+    hub: str | None = Field(None, description="hub-spoke: the service that talks to the spokes")
+    spokes: list[str] = Field(default_factory=list, description="hub-spoke")
+    stages: list[str | list[str]] = Field(
+        default_factory=list, description="pipeline: in order; a list is a parallel stage"
+    )
+    edges: dict[str, list[str]] = Field(
+        default_factory=dict, description="dag: service → the services it sends to"
+    )
+    members: list[str] = Field(default_factory=list, description="mesh (default: every service)")
+    levels: list[list[str]] = Field(
+        default_factory=list, description="hierarchical: top level first; parents → children"
+    )
+
+
 class Spec(_Model):
     """A Shipyard spec file."""
 
@@ -276,3 +366,7 @@ class Spec(_Model):
     steps: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)], StepSpec] = Field(
         default_factory=dict
     )
+    services: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)], ServiceSpec] = Field(
+        default_factory=dict, description="units that keep running (a fleet)"
+    )
+    topology: TopologySpec | None = Field(None, description="how the services connect")

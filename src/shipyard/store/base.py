@@ -7,6 +7,7 @@ an engine can commit a batch of them with one fsync.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -35,7 +36,7 @@ class Store(Protocol):
         parameters: dict[str, object],
         run_dir: str,
         created_at: float,
-        units: list[tuple[str, str, str | None]],
+        units: Sequence[tuple[str, str, str | None]],
     ) -> None:
         """A new execution in state ``pending`` with its units (name, kind, log path)."""
 
@@ -49,6 +50,17 @@ class Store(Protocol):
         reason: str | None = None,
         supervisor_pid: int | None = None,
         heartbeat_at: float | None = None,
+    ) -> None: ...
+
+    def update_service(
+        self,
+        execution_id: str,
+        name: str,
+        *,
+        port: int | None,
+        url: str | None,
+        health: str,
+        restarts: int,
     ) -> None: ...
 
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:

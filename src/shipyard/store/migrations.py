@@ -76,6 +76,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE units ADD COLUMN cache_key TEXT;
     ALTER TABLE attempts ADD COLUMN cache_key TEXT;
     """,
+    # 4: services (fleets): where they listen, how they are, how often they restarted
+    """
+    ALTER TABLE units ADD COLUMN port INTEGER;
+    ALTER TABLE units ADD COLUMN url TEXT;
+    ALTER TABLE units ADD COLUMN health TEXT;
+    ALTER TABLE units ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

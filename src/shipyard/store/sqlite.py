@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,7 @@ class SQLiteStore:
         parameters: dict[str, object],
         run_dir: str,
         created_at: float,
-        units: list[tuple[str, str, str | None]],
+        units: Sequence[tuple[str, str, str | None]],
     ) -> None:
         with self.transaction():
             self._db.execute(
@@ -163,6 +163,22 @@ class SQLiteStore:
             "heartbeat_at": heartbeat_at,
         }
         self._update("executions", "id = ?", (execution_id,), fields)
+
+    def update_service(
+        self,
+        execution_id: str,
+        name: str,
+        *,
+        port: int | None,
+        url: str | None,
+        health: str,
+        restarts: int,
+    ) -> None:
+        self._db.execute(
+            "UPDATE units SET port = ?, url = ?, health = ?, restarts = ?"
+            " WHERE execution_id = ? AND name = ?",
+            (port, url, health, restarts, execution_id, name),
+        )
 
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
         with self.transaction():
@@ -374,6 +390,10 @@ class SQLiteStore:
                 pid=unit["pid"],
                 log_path=unit["log_path"],
                 resources=last_resources.get(unit["name"], ResourceUsage()),
+                port=unit["port"],
+                url=unit["url"],
+                health=unit["health"],
+                restarts=unit["restarts"],
             )
             for unit in unit_rows
         ]

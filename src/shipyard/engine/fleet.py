@@ -1,0 +1,536 @@
+"""The fleet executor: long-running services, started stage by stage, watched, restarted, stopped.
+
+Each service is its own process group, started with its port and its connections in the
+environment. Its exit is seen at once through its pidfd (no polling), its health by a probe task;
+restarts follow its policy with exponential backoff and jitter, its restart count going back to
+zero after it has been up ``reset_after``. Shutdown goes in reverse start order: the stop signal
+to the whole group, SIGKILL after the timeout, and a service is reported stopped only once its
+group is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shipyard.engine.backoff import retry_delay
+from shipyard.engine.process import (
+    SIGNALS,
+    ExitStatus,
+    Launched,
+    SpawnError,
+    group_alive,
+    kill_group_now,
+    spawn,
+    terminate_group,
+)
+from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.sampler import ResourceSampler
+from shipyard.errors import ShipyardError
+from shipyard.models import Attempt, ExecutionState, UnitState
+from shipyard.plan.model import Plan, PlannedService
+from shipyard.store.base import Store
+from shipyard.workspace import RunDir
+
+HOST = "127.0.0.1"
+
+
+def port_is_free(port: int) -> bool:
+    """Can a server bind ``port`` on loopback right now? (Bound and released at once.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def allocate_ports(services: list[PlannedService], base: int) -> dict[str, int]:
+    """A port for every service that has one: explicit ones must be free (checked before
+    anything starts); ``auto`` ones get the next free port from ``base``, never one twice."""
+    ports: dict[str, int] = {}
+    for service in services:
+        if isinstance(service.port, int):
+            if not port_is_free(service.port):
+                raise ShipyardError(
+                    f"port {service.port} of service '{service.name}' is already in use",
+                    hint="stop what listens there, pick another port, or use port: auto",
+                )
+            ports[service.name] = service.port
+    taken = set(ports.values())
+    candidate = base
+    for service in services:
+        if service.port != "auto":
+            continue
+        while candidate in taken or not port_is_free(candidate):
+            candidate += 1
+            if candidate > 65535:
+                raise ShipyardError("no free port left above execution.base_port")
+        ports[service.name] = candidate
+        taken.add(candidate)
+        candidate += 1
+    return ports
+
+
+def service_url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def wiring_env(service: PlannedService, ports: dict[str, int]) -> dict[str, str]:
+    """PORT and friends, the service's own URL, and the URLs of the services it talks to."""
+    env: dict[str, str] = {}
+    port = ports.get(service.name)
+    if port is not None:
+        env.update(
+            PORT=str(port),
+            SHIPYARD_PORT=str(port),
+            AGENT_PORT=str(port),
+            SHIPYARD_SERVICE_URL=service_url(port),
+        )
+    urls = []
+    for other in service.connects_to:
+        if other in ports:
+            url = service_url(ports[other])
+            urls.append(url)
+            env[f"SHIPYARD_URL_{other.upper().replace('-', '_').replace('.', '_')}"] = url
+    env["CONNECTED_AGENTS"] = ",".join(urls)
+    return env
+
+
+@dataclass
+class _Service:
+    planned: PlannedService
+    env: dict[str, str]
+    port: int | None
+    launched: Launched | None = None
+    health: str = "starting"  # starting | healthy | unhealthy
+    restarts: int = 0
+    started: float = 0.0  # monotonic time of the latest start
+    healthy: asyncio.Event = field(default_factory=asyncio.Event)
+    probe: asyncio.Task[None] | None = None
+    pending_restart: asyncio.TimerHandle | None = None
+    stopping: bool = False
+    failed: str | None = None  # why, once it has used up its restarts
+
+    @property
+    def name(self) -> str:
+        return self.planned.name
+
+
+class FleetExecutor:
+    """Brings a fleet up and keeps it up until asked to stop. Create, then ``await run()``."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        execution_id: str,
+        run_dir: RunDir,
+        store: Store,
+        observer: Observer | None = None,
+        base_env: dict[str, str] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.execution_id = execution_id
+        self.run_dir = run_dir
+        self.store = store
+        self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._base_env.update(
+            SHIPYARD_EXECUTION_ID=execution_id,
+            SHIPYARD_RUN_DIR=str(run_dir.root),
+            SHIPYARD_MODE=plan.mode,
+            TMPDIR=str(run_dir.tmp),
+        )
+        self._services: dict[str, _Service] = {}
+        self._restarted: set[str] = set()  # started since the sampler last looked
+        self._stop = asyncio.Event()
+        self._stop_reason: str | None = None
+        self._failure: str | None = None
+        self._journal = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public -----------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "brought down", *, force: bool = False) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            self.recorder.event("stop_requested", reason=reason, force=force)
+        if force:
+            for service in self._services.values():
+                service.stopping = True
+                if service.launched is not None:
+                    kill_group_now(service.launched.pgid)
+        self._stop.set()
+
+    def stop_gracefully(self, reason: str, *, grace: float) -> None:
+        """Services have no natural end: a graceful stop is their stop signal and timeout."""
+        self.request_stop(reason)
+
+    async def run(self) -> ExecutionState:
+        self._loop = asyncio.get_running_loop()
+        started = time.time()
+        self.store.update_execution(
+            self.execution_id,
+            state=ExecutionState.RUNNING,
+            started_at=started,
+            supervisor_pid=os.getpid(),
+            heartbeat_at=started,
+        )
+        self.recorder.event("execution_started", total=len(self.plan.services), kind="fleet")
+        flusher = asyncio.create_task(self.recorder.flush_periodically())
+        beat = asyncio.create_task(self._beat())
+        sampling = asyncio.create_task(self._sample_periodically())
+        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            await self._bring_up()
+            if self._failure is None and self._stop_reason is None:
+                self.recorder.event("fleet_up", services=len(self._services))
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+            state = ExecutionState.FAILED if self._failure else ExecutionState.STOPPED
+            self.recorder.write(
+                self.store.update_execution,
+                self.execution_id,
+                state=state,
+                ended_at=time.time(),
+                reason=self._failure or self._stop_reason,
+            )
+            self.recorder.event("execution_finished", state=state.value)
+            for task in (flusher, beat, sampling):
+                task.cancel()
+            await asyncio.gather(flusher, beat, sampling, return_exceptions=True)
+            self.recorder.flush()
+            os.close(self._journal)
+        return state
+
+    # -- bringing up ------------------------------------------------------------------------
+
+    async def _bring_up(self) -> None:
+        try:
+            ports = allocate_ports(self.plan.services, self.plan.base_port)
+        except ShipyardError as error:
+            self._fail(error.message)
+            return
+        for planned in self.plan.services:
+            env = {**self._base_env, **planned.env, **wiring_env(planned, ports)}
+            env["SHIPYARD_SERVICE"] = planned.name
+            self._services[planned.name] = _Service(planned, env, ports.get(planned.name))
+        for stage in self.plan.service_stages:
+            if self._stop.is_set():
+                return
+            for name in stage:
+                self._start(self._services[name])
+            waits = [self._ready(self._services[name]) for name in stage]
+            if not all(await asyncio.gather(*waits)):
+                return
+
+    async def _ready(self, service: _Service) -> bool:
+        """Wait until ``service`` is healthy; False (and the fleet fails) if it cannot be."""
+        limit = service.planned.readiness_timeout
+        stopped = asyncio.ensure_future(self._stop.wait())
+        healthy = asyncio.ensure_future(service.healthy.wait())
+        done, _ = await asyncio.wait(
+            {stopped, healthy}, timeout=limit, return_when="FIRST_COMPLETED"
+        )
+        for waiter in (stopped, healthy):
+            waiter.cancel()
+        if healthy in done:
+            return True
+        if service.failed:
+            self._fail(f"service '{service.name}' failed while starting: {service.failed}")
+        elif not self._stop.is_set():
+            self._fail(f"service '{service.name}' was not healthy within {limit:g}s")
+        return False
+
+    def _fail(self, reason: str) -> None:
+        if self._failure is None:
+            self._failure = reason
+            self.recorder.event("fleet_failed", reason=reason)
+        self._stop.set()
+
+    def _start(self, service: _Service) -> None:
+        assert self._loop is not None
+        planned = service.planned
+        service.stopping = False
+        service.health = "starting"
+        service.healthy.clear()
+        try:
+            launched = spawn(
+                planned.command.argv,
+                env=service.env,
+                cwd=None if planned.workdir == os.getcwd() else planned.workdir,  # noqa: PTH109
+                log_path=str(self.run_dir.log_for(planned.name)),
+                loop=self._loop,
+            )
+        except SpawnError as error:
+            service.failed = str(error)
+            self._record(service, UnitState.FAILED, reason=str(error))
+            if service.probe is None:
+                service.healthy.clear()
+            return
+        os.write(self._journal, f"{launched.pid} {launched.started:.6f} {planned.name}\n".encode())
+        service.launched = launched
+        service.started = time.monotonic()
+        self._restarted.add(planned.name)
+        launched.exited.add_done_callback(lambda done: self._exited(service, launched, done))
+        self.recorder.event(
+            "service_started",
+            planned.name,
+            pid=launched.pid,
+            port=service.port,
+            restarts=service.restarts,
+        )
+        self._record(service, UnitState.RUNNING, started_at=launched.started)
+        if planned.health is None:
+            self._mark_healthy(service)
+        else:
+            service.probe = asyncio.ensure_future(self._watch_health(service, launched))
+
+    def _mark_healthy(self, service: _Service) -> None:
+        service.health = "healthy"
+        service.healthy.set()
+        self.recorder.event("service_healthy", service.name)
+        self._record(service, UnitState.RUNNING)
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def _watch_health(self, service: _Service, launched: Launched) -> None:
+        health = service.planned.health
+        assert health is not None
+        await asyncio.sleep(health.initial_delay)
+        good = bad = 0
+        while not service.stopping and service.launched is launched:
+            ok = await self._probe(service)
+            if ok:
+                good, bad = good + 1, 0
+                if service.health != "healthy" and good >= health.success_threshold:
+                    self._mark_healthy(service)
+            else:
+                good, bad = 0, bad + 1
+                if service.health == "healthy" and bad >= health.failure_threshold:
+                    service.health = "unhealthy"
+                    self.recorder.event("service_unhealthy", service.name, failed_probes=bad)
+                    self._record(service, UnitState.RUNNING)
+                    # Its exit (from this kill) goes through the restart policy like a crash.
+                    kill_group_now(launched.pgid)
+                    return
+            await asyncio.sleep(health.interval)
+
+    async def _probe(self, service: _Service) -> bool:
+        health = service.planned.health
+        assert health is not None
+        try:
+            if health.exec is not None:
+                return await asyncio.wait_for(
+                    self._probe_exec(health.exec, service), health.timeout
+                )
+            if service.port is None:
+                return False
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(HOST, service.port), health.timeout
+            )
+            try:
+                if health.http is None:
+                    return True
+                request = f"GET {health.http} HTTP/1.0\r\nHost: {HOST}:{service.port}\r\n\r\n"
+                writer.write(request.encode())
+                await writer.drain()
+                status_line = await asyncio.wait_for(reader.readline(), health.timeout)
+                parts = status_line.split()
+                return len(parts) >= 2 and parts[1][:1] in (b"2", b"3")
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        except (OSError, TimeoutError, ValueError):
+            return False
+
+    async def _probe_exec(self, argv: list[str], service: _Service) -> bool:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=service.env,
+            cwd=service.planned.workdir,
+        )
+        try:
+            return await process.wait() == 0
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+
+    # -- exits and restarts -----------------------------------------------------------------
+
+    def _exited(
+        self, service: _Service, launched: Launched, done: asyncio.Future[ExitStatus]
+    ) -> None:
+        if done.cancelled() or service.launched is not launched:
+            return
+        status = done.result()
+        if group_alive(launched.pgid):
+            kill_group_now(launched.pgid)  # nothing it started outlives it
+        if service.probe is not None:
+            service.probe.cancel()
+            service.probe = None
+        if service.stopping:
+            return
+        service.healthy.clear()
+        uptime = time.monotonic() - service.started
+        why = (
+            f"killed by signal {status.signal}"
+            if status.signal
+            else f"exited with code {status.exit_code}"
+        )
+        self.recorder.event("service_exited", service.name, reason=why, uptime=round(uptime, 3))
+        restart = self._decide_restart(service, status, uptime)
+        if restart is None:
+            return
+        assert self._loop is not None
+        self._record(service, UnitState.RETRYING, reason=f"{why}; restarting in {restart:.2f}s")
+        service.pending_restart = self._loop.call_later(restart, self._restart, service)
+
+    def _decide_restart(self, service: _Service, status: ExitStatus, uptime: float) -> float | None:
+        """The delay before the next start, or None when the service stays down."""
+        policy = service.planned.restart
+        if policy.policy == "no" or (policy.policy == "on-failure" and status.ok):
+            state = UnitState.STOPPED if status.ok else UnitState.FAILED
+            self._record(service, state, reason="exited; restart policy: " + policy.policy)
+            return None
+        if uptime >= policy.reset_after:
+            service.restarts = 0  # it had been stable: a fresh start, not a crash loop
+        if service.restarts >= policy.max_restarts:
+            service.failed = f"{policy.max_restarts} restarts used up"
+            self._record(service, UnitState.FAILED, reason=service.failed)
+            self.recorder.event("service_failed", service.name, reason=service.failed)
+            if self.plan.on_service_failure == "stop-all":
+                self._fail(f"service '{service.name}' failed ({service.failed})")
+            return None
+        service.restarts += 1
+        return retry_delay(service.restarts, base=policy.backoff, cap=policy.max_backoff)
+
+    def _restart(self, service: _Service) -> None:
+        service.pending_restart = None
+        if service.stopping or self._stop.is_set():
+            return
+        self.recorder.event("service_restarting", service.name, restarts=service.restarts)
+        self._start(service)
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Reverse start order; each service's stop signal to its whole group, SIGKILL after
+        its timeout; a service is stopped once its group is empty."""
+        for stage in reversed(self.plan.service_stages):
+            await asyncio.gather(
+                *(
+                    self._stop_service(self._services[name])
+                    for name in stage
+                    if name in self._services
+                )
+            )
+
+    async def _stop_service(self, service: _Service) -> None:
+        service.stopping = True
+        if service.pending_restart is not None:
+            service.pending_restart.cancel()
+        if service.probe is not None:
+            service.probe.cancel()
+        launched = service.launched
+        if launched is None:
+            if service.failed is None:
+                self._record(service, UnitState.SKIPPED, reason="never started")
+            return
+        if not launched.exited.done() or group_alive(launched.pgid):
+            await terminate_group(
+                launched.pgid, SIGNALS[service.planned.stop.signal], service.planned.stop.timeout
+            )
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(launched.exited)
+        if service.failed is None:
+            self._record(service, UnitState.STOPPED, reason=self._stop_reason or self._failure)
+        self.recorder.event("service_stopped", service.name)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _record(
+        self,
+        service: _Service,
+        state: UnitState,
+        *,
+        reason: str | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        launched = service.launched
+        self.recorder.write(
+            self.store.update_unit,
+            self.execution_id,
+            service.name,
+            state=state,
+            attempts=service.restarts + 1,
+            started_at=started_at,
+            ended_at=time.time() if state.finished else None,
+            reason=reason,
+            pid=launched.pid if launched else None,
+        )
+        self.recorder.write(
+            self.store.update_service,
+            self.execution_id,
+            service.name,
+            port=service.port,
+            url=service_url(service.port) if service.port else None,
+            health=service.health,
+            restarts=service.restarts,
+        )
+
+    async def _sample_periodically(self) -> None:
+        """Measured CPU and memory of every service's process tree, kept as the latest figures
+        of its current run (a provisional attempt row) for `ps`."""
+        sampler = ResourceSampler()
+        while True:
+            await asyncio.sleep(self.plan.sample_interval)
+            live = {
+                name: (s.launched.pid, s.launched.started_monotonic)
+                for name, s in self._services.items()
+                if s.launched is not None and not s.launched.exited.done()
+            }
+            for name in self._restarted:
+                sampler.finish(name, cpu_seconds=0.0)  # a new process: figures start again
+            self._restarted.clear()
+            with contextlib.suppress(Exception):  # a process may vanish mid-sample
+                sampler.sample(live)
+            for name, (pid, _) in live.items():
+                usage = sampler.current(name)
+                service = self._services[name]
+                if usage is None or service.launched is None:
+                    continue
+                self.recorder.write(
+                    self.store.save_attempt,
+                    self.execution_id,
+                    Attempt(
+                        unit=name,
+                        number=service.restarts + 1,
+                        state=UnitState.RUNNING,
+                        started_at=datetime.fromtimestamp(service.launched.started, UTC),
+                        ended_at=None,
+                        pid=pid,
+                        resources=usage,
+                    ),
+                )
+
+    async def _beat(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.recorder.write(
+                self.store.update_execution, self.execution_id, heartbeat_at=time.time()
+            )

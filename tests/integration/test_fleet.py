@@ -1,0 +1,193 @@
+"""Fleets with real processes on 127.0.0.1: order, wiring, restarts, health, down, lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from shipyard.engine.liveness import pid_alive
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState, UnitState
+from tests.conftest import SpecWriter
+from tests.integration.test_lifecycle import wait_for
+
+PY = sys.executable
+
+
+def fleet_spec(write_spec: SpecWriter, extra: str = "", restart: str = "") -> Path:
+    return write_spec(
+        f"""
+        name: fleet
+        execution: {{base_port: 18300}}
+        topology: {{type: hub-spoke, hub: hub, spokes: [left, right]}}
+        services:
+          left: {{run: 'exec {PY} -m http.server --bind 127.0.0.1 $PORT', shell: true, port: auto,
+                 health: {{http: /, interval: 0.2s}} {restart}}}
+          right: {{run: 'exec {PY} -m http.server --bind 127.0.0.1 $PORT', shell: true, port: auto,
+                  health: {{tcp: true, interval: 0.2s}}}}
+          hub:
+            run: >-
+              echo "peers=$CONNECTED_AGENTS left=$SHIPYARD_URL_LEFT";
+              exec {PY} -m http.server --bind 127.0.0.1 $PORT
+            shell: true
+            port: auto
+            health: {{http: /, interval: 0.2s}}
+        {extra}
+        """
+    )
+
+
+def up(ops: LocalOperations, spec: Path) -> str:
+    status = ops.run(spec, detach=True)
+    healthy = ops.wait_healthy(status.id, timeout=60)
+    assert healthy.state == ExecutionState.RUNNING, healthy.reason
+    return status.id
+
+
+def test_up_wires_and_orders_the_fleet_then_down_leaves_nothing(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    execution_id = up(ops, fleet_spec(write_spec))
+    status = ops.status(execution_id)
+    ports = {unit.name: unit.port for unit in status.units}
+    assert len(set(ports.values())) == 3 and all(p and p >= 18300 for p in ports.values())
+    hub_log = [line.text for line in ops.logs(execution_id, "hub")]
+    left, right = f"http://127.0.0.1:{ports['left']}", f"http://127.0.0.1:{ports['right']}"
+    assert f"peers={left},{right} left={left}" in hub_log
+    # Spokes were healthy before the hub started.
+    events = [(e.action, e.unit) for _, e in ops.store.events(execution_id)]
+    hub_start = events.index(("service_started", "hub"))
+    assert events.index(("service_healthy", "left")) < hub_start
+    assert events.index(("service_healthy", "right")) < hub_start
+    pids = [unit.pid for unit in status.units]
+    ops.stop(execution_id, grace=0)
+    down = ops.status(execution_id)
+    assert down.state == ExecutionState.STOPPED
+    assert all(unit.state == UnitState.STOPPED for unit in down.units)
+    assert not any(pid_alive(pid) for pid in pids if pid)
+    # The stop went in reverse start order: the hub first.
+    events = [(e.action, e.unit) for _, e in ops.store.events(execution_id)]
+    assert events.index(("service_stopped", "hub")) < events.index(("service_stopped", "left"))
+
+
+def test_a_killed_service_comes_back_with_a_new_pid(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    execution_id = up(ops, fleet_spec(write_spec, restart=", restart: {backoff: 50ms}"))
+    before = ops.status(execution_id).unit("left")
+    assert before.pid is not None
+    os.kill(before.pid, signal.SIGKILL)
+    wait_for(
+        lambda: (
+            (u := ops.status(execution_id).unit("left")).restarts == 1
+            and u.health == "healthy"
+            and u.pid != before.pid
+        )
+    )
+    ops.stop(execution_id, grace=0)
+
+
+def test_a_service_that_keeps_crashing_is_failed_after_max_restarts(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        """
+        name: crashy
+        execution: {on_service_failure: keep-running}
+        services:
+          ok: {run: [sleep, '60']}
+          bad: {run: [sh, -c, 'exit 3'], restart: {max_restarts: 2, backoff: 10ms}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    wait_for(lambda: ops.status(status.id).unit("bad").state == UnitState.FAILED)
+    bad = ops.status(status.id).unit("bad")
+    assert bad.restarts == 2 and "restarts used up" in (bad.reason or "")
+    assert ops.status(status.id).state == ExecutionState.RUNNING  # keep-running
+    ops.stop(status.id, grace=0)
+
+
+def test_failing_health_restarts_the_service(ops: LocalOperations, write_spec: SpecWriter) -> None:
+    spec = write_spec(
+        f"""
+        name: sick
+        services:
+          flaky:
+            run: [{PY}, -c, "import os,time; time.sleep(0.1); open('up','w'); time.sleep(60)"]
+            health: {{exec: [test, -e, up], interval: 0.1s, failure_threshold: 2}}
+            restart: {{backoff: 10ms}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    ops.wait_healthy(status.id, timeout=30)
+    (spec.parent / "up").unlink()  # the probe fails from now on, until the restart writes it
+    wait_for(lambda: ops.status(status.id).unit("flaky").restarts >= 1)
+    ops.stop(status.id, grace=0)
+
+
+def test_down_kills_a_grandchild_that_ignores_sigterm(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        f"""
+        name: stubborn
+        services:
+          s:
+            run: sh -c 'trap "" TERM; echo $$ > {tmp_path}/grandchild; sleep 60' & wait
+            shell: true
+            stop: {{timeout: 300ms}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    wait_for(lambda: (tmp_path / "grandchild").exists())
+    ops.stop(status.id, grace=0)
+    assert not pid_alive(int((tmp_path / "grandchild").read_text()))
+
+
+def test_a_killed_supervisor_takes_its_services_down_and_the_fleet_is_lost(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    execution_id = up(ops, fleet_spec(write_spec))
+    pids = [unit.pid for unit in ops.status(execution_id).units]
+    supervisor, _ = ops.store.supervisor(execution_id)
+    assert supervisor is not None
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(supervisor))
+    assert ops.status(execution_id).state == ExecutionState.LOST
+    wait_for(lambda: not any(pid_alive(pid) for pid in pids if pid))
+
+
+def test_a_taken_port_is_refused_before_anything_starts(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        spec = write_spec(
+            f"name: clash\nservices:\n  a: {{run: [sleep, '60'], port: {port}}}\n"
+            "  b: {run: [sleep, '60']}\n"
+        )
+        status = ops.run(spec)
+    assert status.state == ExecutionState.FAILED
+    assert f"port {port} of service 'a' is already in use" in (status.reason or "")
+    assert all(unit.pid is None for unit in status.units)
+
+
+@pytest.mark.parametrize("kind", ["steps and services", "unknown dependency"])
+def test_fleet_spec_errors(ops: LocalOperations, write_spec: SpecWriter, kind: str) -> None:
+    from shipyard.errors import SpecError
+
+    text = {
+        "steps and services": "name: x\nsteps:\n  a: {run: [true]}\n"
+        "services:\n  b: {run: [true]}\n",
+        "unknown dependency": "name: x\nservices:\n  a: {run: [true], depends_on: [bee]}\n"
+        "  b: {run: [true]}\n",
+    }[kind]
+    with pytest.raises(SpecError):
+        ops.plan(write_spec(text))
