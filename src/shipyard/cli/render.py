@@ -192,7 +192,7 @@ def status_header(status: ExecutionStatus) -> Text:
     text.append_text(state_text(status.state))
     services = [unit for unit in status.units if unit.kind == "service"]
     if services:
-        healthy = sum(1 for unit in services if unit.health == "healthy" and not unit.state.finished)
+        healthy = sum(1 for u in services if u.health == "healthy" and not u.state.finished)
         text.append(f"   {healthy}/{len(services)} services healthy   up {_elapsed(status, now)}\n")
     else:
         text.append(
