@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shipyard.engine.executor import PipelineExecutor
+from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
 from shipyard.models import UnitState
 from shipyard.plan.model import Plan
@@ -126,10 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     from shipyard.store.sqlite import SQLiteStore
 
     store = SQLiteStore(workspace.state_db)
+    # A fleet starts its own watchdog; a detached pipeline gets one here.
+    watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
     try:
         drive(store, plan, execution_id, run_dir)
     finally:
         store.close()
+        if watchdog is not None:
+            stop_watchdog(watchdog)
     return 0
 
 

@@ -157,9 +157,9 @@ def test_a_killed_supervisor_takes_its_services_down_and_the_fleet_is_lost(
     supervisor, _ = ops.store.supervisor(execution_id)
     assert supervisor is not None
     os.kill(supervisor, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(supervisor))
+    # The watchdog takes the services down by itself: nobody has to ask for a status first.
+    wait_for(lambda: not any(pid_alive(pid) for pid in pids if pid), timeout=10)
     assert ops.status(execution_id).state == ExecutionState.LOST
-    wait_for(lambda: not any(pid_alive(pid) for pid in pids if pid))
 
 
 def test_a_taken_port_is_refused_before_anything_starts(

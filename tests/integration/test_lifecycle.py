@@ -131,6 +131,8 @@ def test_a_killed_supervisor_is_detected_and_its_units_stopped(
     assert supervisor is not None
     os.kill(supervisor, signal.SIGKILL)
     wait_for(lambda: not pid_alive(supervisor))
+    # The watchdog kills the running step by itself, before anyone asks for a status.
+    wait_for(lambda: not pid_alive(int((tmp_path / "long.pid").read_text())), timeout=10)
     lost = ops.status(status.id)
     assert lost.state == ExecutionState.LOST
     assert f"pid {supervisor}" in (lost.reason or "")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shipyard.engine.backoff import retry_delay
+from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
@@ -188,6 +189,7 @@ class FleetExecutor:
         beat = asyncio.create_task(self._beat())
         sampling = asyncio.create_task(self._sample_periodically())
         self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        watchdog = start_watchdog(self.run_dir)  # nothing of the fleet survives this process
         try:
             await self._bring_up()
             if self._failure is None and self._stop_reason is None:
@@ -209,6 +211,7 @@ class FleetExecutor:
             await asyncio.gather(flusher, beat, sampling, return_exceptions=True)
             self.recorder.flush()
             os.close(self._journal)
+            stop_watchdog(watchdog)
         return state
 
     # -- bringing up ------------------------------------------------------------------------

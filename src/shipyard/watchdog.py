@@ -1,0 +1,43 @@
+"""A watchdog for a running execution: if the process running it dies (SIGKILL, OOM), every
+process group it started is killed at once — nothing it started may outlive it.
+
+    python -m shipyard.watchdog RUN_DIR PID
+
+It waits on PID's pidfd (no polling); when PID is gone it kills the groups listed in the run's
+spawn journal whose leaders are still the processes that were started (start times are checked,
+so a recycled PID is never touched). The engine starts it in a session of its own and, when the
+execution ends normally, stops it (SIGTERM) — then there is nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        sys.stderr.write("usage: python -m shipyard.watchdog RUN_DIR PID\n")
+        return 2
+    run_dir, pid = Path(args[0]), int(args[1])
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # the run ended normally
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        pass  # already gone
+    else:
+        select.select([pidfd], [], [])
+    from shipyard.engine.liveness import kill_orphaned_group
+    from shipyard.workspace import RunDir
+
+    for child, started, _ in RunDir(run_dir).started():
+        kill_orphaned_group(child, started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
