@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 from collections.abc import Callable, Iterator
@@ -41,4 +42,8 @@ def write_spec(tmp_path: Path) -> SpecWriter:
 def ops(tmp_path: Path) -> Iterator[LocalOperations]:
     operations = LocalOperations(Workspace(tmp_path / ".shipyard"))
     yield operations
+    # A test that failed half-way must not leave a detached run (and its processes) behind.
+    for summary in operations.list_executions(active_only=True):
+        with contextlib.suppress(Exception):
+            operations.stop(summary.id, force=True)
     operations.close()

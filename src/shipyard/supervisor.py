@@ -112,6 +112,48 @@ def _stop_on_signals(executor: Stoppable, store: Store, execution_id: str) -> It
             loop.remove_signal_handler(sig)
 
 
+def fork_supervisor(home: Path, execution_id: str) -> int:
+    """Detach by forking this very process (its modules are already imported): the child
+    starts a session, forks again so that it is nobody's child, and drives the execution.
+    Returns the intermediate child's exit status (0 once the supervisor is on its way)."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked process
+        code = 1
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _supervise(home, execution_id, redirect=True)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _supervise(home: Path, execution_id: str, *, redirect: bool) -> None:
+    workspace = Workspace(home)
+    run_dir = workspace.run_dir(execution_id)
+    if redirect:
+        log = os.open(run_dir.root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
+    from shipyard.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(workspace.state_db)  # its own connection: never one across a fork
+    # A fleet starts its own watchdog; a detached pipeline gets one here.
+    watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
+    try:
+        drive(store, plan, execution_id, run_dir)
+    finally:
+        store.close()
+        if watchdog is not None:
+            stop_watchdog(watchdog)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
@@ -121,20 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.fork() != 0:  # the parent returns at once; the child goes on, orphaned on purpose
         return 0
     os.setsid()
-    workspace = Workspace(home)
-    run_dir = workspace.run_dir(execution_id)
-    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
-    from shipyard.store.sqlite import SQLiteStore
-
-    store = SQLiteStore(workspace.state_db)
-    # A fleet starts its own watchdog; a detached pipeline gets one here.
-    watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
-    try:
-        drive(store, plan, execution_id, run_dir)
-    finally:
-        store.close()
-        if watchdog is not None:
-            stop_watchdog(watchdog)
+    _supervise(home, execution_id, redirect=False)
     return 0
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def shipyard_executable() -> str:
 
 
 @pytest.fixture
-def shipyard(tmp_path: Path) -> Shipyard:
+def shipyard(tmp_path: Path) -> Iterator[Shipyard]:
     executable = shipyard_executable()
 
     def run(*args: str, timeout: float = 60, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -41,4 +42,14 @@ def shipyard(tmp_path: Path) -> Shipyard:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    return run
+    yield run
+    # Whatever a failed test left running in the background is stopped here.
+    from shipyard.local import LocalOperations
+    from shipyard.workspace import Workspace
+
+    leftovers = LocalOperations(Workspace(tmp_path / "home"))
+    if (tmp_path / "home" / "state.db").exists():
+        for summary in leftovers.list_executions(active_only=True):
+            with contextlib.suppress(Exception):
+                leftovers.stop(summary.id, force=True)
+    leftovers.close()
