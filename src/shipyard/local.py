@@ -609,7 +609,7 @@ class LocalOperations:
                     f"{execution_id} is not healthy after {timeout:g}s",
                     hint=f"shipyard ps {execution_id} shows which service is not",
                 )
-            time.sleep(0.02)
+            time.sleep(0.01)
 
     def _with_estimate(self, status: ExecutionStatus) -> ExecutionStatus:
         from datetime import timedelta

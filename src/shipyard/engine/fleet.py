@@ -302,6 +302,7 @@ class FleetExecutor:
         service.healthy.set()
         self.recorder.event("service_healthy", service.name)
         self._record(service, UnitState.RUNNING)
+        self.recorder.flush_soon()  # `up --wait` is waiting for exactly this
 
     # -- health -----------------------------------------------------------------------------
 

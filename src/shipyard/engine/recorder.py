@@ -47,6 +47,7 @@ class Recorder:
         self._events: list[Event] = []
         self._writes: list[Callable[[], None]] = []
         self.last_error: Exception | None = None  # of the latest failed periodic flush
+        self._soon = False
 
     def event(self, action: str, unit: str | None = None, **data: Any) -> Event:
         event = Event(
@@ -81,6 +82,22 @@ class Recorder:
         if events:
             with self._events_path.open("a", encoding="utf-8") as log:
                 log.write("".join(map(_json_line, events, encoded)))
+
+    def flush_soon(self) -> None:
+        """Flush at the loop's next turn (several calls in one turn make one flush): for state
+        changes others wait on, like a service turning healthy."""
+        if self._soon:
+            return
+        self._soon = True
+
+        def flush() -> None:
+            self._soon = False
+            try:
+                self.flush()
+            except Exception as error:  # kept queued; the periodic flush retries
+                self.last_error = error
+
+        asyncio.get_running_loop().call_soon(flush)
 
     async def flush_periodically(self) -> None:
         """Flush every ``interval`` seconds until cancelled. A failed flush is retried at the
