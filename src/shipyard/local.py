@@ -24,7 +24,13 @@ from shipyard.api import (
 )
 from shipyard.engine.liveness import kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
-from shipyard.models import ExecutionState, ExecutionStatus, ExecutionSummary, UnitState
+from shipyard.models import (
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionSummary,
+    UnitState,
+    UnitStatus,
+)
 from shipyard.store.sqlite import SQLiteStore
 from shipyard.workspace import RunDir, Workspace, new_execution_id
 
@@ -32,6 +38,7 @@ from shipyard.workspace import RunDir, Workspace, new_execution_id
 HEARTBEAT_TIMEOUT = 15.0
 
 if TYPE_CHECKING:
+    from shipyard.agents import DiscoveredAgent
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
 
@@ -340,6 +347,67 @@ class LocalOperations:
                 f"the supervisor of {execution_id} did not start",
                 hint=f"its output ({run_dir.root / 'supervisor.log'}):\n{tail}",
             )
+
+    # -- services and agents ------------------------------------------------------------------
+
+    def restart_service(self, execution_id: str, service: str) -> UnitStatus:
+        """Restart one service of a running fleet: its process group gets its stop signal and
+        the fleet's restart policy starts it again (counted as a restart)."""
+        import signal
+
+        status = self.status(execution_id)
+        unit = next((u for u in status.units if u.name == service and u.kind == "service"), None)
+        if unit is None:
+            names = ", ".join(u.name for u in status.units if u.kind == "service") or "none"
+            raise ShipyardError(
+                f"{status.id} has no service '{service}'", hint=f"services: {names}"
+            )
+        if status.state.finished or unit.state != UnitState.RUNNING or not unit.pid:
+            raise ShipyardError(f"service '{service}' of {status.id} is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(unit.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = self.status(status.id).unit(service)
+            if now.pid != unit.pid and now.health == "healthy":
+                return now
+            if now.state.finished:
+                raise ShipyardError(
+                    f"service '{service}' did not come back: {now.reason}",
+                    hint="its restart policy decides; policy: no keeps it down",
+                )
+            time.sleep(0.02)
+        raise ShipyardError(f"service '{service}' is not healthy again after 60s")
+
+    def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]:
+        from shipyard.agents import discover
+
+        return discover(Path(folder))
+
+    def agents_deploy(
+        self, folder: str | Path, *, max_agents: int | None = None, wait: bool = True
+    ) -> ExecutionStatus:
+        """Bring up every valid agent of ``folder`` as one fleet (detached)."""
+        from shipyard.agents import discover, fleet_spec
+
+        root = Path(folder).resolve()
+        text = fleet_spec(root, discover(root), max_agents=max_agents)
+        spec = self.workspace.home / "agents" / f"{root.name}.yaml"
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(text, encoding="utf-8")
+        status = self.run(spec, detach=True)
+        return self.wait_healthy(status.id) if wait else status
+
+    def agents_fleet(self, folder: str | Path, *, active: bool = True) -> str:
+        """The (running) fleet deployed from ``folder``."""
+        from shipyard.agents import _safe
+
+        name = f"agents-{_safe(Path(folder).resolve().name)}"
+        for summary in self.list_executions(active_only=active, name=name, limit=1):
+            return summary.id
+        raise ExecutionNotFound(
+            f"no agents of {folder} are deployed", hint=f"shipyard agents deploy {folder}"
+        )
 
     # -- checkpoints ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ with ``--json``). Errors a user can cause are printed as one message, never as a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -304,6 +305,133 @@ def ps(
         return
     console().print(render.status_header(status))
     console().print(render.services_table(status))
+
+
+@app.command()
+def restart(
+    execution_id: Annotated[str, typer.Argument(help="The fleet.", show_default=False)],
+    service: Annotated[str, typer.Argument(help="The service.", show_default=False)],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Restart one service: its process group gets its stop signal, the restart policy starts
+    it again; returns once it is healthy."""
+    unit = _ops(home).restart_service(execution_id, service)
+    if as_json:
+        _dump(unit)
+    else:
+        sys.stdout.write(f"{service}: pid {unit.pid}, healthy, restarts {unit.restarts}\n")
+
+
+agents_app = typer.Typer(help="Agent folders: one agent per subfolder.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+FolderArgument = Annotated[
+    Path, typer.Argument(help="The folder of agent folders.", show_default=False)
+]
+
+
+@agents_app.command("discover")
+def agents_discover(
+    folder: FolderArgument, home: HomeOption = None, as_json: JsonOption = False
+) -> None:
+    """Find one agent per subfolder (agent.toml, agent.json or agent.yaml); a malformed file is
+    shown with its path and problem, and the others still load."""
+    found = _ops(home).agents_discover(folder)
+    if as_json:
+        _dump(found)
+        return
+    if not found:
+        sys.stdout.write(f"no agent folders in {folder}\n")
+    for agent in found:
+        detail = f"  {agent.problem}" if agent.problem else ""
+        sys.stdout.write(f"{agent.name:<16} {agent.state:<10} {agent.file}{detail}\n")
+    if any(agent.problem for agent in found):
+        raise typer.Exit(1)
+
+
+@agents_app.command("deploy")
+def agents_deploy(
+    folder: FolderArgument,
+    max_agents: Annotated[
+        int | None, typer.Option("--max-agents", min=1, help="Refuse to deploy more than this.")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring every valid agent of FOLDER up as one fleet, in the background."""
+    from shipyard.cli.plain import service_lines
+
+    status = _ops(home).agents_deploy(folder, max_agents=max_agents)
+    if as_json:
+        _dump(status)
+    else:
+        sys.stdout.write("\n".join(service_lines(status)) + "\n")
+
+
+@agents_app.command("undeploy")
+def agents_undeploy(folder: FolderArgument, home: HomeOption = None) -> None:
+    """Bring the agents of FOLDER down."""
+    ops = _ops(home)
+    report = ops.stop(ops.agents_fleet(folder), grace=0.0)
+    sys.stdout.write(f"{report.execution_id} {report.state.value if report.state else ''}\n")
+
+
+@agents_app.command("status")
+def agents_status(
+    folder: FolderArgument, home: HomeOption = None, as_json: JsonOption = False
+) -> None:
+    """The deployed agents of FOLDER (as ps)."""
+    from shipyard.cli import render
+
+    ops = _ops(home)
+    status = ops.status(ops.agents_fleet(folder, active=False))
+    if as_json:
+        _dump(status.units)
+        return
+    console().print(render.services_table(status))
+
+
+@agents_app.command("list")
+def agents_list(
+    folder: FolderArgument, home: HomeOption = None, as_json: JsonOption = False
+) -> None:
+    """Every agent of FOLDER: discovered or invalid, and how the deployed ones are doing."""
+    ops = _ops(home)
+    found = ops.agents_discover(folder)
+    deployed: dict[str, Any] = {}
+    with contextlib.suppress(ShipyardError):
+        deployed = {u.name: u for u in ops.status(ops.agents_fleet(folder)).units}
+    rows = []
+    for agent in found:
+        unit = deployed.get(agent.name)
+        state = f"{unit.state.value}/{unit.health}" if unit else agent.state
+        rows.append(
+            {
+                "name": agent.name,
+                "state": state,
+                "url": unit.url if unit else None,
+                "file": agent.file,
+                "problem": agent.problem,
+            }
+        )
+    if as_json:
+        _dump(rows)
+        return
+    for row in rows:
+        extra = row["url"] or row["problem"] or ""
+        sys.stdout.write(f"{row['name']:<16} {row['state']:<18} {extra}\n")
+
+
+@agents_app.command("restart")
+def agents_restart(
+    folder: FolderArgument,
+    name: Annotated[str, typer.Argument(help="The agent.", show_default=False)],
+    home: HomeOption = None,
+) -> None:
+    """Restart one deployed agent of FOLDER."""
+    ops = _ops(home)
+    unit = ops.restart_service(ops.agents_fleet(folder), name)
+    sys.stdout.write(f"{name}: pid {unit.pid}, healthy, restarts {unit.restarts}\n")
 
 
 @app.command()

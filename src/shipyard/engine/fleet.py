@@ -390,6 +390,7 @@ class FleetExecutor:
         if service.stopping:
             return
         service.healthy.clear()
+        service.health = "down"
         uptime = time.monotonic() - service.started
         why = (
             f"killed by signal {status.signal}"

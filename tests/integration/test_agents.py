@@ -1,0 +1,52 @@
+"""Agent folders: discovery with a malformed file, deploy with max_agents, restart, undeploy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shipyard.engine.liveness import pid_alive
+from shipyard.errors import ShipyardError
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of examples/agent-folder next to a copy of the agent program it runs."""
+    shutil.copytree(EXAMPLES / "agents", tmp_path / "agents")
+    shutil.copytree(EXAMPLES / "agent-folder", tmp_path / "fleet" / "agent-folder")
+    shutil.move(tmp_path / "agents", tmp_path / "fleet" / "agents")
+    return tmp_path / "fleet" / "agent-folder"
+
+
+def test_discover_reports_the_malformed_file_and_loads_the_others(
+    ops: LocalOperations, folder: Path
+) -> None:
+    found = {agent.name: agent for agent in ops.agents_discover(folder)}
+    assert found["weather"].state == "discovered" and found["maps"].state == "discovered"
+    broken = found["broken"]
+    assert broken.state == "invalid"
+    assert broken.file.endswith("broken/agent.yaml")
+    assert broken.problem == "port should be a number or 'auto', not 'eighty'"
+
+
+def test_deploy_restart_undeploy(ops: LocalOperations, folder: Path) -> None:
+    with pytest.raises(ShipyardError, match=r"2 agents, more than max_agents \(1\)"):
+        ops.agents_deploy(folder, max_agents=1)
+    status = ops.agents_deploy(folder)
+    assert status.state == ExecutionState.RUNNING
+    assert {u.name: u.health for u in status.units} == {"maps": "healthy", "weather": "healthy"}
+    old = status.unit("maps").pid
+    restarted = ops.restart_service(ops.agents_fleet(folder), "maps")
+    assert restarted.pid != old and restarted.restarts == 1
+    pids = [u.pid for u in ops.status(status.id).units]
+    report = ops.stop(ops.agents_fleet(folder), grace=0)
+    assert report.state == ExecutionState.STOPPED
+    assert not any(pid_alive(pid) for pid in pids if pid)
+    with pytest.raises(ShipyardError, match="no agents of"):
+        ops.agents_fleet(folder)
