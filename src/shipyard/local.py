@@ -22,7 +22,7 @@ from shipyard.api import (
     StopReport,
     ValidationReport,
 )
-from shipyard.engine.liveness import kill_orphaned_group, pid_alive
+from shipyard.engine.liveness import kill_marked, kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
 from shipyard.models import (
     ExecutionState,
@@ -712,9 +712,9 @@ class LocalOperations:
         groups of its running units are killed so nothing it started is left behind."""
         import time
 
-        status = self.store.get_execution(execution_id)
-        if status is None or status.state.finished:
-            return
+        state = self.store.execution_state(execution_id)
+        if state is None or state.finished:
+            return  # the common case, answered by one small query
         pid, heartbeat = self.store.supervisor(execution_id)
         if pid is None:
             return  # not started yet
@@ -725,13 +725,17 @@ class LocalOperations:
         journal = self.workspace.run_dir(execution_id).started()
         for child, started, _ in journal:
             kill_orphaned_group(child, started)
+        marked = kill_marked(execution_id)  # what the journal missed, by its environment
         why = "stopped answering" if stale and pid_alive(pid) else "died"
         self.store.mark_lost(
             execution_id,
             reason=f"its process (pid {pid}) {why}; its running units were stopped "
             f"(shipyard resume {execution_id} runs what did not finish)",
             at=time.time(),
-            started=tuple(unit for _, _, unit in journal if not unit.startswith("_")),
+            started=tuple(
+                {unit for _, _, unit in journal if not unit.startswith("_")}
+                | {unit for _, unit in marked}
+            ),
         )
 
     def logs(

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: python -m shipyard.watchdog RUN_DIR PID\n")
         return 2
     run_dir, pid = Path(args[0]), int(args[1])
+    execution_id = run_dir.name
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # the run ended normally
     try:
         pidfd = os.pidfd_open(pid)
@@ -31,11 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         pass  # already gone
     else:
         select.select([pidfd], [], [])
-    from shipyard.engine.liveness import kill_orphaned_group
+    from shipyard.engine.liveness import kill_marked, kill_orphaned_group
     from shipyard.workspace import RunDir
 
-    for child, started, _ in RunDir(run_dir).started():
+    folder = RunDir(run_dir)
+    for child, started, _ in folder.started():
         kill_orphaned_group(child, started)
+    # Whatever the journal missed, found by its environment; noted in the journal (with start
+    # time 0, so no later cleanup ever matches that PID again) so `status` knows they started.
+    missed = kill_marked(execution_id)
+    if missed and folder.root.is_dir():
+        with folder.spawns.open("a", encoding="utf-8") as journal:
+            journal.writelines(f"{pid} 0 {unit}\n" for pid, unit in missed)
     return 0
 
 

@@ -25,6 +25,8 @@ def kill_orphaned_group(pgid: int, started_at: float, *, tolerance: float = 2.0)
     """
     import psutil  # only on this rare path
 
+    if pgid <= 1 or pgid == os.getpgrp():
+        return False  # 0 and 1 are not groups we started, and our own group is not a unit's
     try:
         created = psutil.Process(pgid).create_time()
     except psutil.Error:
@@ -45,3 +47,41 @@ def _group_exists(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def marked_processes(execution_id: str) -> list[tuple[int, str | None]]:
+    """Processes whose environment says they belong to ``execution_id`` (every unit gets
+    SHIPYARD_EXECUTION_ID, and its children inherit it): (pid, unit name or None).
+
+    The fallback that finds what the spawn journal cannot: a unit started in the instant before
+    its journal line was written, or a grandchild that left its process group.
+    """
+    marker = f"SHIPYARD_EXECUTION_ID={execution_id}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                variables = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if marker not in variables:
+            continue
+        unit = None
+        for variable in variables:
+            if variable.startswith((b"SHIPYARD_STEP=", b"SHIPYARD_SERVICE=")):
+                unit = variable.split(b"=", 1)[1].decode(errors="replace")
+        found.append((int(entry.name), unit))
+    return found
+
+
+def kill_marked(execution_id: str) -> list[tuple[int, str]]:
+    """SIGKILL every process marked as belonging to ``execution_id``: (pid, unit) of each."""
+    killed = []
+    for pid, unit in marked_processes(execution_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        if unit:
+            killed.append((pid, unit))
+    return killed

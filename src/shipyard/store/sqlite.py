@@ -198,6 +198,12 @@ class SQLiteStore:
             return None
         return bool(row["stop_force"]), float(row["stop_grace"] or 0.0)
 
+    def execution_state(self, execution_id: str) -> ExecutionState | None:
+        row = self._db.execute(
+            "SELECT state FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return ExecutionState(row["state"]) if row else None
+
     def supervisor(self, execution_id: str) -> tuple[int | None, float | None]:
         """(pid, last heartbeat) of the process running an execution."""
         row = self._db.execute(
