@@ -14,7 +14,6 @@ The id a user sees is ``<execution-id>/ckpt-0001``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.engine.cachekey import file_sha256
 from shipyard.errors import ShipyardError
 from shipyard.plan.model import Plan
 from shipyard.workspace import RunDir
@@ -99,7 +99,7 @@ def create(
                 target = partial / step.name / _safe(relative)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
-                files[step.name][_safe(relative)] = _sha256(target)
+                files[step.name][_safe(relative)] = file_sha256(target)
                 size += target.stat().st_size
     checkpoint = Checkpoint(
         id=f"{execution_id}/{name}",
@@ -173,14 +173,6 @@ def _safe(relative: str) -> str:
     return str(Path(*parts))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _number(name: str) -> int:
     try:
         return int(name.removeprefix(PREFIX))
@@ -233,7 +225,7 @@ def verify(run_dir: RunDir, checkpoint: Checkpoint) -> Path:
                     f"checkpoint {checkpoint.id} is incomplete: {step}/{relative} is missing",
                     hint="restore an earlier checkpoint (shipyard checkpoint list)",
                 )
-            if _sha256(path) != expected:
+            if file_sha256(path) != expected:
                 raise ShipyardError(
                     f"checkpoint {checkpoint.id} is corrupted: {step}/{relative} does not match "
                     "its checksum",

@@ -19,7 +19,7 @@ from shipyard.plan.model import PlannedStep
 def content_digest(path: Path) -> str:
     """sha256 of a file, or of a folder's files (names and contents, sorted); 'missing' if none."""
     if path.is_file():
-        return _file_digest(path)
+        return file_sha256(path)
     if path.is_dir():
         digest = hashlib.sha256()
         for root, folders, files in os.walk(path):
@@ -27,12 +27,12 @@ def content_digest(path: Path) -> str:
             for name in sorted(files):
                 child = Path(root) / name
                 digest.update(str(child.relative_to(path)).encode() + b"\0")
-                digest.update(_file_digest(child).encode())
+                digest.update(file_sha256(child).encode())
         return "dir:" + digest.hexdigest()
     return "missing"
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -32,6 +32,7 @@ from shipyard.engine.process import (
     terminate_group,
 )
 from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.runtime import base_environment, heartbeat
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
 from shipyard.errors import ShipyardError, StoreError
@@ -115,14 +116,7 @@ class PipelineExecutor:
         self._keys: dict[str, str] = {}  # cache keys of steps whose inputs were hashed at start
         self._running: dict[str, _Running] = {}
         self._sampler = ResourceSampler()
-        self._base_env = dict(os.environ if base_env is None else base_env)
-        self._base_env.update(
-            SHIPYARD_EXECUTION_ID=execution_id,
-            SHIPYARD_RUN_DIR=str(run_dir.root),
-            SHIPYARD_ARTIFACTS_DIR=str(run_dir.artifacts),
-            SHIPYARD_MODE=plan.mode,
-            TMPDIR=str(run_dir.tmp),
-        )
+        self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self._stop_reason: str | None = None
         self._prepare_failed = False
         self._hook: tuple[str, Launched] | None = None
@@ -153,7 +147,7 @@ class PipelineExecutor:
         self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         sampler = asyncio.create_task(self._sample_periodically())
-        heartbeat = asyncio.create_task(self._beat())
+        beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         checkpoints = asyncio.create_task(self._checkpoint_periodically())
         deadline = (
             self._loop.call_later(self.plan.timeout, self._execution_timed_out)
@@ -188,9 +182,9 @@ class PipelineExecutor:
                 reason=self._stop_reason
                 or ("a prepare hook failed" if self._prepare_failed else None),
             )
-            for task in (sampler, flusher, heartbeat, checkpoints):
+            for task in (sampler, flusher, beat, checkpoints):
                 task.cancel()
-            await asyncio.gather(sampler, flusher, heartbeat, checkpoints, return_exceptions=True)
+            await asyncio.gather(sampler, flusher, beat, checkpoints, return_exceptions=True)
             self._final_flush()
             os.close(self._journal)
             if self.plan.mode != "debug":
@@ -589,14 +583,6 @@ class PipelineExecutor:
         return True
 
     # -- liveness ---------------------------------------------------------------------------
-
-    async def _beat(self, interval: float = 1.0) -> None:
-        """The heartbeat other processes use to tell a live run from one whose process died."""
-        while True:
-            await asyncio.sleep(interval)
-            self.recorder.write(
-                self.store.update_execution, self.execution_id, heartbeat_at=time.time()
-            )
 
     async def _checkpoint_periodically(self) -> None:
         """Automatic checkpoints (``execution.checkpoint_interval``), taken on a thread: waiting

@@ -31,6 +31,7 @@ from shipyard.engine.process import (
     terminate_group,
 )
 from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.runtime import base_environment, heartbeat
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
@@ -142,13 +143,7 @@ class FleetExecutor:
         self.run_dir = run_dir
         self.store = store
         self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
-        self._base_env = dict(os.environ if base_env is None else base_env)
-        self._base_env.update(
-            SHIPYARD_EXECUTION_ID=execution_id,
-            SHIPYARD_RUN_DIR=str(run_dir.root),
-            SHIPYARD_MODE=plan.mode,
-            TMPDIR=str(run_dir.tmp),
-        )
+        self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self._services: dict[str, _Service] = {}
         self._restarted: set[str] = set()  # started since the sampler last looked
         self._stop = asyncio.Event()
@@ -186,7 +181,7 @@ class FleetExecutor:
         )
         self.recorder.event("execution_started", total=len(self.plan.services), kind="fleet")
         flusher = asyncio.create_task(self.recorder.flush_periodically())
-        beat = asyncio.create_task(self._beat())
+        beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         sampling = asyncio.create_task(self._sample_periodically())
         self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         watchdog = start_watchdog(self.run_dir)  # nothing of the fleet survives this process
@@ -532,10 +527,3 @@ class FleetExecutor:
                         resources=usage,
                     ),
                 )
-
-    async def _beat(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            self.recorder.write(
-                self.store.update_execution, self.execution_id, heartbeat_at=time.time()
-            )
