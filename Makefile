@@ -28,7 +28,7 @@ bench: setup
 
 lock:
 	rm -rf /tmp/shipyard-lock-venv && python3 -m venv /tmp/shipyard-lock-venv
-	/tmp/shipyard-lock-venv/bin/pip install --quiet -e '.[dev]'
+	/tmp/shipyard-lock-venv/bin/pip install --quiet -e '.[dev,examples]'
 	/tmp/shipyard-lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock.new
 	{ head -2 requirements.lock; cat requirements.lock.new; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock && rm requirements.lock.new
 

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -30,8 +31,14 @@ class Handler(BaseHTTPRequestHandler):
             ready = ROLE == "spoke" or len(heard) == len(PEERS)
             self._reply(200 if ready else 503, {"ok": ready})
         elif self.path == "/ask":
-            self._reply(200, {"agent": os.environ.get("SHIPYARD_SERVICE"), "topic": TOPIC,
-                              "answer": f"{TOPIC} looks fine at {time.strftime('%H:%M:%S')}"})
+            self._reply(
+                200,
+                {
+                    "agent": os.environ.get("SHIPYARD_SERVICE"),
+                    "topic": TOPIC,
+                    "answer": f"{TOPIC} looks fine at {time.strftime('%H:%M:%S')}",
+                },
+            )
         else:
             self._reply(404, {"error": "unknown path"})
 
@@ -47,15 +54,45 @@ class Handler(BaseHTTPRequestHandler):
         pass  # keep the log for what the agent does, not for every probe
 
 
+def ask(url: str) -> tuple[str, str]:
+    """(who, answer): our agents answer GET /ask; an A2A agent answers a JSON-RPC message."""
+    try:
+        with urllib.request.urlopen(f"{url}/ask", timeout=2) as response:
+            answer = json.loads(response.read())
+        return str(answer["agent"]), str(answer["answer"])
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+    with urllib.request.urlopen(f"{url}/.well-known/agent-card.json", timeout=2) as response:
+        card = json.loads(response.read())
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "role": "user",
+                "messageId": f"q{time.time_ns()}",
+                "parts": [{"kind": "text", "text": "the weather"}],
+            }
+        },
+    }
+    request = urllib.request.Request(
+        card["url"], data=json.dumps(message).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        reply = json.loads(response.read())["result"]
+    return str(card["name"]), " ".join(part.get("text", "") for part in reply.get("parts", []))
+
+
 def ask_peers() -> None:
     while True:
         for url in PEERS:
             try:
-                with urllib.request.urlopen(f"{url}/ask", timeout=2) as response:
-                    answer = json.loads(response.read())
-                heard[url] = answer["answer"]
-                print(f"asked {answer['agent']} at {url}: {answer['answer']}", flush=True)
-            except OSError as error:
+                who, answer = ask(url)
+                heard[url] = answer
+                print(f"asked {who} at {url}: {answer}", flush=True)
+            except (OSError, ValueError, KeyError) as error:
                 print(f"could not reach {url}: {error}", flush=True)
         time.sleep(1)
 

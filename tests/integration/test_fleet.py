@@ -191,3 +191,44 @@ def test_fleet_spec_errors(ops: LocalOperations, write_spec: SpecWriter, kind: s
     }[kind]
     with pytest.raises(SpecError):
         ops.plan(write_spec(text))
+
+
+A2A_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "a2a_agent.py"
+
+
+def test_a2a_health_checks_the_agent_card_of_a_real_a2a_sdk_agent(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        f"""
+        name: a2a
+        services:
+          forecast:
+            run: [{PY}, {A2A_AGENT}]
+            port: auto
+            health: {{a2a: true, interval: 0.2s, timeout: 2s}}
+        """
+    )
+    execution_id = up(ops, spec)
+    assert ops.status(execution_id).unit("forecast").health == "healthy"
+    ops.stop(execution_id, grace=0)
+
+
+@pytest.mark.parametrize(
+    ("service", "reason"),
+    [
+        (f"run: 'exec {PY} -m http.server --bind 127.0.0.1 $PORT', shell: true", "no card"),
+        (f"run: [{PY}, {A2A_AGENT}], env: {{AGENT_NAME: somebody-else}}", "another name"),
+    ],
+)
+def test_a2a_health_fails_without_a_card_or_with_another_agents_card(
+    ops: LocalOperations, write_spec: SpecWriter, service: str, reason: str
+) -> None:
+    spec = write_spec(
+        "name: not-a2a\nservices:\n"
+        f"  agent: {{{service}, port: auto, health: {{a2a: true, interval: 0.1s}},"
+        " readiness_timeout: 3s}\n"
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.FAILED, reason
+    assert "service 'agent' was not healthy within 3s" in (status.reason or "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import time
@@ -78,6 +79,24 @@ def allocate_ports(services: list[PlannedService], base: int) -> dict[str, int]:
         taken.add(candidate)
         candidate += 1
     return ports
+
+
+async def _http_get(port: int, path: str) -> tuple[int, bytes]:
+    """A minimal HTTP/1.0 GET on loopback: (status, body). Raises OSError on a bad answer."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\n\r\n".encode())
+        await writer.drain()
+        response = await reader.read(1 << 20)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    parts = head.split(b"\r\n", 1)[0].split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise OSError("not an HTTP answer")
+    return int(parts[1]), body
 
 
 def service_url(port: int) -> str:
@@ -333,6 +352,8 @@ class FleetExecutor:
                 )
             if service.port is None:
                 return False
+            if health.a2a:
+                return await asyncio.wait_for(self._probe_a2a(service), health.timeout)
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(HOST, service.port), health.timeout
             )
@@ -351,6 +372,27 @@ class FleetExecutor:
                     await writer.wait_closed()
         except (OSError, TimeoutError, ValueError):
             return False
+
+    async def _probe_a2a(self, service: _Service) -> bool:
+        """The agent card parses, and names this service and the URL it was given."""
+        assert service.port is not None
+        for path in ("/.well-known/agent-card.json", "/.well-known/agent.json"):
+            status, body = await _http_get(service.port, path)
+            if status == 404:
+                continue
+            if status != 200:
+                return False
+            try:
+                card = json.loads(body)
+            except ValueError:
+                return False
+            expected = service_url(service.port)
+            return (
+                isinstance(card, dict)
+                and card.get("name") == service.name
+                and str(card.get("url", "")).rstrip("/") == expected
+            )
+        return False
 
     async def _probe_exec(self, argv: list[str], service: _Service) -> bool:
         process = await asyncio.create_subprocess_exec(

@@ -80,6 +80,7 @@ class HealthSettings:
     http: str | None = None
     tcp: bool = False
     exec: list[str] | None = None
+    a2a: bool = False
     initial_delay: float = 0.0
     interval: float = 1.0
     timeout: float = 1.0

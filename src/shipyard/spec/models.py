@@ -277,6 +277,11 @@ class HealthSpec(_Model):
     http: str | None = Field(None, description="GET this path on the service's port; 2xx/3xx = up")
     tcp: bool = Field(False, description="a TCP connection to the service's port is accepted")
     exec: Argv | None = Field(None, description="this command exits 0")
+    a2a: bool = Field(
+        False,
+        description="an A2A agent card is served at /.well-known/agent-card.json (or agent.json) "
+        "and names this service and its URL",
+    )
     initial_delay: Duration = Field(0.0, description="wait this long after start before probing")
     interval: Duration = Field(1.0, description="between probes")
     timeout: Duration = Field(1.0, description="a probe slower than this failed")
@@ -285,9 +290,11 @@ class HealthSpec(_Model):
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthSpec:
-        chosen = [name for name in ("http", "tcp", "exec") if getattr(self, name)]
+        chosen = [name for name in ("http", "tcp", "exec", "a2a") if getattr(self, name)]
         if len(chosen) != 1:
-            raise ValueError("a health check has exactly one probe: http: /path, tcp: true or exec")
+            raise ValueError(
+                "a health check has exactly one probe: http: /path, tcp: true, exec or a2a: true"
+            )
         if self.http is not None and not self.http.startswith("/"):
             raise ValueError(f"http probe path {self.http!r} must start with '/'")
         return self
