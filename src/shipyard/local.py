@@ -308,7 +308,6 @@ class LocalOperations:
         import subprocess
         import sys
         import threading
-        import time
 
         from shipyard.supervisor import fork_supervisor
 
@@ -617,7 +616,6 @@ class LocalOperations:
         is killed now. Stopped units keep their logs and records.
         """
         import signal
-        import time
 
         report = self.stop_impact(execution_id)
         pid, _ = self.store.supervisor(report.execution_id)
@@ -710,7 +708,6 @@ class LocalOperations:
     def _reconcile(self, execution_id: str) -> None:
         """An active execution whose process died (SIGKILL, reboot) becomes ``lost``; the process
         groups of its running units are killed so nothing it started is left behind."""
-        import time
 
         state = self.store.execution_state(execution_id)
         if state is None or state.finished:
@@ -780,7 +777,6 @@ class LocalOperations:
         """New log lines as they are written, until the followed units (every unit when none is
         named) have finished and every line is out. Lines of several units interleave in the
         order they are noticed."""
-        import time
 
         status = self.status(execution_id)
         units = [u for u in status.units if unit is None or u.name == unit]
