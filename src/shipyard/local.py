@@ -378,6 +378,39 @@ class LocalOperations:
             time.sleep(0.02)
         raise ShipyardError(f"service '{service}' is not healthy again after 60s")
 
+    def service_stop(self, execution_id: str, service: str) -> UnitStatus:
+        """Stop one service of a running fleet (it stays down until `service_start`)."""
+        return self._wish(execution_id, service, "stopped")
+
+    def service_start(self, execution_id: str, service: str) -> UnitStatus:
+        """Start again a service that was stopped (or had failed); returns once it is healthy."""
+        return self._wish(execution_id, service, "running")
+
+    def _wish(self, execution_id: str, service: str, desired: str) -> UnitStatus:
+        import signal
+
+        status = self.status(execution_id)
+        unit = next((u for u in status.units if u.name == service and u.kind == "service"), None)
+        if unit is None:
+            names = ", ".join(u.name for u in status.units if u.kind == "service") or "none"
+            raise ShipyardError(
+                f"{status.id} has no service '{service}'", hint=f"services: {names}"
+            )
+        pid, _ = self.store.supervisor(status.id)
+        if status.state.finished or pid is None:
+            raise ShipyardError(f"{status.id} is not running", hint="bring it up: shipyard up")
+        self.store.set_desired(status.id, service, desired)
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = self.status(status.id).unit(service)
+            if desired == "stopped" and now.state == UnitState.STOPPED:
+                return now
+            if desired == "running" and now.state == UnitState.RUNNING and now.health == "healthy":
+                return now
+            time.sleep(0.02)
+        raise ShipyardError(f"service '{service}' is not {desired} after 60s")
+
     def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]:
         from shipyard.agents import discover
 

@@ -53,8 +53,16 @@ def drive(
         )
 
         async def up() -> None:
-            with _stop_on_signals(fleet, store, execution_id):
-                await fleet.run()
+            loop = asyncio.get_running_loop()
+            main = threading.current_thread() is threading.main_thread()
+            if main:  # SIGUSR1: `shipyard service start|stop` left a wish in the store
+                loop.add_signal_handler(signal.SIGUSR1, fleet.apply_wishes)
+            try:
+                with _stop_on_signals(fleet, store, execution_id):
+                    await fleet.run()
+            finally:
+                if main:
+                    loop.remove_signal_handler(signal.SIGUSR1)
 
         asyncio.run(up())
         return

@@ -232,3 +232,17 @@ def test_a2a_health_fails_without_a_card_or_with_another_agents_card(
     status = ops.run(spec)
     assert status.state == ExecutionState.FAILED, reason
     assert "service 'agent' was not healthy within 3s" in (status.reason or "")
+
+
+def test_one_service_can_be_stopped_and_started_while_the_fleet_runs(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    execution_id = up(ops, fleet_spec(write_spec))
+    old = ops.status(execution_id).unit("right").pid
+    stopped = ops.service_stop(execution_id, "right")
+    assert stopped.state == UnitState.STOPPED
+    assert old is not None and not pid_alive(old)
+    assert ops.status(execution_id).unit("left").state == UnitState.RUNNING  # the rest stays up
+    started = ops.service_start(execution_id, "right")
+    assert started.health == "healthy" and started.pid != old
+    ops.stop(execution_id, grace=0)

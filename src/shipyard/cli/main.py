@@ -324,6 +324,39 @@ def restart(
         sys.stdout.write(f"{service}: pid {unit.pid}, healthy, restarts {unit.restarts}\n")
 
 
+service_app = typer.Typer(help="One service of a running fleet.", no_args_is_help=True)
+app.add_typer(service_app, name="service")
+ExecutionArgument = Annotated[str, typer.Argument(help="The fleet.", show_default=False)]
+ServiceArgument = Annotated[str, typer.Argument(help="The service.", show_default=False)]
+
+
+@service_app.command("stop")
+def service_stop(
+    execution_id: ExecutionArgument, service: ServiceArgument, home: HomeOption = None
+) -> None:
+    """Stop one service (its group gets its stop signal); it stays down until started."""
+    unit = _ops(home).service_stop(execution_id, service)
+    sys.stdout.write(f"{service}: {unit.state.value}\n")
+
+
+@service_app.command("start")
+def service_start(
+    execution_id: ExecutionArgument, service: ServiceArgument, home: HomeOption = None
+) -> None:
+    """Start a stopped (or failed) service again; returns once it is healthy."""
+    unit = _ops(home).service_start(execution_id, service)
+    sys.stdout.write(f"{service}: pid {unit.pid}, {unit.health}\n")
+
+
+@service_app.command("restart")
+def service_restart(
+    execution_id: ExecutionArgument, service: ServiceArgument, home: HomeOption = None
+) -> None:
+    """The same as `shipyard restart EXEC_ID SERVICE`."""
+    unit = _ops(home).restart_service(execution_id, service)
+    sys.stdout.write(f"{service}: pid {unit.pid}, healthy, restarts {unit.restarts}\n")
+
+
 agents_app = typer.Typer(help="Agent folders: one agent per subfolder.", no_args_is_help=True)
 app.add_typer(agents_app, name="agents")
 FolderArgument = Annotated[

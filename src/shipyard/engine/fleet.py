@@ -165,6 +165,7 @@ class FleetExecutor:
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self._services: dict[str, _Service] = {}
         self._restarted: set[str] = set()  # started since the sampler last looked
+        self._tasks: set[asyncio.Task[None]] = set()  # kept referenced until they end
         self._stop = asyncio.Event()
         self._stop_reason: str | None = None
         self._failure: str | None = None
@@ -183,6 +184,29 @@ class FleetExecutor:
                 if service.launched is not None:
                     kill_group_now(service.launched.pgid)
         self._stop.set()
+
+    def apply_wishes(self) -> None:
+        """Start or stop single services as users asked (`shipyard service start|stop`): the
+        wishes are in the store; the signal that brought us here only says 'look'."""
+        for name, desired in self.store.desired_states(self.execution_id).items():
+            service = self._services.get(name)
+            if service is None or self._stop.is_set():
+                continue
+            running = service.launched is not None and not service.launched.exited.done()
+            if desired == "stopped" and not service.stopping:
+                service.stopping = True
+                self.recorder.event("service_stop_requested", name)
+                task = asyncio.ensure_future(
+                    self._stop_service(service, reason="stopped by request")
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif desired == "running" and (service.stopping or service.failed) and not running:
+                service.failed = None
+                service.restarts = 0
+                self.store.set_desired(self.execution_id, name, None)
+                self.recorder.event("service_start_requested", name)
+                self._start(service)
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
         """Services have no natural end: a graceful stop is their stop signal and timeout."""
@@ -482,7 +506,7 @@ class FleetExecutor:
                 )
             )
 
-    async def _stop_service(self, service: _Service) -> None:
+    async def _stop_service(self, service: _Service, *, reason: str | None = None) -> None:
         service.stopping = True
         if service.pending_restart is not None:
             service.pending_restart.cancel()
@@ -500,8 +524,11 @@ class FleetExecutor:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
         if service.failed is None:
-            self._record(service, UnitState.STOPPED, reason=self._stop_reason or self._failure)
+            why = reason or self._stop_reason or self._failure
+            self._record(service, UnitState.STOPPED, reason=why)
         self.recorder.event("service_stopped", service.name)
+        if reason is not None:
+            self.recorder.flush_soon()  # `service stop` waits for this
 
     # -- records ----------------------------------------------------------------------------
 

@@ -83,6 +83,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE units ADD COLUMN health TEXT;
     ALTER TABLE units ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: what a user asked of a service (`shipyard service stop|start`), read by its supervisor
+    """
+    ALTER TABLE units ADD COLUMN desired TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
