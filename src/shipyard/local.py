@@ -349,11 +349,7 @@ class LocalOperations:
 
     # -- services and agents ------------------------------------------------------------------
 
-    def restart_service(self, execution_id: str, service: str) -> UnitStatus:
-        """Restart one service of a running fleet: its process group gets its stop signal and
-        the fleet's restart policy starts it again (counted as a restart)."""
-        import signal
-
+    def _service_unit(self, execution_id: str, service: str) -> tuple[ExecutionStatus, UnitStatus]:
         status = self.status(execution_id)
         unit = next((u for u in status.units if u.name == service and u.kind == "service"), None)
         if unit is None:
@@ -361,6 +357,14 @@ class LocalOperations:
             raise ShipyardError(
                 f"{status.id} has no service '{service}'", hint=f"services: {names}"
             )
+        return status, unit
+
+    def restart_service(self, execution_id: str, service: str) -> UnitStatus:
+        """Restart one service of a running fleet: its process group gets its stop signal and
+        the fleet's restart policy starts it again (counted as a restart)."""
+        import signal
+
+        status, unit = self._service_unit(execution_id, service)
         if status.state.finished or unit.state != UnitState.RUNNING or not unit.pid:
             raise ShipyardError(f"service '{service}' of {status.id} is not running")
         with contextlib.suppress(ProcessLookupError):
@@ -389,13 +393,7 @@ class LocalOperations:
     def _wish(self, execution_id: str, service: str, desired: str) -> UnitStatus:
         import signal
 
-        status = self.status(execution_id)
-        unit = next((u for u in status.units if u.name == service and u.kind == "service"), None)
-        if unit is None:
-            names = ", ".join(u.name for u in status.units if u.kind == "service") or "none"
-            raise ShipyardError(
-                f"{status.id} has no service '{service}'", hint=f"services: {names}"
-            )
+        status, _ = self._service_unit(execution_id, service)
         pid, _ = self.store.supervisor(status.id)
         if status.state.finished or pid is None:
             raise ShipyardError(f"{status.id} is not running", hint="bring it up: shipyard up")
