@@ -247,7 +247,7 @@ def up(
     if not detach:
         from shipyard.cli.progress import FleetDisplay
 
-        with FleetDisplay(console()) as display:
+        with FleetDisplay(console(), ops.workspace.home / "runs") as display:
             status = ops.run(spec, _params(param), observer=display)
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
         if status.state.value == "failed":

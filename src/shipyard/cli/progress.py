@@ -8,7 +8,9 @@ per finished unit, so logs stay readable. In debug mode every engine event is pr
 from __future__ import annotations
 
 import json
+import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
@@ -153,19 +155,56 @@ _FLEET_EVENTS = {
 
 
 class FleetDisplay:
-    """`up` in the foreground: one line per service event, until Ctrl-C."""
+    """`up` in the foreground: one line per service event and, like `docker compose up`, the
+    services' output interleaved as it is written (``name | line``), until Ctrl-C."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, runs: Path) -> None:
         self.console = console
+        self._runs = runs  # $SHIPYARD_HOME/runs: the run directory is known at the first event
+        self._tail: threading.Thread | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> FleetDisplay:
         self.console.print("bringing the fleet up; Ctrl-C brings it down", style="dim")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self._done.set()
+        if self._tail is not None:
+            self._tail.join()
+
+    def _follow(self, logs: Path) -> None:
+        """Print new lines of every log in ``logs`` until the display closes (then drain)."""
+        positions: dict[Path, int] = {}
+        pending: dict[Path, str] = {}
+        while True:
+            stop = self._done.wait(0.1)
+            for path in sorted(logs.glob("*.log")):
+                if path.name.startswith("_"):
+                    continue
+                try:
+                    with path.open("rb") as handle:
+                        handle.seek(positions.get(path, 0))
+                        chunk = handle.read()
+                except OSError:
+                    continue
+                positions[path] = positions.get(path, 0) + len(chunk)
+                text = pending.get(path, "") + chunk.decode("utf-8", errors="replace")
+                *lines, pending[path] = text.split("\n")
+                with self._lock:
+                    for line in lines:
+                        self.console.print(
+                            Text.assemble((f"{path.stem} | ", "cyan"), line), markup=False
+                        )
+            if stop:
+                return
 
     def __call__(self, event: Event) -> None:
+        if self._tail is None:
+            logs = self._runs / event.execution_id / "logs"
+            self._tail = threading.Thread(target=self._follow, args=(logs,), daemon=True)
+            self._tail.start()
         word = _FLEET_EVENTS.get(event.action)
         if word is None:
             return
@@ -174,4 +213,7 @@ class FleetDisplay:
         )
         style = STATE_STYLE.get(word, "")
         subject = event.unit or "fleet"
-        self.console.print(Text.assemble((f"{word:>10} ", style), (subject, "bold"), f"  {detail}"))
+        with self._lock:
+            self.console.print(
+                Text.assemble((f"{word:>10} ", style), (subject, "bold"), f"  {detail}")
+            )
