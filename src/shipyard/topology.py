@@ -105,3 +105,50 @@ _KINDS = {
     "mesh": _mesh,
     "hierarchical": _hierarchical,
 }
+
+
+def replica_names(name: str, count: int) -> list[str]:
+    """``web`` with 3 replicas is ``web-1``, ``web-2``, ``web-3``; one replica keeps its name."""
+    return [name] if count == 1 else [f"{name}-{index}" for index in range(1, count + 1)]
+
+
+def expand_replicas(
+    counts: Mapping[str, int],
+    topology: Mapping[str, Any] | None,
+    depends_on: Mapping[str, Sequence[str]],
+) -> tuple[list[str], dict[str, Any] | None, dict[str, list[str]], dict[str, str]]:
+    """Services with ``replicas`` become one service per replica, everywhere they are named:
+    a topology or a dependency naming ``web`` names every replica of it.
+
+    Returns (names, topology, depends_on, replica → the service it is a copy of).
+    """
+    copies = {name: replica_names(name, count) for name, count in counts.items()}
+    origin = {replica: name for name, replicas in copies.items() for replica in replicas}
+
+    def many(names: Sequence[str]) -> list[str]:
+        return [replica for name in names for replica in copies.get(name, [name])]
+
+    expanded: dict[str, Any] | None = None
+    if topology is not None:
+        expanded = dict(topology)
+        hub = topology.get("hub")
+        if hub and len(copies.get(hub, [hub])) > 1:
+            raise TopologyError(f"the hub '{hub}' of a hub-spoke topology cannot have replicas")
+        expanded["spokes"] = many(topology.get("spokes") or [])
+        expanded["stages"] = [
+            many(stage if isinstance(stage, list) else [stage])
+            for stage in topology.get("stages") or []
+        ]
+        expanded["edges"] = {
+            replica: many(targets)
+            for name, targets in (topology.get("edges") or {}).items()
+            for replica in copies.get(name, [name])
+        }
+        expanded["members"] = many(topology.get("members") or [])
+        expanded["levels"] = [many(level) for level in topology.get("levels") or []]
+    needs = {
+        replica: many(depends_on.get(name, ()))
+        for name, replicas in copies.items()
+        for replica in replicas
+    }
+    return list(origin), expanded, needs, origin

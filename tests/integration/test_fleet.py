@@ -246,3 +246,36 @@ def test_one_service_can_be_stopped_and_started_while_the_fleet_runs(
     started = ops.service_start(execution_id, "right")
     assert started.health == "healthy" and started.pid != old
     ops.stop(execution_id, grace=0)
+
+
+def test_replicas_each_get_a_port_and_the_hub_talks_to_all_of_them(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        f"""
+        name: replicated
+        execution: {{base_port: 18500}}
+        topology: {{type: hub-spoke, hub: hub, spokes: [worker]}}
+        services:
+          worker:
+            run: 'exec {PY} -m http.server --bind 127.0.0.1 $PORT'
+            shell: true
+            port: auto
+            replicas: 3
+            health: {{tcp: true, interval: 0.1s}}
+          hub:
+            run: 'echo "peers=$CONNECTED_AGENTS"; exec {PY} -m http.server --bind 127.0.0.1 $PORT'
+            shell: true
+            port: auto
+            health: {{tcp: true, interval: 0.1s}}
+        """
+    )
+    execution_id = up(ops, spec)
+    units = {unit.name: unit for unit in ops.status(execution_id).units}
+    assert sorted(units) == ["hub", "worker-1", "worker-2", "worker-3"]
+    urls = [units[f"worker-{i}"].url for i in (1, 2, 3)]
+    assert len(set(urls)) == 3
+    assert f"peers={','.join(str(u) for u in urls)}" in [
+        line.text for line in ops.logs(execution_id, "hub")
+    ]
+    ops.stop(execution_id, grace=0)

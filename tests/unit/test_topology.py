@@ -72,3 +72,27 @@ def test_bad_topologies_say_why(
 ) -> None:
     with pytest.raises(TopologyError, match=message):
         resolve(["a", "b"], topology, depends_on)
+
+
+def test_replicas_are_named_and_wired_everywhere_their_service_is() -> None:
+    from shipyard.topology import expand_replicas
+
+    names, topology, depends_on, origin = expand_replicas(
+        {"hub": 1, "worker": 3, "db": 1},
+        {"type": "hub-spoke", "hub": "hub", "spokes": ["worker"]},
+        {"worker": ["db"]},
+    )
+    assert names == ["hub", "worker-1", "worker-2", "worker-3", "db"]
+    assert origin["worker-2"] == "worker" and origin["db"] == "db"
+    assert topology is not None and topology["spokes"] == ["worker-1", "worker-2", "worker-3"]
+    assert depends_on["worker-3"] == ["db"]
+    wiring = resolve(names, topology, depends_on)
+    assert wiring.connections["hub"] == ["worker-1", "worker-2", "worker-3"]
+    assert wiring.stages == [["db"], ["worker-1", "worker-2", "worker-3"], ["hub"]]
+
+
+def test_a_replicated_hub_is_refused() -> None:
+    from shipyard.topology import expand_replicas
+
+    with pytest.raises(TopologyError, match="cannot have replicas"):
+        expand_replicas({"hub": 2, "w": 1}, {"type": "hub-spoke", "hub": "hub"}, {})

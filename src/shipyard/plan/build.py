@@ -26,7 +26,7 @@ from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.templating import PLACEHOLDER, substitute
-from shipyard.topology import resolve
+from shipyard.topology import expand_replicas, resolve
 
 SHELL = "/bin/sh"
 
@@ -151,17 +151,20 @@ def _services(
     spec = loaded.spec
     if not spec.services:
         return [], []
-    wiring = resolve(
-        list(spec.services),
+    names, topology, depends_on, origin = expand_replicas(
+        {name: service.replicas for name, service in spec.services.items()},
         spec.topology.model_dump() if spec.topology else None,
         {name: list(service.depends_on) for name, service in spec.services.items()},
-        deployment=spec.execution.deployment,
     )
+    wiring = resolve(names, topology, depends_on, deployment=spec.execution.deployment)
     stage_of = {name: index for index, stage in enumerate(wiring.stages) for name in stage}
     planned = []
-    for name, service in spec.services.items():
+    for name in names:
+        service = spec.services[origin[name]]
         env = dict(common_env)
         env.update({key: substitute(value, values) for key, value in service.env.items()})
+        if service.replicas > 1:
+            env["SHIPYARD_REPLICA"] = name.rsplit("-", 1)[1]
         workdir = loaded.base_dir / service.workdir if service.workdir else loaded.base_dir
         planned.append(
             PlannedService(
@@ -176,7 +179,10 @@ def _services(
                 readiness_timeout=service.readiness_timeout,
                 restart=RestartSettings(**service.restart.model_dump()),
                 stop=StopSettings(**service.stop.model_dump()),
-                depends_on=dict(service.depends_on),
+                depends_on={
+                    dep: service.depends_on.get(origin[dep], "healthy")
+                    for dep in depends_on.get(name, [])
+                },
                 connects_to=wiring.connections.get(name, []),
             )
         )

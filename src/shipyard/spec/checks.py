@@ -32,7 +32,7 @@ def check_not_empty(spec: Spec, source: SourceMap) -> list[SpecProblem]:
 
 def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     """Services: names, depends_on, topology (the resolver's own checks, with a position)."""
-    from shipyard.topology import TopologyError, resolve
+    from shipyard.topology import TopologyError, expand_replicas, resolve
 
     problems = []
     if spec.steps and spec.services:
@@ -56,12 +56,22 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
                 )
     if problems or not spec.services:
         return problems
+    for name, service in spec.services.items():
+        if service.replicas > 1 and isinstance(service.port, int):
+            problems.append(
+                SpecProblem(
+                    f"service '{name}' has {service.replicas} replicas and one fixed port",
+                    source.locate(("services", name, "port")),
+                    hint="replicas need port: auto (each gets its own)",
+                )
+            )
     try:
-        resolve(
-            list(spec.services),
+        names, topology, depends_on, _ = expand_replicas(
+            {name: s.replicas for name, s in spec.services.items()},
             spec.topology.model_dump() if spec.topology else None,
             {name: list(s.depends_on) for name, s in spec.services.items()},
         )
+        resolve(names, topology, depends_on)
     except TopologyError as error:
         where = ("topology",) if spec.topology else ("services",)
         problems.append(SpecProblem(str(error), source.locate(where, key=True)))

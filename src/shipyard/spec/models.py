@@ -339,6 +339,9 @@ class ServiceSpec(_Model):
     depends_on: Annotated[
         dict[str, Literal["started", "healthy"]], BeforeValidator(_depends_on)
     ] = Field(default_factory=dict, description="services that must be started/healthy first")
+    replicas: int = Field(
+        1, ge=1, le=64, description="copies of the service, named name-1, name-2, … (port: auto)"
+    )
 
 
 class TopologySpec(_Model):
