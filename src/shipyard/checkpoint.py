@@ -27,7 +27,7 @@ from typing import Any
 from shipyard.engine.cachekey import file_sha256
 from shipyard.errors import ShipyardError
 from shipyard.plan.model import Plan
-from shipyard.workspace import RunDir
+from shipyard.workspace import RunDir, confined_path
 
 PREFIX = "ckpt-"
 
@@ -96,10 +96,10 @@ def create(
                 relative = (
                     str(Path(declared) / path.relative_to(source)) if source.is_dir() else declared
                 )
-                target = partial / step.name / _safe(relative)
+                target = partial / step.name / confined_path(relative)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
-                files[step.name][_safe(relative)] = file_sha256(target)
+                files[step.name][confined_path(relative)] = file_sha256(target)
                 size += target.stat().st_size
     checkpoint = Checkpoint(
         id=f"{execution_id}/{name}",
@@ -166,11 +166,6 @@ def _files_under(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def _safe(relative: str) -> str:
-    parts = [("_up_" if part == ".." else part) for part in Path(relative).parts if part != "/"]
-    return str(Path(*parts))
 
 
 def _number(name: str) -> int:

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -369,18 +369,16 @@ class LocalOperations:
             raise ShipyardError(f"service '{service}' of {status.id} is not running")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(unit.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            now = self.status(status.id).unit(service)
-            if now.pid != unit.pid and now.health == "healthy":
-                return now
+
+        def back(now: UnitStatus) -> bool:
             if now.state.finished:
                 raise ShipyardError(
                     f"service '{service}' did not come back: {now.reason}",
                     hint="its restart policy decides; policy: no keeps it down",
                 )
-            time.sleep(0.02)
-        raise ShipyardError(f"service '{service}' is not healthy again after 60s")
+            return now.pid != unit.pid and now.health == "healthy"
+
+        return self._await_service(status.id, service, back, what="healthy again")
 
     def service_stop(self, execution_id: str, service: str) -> UnitStatus:
         """Stop one service of a running fleet (it stays down until `service_start`)."""
@@ -399,15 +397,31 @@ class LocalOperations:
             raise ShipyardError(f"{status.id} is not running", hint="bring it up: shipyard up")
         self.store.set_desired(status.id, service, desired)
         os.kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 60
+
+        def reached(now: UnitStatus) -> bool:
+            if desired == "stopped":
+                return now.state == UnitState.STOPPED
+            return now.state == UnitState.RUNNING and now.health == "healthy"
+
+        return self._await_service(status.id, service, reached, what=desired)
+
+    def _await_service(
+        self,
+        execution_id: str,
+        service: str,
+        reached: Callable[[UnitStatus], bool],
+        *,
+        what: str,
+        timeout: float = 60.0,
+    ) -> UnitStatus:
+        """Poll a service's record until ``reached`` says so; an error after ``timeout``."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            now = self.status(status.id).unit(service)
-            if desired == "stopped" and now.state == UnitState.STOPPED:
-                return now
-            if desired == "running" and now.state == UnitState.RUNNING and now.health == "healthy":
+            now = self.status(execution_id).unit(service)
+            if reached(now):
                 return now
             time.sleep(0.02)
-        raise ShipyardError(f"service '{service}' is not {desired} after 60s")
+        raise ShipyardError(f"service '{service}' is not {what} after {timeout:g}s")
 
     def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]:
         from shipyard.agents import discover
@@ -570,14 +584,14 @@ class LocalOperations:
         return CleanReport(level=level, dry_run=dry_run, runs=runs, skipped=skipped)
 
     def _declared_outputs(self, run_root: Path) -> list[str]:
-        from shipyard.engine.executor import artifact_path
+        from shipyard.workspace import confined_path
 
         try:
             plan = json.loads((run_root / "plan.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return []
         return [
-            f"{step['name']}/{artifact_path(output)}"
+            f"{step['name']}/{confined_path(output)}"
             for step in plan["steps"]
             for output in step.get("outputs", [])
         ]

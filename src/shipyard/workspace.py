@@ -28,6 +28,14 @@ def default_home() -> Path:
     return Path(configured).expanduser().resolve() if configured else Path.cwd() / ".shipyard"
 
 
+def confined_path(declared: str) -> str:
+    """A user-given relative path made safe to use under a folder of ours (artifacts/<step>/,
+    a checkpoint): any '..' becomes a plain '_up_' folder and a leading '/' is dropped, so
+    nothing can land outside."""
+    parts = [("_up_" if part == ".." else part) for part in Path(declared).parts if part != "/"]
+    return str(Path(*parts)) if parts else "_"
+
+
 def new_execution_id(name: str, now: datetime) -> str:
     """``exec_<name>_<yyyymmdd_hhmmss>_<4 hex>``: sortable by time, readable, unique enough."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "-", name)

@@ -604,9 +604,7 @@ def logs(
         width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
         for line in ops.follow_logs(execution_id, step, grep=grep, tail=tail):
             if as_json:
-                sys.stdout.write(
-                    json.dumps({"unit": line.unit, "number": line.number, "text": line.text}) + "\n"
-                )
+                sys.stdout.write(json.dumps(_asdict(line)) + "\n")
             else:
                 sys.stdout.write(
                     f"{line.unit:<{width}} | {line.text}\n" if prefix else line.text + "\n"

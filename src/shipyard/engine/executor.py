@@ -40,7 +40,7 @@ from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
 from shipyard.store.base import Store
-from shipyard.workspace import RunDir
+from shipyard.workspace import RunDir, confined_path
 
 
 def machine_capacity() -> tuple[int, int]:
@@ -507,7 +507,7 @@ class PipelineExecutor:
             source = workdir / declared
             if not source.exists():
                 return f"declared output '{declared}' was not written"
-            target = self.run_dir.artifacts / step.name / artifact_path(declared)
+            target = self.run_dir.artifacts / step.name / confined_path(declared)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
@@ -664,13 +664,6 @@ class PipelineExecutor:
         if all(state in (UnitState.SUCCEEDED, UnitState.DISABLED) for state in states):
             return ExecutionState.SUCCEEDED
         return ExecutionState.FAILED
-
-
-def artifact_path(declared: str) -> str:
-    """Where a declared output is kept under artifacts/<step>/: its path, with any '..' made a
-    plain '_up_' folder and a leading '/' dropped, so a copy can never land outside."""
-    parts = [("_up_" if part == ".." else part) for part in Path(declared).parts if part != "/"]
-    return str(Path(*parts)) if parts else "_"
 
 
 def _link_or_copy(source: str, target: str) -> str:
