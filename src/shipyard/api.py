@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSummary
+from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSummary, UnitStatus
 
 if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
     from shipyard.plan.model import Plan, RunMode
@@ -107,6 +107,29 @@ class Operations(Protocol):
     ) -> ExecutionStatus:
         """Run to the end in this process and return the final status; with ``detach``, hand
         the execution to a supervisor process and return as soon as it runs."""
+
+    def up(
+        self,
+        spec_path: str | Path,
+        params: Mapping[str, Any] | None = None,
+        *,
+        observer: Observer | None = None,
+        detach: bool = False,
+    ) -> ExecutionStatus:
+        """Bring a fleet up (and run its spec's steps beside it); its services stay up until
+        :meth:`stop`. In this process it returns once the fleet is down again."""
+
+    def wait_healthy(self, execution_id: str, *, timeout: float = 300.0) -> ExecutionStatus:
+        """Wait until every service of a fleet is healthy, or the fleet has ended."""
+
+    def restart_service(self, execution_id: str, service: str) -> UnitStatus:
+        """Restart one service through its restart policy; returns once it is healthy."""
+
+    def service_stop(self, execution_id: str, service: str) -> UnitStatus:
+        """Stop one service of a running fleet; it stays down until :meth:`service_start`."""
+
+    def service_start(self, execution_id: str, service: str) -> UnitStatus:
+        """Start a stopped (or failed) service again; returns once it is healthy."""
 
     def resume(
         self,

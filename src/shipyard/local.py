@@ -165,6 +165,26 @@ class LocalOperations:
             self._reuse(plan, execution_id, earlier.id, old_keys)
         return self._drive(plan, execution_id, run_dir, observer=observer, detach=detach)
 
+    def up(
+        self,
+        spec_path: str | Path,
+        params: Mapping[str, Any] | None = None,
+        *,
+        observer: Observer | None = None,
+        detach: bool = False,
+    ) -> ExecutionStatus:
+        """Bring a fleet up; a spec's steps run beside it, and its services stay up after them
+        (``run`` would bring them down once the steps are done)."""
+        plan = self.plan(spec_path, params)
+        if plan.kind == "pipeline":
+            raise ShipyardError(
+                f"{spec_path} has no services: there is no fleet to bring up",
+                hint=f"run its steps with: shipyard run {spec_path}",
+            )
+        plan = dataclasses.replace(plan, stay_up=True)
+        execution_id, run_dir = self._prepare(plan, Path(spec_path))
+        return self._drive(plan, execution_id, run_dir, observer=observer, detach=detach)
+
     def _drive(
         self,
         plan: Plan,

@@ -45,11 +45,21 @@ def drive(
     run_dir: RunDir,
     observer: Observer | None = None,
 ) -> None:
-    if plan.kind == "fleet":
+    # A resumed execution: what already succeeded stays done, attempts number on.
+    status = store.get_execution(execution_id)
+    done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
+    attempts = store.attempt_counts(execution_id)
+    if plan.kind != "pipeline":
         from shipyard.engine.fleet import FleetExecutor
 
         fleet = FleetExecutor(
-            plan, execution_id=execution_id, run_dir=run_dir, store=store, observer=observer
+            plan,
+            execution_id=execution_id,
+            run_dir=run_dir,
+            store=store,
+            observer=observer,
+            done=done,
+            attempts=attempts,
         )
 
         async def up() -> None:
@@ -66,9 +76,6 @@ def drive(
 
         asyncio.run(up())
         return
-    # A resumed execution: what already succeeded stays done, attempts number on.
-    status = store.get_execution(execution_id)
-    done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
     executor = PipelineExecutor(
         plan,
         execution_id=execution_id,
@@ -76,7 +83,7 @@ def drive(
         store=store,
         observer=observer,
         done=done,
-        attempts=store.attempt_counts(execution_id),
+        attempts=attempts,
     )
 
     async def run() -> None:

@@ -152,3 +152,35 @@ def expand_replicas(
         for replica in replicas
     }
     return list(origin), expanded, needs, origin
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A fleet's services with their replicas expanded, wired and ordered."""
+
+    names: list[str]  # every replica, in declaration order
+    wiring: Wiring
+    origin: dict[str, str]  # replica → the service it is a copy of
+    copies: dict[str, list[str]]  # service → its replicas
+
+    def replicas(self, names: Sequence[str]) -> list[str]:
+        """``names`` with each service replaced by its replicas (other names kept)."""
+        return [replica for name in names for replica in self.copies.get(name, [name])]
+
+
+def fleet(
+    replicas: Mapping[str, int],
+    topology: Mapping[str, Any] | None,
+    depends_on: Mapping[str, Sequence[str]],
+    *,
+    deployment: str = "staged",
+) -> Fleet:
+    """Expand replicas, then resolve. ``depends_on`` may name steps: only the services among
+    them order the fleet (the engine waits for the steps separately)."""
+    between_services = {
+        name: [dep for dep in deps if dep in replicas] for name, deps in depends_on.items()
+    }
+    names, expanded, needs, origin = expand_replicas(replicas, topology, between_services)
+    wiring = resolve(names, expanded, needs, deployment=deployment)
+    copies = {name: replica_names(name, count) for name, count in replicas.items()}
+    return Fleet(names=names, wiring=wiring, origin=origin, copies=copies)

@@ -179,20 +179,6 @@ def test_a_taken_port_is_refused_before_anything_starts(
     assert all(unit.pid is None for unit in status.units)
 
 
-@pytest.mark.parametrize("kind", ["steps and services", "unknown dependency"])
-def test_fleet_spec_errors(ops: LocalOperations, write_spec: SpecWriter, kind: str) -> None:
-    from shipyard.errors import SpecError
-
-    text = {
-        "steps and services": "name: x\nsteps:\n  a: {run: [true]}\n"
-        "services:\n  b: {run: [true]}\n",
-        "unknown dependency": "name: x\nservices:\n  a: {run: [true], depends_on: [bee]}\n"
-        "  b: {run: [true]}\n",
-    }[kind]
-    with pytest.raises(SpecError):
-        ops.plan(write_spec(text))
-
-
 A2A_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "a2a_agent.py"
 
 

@@ -105,3 +105,27 @@ def test_drain_skips_pending_and_retrying_steps() -> None:
     scheduler.retrying("a")
     assert sorted(scheduler.drain("stopped")) == ["a", "b"]
     assert scheduler.finished
+
+
+def test_a_step_needing_a_service_waits_until_it_is_ready() -> None:
+    scheduler = Scheduler(
+        steps(prep=[], load=["prep", "web"]), BIG, keep_going=False, external=["web"]
+    )
+    assert scheduler.take_ready() == ["prep"]
+    scheduler.succeeded("prep")
+    assert scheduler.take_ready() == []  # web is not healthy yet
+    scheduler.external_ready("web")
+    scheduler.external_ready("web")  # healthy again after a restart: counted once
+    assert scheduler.take_ready() == ["load"]
+    assert "web" not in scheduler.state  # the scheduler never starts a service
+
+
+def test_a_service_that_fails_skips_the_steps_needing_it_and_only_them() -> None:
+    scheduler = Scheduler(
+        steps(load=["web"], report=["load"], other=[]), BIG, keep_going=True, external=["web"]
+    )
+    assert scheduler.take_ready() == ["other"]
+    assert sorted(scheduler.external_failed("web")) == ["load", "report"]
+    assert "never became healthy" in scheduler.reason["load"]
+    scheduler.succeeded("other")
+    assert scheduler.finished

@@ -248,12 +248,12 @@ def up(
         from shipyard.cli.progress import FleetDisplay
 
         with FleetDisplay(console(), ops.workspace.home / "runs") as display:
-            status = ops.run(spec, _params(param), observer=display)
+            status = ops.up(spec, _params(param), observer=display)
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
         if status.state.value == "failed":
             raise ShipyardError(f"{status.id} failed: {status.reason}")
         return
-    status = ops.run(spec, _params(param), detach=True)
+    status = ops.up(spec, _params(param), detach=True)
     if wait:
         status = ops.wait_healthy(status.id)
     if as_json:

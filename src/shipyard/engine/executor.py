@@ -79,22 +79,23 @@ class PipelineExecutor:
         base_env: dict[str, str] | None = None,
         done: Iterable[str] = (),
         attempts: Mapping[str, int] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         """``done``: steps that already succeeded (a resumed execution, or results reused from
         another one): they do not run. ``attempts``: attempts already made per step, so a
-        resumed execution numbers on."""
+        resumed execution numbers on. ``recorder``: shared with a fleet running these steps."""
         self.plan = plan
         self._already = set(done)
         self.execution_id = execution_id
         self.run_dir = run_dir
         self.store = store
-        self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
+        self.recorder = recorder or Recorder(store, execution_id, run_dir.events, observer=observer)
         cores, memory = capacity or machine_capacity()
         self.scheduler = Scheduler(
             (
                 StepDemand(
                     name=step.name,
-                    needs=tuple(step.needs),
+                    needs=(*step.needs, *step.needs_services),
                     cpus=step.resources.cpus or 0.0,
                     memory=step.resources.memory or 0,
                     enabled=step.enabled,
@@ -104,6 +105,7 @@ class PipelineExecutor:
             Capacity(slots=plan.max_parallel, cpus=float(cores), memory=memory),
             keep_going=plan.failure_strategy == "continue",
             done=self._already,
+            external=[service.name for service in plan.services],
         )
         self._steps = {step.name: step for step in plan.steps}
         # Resolved once, not per attempt: the hot path between two steps stays free of pathlib.
@@ -124,12 +126,22 @@ class PipelineExecutor:
         self._timed_out_execution = False
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Set once the prepare hooks have run (``prepare_ok`` says how): a fleet sharing the
+        #: execution starts its services only after them.
+        self.prepared = asyncio.Event()
+        self.prepare_ok = False
+        # Set when a step has ended for good (services may wait for that).
+        self._settled = {name: asyncio.Event() for name in self._steps}
+        self._service_env: dict[str, dict[str, str]] = {}  # step → the fleet's URLs
+        for name, state in self.scheduler.state.items():
+            if state.finished:
+                self._settled[name].set()
 
     # -- public -----------------------------------------------------------------------------
 
     async def run(self) -> ExecutionState:
-        self._loop = asyncio.get_running_loop()
-        self._done = self._loop.create_future()
+        """The whole execution: record it running, run the steps and the hooks, record how it
+        ended."""
         started = time.time()
         self.store.update_execution(
             self.execution_id,
@@ -144,31 +156,14 @@ class PipelineExecutor:
             max_parallel=self.plan.max_parallel,
             mode=self.plan.mode,
         )
-        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
-        sampler = asyncio.create_task(self._sample_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
-        checkpoints = asyncio.create_task(self._checkpoint_periodically())
-        deadline = (
-            self._loop.call_later(self.plan.timeout, self._execution_timed_out)
-            if self.plan.timeout
-            else None
-        )
         try:
-            prepared = await self._run_hooks("prepare", self.plan.prepare)
-            if not prepared:
-                self._prepare_failed = True
-                self._skip(self.scheduler.drain("not started: a prepare hook failed"))
-            elif self._stop_reason is None:
-                self._record_disabled()
-                self._pump()
-                if not self._done.done():
-                    await self._done
+            await self.run_steps(journal)
         finally:
-            if deadline:
-                deadline.cancel()
-            await self._run_hooks("cleanup", self.plan.cleanup)
-            state = self._final_state()
+            await self.run_cleanup()
+            state = self.final_state()
             ended = time.time()
             counts = {s.value: n for s, n in self.scheduler.counts().items()}
             self.recorder.event(
@@ -179,17 +174,87 @@ class PipelineExecutor:
                 self.execution_id,
                 state=state,
                 ended_at=ended,
-                reason=self._stop_reason
-                or ("a prepare hook failed" if self._prepare_failed else None),
+                reason=self.outcome_reason(),
             )
-            for task in (sampler, flusher, beat, checkpoints):
+            for task in (flusher, beat):
                 task.cancel()
-            await asyncio.gather(sampler, flusher, beat, checkpoints, return_exceptions=True)
+            await asyncio.gather(flusher, beat, return_exceptions=True)
             self._final_flush()
-            os.close(self._journal)
-            if self.plan.mode != "debug":
-                shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
+            os.close(journal)
         return state
+
+    async def run_steps(self, journal: int) -> None:
+        """The prepare hooks, then every step to its end. ``journal``: the spawn journal's
+        descriptor (the caller owns it; a fleet running steps shares its own)."""
+        self._loop = asyncio.get_running_loop()
+        self._done = self._loop.create_future()
+        self._journal = journal
+        sampler = asyncio.create_task(self._sample_periodically())
+        checkpoints = asyncio.create_task(self._checkpoint_periodically())
+        deadline = (
+            self._loop.call_later(self.plan.timeout, self._execution_timed_out)
+            if self.plan.timeout
+            else None
+        )
+        try:
+            prepared = await self._run_hooks("prepare", self.plan.prepare)
+            self.prepare_ok = prepared
+            self.prepared.set()
+            if not prepared:
+                self._prepare_failed = True
+                self._skip(self.scheduler.drain("not started: a prepare hook failed"))
+            elif self._stop_reason is None:
+                self._record_disabled()
+                self._pump()
+                if not self._done.done():
+                    await self._done
+        finally:
+            self.prepared.set()
+            if deadline:
+                deadline.cancel()
+            for task in (sampler, checkpoints):
+                task.cancel()
+            await asyncio.gather(sampler, checkpoints, return_exceptions=True)
+
+    async def run_cleanup(self) -> None:
+        """The cleanup hooks (they always run), then the temporary files (kept in debug)."""
+        await self._run_hooks("cleanup", self.plan.cleanup)
+        if self.plan.mode != "debug":
+            shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
+
+    def outcome_reason(self) -> str | None:
+        return self._stop_reason or ("a prepare hook failed" if self._prepare_failed else None)
+
+    # -- services the steps need (a spec with steps and services) ---------------------------
+
+    def connect(self, ports: Mapping[str, int]) -> None:
+        """The fleet's ports are known: each step learns every service's URL
+        (``SHIPYARD_URL_<NAME>``), and those of the services it needs as ``CONNECTED_AGENTS``."""
+        from shipyard.engine.fleet import connection_env
+
+        every = connection_env(ports, ports)
+        for step in self.plan.steps:
+            self._service_env[step.name] = {
+                **every,
+                "CONNECTED_AGENTS": connection_env(step.needs_services, ports)["CONNECTED_AGENTS"],
+            }
+
+    def service_ready(self, name: str) -> None:
+        """A service turned healthy: steps that need it may start."""
+        self.scheduler.external_ready(name)
+        if self._loop is not None and self.prepare_ok:
+            self._pump()
+
+    def service_failed(self, name: str) -> None:
+        """A service will not be healthy (failed, never started): steps needing it are
+        skipped."""
+        self._skip(self.scheduler.external_failed(name))
+        self._check_done()
+
+    async def outcome(self, name: str) -> bool:
+        """Wait until step ``name`` has ended for good: True if it succeeded (or is disabled)."""
+        await self._settled[name].wait()
+        return self.scheduler.state[name] in (UnitState.SUCCEEDED, UnitState.DISABLED)
 
     def _final_flush(self) -> None:
         try:
@@ -255,7 +320,8 @@ class PipelineExecutor:
         self._attempts[name] += 1
         attempt = self._attempts[name]
         log_path = self._log_paths[name]
-        env = {**self._base_env, **step.env, "SHIPYARD_STEP": name}
+        env = {**self._base_env, **self._service_env.get(name, {}), **step.env}
+        env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
         if step.inputs:
             # Inputs are hashed before the step runs: it may well change them.
@@ -497,6 +563,7 @@ class PipelineExecutor:
                         f"stopped: '{name}' failed (failure_strategy: fail_fast)",
                         force=False,
                     )
+        self._settled[name].set()
         self._pump()
 
     def _collect_outputs(self, step: PlannedStep) -> str | None:
@@ -521,6 +588,7 @@ class PipelineExecutor:
 
     def _skip(self, names: list[str]) -> None:
         for name in names:
+            self._settled[name].set()
             reason = self.scheduler.reason.get(name, "not started")
             self.recorder.event("unit_skipped", name, reason=reason)
             self.recorder.write(
@@ -653,7 +721,7 @@ class PipelineExecutor:
 
     # -- outcome ----------------------------------------------------------------------------
 
-    def _final_state(self) -> ExecutionState:
+    def final_state(self) -> ExecutionState:
         states = self.scheduler.state.values()
         if self._prepare_failed or self._timed_out_execution:
             return ExecutionState.FAILED

@@ -16,8 +16,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shipyard.engine.backoff import retry_delay
 from shipyard.engine.guard import start_watchdog, stop_watchdog
@@ -39,6 +41,9 @@ from shipyard.models import Attempt, ExecutionState, UnitState
 from shipyard.plan.model import Plan, PlannedService
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir
+
+if TYPE_CHECKING:
+    from shipyard.engine.executor import PipelineExecutor
 
 HOST = "127.0.0.1"
 
@@ -114,8 +119,16 @@ def wiring_env(service: PlannedService, ports: dict[str, int]) -> dict[str, str]
             AGENT_PORT=str(port),
             SHIPYARD_SERVICE_URL=service_url(port),
         )
+    env.update(connection_env(service.connects_to, ports))
+    return env
+
+
+def connection_env(targets: Iterable[str], ports: Mapping[str, int]) -> dict[str, str]:
+    """``SHIPYARD_URL_<NAME>`` of each target that has a port, and all of them, comma-separated,
+    as ``CONNECTED_AGENTS``."""
+    env: dict[str, str] = {}
     urls = []
-    for other in service.connects_to:
+    for other in targets:
         if other in ports:
             url = service_url(ports[other])
             urls.append(url)
@@ -134,6 +147,8 @@ class _Service:
     restarts: int = 0
     started: float = 0.0  # monotonic time of the latest start
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
+    started_once: asyncio.Event = field(default_factory=asyncio.Event)
+    gave_up: asyncio.Event = field(default_factory=asyncio.Event)  # failed: it stays down
     probe: asyncio.Task[None] | None = None
     pending_restart: asyncio.TimerHandle | None = None
     stopping: bool = False
@@ -156,12 +171,33 @@ class FleetExecutor:
         store: Store,
         observer: Observer | None = None,
         base_env: dict[str, str] | None = None,
+        done: Iterable[str] = (),
+        attempts: Mapping[str, int] | None = None,
     ) -> None:
+        """A plan with steps too (``kind == "mixed"``) runs them beside the services, through
+        a :class:`PipelineExecutor` sharing this execution; ``done`` and ``attempts`` are its."""
         self.plan = plan
         self.execution_id = execution_id
         self.run_dir = run_dir
         self.store = store
         self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
+        self._pipeline: PipelineExecutor | None = None
+        if plan.steps:
+            from shipyard.engine.executor import PipelineExecutor
+
+            self._pipeline = PipelineExecutor(
+                plan,
+                execution_id=execution_id,
+                run_dir=run_dir,
+                store=store,
+                base_env=base_env,
+                done=done,
+                attempts=attempts,
+                recorder=self.recorder,
+            )
+        self._steps_running = self._pipeline is not None
+        self._steps_finished = False  # the steps ended before anything else stopped the run
+        self._graceful_stop: str | None = None  # the fleet goes once the steps have ended
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self._services: dict[str, _Service] = {}
         self._restarted: set[str] = set()  # started since the sampler last looked
@@ -178,6 +214,8 @@ class FleetExecutor:
         if self._stop_reason is None:
             self._stop_reason = reason
             self.recorder.event("stop_requested", reason=reason, force=force)
+        if self._pipeline is not None and self._steps_running:
+            self._pipeline.request_stop(reason, force=force)
         if force:
             for service in self._services.values():
                 service.stopping = True
@@ -203,13 +241,19 @@ class FleetExecutor:
                 task.add_done_callback(self._tasks.discard)
             elif desired == "running" and (service.stopping or service.failed) and not running:
                 service.failed = None
+                service.gave_up.clear()
                 service.restarts = 0
                 self.store.set_desired(self.execution_id, name, None)
                 self.recorder.event("service_start_requested", name)
                 self._start(service)
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
-        """Services have no natural end: a graceful stop is their stop signal and timeout."""
+        """Services have no natural end: a graceful stop is their stop signal and timeout.
+        Running steps first get their ``grace`` to finish, with the services still up."""
+        if self._pipeline is not None and self._steps_running:
+            self._graceful_stop = reason
+            self._pipeline.stop_gracefully(reason, grace=grace)
+            return
         self.request_stop(reason)
 
     async def run(self) -> ExecutionState:
@@ -222,26 +266,36 @@ class FleetExecutor:
             supervisor_pid=os.getpid(),
             heartbeat_at=started,
         )
-        self.recorder.event("execution_started", total=len(self.plan.services), kind="fleet")
+        total = len(self.plan.services) + len(self.plan.steps)
+        self.recorder.event("execution_started", total=total, kind=self.plan.kind)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         sampling = asyncio.create_task(self._sample_periodically())
         self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         watchdog = start_watchdog(self.run_dir)  # nothing of the fleet survives this process
+        steps = self._run_steps() if self._pipeline is not None else None
         try:
             await self._bring_up()
             if self._failure is None and self._stop_reason is None:
                 self.recorder.event("fleet_up", services=len(self._services))
             await self._stop.wait()
         finally:
+            if steps is not None:
+                if self._steps_running:
+                    assert self._pipeline is not None
+                    why = self._failure or self._stop_reason or "brought down"
+                    self._pipeline.request_stop(why)
+                await steps
             await self._shutdown()
-            state = ExecutionState.FAILED if self._failure else ExecutionState.STOPPED
+            if self._pipeline is not None:
+                await self._pipeline.run_cleanup()
+            state, reason = self._outcome()
             self.recorder.write(
                 self.store.update_execution,
                 self.execution_id,
                 state=state,
                 ended_at=time.time(),
-                reason=self._failure or self._stop_reason,
+                reason=reason,
             )
             self.recorder.event("execution_finished", state=state.value)
             for task in (flusher, beat, sampling):
@@ -252,9 +306,56 @@ class FleetExecutor:
             stop_watchdog(watchdog)
         return state
 
+    def _run_steps(self) -> asyncio.Task[None]:
+        """The plan's steps, beside the services; once they are done, the fleet comes down
+        too unless it was brought up to stay (``stay_up``)."""
+        assert self._pipeline is not None
+        pipeline = self._pipeline
+
+        async def steps() -> None:
+            try:
+                await pipeline.run_steps(self._journal)
+            finally:
+                self._steps_running = False
+            if self._graceful_stop is not None:
+                self.request_stop(self._graceful_stop)
+            elif self._stop_reason is None and self._failure is None:
+                self._steps_finished = True
+                self.recorder.event("steps_finished", state=pipeline.final_state().value)
+                if not self.plan.stay_up:
+                    self.request_stop("its steps finished")
+
+        return asyncio.create_task(steps())
+
+    def _outcome(self) -> tuple[ExecutionState, str | None]:
+        """The execution's end state and why. A fleet is stopped when brought down; with
+        steps, their outcome counts: a failed step fails it, and a `run` that saw them all
+        through succeeds (an interrupted one is cancelled)."""
+        if self._failure:
+            return ExecutionState.FAILED, self._failure
+        if self._pipeline is None:
+            return ExecutionState.STOPPED, self._stop_reason
+        steps = self._pipeline.final_state()
+        if steps == ExecutionState.FAILED:
+            failed = [
+                name
+                for name, state in self._pipeline.scheduler.state.items()
+                if state == UnitState.FAILED
+            ]
+            why = f"step {', '.join(failed)} failed" if failed else self._pipeline.outcome_reason()
+            return ExecutionState.FAILED, why
+        if self.plan.stay_up:
+            return ExecutionState.STOPPED, self._stop_reason
+        if self._steps_finished:
+            return ExecutionState.SUCCEEDED, None
+        return ExecutionState.CANCELLED, self._stop_reason
+
     # -- bringing up ------------------------------------------------------------------------
 
     async def _bring_up(self) -> None:
+        """Every service starts once what it waits for is there: the services of the start
+        stage before its own (healthy, or started where its depends_on says so), and the
+        steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
         try:
             ports = allocate_ports(self.plan.services, self.plan.base_port)
         except ShipyardError as error:
@@ -264,32 +365,90 @@ class FleetExecutor:
             env = {**self._base_env, **planned.env, **wiring_env(planned, ports)}
             env["SHIPYARD_SERVICE"] = planned.name
             self._services[planned.name] = _Service(planned, env, ports.get(planned.name))
+        if self._pipeline is not None:
+            self._pipeline.connect(ports)
+            await self._first(self._pipeline.prepared.wait())
+            if not self._pipeline.prepare_ok:
+                if not self._stop.is_set():
+                    self._fail("a prepare hook failed")
+                for service in self._services.values():
+                    self._give_up(service, "not started: a prepare hook failed", UnitState.SKIPPED)
+                return
+        starts = []
+        previous: list[str] = []
         for stage in self.plan.service_stages:
-            if self._stop.is_set():
-                return
             for name in stage:
-                self._start(self._services[name])
-            waits = [self._ready(self._services[name]) for name in stage]
-            if not all(await asyncio.gather(*waits)):
-                return
+                service = self._services[name]
+                wanted = service.planned.depends_on
+                gate = [(dep, wanted.get(dep, "healthy")) for dep in previous]
+                gate += [(dep, cond) for dep, cond in wanted.items() if dep not in previous]
+                starts.append(self._bring_up_one(service, gate))
+            previous = stage
+        await asyncio.gather(*starts)
+
+    async def _bring_up_one(self, service: _Service, gate: list[tuple[str, str]]) -> bool:
+        for dep, condition in gate:
+            if await self._reached(dep, condition):
+                continue
+            if not self._stop.is_set():
+                what = "step" if dep not in self._services else "service"
+                self._give_up(
+                    service,
+                    f"not started: it depends on {what} '{dep}', which did not succeed",
+                    UnitState.SKIPPED,
+                )
+                self._fail(f"service '{service.name}' could not start: {what} '{dep}' failed")
+            elif service.launched is None:
+                why = f"not started: {self._stop_reason or self._failure}"
+                self._give_up(service, why, UnitState.SKIPPED)
+            return False
+        if self._stop.is_set():
+            return False
+        self._start(service)
+        return await self._ready(service)
+
+    async def _reached(self, unit: str, condition: str) -> bool:
+        """Wait until ``unit`` is ``condition`` (started, healthy, completed_successfully);
+        False when it never will be, or the fleet stops first."""
+        if condition == "completed_successfully":
+            assert self._pipeline is not None
+            outcome = asyncio.ensure_future(self._pipeline.outcome(unit))
+            await self._first(outcome)
+            return outcome.done() and not outcome.cancelled() and outcome.result()
+        other = self._services[unit]
+        target = other.started_once if condition == "started" else other.healthy
+        reached = asyncio.ensure_future(target.wait())
+        await self._first(reached, other.gave_up.wait())
+        return reached.done() and not reached.cancelled() and not self._stop.is_set()
+
+    async def _first(self, *waits: Awaitable[object], timeout: float | None = None) -> None:
+        """Wait for the first of ``waits`` — or the fleet's stop, or ``timeout`` seconds."""
+        futures = {asyncio.ensure_future(wait) for wait in waits}
+        futures.add(asyncio.ensure_future(self._stop.wait()))
+        await asyncio.wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+        for future in futures:
+            future.cancel()
 
     async def _ready(self, service: _Service) -> bool:
         """Wait until ``service`` is healthy; False (and the fleet fails) if it cannot be."""
         limit = service.planned.readiness_timeout
-        stopped = asyncio.ensure_future(self._stop.wait())
         healthy = asyncio.ensure_future(service.healthy.wait())
-        done, _ = await asyncio.wait(
-            {stopped, healthy}, timeout=limit, return_when="FIRST_COMPLETED"
-        )
-        for waiter in (stopped, healthy):
-            waiter.cancel()
-        if healthy in done:
-            return True
+        await self._first(healthy, service.gave_up.wait(), timeout=limit)
+        if healthy.done() and not healthy.cancelled():
+            return True  # it was healthy, even if it has crashed since
         if service.failed:
             self._fail(f"service '{service.name}' failed while starting: {service.failed}")
         elif not self._stop.is_set():
             self._fail(f"service '{service.name}' was not healthy within {limit:g}s")
         return False
+
+    def _give_up(self, service: _Service, reason: str, state: UnitState = UnitState.FAILED) -> None:
+        """``service`` will not run (again): recorded, and whatever waits for it is told."""
+        service.failed = reason
+        service.gave_up.set()
+        if self._pipeline is not None:
+            self._pipeline.service_failed(service.name)
+        self._record(service, state, reason=reason)
 
     def _fail(self, reason: str) -> None:
         if self._failure is None:
@@ -312,14 +471,12 @@ class FleetExecutor:
                 loop=self._loop,
             )
         except SpawnError as error:
-            service.failed = str(error)
-            self._record(service, UnitState.FAILED, reason=str(error))
-            if service.probe is None:
-                service.healthy.clear()
+            self._give_up(service, str(error))
             return
         os.write(self._journal, f"{launched.pid} {launched.started:.6f} {planned.name}\n".encode())
         service.launched = launched
         service.started = time.monotonic()
+        service.started_once.set()
         self._restarted.add(planned.name)
         launched.exited.add_done_callback(lambda done: self._exited(service, launched, done))
         self.recorder.event(
@@ -341,6 +498,8 @@ class FleetExecutor:
         self.recorder.event("service_healthy", service.name)
         self._record(service, UnitState.RUNNING)
         self.recorder.flush_soon()  # `up --wait` is waiting for exactly this
+        if self._pipeline is not None:
+            self._pipeline.service_ready(service.name)  # steps needing it may start
 
     # -- health -----------------------------------------------------------------------------
 
@@ -476,8 +635,7 @@ class FleetExecutor:
         if uptime >= policy.reset_after:
             service.restarts = 0  # it had been stable: a fresh start, not a crash loop
         if service.restarts >= policy.max_restarts:
-            service.failed = f"{policy.max_restarts} restarts used up"
-            self._record(service, UnitState.FAILED, reason=service.failed)
+            self._give_up(service, f"{policy.max_restarts} restarts used up")
             self.recorder.event("service_failed", service.name, reason=service.failed)
             if self.plan.on_service_failure == "stop-all":
                 self._fail(f"service '{service.name}' failed ({service.failed})")
@@ -515,7 +673,7 @@ class FleetExecutor:
         launched = service.launched
         if launched is None:
             if service.failed is None:
-                self._record(service, UnitState.SKIPPED, reason="never started")
+                self._give_up(service, "never started", UnitState.SKIPPED)
             return
         if not launched.exited.done() or group_alive(launched.pgid):
             await terminate_group(

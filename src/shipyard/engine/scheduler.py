@@ -38,9 +38,14 @@ class Scheduler:
         *,
         keep_going: bool,
         done: Iterable[str] = (),
+        external: Iterable[str] = (),
     ) -> None:
-        """``done``: steps that already succeeded (a resumed execution): they count as done."""
+        """``done``: steps that already succeeded (a resumed execution): they count as done.
+        ``external``: units steps may need that are not steps (services): the scheduler never
+        starts them; :meth:`external_ready` and :meth:`external_failed` say how they went."""
         self._steps = {step.name: step for step in steps}
+        self._external = set(external)
+        self._external_seen: set[str] = set()
         self._capacity = capacity
         self._keep_going = keep_going
         self.state: dict[str, UnitState] = dict.fromkeys(self._steps, UnitState.PENDING)
@@ -48,10 +53,14 @@ class Scheduler:
         finished = set(done)
         # Disabled and already-succeeded steps count as done for their dependants.
         self._waiting_on = {
-            name: sum(1 for dep in step.needs if self._steps[dep].enabled and dep not in finished)
+            name: sum(
+                1
+                for dep in step.needs
+                if dep in self._external or (self._steps[dep].enabled and dep not in finished)
+            )
             for name, step in self._steps.items()
         }
-        self._dependants: dict[str, list[str]] = {name: [] for name in self._steps}
+        self._dependants: dict[str, list[str]] = {name: [] for name in [*self._steps, *external]}
         for step in self._steps.values():
             for dep in step.needs:
                 self._dependants[dep].append(step.name)
@@ -139,6 +148,20 @@ class Scheduler:
             return self.drain(f"not started: '{name}' failed (failure_strategy: fail_fast)")
         return self._skip_dependants(name)
 
+    def external_ready(self, name: str) -> None:
+        """An external unit is ready (a service turned healthy): its dependants may start.
+        Only the first time counts."""
+        if name in self._external and name not in self._external_seen:
+            self._external_seen.add(name)
+            self._release_dependants(name)
+
+    def external_failed(self, name: str) -> list[str]:
+        """An external unit will never be ready: the steps waiting for it are skipped."""
+        if name not in self._external or name in self._external_seen:
+            return []
+        self._external_seen.add(name)
+        return self._skip_dependants(name, why="never became healthy")
+
     def drain(self, reason: str) -> list[str]:
         """Start nothing more: every step not yet started is skipped with ``reason``."""
         self._draining = True
@@ -165,7 +188,7 @@ class Scheduler:
             if self._waiting_on[child] == 0 and self.state[child] == UnitState.PENDING:
                 self._ready.append(child)
 
-    def _skip_dependants(self, name: str) -> list[str]:
+    def _skip_dependants(self, name: str, *, why: str = "did not succeed") -> list[str]:
         skipped = []
         stack = list(self._dependants[name])
         while stack:
@@ -174,7 +197,7 @@ class Scheduler:
                 stack.extend(self._dependants[child])
             elif self.state[child] == UnitState.PENDING:
                 self.state[child] = UnitState.SKIPPED
-                self.reason[child] = f"not started: it depends on '{name}', which did not succeed"
+                self.reason[child] = f"not started: it depends on '{name}', which {why}"
                 skipped.append(child)
                 stack.extend(self._dependants[child])
         return skipped

@@ -26,7 +26,6 @@ from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.templating import PLACEHOLDER, substitute
-from shipyard.topology import expand_replicas, resolve
 
 SHELL = "/bin/sh"
 
@@ -82,7 +81,11 @@ def build_plan(
     common_env = {key: substitute(value, text_values) for key, value in spec.env.items()}
     common_env.update(parameter_env(values))
 
-    needs = {name: list(step.needs) for name, step in spec.steps.items()}
+    # Steps order among themselves; the services a step needs are waited for at run time.
+    needs = {
+        name: [dep for dep in step.needs if dep in spec.steps] for name, step in spec.steps.items()
+    }
+    service_needs = _service_needs(loaded)
     levels = stages(needs)
     stage_of = {name: index for index, level in enumerate(levels) for name in level}
     base = loaded.base_dir
@@ -97,7 +100,8 @@ def build_plan(
                 name=name,
                 description=step.description,
                 command=resolve_command(step.run, step.shell, text_values),
-                needs=list(step.needs),
+                needs=needs[name],
+                needs_services=service_needs.get(name, []),
                 env=env,
                 workdir=str(Path(workdir)),
                 timeout=step.timeout,
@@ -148,24 +152,29 @@ def _services(
     loaded: LoadedSpec, common_env: dict[str, str], values: Mapping[str, str]
 ) -> tuple[list[PlannedService], list[list[str]]]:
     """The fleet: each service resolved, with its start stage and its connections."""
+    from shipyard.spec.checks import spec_fleet
+
     spec = loaded.spec
     if not spec.services:
         return [], []
-    names, topology, depends_on, origin = expand_replicas(
-        {name: service.replicas for name, service in spec.services.items()},
-        spec.topology.model_dump() if spec.topology else None,
-        {name: list(service.depends_on) for name, service in spec.services.items()},
-    )
-    wiring = resolve(names, topology, depends_on, deployment=spec.execution.deployment)
+    resolved = spec_fleet(spec)
+    wiring = resolved.wiring
     stage_of = {name: index for index, stage in enumerate(wiring.stages) for name in stage}
     planned = []
-    for name in names:
-        service = spec.services[origin[name]]
+    for name in resolved.names:
+        service = spec.services[resolved.origin[name]]
         env = dict(common_env)
         env.update({key: substitute(value, values) for key, value in service.env.items()})
         if service.replicas > 1:
             env["SHIPYARD_REPLICA"] = name.rsplit("-", 1)[1]
         workdir = loaded.base_dir / service.workdir if service.workdir else loaded.base_dir
+        depends_on: dict[str, str] = {}
+        for dep, condition in service.depends_on.items():
+            if dep in spec.steps:
+                depends_on[dep] = "completed_successfully"
+            else:
+                for replica in resolved.replicas([dep]):
+                    depends_on[replica] = condition or "healthy"
         planned.append(
             PlannedService(
                 name=name,
@@ -179,11 +188,22 @@ def _services(
                 readiness_timeout=service.readiness_timeout,
                 restart=RestartSettings(**service.restart.model_dump()),
                 stop=StopSettings(**service.stop.model_dump()),
-                depends_on={
-                    dep: service.depends_on.get(origin[dep], "healthy")
-                    for dep in depends_on.get(name, [])
-                },
+                depends_on=depends_on,
                 connects_to=wiring.connections.get(name, []),
             )
         )
     return planned, wiring.stages
+
+
+def _service_needs(loaded: LoadedSpec) -> dict[str, list[str]]:
+    """step → the services (each replica) it waits for, healthy."""
+    spec = loaded.spec
+    if not spec.services:
+        return {}
+    from shipyard.spec.checks import spec_fleet
+
+    resolved = spec_fleet(spec)
+    return {
+        name: resolved.replicas([dep for dep in step.needs if dep in spec.services])
+        for name, step in spec.steps.items()
+    }

@@ -19,7 +19,7 @@ from pathlib import Path
 from shipyard import __version__
 from shipyard.plan.model import Plan
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 64  # newest entries kept; older ones are removed when a new one is written
 
 
@@ -27,7 +27,15 @@ def _code_fingerprint() -> list[tuple[str, int, int]]:
     """Size and mtime of the modules that turn a spec into a plan: an upgraded or edited
     Shipyard never reuses a plan an older one built (a few stat calls, no reading)."""
     package = Path(__file__).resolve().parents[1]
-    files = sorted([*package.glob("spec/*.py"), package / "plan" / "build.py", package / "dag.py"])
+    files = sorted(
+        [
+            *package.glob("spec/*.py"),
+            package / "plan" / "build.py",
+            package / "plan" / "model.py",
+            package / "dag.py",
+            package / "topology.py",
+        ]
+    )
     result = []
     for path in files:
         info = path.stat()

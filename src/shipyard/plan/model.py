@@ -73,6 +73,7 @@ class PlannedStep:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     checkpoint: CheckpointSettings | None = None
+    needs_services: list[str] = field(default_factory=list)  # waited for until healthy
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class PlannedService:
     readiness_timeout: float = 60.0
     restart: RestartSettings = field(default_factory=RestartSettings)
     stop: StopSettings = field(default_factory=StopSettings)
+    #: unit → condition: started | healthy (a service), completed_successfully (a step)
     depends_on: dict[str, str] = field(default_factory=dict)
     connects_to: list[str] = field(default_factory=list)
     description: str = ""
@@ -142,10 +144,16 @@ class Plan:
     service_stages: list[list[str]] = field(default_factory=list)  # start order of the fleet
     base_port: int = 8100
     on_service_failure: str = "keep-running"
+    #: With steps and services: keep the services up once the steps are done (``up``), rather
+    #: than bringing them down and ending with the steps' outcome (``run``).
+    stay_up: bool = False
 
     @property
     def kind(self) -> str:
-        return "fleet" if self.services else "pipeline"
+        """pipeline (steps only), fleet (services only) or mixed."""
+        if not self.services:
+            return "pipeline"
+        return "mixed" if self.steps else "fleet"
 
     def service(self, name: str) -> PlannedService:
         for service in self.services:
@@ -189,6 +197,7 @@ class Plan:
                 inputs=list(item["inputs"]),
                 outputs=list(item["outputs"]),
                 checkpoint=CheckpointSettings(**item["checkpoint"]) if item["checkpoint"] else None,
+                needs_services=list(item.get("needs_services", [])),
             )
             for item in data["steps"]
         ]
@@ -216,6 +225,7 @@ class Plan:
             service_stages=[list(stage) for stage in data.get("service_stages", [])],
             base_port=data.get("base_port", 8100),
             on_service_failure=data.get("on_service_failure", "keep-running"),
+            stay_up=data.get("stay_up", False),
         )
 
 

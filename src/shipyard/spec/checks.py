@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from shipyard.dag import find_cycle
 from shipyard.errors import SpecProblem
 from shipyard.spec.models import Spec
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
+
+if TYPE_CHECKING:
+    from shipyard.topology import Fleet
 
 Check = Callable[[Spec, SourceMap], list[SpecProblem]]
 
@@ -32,28 +36,18 @@ def check_not_empty(spec: Spec, source: SourceMap) -> list[SpecProblem]:
 
 def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     """Services: names, depends_on, topology (the resolver's own checks, with a position)."""
-    from shipyard.topology import TopologyError, expand_replicas, resolve
+    from shipyard.topology import TopologyError
 
-    problems = []
-    if spec.steps and spec.services:
-        problems.append(
-            SpecProblem(
-                "steps and services in one spec are not supported yet",
-                source.locate(("services",), key=True),
-                hint="put the fleet (services) and the pipeline (steps) in two spec files",
-            )
-        )
-    for name, service in spec.services.items():
-        for dep in service.depends_on:
-            if dep not in spec.services:
-                close = difflib.get_close_matches(dep, list(spec.services), n=1)
-                problems.append(
-                    SpecProblem(
-                        f"service '{name}' depends on '{dep}', which is not a service",
-                        source.locate(("services", name, "depends_on", dep), key=True),
-                        f"did you mean '{close[0]}'?" if close else None,
-                    )
+    problems = _depends_on_problems(spec, source)
+    for name in spec.services:
+        if name in spec.steps:
+            problems.append(
+                SpecProblem(
+                    f"'{name}' is both a step and a service",
+                    source.locate(("services", name), key=True),
+                    hint="needs and depends_on name units: give each its own name",
                 )
+            )
     if problems or not spec.services:
         return problems
     for name, service in spec.services.items():
@@ -66,21 +60,98 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
                 )
             )
     try:
-        names, topology, depends_on, _ = expand_replicas(
-            {name: s.replicas for name, s in spec.services.items()},
-            spec.topology.model_dump() if spec.topology else None,
-            {name: list(s.depends_on) for name, s in spec.services.items()},
-        )
-        resolve(names, topology, depends_on)
+        cycle = _mixed_cycle(spec)
     except TopologyError as error:
         where = ("topology",) if spec.topology else ("services",)
         problems.append(SpecProblem(str(error), source.locate(where, key=True)))
+    else:
+        if cycle:
+            # A cycle among services alone is a TopologyError: this one has a step in it.
+            step = next(name for name in cycle if name in spec.steps)
+            problems.append(
+                SpecProblem(
+                    f"steps and services wait for each other: {' → '.join(cycle)}",
+                    source.locate(("steps", step, "needs")),
+                    hint="a unit cannot (even through the fleet's start order) wait for itself; "
+                    "remove one of these needs/depends_on",
+                )
+            )
     explicit = [s.port for s in spec.services.values() if isinstance(s.port, int)]
     if len(set(explicit)) != len(explicit):
         problems.append(
             SpecProblem("two services ask for the same port", source.locate(("services",)))
         )
     return problems
+
+
+def _depends_on_problems(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+    """Each depends_on names a unit, with a condition that unit can reach."""
+    problems = []
+    units = [*spec.services, *spec.steps]
+    for name, service in spec.services.items():
+        for dep, condition in service.depends_on.items():
+            where = source.locate(("services", name, "depends_on", dep), key=True)
+            if dep == name:
+                problems.append(SpecProblem(f"service '{name}' depends on itself", where))
+            elif dep in spec.steps and condition not in (None, "completed_successfully"):
+                problems.append(
+                    SpecProblem(
+                        f"service '{name}' waits for step '{dep}' to be {condition}, "
+                        "which a step never is",
+                        where,
+                        hint="a step is waited for with completed_successfully",
+                    )
+                )
+            elif dep in spec.services and condition == "completed_successfully":
+                problems.append(
+                    SpecProblem(
+                        f"service '{name}' waits for service '{dep}' to complete, "
+                        "which a service never does",
+                        where,
+                        hint="wait for a service with started or healthy",
+                    )
+                )
+            elif dep not in spec.services and dep not in spec.steps:
+                close = difflib.get_close_matches(dep, units, n=1)
+                problems.append(
+                    SpecProblem(
+                        f"service '{name}' depends on '{dep}', which is neither a service "
+                        "nor a step",
+                        where,
+                        f"did you mean '{close[0]}'?" if close else None,
+                    )
+                )
+    return problems
+
+
+def _mixed_cycle(spec: Spec) -> list[str] | None:
+    """A cycle of waiting across steps and services, or None. The fleet's start order counts:
+    a service of one start stage waits for every service of the stage before it."""
+    resolved = spec_fleet(spec)
+    waits: dict[str, list[str]] = {}
+    previous: list[str] = []
+    for stage in resolved.wiring.stages:
+        for name in stage:
+            waits[name] = [*previous, *resolved.wiring.after.get(name, [])]
+        previous = stage
+    for replica in waits:
+        origin = spec.services[resolved.origin[replica]]
+        waits[replica] += [dep for dep in origin.depends_on if dep in spec.steps]
+    for name, step in spec.steps.items():
+        waits[name] = resolved.replicas(step.needs)
+    return find_cycle(waits)
+
+
+def spec_fleet(spec: Spec) -> Fleet:
+    """The spec's services resolved (raises TopologyError)."""
+    from shipyard.topology import fleet
+
+    return fleet(
+        {name: service.replicas for name, service in spec.services.items()},
+        spec.topology.model_dump() if spec.topology else None,
+        {name: list(service.depends_on) for name, service in spec.services.items()},
+        deployment=spec.execution.deployment,
+    )
 
 
 def _raw_needs(data: object) -> dict[str, list[str]]:
@@ -101,16 +172,19 @@ def _raw_needs(data: object) -> dict[str, list[str]]:
 def check_needs_exist(data: object, source: SourceMap) -> list[SpecProblem]:
     problems = []
     needs = _raw_needs(data)
+    raw_services = data.get("services") if isinstance(data, dict) else None
+    services = [str(key) for key in raw_services] if isinstance(raw_services, dict) else []
     for name, deps in needs.items():
         for index, dep in enumerate(deps):
             where = source.locate(("steps", name, "needs", index))
             if dep == name:
                 problems.append(SpecProblem(f"step '{name}' needs itself", where))
-            elif dep not in needs:
-                close = difflib.get_close_matches(dep, list(needs), n=1)
+            elif dep not in needs and dep not in services:
+                close = difflib.get_close_matches(dep, [*needs, *services], n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"steps are: {', '.join(needs)}"
+                what = "a step or a service" if services else "a step"
                 problems.append(
-                    SpecProblem(f"step '{name}' needs '{dep}', which is not a step", where, hint)
+                    SpecProblem(f"step '{name}' needs '{dep}', which is not {what}", where, hint)
                 )
         if len(set(deps)) != len(deps):
             problems.append(
@@ -123,6 +197,7 @@ def check_needs_exist(data: object, source: SourceMap) -> list[SpecProblem]:
 
 
 def check_no_cycle(data: object, source: SourceMap) -> list[SpecProblem]:
+    """Among steps; cycles through services are check_services' (they need the topology)."""
     needs = {name: [dep for dep in deps if dep != name] for name, deps in _raw_needs(data).items()}
     cycle = find_cycle(needs)
     if cycle is None:

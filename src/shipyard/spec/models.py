@@ -248,7 +248,10 @@ class StepSpec(_Model):
     description: str = ""
     run: Command = Field(description="argv list, or a string (see shell)")
     shell: bool = Field(False, description="run the string with /bin/sh -c")
-    needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    needs: list[str] = Field(
+        default_factory=list,
+        description="steps that must succeed first, or services that must be healthy first",
+    )
     env: EnvMap = Field(default_factory=dict)
     workdir: str | None = Field(None, description="relative to the spec file's folder")
     timeout: Duration | None = None
@@ -314,10 +317,14 @@ class RestartSpec(_Model):
     )
 
 
+DependsOnCondition = Literal["started", "healthy", "completed_successfully"]
+
+
 def _depends_on(value: object) -> object:
-    """``[a, b]`` is short for ``{a: healthy, b: healthy}``."""
+    """``[a, b]`` is short for ``{a: null, b: null}``: each dependency's usual condition
+    (healthy for a service, completed_successfully for a step)."""
     if isinstance(value, list):
-        return {str(name): "healthy" for name in value}
+        return {str(name): None for name in value}
     return value
 
 
@@ -336,9 +343,13 @@ class ServiceSpec(_Model):
     readiness_timeout: Duration = Field(60.0, description="to become healthy after a start")
     restart: RestartSpec = Field(default_factory=lambda: RestartSpec())
     stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
-    depends_on: Annotated[
-        dict[str, Literal["started", "healthy"]], BeforeValidator(_depends_on)
-    ] = Field(default_factory=dict, description="services that must be started/healthy first")
+    depends_on: Annotated[dict[str, DependsOnCondition | None], BeforeValidator(_depends_on)] = (
+        Field(
+            default_factory=dict,
+            description="units that must be ready first: a service started or healthy (the "
+            "default), a step completed_successfully (the default); a list means the defaults",
+        )
+    )
     replicas: int = Field(
         1, ge=1, le=64, description="copies of the service, named name-1, name-2, … (port: auto)"
     )
