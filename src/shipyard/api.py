@@ -164,8 +164,16 @@ class Operations(Protocol):
         """What :meth:`stop` would cut and skip, without acting."""
 
     def stop(
-        self, execution_id: str, *, force: bool = False, grace: float = 30.0, wait: bool = True
-    ) -> StopReport: ...
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        grace: float = 30.0,
+        wait: bool = True,
+        reason: str = "stopped by `shipyard stop`",
+    ) -> StopReport:
+        """Stop a running execution (gracefully within ``grace``, or ``force``: at once);
+        ``reason`` is recorded as why it ended."""
 
     def status(self, execution_id: str | None = None) -> ExecutionStatus:
         """One execution's status; the latest execution when no id is given."""

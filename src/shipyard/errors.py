@@ -79,3 +79,7 @@ class ExecutionNotFound(ShipyardError):
 
 class StoreError(ShipyardError):
     """The state database cannot be opened or is of an unknown schema version."""
+
+
+class ControlUnavailable(ShipyardError):
+    """The process running an execution does not answer on its control socket."""

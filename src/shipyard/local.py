@@ -380,50 +380,48 @@ class LocalOperations:
         return status, unit
 
     def restart_service(self, execution_id: str, service: str) -> UnitStatus:
-        """Restart one service of a running fleet: its process group gets its stop signal and
-        the fleet's restart policy starts it again (counted as a restart)."""
-        import signal
-
+        """Restart one service of a running fleet: its stop signal to its process group, then a
+        fresh start (counted as a restart); returns once it is healthy again."""
         status, unit = self._service_unit(execution_id, service)
         if status.state.finished or unit.state != UnitState.RUNNING or not unit.pid:
             raise ShipyardError(f"service '{service}' of {status.id} is not running")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(unit.pid, signal.SIGTERM)
+        self._control(status, {"op": "service", "action": "restart", "name": service})
 
         def back(now: UnitStatus) -> bool:
-            if now.state.finished:
-                raise ShipyardError(
-                    f"service '{service}' did not come back: {now.reason}",
-                    hint="its restart policy decides; policy: no keeps it down",
-                )
+            if now.state.finished and now.state != UnitState.STOPPED:
+                raise ShipyardError(f"service '{service}' did not come back: {now.reason}")
             return now.pid != unit.pid and now.health == "healthy"
 
         return self._await_service(status.id, service, back, what="healthy again")
 
     def service_stop(self, execution_id: str, service: str) -> UnitStatus:
         """Stop one service of a running fleet (it stays down until `service_start`)."""
-        return self._wish(execution_id, service, "stopped")
+        status, _ = self._service_unit(execution_id, service)
+        self._control(status, {"op": "service", "action": "stop", "name": service})
+        return self._await_service(
+            status.id, service, lambda now: now.state == UnitState.STOPPED, what="stopped"
+        )
 
     def service_start(self, execution_id: str, service: str) -> UnitStatus:
         """Start again a service that was stopped (or had failed); returns once it is healthy."""
-        return self._wish(execution_id, service, "running")
-
-    def _wish(self, execution_id: str, service: str, desired: str) -> UnitStatus:
-        import signal
-
         status, _ = self._service_unit(execution_id, service)
-        pid, _ = self.store.supervisor(status.id)
-        if status.state.finished or pid is None:
-            raise ShipyardError(f"{status.id} is not running", hint="bring it up: shipyard up")
-        self.store.set_desired(status.id, service, desired)
-        os.kill(pid, signal.SIGUSR1)
+        self._control(status, {"op": "service", "action": "start", "name": service})
 
-        def reached(now: UnitStatus) -> bool:
-            if desired == "stopped":
-                return now.state == UnitState.STOPPED
+        def healthy(now: UnitStatus) -> bool:
             return now.state == UnitState.RUNNING and now.health == "healthy"
 
-        return self._await_service(status.id, service, reached, what=desired)
+        return self._await_service(status.id, service, healthy, what="healthy")
+
+    def _control(self, status: ExecutionStatus, request: dict[str, Any]) -> dict[str, Any]:
+        """One request to the process running ``status`` over its control socket."""
+        from shipyard import control
+
+        if status.state.finished:
+            raise ShipyardError(
+                f"{status.id} is not running ({status.state.value})",
+                hint="bring it up: shipyard up",
+            )
+        return control.request(self.workspace.run_dir(status.id).control, request)
 
     def _await_service(
         self,
@@ -672,7 +670,13 @@ class LocalOperations:
         return StopReport(execution_id=status.id, running=running, never_start=never)
 
     def stop(
-        self, execution_id: str, *, force: bool = False, grace: float = 30.0, wait: bool = True
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        grace: float = 30.0,
+        wait: bool = True,
+        reason: str = "stopped by `shipyard stop`",
     ) -> StopReport:
         """Stop a running execution, in this process or detached.
 
@@ -682,13 +686,21 @@ class LocalOperations:
         """
         import signal
 
+        from shipyard import control
+        from shipyard.errors import ControlUnavailable
+
         report = self.stop_impact(execution_id)
         pid, _ = self.store.supervisor(report.execution_id)
         self.store.request_stop(report.execution_id, force=force, grace=grace, at=time.time())
         if pid is None or not pid_alive(pid):
             self._reconcile(report.execution_id)
         else:
-            os.kill(pid, signal.SIGTERM)
+            socket = self.workspace.run_dir(report.execution_id).control
+            request = {"op": "stop", "force": force, "grace": grace, "reason": reason}
+            try:
+                control.request(socket, request)
+            except ControlUnavailable:
+                os.kill(pid, signal.SIGTERM)  # the handler reads the request from the store
         final = self.status(report.execution_id)
         if wait:
             deadline = time.monotonic() + (0 if force else grace) + 60

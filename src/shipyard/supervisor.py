@@ -1,8 +1,10 @@
 """Driving an execution to its end: in the foreground, or detached in a supervisor process.
 
-``drive`` runs a prepared execution on a fresh event loop with the stop signals wired: SIGINT
-and SIGTERM stop it cleanly, a second one kills every unit at once, and a SIGTERM sent by
-``shipyard stop`` carries its instructions (force, grace) through the store.
+``drive`` runs a prepared execution on a fresh event loop, serving its control socket
+(``runs/<id>/control.sock``: what `shipyard stop`, `down`, `restart` and `service` ask, see
+:mod:`shipyard.control`) and with the stop signals wired: SIGINT and SIGTERM stop it cleanly, a
+second one kills every unit at once. A SIGTERM sent by `shipyard stop` when the socket does
+not answer carries its instructions (force, grace) through the store.
 
 ``python -m shipyard.supervisor HOME EXECUTION_ID`` is the detached form: it forks once more so
 that whoever started it can reap it at once (no zombie, no waiting), starts its own session, and
@@ -21,8 +23,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
+from shipyard.engine.control import Controllable, dispatcher, serve
 from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
@@ -30,12 +32,6 @@ from shipyard.models import UnitState
 from shipyard.plan.model import Plan
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace
-
-
-class Stoppable(Protocol):
-    def request_stop(self, reason: str = ..., *, force: bool = ...) -> None: ...
-
-    def stop_gracefully(self, reason: str, *, grace: float) -> None: ...
 
 
 def drive(
@@ -63,16 +59,9 @@ def drive(
         )
 
         async def up() -> None:
-            loop = asyncio.get_running_loop()
-            main = threading.current_thread() is threading.main_thread()
-            if main:  # SIGUSR1: `shipyard service start|stop` left a wish in the store
-                loop.add_signal_handler(signal.SIGUSR1, fleet.apply_wishes)
-            try:
+            async with serve(run_dir.control, dispatcher(fleet)):
                 with _stop_on_signals(fleet, store, execution_id):
                     await fleet.run()
-            finally:
-                if main:
-                    loop.remove_signal_handler(signal.SIGUSR1)
 
         asyncio.run(up())
         return
@@ -87,14 +76,15 @@ def drive(
     )
 
     async def run() -> None:
-        with _stop_on_signals(executor, store, execution_id):
-            await executor.run()
+        async with serve(run_dir.control, dispatcher(executor)):
+            with _stop_on_signals(executor, store, execution_id):
+                await executor.run()
 
     asyncio.run(run())
 
 
 @contextlib.contextmanager
-def _stop_on_signals(executor: Stoppable, store: Store, execution_id: str) -> Iterator[None]:
+def _stop_on_signals(executor: Controllable, store: Store, execution_id: str) -> Iterator[None]:
     """Install the stop handlers on the running loop; the previous ones come back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -9,6 +9,7 @@ $SHIPYARD_HOME (default ./.shipyard)
     logs/<unit>.log  stdout and stderr of each unit
     artifacts/       files steps declare as outputs
     tmp/             TMPDIR of every unit; removed at the end except in debug mode
+    control.sock     the running supervisor's control socket (owner-only)
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class RunDir:
         """One line per process started (``pid start-time unit``), written at once, unbatched:
         if the process running the execution dies, this is how its children are found."""
         return self.root / "spawns.log"
+
+    @property
+    def control(self) -> Path:
+        """The control socket of the process running the execution, while it runs."""
+        return self.root / "control.sock"
 
     def started(self) -> list[tuple[int, float, str]]:
         """The spawn journal: (pid, start time, unit) of every process started, oldest first."""

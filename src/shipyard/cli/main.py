@@ -280,7 +280,7 @@ def down(
     group, SIGKILL after its stop timeout. Nothing of it is left running."""
     ops = _ops(home)
     target = execution_id or ops.latest_fleet(active=True)
-    report = ops.stop(target, grace=0.0)
+    report = ops.stop(target, grace=0.0, reason="brought down (shipyard down)")
     if as_json:
         _dump(report)
     else:
@@ -406,7 +406,7 @@ def agents_deploy(
 def agents_undeploy(folder: FolderArgument, home: HomeOption = None) -> None:
     """Bring the agents of FOLDER down."""
     ops = _ops(home)
-    report = ops.stop(ops.agents_fleet(folder), grace=0.0)
+    report = ops.stop(ops.agents_fleet(folder), grace=0.0, reason="undeployed")
     sys.stdout.write(f"{report.execution_id} {report.state.value if report.state else ''}\n")
 
 

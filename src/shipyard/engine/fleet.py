@@ -16,10 +16,10 @@ import json
 import os
 import socket
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipyard.engine.backoff import retry_delay
 from shipyard.engine.guard import start_watchdog, stop_watchdog
@@ -223,29 +223,58 @@ class FleetExecutor:
                     kill_group_now(service.launched.pgid)
         self._stop.set()
 
-    def apply_wishes(self) -> None:
-        """Start or stop single services as users asked (`shipyard service start|stop`): the
-        wishes are in the store; the signal that brought us here only says 'look'."""
-        for name, desired in self.store.desired_states(self.execution_id).items():
-            service = self._services.get(name)
-            if service is None or self._stop.is_set():
-                continue
-            running = service.launched is not None and not service.launched.exited.done()
-            if desired == "stopped" and not service.stopping:
-                service.stopping = True
-                self.recorder.event("service_stop_requested", name)
-                task = asyncio.ensure_future(
-                    self._stop_service(service, reason="stopped by request")
+    def control_service(self, action: str, name: str) -> None:
+        """``shipyard service start|stop|restart`` (and ``restart``), asked over the control
+        socket: checked and begun at once; the caller watches the store for the outcome."""
+        service = self._services.get(name)
+        if service is None:
+            known = ", ".join(self._services) or "none yet"
+            raise ShipyardError(f"no service '{name}' here", hint=f"services: {known}")
+        if self._stop.is_set():
+            raise ShipyardError("the fleet is coming down", hint="bring it up again: shipyard up")
+        running = service.launched is not None and not service.launched.exited.done()
+        if action == "stop":
+            if service.stopping and not running:
+                raise ShipyardError(f"service '{name}' is already stopped")
+            self.recorder.event("service_stop_requested", name)
+            self._spawn_task(self._stop_service(service, reason="stopped by request"))
+        elif action == "start":
+            if running and not service.stopping:
+                raise ShipyardError(f"service '{name}' is already running")
+            self.recorder.event("service_start_requested", name)
+            self._revive(service)
+        elif action == "restart":
+            if not running:
+                raise ShipyardError(
+                    f"service '{name}' is not running", hint=f"shipyard service start … {name}"
                 )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            elif desired == "running" and (service.stopping or service.failed) and not running:
-                service.failed = None
-                service.gave_up.clear()
-                service.restarts = 0
-                self.store.set_desired(self.execution_id, name, None)
-                self.recorder.event("service_start_requested", name)
-                self._start(service)
+            self.recorder.event("service_restart_requested", name)
+            self._spawn_task(self._restart_now(service))
+        else:
+            raise ShipyardError(f"unknown service action {action!r}", hint="start, stop, restart")
+
+    def _revive(self, service: _Service) -> None:
+        """Start a stopped or failed service afresh: its restart count starts again."""
+        if service.pending_restart is not None:
+            service.pending_restart.cancel()
+        service.failed = None
+        service.gave_up.clear()
+        service.restarts = 0
+        self._start(service)
+
+    async def _restart_now(self, service: _Service) -> None:
+        """Stop (signal, timeout, empty group), then start again, counted as a restart."""
+        await self._stop_service(service, reason="restarting on request")
+        if self._stop.is_set():
+            return
+        service.restarts += 1
+        self.recorder.event("service_restarting", service.name, restarts=service.restarts)
+        self._start(service)
+
+    def _spawn_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # referenced until it ends
+        task.add_done_callback(self._tasks.discard)
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
         """Services have no natural end: a graceful stop is their stop signal and timeout.

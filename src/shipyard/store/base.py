@@ -63,11 +63,6 @@ class Store(Protocol):
         restarts: int,
     ) -> None: ...
 
-    def set_desired(self, execution_id: str, name: str, desired: str | None) -> None:
-        """Record that a user wants a service ``stopped`` or ``running`` (None: no wish)."""
-
-    def desired_states(self, execution_id: str) -> dict[str, str]: ...
-
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
         """Record how a supervisor should stop (it reads this when it gets SIGTERM)."""
 

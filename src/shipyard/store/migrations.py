@@ -83,7 +83,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE units ADD COLUMN health TEXT;
     ALTER TABLE units ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
     """,
-    # 5: what a user asked of a service (`shipyard service stop|start`), read by its supervisor
+    # 5: what a user asked of a service. Unused since those requests go over the control
+    # socket; kept, as migrations are never rewritten.
     """
     ALTER TABLE units ADD COLUMN desired TEXT;
     """,

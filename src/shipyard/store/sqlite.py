@@ -180,20 +180,6 @@ class SQLiteStore:
             (port, url, health, restarts, execution_id, name),
         )
 
-    def set_desired(self, execution_id: str, name: str, desired: str | None) -> None:
-        with self.transaction():
-            self._db.execute(
-                "UPDATE units SET desired = ? WHERE execution_id = ? AND name = ?",
-                (desired, execution_id, name),
-            )
-
-    def desired_states(self, execution_id: str) -> dict[str, str]:
-        rows = self._db.execute(
-            "SELECT name, desired FROM units WHERE execution_id = ? AND desired IS NOT NULL",
-            (execution_id,),
-        ).fetchall()
-        return {row["name"]: row["desired"] for row in rows}
-
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
         with self.transaction():
             self._db.execute(

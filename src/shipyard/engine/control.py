@@ -1,0 +1,131 @@
+"""The control socket's server: the process running an execution answers requests on it.
+
+:mod:`shipyard.control` describes the wire format and is the client. Here each request becomes
+one call on the executor (``stop`` → :meth:`Controllable.request_stop` or ``stop_gracefully``,
+``service`` → ``control_service``), answered at once; the caller watches the store for the
+outcome, as it would for any other change. Only peers of our own user are served, and the socket
+is created owner-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from shipyard.control import unix_address
+from shipyard.errors import ShipyardError
+
+_LIMIT = 1 << 16
+_PEERCRED = struct.Struct("3i")  # pid, uid, gid
+
+
+class Controllable(Protocol):
+    def request_stop(self, reason: str = ..., *, force: bool = ...) -> None: ...
+
+    def stop_gracefully(self, reason: str, *, grace: float) -> None: ...
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def dispatcher(target: Controllable) -> Handler:
+    """The handler that answers requests by calling ``target``."""
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        if op == "stop":
+            reason = str(request.get("reason") or "stopped by `shipyard stop`")
+            if request.get("force"):
+                target.request_stop(f"{reason} (--force)", force=True)
+            else:
+                target.stop_gracefully(reason, grace=float(request.get("grace", 30.0)))
+            return {"ok": True}
+        if op == "service":
+            control = getattr(target, "control_service", None)
+            if control is None:
+                raise ShipyardError("this execution has no services")
+            control(str(request.get("action")), str(request.get("name")))
+            return {"ok": True}
+        raise ShipyardError(f"unknown request {op!r}", hint="requests: ping, stop, service")
+
+    return handle
+
+
+@contextlib.asynccontextmanager
+async def serve(path: Path, handle: Handler) -> AsyncIterator[bool]:
+    """Serve ``path`` while the block runs; yields whether the socket could be made (without
+    it, `shipyard stop` falls back to a signal)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a stale socket of a process that died
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        previous = os.umask(0o177)  # owner-only from the start: no window for others
+        try:
+            with unix_address(path) as address:
+                sock.bind(address)
+        finally:
+            os.umask(previous)
+        sock.listen(16)
+        sock.setblocking(False)
+        server = await asyncio.start_unix_server(
+            lambda reader, writer: _answer(reader, writer, handle), sock=sock, limit=_LIMIT
+        )
+    except OSError:
+        sock.close()
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        server.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        await server.wait_closed()
+
+
+async def _answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: Handler
+) -> None:
+    try:
+        if not _same_user(writer.get_extra_info("socket")):
+            reply: dict[str, Any] = {"ok": False, "error": "refused: another user"}
+        else:
+            reply = _reply(await reader.readline(), handle)
+        writer.write(json.dumps(reply).encode() + b"\n")
+        await writer.drain()
+    except (OSError, ValueError):
+        pass  # the client went away, or sent more than a line may hold: nothing to answer
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _reply(line: bytes, handle: Handler) -> dict[str, Any]:
+    try:
+        request = json.loads(line)
+        if not isinstance(request, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        return {"ok": False, "error": "a request is one JSON object on one line"}
+    try:
+        return handle(request)
+    except ShipyardError as error:
+        return {"ok": False, "error": error.message, "hint": error.hint}
+
+
+def _same_user(sock: Any) -> bool:
+    if sock is None:
+        return False
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    _, uid, _ = _PEERCRED.unpack(raw)
+    return bool(uid == os.getuid() or uid == 0)
