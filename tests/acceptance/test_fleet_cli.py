@@ -85,3 +85,38 @@ def test_up_in_the_foreground_shows_events_and_output_and_ctrl_c_brings_it_down(
     assert process.returncode == 0, rest
     assert "stopped web" in " ".join(rest.split())
     assert "Traceback" not in rest
+
+
+LOAD_TEST = Path(__file__).resolve().parents[2] / "examples" / "load-test.yaml"
+
+
+def test_load_test_example_runs_its_steps_against_the_server_then_brings_it_down(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    ran = shipyard("run", str(LOAD_TEST), "--mode", "test", "-p", f"python={sys.executable}")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    status = json.loads(shipyard("status", "--json").stdout)
+    units = {u["name"]: u for u in status["units"]}
+    assert status["state"] == "succeeded"
+    assert units["web"]["state"] == "stopped" and not pid_alive(units["web"]["pid"])
+    figures = json.loads(Path(status["run_dir"], "artifacts", "load-test.json").read_text())
+    assert figures["requests"] == 20 and figures["failures"] == 0  # the test: value
+    assert figures["url"] == f"http://127.0.0.1:{units['web']['port']}/data.json"
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
+
+
+def test_up_keeps_the_server_of_a_spec_with_steps_until_down(shipyard: Shipyard) -> None:
+    started = shipyard("up", "-d", str(LOAD_TEST), "-p", f"python={sys.executable}", "--json")
+    assert started.returncode == 0, started.stdout + started.stderr
+    execution_id = json.loads(started.stdout)["id"]
+    deadline = time.monotonic() + 30
+    while True:
+        units = {u["name"]: u for u in json.loads(shipyard("ps", "--json").stdout)}
+        if units["report"]["state"] == "succeeded":
+            break
+        assert time.monotonic() < deadline, units
+        time.sleep(0.1)
+    assert units["web"]["state"] == "running" and pid_alive(units["web"]["pid"])
+    down = shipyard("down", execution_id)
+    assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+    assert not pid_alive(units["web"]["pid"])

@@ -191,9 +191,16 @@ def status_header(status: ExecutionStatus) -> Text:
     text.append(f"{status.id}  ", style="bold")
     text.append_text(state_text(status.state))
     services = [unit for unit in status.units if unit.kind == "service"]
-    if services:
+    steps = [unit for unit in status.units if unit.kind == "step"]
+    if services and not status.state.finished:
         healthy = sum(1 for u in services if u.health == "healthy" and not u.state.finished)
-        text.append(f"   {healthy}/{len(services)} services healthy   up {_elapsed(status, now)}\n")
+        text.append(f"   {healthy}/{len(services)} services healthy")
+        if steps:
+            done = sum(1 for u in steps if u.state.finished)
+            text.append(f", {done}/{len(steps)} steps done")
+        text.append(f"   up {_elapsed(status, now)}\n")
+    elif services and not steps:
+        text.append(f"   {len(services)} services   was up {_elapsed(status, now)}\n")
     else:
         text.append(
             f"   {status.progress.done}/{status.progress.total} units "
