@@ -94,6 +94,9 @@ class Operations(Protocol):
         max_parallel: int | None = None,
     ) -> Plan: ...
 
+    def preview_ports(self, plan: Plan) -> dict[str, int]:
+        """The port each service would get if the fleet came up now."""
+
     def run(
         self,
         spec_path: str | Path,

@@ -132,6 +132,13 @@ class LocalOperations:
             cache.put(key, plan)
         return with_history(plan, self.store.mean_durations(plan.name))
 
+    def preview_ports(self, plan: Plan) -> dict[str, int]:
+        """The port each service of ``plan`` would get if it came up now (free ports probed by
+        binding, as `up` does). Raises ShipyardError when a fixed port is taken."""
+        from shipyard.engine.fleet import allocate_ports
+
+        return allocate_ports(plan.services, plan.base_port)
+
     def schema(self) -> dict[str, Any]:
         from shipyard.spec.models import Spec
 

@@ -240,3 +240,37 @@ def test_a_second_ctrl_c_kills_at_once(write_spec: SpecWriter, tmp_path: Path) -
     assert (
         not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     )
+
+
+def test_text_that_looks_like_markup_is_printed_as_it_is(
+    shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    # Rich once read "[/; s/$/]" in a command as a closing tag and crashed the plan.
+    spec = write_spec(
+        """
+        name: brackets
+        steps:
+          edit: {run: [echo, 's/^/[/; s/$/]/', '[bold]x[/bold]']}
+          fail: {needs: [edit], run: [sh, -c, 'echo "[red]boom[/]"; exit 3']}
+        """
+    )
+    planned = shipyard("plan", str(spec))
+    assert planned.returncode == 0, planned.stderr
+    assert "s/^/[/; s/$/]/" in planned.stdout and "[bold]x[/bold]" in planned.stdout
+    ran = shipyard("run", str(spec))
+    assert ran.returncode == 1 and "Traceback" not in ran.stdout + ran.stderr
+    logs = shipyard("logs", json.loads(shipyard("status", "--json").stdout)["id"], "fail")
+    assert "[red]boom[/]" in logs.stdout
+
+
+def test_plan_of_a_fleet_shows_stages_ports_urls_and_connections(shipyard: Shipyard) -> None:
+    fleet = str(REPO / "examples" / "fleet.yaml")
+    shown = shipyard("plan", fleet)
+    assert shown.returncode == 0, shown.stderr
+    assert "services: 3 in 2 start stages" in shown.stdout
+    assert "weather, maps" in shown.stdout  # whom the controller talks to
+    planned = json.loads(shipyard("plan", fleet, "--json").stdout)
+    assert planned["service_stages"] == [["weather", "maps"], ["controller"]]
+    assert set(planned["ports"]) == {"weather", "maps", "controller"}
+    assert len(set(planned["ports"].values())) == 3
+    assert planned["urls"]["controller"] == f"http://127.0.0.1:{planned['ports']['controller']}"

@@ -44,7 +44,8 @@ def _console(*, stderr: bool = False) -> "Console":
 
     probe = Console(stderr=stderr)
     width = None if probe.is_terminal or os.environ.get("COLUMNS") else 200
-    return Console(stderr=stderr, highlight=False, width=width)
+    # markup=False: user text (commands, reasons, log lines) is printed as it is, never parsed.
+    return Console(stderr=stderr, highlight=False, markup=False, width=width)
 
 
 def console() -> "Console":
@@ -145,15 +146,39 @@ def plan(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show what would run: stages, resolved commands, critical path. Runs nothing."""
+    """Show what would run: stages, resolved commands, critical path; for services, their
+    start stages, the ports and URLs they would get now, and their connections. Runs nothing."""
+    ops = _ops(home)
+    result = ops.plan(spec, _params(param), mode=_mode(mode), max_parallel=max_parallel)
+    _show_plan(ops, result, as_json=as_json)
+
+
+def _show_plan(ops: Any, plan: Any, *, as_json: bool) -> None:
+    from shipyard.models import to_jsonable
+
+    ports: dict[str, int] = {}
+    taken: str | None = None
+    if plan.services:
+        try:
+            ports = ops.preview_ports(plan)
+        except ShipyardError as error:
+            taken = error.message
+    if as_json:
+        data = to_jsonable(plan)
+        if plan.services:
+            data["ports"] = ports
+            data["urls"] = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
     from shipyard.cli import render
 
-    result = _ops(home).plan(spec, _params(param), mode=_mode(mode), max_parallel=max_parallel)
-    if as_json:
-        _dump(result)
-        return
-    console().print(render.plan_table(result))
-    console().print(render.plan_footer(result))
+    if plan.steps or not plan.services:
+        console().print(render.plan_table(plan))
+    if plan.services:
+        console().print(render.services_plan_table(plan, ports))
+    console().print(render.plan_footer(plan))
+    if taken:
+        error_console().print(f"warning: {taken}", style="yellow")
 
 
 @app.command()
@@ -197,14 +222,9 @@ def run(
     ops = _ops(home)
     run_mode = _mode(mode)
     if dry_run:
-        from shipyard.cli import render
-
         result = ops.plan(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
-        if as_json:
-            _dump(result)
-        else:
-            console().print(render.plan_table(result))
-            console().print(render.plan_footer(result))
+        _show_plan(ops, result, as_json=as_json)
+        if not as_json:
             console().print("dry run: nothing was started")
         return
     params = _params(param)

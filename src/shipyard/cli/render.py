@@ -20,7 +20,7 @@ from shipyard.spec.quantities import format_duration, format_size
 
 if TYPE_CHECKING:
     from shipyard.api import LogLine, ValidationReport
-    from shipyard.plan.model import Plan
+    from shipyard.plan.model import Plan, PlannedService
 
 STATE_STYLE = {
     "succeeded": "green",
@@ -91,11 +91,49 @@ def plan_table(plan: Plan) -> Table:
             table.add_row(
                 str(stage_number),
                 label,
-                ", ".join(step.needs) or "—",
+                ", ".join([*step.needs, *step.needs_services]) or "—",
                 step.command.display,
                 ", ".join(limits) or "—",
             )
     return table
+
+
+def services_plan_table(plan: Plan, ports: dict[str, int]) -> Table:
+    """The fleet part of a plan: start stages, the ports and URLs the services would get now,
+    whom each talks to and what it waits for."""
+    title = f"services: {len(plan.services)} in {len(plan.service_stages)} start stages"
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("stage", "service", "port", "url", "connects to", "waits for", "health"):
+        table.add_column(column, justify="right" if column == "stage" else "left")
+    for stage_number, names in enumerate(plan.service_stages):
+        for name in names:
+            service = plan.service(name)
+            port = ports.get(name)
+            shown = (
+                "—" if port is None else f"{port} (auto)" if service.port == "auto" else str(port)
+            )
+            waits = [f"{dep} ({condition})" for dep, condition in service.depends_on.items()]
+            table.add_row(
+                str(stage_number),
+                name,
+                shown,
+                f"http://127.0.0.1:{port}" if port else "—",
+                ", ".join(service.connects_to) or "—",
+                ", ".join(waits) or "—",
+                _health(service),
+            )
+    return table
+
+
+def _health(service: PlannedService) -> str:
+    health = service.health
+    if health is None:
+        return "started = healthy"
+    if health.http is not None:
+        return f"http {health.http}"
+    if health.exec is not None:
+        return "exec " + " ".join(health.exec)
+    return "a2a card" if health.a2a else "tcp"
 
 
 def plan_footer(plan: Plan) -> Text:
@@ -106,6 +144,9 @@ def plan_footer(plan: Plan) -> Text:
         f"mode: {plan.mode}   max_parallel: {plan.max_parallel}   "
         f"failure_strategy: {plan.failure_strategy}\n"
     )
+    if not plan.steps:
+        text.rstrip()
+        return text
     path = " → ".join(plan.critical_path)
     if plan.critical_path_seconds is not None:
         text.append(
