@@ -66,7 +66,7 @@ def spec_text(count: int) -> str:
         lines.append(
             f"  s{i}: {{run: [{sys.executable}, -m, http.server, --bind, 127.0.0.1,"
             f" '{BASE + 1000 + i}'],"
-            f" port: {BASE + 1000 + i}, health: {{tcp: true, interval: 50ms}},"
+            f" port: {BASE + 1000 + i}, health: {{tcp: true, start_interval: 50ms, interval: 1s}},"
             " restart: {policy: always, max_restarts: 100, backoff: 0s}}"
         )
     return "\n".join(lines) + "\n"

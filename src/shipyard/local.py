@@ -99,7 +99,6 @@ class LocalOperations:
         mode: RunMode = "normal",
         max_parallel: int | None = None,
     ) -> Plan:
-        from shipyard.engine.executor import machine_capacity
         from shipyard.plan.cache import PlanCache, plan_key
         from shipyard.plan.model import with_history
 
@@ -112,7 +111,7 @@ class LocalOperations:
             load_spec(spec_path)  # raises the SpecError that explains it
             raise
         overrides = dict(params or {})
-        cores = machine_capacity()[0]
+        cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
         key = plan_key(
             spec_text=text,
             spec_path=str(path),
@@ -747,7 +746,16 @@ class LocalOperations:
         )
 
     def wait_healthy(self, execution_id: str, *, timeout: float = 300.0) -> ExecutionStatus:
-        """Wait until every service of a fleet is healthy, or the fleet has ended."""
+        """Wait until every service of a fleet is healthy, or the fleet has ended: told by
+        its supervisor over the control socket, else by watching the store."""
+        from shipyard import control
+        from shipyard.errors import ControlUnavailable
+
+        status = self.status(execution_id)
+        socket = self.workspace.run_dir(status.id).control
+        if not status.state.finished:
+            with contextlib.suppress(ControlUnavailable):
+                control.request(socket, {"op": "wait_healthy"}, timeout=timeout)
         deadline = time.monotonic() + timeout
         while True:
             status = self.status(execution_id)

@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         sys.stderr.write("usage: python -m shipyard.watchdog RUN_DIR PID\n")
         return 2
-    run_dir, pid = Path(args[0]), int(args[1])
+    return watch(Path(args[0]), int(args[1]))
+
+
+def watch(run_dir: Path, pid: int) -> int:
+    """Wait for ``pid`` to die, then kill what the run at ``run_dir`` started."""
     execution_id = run_dir.name
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # the run ended normally
     try:

@@ -274,3 +274,26 @@ def test_plan_of_a_fleet_shows_stages_ports_urls_and_connections(shipyard: Shipy
     assert set(planned["ports"]) == {"weather", "maps", "controller"}
     assert len(set(planned["ports"].values())) == 3
     assert planned["urls"]["controller"] == f"http://127.0.0.1:{planned['ports']['controller']}"
+
+
+def test_json_answers_never_import_rich(shipyard: Shipyard, tmp_path: Path) -> None:
+    """Rich's tables cost ~30 ms a start; a script asking for JSON must not pay them."""
+    assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
+    execution_id = json.loads(shipyard("status", "--json").stdout)["id"]
+    probe = (
+        f"import sys\nID = {execution_id!r}\n"
+        "from shipyard.cli.main import main\n"
+        "for argv in (['status', '--json'], ['list', '--json'], ['logs', '--json', ID]):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "sys.stderr.write('rich loaded: %s' % any(m.startswith('rich') for m in sys.modules))\n"
+    )
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert "rich loaded: False" in done.stderr, done.stderr

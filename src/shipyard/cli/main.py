@@ -125,13 +125,14 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
 @app.command()
 def validate(spec: SpecArgument, as_json: JsonOption = False) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    from shipyard.cli import render
     from shipyard.local import LocalOperations
 
     report = LocalOperations().validate(spec)
     if as_json:
         _dump(report)
     else:
+        from shipyard.cli import render
+
         console().print(render.validation(report))
     if not report.valid:
         raise typer.Exit(1)
@@ -317,13 +318,13 @@ def ps(
     as_json: JsonOption = False,
 ) -> None:
     """A fleet's services: state, health, pid, port, url, restarts, uptime, cpu, rss."""
-    from shipyard.cli import render
-
     ops = _ops(home)
     status = ops.status(execution_id or ops.latest_fleet(active=False))
     if as_json:
         _dump(status.units)
         return
+    from shipyard.cli import render
+
     console().print(render.status_header(status))
     console().print(render.services_table(status))
 
@@ -435,13 +436,13 @@ def agents_status(
     folder: FolderArgument, home: HomeOption = None, as_json: JsonOption = False
 ) -> None:
     """The deployed agents of FOLDER (as ps)."""
-    from shipyard.cli import render
-
     ops = _ops(home)
     status = ops.status(ops.agents_fleet(folder, active=False))
     if as_json:
         _dump(status.units)
         return
+    from shipyard.cli import render
+
     console().print(render.services_table(status))
 
 
@@ -568,12 +569,12 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """State of one execution (the latest when no id is given), unit by unit."""
-    from shipyard.cli import render
-
     result = _ops(home).status(execution_id)
     if as_json:
         _dump(result)
         return
+    from shipyard.cli import render
+
     console().print(render.status_header(result))
     console().print(render.status_table(result, show_all=show_all))
 
@@ -587,8 +588,6 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Executions, newest first."""
-    from shipyard.cli import render
-
     result = _ops(home).list_executions(active_only=active, name=name, limit=limit)
     if as_json:
         _dump(result)
@@ -596,6 +595,8 @@ def list_(
     if not result:
         console().print("no executions" + (" running" if active else " yet"))
         return
+    from shipyard.cli import render
+
     console().print(render.executions_table(result))
 
 
@@ -616,8 +617,6 @@ def logs(
     as_json: JsonOption = False,
 ) -> None:
     """Output of an execution's units (stdout and stderr as written)."""
-    from shipyard.cli import render
-
     ops = _ops(home)
     prefix = step is None
     if follow:
@@ -636,6 +635,8 @@ def logs(
         _dump(lines)
         return
     if lines:
+        from shipyard.cli import render
+
         width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
         console().print(render.log_lines(lines, prefix=prefix, width=width), markup=False)
 

@@ -3,19 +3,21 @@
 :mod:`shipyard.control` describes the wire format and is the client. Here each request becomes
 one call on the executor (``stop`` → :meth:`Controllable.request_stop` or ``stop_gracefully``,
 ``service`` → ``control_service``), answered at once; the caller watches the store for the
-outcome, as it would for any other change. Only peers of our own user are served, and the socket
-is created owner-only.
+outcome, as it would for any other change. ``wait_healthy`` is answered only once the fleet is
+up (or has failed or stopped), so `up --wait` waits on the socket instead of polling the store.
+Only peers of our own user are served, and the socket is created owner-only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,13 +34,14 @@ class Controllable(Protocol):
     def stop_gracefully(self, reason: str, *, grace: float) -> None: ...
 
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Reply = dict[str, Any]
+Handler = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
 
 
 def dispatcher(target: Controllable) -> Handler:
     """The handler that answers requests by calling ``target``."""
 
-    def handle(request: dict[str, Any]) -> dict[str, Any]:
+    def handle(request: dict[str, Any]) -> Reply | Awaitable[Reply]:
         op = request.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
@@ -55,7 +58,15 @@ def dispatcher(target: Controllable) -> Handler:
                 raise ShipyardError("this execution has no services")
             control(str(request.get("action")), str(request.get("name")))
             return {"ok": True}
-        raise ShipyardError(f"unknown request {op!r}", hint="requests: ping, stop, service")
+        if op == "wait_healthy":
+            wait = getattr(target, "wait_healthy", None)
+            if wait is None:
+                raise ShipyardError("this execution has no services")
+            waiting: Awaitable[Reply] = wait()  # answered once the fleet is up
+            return waiting
+        raise ShipyardError(
+            f"unknown request {op!r}", hint="requests: ping, stop, service, wait_healthy"
+        )
 
     return handle
 
@@ -99,7 +110,7 @@ async def _answer(
         if not _same_user(writer.get_extra_info("socket")):
             reply: dict[str, Any] = {"ok": False, "error": "refused: another user"}
         else:
-            reply = _reply(await reader.readline(), handle)
+            reply = await _reply(await reader.readline(), handle)
         writer.write(json.dumps(reply).encode() + b"\n")
         await writer.drain()
     except (OSError, ValueError):
@@ -110,7 +121,7 @@ async def _answer(
             await writer.wait_closed()
 
 
-def _reply(line: bytes, handle: Handler) -> dict[str, Any]:
+async def _reply(line: bytes, handle: Handler) -> Reply:
     try:
         request = json.loads(line)
         if not isinstance(request, dict):
@@ -118,7 +129,8 @@ def _reply(line: bytes, handle: Handler) -> dict[str, Any]:
     except ValueError:
         return {"ok": False, "error": "a request is one JSON object on one line"}
     try:
-        return handle(request)
+        reply = handle(request)
+        return await reply if inspect.isawaitable(reply) else reply
     except ShipyardError as error:
         return {"ok": False, "error": error.message, "hint": error.hint}
 

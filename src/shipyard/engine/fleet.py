@@ -203,6 +203,7 @@ class FleetExecutor:
         self._restarted: set[str] = set()  # started since the sampler last looked
         self._tasks: set[asyncio.Task[None]] = set()  # kept referenced until they end
         self._stop = asyncio.Event()
+        self._up = asyncio.Event()  # every service came up (see wait_healthy)
         self._stop_reason: str | None = None
         self._failure: str | None = None
         self._journal = -1
@@ -252,6 +253,15 @@ class FleetExecutor:
             self._spawn_task(self._restart_now(service))
         else:
             raise ShipyardError(f"unknown service action {action!r}", hint="start, stop, restart")
+
+    async def wait_healthy(self) -> dict[str, Any]:
+        """Answered once every service is healthy, or the fleet failed or is coming down;
+        what was recorded until then is in the store by the time the caller hears it."""
+        await self._first(self._up.wait())
+        self.recorder.flush()
+        if self._up.is_set():
+            return {"ok": True, "healthy": True}
+        return {"ok": True, "healthy": False, "reason": self._failure or self._stop_reason}
 
     def _revive(self, service: _Service) -> None:
         """Start a stopped or failed service afresh: its restart count starts again."""
@@ -307,6 +317,7 @@ class FleetExecutor:
             await self._bring_up()
             if self._failure is None and self._stop_reason is None:
                 self.recorder.event("fleet_up", services=len(self._services))
+                self._up.set()
             await self._stop.wait()
         finally:
             if steps is not None:
@@ -552,7 +563,10 @@ class FleetExecutor:
                     # Its exit (from this kill) goes through the restart policy like a crash.
                     kill_group_now(launched.pgid)
                     return
-            await asyncio.sleep(health.interval)
+            pause = health.interval
+            if service.health != "healthy" and health.start_interval is not None:
+                pause = health.start_interval  # quick until ready, then the liveness pace
+            await asyncio.sleep(pause)
 
     async def _probe(self, service: _Service) -> bool:
         health = service.planned.health

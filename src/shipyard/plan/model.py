@@ -84,6 +84,7 @@ class HealthSettings:
     a2a: bool = False
     initial_delay: float = 0.0
     interval: float = 1.0
+    start_interval: float | None = None  # until healthy; None: interval
     timeout: float = 1.0
     failure_threshold: int = 3
     success_threshold: int = 1

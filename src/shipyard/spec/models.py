@@ -287,6 +287,11 @@ class HealthSpec(_Model):
     )
     initial_delay: Duration = Field(0.0, description="wait this long after start before probing")
     interval: Duration = Field(1.0, description="between probes")
+    start_interval: Duration | None = Field(
+        None,
+        description="between probes until the service is first healthy after a start "
+        "(default: interval): quick readiness without frequent liveness probes",
+    )
     timeout: Duration = Field(1.0, description="a probe slower than this failed")
     failure_threshold: int = Field(3, ge=1, description="failed probes in a row = unhealthy")
     success_threshold: int = Field(1, ge=1, description="good probes in a row = healthy")
