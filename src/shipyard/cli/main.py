@@ -915,4 +915,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_cli() -> None:
-    sys.exit(main())
+    code = main()
+    # Leave without the interpreter's teardown, which frees every module and object one by one
+    # (30-40 ms here, on every command). Nothing is lost: what Shipyard writes to the store is
+    # committed when written, and the standard streams are flushed here.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`shipyard logs … | head`)
+        code = code or 1
+    os._exit(code)
