@@ -41,12 +41,15 @@ def file_sha256(path: Path) -> str:
 
 
 def step_key(step: PlannedStep) -> str:
-    workdir = Path(step.workdir)
+    inputs = {}
+    if step.inputs:
+        workdir = Path(step.workdir)
+        inputs = {path: content_digest(workdir / path) for path in step.inputs}
     material = {
         "argv": step.command.argv,
         "shell": step.command.shell,
         "env": step.env,
         "workdir": step.workdir,
-        "inputs": {path: content_digest(workdir / path) for path in step.inputs},
+        "inputs": inputs,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

@@ -569,6 +569,8 @@ class PipelineExecutor:
     def _collect_outputs(self, step: PlannedStep) -> str | None:
         """Copy the step's declared outputs into artifacts/<step>/ (hard links where the file
         system allows). Returns why the step must count as failed: a declared output is missing."""
+        if not step.outputs:
+            return None  # the common case, kept free of pathlib
         workdir = Path(step.workdir)
         for declared in step.outputs:
             source = workdir / declared
