@@ -25,6 +25,7 @@ from shipyard.control import unix_address
 from shipyard.errors import ShipyardError
 
 _LIMIT = 1 << 16
+_READ_TIMEOUT = 10.0
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 
 
@@ -100,7 +101,10 @@ async def serve(path: Path, handle: Handler) -> AsyncIterator[bool]:
         server.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        await server.wait_closed()
+        # A request still being answered (a wait_healthy answered at the stop) must not keep
+        # the run from ending.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 2.0)
 
 
 async def _answer(
@@ -110,11 +114,13 @@ async def _answer(
         if not _same_user(writer.get_extra_info("socket")):
             reply: dict[str, Any] = {"ok": False, "error": "refused: another user"}
         else:
-            reply = await _reply(await reader.readline(), handle)
+            async with asyncio.timeout(_READ_TIMEOUT):  # a silent client holds nothing
+                line = await reader.readline()
+            reply = await _reply(line, handle)
         writer.write(json.dumps(reply).encode() + b"\n")
         await writer.drain()
-    except (OSError, ValueError):
-        pass  # the client went away, or sent more than a line may hold: nothing to answer
+    except (OSError, ValueError, TimeoutError):
+        pass  # the client went away, said nothing, or sent more than a line may hold
     finally:
         writer.close()
         with contextlib.suppress(OSError):
