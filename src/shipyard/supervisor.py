@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shipyard.engine.control import Controllable, dispatcher, serve
-from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
 from shipyard.models import UnitState
@@ -65,6 +64,8 @@ def drive(
 
         asyncio.run(up())
         return
+    from shipyard.engine.executor import PipelineExecutor  # a fleet does without it
+
     executor = PipelineExecutor(
         plan,
         execution_id=execution_id,
