@@ -162,6 +162,9 @@ class ExecutionStatus:
     #: When an active execution should end, from earlier runs' measured durations; None without.
     estimated_end: datetime | None = None
     estimate_basis: str | None = None  # what the estimate rests on, or why there is none
+    #: The process running the execution (foreground command or detached supervisor), while
+    #: it runs.
+    supervisor_pid: int | None = None
 
     def unit(self, name: str) -> UnitStatus:
         for unit in self.units:

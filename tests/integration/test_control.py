@@ -95,3 +95,14 @@ def test_a_run_folder_deeper_than_a_socket_path_allows_still_works(
 def test_nobody_answering_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ShipyardError, match="does not answer"):
         control.request(tmp_path / "control.sock", {"op": "ping"})
+
+
+def test_status_names_the_process_running_it_only_while_it_runs(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    status = ops.up(write_spec(FLEET), detach=True)
+    running = ops.status(status.id)
+    pid, _ = ops.store.supervisor(status.id)
+    assert running.supervisor_pid == pid and pid is not None and pid_alive(pid)
+    ops.stop(status.id, grace=0.0)
+    assert ops.status(status.id).supervisor_pid is None

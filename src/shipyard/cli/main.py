@@ -526,7 +526,7 @@ def _execute(ops: Any, start: Any, *, mode: str, detach: bool, quiet: bool, as_j
         else:
             sys.stdout.write(
                 f"{status.id} started in the background "
-                f"(supervisor pid {status_pid(ops, status.id)})\n"
+                f"(supervisor pid {status.supervisor_pid})\n"
                 f"  shipyard status {status.id}\n  shipyard logs {status.id} -f\n"
                 f"  shipyard stop {status.id}\n"
             )
@@ -873,11 +873,6 @@ def schema() -> None:
     from shipyard.local import LocalOperations
 
     sys.stdout.write(json.dumps(LocalOperations().schema(), indent=2) + "\n")
-
-
-def status_pid(ops: Any, execution_id: str) -> int | None:
-    pid, _ = ops.store.supervisor(execution_id)
-    return int(pid) if pid is not None else None
 
 
 def _version(value: bool) -> None:

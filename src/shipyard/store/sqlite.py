@@ -414,6 +414,8 @@ class SQLiteStore:
             run_dir=row["run_dir"],
             reason=row["reason"],
             units=units,
+            # Only while it runs: the PID of a process that has ended may be anyone's by now.
+            supervisor_pid=None if ExecutionState(row["state"]).finished else row["supervisor_pid"],
         )
 
     def _last_attempt_resources(self, execution_id: str) -> dict[str, ResourceUsage]:
