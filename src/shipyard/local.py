@@ -274,6 +274,7 @@ class LocalOperations:
             mode=before.mode,
             max_parallel=before.max_parallel,
         )
+        plan = dataclasses.replace(plan, stay_up=before.stay_up)  # brought up with `up`: still so
         old_keys = self.store.cache_keys(status.id)
         kept: set[str] = set()
         changed: list[str] = []

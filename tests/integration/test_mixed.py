@@ -206,3 +206,35 @@ def test_spec_errors_across_steps_and_services(
     assert any(message in p.message for p in problems), [p.message for p in problems]
     hit = next(p for p in problems if message in p.message)
     assert hit.location is not None and hit.location.line == line
+
+
+def test_a_failed_run_resumes_keeping_its_steps_and_bringing_the_service_up_again(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    spec = write_spec(
+        f"""
+        name: resumable
+        steps:
+          prepare-data: {{run: "mkdir -p site && echo v1 > site/data.txt", shell: true}}
+          load-test:
+            needs: [web]
+            run: ["sh", "-c", "test -f {flag}"]
+        services:
+          web:
+            run: '{SERVE}'
+            shell: true
+            port: auto
+            health: {{http: /data.txt, interval: 50ms}}
+            depends_on: [prepare-data]
+        """
+    )
+    failed = ops.run(spec)
+    assert failed.state == ExecutionState.FAILED
+    assert failed.unit("load-test").state == UnitState.FAILED
+    flag.write_text("")
+    resumed = ops.resume(failed.id)
+    assert resumed.state == ExecutionState.SUCCEEDED, resumed.reason
+    assert resumed.unit("prepare-data").attempts == 1  # kept, not run again
+    assert resumed.unit("load-test").attempts == 2
+    assert resumed.unit("web").state == UnitState.STOPPED
