@@ -151,12 +151,27 @@ _FLEET_EVENTS = {
     "service_stopped": "stopped",
     "fleet_up": "up",
     "fleet_failed": "failed",
+    "unit_started": "started",
+    "unit_skipped": "skipped",
+    "steps_finished": "steps done",
+}
+
+#: What each event says about a unit's state on the board (None: unchanged).
+_BOARD_STATE = {
+    "service_started": "running",
+    "service_exited": "exited",
+    "service_restarting": "restarting",
+    "service_failed": "failed",
+    "service_stopped": "stopped",
+    "unit_started": "running",
+    "unit_skipped": "skipped",
 }
 
 
 class FleetDisplay:
-    """`up` in the foreground: one line per service event and, like `docker compose up`, the
-    services' output interleaved as it is written (``name | line``), until Ctrl-C."""
+    """`up` in the foreground: one line per service (and step) event and, like `docker compose
+    up`, the services' output interleaved as it is written (``name | line``), until Ctrl-C. On a
+    terminal a live board below them shows each unit's state, health, pid, port and restarts."""
 
     def __init__(self, console: Console, runs: Path) -> None:
         self.console = console
@@ -164,15 +179,62 @@ class FleetDisplay:
         self._tail: threading.Thread | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self._units: dict[str, dict[str, Any]] = {}
+        self._live: Live | None = None
 
     def __enter__(self) -> FleetDisplay:
         self.console.print("bringing the fleet up; Ctrl-C brings it down", style="dim")
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self._live = Live(
+                self.board(), console=self.console, refresh_per_second=4, transient=True
+            )
+            self._live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         if self._tail is not None:
             self._tail.join()
+        if self._live is not None:
+            self._live.stop()
+
+    def board(self) -> Table:
+        """Every unit seen so far, as the events left it."""
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        for column in ("unit", "state", "health", "pid", "port", "restarts"):
+            table.add_column(column, justify="right" if column in ("pid", "port") else "left")
+        for name, unit in self._units.items():
+            state, health = unit.get("state", "pending"), unit.get("health", "")
+            table.add_row(
+                Text(name, style="bold"),
+                Text(state, style=STATE_STYLE.get(state, "")),
+                Text(health, style=STATE_STYLE.get(health, "")),
+                str(unit.get("pid") or "—"),
+                str(unit.get("port") or "—"),
+                str(unit.get("restarts", "")),
+            )
+        return table
+
+    def _note(self, event: Event) -> None:
+        if event.unit is None:
+            return
+        unit = self._units.setdefault(event.unit, {})
+        state = _BOARD_STATE.get(event.action)
+        if event.action == "unit_finished":
+            state = str(event.data.get("state"))
+        if state is not None:
+            unit["state"] = state
+        for key in ("pid", "port", "restarts"):
+            if event.data.get(key) is not None:
+                unit[key] = event.data[key]
+        if event.action == "service_started":
+            unit["health"] = "starting"
+        elif event.action == "service_healthy":
+            unit["health"] = "healthy"
+        elif event.action in ("service_unhealthy", "service_exited", "service_failed"):
+            unit["health"] = "unhealthy" if event.action == "service_unhealthy" else "down"
 
     def _follow(self, logs: Path) -> None:
         """Print new lines of every log in ``logs`` until the display closes (then drain)."""
@@ -205,7 +267,12 @@ class FleetDisplay:
             logs = self._runs / event.execution_id / "logs"
             self._tail = threading.Thread(target=self._follow, args=(logs,), daemon=True)
             self._tail.start()
+        self._note(event)
+        if self._live is not None:
+            self._live.update(self.board())
         word = _FLEET_EVENTS.get(event.action)
+        if event.action == "unit_finished":
+            word = str(event.data.get("state"))
         if word is None:
             return
         detail = ", ".join(

@@ -733,6 +733,7 @@ class FleetExecutor:
             )
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
+        service.health = "down"  # its last probe's verdict no longer holds
         if service.failed is None:
             why = reason or self._stop_reason or self._failure
             self._record(service, UnitState.STOPPED, reason=why)
