@@ -23,14 +23,19 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from shipyard.engine.control import Controllable, dispatcher, serve
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
-from shipyard.models import UnitState
+from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.model import Plan
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace
+
+
+class _Executor(Controllable, Protocol):
+    async def run(self) -> ExecutionState: ...
 
 
 def drive(
@@ -44,37 +49,23 @@ def drive(
     status = store.get_execution(execution_id)
     done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
     attempts = store.attempt_counts(execution_id)
-    if plan.kind != "pipeline":
+    common: dict[str, Any] = {
+        "execution_id": execution_id,
+        "run_dir": run_dir,
+        "store": store,
+        "observer": observer,
+        "done": done,
+        "attempts": attempts,
+    }
+    executor: _Executor
+    if plan.kind == "pipeline":
+        from shipyard.engine.executor import PipelineExecutor  # a fleet does without it
+
+        executor = PipelineExecutor(plan, **common)
+    else:
         from shipyard.engine.fleet import FleetExecutor
 
-        fleet = FleetExecutor(
-            plan,
-            execution_id=execution_id,
-            run_dir=run_dir,
-            store=store,
-            observer=observer,
-            done=done,
-            attempts=attempts,
-        )
-
-        async def up() -> None:
-            async with serve(run_dir.control, dispatcher(fleet)):
-                with _stop_on_signals(fleet, store, execution_id):
-                    await fleet.run()
-
-        asyncio.run(up())
-        return
-    from shipyard.engine.executor import PipelineExecutor  # a fleet does without it
-
-    executor = PipelineExecutor(
-        plan,
-        execution_id=execution_id,
-        run_dir=run_dir,
-        store=store,
-        observer=observer,
-        done=done,
-        attempts=attempts,
-    )
+        executor = FleetExecutor(plan, **common)
 
     async def run() -> None:
         async with serve(run_dir.control, dispatcher(executor)):

@@ -27,7 +27,11 @@ FETCH = (
 )
 
 
-def load_test_spec(write_spec: SpecWriter, prepare: str = "echo prepared > site/data.txt") -> Path:
+def load_test_spec(
+    write_spec: SpecWriter,
+    prepare: str = "echo prepared > site/data.txt",
+    load: str = f'[{PY}, -c, "{FETCH}"]',
+) -> Path:
     return write_spec(
         f"""
         name: mixed
@@ -38,7 +42,7 @@ def load_test_spec(write_spec: SpecWriter, prepare: str = "echo prepared > site/
             shell: true
           load-test:
             needs: [web]
-            run: [{PY}, -c, "{FETCH}"]
+            run: {load}
         services:
           web:
             run: '{SERVE}'
@@ -212,23 +216,7 @@ def test_a_failed_run_resumes_keeping_its_steps_and_bringing_the_service_up_agai
     ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     flag = tmp_path / "fixed"
-    spec = write_spec(
-        f"""
-        name: resumable
-        steps:
-          prepare-data: {{run: "mkdir -p site && echo v1 > site/data.txt", shell: true}}
-          load-test:
-            needs: [web]
-            run: ["sh", "-c", "test -f {flag}"]
-        services:
-          web:
-            run: '{SERVE}'
-            shell: true
-            port: auto
-            health: {{http: /data.txt, interval: 50ms}}
-            depends_on: [prepare-data]
-        """
-    )
+    spec = load_test_spec(write_spec, load=f'[sh, -c, "test -f {flag}"]')
     failed = ops.run(spec)
     assert failed.state == ExecutionState.FAILED
     assert failed.unit("load-test").state == UnitState.FAILED

@@ -197,10 +197,13 @@ class PipelineExecutor:
             else None
         )
         try:
-            prepared = await self._run_hooks("prepare", self.plan.prepare)
+            # Stopped before it began (a fleet sharing the execution failed at once): no hook.
+            prepared = self._stop_reason is None and await self._run_hooks(
+                "prepare", self.plan.prepare
+            )
             self.prepare_ok = prepared
             self.prepared.set()
-            if not prepared:
+            if not prepared and self._stop_reason is None:
                 self._prepare_failed = True
                 self._skip(self.scheduler.drain("not started: a prepare hook failed"))
             elif self._stop_reason is None:
