@@ -752,12 +752,12 @@ class LocalOperations:
         from shipyard import control
         from shipyard.errors import ControlUnavailable
 
+        deadline = time.monotonic() + timeout
         status = self.status(execution_id)
         socket = self.workspace.run_dir(status.id).control
         if not status.state.finished:
             with contextlib.suppress(ControlUnavailable):
                 control.request(socket, {"op": "wait_healthy"}, timeout=timeout)
-        deadline = time.monotonic() + timeout
         while True:
             status = self.status(execution_id)
             services = [unit for unit in status.units if unit.kind == "service"]
