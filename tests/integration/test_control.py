@@ -39,7 +39,7 @@ def test_the_socket_is_owner_only_while_the_run_lasts_and_gone_after(
     report = ops.stop(status.id, grace=0.0, reason="brought down by the test")
     assert report.state == ExecutionState.STOPPED
     assert ops.status(status.id).reason == "brought down by the test"
-    assert not path.exists()
+    wait_for(lambda: not path.exists(), timeout=10)  # removed as the supervisor leaves
 
 
 def test_bad_requests_get_an_answer_that_says_what_is_wrong(
