@@ -297,3 +297,19 @@ def test_json_answers_never_import_rich(shipyard: Shipyard, tmp_path: Path) -> N
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
     )
     assert "rich loaded: False" in done.stderr, done.stderr
+
+
+def test_each_command_runs_alone_with_the_same_help_and_errors(shipyard: Shipyard) -> None:
+    # main() hands Typer only the command a command line names (it converts every command's
+    # signature at each start otherwise); help, -h and errors must read as before.
+    assert shipyard("run", "-h").stdout.startswith("Usage: shipyard run [OPTIONS] SPEC")
+    assert shipyard("service", "stop", "-h").stdout.startswith(
+        "Usage: shipyard service stop [OPTIONS] EXECUTION_ID SERVICE"
+    )
+    missing = shipyard("run")
+    assert missing.returncode == 2 and "Missing argument 'SPEC'" in missing.stderr
+    unknown = shipyard("nosuch")
+    assert unknown.returncode == 2 and "No such command 'nosuch'" in unknown.stderr
+    listed = shipyard("--help").stdout
+    assert all(name in listed for name in ("run", "up", "service", "checkpoint", "agents"))
+    assert shipyard("list", "--json").stdout.strip() == "[]"  # runs, not help, without args
