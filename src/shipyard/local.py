@@ -13,15 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.api import (
-    CleanedRun,
-    CleanReport,
-    LogLine,
-    Observer,
-    Problem,
-    StopReport,
-    ValidationReport,
-)
 from shipyard.engine.liveness import kill_marked, kill_orphaned_group, pid_alive
 from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
 from shipyard.models import (
@@ -38,7 +29,17 @@ from shipyard.workspace import RunDir, Workspace, new_execution_id
 HEARTBEAT_TIMEOUT = 15.0
 
 if TYPE_CHECKING:
+    # The result types are imported where they are made: creating their classes costs a few
+    # milliseconds that most commands would pay for nothing.
     from shipyard.agents import DiscoveredAgent
+    from shipyard.api import (
+        CleanedRun,
+        CleanReport,
+        LogLine,
+        Observer,
+        StopReport,
+        ValidationReport,
+    )
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
 
@@ -64,6 +65,7 @@ class LocalOperations:
     # -- spec and plan ----------------------------------------------------------------------
 
     def validate(self, spec_path: str | Path) -> ValidationReport:
+        from shipyard.api import Problem, ValidationReport
         from shipyard.spec.loader import load_spec
 
         try:
@@ -554,6 +556,7 @@ class LocalOperations:
         dry_run: bool = False,
     ) -> CleanReport:
         from shipyard import clean
+        from shipyard.api import CleanedRun, CleanReport
 
         if level not in clean.LEVELS:
             raise ShipyardError(
@@ -623,6 +626,7 @@ class LocalOperations:
 
     def clean_undo(self, execution_id: str) -> CleanedRun:
         from shipyard import clean
+        from shipyard.api import CleanedRun
 
         folder = self.workspace.trash / execution_id
         batches = sorted(p for p in folder.glob("*/*") if p.is_dir()) if folder.is_dir() else []
@@ -655,6 +659,8 @@ class LocalOperations:
 
     def stop_impact(self, execution_id: str) -> StopReport:
         """What `stop` would do, without doing it."""
+        from shipyard.api import StopReport
+
         status = self.status(execution_id)
         if status.state.finished:
             raise ShipyardError(
@@ -836,6 +842,8 @@ class LocalOperations:
         tail: int | None = None,
         grep: str | None = None,
     ) -> list[LogLine]:
+        from shipyard.api import LogLine
+
         status = self.status(execution_id)
         names = [u.name for u in status.units]
         if unit is not None and unit not in names:
@@ -870,6 +878,7 @@ class LocalOperations:
         """New log lines as they are written, until the followed units (every unit when none is
         named) have finished and every line is out. Lines of several units interleave in the
         order they are noticed."""
+        from shipyard.api import LogLine
 
         status = self.status(execution_id)
         units = [u for u in status.units if unit is None or u.name == unit]

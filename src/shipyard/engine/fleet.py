@@ -101,19 +101,23 @@ async def _connect(port: int) -> socket.socket:
     return sock
 
 
+_MAX_ANSWER = 1 << 20
+
+
 async def _http_get(port: int, path: str, *, status_only: bool = False) -> tuple[int, bytes]:
-    """A minimal HTTP/1.0 GET on loopback: (status, body); with ``status_only`` the answer is
-    read only as far as its status line. Raises OSError on a bad answer."""
+    """A minimal HTTP/1.0 GET on loopback: (status, body). The answer is read as far as it
+    needs to be — its status line with ``status_only``, else its ``Content-Length`` (or until
+    the server closes) — never waiting on a server that keeps the connection open. Raises
+    OSError on a bad answer."""
     loop = asyncio.get_running_loop()
     sock = await _connect(port)
     try:
         request = f"GET {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\n\r\n".encode()
         await loop.sock_sendall(sock, request)
         response = bytearray()
-        while len(response) < 1 << 20:
+        while len(response) < _MAX_ANSWER and not _complete(response, status_only=status_only):
             chunk = await loop.sock_recv(sock, 1 << 16)
-            if not chunk or (status_only and b"\r\n" in response + chunk):
-                response += chunk
+            if not chunk:
                 break
             response += chunk
     finally:
@@ -123,6 +127,20 @@ async def _http_get(port: int, path: str, *, status_only: bool = False) -> tuple
     if len(parts) < 2 or not parts[1].isdigit():
         raise OSError("not an HTTP answer")
     return int(parts[1]), body
+
+
+def _complete(response: bytearray, *, status_only: bool) -> bool:
+    """Has enough of an HTTP answer arrived?"""
+    if status_only:
+        return b"\r\n" in response
+    head, found, body = bytes(response).partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False  # no length given: the server's close ends it
 
 
 def service_url(port: int) -> str:
