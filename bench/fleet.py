@@ -1,7 +1,8 @@
 """Fleet start-up and crash recovery, against a plain loop measured in the same run.
 
 * Time to all-healthy: 20 ``python -m http.server`` services brought up by ``shipyard up -d``
-  (parallel deployment, TCP health probe every 50 ms), from the command's start to its return
+  (parallel deployment, TCP health probe every 50 ms until healthy — ``start_interval`` — then
+  every second), from the command's start to its return
   (it returns once all are healthy). Baseline: a plain Python loop that starts the same 20
   processes and polls each port every 50 ms until all accept connections.
 * Crash detection: one service is killed with SIGKILL; the time until the supervisor records
