@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -72,16 +74,28 @@ def test_up_in_the_foreground_shows_events_and_output_and_ctrl_c_brings_it_down(
         text=True,
     )
     assert process.stdout is not None
+    # Lines are read on a thread, so a silent or stuck `up` fails this test with what it had
+    # printed instead of blocking it in readline().
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
+    reader.start()
     seen: list[str] = []
     deadline = time.monotonic() + 30
-    while not any("web | hello from web" in line for line in seen):
-        assert time.monotonic() < deadline, seen
-        seen.append(process.stdout.readline())
-    while not any("healthy web" in " ".join(line.split()) for line in seen):
-        assert time.monotonic() < deadline, seen
-        seen.append(process.stdout.readline())
-    process.send_signal(signal.SIGINT)
-    rest, _ = process.communicate(timeout=30)
+    try:
+        while not (
+            any("web | hello from web" in line for line in seen)
+            and any("healthy web" in " ".join(line.split()) for line in seen)
+        ):
+            try:
+                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"no 'hello' and 'healthy' lines in 30 s: {seen}") from None
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        process.stdout.close()
+    rest = "".join(lines.queue)
     assert process.returncode == 0, rest
     assert "stopped web" in " ".join(rest.split())
     assert "Traceback" not in rest
