@@ -26,28 +26,32 @@ services:
 """
 
 
-def test_the_socket_is_owner_only_while_the_run_lasts_and_gone_after(
-    ops: LocalOperations, write_spec: SpecWriter
-) -> None:
+def detached_fleet(ops: LocalOperations, write_spec: SpecWriter) -> tuple[str, Path]:
+    """A fleet brought up in the background: its id and its control socket, once it exists."""
     status = ops.up(write_spec(FLEET), detach=True)
     path = ops.workspace.run_dir(status.id).control
     wait_for(path.exists)
+    return status.id, path
+
+
+def test_the_socket_is_owner_only_while_the_run_lasts_and_gone_after(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    execution_id, path = detached_fleet(ops, write_spec)
     mode = path.stat().st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
-    pid, _ = ops.store.supervisor(status.id)
+    pid, _ = ops.store.supervisor(execution_id)
     assert control.request(path, {"op": "ping"}) == {"ok": True, "pid": pid}
-    report = ops.stop(status.id, grace=0.0, reason="brought down by the test")
+    report = ops.stop(execution_id, grace=0.0, reason="brought down by the test")
     assert report.state == ExecutionState.STOPPED
-    assert ops.status(status.id).reason == "brought down by the test"
+    assert ops.status(execution_id).reason == "brought down by the test"
     wait_for(lambda: not path.exists(), timeout=10)  # removed as the supervisor leaves
 
 
 def test_bad_requests_get_an_answer_that_says_what_is_wrong(
     ops: LocalOperations, write_spec: SpecWriter
 ) -> None:
-    status = ops.up(write_spec(FLEET), detach=True)
-    path = ops.workspace.run_dir(status.id).control
-    wait_for(path.exists)
+    _, path = detached_fleet(ops, write_spec)
     with pytest.raises(ShipyardError, match="unknown request 'launch'"):
         control.request(path, {"op": "launch"})
     with pytest.raises(ShipyardError, match="no service 'wbe' here") as caught:
