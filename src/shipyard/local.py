@@ -336,12 +336,12 @@ class LocalOperations:
         """Hand the execution to a supervisor process of its own and return once it runs."""
         import subprocess
         import sys
-        import threading
 
+        from shipyard.engine.guard import fork_is_safe
         from shipyard.supervisor import fork_supervisor
 
         run_dir = self.workspace.run_dir(execution_id)
-        if threading.active_count() == 1:
+        if fork_is_safe():
             # Forking this process saves a new interpreter's start (~0.1 s); with other threads
             # around a fork is unsafe, and a fresh interpreter is started instead. The store is
             # closed first: SQLite's locks must not be carried across a fork (it reopens).

@@ -11,6 +11,12 @@ import threading
 from shipyard.workspace import RunDir
 
 
+def fork_is_safe() -> bool:
+    """May this process fork and go on running Python in the child? Only while it has one
+    thread: a lock another thread holds at the fork stays held in the child for ever."""
+    return threading.active_count() == 1 and threading.current_thread() is threading.main_thread()
+
+
 def start_watchdog(run_dir: RunDir) -> int:
     """A watchdog process, in its own session, that kills this execution's process groups if
     this process dies without stopping it first. Returns its PID.
@@ -18,7 +24,7 @@ def start_watchdog(run_dir: RunDir) -> int:
     Forked from this process when that is safe (one thread: a fork costs ~1 ms where a fresh
     interpreter costs ~20 ms of CPU, just when a fleet's services are starting), else a new
     ``python -m shipyard.watchdog``."""
-    if threading.active_count() == 1 and threading.current_thread() is threading.main_thread():
+    if fork_is_safe():
         return _fork_watchdog(run_dir)
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

@@ -22,10 +22,12 @@ from shipyard.plan.model import (
     StopSettings,
     with_history,
 )
+from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
-from shipyard.spec.models import Scalar
+from shipyard.spec.models import Scalar, Spec
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.templating import PLACEHOLDER, substitute
+from shipyard.topology import Fleet
 
 SHELL = "/bin/sh"
 
@@ -85,7 +87,9 @@ def build_plan(
     needs = {
         name: [dep for dep in step.needs if dep in spec.steps] for name, step in spec.steps.items()
     }
-    service_needs = _service_needs(loaded)
+    # The fleet is resolved once: its replicas and start order serve the steps' needs too.
+    fleet = spec_fleet(spec) if spec.services else None
+    service_needs = _service_needs(spec, fleet) if fleet else {}
     levels = stages(needs)
     stage_of = {name: index for index, level in enumerate(levels) for name in level}
     base = loaded.base_dir
@@ -118,7 +122,9 @@ def build_plan(
             )
         )
 
-    services, service_stages = _services(loaded, common_env, text_values)
+    services, service_stages = (
+        _services(loaded, fleet, common_env, text_values) if fleet else ([], [])
+    )
     path, _ = critical_path(needs)
     hooks = spec.hooks
     plan = Plan(
@@ -149,15 +155,10 @@ def build_plan(
 
 
 def _services(
-    loaded: LoadedSpec, common_env: dict[str, str], values: Mapping[str, str]
+    loaded: LoadedSpec, resolved: Fleet, common_env: dict[str, str], values: Mapping[str, str]
 ) -> tuple[list[PlannedService], list[list[str]]]:
     """The fleet: each service resolved, with its start stage and its connections."""
-    from shipyard.spec.checks import spec_fleet
-
     spec = loaded.spec
-    if not spec.services:
-        return [], []
-    resolved = spec_fleet(spec)
     wiring = resolved.wiring
     stage_of = {name: index for index, stage in enumerate(wiring.stages) for name in stage}
     planned = []
@@ -195,14 +196,8 @@ def _services(
     return planned, wiring.stages
 
 
-def _service_needs(loaded: LoadedSpec) -> dict[str, list[str]]:
+def _service_needs(spec: Spec, resolved: Fleet) -> dict[str, list[str]]:
     """step → the services (each replica) it waits for, healthy."""
-    spec = loaded.spec
-    if not spec.services:
-        return {}
-    from shipyard.spec.checks import spec_fleet
-
-    resolved = spec_fleet(spec)
     return {
         name: resolved.replicas([dep for dep in step.needs if dep in spec.services])
         for name, step in spec.steps.items()
