@@ -71,6 +71,9 @@ def test_graceful_stop_lets_nothing_new_start(
 ) -> None:
     status = ops.run(two_slow_steps(write_spec, tmp_path), detach=True)
     wait_for(lambda: (tmp_path / "long.pid").exists())
+    # The step can write its pid file a moment before its spawn is journaled (the journal line
+    # needs the pid that spawn returns): the impact names it running from then on.
+    wait_for(lambda: "long" in ops.stop_impact(status.id).running, timeout=5)
     impact = ops.stop_impact(status.id)
     assert "long" in impact.running and impact.never_start == ["after"]
     report = ops.stop(status.id, grace=0.5)
