@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -47,14 +48,15 @@ def _to_int(value: object) -> Scalar | None:
 def _to_float(value: object) -> Scalar | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # OverflowError: an int beyond any float
+        return None
+    # nan and inf are no parameter's value: they reach commands as the words 'nan'/'inf' and
+    # --json output as NaN/Infinity, which is not JSON.
+    return number if math.isfinite(number) else None
 
 
 _CONVERTERS = {"str": _to_str, "bool": _to_bool, "int": _to_int, "float": _to_float}
