@@ -160,7 +160,10 @@ class RetryPolicy(_Model):
 class Resources(_Model):
     """What a step needs. Declared CPUs and memory are reserved against the machine's capacity."""
 
-    cpus: float | None = Field(None, gt=0, description="cores reserved while the step runs")
+    # allow_inf_nan: `.inf` passes gt=0 and would make the step wait for cores forever.
+    cpus: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="cores reserved while the step runs"
+    )
     memory: Size | None = Field(None, description="memory reserved while the step runs")
 
 
