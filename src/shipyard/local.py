@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -23,7 +24,14 @@ from shipyard.models import (
     UnitStatus,
 )
 from shipyard.store.sqlite import SQLiteStore
-from shipyard.workspace import RunDir, Workspace, new_execution_id
+from shipyard.workspace import (
+    RunDir,
+    Workspace,
+    new_execution_id,
+    open_private,
+    secure_home,
+    write_private,
+)
 
 #: A running execution whose heartbeat is older than this is taken for dead.
 HEARTBEAT_TIMEOUT = 15.0
@@ -54,6 +62,9 @@ class LocalOperations:
     @property
     def store(self) -> SQLiteStore:
         if self._store is None:
+            note = secure_home(self.workspace.home)
+            if note:
+                sys.stderr.write(f"shipyard: {note}\n")
             self._store = SQLiteStore(self.workspace.state_db)
         return self._store
 
@@ -114,6 +125,8 @@ class LocalOperations:
             raise
         overrides = dict(params or {})
         cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
+        store = self.store  # opened first: it makes (or closes) the home the cache lives in
+        cache = PlanCache(self.workspace.plan_cache)
         key = plan_key(
             spec_text=text,
             spec_path=str(path),
@@ -121,8 +134,8 @@ class LocalOperations:
             mode=mode,
             max_parallel=max_parallel,
             cores=cores,
+            secret=cache.secret(),
         )
-        cache = PlanCache(self.workspace.plan_cache)
         plan = cache.get(key)
         if plan is None:
             from shipyard.plan.build import build_plan
@@ -131,7 +144,7 @@ class LocalOperations:
             loaded = load_spec_text(text, path)
             plan = build_plan(loaded, overrides, mode=mode, cores=cores, max_parallel=max_parallel)
             cache.put(key, plan)
-        return with_history(plan, self.store.mean_durations(plan.name))
+        return with_history(plan, store.mean_durations(plan.name))
 
     def preview_ports(self, plan: Plan) -> dict[str, int]:
         """The port each service of ``plan`` would get if it came up now (free ports probed by
@@ -303,8 +316,8 @@ class LocalOperations:
         snapshot = run_dir.root / "spec.yaml"
         if snapshot.exists() and snapshot.read_text(encoding="utf-8") != text:
             snapshot.rename(run_dir.root / f"spec.before-resume-{int(time.time())}.yaml")
-        snapshot.write_text(text, encoding="utf-8")
-        (run_dir.root / "plan.json").write_text(json.dumps(plan.to_dict()), encoding="utf-8")
+        write_private(snapshot, text)
+        write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
         self.store.reopen(status.id, keep=kept, spec_text=text, spec_digest=plan.spec_digest)
         return self._drive(plan, status.id, run_dir, observer=observer, detach=detach)
 
@@ -315,8 +328,8 @@ class LocalOperations:
         run_dir = self.workspace.run_dir(execution_id)
         run_dir.create()
         spec_text = spec_path.read_text(encoding="utf-8")
-        (run_dir.root / "spec.yaml").write_text(spec_text, encoding="utf-8")
-        (run_dir.root / "plan.json").write_text(json.dumps(plan.to_dict()), encoding="utf-8")
+        write_private(run_dir.root / "spec.yaml", spec_text)
+        write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
         self.store.insert_execution(
             execution_id=execution_id,
             name=plan.name,
@@ -348,7 +361,7 @@ class LocalOperations:
             self.close()
             returncode = fork_supervisor(self.workspace.home, execution_id)
         else:
-            with (run_dir.root / "supervisor.log").open("ab") as log:
+            with open(open_private(run_dir.root / "supervisor.log"), "ab") as log:
                 returncode = subprocess.run(
                     [
                         sys.executable,
@@ -602,8 +615,8 @@ class LocalOperations:
                 batch = clean.move_to_trash(run_root, items, self.workspace.trash / target)
                 if level == "complete":
                     batch.mkdir(parents=True, exist_ok=True)
-                    (batch / "records.json").write_text(
-                        json.dumps(self.store.export_execution(target)), encoding="utf-8"
+                    write_private(
+                        batch / "records.json", json.dumps(self.store.export_execution(target))
                     )
                     self.store.delete_execution(target)
                     with contextlib.suppress(OSError):

@@ -31,7 +31,7 @@ from shipyard.engine.recorder import Observer
 from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.model import Plan
 from shipyard.store.base import Store
-from shipyard.workspace import RunDir, Workspace
+from shipyard.workspace import RunDir, Workspace, open_private
 
 
 class _Executor(Controllable, Protocol):
@@ -132,7 +132,7 @@ def _supervise(home: Path, execution_id: str, *, redirect: bool) -> None:
     workspace = Workspace(home)
     run_dir = workspace.run_dir(execution_id)
     if redirect:
-        log = os.open(run_dir.root / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        log = open_private(run_dir.root / "supervisor.log")
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(log, 1)

@@ -37,7 +37,7 @@ def watch(run_dir: Path, pid: int) -> int:
     else:
         select.select([pidfd], [], [])
     from shipyard.engine.liveness import kill_marked, kill_orphaned_group
-    from shipyard.workspace import RunDir
+    from shipyard.workspace import RunDir, open_private
 
     folder = RunDir(run_dir)
     for child, started, _ in folder.started():
@@ -46,7 +46,7 @@ def watch(run_dir: Path, pid: int) -> int:
     # time 0, so no later cleanup ever matches that PID again) so `status` knows they started.
     missed = kill_marked(execution_id)
     if missed and folder.root.is_dir():
-        with folder.spawns.open("a", encoding="utf-8") as journal:
+        with open(open_private(folder.spawns), "a", encoding="utf-8") as journal:
             journal.writelines(f"{pid} 0 {unit}\n" for pid, unit in missed)
     return 0
 

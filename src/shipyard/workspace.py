@@ -1,6 +1,6 @@
 """Where Shipyard keeps things on disk: the state database and one folder per execution.
 
-$SHIPYARD_HOME (default ./.shipyard)
+$SHIPYARD_HOME (default ./.shipyard), owner-only: folders 0700, files 0600
   state.db
   runs/<execution-id>/
     spec.yaml        the spec as it was run
@@ -14,14 +14,87 @@ $SHIPYARD_HOME (default ./.shipyard)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 HOME_VARIABLE = "SHIPYARD_HOME"
+
+#: Modes of everything Shipyard creates in its home: parameter values, logs and the state of
+#: every run are the user's alone. Given explicitly at creation (never by changing the umask,
+#: which the units inherit: their own files keep the user's umask).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+_TOP_FOLDERS = ("runs", "cache", "trash")
+_DB_FILES = ("state.db", "state.db-wal", "state.db-shm")
+
+
+def private_dir(path: Path) -> None:
+    """``mkdir -p`` whose last folder is owner-only (its parents are created as usual)."""
+    try:
+        path.mkdir(mode=PRIVATE_DIR)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    # mkdir's mode passes through the umask, which only removes bits; an odd umask (0o277)
+    # could leave it unusable, so the mode is set outright.
+    path.chmod(PRIVATE_DIR)
+
+
+def open_private(path: str | Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
+    """``os.open`` creating the file owner-only (an existing file keeps its mode)."""
+    return os.open(path, flags | os.O_CLOEXEC, PRIVATE_FILE)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, owner-only, whatever mode an earlier version of it had."""
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, PRIVATE_FILE)
+        handle.write(text)
+
+
+def secure_home(home: Path) -> str | None:
+    """Create the home owner-only, or tighten one that group or others can enter.
+
+    A fresh home gets its top folders (runs/, cache/, trash/) owner-only at once. An existing
+    one that is open to others (made by an older Shipyard, or by hand) is closed: the home, its
+    top folders and the state database are set owner-only, and a note saying so is returned
+    (once: the next call finds it closed). One stat when the home is already private.
+    """
+    try:
+        info = home.stat()
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):  # the store says why it cannot be created
+            private_dir(home)
+            for name in _TOP_FOLDERS:
+                private_dir(home / name)
+        return None
+    mode = info.st_mode & 0o777
+    if not stat.S_ISDIR(info.st_mode) or not mode & 0o077:
+        return None
+    try:
+        home.chmod(PRIVATE_DIR)
+        for name in (*_TOP_FOLDERS, *_DB_FILES):
+            with contextlib.suppress(FileNotFoundError):
+                (home / name).chmod(PRIVATE_FILE if name in _DB_FILES else PRIVATE_DIR)
+    except OSError as error:
+        return (
+            f"{home} is open to other users (mode {mode:04o}) and could not be made "
+            f"owner-only ({error.strerror}); it holds parameter values and logs: "
+            f"chmod 700 {home}"
+        )
+    return (
+        f"{home} was open to other users (mode {mode:04o}); it holds parameter values and "
+        f"logs, so it is now owner-only ({PRIVATE_DIR:04o})"
+    )
 
 
 def default_home() -> Path:
@@ -90,8 +163,9 @@ class RunDir:
         return self.logs / f"{unit}.log"
 
     def create(self) -> None:
+        private_dir(self.root)
         for folder in (self.logs, self.artifacts, self.tmp):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
 
 
 @dataclass(frozen=True)

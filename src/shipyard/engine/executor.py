@@ -40,7 +40,7 @@ from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
 from shipyard.store.base import Store
-from shipyard.workspace import RunDir, confined_path
+from shipyard.workspace import RunDir, confined_path, open_private
 
 
 def machine_capacity() -> tuple[int, int]:
@@ -330,7 +330,7 @@ class PipelineExecutor:
             # Inputs are hashed before the step runs: it may well change them.
             self._keys[name] = step_key(step)
         if attempt > 1:
-            with open(log_path, "a", encoding="utf-8") as log:
+            with open(open_private(log_path), "a", encoding="utf-8") as log:
                 log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
         try:
             launched = spawn(
@@ -367,7 +367,7 @@ class PipelineExecutor:
         os.write(self._journal, f"{launched.pid} {launched.started:.6f} {unit}\n".encode())
 
     def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
-        with self.run_dir.log_for(step.name).open("a", encoding="utf-8") as log:
+        with open(open_private(self.run_dir.log_for(step.name)), "a", encoding="utf-8") as log:
             log.write(f"==> shipyard: {message}\n")
         now = datetime.now(UTC)
         # A command that cannot start will not start on retry either: fail at once.

@@ -349,7 +349,7 @@ class FleetExecutor:
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         sampling = asyncio.create_task(self._sample_periodically())
-        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         watchdog = start_watchdog(self.run_dir)  # nothing of the fleet survives this process
         steps = self._run_steps() if self._pipeline is not None else None
         try:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard import __version__
 from shipyard.plan.model import Plan
+from shipyard.workspace import private_dir, write_private
 
 FORMAT = 2
 KEEP = 64  # newest entries kept; older ones are removed when a new one is written
@@ -51,7 +54,11 @@ def plan_key(
     mode: str,
     max_parallel: int | None,
     cores: int,
+    secret: bytes = b"",
 ) -> str:
+    """The entry's name: an HMAC under ``secret`` (the home's own random key, see
+    :meth:`PlanCache.secret`), never a plain hash — the overrides may hold a secret parameter's
+    value, and a plain hash of a short value is undone by trying every candidate."""
     material = json.dumps(
         {
             "format": FORMAT,
@@ -66,7 +73,7 @@ def plan_key(
         },
         sort_keys=True,
     )
-    return hashlib.sha256(material.encode()).hexdigest()
+    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()
 
 
 class PlanCache:
@@ -80,12 +87,34 @@ class PlanCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def secret(self) -> bytes:
+        """The home's random key for entry names (``cache/key``, owner-only), made on first use.
+        Unreadable or unwritable: an empty key, and entries are only ever read back by this
+        user, in a folder only this user can enter."""
+        path = self.folder.parent / "key"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return b""
+        with contextlib.suppress(OSError):
+            private_dir(self.folder.parent)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            write_private(partial, secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                os.link(partial, path)
+            partial.unlink()
+            return path.read_bytes()
+        return b""
+
     def put(self, key: str, plan: Plan) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder.parent)
+            private_dir(self.folder)
             target = self.folder / f"{key}.json"
             partial = target.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(plan.to_dict()), encoding="utf-8")
+            write_private(partial, json.dumps(plan.to_dict()))
             partial.replace(target)
             self._prune()
 

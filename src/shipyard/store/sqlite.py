@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ class SQLiteStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: we open transactions ourselves, so a batch is one commit.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # Created owner-only before SQLite sees it: its -wal and -shm files take the
+            # database file's mode, and the umask (which steps inherit) stays as it is.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         except (OSError, sqlite3.Error) as error:
             raise StoreError(
                 f"cannot open the state database {path}: {error}",
