@@ -14,7 +14,7 @@ from tests.integration.test_lifecycle import wait_for
 
 @pytest.fixture
 def finished(ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path) -> tuple[str, Path]:
-    """A finished run with scratch, intermediate and declared files, a link out and a '../'."""
+    """A finished run with scratch, intermediate and declared files, a link out and a '..'."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "precious.txt").write_text("must survive" * 100)
@@ -33,8 +33,8 @@ def finished(ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path) -> tu
               head -c 3000 /dev/zero > $SHIPYARD_ARTIFACTS_DIR/intermediate.bin;
               ln -s {outside} $SHIPYARD_ARTIFACTS_DIR/link-out;
               ln -s {outside}/precious.txt $SHIPYARD_ARTIFACTS_DIR/file-link;
-              echo result > result.txt; echo up > ../up.txt
-            outputs: [result.txt, ../up.txt]
+              echo result > result.txt; echo up > up.txt
+            outputs: [result.txt, deep/../up.txt]
         """
     )
     status = ops.run(spec, mode="debug")  # debug keeps tmp/
@@ -70,10 +70,10 @@ def test_standard_keeps_declared_outputs_and_never_follows_links(
     assert report.total_bytes >= 8000
     artifacts = run_dir / "artifacts"
     assert (artifacts / "make" / "result.txt").read_text() == "result\n"
-    assert (artifacts / "make" / "_up_" / "up.txt").read_text() == "up\n"  # '..' confined
+    assert (artifacts / "make" / "deep" / "_up_" / "up.txt").read_text() == "up\n"  # '..' kept in
     assert not (artifacts / "intermediate.bin").exists()
     assert (tmp_path / "outside" / "precious.txt").read_text() == "must survive" * 100
-    assert (tmp_path / "up.txt").exists()  # the step's own file outside the run dir stays
+    assert (tmp_path / "work" / "up.txt").exists()  # the step's own file outside the run dir stays
 
 
 def test_complete_removes_the_run_and_its_records_and_undo_brings_them_back(

@@ -26,6 +26,7 @@ from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar, Spec
 from shipyard.spec.params import render_value, resolve_parameters
+from shipyard.spec.pathchecks import resolved_path, resolved_workdir
 from shipyard.spec.templating import PLACEHOLDER, substitute
 from shipyard.topology import Fleet
 
@@ -98,7 +99,7 @@ def build_plan(
     for name, step in spec.steps.items():
         env = dict(common_env)
         env.update({key: substitute(value, text_values) for key, value in step.env.items()})
-        workdir = base / substitute(step.workdir, text_values) if step.workdir else base
+        workdir = resolved_workdir(name, step.workdir, text_values, base) if step.workdir else base
         steps.append(
             PlannedStep(
                 name=name,
@@ -113,8 +114,8 @@ def build_plan(
                 resources=ResourceRequest(**step.resources.model_dump()),
                 stop=StopSettings(**step.stop.model_dump()),
                 enabled=step.enabled,
-                inputs=[substitute(path, text_values) for path in step.inputs],
-                outputs=[substitute(path, text_values) for path in step.outputs],
+                inputs=[resolved_path(name, "input", p, text_values) for p in step.inputs],
+                outputs=[resolved_path(name, "output", p, text_values) for p in step.outputs],
                 checkpoint=CheckpointSettings(**step.checkpoint.model_dump())
                 if step.checkpoint
                 else None,

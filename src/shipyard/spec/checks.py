@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from shipyard.dag import find_cycle
 from shipyard.errors import SpecProblem
 from shipyard.spec.models import Spec
+from shipyard.spec.pathchecks import check_confined_paths
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
 
@@ -286,6 +287,7 @@ CHECKS: tuple[Check, ...] = (
     check_templates,
     check_shell_commands,
     check_services,
+    check_confined_paths,
 )
 
 
