@@ -343,6 +343,12 @@ class PipelineExecutor:
         except SpawnError as error:
             self._spawn_failed(step, attempt, str(error))
             return
+        except Exception as error:
+            # Anything else that slips through (validation should have refused it) must still
+            # end the unit with a reason: raised here it would leave it pending under a failed
+            # execution, or, from an exit callback, leave the run waiting forever.
+            self._spawn_failed(step, attempt, f"cannot start: {type(error).__name__}: {error}")
+            return
         self._journal_spawn(launched, name)
         running = _Running(step, attempt, launched)
         self._running[name] = running

@@ -78,6 +78,9 @@ def spawn(
 
     ``cwd`` None means this process's own folder, which allows the fast path.
     """
+    if not argv or not argv[0]:
+        # Validation refuses these; a parameter substituted at plan time could still empty it.
+        raise SpawnError("the command is empty: there is no program to start")
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         if cwd is None:
@@ -124,11 +127,14 @@ def _posix_spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
         raise SpawnError(f"permission denied running {argv[0]}") from None
     except OSError as error:
         raise SpawnError(f"cannot start {argv[0]}: {error.strerror or error}") from None
+    except ValueError as error:  # a NUL byte, an env key with '=': nothing the OS can take
+        raise SpawnError(f"cannot start {argv[0]!r}: {error}") from None
 
 
 def _popen(argv: list[str], env: dict[str, str], cwd: Path, log_fd: int) -> int:
     if not cwd.is_dir():
-        raise SpawnError(f"workdir {cwd} does not exist")
+        what = "is not a folder" if cwd.exists() else "does not exist"
+        raise SpawnError(f"workdir {cwd} {what}")
     try:
         process = subprocess.Popen(
             argv,
@@ -146,6 +152,8 @@ def _popen(argv: list[str], env: dict[str, str], cwd: Path, log_fd: int) -> int:
         raise SpawnError(f"permission denied running {argv[0]}") from None
     except OSError as error:
         raise SpawnError(f"cannot start {argv[0]}: {error.strerror or error}") from None
+    except ValueError as error:  # a NUL byte, an env key with '=': nothing the OS can take
+        raise SpawnError(f"cannot start {argv[0]!r}: {error}") from None
     # We reap the child ourselves (wait4, for its rusage); tell Popen so it never tries to.
     process.returncode = 0
     return process.pid

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard.dag import critical_path, stages
+from shipyard.errors import ParameterError
 from shipyard.plan.model import (
     CheckpointSettings,
     HealthSettings,
@@ -152,7 +153,26 @@ def build_plan(
         base_port=spec.execution.base_port,
         on_service_failure=spec.execution.on_service_failure,
     )
+    _check_programs(plan)
     return with_history(plan, dict(history)) if history else plan
+
+
+def _check_programs(plan: Plan) -> None:
+    """Every command names a program once its parameters are in: ``run: ["{{ tool }}"]`` with
+    ``-p tool=`` would otherwise fail only when the engine tries to start it."""
+    units: list[tuple[str, PlannedCommand]] = [
+        *((f"step '{step.name}'", step.command) for step in plan.steps),
+        *((f"service '{service.name}'", service.command) for service in plan.services),
+        *((f"a prepare hook ({hook.display})", hook) for hook in plan.prepare),
+        *((f"a cleanup hook ({hook.display})", hook) for hook in plan.cleanup),
+    ]
+    for what, command in units:
+        if not command.argv or not command.argv[0]:
+            raise ParameterError(
+                f"{what} has no program to run once its parameters are substituted",
+                hint="its program comes from a parameter that is empty: give that parameter "
+                "a value (-p name=…)",
+            )
 
 
 def _services(

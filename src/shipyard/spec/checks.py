@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING
 
 from shipyard.dag import find_cycle
 from shipyard.errors import SpecProblem
+from shipyard.spec.commandchecks import (
+    check_command_strings,
+    check_env_keys,
+    check_no_nul,
+    check_shell_commands,
+)
 from shipyard.spec.models import Spec
+from shipyard.spec.namechecks import (
+    check_parameter_variables,
+    check_unit_names,
+    check_url_variables,
+)
 from shipyard.spec.pathchecks import check_confined_paths
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -263,30 +274,21 @@ def check_templates(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-def check_shell_commands(spec: Spec, source: SourceMap) -> list[SpecProblem]:
-    problems = []
-    for name, step in spec.steps.items():
-        if step.shell and not isinstance(step.run, str):
-            problems.append(
-                SpecProblem(
-                    f"step '{name}' says 'shell: true' but 'run' is a list",
-                    source.locate(("steps", name, "shell")),
-                    hint="with shell: true write run as one string; without it, as an argv list",
-                )
-            )
-    return problems
-
-
 RawCheck = Callable[[object, SourceMap], list[SpecProblem]]
 
 #: Checks on the raw data: they run even when the shape is wrong elsewhere.
-RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle)
+RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle, check_no_nul)
 #: Checks on the validated model.
 CHECKS: tuple[Check, ...] = (
     check_not_empty,
     check_templates,
     check_shell_commands,
+    check_command_strings,
+    check_env_keys,
     check_services,
+    check_unit_names,
+    check_parameter_variables,
+    check_url_variables,
     check_confined_paths,
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from shipyard.errors import SpecError, SpecProblem
 from shipyard.spec.checks import run_checks, run_raw_checks
-from shipyard.spec.models import Spec
+from shipyard.spec.models import HINT, PARAMETER_PATTERN, Spec
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
 
 
@@ -168,15 +169,35 @@ def _problem(path: PathKey, items: list[dict[str, Any]], source: SourceMap) -> S
         got = _type_name(first.get("input"))
         return SpecProblem(f"{_describe(path)} should be {wanted}, not {got}", where)
     messages = []
+    hints = []
     for item in items:
-        message = str(item["msg"])
-        message = message.removeprefix("Value error, ")
+        message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "string_pattern_mismatch":
-            message = (
-                f"{first.get('input')!r} is not a valid name; use letters, digits, '_', '-', '.'"
-            )
+            message, hint = _pattern_message(item)
+        else:
+            message, _, hint = message.partition(HINT)  # the models' own "message, hint"
         messages.append(message)
-    return SpecProblem(f"{_describe(path)}: {'; '.join(dict.fromkeys(messages))}", where)
+        hints.append(hint)
+    joined = "; ".join(dict.fromkeys(hint for hint in hints if hint)) or None
+    return SpecProblem(f"{_describe(path)}: {'; '.join(dict.fromkeys(messages))}", where, joined)
+
+
+def _pattern_message(item: dict[str, Any]) -> tuple[str, str]:
+    """A name that does not match its pattern: what the pattern allows, said in words."""
+    name = item.get("input")
+    if item.get("ctx", {}).get("pattern") == PARAMETER_PATTERN:
+        # A parameter becomes {{ name }} and $SHIPYARD_PARAM_NAME: no '-' or '.' there.
+        fixed = re.sub(r"\W", "_", str(name))
+        suggestion = f"; try '{fixed}'" if re.match(PARAMETER_PATTERN, fixed) else ""
+        return (
+            f"{name!r} is not a valid parameter name",
+            "use letters, digits and '_', not starting with a digit (it is used as "
+            f"{{{{ name }}}} and in $SHIPYARD_PARAM_<NAME>){suggestion}",
+        )
+    return (
+        f"{name!r} is not a valid name",
+        "use letters, digits, '_', '-' and '.', starting with a letter or a digit",
+    )
 
 
 def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:

@@ -15,13 +15,19 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
-from shipyard.spec.quantities import parse_duration, parse_size
+from shipyard.spec.quantities import format_duration, parse_duration, parse_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: Health probes no closer than this (seconds): 20 a second per service at most.
+MIN_PROBE_INTERVAL = 0.05
+#: The shortest uptime that resets a service's restart count (seconds).
+MIN_RESET_AFTER = 1.0
 PARAMETER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 Scalar = str | int | float | bool
@@ -75,11 +81,53 @@ def _env_values(value: object) -> object:
     return value
 
 
+#: Separates a message from its hint in the ValueErrors below (the loader splits them).
+HINT = "\nhint: "
+_EXAMPLE = "like [python, train.py, --epochs, '3'] or 'python train.py --epochs 3'"
+_WRITE_ONE = f"write the program and its arguments, {_EXAMPLE}"
+
+
+def _item_kind(item: object) -> str | None:
+    """What an argv item is, when it is not one word."""
+    if item is None:
+        return "empty (null)"
+    if isinstance(item, dict):
+        return "a mapping"
+    if isinstance(item, list):
+        return "a list"
+    return None
+
+
+def _command_shape(value: object) -> object:
+    """Commands that could never start, said plainly (Pydantic's union errors name neither
+    the command nor the fix)."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"the command is empty{HINT}{_WRITE_ONE}")
+    if not isinstance(value, list):
+        return value
+    if not value:
+        raise ValueError(f"the command is an empty list{HINT}{_WRITE_ONE}")
+    for index, item in enumerate(value):
+        kind = _item_kind(item)
+        if kind is not None:
+            raise ValueError(
+                f"item {index} of the command is {kind}, not a word{HINT}each item of an argv list "
+                f"is one word (quote it if it has ': ' or starts with '{{'), {_EXAMPLE}"
+            )
+    if value[0] == "":
+        raise ValueError(
+            f"the program (the first item of the command) is empty{HINT}name the program to run"
+        )
+    return value
+
+
 EnvMap = Annotated[dict[str, str], BeforeValidator(_env_values)]
-Argv = Annotated[list[str], BeforeValidator(_argv_items), Field(min_length=1)]
+Argv = Annotated[
+    list[str], BeforeValidator(_argv_items), BeforeValidator(_command_shape), Field(min_length=1)
+]
 # A command is an argv list, or a string: split like a shell would (but without one) unless the
 # unit says ``shell: true``, in which case it goes to ``/bin/sh -c``.
-Command = Argv | Annotated[str, Field(min_length=1)]
+Command = Annotated[Argv | Annotated[str, Field(min_length=1)], BeforeValidator(_command_shape)]
 
 
 class _Model(BaseModel):
@@ -299,6 +347,19 @@ class HealthSpec(_Model):
     failure_threshold: int = Field(3, ge=1, description="failed probes in a row = unhealthy")
     success_threshold: int = Field(1, ge=1, description="good probes in a row = healthy")
 
+    @field_validator("interval", "start_interval", "timeout")
+    @classmethod
+    def _not_too_often(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """Probing every 0s spins a core until the readiness timeout; a 0s timeout fails
+        every probe."""
+        if value is not None and value < MIN_PROBE_INTERVAL:
+            raise ValueError(
+                f"{info.field_name} {format_duration(value)} is too short{HINT}use at least "
+                f"{format_duration(MIN_PROBE_INTERVAL)}: probes closer than that keep a core busy "
+                "(a timeout that short fails every probe)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_probe(self) -> HealthSpec:
         chosen = [name for name in ("http", "tcp", "exec", "a2a") if getattr(self, name)]
@@ -321,8 +382,24 @@ class RestartSpec(_Model):
     backoff: Duration = Field(1.0, description="delay before the first restart; doubles")
     max_backoff: Duration = Field(30.0, description="cap on the delay")
     reset_after: Duration = Field(
-        60.0, description="a service up this long gets its restart count back to zero"
+        60.0,
+        description="a service up this long gets its restart count back to zero (at least 1s)",
     )
+
+    @field_validator("reset_after")
+    @classmethod
+    def _long_enough_to_prove_stable(cls, value: float) -> float:
+        """Below ~1s a service that crashes at once counts as stable every time: its restart
+        count never grows, max_restarts never stops it, and it restarts forever."""
+        if value < MIN_RESET_AFTER:
+            raise ValueError(
+                f"reset_after {format_duration(value)} is too short{HINT}use at least "
+                f"{format_duration(MIN_RESET_AFTER)}: it is the uptime that proves a service "
+                "stable; shorter, a service that crashes at once has its restart count reset "
+                "every time and max_restarts never stops the crash loop"
+            )
+        return value
+
 
 
 DependsOnCondition = Literal["started", "healthy", "completed_successfully"]

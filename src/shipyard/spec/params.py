@@ -108,6 +108,14 @@ def resolve_parameters(
         else:
             hint = "the spec declares no parameters"
         raise ParameterError(f"unknown parameter '{name}'", hint=hint)
+    for name, raw in overrides.items():
+        if isinstance(raw, str) and "\0" in raw:
+            # No argv, environment or file name can hold it: the run would crash at the spawn.
+            raise ParameterError(
+                f"the value given for parameter '{name}' contains a NUL byte (\\0), which no "
+                "command line or environment variable can hold",
+                hint=f"pass -p {name}=… without it",
+            )
     values: dict[str, Scalar] = {}
     for name, spec in declared.items():
         if name in overrides:

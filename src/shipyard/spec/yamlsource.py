@@ -69,6 +69,20 @@ def _location(file: Path | None, mark: yaml.Mark | None) -> Location | None:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _merge_key_problem(file: Path | None, key_node: yaml.Node) -> SpecProblem:
+    """PyYAML would say it cannot construct the merge tag; say what it is and what to do."""
+    return SpecProblem(
+        "YAML merge keys ('<<:') are not supported in a spec",
+        _location(file, key_node.start_mark),
+        hint="write the keys out in this mapping; an anchor can still stand for a whole value "
+        "(env: &common {...}, then env: *common), and 'env:' at the top of the spec applies "
+        "to every unit",
+    )
+
+
 class _Walker:
     def __init__(self, loader: Any, source: SourceMap) -> None:
         self.loader = loader
@@ -87,6 +101,9 @@ class _Walker:
         result: dict[Any, Any] = {}
         first_seen: dict[Any, Location | None] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                self.problems.append(_merge_key_problem(self.source.file, key_node))
+                continue
             key = self.loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
                 where = _location(self.source.file, key_node.start_mark)
