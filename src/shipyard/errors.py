@@ -83,3 +83,64 @@ class StoreError(ShipyardError):
 
 class ControlUnavailable(ShipyardError):
     """The process running an execution does not answer on its control socket."""
+
+
+class OutsideWorkdir(ShipyardError):
+    """A declared path (output, input, checkpoint path) resolves outside its step's workdir."""
+
+
+class MachineFault(ShipyardError):
+    """The machine refused what Shipyard had to do: a full disk, a read-only folder, an I/O
+    error, a damaged state database. Nothing the spec can fix; exit code 3 so scripts can tell."""
+
+    exit_code = 3
+
+
+class DiskFull(MachineFault):
+    """No space left (or quota exceeded) on the device holding a file Shipyard writes."""
+
+
+class NotWritable(MachineFault):
+    """A folder Shipyard must write to is read-only or not ours."""
+
+
+class StoreCorrupt(MachineFault, StoreError):
+    """The state database is damaged: not an SQLite file, or its pages do not check out."""
+
+
+#: errno values that mean "no space"; those that mean "you may not write here".
+_NO_SPACE = frozenset({28, 122})  # ENOSPC, EDQUOT
+_NOT_WRITABLE = frozenset({1, 13, 30})  # EPERM, EACCES, EROFS
+
+_FREE_SPACE_HINT = (
+    "free some space (`shipyard clean --all-finished` frees old runs' files, "
+    "`shipyard clean --purge` empties the trash) or point SHIPYARD_HOME at another disk; "
+    "what was recorded so far is kept"
+)
+
+
+def machine_fault(errno: int | None, doing: str, path: object, detail: str) -> ShipyardError:
+    """The error a user sees when ``doing`` (e.g. "write") ``path`` failed with ``errno``:
+    what happened, where, and what to do. Used by every boundary that touches the disk."""
+    if errno in _NO_SPACE:
+        return DiskFull(
+            f"disk full: cannot {doing} {path} (no space left on its device)",
+            hint=_FREE_SPACE_HINT,
+        )
+    if errno in _NOT_WRITABLE:
+        why = "a read-only file system" if errno == 30 else "permission denied"
+        return NotWritable(
+            f"cannot {doing} {path}: {why}",
+            hint="Shipyard keeps its state and run folders under SHIPYARD_HOME: make that folder "
+            "writable for this user, or point SHIPYARD_HOME (or --home) at one that is",
+        )
+    return MachineFault(
+        f"cannot {doing} {path}: {detail}",
+        hint="check the disk and the folder (dmesg may say more), then try again",
+    )
+
+
+def from_os_error(error: OSError, doing: str, path: object = None) -> ShipyardError:
+    """An OSError of the disk (ENOSPC, EROFS, EACCES, EIO…) as a ShipyardError."""
+    where = path if path is not None else (error.filename or "a file")
+    return machine_fault(error.errno, doing, where, error.strerror or str(error))

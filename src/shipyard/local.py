@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     )
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
+    from shipyard.recovery import RebuildReport, StoreCheck
 
 
 class LocalOperations:
@@ -65,8 +66,28 @@ class LocalOperations:
             note = secure_home(self.workspace.home)
             if note:
                 sys.stderr.write(f"shipyard: {note}\n")
-            self._store = SQLiteStore(self.workspace.state_db)
+            from shipyard.recovery import open_store
+
+            # A damaged, empty or missing state.db beside run folders is rebuilt from them,
+            # and said so on stderr: records are never silently started afresh.
+            self._store = open_store(self.workspace, _warn)
         return self._store
+
+    def check_store(self) -> StoreCheck:
+        """Is state.db sound (SQLite's header, quick_check), and has every run folder a
+        record? Reads only."""
+        from shipyard.recovery import check
+
+        self.close()
+        return check(self.workspace)
+
+    def rebuild_store(self) -> RebuildReport:
+        """Move state.db aside (kept as state.db.corrupt-<time>) and build a new one from the
+        run folders: every execution's units, states, exit codes, attempts and events."""
+        from shipyard.recovery import rebuild_store
+
+        self.close()
+        return rebuild_store(self.workspace)
 
     def close(self) -> None:
         if self._store is not None:
@@ -326,8 +347,15 @@ class LocalOperations:
         now = datetime.now(UTC)
         execution_id = new_execution_id(plan.name, now)
         run_dir = self.workspace.run_dir(execution_id)
-        run_dir.create()
         spec_text = spec_path.read_text(encoding="utf-8")
+        with _no_half_run(run_dir):
+            self._record_new(plan, execution_id, run_dir, spec_text, now)
+        return execution_id, run_dir
+
+    def _record_new(
+        self, plan: Plan, execution_id: str, run_dir: RunDir, spec_text: str, now: datetime
+    ) -> None:
+        run_dir.create()
         write_private(run_dir.root / "spec.yaml", spec_text)
         write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
         self.store.insert_execution(
@@ -343,7 +371,6 @@ class LocalOperations:
             units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps]
             + [(svc.name, "service", str(run_dir.log_for(svc.name))) for svc in plan.services],
         )
-        return execution_id, run_dir
 
     def _start_supervisor(self, execution_id: str, *, wait: float = 15.0) -> None:
         """Hand the execution to a supervisor process of its own and return once it runs."""
@@ -835,6 +862,10 @@ class LocalOperations:
         for child, started, _ in journal:
             kill_orphaned_group(child, started)
         marked = kill_marked(execution_id)  # what the journal missed, by its environment
+        from shipyard.recovery import recover
+
+        if recover(self.store, self.workspace.run_dir(execution_id), execution_id):
+            return  # it did end: the store missed it (disk full), events.jsonl had it
         why = "stopped answering" if stale and pid_alive(pid) else "died"
         self.store.mark_lost(
             execution_id,
@@ -945,6 +976,28 @@ class LocalOperations:
                         yield LogLine(unit=name, number=numbers[name] + 1, text=rest)
                 return
             time.sleep(poll)
+
+
+@contextlib.contextmanager
+def _no_half_run(run_dir: RunDir) -> Iterator[None]:
+    """A run folder that could not be completed (disk full, read-only home) is removed, and
+    the disk's error becomes one the user can act on: no folder without a record is left."""
+    import shutil
+
+    from shipyard.errors import from_os_error
+
+    try:
+        yield
+    except OSError as error:
+        shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise from_os_error(error, "write the run folder", run_dir.root) from None
+    except ShipyardError:
+        shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write("".join(f"shipyard: {line}\n" for line in text.splitlines()))
 
 
 def _compile(expression: str) -> re.Pattern[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.errors import StoreError
+from shipyard.errors import StoreCorrupt, StoreError
 from shipyard.local import LocalOperations
 from shipyard.plan.cache import PlanCache
 from shipyard.store.migrations import SCHEMA_VERSION
@@ -37,7 +37,7 @@ def test_a_newer_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not a database at all, just text" * 100)
-    with pytest.raises(StoreError, match="is not a Shipyard state database"):
+    with pytest.raises(StoreCorrupt, match="state.db is damaged"):
         SQLiteStore(tmp_path / "state.db")
 
 
@@ -102,7 +102,7 @@ def test_a_locked_store_loses_no_event(tmp_path: Path) -> None:
     other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     store._db.execute("PRAGMA busy_timeout = 0")
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    with pytest.raises(StoreError, match="stayed locked by another process"):
         recorder.flush()
     recorder.event("unit_finished", "a", state="succeeded")
     other.execute("ROLLBACK")

@@ -856,6 +856,45 @@ def checkpoint_restore(
     _execute(ops, start, mode="normal", detach=detach, quiet=quiet, as_json=as_json)
 
 
+store_app = typer.Typer(
+    help="The state database: check it, or rebuild it from the run folders.", **_SETTINGS
+)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Check state.db (SQLite's header and quick_check) and that every run folder in runs/ has
+    a record. Changes nothing. Exit 0 if sound, 1 if not."""
+    found = _ops(home).check_store()
+    if as_json:
+        _dump(found)
+    elif found.healthy:
+        sys.stdout.write(f"{found.path}: sound; {found.run_folders} run folder(s), all recorded\n")
+    else:
+        problem = f"{found.path} {found.problem}" if found.problem else f"{found.path}: readable"
+        sys.stdout.write(f"{problem}\n")
+        if found.without_record:
+            sys.stdout.write(
+                f"{len(found.without_record)} run folder(s) without a record: "
+                f"{', '.join(found.without_record[:10])}\n"
+            )
+        sys.stdout.write("`shipyard store rebuild` moves it aside and rebuilds from runs/\n")
+    if not found.healthy:
+        raise typer.Exit(1)
+
+
+@store_app.command("rebuild")
+def store_rebuild(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Move state.db aside (kept as state.db.corrupt-<time>) and rebuild the records from the
+    run folders: units, states, exit codes, attempts and events of every execution."""
+    report = _ops(home).rebuild_store()
+    if as_json:
+        _dump(report)
+    else:
+        sys.stdout.write(report.text() + "\n")
+
+
 def _duration(option: str, text: str) -> float:
     from shipyard.spec.quantities import parse_duration
 
@@ -914,6 +953,17 @@ def _narrowed(argv: list[str]) -> tuple[typer.Typer, list[str], str]:
     return app, argv, "shipyard"
 
 
+#: errno values of a disk or folder that refuses: ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO.
+_DISK_FAULTS = frozenset({28, 122, 30, 13, 1, 5})
+
+
+def _report(error: ShipyardError) -> int:
+    error_console().print(f"error: {error.message}", style="bold red", markup=False)
+    if error.hint:
+        error_console().print(f"  hint: {error.hint}", style="dim", markup=False)
+    return error.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (no ``sys.exit``: testable)."""
     target, args, prog_name = _narrowed(sys.argv[1:] if argv is None else argv)
@@ -923,10 +973,15 @@ def main(argv: list[str] | None = None) -> int:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ShipyardError as error:
-        error_console().print(f"error: {error.message}", style="bold red", markup=False)
-        if error.hint:
-            error_console().print(f"  hint: {error.hint}", style="dim", markup=False)
-        return error.exit_code
+        return _report(error)
+    except OSError as error:
+        # The last line of defence: a fault of the disk that no boundary below translated
+        # (each should) is still one message, not a traceback.
+        if error.errno not in _DISK_FAULTS:
+            raise
+        from shipyard.errors import from_os_error
+
+        return _report(from_os_error(error, "use"))
     except KeyboardInterrupt:
         error_console().print("interrupted", style="yellow")
         return 130

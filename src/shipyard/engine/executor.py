@@ -35,7 +35,7 @@ from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.runtime import base_environment, heartbeat
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
-from shipyard.errors import ShipyardError, StoreError
+from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
@@ -167,7 +167,11 @@ class PipelineExecutor:
             ended = time.time()
             counts = {s.value: n for s, n in self.scheduler.counts().items()}
             self.recorder.event(
-                "execution_finished", state=state.value, duration=ended - started, counts=counts
+                "execution_finished",
+                state=state.value,
+                duration=ended - started,
+                counts=counts,
+                reason=self.outcome_reason(),  # so events.jsonl alone can restore the record
             )
             self.recorder.write(
                 self.store.update_execution,
@@ -179,8 +183,10 @@ class PipelineExecutor:
             for task in (flusher, beat):
                 task.cancel()
             await asyncio.gather(flusher, beat, return_exceptions=True)
-            self._final_flush()
-            os.close(journal)
+            try:
+                self._final_flush()
+            finally:
+                os.close(journal)
         return state
 
     async def run_steps(self, journal: int) -> None:
@@ -260,13 +266,7 @@ class PipelineExecutor:
         return self.scheduler.state[name] in (UnitState.SUCCEEDED, UnitState.DISABLED)
 
     def _final_flush(self) -> None:
-        try:
-            self.recorder.flush()
-        except Exception as error:
-            raise StoreError(
-                f"the execution ended but its record could not be saved: {error}",
-                hint=f"the units' logs are intact in {self.run_dir.root}",
-            ) from error
+        self.recorder.final_flush()  # a StoreError saying where the outcome is kept
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
         """Start nothing more; let running steps finish for up to ``grace`` seconds, then stop

@@ -376,13 +376,15 @@ class FleetExecutor:
                 ended_at=time.time(),
                 reason=reason,
             )
-            self.recorder.event("execution_finished", state=state.value)
+            self.recorder.event("execution_finished", state=state.value, reason=reason)
             for task in (flusher, beat, sampling):
                 task.cancel()
             await asyncio.gather(flusher, beat, sampling, return_exceptions=True)
-            self.recorder.flush()
-            os.close(self._journal)
-            stop_watchdog(watchdog)
+            try:
+                self.recorder.final_flush()  # a StoreError saying where the outcome is kept
+            finally:
+                os.close(self._journal)
+                stop_watchdog(watchdog)
         return state
 
     def _run_steps(self) -> asyncio.Task[None]:

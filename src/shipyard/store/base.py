@@ -125,6 +125,8 @@ class Store(Protocol):
 
     def events(self, execution_id: str, *, after_id: int = 0) -> list[tuple[int, Event]]: ...
 
+    def last_event_ts(self, execution_id: str) -> float | None: ...
+
     def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
         """Mean duration of each step over the last ``last`` successful runs of ``name``."""
 

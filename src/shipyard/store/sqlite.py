@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import StoreError
+from shipyard.errors import ShipyardError, StoreError, from_os_error
 from shipyard.models import (
     Attempt,
     Event,
@@ -24,6 +25,7 @@ from shipyard.models import (
     seconds_between,
     timestamp,
 )
+from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 _ACTIVE = ("pending", "running")
@@ -42,26 +44,25 @@ class SQLiteStore:
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: we open transactions ourselves, so a batch is one commit.
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             # Created owner-only before SQLite sees it: its -wal and -shm files take the
             # database file's mode, and the umask (which steps inherit) stays as it is.
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-        except (OSError, sqlite3.Error) as error:
-            raise StoreError(
-                f"cannot open the state database {path}: {error}",
-                hint="check that the folder is writable, or set SHIPYARD_HOME elsewhere",
-            ) from None
-        self._db.row_factory = sqlite3.Row
+            # Autocommit mode: we open transactions ourselves, so a batch is one commit.
+            raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except OSError as error:
+            raise from_os_error(error, "open the state database", path) from None
+        except sqlite3.Error as error:
+            raise translate(error, path) from None
+        raw.row_factory = sqlite3.Row
+        # Every statement's error is translated there (disk full, read-only, damaged file).
+        self._db = Guarded(raw, path)
         self._depth = 0
         try:
             self._configure()
             self._migrate()
-        except sqlite3.DatabaseError as error:
-            raise StoreError(
-                f"{path} is not a Shipyard state database ({error})",
-                hint="move it away or point SHIPYARD_HOME at another folder",
-            ) from None
+        except ShipyardError:
+            raw.close()
+            raise
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -101,7 +102,15 @@ class SQLiteStore:
             raise
         self._depth -= 1
         if self._depth == 0:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except ShipyardError:
+                # A failed COMMIT (disk full) may leave the transaction open: end it, so the
+                # caller can retry the whole batch later on a clean connection.
+                if self._db.in_transaction:
+                    with contextlib.suppress(ShipyardError):
+                        self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self._db.close()
@@ -507,6 +516,14 @@ class SQLiteStore:
             )
             for row in rows
         ]
+
+    def last_event_ts(self, execution_id: str) -> float | None:
+        """When the newest recorded event of an execution happened (recovery appends only
+        the events.jsonl lines after it)."""
+        row = self._db.execute(
+            "SELECT MAX(ts) AS ts FROM events WHERE execution_id = ?", (execution_id,)
+        ).fetchone()
+        return float(row["ts"]) if row["ts"] is not None else None
 
     def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
         rows = self._db.execute(

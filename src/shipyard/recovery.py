@@ -1,0 +1,500 @@
+"""What the run folders know when the store does not: recovering records from ``runs/``.
+
+Every execution's folder holds ``plan.json`` (its units), ``spec.yaml`` and ``events.jsonl``,
+the engine's journal, written before the store and independently of it (see
+:mod:`shipyard.engine.recorder`). Two things are rebuilt from them:
+
+- an outcome the store missed: the disk was full (or the database read-only) when the execution
+  ended, so the store still says ``running`` while its process is gone. ``status`` and ``list``
+  replay the journal instead of calling such an execution ``lost`` (:func:`recover`);
+- the whole store, when ``state.db`` is damaged, empty or missing while ``runs/`` holds runs: the
+  file is moved aside (never deleted) and every run folder becomes a record again
+  (:func:`open_store`, ``shipyard store rebuild``).
+
+:func:`replay` — the journal to unit states, attempts and the execution's end — is pure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import StoreCorrupt, from_os_error
+from shipyard.models import Attempt, Event, ExecutionState, UnitState, timestamp
+from shipyard.store.faults import looks_like_sqlite, quick_check
+from shipyard.store.sqlite import SQLiteStore
+from shipyard.workspace import RunDir, Workspace
+
+#: What a rebuilt record cannot have: the journal does not carry it.
+NOT_REBUILT = (
+    "measured CPU and memory, the cache keys that let `resume` keep succeeded steps "
+    "(they run again), services' ports and health"
+)
+
+
+@dataclass
+class UnitOutcome:
+    """A unit as the journal left it (None: the journal does not say)."""
+
+    state: UnitState
+    attempts: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    pid: int | None = None
+
+
+@dataclass
+class Replayed:
+    """What an execution's journal says happened."""
+
+    units: dict[str, UnitOutcome] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    started_at: float | None = None
+    ended_at: float | None = None
+    state: ExecutionState | None = None  # None: the journal never saw the end
+    reason: str | None = None
+    events: int = 0
+
+
+# -- the journal, replayed (pure) -------------------------------------------------------------
+
+
+def _unit(replayed: Replayed, name: str, state: UnitState) -> UnitOutcome:
+    outcome = replayed.units.setdefault(name, UnitOutcome(state=state))
+    outcome.state = state
+    return outcome
+
+
+def _started(replayed: Replayed, line: dict[str, Any]) -> None:
+    unit = _unit(replayed, line["unit"], UnitState.RUNNING)
+    unit.attempts = int(line.get("attempt") or (unit.attempts or 0) + 1)
+    unit.pid = line.get("pid")
+    unit.exit_code = unit.reason = unit.ended_at = None
+    if unit.started_at is None:
+        unit.started_at = line["ts"]
+
+
+def _finished(replayed: Replayed, line: dict[str, Any]) -> None:
+    state = UnitState(line["state"])
+    retrying = bool(line.get("retrying"))
+    unit = _unit(replayed, line["unit"], UnitState.RETRYING if retrying else state)
+    unit.exit_code = line.get("exit_code")
+    unit.reason = line.get("reason")
+    if not retrying:
+        unit.ended_at = line["ts"]
+    duration = line.get("duration")
+    began = line["ts"] - duration if isinstance(duration, int | float) else None
+    replayed.attempts.append(
+        Attempt(
+            unit=line["unit"],
+            number=int(line.get("attempt") or unit.attempts or 1),
+            state=state,
+            started_at=timestamp(began),
+            ended_at=timestamp(line["ts"]),
+            exit_code=unit.exit_code,
+            signal=line.get("signal"),
+            reason=unit.reason,
+            pid=unit.pid,
+        )
+    )
+
+
+def _ended_as(state: UnitState) -> Callable[[Replayed, dict[str, Any]], None]:
+    def apply(replayed: Replayed, line: dict[str, Any]) -> None:
+        unit = _unit(replayed, line["unit"], state)
+        if line.get("reason") is not None:
+            unit.reason = line["reason"]
+        if state.finished and state != UnitState.SKIPPED:
+            unit.ended_at = line["ts"]
+
+    return apply
+
+
+def _service_started(replayed: Replayed, line: dict[str, Any]) -> None:
+    unit = _unit(replayed, line["unit"], UnitState.RUNNING)
+    unit.pid = line.get("pid")
+    unit.attempts = (unit.attempts or 0) + 1
+    if unit.started_at is None:
+        unit.started_at = line["ts"]
+
+
+def _execution_started(replayed: Replayed, line: dict[str, Any]) -> None:
+    replayed.started_at = replayed.started_at or line["ts"]
+
+
+def _execution_finished(replayed: Replayed, line: dict[str, Any]) -> None:
+    replayed.state = ExecutionState(line["state"])
+    replayed.ended_at = line["ts"]
+    replayed.reason = line.get("reason")
+
+
+def _reused(replayed: Replayed, line: dict[str, Any]) -> None:
+    _unit(replayed, line["unit"], UnitState.SUCCEEDED).reason = f"reused from {line.get('from')}"
+
+
+_UNIT_EVENTS: dict[str, Callable[[Replayed, dict[str, Any]], None]] = {
+    "unit_started": _started,
+    "unit_finished": _finished,
+    "unit_retrying": _ended_as(UnitState.RETRYING),
+    "unit_skipped": _ended_as(UnitState.SKIPPED),
+    "unit_reused": _reused,
+    "service_started": _service_started,
+    "service_failed": _ended_as(UnitState.FAILED),
+    "service_stopped": _ended_as(UnitState.STOPPED),
+}
+_EXECUTION_EVENTS: dict[str, Callable[[Replayed, dict[str, Any]], None]] = {
+    "execution_started": _execution_started,
+    "execution_finished": _execution_finished,
+}
+
+
+def replay(lines: Iterable[dict[str, Any]]) -> Replayed:
+    """Fold journal lines (oldest first) into the units' last states and the execution's end.
+    Lines of unknown actions, or missing what they need, are passed over."""
+    replayed = Replayed()
+    for line in lines:
+        action, unit = line.get("action"), line.get("unit")
+        handler = (_UNIT_EVENTS if isinstance(unit, str) else _EXECUTION_EVENTS).get(str(action))
+        if handler is None or not isinstance(line.get("ts"), int | float):
+            continue
+        with contextlib.suppress(KeyError, ValueError, TypeError):
+            handler(replayed, line)
+            replayed.events += 1
+    return replayed
+
+
+# -- reading a run folder ---------------------------------------------------------------------
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """events.jsonl line by line (bounded memory); a line the disk cut short is passed over."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for raw in handle:
+            with contextlib.suppress(ValueError):
+                line = json.loads(raw)
+                if isinstance(line, dict):
+                    yield line
+
+
+def as_event(execution_id: str, line: dict[str, Any]) -> Event:
+    data = {key: value for key, value in line.items() if key not in ("ts", "action", "unit")}
+    return Event(line["ts"], execution_id, str(line["action"]), line.get("unit"), data)
+
+
+# -- putting it in the store ------------------------------------------------------------------
+
+
+def _apply(store: SQLiteStore, execution_id: str, replayed: Replayed) -> None:
+    """Write what the journal knows over the store's record (in the caller's transaction)."""
+    for name, unit in replayed.units.items():
+        store.update_unit(
+            execution_id,
+            name,
+            state=unit.state,
+            attempts=unit.attempts,
+            started_at=unit.started_at,
+            ended_at=unit.ended_at,
+            exit_code=unit.exit_code,
+            reason=unit.reason,
+            pid=unit.pid,
+        )
+    known = {(attempt.unit, attempt.number) for attempt in store.attempts(execution_id)}
+    for attempt in replayed.attempts:
+        if (attempt.unit, attempt.number) not in known:  # never overwrite measured resources
+            store.save_attempt(execution_id, attempt)
+    if replayed.state is not None:
+        store.update_execution(
+            execution_id,
+            state=replayed.state,
+            started_at=replayed.started_at,
+            ended_at=replayed.ended_at,
+            reason=replayed.reason,
+        )
+
+
+def _append_missing_events(store: SQLiteStore, execution_id: str, journal: Path) -> None:
+    """The journal's events newer than the store's newest, in batches (bounded memory)."""
+    after = store.last_event_ts(execution_id)
+    batch: list[Event] = []
+    for line in read_journal(journal):
+        ts, action = line.get("ts"), line.get("action")
+        if not isinstance(ts, int | float) or not isinstance(action, str):
+            continue
+        if after is None or ts > after:
+            batch.append(as_event(execution_id, line))
+        if len(batch) >= 500:
+            store.append_events(batch)
+            batch = []
+    if batch:
+        store.append_events(batch)
+
+
+def recover(store: SQLiteStore, run_dir: RunDir, execution_id: str) -> bool:
+    """An active record whose process is gone: bring it up to date from its journal. True
+    when the journal saw the execution end (it is then finished in the store, not lost)."""
+    replayed = replay(read_journal(run_dir.events))
+    if not replayed.events:
+        return False
+    with store.transaction():
+        _apply(store, execution_id, replayed)
+        _append_missing_events(store, execution_id, run_dir.events)
+        if replayed.state is not None:
+            store.append_events(
+                [
+                    Event(
+                        time.time(),
+                        execution_id,
+                        "record_recovered",
+                        None,
+                        {"from": str(run_dir.events), "state": replayed.state.value},
+                    )
+                ]
+            )
+    return replayed.state is not None
+
+
+# -- rebuilding the whole store ---------------------------------------------------------------
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild did: the old file's fate, the executions back, the folders that could
+    not be used, and what no rebuilt record has."""
+
+    path: str
+    why: str
+    moved_to: str | None
+    rebuilt: list[str] = field(default_factory=list)
+    finished: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    not_rebuilt: str = NOT_REBUILT
+
+    def text(self) -> str:
+        moved = f"; it was moved aside to {self.moved_to}" if self.moved_to else ""
+        unfinished = len(self.rebuilt) - self.finished
+        lines = [
+            f"the state database {self.path} {self.why}{moved}.",
+            f"rebuilt {len(self.rebuilt)} execution(s) from the run folders (runs/): units, "
+            f"states, exit codes, attempts and events from each events.jsonl"
+            + (
+                f"; {unfinished} whose end was never journaled are marked lost"
+                if unfinished
+                else ""
+            ),
+            f"not rebuilt (not in the run folders): {self.not_rebuilt}.",
+        ]
+        lines += [f"could not rebuild {name}: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def _units_of(plan: dict[str, Any], run_dir: RunDir) -> list[tuple[str, str, str | None]]:
+    steps: list[tuple[str, str, str | None]] = [
+        (s["name"], "step", str(run_dir.log_for(s["name"]))) for s in plan["steps"]
+    ]
+    services = [
+        (s["name"], "service", str(run_dir.log_for(s["name"]))) for s in plan.get("services", [])
+    ]
+    return steps + services
+
+
+def _created_at(execution_id: str, run_dir: RunDir) -> float:
+    """From the id (``exec_<name>_<yyyymmdd_hhmmss>_<hex>``), else the plan file's time."""
+    with contextlib.suppress(ValueError, IndexError):
+        stamp = "_".join(execution_id.rsplit("_", 3)[1:3])
+        return datetime.strptime(stamp, "%Y%m%d_%H%M%S").replace(tzinfo=UTC).timestamp()
+    return (run_dir.root / "plan.json").stat().st_mtime
+
+
+def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> bool:
+    """One run folder as a record again. True if its journal saw it end. Raises OSError,
+    ValueError or KeyError when its plan.json is missing or unreadable."""
+    run_dir = workspace.run_dir(execution_id)
+    plan = json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8"))
+    try:
+        spec_text = (run_dir.root / "spec.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        spec_text = ""
+    replayed = replay(read_journal(run_dir.events))
+    with store.transaction():
+        store.insert_execution(
+            execution_id=execution_id,
+            name=plan["name"],
+            mode=plan.get("mode", "normal"),
+            spec_path=plan.get("spec_path"),
+            spec_digest=plan.get("spec_digest", ""),
+            spec_text=spec_text,
+            parameters=dict(plan.get("parameters", {})),
+            run_dir=str(run_dir.root),
+            created_at=_created_at(execution_id, run_dir),
+            units=_units_of(plan, run_dir),
+        )
+        for step in plan["steps"]:
+            if not step.get("enabled", True):
+                store.update_unit(
+                    execution_id, step["name"], state=UnitState.DISABLED, reason="enabled: false"
+                )
+        _apply(store, execution_id, replayed)
+        _append_missing_events(store, execution_id, run_dir.events)
+        if replayed.state is None:
+            store.mark_lost(
+                execution_id,
+                reason=f"rebuilt from {run_dir.root}: its end was never journaled "
+                f"(shipyard resume {execution_id} runs what did not finish)",
+                at=replayed.ended_at or time.time(),
+            )
+    return replayed.state is not None
+
+
+def run_folders(workspace: Workspace) -> list[str]:
+    runs = workspace.home / "runs"
+    try:
+        return sorted(entry.name for entry in os.scandir(runs) if entry.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+def rebuild(store: SQLiteStore, workspace: Workspace, report: RebuildReport) -> RebuildReport:
+    """Every run folder without a record becomes one (oldest first)."""
+    for execution_id in run_folders(workspace):
+        if store.execution_state(execution_id) is not None:
+            continue
+        try:
+            finished = rebuild_one(store, workspace, execution_id)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            report.skipped[execution_id] = f"its plan.json is missing or unreadable ({error})"
+            continue
+        report.rebuilt.append(execution_id)
+        report.finished += finished
+    return report
+
+
+def set_aside(path: Path, label: str = "corrupt") -> Path:
+    """Move the database (and its -wal and -shm) to ``state.db.<label>-<time>``: never deleted,
+    and never replayed into the new file by SQLite."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.{label}-{stamp}")
+    count = 1
+    while target.exists():  # two in one second: never over an earlier one
+        count += 1
+        target = path.with_name(f"{path.name}.{label}-{stamp}-{count}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            try:
+                source.rename(f"{target}{suffix}")
+            except OSError as error:
+                raise from_os_error(error, "move aside", source) from None
+    return target
+
+
+# -- opening the store, noticing damage -------------------------------------------------------
+
+
+def diagnose(path: Path) -> str | None:
+    """Why ``path`` is not a usable database (header, then SQLite's quick_check), or None."""
+    if not looks_like_sqlite(path):
+        return "is not an SQLite database (its first bytes are not SQLite's header)"
+    problem = quick_check(path)
+    return f"is damaged (quick_check: {problem})" if problem else None
+
+
+def _empty_with_runs(workspace: Workspace) -> str | None:
+    """ "is empty (0 bytes)" / "is missing" while runs/ holds run folders, else None."""
+    path = workspace.state_db
+    try:
+        empty = path.stat().st_size == 0
+        why = "is empty (0 bytes)"
+    except FileNotFoundError:
+        empty, why = True, "is missing"
+    if not empty or not run_folders(workspace):
+        return None
+    return why
+
+
+def _rebuilt(workspace: Workspace, why: str, notify: Callable[[str], None]) -> SQLiteStore:
+    path = workspace.state_db
+    moved = set_aside(path) if path.exists() else None
+    store = SQLiteStore(path)
+    report = rebuild(store, workspace, RebuildReport(str(path), why, str(moved) if moved else None))
+    notify(report.text())
+    return store
+
+
+def open_store(workspace: Workspace, notify: Callable[[str], None]) -> SQLiteStore:
+    """The store of ``workspace``. A database that is damaged, empty or missing while runs/
+    holds runs is never silently started afresh: it is moved aside, the records are rebuilt
+    from the run folders, and ``notify`` is told what was rebuilt and what was lost. The checks
+    cost one stat on a healthy home; quick_check runs only when opening failed."""
+    why = _empty_with_runs(workspace)
+    if why is not None:
+        return _rebuilt(workspace, why, notify)
+    try:
+        return SQLiteStore(workspace.state_db)
+    except StoreCorrupt:
+        why = diagnose(workspace.state_db)
+        if why is None:
+            raise  # not confirmed: left alone, the error says what to do
+        return _rebuilt(workspace, why, notify)
+
+
+# -- the explicit commands --------------------------------------------------------------------
+
+
+@dataclass
+class StoreCheck:
+    path: str
+    healthy: bool
+    problem: str | None
+    run_folders: int
+    without_record: list[str]
+
+
+def check(workspace: Workspace) -> StoreCheck:
+    """`shipyard store check`: header, quick_check, and run folders the store has no record
+    of. Reads only."""
+    path = workspace.state_db
+    folders = run_folders(workspace)
+    problem = _empty_with_runs(workspace) or (diagnose(path) if path.exists() else None)
+    missing = folders
+    if problem is None and path.exists():
+        store = SQLiteStore(path)
+        try:
+            missing = [e for e in folders if store.execution_state(e) is None]
+        finally:
+            store.close()
+    return StoreCheck(
+        path=str(path),
+        healthy=problem is None and not missing,
+        problem=problem,
+        run_folders=len(folders),
+        without_record=missing,
+    )
+
+
+def rebuild_store(workspace: Workspace) -> RebuildReport:
+    """`shipyard store rebuild`: the current database is moved aside (kept), and a new one is
+    built from every run folder."""
+    path = workspace.state_db
+    moved = set_aside(path, "before-rebuild") if path.exists() else None
+    store = SQLiteStore(path)
+    try:
+        return rebuild(
+            store,
+            workspace,
+            RebuildReport(str(path), "was rebuilt on request", str(moved) if moved else None),
+        )
+    finally:
+        store.close()
