@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import ShipyardError, StoreError
+from shipyard.errors import MachineFault, ShipyardError, StoreError
 from shipyard.models import Event
 from shipyard.store.base import Store
 from shipyard.workspace import open_private
@@ -174,9 +174,9 @@ class Recorder:
             else f"the units' logs are intact in {self._events_path.parent}; the end of "
             "events.jsonl could not be written either"
         )
-        return StoreError(
-            f"the execution ended but its record could not be saved: {what}", hint=hint
-        )
+        # The cause's kind (DiskFull, NotWritable…: exit 3) with what it means for this run.
+        kind = type(error) if isinstance(error, StoreError | MachineFault) else StoreError
+        return kind(f"the execution ended but its record could not be saved: {what}", hint=hint)
 
     def flush_soon(self) -> None:
         """Flush at the loop's next turn (several calls in one turn make one flush): for state
