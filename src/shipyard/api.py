@@ -8,7 +8,7 @@ engine and the store in this process. Arguments are plain values; results are ty
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,7 +41,9 @@ class ValidationReport:
 @dataclass(frozen=True, slots=True)
 class LogLine:
     unit: str
-    number: int  # 1-based line number in the unit's log file
+    #: 1-based line number in what is kept of the unit's log (rotated files first); None for
+    #: lines read from the end (``tail``), whose position is not counted from the start.
+    number: int | None
     text: str
 
 
@@ -141,8 +143,10 @@ class Operations(Protocol):
         force: bool = False,
         detach: bool = False,
         observer: Observer | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
-        """Continue a failed, cancelled or lost execution: what succeeded is kept."""
+        """Continue a failed, cancelled or lost execution: what succeeded is kept. ``params``
+        gives its secret parameters again (never stored; else ``$SHIPYARD_PARAM_<NAME>``)."""
 
     def clean(
         self,
@@ -192,7 +196,8 @@ class Operations(Protocol):
         *,
         tail: int | None = None,
         grep: str | None = None,
-    ) -> list[LogLine]: ...
+    ) -> Iterator[LogLine]:
+        """A unit's (or every unit's) log lines, streamed: memory does not grow with the log."""
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of the spec file."""

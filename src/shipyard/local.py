@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         ValidationReport,
     )
     from shipyard.checkpoint import Checkpoint
+    from shipyard.logfiles import Follower
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
 
@@ -885,9 +886,7 @@ class LocalOperations:
         *,
         tail: int | None = None,
         grep: str | None = None,
-    ) -> list[LogLine]:
-        from shipyard.api import LogLine
-
+    ) -> Iterator[LogLine]:
         status = self.status(execution_id)
         names = [u.name for u in status.units]
         if unit is not None and unit not in names:
@@ -896,19 +895,12 @@ class LocalOperations:
                 hint=f"its units are: {', '.join(names)}",
             )
         pattern = _compile(grep) if grep else None
-        lines: list[LogLine] = []
-        for record in status.units:
-            if unit is not None and record.name != unit:
-                continue
-            if not record.log_path:
-                continue
-            selected = [
-                LogLine(unit=record.name, number=number, text=text)
-                for number, text in _read_lines(Path(record.log_path))
-                if pattern is None or pattern.search(text)
-            ]
-            lines.extend(selected[-tail:] if tail else selected)
-        return lines
+        paths = [
+            (record.name, Path(record.log_path))
+            for record in status.units
+            if (unit is None or record.name == unit) and record.log_path
+        ]
+        return _stream_logs(paths, tail=tail, pattern=pattern)  # checked above, read lazily
 
     def follow_logs(
         self,
@@ -921,59 +913,39 @@ class LocalOperations:
     ) -> Iterator[LogLine]:
         """New log lines as they are written, until the followed units (every unit when none is
         named) have finished and every line is out. Lines of several units interleave in the
-        order they are noticed."""
+        order they are noticed. Each file is read once, from where the last look ended."""
         from shipyard.api import LogLine
+        from shipyard.logfiles import Follower
 
         status = self.status(execution_id)
         units = [u for u in status.units if unit is None or u.name == unit]
         pattern = _compile(grep) if grep else None
-        positions = {u.name: 0 for u in units}
-        numbers = {u.name: 0 for u in units}
-        pending = {u.name: "" for u in units}
-        # What is there already (its last ``tail`` lines per unit), then what comes: one reader,
-        # so no line is lost or repeated between the two.
-        backlog: list[LogLine] = []
+        followers: dict[str, Follower] = {}
+        numbers: dict[str, int | None] = {}
+        # What is there already (its last ``tail`` lines per unit), then what comes: the
+        # follower starts where the backlog ended, so no line is lost or repeated between them.
         for record in units:
             path = Path(record.log_path or "")
-            if not path.exists():
-                continue
-            data = path.read_bytes()
-            complete = data[: data.rfind(b"\n") + 1]
-            positions[record.name] = len(complete)
-            lines = complete.decode("utf-8", errors="replace").split("\n")[:-1]
-            numbers[record.name] = len(lines)
-            shown = [
-                LogLine(unit=record.name, number=index, text=text)
-                for index, text in enumerate(lines, start=1)
-                if pattern is None or pattern.search(text)
-            ]
-            backlog.extend(shown[-tail:] if tail else shown)
-        yield from backlog
+            followers[record.name] = follower = Follower(path)
+            numbers[record.name] = None if tail else 0
+            for text in _backlog(path, follower, tail):
+                if tail is None:
+                    numbers[record.name] = (numbers[record.name] or 0) + 1
+                if pattern is None or pattern.search(text):
+                    yield LogLine(unit=record.name, number=numbers[record.name], text=text)
         followed = {u.name for u in units}
         while True:
             now = self.status(execution_id)
             finished = now.state.finished or all(
                 u.state.finished for u in now.units if u.name in followed
             )
-            for record in units:
-                path = Path(record.log_path or "")
-                try:
-                    with path.open("rb") as handle:
-                        handle.seek(positions[record.name])
-                        chunk = handle.read()
-                except FileNotFoundError:
-                    continue
-                positions[record.name] += len(chunk)
-                text = pending[record.name] + chunk.decode("utf-8", errors="replace")
-                *lines, pending[record.name] = text.split("\n")
-                for line in lines:
-                    numbers[record.name] += 1
-                    if pattern is None or pattern.search(line):
-                        yield LogLine(unit=record.name, number=numbers[record.name], text=line)
+            for name, follower in followers.items():
+                for text in follower.poll(final=finished):
+                    number = numbers[name]
+                    numbers[name] = number = None if number is None else number + 1
+                    if pattern is None or pattern.search(text):
+                        yield LogLine(unit=name, number=number, text=text)
             if finished:
-                for name, rest in pending.items():
-                    if rest and (pattern is None or pattern.search(rest)):
-                        yield LogLine(unit=name, number=numbers[name] + 1, text=rest)
                 return
             time.sleep(poll)
 
@@ -1009,13 +981,45 @@ def _compile(expression: str) -> re.Pattern[str]:
         ) from None
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\n")
-    except FileNotFoundError:
+def _stream_logs(
+    paths: list[tuple[str, Path]], *, tail: int | None, pattern: re.Pattern[str] | None
+) -> Iterator[LogLine]:
+    """Each unit's lines in turn: a plain tail is read from the end of the files (its lines
+    are not numbered); a full read or a search streams from the oldest kept file, and a
+    search's tail keeps only the last ``tail`` matches. One generator per line and no more:
+    this loop runs for every line of the log."""
+    from collections import deque
+
+    from shipyard import logfiles
+    from shipyard.api import LogLine
+
+    for name, path in paths:
+        if tail and pattern is None:
+            for text in logfiles.tail(path, tail):
+                yield LogLine(name, None, text)
+            continue
+        numbered: Iterable[tuple[int, str]] = enumerate(logfiles.read_all(path), start=1)
+        if pattern is not None:
+            search = pattern.search
+            numbered = (item for item in numbered if search(item[1]))
+        if tail:
+            numbered = deque(numbered, maxlen=tail)  # holds only what will be printed
+        for number, text in numbered:
+            yield LogLine(name, number, text)
+
+
+def _backlog(path: Path, follower: Follower, tail: int | None) -> Iterator[str]:
+    """What a unit's log holds when following starts: every kept line, or the last ``tail``;
+    ``follower`` is left where it ends (the line being written is left to it)."""
+    from shipyard import logfiles
+
+    if tail:
+        follower.position = logfiles.complete_size(path)
+        yield from logfiles.tail(path, tail, stop=follower.position)
         return
+    for older in logfiles.unit_files(path)[:-1]:
+        yield from logfiles.read_file(older)
+    yield from follower.poll()
 
 
 if TYPE_CHECKING:  # mypy checks that the local implementation satisfies the whole protocol

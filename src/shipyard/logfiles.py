@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -42,28 +41,47 @@ class LineReader:
 
         ``final``: a last line without a line break is a line (the file is done, or was read up
         to a size seen earlier); otherwise it is left unread for a later call (it is still
-        being written), and the handle's position is the offset after the last line given.
+        being written). Afterwards the handle is at the offset after the last line given.
+        Blocks are split in C: a Python ``readline`` per line is several times slower.
         """
+        start = handle.tell()  # the first byte not given out yet: the start of ``carry``
+        limit = self.limit
+        carry = b""
         while True:
-            start = handle.tell()
-            size = self.limit + 1 if stop is None else min(self.limit + 1, stop - start)
-            if size <= 0:
-                return
-            chunk = handle.readline(size)
-            if not chunk:
-                return
-            if self.skipping:
-                self.skipping = not chunk.endswith(b"\n")
-            elif chunk.endswith(b"\n"):
-                yield decode(chunk[:-1])
-            elif len(chunk) > self.limit:
-                yield decode(_whole_characters(chunk[: self.limit])) + CUT_NOTE
-                self.skipping = True
-            elif final:
-                yield decode(chunk)
-            else:
-                handle.seek(start)  # an incomplete line: wait for the rest of it
-                return
+            want = BLOCK if stop is None else min(BLOCK, stop - start - len(carry))
+            block = handle.read(want) if want > 0 else b""
+            if not block:
+                break
+            pieces = (carry + block).split(b"\n")
+            carry = pieces.pop()
+            for piece in pieces:  # the hot loop: no call but the decode for a usual line
+                start += len(piece) + 1
+                if self.skipping:  # the end of a line already given out cut
+                    self.skipping = False
+                elif len(piece) > limit:
+                    yield self._line(piece)
+                else:
+                    yield (piece[:-1] if piece.endswith(b"\r") else piece).decode(
+                        "utf-8", "replace"
+                    )
+            if len(carry) > self.limit:  # a long line still going on: give out its start
+                if not self.skipping:
+                    yield self._line(carry)
+                    self.skipping = True
+                start += len(carry)
+                carry = b""
+        if carry and final:
+            start += len(carry)
+            if not self.skipping:
+                yield self._line(carry)
+        if final:
+            self.skipping = False
+        handle.seek(start)
+
+    def _line(self, raw: bytes) -> str:
+        if len(raw) > self.limit:
+            return decode(_whole_characters(raw[: self.limit])) + CUT_NOTE
+        return decode(raw)
 
 
 def decode(raw: bytes) -> str:
@@ -101,32 +119,25 @@ def unit_files(path: Path) -> list[Path]:
 def read_all(path: Path) -> Iterator[str]:
     """Every kept line of a unit's log, oldest first, across its rotated files."""
     for file in unit_files(path):
-        try:
-            handle = file.open("rb")
-        except FileNotFoundError:
-            continue
-        with handle:
-            yield from LineReader().lines(handle, final=True)
+        yield from read_file(file)
 
 
-def read_matching(
-    path: Path, keep: int | None, match: Callable[[str], bool]
-) -> Iterator[tuple[int, str]]:
-    """Numbered lines that ``match`` (the last ``keep`` of them when given), streamed."""
-    numbered = ((number, text) for number, text in enumerate(read_all(path), start=1))
-    chosen = ((number, text) for number, text in numbered if match(text))
-    if keep is None:
-        yield from chosen
-    else:
-        yield from deque(chosen, maxlen=keep)  # holds only what will be printed
+def read_file(file: Path) -> Iterator[str]:
+    """Every line of one file (none when it is missing)."""
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        yield from LineReader().lines(handle, final=True)
 
 
-def tail(path: Path, count: int) -> Iterator[str]:
+def tail(path: Path, count: int, *, stop: int | None = None) -> Iterator[str]:
     """The last ``count`` lines of a unit's log, read from the end (newest file first).
 
     Reads only the blocks that hold those lines (and the line breaks before them), whatever
     the file's size. Lines written meanwhile are not included: each file is read up to the
-    size it had when it was scanned.
+    size it had when it was scanned (the live one up to ``stop`` when given).
     """
     starts: list[tuple[Path, int, int]] = []  # (file, first offset, size seen), newest first
     wanted = count
@@ -134,6 +145,8 @@ def tail(path: Path, count: int) -> Iterator[str]:
         try:
             with file.open("rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
+                if stop is not None and file == path:
+                    size = min(size, stop)
                 offset, found = start_of_last_lines(handle, size, wanted)
         except FileNotFoundError:
             continue

@@ -624,26 +624,53 @@ def logs(
     """Output of an execution's units (stdout and stderr as written)."""
     ops = _ops(home)
     prefix = step is None
+    width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
     if follow:
-        width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
-        for line in ops.follow_logs(execution_id, step, grep=grep, tail=tail):
-            if as_json:
-                sys.stdout.write(json.dumps(_asdict(line)) + "\n")
-            else:
-                sys.stdout.write(
-                    f"{line.unit:<{width}} | {line.text}\n" if prefix else line.text + "\n"
-                )
-            sys.stdout.flush()
-        return
-    lines = ops.logs(execution_id, step, tail=tail, grep=grep)
-    if as_json:
-        _dump(lines)
-        return
-    if lines:
-        from shipyard.cli import render
+        lines = ops.follow_logs(execution_id, step, grep=grep, tail=tail)
+    else:
+        lines = ops.logs(execution_id, step, tail=tail, grep=grep)
+    # Streamed as read, never gathered: memory stays the same whatever the log's size.
+    try:
+        if as_json and not follow:
+            _stream_json_list(lines)
+        else:
+            _stream_log_lines(lines, width=width if prefix else None, as_json=as_json, flush=follow)
+    except BrokenPipeError:  # `shipyard logs … | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
 
-        width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
-        console().print(render.log_lines(lines, prefix=prefix, width=width), markup=False)
+
+def _stream_log_lines(lines: Any, *, width: int | None, as_json: bool, flush: bool) -> None:
+    from shipyard.cli import plain
+
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    prefixes: dict[str, str] = {}
+    write = sys.stdout.write
+    for line in lines:  # every line of the log goes through here: nothing but the write
+        if as_json:
+            write(json.dumps(plain.log_line_json(line)) + "\n")
+        else:
+            prefix = prefixes.get(line.unit)
+            if prefix is None:
+                prefix = prefixes[line.unit] = plain.log_prefix(
+                    line.unit, width=width, colour=colour
+                )
+            write(prefix + line.text + "\n")
+        if flush:
+            sys.stdout.flush()
+
+
+def _stream_json_list(lines: Any) -> None:
+    """A JSON list written one object per line as the lines come: ``json.loads`` reads the
+    whole, a line-oriented reader takes each line without its trailing comma."""
+    from shipyard.cli import plain
+
+    write = sys.stdout.write
+    separator = "[\n"
+    for line in lines:
+        write(separator + json.dumps(plain.log_line_json(line)))
+        separator = ",\n"
+    write("[]\n" if separator == "[\n" else "\n]\n")
 
 
 @app.command()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shipyard.models import ExecutionStatus
 from shipyard.spec.quantities import format_duration
+
+if TYPE_CHECKING:
+    from shipyard.api import LogLine
 
 
 def summary_line(status: ExecutionStatus) -> str:
@@ -30,3 +35,16 @@ def service_lines(status: ExecutionStatus) -> list[str]:
             f"{unit.url or '—':<22} pid {unit.pid or '—':<7} restarts {unit.restarts}"
         )
     return lines
+
+
+def log_prefix(unit: str, *, width: int | None, colour: bool) -> str:
+    """What goes before each line of ``unit`` in ``shipyard logs``: ``unit | `` when every
+    unit's lines are shown (``width`` given), nothing when one unit's are."""
+    if width is None:
+        return ""
+    padded = f"{unit:<{width}}"
+    return f"\x1b[36m{padded}\x1b[0m | " if colour else f"{padded} | "
+
+
+def log_line_json(line: LogLine) -> dict[str, object]:
+    return {"unit": line.unit, "number": line.number, "text": line.text}
