@@ -143,10 +143,8 @@ class Operations(Protocol):
         force: bool = False,
         detach: bool = False,
         observer: Observer | None = None,
-        params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
-        """Continue a failed, cancelled or lost execution: what succeeded is kept. ``params``
-        gives its secret parameters again (never stored; else ``$SHIPYARD_PARAM_<NAME>``)."""
+        """Continue a failed, cancelled or lost execution: what succeeded is kept."""
 
     def clean(
         self,
