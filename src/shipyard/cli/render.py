@@ -19,7 +19,7 @@ from shipyard.models import (
 from shipyard.spec.quantities import format_duration, format_size
 
 if TYPE_CHECKING:
-    from shipyard.api import LogLine, ValidationReport
+    from shipyard.api import ValidationReport
     from shipyard.plan.model import Plan, PlannedService
 
 STATE_STYLE = {
@@ -317,17 +317,6 @@ def resource_table(status: ExecutionStatus) -> Table:
             str(usage.samples),
         )
     return table
-
-
-def log_lines(lines: list[LogLine], *, prefix: bool, width: int | None = None) -> Text:
-    text = Text()
-    width = width or max((len(line.unit) for line in lines), default=0)
-    for line in lines:
-        if prefix:
-            text.append(f"{line.unit:<{width}} | ", style="cyan")
-        text.append(line.text + "\n")
-    text.rstrip()
-    return text
 
 
 def services_table(status: ExecutionStatus) -> Table:
