@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shipyard.engine.backoff import retry_delay
 from shipyard.engine.guard import start_watchdog, stop_watchdog
+from shipyard.engine.liveness import pid_alive
+from shipyard.engine.ownership import holder, port_ownership
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
@@ -34,6 +35,7 @@ from shipyard.engine.process import (
     terminate_group,
 )
 from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.restarts import decide_restart
 from shipyard.engine.runtime import base_environment, heartbeat
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.errors import ShipyardError
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from shipyard.engine.executor import PipelineExecutor
 
 HOST = "127.0.0.1"
+#: Once healthy, how often a good probe's answer is checked to come from the service's own
+#: listener (seconds); until healthy, every good probe is.
+OWNERSHIP_RECHECK = 5.0
 
 
 def port_is_free(port: int) -> bool:
@@ -183,8 +188,11 @@ class _Service:
     port: int | None
     launched: Launched | None = None
     health: str = "starting"  # starting | healthy | unhealthy
-    restarts: int = 0
+    restarts: int = 0  # every restart of this execution: what `ps` shows, never reset
+    streak: int = 0  # restarts since it was last stable: what max_restarts and backoff count
     started: float = 0.0  # monotonic time of the latest start
+    port_checked: float = -1e9  # monotonic time its port's listener was last found its own
+    port_taken: str | None = None  # who answered on its port instead of it, once seen
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
     started_once: asyncio.Event = field(default_factory=asyncio.Event)
     gave_up: asyncio.Event = field(default_factory=asyncio.Event)  # failed: it stays down
@@ -308,7 +316,7 @@ class FleetExecutor:
             service.pending_restart.cancel()
         service.failed = None
         service.gave_up.clear()
-        service.restarts = 0
+        service.streak = 0  # the count `ps` shows goes on: this start is not a restart
         self._start(service)
 
     async def _restart_now(self, service: _Service) -> None:
@@ -518,9 +526,12 @@ class FleetExecutor:
         if healthy.done() and not healthy.cancelled():
             return True  # it was healthy, even if it has crashed since
         if service.failed:
-            self._fail(f"service '{service.name}' failed while starting: {service.failed}")
+            why = f"service '{service.name}' failed while starting: {service.failed}"
+            self._fail(why + self._last_output(service))
         elif not self._stop.is_set():
-            self._fail(f"service '{service.name}' was not healthy within {limit:g}s")
+            trouble = "".join(f"; {line}" for line in self._port_trouble(service))
+            why = f"service '{service.name}' was not healthy within {limit:g}s{trouble}"
+            self._fail(why + self._last_output(service))
         return False
 
     def _give_up(self, service: _Service, reason: str, state: UnitState = UnitState.FAILED) -> None:
@@ -575,6 +586,7 @@ class FleetExecutor:
 
     def _mark_healthy(self, service: _Service) -> None:
         service.health = "healthy"
+        service.port_taken = None  # its port is its own again
         service.healthy.set()
         self.recorder.event("service_healthy", service.name)
         self._record(service, UnitState.RUNNING)
@@ -590,7 +602,7 @@ class FleetExecutor:
         await asyncio.sleep(health.initial_delay)
         good = bad = 0
         while not service.stopping and service.launched is launched:
-            ok = await self._probe(service)
+            ok = await self._probe(service) and self._answer_is_its_own(service, launched)
             if ok:
                 good, bad = good + 1, 0
                 if service.health != "healthy" and good >= health.success_threshold:
@@ -627,6 +639,59 @@ class FleetExecutor:
                 return 200 <= status < 400
         except (OSError, TimeoutError, ValueError):
             return False
+
+    def _answer_is_its_own(self, service: _Service, launched: Launched) -> bool:
+        """A good probe counts only while the service's own process is alive and, for a probe
+        on its port, while what listens there is its process tree — not a process that held the
+        port and answered for a service that died of EADDRINUSE. The listener is looked up
+        (~0.2 ms) before every healthy transition, then every ``OWNERSHIP_RECHECK`` seconds."""
+        if launched.exited.done() or not pid_alive(launched.pid):
+            return False
+        health = service.planned.health
+        if service.port is None or (health is not None and health.exec is not None):
+            return True  # a command probe: the process being alive is all that can be tied
+        now = time.monotonic()
+        if service.health == "healthy" and now - service.port_checked < OWNERSHIP_RECHECK:
+            return True
+        found = port_ownership(service.port, launched.pid)
+        if found.verdict in ("own", "unknown"):
+            if found.verdict == "unknown" and service.port_checked < service.started:
+                # The OS does not tell: the alive check above is what is left (said once a start).
+                self.recorder.event("health_owner_unknown", service.name, detail=found.detail)
+            service.port_checked = now
+            return True
+        if service.port_taken is None:
+            service.port_taken = holder(service.port) if found.verdict == "foreign" else None
+            self.recorder.event(
+                "service_port_not_its_own",
+                service.name,
+                port=service.port,
+                detail=found.detail,
+                holder=service.port_taken,
+            )
+        return False
+
+    def _port_trouble(self, service: _Service) -> list[str]:
+        """What is wrong with a down service's port, for its failure reason: someone else
+        answered there, or holds it now."""
+        if service.port is None:
+            return []
+        if service.port_taken is not None:
+            return [f"port {service.port} was answered by another process: {service.port_taken}"]
+        running = service.launched is not None and not service.launched.exited.done()
+        if not running and not port_is_free(service.port):
+            return [f"port {service.port} is in use by another process: {holder(service.port)}"]
+        return []
+
+    def _last_output(self, service: _Service, count: int = 5) -> str:
+        """The last lines a service wrote, indented, for a failure reason ("" if none)."""
+        from shipyard.logfiles import tail
+
+        try:
+            lines = [line for line in tail(self.run_dir.log_for(service.name), count) if line]
+        except OSError:
+            return ""
+        return "".join(f"\n  {service.name} | {line}" for line in lines)
 
     async def _probe_a2a(self, service: _Service) -> bool:
         """The agent card parses, and names this service and the URL it was given."""
@@ -690,30 +755,34 @@ class FleetExecutor:
             else f"exited with code {status.exit_code}"
         )
         self.recorder.event("service_exited", service.name, reason=why, uptime=round(uptime, 3))
-        restart = self._decide_restart(service, status, uptime)
+        restart = self._decide_restart(service, status, uptime, why)
         if restart is None:
             return
         assert self._loop is not None
         self._record(service, UnitState.RETRYING, reason=f"{why}; restarting in {restart:.2f}s")
         service.pending_restart = self._loop.call_later(restart, self._restart, service)
 
-    def _decide_restart(self, service: _Service, status: ExitStatus, uptime: float) -> float | None:
-        """The delay before the next start, or None when the service stays down."""
+    def _decide_restart(
+        self, service: _Service, status: ExitStatus, uptime: float, why: str = ""
+    ) -> float | None:
+        """The delay before the next start, or None when the service stays down (the
+        decision is engine/restarts.py's; this records it)."""
         policy = service.planned.restart
-        if policy.policy == "no" or (policy.policy == "on-failure" and status.ok):
-            state = UnitState.STOPPED if status.ok else UnitState.FAILED
-            self._record(service, state, reason="exited; restart policy: " + policy.policy)
-            return None
-        if uptime >= policy.reset_after:
-            service.restarts = 0  # it had been stable: a fresh start, not a crash loop
-        if service.restarts >= policy.max_restarts:
-            self._give_up(service, f"{policy.max_restarts} restarts used up")
+        decision = decide_restart(policy, exit_ok=status.ok, uptime=uptime, streak=service.streak)
+        service.streak = decision.streak
+        if decision.gave_up:
+            used_up = f"{policy.max_restarts} restarts used up (last: {why or 'exited'})"
+            self._give_up(service, "; ".join([used_up, *self._port_trouble(service)]))
             self.recorder.event("service_failed", service.name, reason=service.failed)
             if self.plan.on_service_failure == "stop-all":
                 self._fail(f"service '{service.name}' failed ({service.failed})")
             return None
-        service.restarts += 1
-        return retry_delay(service.restarts, base=policy.backoff, cap=policy.max_backoff)
+        if decision.delay is None:
+            state = UnitState.STOPPED if status.ok else UnitState.FAILED
+            self._record(service, state, reason="exited; restart policy: " + policy.policy)
+            return None
+        service.restarts += 1  # the real count, shown by `ps`: never reset
+        return decision.delay
 
     def _restart(self, service: _Service) -> None:
         service.pending_restart = None
