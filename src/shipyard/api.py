@@ -143,8 +143,10 @@ class Operations(Protocol):
         force: bool = False,
         detach: bool = False,
         observer: Observer | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
-        """Continue a failed, cancelled or lost execution: what succeeded is kept."""
+        """Continue a failed, cancelled or lost execution: what succeeded is kept. ``params``
+        gives its secret parameters again (never stored; else ``$SHIPYARD_PARAM_<NAME>``)."""
 
     def clean(
         self,

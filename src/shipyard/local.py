@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.engine.liveness import kill_marked, kill_orphaned_group, pid_alive
-from shipyard.errors import ExecutionNotFound, ShipyardError, SpecError
+from shipyard.errors import ExecutionNotFound, ParameterError, ShipyardError, SpecError
 from shipyard.models import (
     ExecutionState,
     ExecutionStatus,
@@ -198,6 +198,7 @@ class LocalOperations:
         checkpoint_every: float | None = None,
     ) -> ExecutionStatus:
         plan = self.plan(spec_path, params, mode=mode, max_parallel=max_parallel)
+        secrets = self._secrets(plan, params)
         if checkpoint_every is not None:
             plan = dataclasses.replace(plan, checkpoint_interval=checkpoint_every)
         if resume_from is not None:
@@ -206,7 +207,9 @@ class LocalOperations:
         execution_id, run_dir = self._prepare(plan, Path(spec_path))
         if resume_from is not None:
             self._reuse(plan, execution_id, earlier.id, old_keys)
-        return self._drive(plan, execution_id, run_dir, observer=observer, detach=detach)
+        return self._drive(
+            plan, execution_id, run_dir, observer=observer, detach=detach, secrets=secrets
+        )
 
     def up(
         self,
@@ -225,8 +228,11 @@ class LocalOperations:
                 hint=f"run its steps with: shipyard run {spec_path}",
             )
         plan = dataclasses.replace(plan, stay_up=True)
+        secrets = self._secrets(plan, params)
         execution_id, run_dir = self._prepare(plan, Path(spec_path))
-        return self._drive(plan, execution_id, run_dir, observer=observer, detach=detach)
+        return self._drive(
+            plan, execution_id, run_dir, observer=observer, detach=detach, secrets=secrets
+        )
 
     def _drive(
         self,
@@ -236,14 +242,27 @@ class LocalOperations:
         *,
         observer: Observer | None,
         detach: bool,
+        secrets: Mapping[str, str],
     ) -> ExecutionStatus:
+        """``secrets``: the values of the plan's secret parameters, which it does not hold."""
         if detach:
-            self._start_supervisor(execution_id)
+            self._start_supervisor(execution_id, secrets=secrets)
         else:
             from shipyard.supervisor import drive
 
-            drive(self.store, plan, execution_id, run_dir, observer)
+            drive(self.store, plan, execution_id, run_dir, observer, secrets=secrets)
         return self.status(execution_id)
+
+    @staticmethod
+    def _secrets(
+        plan: Plan, params: Mapping[str, Any] | None, *, again: str | None = None
+    ) -> dict[str, str]:
+        """The values of ``plan``'s secret parameters: ``-p``, else the caller's environment."""
+        if not plan.secrets:
+            return {}
+        from shipyard.plan.secrets import gather
+
+        return gather(plan, params or {}, os.environ, again=again)
 
     def _reuse(self, plan: Plan, execution_id: str, source: str, old_keys: dict[str, str]) -> None:
         """Mark as succeeded every step whose cache key matches a success of ``source`` — and
@@ -280,11 +299,14 @@ class LocalOperations:
         force: bool = False,
         detach: bool = False,
         observer: Observer | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
         """Continue a failed, cancelled or lost execution: what succeeded is kept, the rest runs.
 
         Refused (unless ``force``) when the spec or the inputs changed so that a step that
-        succeeded would now be a different step; with ``force`` such steps run again.
+        succeeded would now be a different step; with ``force`` such steps run again. The
+        parameters are the execution's own; ``params`` gives its secret ones again (never
+        stored), else they come from the caller's ``$SHIPYARD_PARAM_<NAME>``.
         """
         from shipyard.engine.cachekey import step_key
         from shipyard.plan.model import Plan
@@ -312,6 +334,7 @@ class LocalOperations:
             max_parallel=before.max_parallel,
         )
         plan = dataclasses.replace(plan, stay_up=before.stay_up)  # brought up with `up`: still so
+        secrets = self._secrets_again(plan, params, f"shipyard resume {status.id}")
         old_keys = self.store.cache_keys(status.id)
         kept: set[str] = set()
         changed: list[str] = []
@@ -341,7 +364,22 @@ class LocalOperations:
         write_private(snapshot, text)
         write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
         self.store.reopen(status.id, keep=kept, spec_text=text, spec_digest=plan.spec_digest)
-        return self._drive(plan, status.id, run_dir, observer=observer, detach=detach)
+        return self._drive(
+            plan, status.id, run_dir, observer=observer, detach=detach, secrets=secrets
+        )
+
+    def _secrets_again(
+        self, plan: Plan, params: Mapping[str, Any] | None, command: str
+    ) -> dict[str, str]:
+        """The secrets of an execution run again (resume, restore): only they may be given."""
+        other = sorted(set(params or {}) - set(plan.secrets))
+        if other:
+            raise ParameterError(
+                f"'{other[0]}' is not a secret parameter: {command} runs with the parameters "
+                "the execution had (only secret ones, which are never stored, are given again)",
+                hint="to change parameters, start a new run: shipyard run SPEC -p …",
+            )
+        return self._secrets(plan, params, again=command)
 
     def _prepare(self, plan: Plan, spec_path: Path) -> tuple[str, RunDir]:
         """The execution's folder and its record (pending), ready for an engine to take."""
@@ -373,8 +411,11 @@ class LocalOperations:
             + [(svc.name, "service", str(run_dir.log_for(svc.name))) for svc in plan.services],
         )
 
-    def _start_supervisor(self, execution_id: str, *, wait: float = 15.0) -> None:
-        """Hand the execution to a supervisor process of its own and return once it runs."""
+    def _start_supervisor(
+        self, execution_id: str, *, secrets: Mapping[str, str], wait: float = 15.0
+    ) -> None:
+        """Hand the execution to a supervisor process of its own and return once it runs.
+        ``secrets`` go with it in memory (a fork) or through a pipe, never through a file."""
         import subprocess
         import sys
 
@@ -387,7 +428,7 @@ class LocalOperations:
             # around a fork is unsafe, and a fresh interpreter is started instead. The store is
             # closed first: SQLite's locks must not be carried across a fork (it reopens).
             self.close()
-            returncode = fork_supervisor(self.workspace.home, execution_id)
+            returncode = fork_supervisor(self.workspace.home, execution_id, secrets)
         else:
             with open(open_private(run_dir.root / "supervisor.log"), "ab") as log:
                 returncode = subprocess.run(
@@ -397,8 +438,9 @@ class LocalOperations:
                         "shipyard.supervisor",
                         str(self.workspace.home),
                         execution_id,
+                        "--secrets-on-stdin",
                     ],
-                    stdin=subprocess.DEVNULL,
+                    input=json.dumps(dict(secrets)).encode(),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     check=False,
@@ -549,10 +591,16 @@ class LocalOperations:
         return checkpoint.listing(self.workspace.run_dir(status.id))
 
     def checkpoint_restore(
-        self, checkpoint_id: str, *, detach: bool = False, observer: Observer | None = None
+        self,
+        checkpoint_id: str,
+        *,
+        detach: bool = False,
+        observer: Observer | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
         """A new execution from a checkpoint: steps that had succeeded are not run again; the
-        others run, those with saved files getting SHIPYARD_RESTORE_DIR pointing at them."""
+        others run, those with saved files getting SHIPYARD_RESTORE_DIR pointing at them.
+        ``params``: the secret parameters, given again (as to :meth:`resume`)."""
         from shipyard import checkpoint
         from shipyard.models import Event
         from shipyard.plan.model import Plan
@@ -571,6 +619,7 @@ class LocalOperations:
             for step in plan.steps
         ]
         plan = dataclasses.replace(plan, steps=steps)
+        secrets = self._secrets_again(plan, params, f"shipyard checkpoint restore {checkpoint_id}")
         new_id, run_dir = self._prepare(plan, source.root / "spec.yaml")
         done = [unit for unit, state in saved.units.items() if state == "succeeded"]
         with self.store.transaction():
@@ -581,7 +630,7 @@ class LocalOperations:
             self.store.append_events(
                 [Event(time.time(), new_id, "restored_from_checkpoint", None, {"id": saved.id})]
             )
-        return self._drive(plan, new_id, run_dir, observer=observer, detach=detach)
+        return self._drive(plan, new_id, run_dir, observer=observer, detach=detach, secrets=secrets)
 
     # -- cleaning ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
 from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.model import Plan
+from shipyard.plan.secrets import reveal
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace, open_private
 
@@ -44,7 +45,13 @@ def drive(
     execution_id: str,
     run_dir: RunDir,
     observer: Observer | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
 ) -> None:
+    """``secrets``: the values of the plan's secret parameters (the plan holds none). They go
+    into the units' environment in this process's memory only."""
+    if plan.secrets:
+        plan = reveal(plan, secrets or {})
     # A resumed execution: what already succeeded stays done, attempts number on.
     status = store.get_execution(execution_id)
     done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
@@ -109,7 +116,7 @@ def _stop_on_signals(executor: Controllable, store: Store, execution_id: str) ->
             loop.remove_signal_handler(sig)
 
 
-def fork_supervisor(home: Path, execution_id: str) -> int:
+def fork_supervisor(home: Path, execution_id: str, secrets: Mapping[str, str]) -> int:
     """Detach by forking this very process (its modules are already imported): the child
     starts a session, forks again so that it is nobody's child, and drives the execution.
     Returns the intermediate child's exit status (0 once the supervisor is on its way)."""
@@ -120,7 +127,7 @@ def fork_supervisor(home: Path, execution_id: str) -> int:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            _supervise(home, execution_id, redirect=True)
+            _supervise(home, execution_id, secrets, redirect=True)
             code = 0
         finally:
             os._exit(code)
@@ -128,7 +135,9 @@ def fork_supervisor(home: Path, execution_id: str) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _supervise(home: Path, execution_id: str, *, redirect: bool) -> None:
+def _supervise(
+    home: Path, execution_id: str, secrets: Mapping[str, str], *, redirect: bool
+) -> None:
     workspace = Workspace(home)
     run_dir = workspace.run_dir(execution_id)
     if redirect:
@@ -144,7 +153,7 @@ def _supervise(home: Path, execution_id: str, *, redirect: bool) -> None:
     # A fleet starts its own watchdog; a detached pipeline gets one here.
     watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
     try:
-        drive(store, plan, execution_id, run_dir)
+        drive(store, plan, execution_id, run_dir, secrets=secrets)
     finally:
         store.close()
         if watchdog is not None:
@@ -153,14 +162,21 @@ def _supervise(home: Path, execution_id: str, *, redirect: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    piped = "--secrets-on-stdin" in args
+    args = [arg for arg in args if arg != "--secrets-on-stdin"]
     if len(args) != 2:
-        sys.stderr.write("usage: python -m shipyard.supervisor HOME EXECUTION_ID\n")
+        sys.stderr.write(
+            "usage: python -m shipyard.supervisor HOME EXECUTION_ID [--secrets-on-stdin]\n"
+        )
         return 2
     home, execution_id = Path(args[0]), args[1]
+    # The secret parameters' values come through a pipe (JSON), read before detaching: an
+    # argument or a variable of ours would be readable in /proc or inherited by every unit.
+    secrets = json.loads(sys.stdin.buffer.read() or b"{}") if piped else {}
     if os.fork() != 0:  # the parent returns at once; the child goes on, orphaned on purpose
         return 0
     os.setsid()
-    _supervise(home, execution_id, redirect=False)
+    _supervise(home, execution_id, secrets, redirect=False)
     return 0
 
 

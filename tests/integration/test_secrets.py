@@ -8,19 +8,24 @@ reaches the disk, a display or an argv — only the environment of the units.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import secrets
 import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from shipyard.errors import ParameterError, SpecError
 from shipyard.local import LocalOperations
-from shipyard.models import ExecutionState, ExecutionStatus
+from shipyard.models import ExecutionState, ExecutionStatus, to_jsonable
 from shipyard.workspace import Workspace
 from tests.conftest import SpecWriter
 
@@ -202,3 +207,210 @@ def test_an_open_home_is_closed_once_and_said_so(
     assert "now owner-only" in first
     assert "open to other users" not in second
     assert modes_open_to_others(home) == []
+
+
+# -- secret parameters ---------------------------------------------------------------------------
+
+SECRET_SPEC = """
+name: secrets
+parameters:
+  token: {secret: true, description: the API token}
+  user: bob
+env:
+  AUTH: "Bearer {{ token }} for {{ user }}"
+steps:
+  use:
+    # The step proves it got the value (its hash, in its log) without ever printing it.
+    run: >-
+      printf '%s|%s|%s' "$SHIPYARD_PARAM_TOKEN" "$AUTH" "$MINE" | sha256sum > got.txt;
+      cat got.txt
+    shell: true
+    env:
+      MINE: "x{{ token }}y"
+  after:
+    run: ["sh", "-c", "test -e go || exit 3; echo after"]
+    needs: [use]
+"""
+
+
+def expected_digest(secret: str) -> str:
+    text = f"{secret}|Bearer {secret} for bob|x{secret}y"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def traces(secret: str) -> list[bytes]:
+    """The secret as it could leak: itself, and its plain hashes (a short secret's hash is
+    undone by trying candidates)."""
+    raw = secret.encode()
+    return [raw, hashlib.sha256(raw).hexdigest().encode(), hashlib.md5(raw).hexdigest().encode()]
+
+
+def files_holding(home: Path, secret: str) -> list[str]:
+    found = []
+    for path in sorted(home.rglob("*")):
+        if path.is_file() and not path.is_symlink() and not stat.S_ISSOCK(path.lstat().st_mode):
+            data = path.read_bytes()
+            found += [f"{path.relative_to(home)}" for trace in traces(secret) if trace in data]
+    return found
+
+
+@pytest.fixture
+def secret() -> str:
+    return f"hunter-{secrets.token_hex(6)}"
+
+
+def test_a_secret_reaches_the_step_only_through_its_environment(
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    ops: LocalOperations,
+    secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = write_spec(SECRET_SPEC)
+    (tmp_path / "go").touch()
+    monkeypatch.setenv("SHIPYARD_PARAM_TOKEN", secret)
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED, status
+    # The step really had it, in all three forms.
+    assert (tmp_path / "got.txt").read_text().split()[0] == expected_digest(secret)
+    # Nothing Shipyard shows has it.
+    plan = ops.plan(spec)
+    shown = json.dumps(
+        [plan.to_dict(), to_jsonable(ops.status(status.id)), to_jsonable(ops.list_executions())]
+    )
+    assert secret not in shown
+    assert ops.status(status.id).parameters == {"token": "***", "user": "bob"}
+    assert plan.step("use").env["AUTH"] == "Bearer *** for bob"
+    events = (Path(status.run_dir) / "events.jsonl").read_text()
+    assert "unit_started" in events
+    # Nothing Shipyard wrote has it (state.db and its WAL read while the store is open).
+    assert (ops.workspace.home / "state.db-wal").exists()
+    assert files_holding(ops.workspace.home, secret) == []
+
+
+def test_a_secret_given_with_p_is_kept_off_the_disk_too(
+    tmp_path: Path, write_spec: SpecWriter, ops: LocalOperations, secret: str
+) -> None:
+    spec = write_spec(SECRET_SPEC)
+    (tmp_path / "go").touch()
+    status = ops.run(spec, {"token": secret, "user": "bob"})
+    assert status.state == ExecutionState.SUCCEEDED
+    assert (tmp_path / "got.txt").read_text().split()[0] == expected_digest(secret)
+    assert files_holding(ops.workspace.home, secret) == []
+
+
+def test_a_missing_secret_is_asked_for_and_nothing_starts(
+    write_spec: SpecWriter, ops: LocalOperations
+) -> None:
+    spec = write_spec(SECRET_SPEC)
+    with pytest.raises(ParameterError, match="secret parameter 'token' was not given") as error:
+        ops.run(spec)
+    assert error.value.hint and "SHIPYARD_PARAM_TOKEN" in error.value.hint
+    assert ops.list_executions() == []
+    assert ops.plan(spec).parameters["token"] == "***"  # showing the plan needs no secret
+
+
+def test_a_secret_with_a_nul_byte_is_refused_without_showing_it(
+    write_spec: SpecWriter, ops: LocalOperations
+) -> None:
+    spec = write_spec(SECRET_SPEC)
+    with pytest.raises(ParameterError, match="NUL byte") as error:
+        ops.run(spec, {"token": "abc\0hidden-part"})
+    assert "hidden-part" not in str(error.value)
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["forked", "fresh-interpreter"])
+def test_a_detached_run_gets_the_secret_without_a_file(
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    ops: LocalOperations,
+    secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+    threads: bool,
+) -> None:
+    """run -d forks this process (the values stay in memory) or, with other threads about,
+    starts `python -m shipyard.supervisor`, which reads them from a pipe."""
+    spec = write_spec(SECRET_SPEC)
+    (tmp_path / "go").touch()
+    monkeypatch.setenv("SHIPYARD_PARAM_TOKEN", secret)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    if threads:
+        other.start()
+    try:
+        started = ops.run(spec, detach=True)
+    finally:
+        release.set()
+    status = finished(ops, started.id)
+    assert status.state == ExecutionState.SUCCEEDED, status
+    assert (tmp_path / "got.txt").read_text().split()[0] == expected_digest(secret)
+    supervisor_log = (Path(status.run_dir) / "supervisor.log").read_text()
+    assert secret not in supervisor_log
+    assert files_holding(ops.workspace.home, secret) == []
+
+
+def test_resume_asks_for_the_secret_again(
+    tmp_path: Path,
+    write_spec: SpecWriter,
+    ops: LocalOperations,
+    secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = write_spec(SECRET_SPEC)
+    failed = ops.run(spec, {"token": secret})  # 'after' fails: no 'go' file yet
+    assert failed.state == ExecutionState.FAILED
+    (tmp_path / "go").touch()
+    (tmp_path / "got.txt").unlink()
+    with pytest.raises(
+        ParameterError, match=r"'token' was not given \(its value is never stored"
+    ) as e:
+        ops.resume(failed.id)
+    assert e.value.hint and f"shipyard resume {failed.id}" in e.value.hint
+    with pytest.raises(ParameterError, match="'user' is not a secret parameter"):
+        ops.resume(failed.id, params={"token": secret, "user": "eve"})
+    monkeypatch.setenv("SHIPYARD_PARAM_TOKEN", secret)
+    resumed = ops.resume(failed.id)
+    assert resumed.state == ExecutionState.SUCCEEDED
+    assert resumed.unit("use").attempts == 1  # kept: its key holds the secret's template only
+    assert not (tmp_path / "got.txt").exists()
+    assert files_holding(ops.workspace.home, secret) == []
+
+
+def test_a_secret_is_refused_in_an_argv_at_validation(
+    write_spec: SpecWriter, ops: LocalOperations
+) -> None:
+    spec = write_spec(
+        """
+        name: leaky
+        parameters:
+          token: {secret: true}
+        steps:
+          a:
+            run: [curl, -H, "Authorization: {{ token }}", https://example.invalid]
+        """
+    )
+    with pytest.raises(SpecError) as error:
+        ops.run(spec, {"token": "x"})
+    (problem,) = error.value.problems
+    assert "secret parameter 'token' is used in a command" in problem.message
+    assert problem.location is not None
+    assert (problem.location.line, problem.location.column) == (6, 21)
+    assert problem.hint and '"$SHIPYARD_PARAM_TOKEN"' in problem.hint
+
+
+def test_cache_entry_names_are_keyed_per_home(tmp_path: Path, write_spec: SpecWriter) -> None:
+    """The same spec and -p values give other entry names in another home: the names are an
+    HMAC under the home's own random key (cache/key, 0600), not a hash anyone can recompute."""
+    spec = write_spec(SECRET_SPEC)
+    names = []
+    for home in ("one", "two"):
+        ops = LocalOperations(Workspace(tmp_path / home))
+        try:
+            ops.plan(spec, {"token": "1234"})
+        finally:
+            ops.close()
+        key = tmp_path / home / "cache" / "key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        names.append({entry.name for entry in (key.parent / "plans").glob("*.json")})
+    assert len(names[0]) == 1
+    assert names[0].isdisjoint(names[1])

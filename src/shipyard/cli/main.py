@@ -75,6 +75,15 @@ ParamOption = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", help="Set a parameter: -p name=value (repeatable)."),
 ]
+SecretParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="Give a secret parameter again: -p name=value (never stored; "
+        "$SHIPYARD_PARAM_<NAME> keeps it off the command line).",
+    ),
+]
 ModeOption = Annotated[
     str,
     typer.Option(
@@ -505,15 +514,20 @@ def resume(
         bool, typer.Option("--detach", "-d", help="Resume in a supervisor process.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    param: SecretParamOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Continue a failed, cancelled or lost execution: steps that succeeded are kept, the others
-    run (attempts number on). Refused when the spec or inputs changed under a succeeded step."""
+    run (attempts number on). Refused when the spec or inputs changed under a succeeded step.
+    Secret parameters are never stored: give them again ($SHIPYARD_PARAM_<NAME>, or -p)."""
     ops = _ops(home)
+    params = _params(param)
 
     def start(observer: Any, background: bool) -> Any:
-        return ops.resume(execution_id, force=force, detach=background, observer=observer)
+        return ops.resume(
+            execution_id, force=force, detach=background, observer=observer, params=params
+        )
 
     mode = ops.status(execution_id).mode
     _execute(ops, start, mode=mode, detach=detach, quiet=quiet, as_json=as_json)
@@ -870,15 +884,19 @@ def checkpoint_restore(
         bool, typer.Option("--detach", "-d", help="Run it in a supervisor process.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    param: SecretParamOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a checkpoint's checksums and start a new execution from it: steps that had
     succeeded are skipped; restarted steps find their files in $SHIPYARD_RESTORE_DIR."""
     ops = _ops(home)
+    params = _params(param)
 
     def start(observer: Any, background: bool) -> Any:
-        return ops.checkpoint_restore(checkpoint_id, detach=background, observer=observer)
+        return ops.checkpoint_restore(
+            checkpoint_id, detach=background, observer=observer, params=params
+        )
 
     _execute(ops, start, mode="normal", detach=detach, quiet=quiet, as_json=as_json)
 

@@ -48,7 +48,10 @@ def step_key(step: PlannedStep) -> str:
     material = {
         "argv": step.command.argv,
         "shell": step.command.shell,
-        "env": step.env,
+        # An entry using a secret counts by its template, never its value: the key is stored,
+        # and a hash of a short secret is undone by trying candidates. (Changing only a secret
+        # keeps a step's key: resume reuses its result.)
+        "env": {**step.env, **step.secret_env} if step.secret_env else step.env,
         "workdir": step.workdir,
         "inputs": inputs,
     }

@@ -23,6 +23,7 @@ from shipyard.plan.model import (
     StopSettings,
     with_history,
 )
+from shipyard.plan.secrets import MASK, secret_templates, variable
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
 from shipyard.spec.models import Scalar, Spec
@@ -80,10 +81,13 @@ def build_plan(
     Raises ParameterError for bad overrides. Does no I/O: ``cores`` comes from the caller.
     """
     spec = loaded.spec
-    values = resolve_parameters(spec.parameters, overrides or {}, test_mode=mode == "test")
+    secrets = frozenset(name for name, parameter in spec.parameters.items() if parameter.secret)
+    values = _resolve(spec, overrides or {}, secrets, test_mode=mode == "test")
     text_values = {name: render_value(value) for name, value in values.items()}
     common_env = {key: substitute(value, text_values) for key, value in spec.env.items()}
     common_env.update(parameter_env(values))
+    common_secret = secret_templates(spec.env, secrets)
+    common_secret.update({variable(name): f"{{{{ {name} }}}}" for name in sorted(secrets)})
 
     # Steps order among themselves; the services a step needs are waited for at run time.
     needs = {
@@ -108,6 +112,7 @@ def build_plan(
                 command=resolve_command(step.run, step.shell, text_values),
                 needs=needs[name],
                 needs_services=service_needs.get(name, []),
+                secret_env=_unit_secrets(common_secret, step.env, secrets),
                 env=env,
                 workdir=str(Path(workdir)),
                 timeout=step.timeout,
@@ -125,7 +130,9 @@ def build_plan(
         )
 
     services, service_stages = (
-        _services(loaded, fleet, common_env, text_values) if fleet else ([], [])
+        _services(loaded, fleet, common_env, text_values, common_secret, secrets)
+        if fleet
+        else ([], [])
     )
     path, _ = critical_path(needs)
     hooks = spec.hooks
@@ -152,6 +159,8 @@ def build_plan(
         service_stages=service_stages,
         base_port=spec.execution.base_port,
         on_service_failure=spec.execution.on_service_failure,
+        secrets=[name for name in spec.parameters if name in secrets],
+        secret_env=common_secret,
     )
     _check_programs(plan)
     return with_history(plan, dict(history)) if history else plan
@@ -175,8 +184,39 @@ def _check_programs(plan: Plan) -> None:
             )
 
 
+def _resolve(
+    spec: Spec, overrides: Mapping[str, object], secrets: frozenset[str], *, test_mode: bool
+) -> dict[str, Scalar]:
+    """Every parameter's value; a secret's is :data:`MASK`: the plan never holds it (the
+    engine gets it apart, see shipyard.plan.secrets)."""
+    if not secrets:
+        return resolve_parameters(spec.parameters, overrides, test_mode=test_mode)
+    public = resolve_parameters(
+        {name: p for name, p in spec.parameters.items() if name not in secrets},
+        {name: value for name, value in overrides.items() if name not in secrets},
+        test_mode=test_mode,
+    )
+    return {name: public.get(name, MASK) for name in spec.parameters}
+
+
+def _unit_secrets(
+    common: Mapping[str, str], own: Mapping[str, str], secrets: frozenset[str]
+) -> dict[str, str]:
+    """A unit's env entries that use a secret: the spec-level ones it does not override, and
+    its own."""
+    if not secrets:
+        return {}
+    inherited = {key: text for key, text in common.items() if key not in own}
+    return {**inherited, **secret_templates(own, secrets)}
+
+
 def _services(
-    loaded: LoadedSpec, resolved: Fleet, common_env: dict[str, str], values: Mapping[str, str]
+    loaded: LoadedSpec,
+    resolved: Fleet,
+    common_env: dict[str, str],
+    values: Mapping[str, str],
+    common_secret: Mapping[str, str],
+    secrets: frozenset[str],
 ) -> tuple[list[PlannedService], list[list[str]]]:
     """The fleet: each service resolved, with its start stage and its connections."""
     spec = loaded.spec
@@ -212,6 +252,7 @@ def _services(
                 stop=StopSettings(**service.stop.model_dump()),
                 depends_on=depends_on,
                 connects_to=wiring.connections.get(name, []),
+                secret_env=_unit_secrets(common_secret, service.env, secrets),
             )
         )
     return planned, wiring.stages

@@ -74,6 +74,9 @@ class PlannedStep:
     outputs: list[str] = field(default_factory=list)
     checkpoint: CheckpointSettings | None = None
     needs_services: list[str] = field(default_factory=list)  # waited for until healthy
+    #: env entries that use a secret parameter, as the spec wrote them (``env`` shows them
+    #: masked); the engine alone fills them in (see shipyard.plan.secrets)
+    secret_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class PlannedService:
     depends_on: dict[str, str] = field(default_factory=dict)
     connects_to: list[str] = field(default_factory=list)
     description: str = ""
+    secret_env: dict[str, str] = field(default_factory=dict)  # as PlannedStep's
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,10 @@ class Plan:
     #: With steps and services: keep the services up once the steps are done (``up``), rather
     #: than bringing them down and ending with the steps' outcome (``run``).
     stay_up: bool = False
+    #: Parameters declared ``secret: true``: ``parameters`` shows them masked, ``secret_env``
+    #: holds the templates of the spec-level env entries using them (see shipyard.plan.secrets)
+    secrets: list[str] = field(default_factory=list)
+    secret_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -199,6 +207,7 @@ class Plan:
                 outputs=list(item["outputs"]),
                 checkpoint=CheckpointSettings(**item["checkpoint"]) if item["checkpoint"] else None,
                 needs_services=list(item.get("needs_services", [])),
+                secret_env=dict(item.get("secret_env", {})),
             )
             for item in data["steps"]
         ]
@@ -227,6 +236,8 @@ class Plan:
             base_port=data.get("base_port", 8100),
             on_service_failure=data.get("on_service_failure", "keep-running"),
             stay_up=data.get("stay_up", False),
+            secrets=list(data.get("secrets", [])),
+            secret_env=dict(data.get("secret_env", {})),
         )
 
 
@@ -245,6 +256,7 @@ def _service(item: dict[str, Any]) -> PlannedService:
         depends_on=dict(item["depends_on"]),
         connects_to=list(item["connects_to"]),
         description=item["description"],
+        secret_env=dict(item.get("secret_env", {})),
     )
 
 

@@ -25,6 +25,7 @@ from shipyard.spec.namechecks import (
     check_url_variables,
 )
 from shipyard.spec.pathchecks import check_confined_paths
+from shipyard.spec.secretchecks import check_secrets
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
 
@@ -290,6 +291,7 @@ CHECKS: tuple[Check, ...] = (
     check_parameter_variables,
     check_url_variables,
     check_confined_paths,
+    check_secrets,
 )
 
 

@@ -143,6 +143,11 @@ class ParameterSpec(_Model):
     description: str = ""
     choices: list[Scalar] | None = Field(None, description="the only values allowed")
     test: Scalar | None = Field(None, description="value used in --mode test (small inputs)")
+    secret: bool = Field(
+        False,
+        description="a password or token: given with -p or $SHIPYARD_PARAM_<NAME> at each run, "
+        "shown and recorded as ***, passed to units only through their environment",
+    )
 
     @model_validator(mode="before")
     @classmethod
