@@ -137,14 +137,11 @@ class LocalOperations:
         from shipyard.plan.cache import PlanCache, plan_key
         from shipyard.plan.model import with_history
 
-        path = Path(spec_path).resolve()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            from shipyard.spec.loader import load_spec
+        from shipyard.spec.reading import read_spec_text
 
-            load_spec(spec_path)  # raises the SpecError that explains it
-            raise
+        # A regular file of a sane size in UTF-8 (SpecError otherwise): never /dev/zero or a FIFO.
+        text = read_spec_text(Path(spec_path))
+        path = Path(spec_path).resolve()
         overrides = dict(params or {})
         cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
         store = self.store  # opened first: it makes (or closes) the home the cache lives in

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from shipyard.errors import SpecError, SpecProblem
 from shipyard.spec.checks import run_checks, run_raw_checks
 from shipyard.spec.models import HINT, PARAMETER_PATTERN, Spec
+from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
 
 
@@ -45,16 +46,8 @@ class LoadedSpec:
 def load_spec(path: str | Path) -> LoadedSpec:
     """Load and validate the spec file at ``path``; SpecError lists every problem found."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(
-            [SpecProblem(f"no spec file at {file}", hint="check the path; specs are YAML files")]
-        ) from None
-    except IsADirectoryError:
-        raise SpecError([SpecProblem(f"{file} is a folder, not a spec file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError([SpecProblem(f"cannot read {file}: {error}")]) from None
+    # A regular file of a sane size, in UTF-8: never /dev/zero, a FIFO or a 2 GB file.
+    text = read_spec_text(file)
     return load_spec_text(text, file.resolve())
 
 

@@ -130,11 +130,100 @@ class _Walker:
         return result
 
 
+#: Deeper than this is no spec (a real one is < 10 levels): PyYAML's composer and our walk
+#: recurse, so `[` × 5000 ended in a RecursionError.
+MAX_DEPTH = 64
+#: Values (scalars and collections) the document may hold once every alias is expanded, as the
+#: walk expands them. A 1 KB "billion laughs" file grew past 2.9 GB before; a large real spec
+#: (1,000 steps of 20 values) is 20,000.
+MAX_NODES = 200_000
+
+
+def _bounds_problem(text: str, file: Path | None) -> SpecProblem | None:
+    """Check the document's depth, aliases and expanded size on the parser's event stream
+    (libyaml's parser is iterative) before any node tree is built or walked."""
+    loader = _Loader(text)
+    try:
+        expansion = _Expansion()
+        while loader.check_event():
+            event = loader.get_event()
+            problem = expansion.feed(event)
+            if problem is not None:
+                message, hint = problem
+                return SpecProblem(message, _location(file, event.start_mark), hint=hint)
+        return None
+    finally:
+        loader.dispose()
+
+
+class _Expansion:
+    """What the walk of a document would produce, followed one parser event at a time.
+
+    An alias counts as the size of what its anchor holds; an alias to a collection that is not
+    closed yet is recursive (`a: &x {env: *x}`) and can never be expanded.
+    """
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, int] = {}  # anchor → values it holds, once its value has ended
+        self.anchors: list[str | None] = []  # of each collection being read
+        self.counts = [0]  # values in each collection being read (index 0: the document)
+        self.total = 0  # every value the walk will visit, aliases expanded
+
+    def feed(self, event: yaml.Event) -> tuple[str, str] | None:
+        """The problem (message, hint) ``event`` makes, if any."""
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = self.anchors.pop(), self.counts.pop()
+            if anchor is not None:
+                self.sizes[anchor] = size
+            self.counts[-1] += size
+            return None
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(self.anchors) >= MAX_DEPTH:
+                return (
+                    f"the spec is nested more than {MAX_DEPTH} levels deep here",
+                    "a spec is a few levels of mappings and lists; check the brackets",
+                )
+            self.anchors.append(event.anchor)
+            self.counts.append(1)
+            return self._add(1, event)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.anchors:
+                return (
+                    f"the alias '*{event.anchor}' is inside the value it refers to (a recursive "
+                    "alias), which can never be written out",
+                    f"refer to '&{event.anchor}' only after its value has ended",
+                )
+            size = self.sizes.get(event.anchor or "", 1)
+            self.counts[-1] += size
+            return self._add(size, event)
+        if isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                self.sizes[event.anchor] = 1
+            self.counts[-1] += 1
+            return self._add(1, event)
+        return None
+
+    def _add(self, size: int, event: yaml.Event) -> tuple[str, str] | None:
+        self.total += size
+        if self.total <= MAX_NODES:
+            return None
+        if isinstance(event, yaml.AliasEvent):
+            return (
+                f"expanding the alias '*{event.anchor}' makes the spec hold more than "
+                f"{MAX_NODES:,} values (aliases of aliases multiply)",
+                "write the shared part once, or use fewer levels of aliases",
+            )
+        return (f"the spec holds more than {MAX_NODES:,} values", "split it into several specs")
+
+
 def read_yaml(text: str, file: Path | None) -> tuple[Any, SourceMap]:
     """Parse ``text``; raise SpecError-ready problems as a list via ``YamlProblems``."""
     source = SourceMap(file)
     loader = _Loader(text)
     try:
+        bounds = _bounds_problem(text, file)
+        if bounds is not None:
+            raise YamlProblems([bounds])
         node = loader.get_single_node()
         if node is None:
             return None, source
