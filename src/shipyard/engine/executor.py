@@ -156,7 +156,7 @@ class PipelineExecutor:
             max_parallel=self.plan.max_parallel,
             mode=self.plan.mode,
         )
-        journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         try:

@@ -81,7 +81,7 @@ def spawn(
     if not argv or not argv[0]:
         # Validation refuses these; a parameter substituted at plan time could still empty it.
         raise SpawnError("the command is empty: there is no program to start")
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         if cwd is None:
             pid = _posix_spawn(argv, env, log_fd)
