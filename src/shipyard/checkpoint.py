@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.confinement import confined_files, resolve
 from shipyard.engine.cachekey import file_sha256
-from shipyard.errors import ShipyardError
+from shipyard.errors import OutsideWorkdir, ShipyardError
 from shipyard.plan.model import Plan
 from shipyard.workspace import RunDir, confined_path
 
@@ -77,6 +78,7 @@ def create(
             continue
         settings = step.checkpoint
         workdir = Path(step.workdir)
+        _refuse_outside(step.name, workdir, settings.paths, settings.ready_file)
         if settings.signal:
             _ask_to_write(
                 running[step.name],
@@ -87,20 +89,10 @@ def create(
                 step.name,
                 [workdir / path for path in settings.paths],
             )
-        files[step.name] = {}
-        for declared in settings.paths:
-            source = workdir / declared
-            if not source.exists():
-                continue  # nothing written yet: the step restarts from scratch
-            for path in _files_under(source):
-                relative = (
-                    str(Path(declared) / path.relative_to(source)) if source.is_dir() else declared
-                )
-                target = partial / step.name / confined_path(relative)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
-                files[step.name][confined_path(relative)] = file_sha256(target)
-                size += target.stat().st_size
+        files[step.name], copied = _copy_files(
+            partial / step.name, step.name, workdir, settings.paths
+        )
+        size += copied
     checkpoint = Checkpoint(
         id=f"{execution_id}/{name}",
         execution_id=execution_id,
@@ -155,17 +147,50 @@ def _ask_to_write(
         time.sleep(0.05)
 
 
+def _refuse_outside(step: str, workdir: Path, paths: list[str], ready_file: str | None) -> None:
+    """Before the step is signalled or its ready file removed: every declared path (links
+    resolved) lies inside its workdir, or the checkpoint is refused."""
+    try:
+        for declared in [*paths, *([ready_file] if ready_file else [])]:
+            resolve(workdir, declared)
+    except OutsideWorkdir as error:
+        raise _refused(step, error) from None
+
+
+def _refused(step: str, error: OutsideWorkdir) -> OutsideWorkdir:
+    return OutsideWorkdir(f"checkpoint refused: step '{step}': {error.message}", hint=error.hint)
+
+
+def _copy_files(
+    target: Path, step: str, workdir: Path, paths: list[str]
+) -> tuple[dict[str, str], int]:
+    """Copy the step's declared files into ``target``: {path: sha256} and the bytes copied.
+    Links are followed only while they stay inside the workdir (checked again: the step may
+    have made one since); a missing path is skipped (the step restarts from scratch)."""
+    files: dict[str, str] = {}
+    size = 0
+    for declared in paths:
+        try:
+            found = confined_files(workdir, declared)
+        except OutsideWorkdir as error:
+            raise _refused(step, error) from None
+        except FileNotFoundError:
+            continue
+        for relative, source in found:
+            name = confined_path(str(Path(declared) / relative) if relative else declared)
+            copy = target / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+            files[name] = file_sha256(copy)
+            size += copy.stat().st_size
+    return files, size
+
+
 def _mtime(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns
     except FileNotFoundError:
         return None
-
-
-def _files_under(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def _number(name: str) -> int:

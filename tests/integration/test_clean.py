@@ -85,7 +85,7 @@ def test_complete_removes_the_run_and_its_records_and_undo_brings_them_back(
     assert not run_dir.exists()
     assert execution_id not in [s.id for s in ops.list_executions()]
     assert (tmp_path / "outside" / "precious.txt").exists()
-    assert (tmp_path / "up.txt").exists()
+    assert (tmp_path / "work" / "up.txt").exists()
     restored = ops.clean_undo(execution_id)
     assert restored.records
     assert ops.status(execution_id).state.value == "succeeded"

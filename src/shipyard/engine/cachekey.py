@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from shipyard.confinement import confined_files
+from shipyard.errors import OutsideWorkdir
 from shipyard.plan.model import PlannedStep
 
 
@@ -40,11 +42,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _confined_digest(workdir: str, declared: str) -> str:
+    """content_digest of an input, or 'outside' — unread — when it or a link inside it leads
+    out of the workdir (the executor refuses to start such a step)."""
+    try:
+        confined_files(workdir, declared)
+    except OutsideWorkdir:
+        return "outside"
+    except OSError:
+        return "missing"
+    return content_digest(Path(workdir) / declared)
+
+
 def step_key(step: PlannedStep) -> str:
     inputs = {}
     if step.inputs:
-        workdir = Path(step.workdir)
-        inputs = {path: content_digest(workdir / path) for path in step.inputs}
+        inputs = {path: _confined_digest(step.workdir, path) for path in step.inputs}
     material = {
         "argv": step.command.argv,
         "shell": step.command.shell,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shipyard.confinement import confined_files, refused
 from shipyard.engine.backoff import retry_delay
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.process import (
@@ -35,7 +36,7 @@ from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.runtime import base_environment, heartbeat
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
-from shipyard.errors import ShipyardError
+from shipyard.errors import OutsideWorkdir, ShipyardError
 from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
@@ -327,6 +328,11 @@ class PipelineExecutor:
         env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
         if step.inputs:
+            # A link among the inputs that leads out of the workdir: refused before it is read.
+            outside = refused(step.workdir, step.inputs, "input")
+            if outside is not None:
+                self._spawn_failed(step, attempt, outside)
+                return
             # Inputs are hashed before the step runs: it may well change them.
             self._keys[name] = step_key(step)
         if attempt > 1:
@@ -451,9 +457,9 @@ class PipelineExecutor:
             state, reason, retry = UnitState.FAILED, f"timed out after {limit}", True
         elif status.ok:
             state, reason, retry = UnitState.SUCCEEDED, None, False
-            missing = self._collect_outputs(running.step)
-            if missing is not None:
-                state, reason, retry = UnitState.FAILED, missing, True
+            failure = self._collect_outputs(running.step)
+            if failure is not None:
+                state, (reason, retry) = UnitState.FAILED, failure
         else:
             state, reason, retry = UnitState.FAILED, _describe_exit(status), True
         if running.leftovers_killed and state == UnitState.SUCCEEDED:
@@ -575,22 +581,28 @@ class PipelineExecutor:
         self._settled[name].set()
         self._pump()
 
-    def _collect_outputs(self, step: PlannedStep) -> str | None:
-        """Copy the step's declared outputs into artifacts/<step>/ (hard links where the file
-        system allows). Returns why the step must count as failed: a declared output is missing."""
+    def _collect_outputs(self, step: PlannedStep) -> tuple[str, bool] | None:
+        """Copy the step's declared outputs into artifacts/<step>/. Returns why the step must
+        count as failed, and whether a retry may help: a declared output is missing (yes), or it
+        (or a link inside it) leads out of the workdir (no; nothing at all is copied then)."""
         if not step.outputs:
-            return None  # the common case, kept free of pathlib
-        workdir = Path(step.workdir)
+            return None  # the common case, kept free of pathlib and stat calls
+        found: list[tuple[str, list[tuple[str, Path]]]] = []
         for declared in step.outputs:
-            source = workdir / declared
-            if not source.exists():
-                return f"declared output '{declared}' was not written"
-            target = self.run_dir.artifacts / step.name / confined_path(declared)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
-            else:
-                _link_or_copy(str(source), str(target))
+            try:
+                found.append((declared, confined_files(step.workdir, declared)))
+            except OutsideWorkdir as error:
+                return f"declared output {error.message}: refused, nothing was copied", False
+            except OSError:
+                return f"declared output '{declared}' was not written", True
+        artifacts = self.run_dir.artifacts / step.name
+        for declared, files in found:
+            target = artifacts / confined_path(declared)
+            try:
+                for relative, source in files:
+                    _copy(source, target / relative if relative else target)
+            except OSError as error:
+                return f"declared output '{declared}' could not be copied: {error}", True
         return None
 
     def _retry_due(self, name: str) -> None:
@@ -745,15 +757,14 @@ class PipelineExecutor:
         return ExecutionState.FAILED
 
 
-def _link_or_copy(source: str, target: str) -> str:
-    """A hard link costs no space; where it cannot be made (another file system), a copy."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(target)  # noqa: PTH108 - plain strings here, as copytree passes them
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-    return target
+def _copy(source: Path, target: Path) -> None:
+    """An independent copy, never a hard link: writing to the artifact must not change the
+    step's file (or what it pointed at), nor the other way round. Whatever was at ``target``
+    (a file of an earlier attempt, a link the step planted there) is removed, not written
+    through."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    shutil.copy2(source, target)
 
 
 def _describe_exit(status: ExitStatus) -> str:
