@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import time
@@ -21,16 +22,21 @@ from pathlib import Path
 from shipyard.confinement import confined_files, refused
 from shipyard.engine.backoff import retry_delay
 from shipyard.engine.cachekey import step_key
+from shipyard.engine.containment import (
+    Containment,
+    UnitScope,
+    choose_containment,
+    kill_now,
+    terminate_unit,
+)
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
     Launched,
     SpawnError,
     group_alive,
-    kill_group_now,
     signal_group,
     spawn,
-    terminate_group,
 )
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.runtime import base_environment, heartbeat
@@ -56,6 +62,7 @@ class _Running:
     step: PlannedStep
     attempt: int
     launched: Launched
+    scope: UnitScope  # every process of this attempt, also those that left its group
     timeout_handle: asyncio.TimerHandle | None = None
     exit: ExitStatus | None = None
     terminating: asyncio.Task[bool] | None = None
@@ -81,10 +88,13 @@ class PipelineExecutor:
         done: Iterable[str] = (),
         attempts: Mapping[str, int] | None = None,
         recorder: Recorder | None = None,
+        containment: Containment | None = None,
     ) -> None:
         """``done``: steps that already succeeded (a resumed execution, or results reused from
         another one): they do not run. ``attempts``: attempts already made per step, so a
-        resumed execution numbers on. ``recorder``: shared with a fleet running these steps."""
+        resumed execution numbers on. ``recorder``: shared with a fleet running these steps.
+        ``containment``: how each unit's processes are tracked (a cgroup per unit where the
+        machine allows it, see :mod:`shipyard.engine.containment`); a fleet shares its own."""
         self.plan = plan
         self._already = set(done)
         self.execution_id = execution_id
@@ -120,9 +130,10 @@ class PipelineExecutor:
         self._running: dict[str, _Running] = {}
         self._sampler = ResourceSampler()
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
+        self.containment = containment or choose_containment(execution_id, run_dir.root)
         self._stop_reason: str | None = None
         self._prepare_failed = False
-        self._hook: tuple[str, Launched] | None = None
+        self._hook: tuple[str, Launched, UnitScope] | None = None
         self._journal = -1  # the spawn journal's descriptor, open while run() runs
         self._timed_out_execution = False
         self._done: asyncio.Future[None] | None = None
@@ -157,6 +168,11 @@ class PipelineExecutor:
             max_parallel=self.plan.max_parallel,
             mode=self.plan.mode,
         )
+        self.recorder.event(
+            "containment",
+            mechanism=self.containment.mechanism,
+            detail=self.containment.detail(),
+        )
         journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
@@ -185,6 +201,7 @@ class PipelineExecutor:
                 task.cancel()
             await asyncio.gather(flusher, beat, return_exceptions=True)
             try:
+                self.containment.close()  # the execution's last sweep; its cgroup goes
                 self._final_flush()
             finally:
                 os.close(journal)
@@ -292,10 +309,10 @@ class PipelineExecutor:
             self.recorder.event("stop_requested", reason=reason, force=force)
         self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
         if self._hook is not None:
-            phase, hook = self._hook
+            phase, hook, hook_scope = self._hook
             # A prepare hook is interrupted like a step; cleanup always runs unless forced.
             if force:
-                kill_group_now(hook.pgid)
+                kill_now(hook.pgid, hook_scope)
             elif phase == "prepare":
                 signal_group(hook.pgid, SIGNALS["TERM"])
         for running in list(self._running.values()):
@@ -338,25 +355,28 @@ class PipelineExecutor:
         if attempt > 1:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
                 log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
+        scope = self.containment.scope(name)
+        env["SHIPYARD_UNIT"] = scope.marker
+        loop = self._loop
         try:
-            launched = spawn(
-                step.command.argv,
-                env=env,
-                cwd=self._cwds[name],
-                log_path=log_path,
-                loop=self._loop,
+            launched = scope.spawn(
+                lambda: spawn(
+                    step.command.argv, env=env, cwd=self._cwds[name], log_path=log_path, loop=loop
+                )
             )
         except SpawnError as error:
+            scope.close()
             self._spawn_failed(step, attempt, str(error))
             return
         except Exception as error:
+            scope.close()
             # Anything else that slips through (validation should have refused it) must still
             # end the unit with a reason: raised here it would leave it pending under a failed
             # execution, or, from an exit callback, leave the run waiting forever.
             self._spawn_failed(step, attempt, f"cannot start: {type(error).__name__}: {error}")
             return
         self._journal_spawn(launched, name)
-        running = _Running(step, attempt, launched)
+        running = _Running(step, attempt, launched, scope)
         self._running[name] = running
         if step.timeout is not None:
             running.timeout_handle = self._loop.call_later(step.timeout, self._timed_out, name)
@@ -405,9 +425,9 @@ class PipelineExecutor:
             running.timeout_handle.cancel()
         if running.terminating is not None:
             return  # the termination task completes the unit once the group is empty
-        if group_alive(running.launched.pgid):
-            # The command is done but left processes behind in its group: they go too, so a
-            # finished step never leaves orphans running.
+        if group_alive(running.launched.pgid) or running.scope.escaped():
+            # The command is done but left processes behind, in its group or out of it (setsid):
+            # they go too, so a finished step never leaves orphans running.
             running.leftovers_killed = True
             self._terminate(running, running.step.stop.timeout)
             return
@@ -424,14 +444,14 @@ class PipelineExecutor:
     def _stop_unit(self, running: _Running, reason: str, *, force: bool) -> None:
         running.cancel_reason = running.cancel_reason or reason
         if force:
-            kill_group_now(running.launched.pgid)
+            kill_now(running.launched.pgid, running.scope)
         if running.terminating is None:
             self._terminate(running, 0.0 if force else running.step.stop.timeout)
 
     def _terminate(self, running: _Running, grace: float) -> None:
         sig = SIGNALS[running.step.stop.signal]
         running.terminating = asyncio.ensure_future(
-            terminate_group(running.launched.pgid, sig, grace)
+            terminate_unit(running.launched.pgid, running.scope, sig, grace)
         )
         running.terminating.add_done_callback(lambda _: self._group_gone(running))
 
@@ -447,6 +467,7 @@ class PipelineExecutor:
         if self._running.get(name) is not running:
             return
         del self._running[name]
+        running.scope.close()  # empty by now: its group and everything that left it are gone
         status = running.exit
         assert status is not None
         resources = self._sampler.finish(name, cpu_seconds=status.cpu_seconds)
@@ -645,27 +666,35 @@ class PipelineExecutor:
         assert self._loop is not None
         log_path = self.run_dir.log_for(f"_{phase}")
         env = {**self._base_env, **self.plan.env, "SHIPYARD_HOOK": phase}
+        loop = self._loop
         for command in commands:
             self.recorder.event("hook_started", None, phase=phase, command=command.display)
+            scope = self.containment.scope(f"_{phase}")
+            hook_env = {**env, "SHIPYARD_UNIT": scope.marker}
             try:
-                launched = spawn(
-                    command.argv,
-                    env=env,
-                    cwd=str(_hook_dir(self.plan)),
-                    log_path=str(log_path),
-                    loop=self._loop,
+                launched = scope.spawn(
+                    functools.partial(
+                        spawn,
+                        command.argv,
+                        env=hook_env,
+                        cwd=str(_hook_dir(self.plan)),
+                        log_path=str(log_path),
+                        loop=loop,
+                    )
                 )
             except SpawnError as error:
+                scope.close()
                 self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
                 return False
             self._journal_spawn(launched, f"_{phase}")
-            self._hook = (phase, launched)
+            self._hook = (phase, launched, scope)
             try:
                 status = await asyncio.shield(launched.exited)
             finally:
                 self._hook = None
-            if group_alive(launched.pgid):
-                await terminate_group(launched.pgid, SIGNALS["TERM"], 10.0)
+            if group_alive(launched.pgid) or scope.escaped():
+                await terminate_unit(launched.pgid, scope, SIGNALS["TERM"], 10.0)
+            scope.close()
             self.recorder.event(
                 "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode
             )
