@@ -909,6 +909,9 @@ class LocalOperations:
         for child, started, _ in journal:
             kill_orphaned_group(child, started)
         marked = kill_marked(execution_id)  # what the journal missed, by its environment
+        from shipyard.engine.containment import kill_recorded_cgroup  # only on this rare path
+
+        kill_recorded_cgroup(self.workspace.run_dir(execution_id).root)  # and its cgroup
         from shipyard.recovery import recover
 
         if recover(self.store, self.workspace.run_dir(execution_id), execution_id):

@@ -45,6 +45,10 @@ def watch(run_dir: Path, pid: int) -> int:
     # Whatever the journal missed, found by its environment; noted in the journal (with start
     # time 0, so no later cleanup ever matches that PID again) so `status` knows they started.
     missed = kill_marked(execution_id)
+    # And the execution's cgroup, where there is one: what left its group and its marker too.
+    from shipyard.engine.containment import kill_recorded_cgroup
+
+    kill_recorded_cgroup(folder.root)
     if missed and folder.root.is_dir():
         with open(open_private(folder.spawns), "a", encoding="utf-8") as journal:
             journal.writelines(f"{pid} 0 {unit}\n" for pid, unit in missed)

@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shipyard.engine.containment import (
+    Containment,
+    UnitScope,
+    choose_containment,
+    kill_now,
+    release,
+    terminate_unit,
+)
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.liveness import pid_alive
 from shipyard.engine.ownership import holder, port_ownership
@@ -32,7 +40,6 @@ from shipyard.engine.process import (
     group_alive,
     kill_group_now,
     spawn,
-    terminate_group,
 )
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import decide_restart
@@ -187,6 +194,7 @@ class _Service:
     env: dict[str, str]
     port: int | None
     launched: Launched | None = None
+    scope: UnitScope | None = None  # every process of the current start, in its group or not
     health: str = "starting"  # starting | healthy | unhealthy
     restarts: int = 0  # every restart of this execution: what `ps` shows, never reset
     streak: int = 0  # restarts since it was last stable: what max_restarts and backoff count
@@ -220,14 +228,17 @@ class FleetExecutor:
         base_env: dict[str, str] | None = None,
         done: Iterable[str] = (),
         attempts: Mapping[str, int] | None = None,
+        containment: Containment | None = None,
     ) -> None:
         """A plan with steps too (``kind == "mixed"``) runs them beside the services, through
-        a :class:`PipelineExecutor` sharing this execution; ``done`` and ``attempts`` are its."""
+        a :class:`PipelineExecutor` sharing this execution; ``done`` and ``attempts`` are its.
+        ``containment``: how each unit's processes are tracked (shared with the steps)."""
         self.plan = plan
         self.execution_id = execution_id
         self.run_dir = run_dir
         self.store = store
         self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
+        self.containment = containment or choose_containment(execution_id, run_dir.root)
         self._pipeline: PipelineExecutor | None = None
         if plan.steps:
             from shipyard.engine.executor import PipelineExecutor
@@ -241,6 +252,7 @@ class FleetExecutor:
                 done=done,
                 attempts=attempts,
                 recorder=self.recorder,
+                containment=self.containment,
             )
         self._steps_running = self._pipeline is not None
         self._steps_finished = False  # the steps ended before anything else stopped the run
@@ -267,8 +279,8 @@ class FleetExecutor:
         if force:
             for service in self._services.values():
                 service.stopping = True
-                if service.launched is not None:
-                    kill_group_now(service.launched.pgid)
+                if service.launched is not None and service.scope is not None:
+                    kill_now(service.launched.pgid, service.scope)
         self._stop.set()
 
     def control_service(self, action: str, name: str) -> None:
@@ -354,6 +366,11 @@ class FleetExecutor:
         )
         total = len(self.plan.services) + len(self.plan.steps)
         self.recorder.event("execution_started", total=total, kind=self.plan.kind)
+        self.recorder.event(
+            "containment",
+            mechanism=self.containment.mechanism,
+            detail=self.containment.detail(),
+        )
         flusher = asyncio.create_task(self.recorder.flush_periodically())
         beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
         sampling = asyncio.create_task(self._sample_periodically())
@@ -389,6 +406,7 @@ class FleetExecutor:
                 task.cancel()
             await asyncio.gather(flusher, beat, sampling, return_exceptions=True)
             try:
+                self.containment.close()  # the execution's last sweep; its cgroup goes
                 self.recorder.final_flush()  # a StoreError saying where the outcome is kept
             finally:
                 os.close(self._journal)
@@ -554,17 +572,23 @@ class FleetExecutor:
         service.stopping = False
         service.health = "starting"
         service.healthy.clear()
+        scope = self.containment.scope(planned.name)
+        loop = self._loop
         try:
-            launched = spawn(
-                planned.command.argv,
-                env=service.env,
-                cwd=None if planned.workdir == os.getcwd() else planned.workdir,  # noqa: PTH109
-                log_path=str(self.run_dir.log_for(planned.name)),
-                loop=self._loop,
+            launched = scope.spawn(
+                lambda: spawn(
+                    planned.command.argv,
+                    env={**service.env, "SHIPYARD_UNIT": scope.marker},
+                    cwd=None if planned.workdir == os.getcwd() else planned.workdir,  # noqa: PTH109
+                    log_path=str(self.run_dir.log_for(planned.name)),
+                    loop=loop,
+                )
             )
         except SpawnError as error:
+            scope.close()
             self._give_up(service, str(error))
             return
+        service.scope = scope
         os.write(self._journal, f"{launched.pid} {launched.started:.6f} {planned.name}\n".encode())
         service.launched = launched
         service.started = time.monotonic()
@@ -739,8 +763,13 @@ class FleetExecutor:
         if done.cancelled() or service.launched is not launched:
             return
         status = done.result()
-        if group_alive(launched.pgid):
-            kill_group_now(launched.pgid)  # nothing it started outlives it
+        scope = service.scope
+        if scope is not None and not service.stopping:
+            # Nothing it started outlives it, in its group or out of it (a stop does this
+            # itself, signal and grace first).
+            if group_alive(launched.pgid) or scope.escaped():
+                kill_now(launched.pgid, scope)
+            self._spawn_task(release(scope))
         if service.probe is not None:
             service.probe.cancel()
             service.probe = None
@@ -816,10 +845,16 @@ class FleetExecutor:
             if service.failed is None:
                 self._give_up(service, "never started", UnitState.SKIPPED)
             return
-        if not launched.exited.done() or group_alive(launched.pgid):
-            await terminate_group(
-                launched.pgid, SIGNALS[service.planned.stop.signal], service.planned.stop.timeout
+        scope = service.scope
+        assert scope is not None
+        if not launched.exited.done() or group_alive(launched.pgid) or scope.escaped():
+            await terminate_unit(
+                launched.pgid,
+                scope,
+                SIGNALS[service.planned.stop.signal],
+                service.planned.stop.timeout,
             )
+        scope.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
         service.health = "down"  # its last probe's verdict no longer holds

@@ -1,0 +1,248 @@
+"""No process outlives its unit, even one that left its process group (``setsid``) and ignores
+SIGTERM: at a step's normal end, at its timeout, at `stop`, at a service's `down` and restart.
+
+Every test runs twice: with a cgroup v2 per unit (where this machine allows it) and with the
+``SHIPYARD_UNIT`` environment marker the engine falls back to elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.engine.containment import CONTAINMENT_VARIABLE, choose_containment
+from shipyard.engine.liveness import pid_alive
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState, UnitState
+from tests.conftest import SpecWriter
+from tests.integration.test_lifecycle import wait_for
+
+
+def _cgroup_available(tmp_path: Path) -> bool:
+    containment = choose_containment("exec_probe_cgroup", tmp_path)
+    containment.close()
+    return containment.mechanism == "cgroup"
+
+
+@pytest.fixture(params=["cgroup", "marker"])
+def mechanism(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
+    """The containment the engine must use; forced through the environment, which detached
+    supervisors inherit."""
+    wanted: str = request.param
+    if wanted == "cgroup" and not _cgroup_available(tmp_path):
+        pytest.skip("no writable cgroup2 hierarchy on this machine")
+    monkeypatch.setenv(CONTAINMENT_VARIABLE, wanted)
+    yield wanted
+
+
+def escaping(pids: Path) -> str:
+    """Shell text that starts a process in a session of its own (out of the unit's process
+    group) which ignores SIGTERM and has a child, writes both PIDs to ``pids`` and waits until
+    they are written."""
+    return (
+        f'setsid sh -c \'trap "" TERM; sleep 300 & echo $$ $! > {pids}.tmp; '
+        f"mv {pids}.tmp {pids}; wait' & "
+        f"while [ ! -s {pids} ]; do sleep 0.01; done"
+    )
+
+
+def escaped_pids(pids: Path) -> list[int]:
+    wait_for(lambda: pids.exists() and pids.read_text().strip() != "", timeout=20)
+    found = [int(pid) for pid in pids.read_text().split()]
+    assert len(found) == 2 and all(pid_alive(pid) for pid in found), found
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"
+
+
+def assert_gone(pids: list[int], *, within: float = 15.0) -> None:
+    """Every PID is gone (or a zombie) within ``within`` seconds; else fail naming the ones
+    left and their command lines."""
+    deadline = time.monotonic() + within
+    while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = {pid: _cmdline(pid) for pid in pids if pid_alive(pid)}
+    assert not left, f"processes outlived their unit: {left}"
+
+
+def assert_contained(ops: LocalOperations, execution_id: str, mechanism: str) -> None:
+    """The engine said which mechanism it used, and left no cgroup behind."""
+    events = [event for _, event in ops.store.events(execution_id)]
+    used = [event.data for event in events if event.action == "containment"]
+    assert used and used[0]["mechanism"] == mechanism, used
+    if mechanism == "cgroup":
+        cgroup = Path(used[0]["detail"])
+        assert cgroup.name == f"shipyard.{execution_id}"
+        deadline = time.monotonic() + 10
+        while cgroup.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not cgroup.exists(), f"a stale cgroup was left behind: {cgroup}"
+
+
+def test_a_step_that_exits_normally_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    spec = write_spec(
+        f"""
+        name: leaves
+        steps:
+          leaves:
+            run: {json.dumps(escaping(pids))}
+            shell: true
+            stop: {{timeout: 300ms}}
+          after: {{run: [true], needs: [leaves]}}
+        """
+    )
+    status = ops.run(spec)
+    escaped = [int(pid) for pid in pids.read_text().split()]
+    assert_gone(escaped)
+    assert status.state == ExecutionState.SUCCEEDED, status.reason
+    unit = status.unit("leaves")
+    assert unit.reason == "exited 0; processes it left running were stopped"
+    assert_contained(ops, status.id, mechanism)
+
+
+def test_a_step_that_times_out_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    spec = write_spec(
+        f"""
+        name: slow
+        steps:
+          slow:
+            run: {json.dumps(escaping(pids) + "; sleep 300")}
+            shell: true
+            timeout: 1s
+            stop: {{timeout: 300ms}}
+        """
+    )
+    status = ops.run(spec)
+    escaped = [int(pid) for pid in pids.read_text().split()]
+    assert_gone(escaped)
+    assert status.unit("slow").state == UnitState.FAILED
+    assert "timed out" in (status.unit("slow").reason or "")
+    assert_contained(ops, status.id, mechanism)
+
+
+def test_a_stopped_step_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    spec = write_spec(
+        f"""
+        name: stopped
+        steps:
+          busy:
+            run: {json.dumps(escaping(pids) + "; sleep 300")}
+            shell: true
+            stop: {{timeout: 300ms}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    escaped = escaped_pids(pids)
+    ops.stop(status.id, grace=0)
+    assert_gone(escaped)
+    final = ops.status(status.id)
+    assert final.state == ExecutionState.CANCELLED, final.reason
+    assert_contained(ops, status.id, mechanism)
+
+
+def service_spec(write_spec: SpecWriter, pids: Path) -> Path:
+    return write_spec(
+        f"""
+        name: daemonizing
+        services:
+          s:
+            run: {json.dumps(escaping(pids) + "; exec sleep 300")}
+            shell: true
+            stop: {{timeout: 300ms}}
+        """
+    )
+
+
+def test_a_service_brought_down_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    status = ops.run(service_spec(write_spec, pids), detach=True)
+    escaped = escaped_pids(pids)
+    ops.stop(status.id, grace=0)
+    assert_gone(escaped)
+    assert_contained(ops, status.id, mechanism)
+
+
+def test_a_restarted_service_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    status = ops.run(service_spec(write_spec, pids), detach=True)
+    ops.wait_healthy(status.id, timeout=30)
+    first = escaped_pids(pids)
+    pids.unlink()
+    ops.restart_service(status.id, "s")
+    second = escaped_pids(pids)  # the new start's own: alive, and not the old ones
+    assert not set(first) & set(second)
+    assert_gone(first)
+    ops.stop(status.id, grace=0)
+    assert_gone(second)
+    assert_contained(ops, status.id, mechanism)
+
+
+def test_a_service_that_crashes_takes_what_it_left_running_with_it(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    pids = tmp_path / "escaped"
+    leader = tmp_path / "leader"
+    spec = write_spec(
+        f"""
+        name: crashing
+        services:
+          s:
+            run: {json.dumps(escaping(pids) + f"; echo $$ > {leader}; exec sleep 300")}
+            shell: true
+            restart: {{policy: always, backoff: 50ms}}
+            stop: {{timeout: 300ms}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    first = escaped_pids(pids)
+    wait_for(lambda: leader.exists() and leader.read_text().strip() != "")
+    pids.unlink()
+    os.kill(int(leader.read_text()), 9)  # a crash: the restart policy starts it again
+    second = escaped_pids(pids)
+    assert_gone(first)
+    ops.stop(status.id, grace=0)
+    assert_gone(second)
+    assert_contained(ops, status.id, mechanism)
+
+
+def test_a_killed_supervisor_leaves_nothing_of_its_units_running(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+) -> None:
+    """The watchdog's cleanup (the supervisor died by SIGKILL) reaches escaped processes too,
+    and removes the execution's cgroup."""
+    pids = tmp_path / "escaped"
+    status = ops.run(service_spec(write_spec, pids), detach=True)
+    ops.wait_healthy(status.id, timeout=30)  # its events so far are in the store
+    escaped = escaped_pids(pids)
+    supervisor, _ = ops.store.supervisor(status.id)
+    assert supervisor is not None
+    os.kill(supervisor, signal.SIGKILL)
+    assert_gone(escaped)
+    assert_contained(ops, status.id, mechanism)  # by the watchdog: nobody asked for a status
+    assert ops.status(status.id).state == ExecutionState.LOST
