@@ -147,10 +147,13 @@ def _bounds_problem(text: str, file: Path | None) -> SpecProblem | None:
         expansion = _Expansion()
         while loader.check_event():
             event = loader.get_event()
+            if event is None:
+                break
             problem = expansion.feed(event)
             if problem is not None:
                 message, hint = problem
-                return SpecProblem(message, _location(file, event.start_mark), hint=hint)
+                mark: Any = event.start_mark  # the C parser's Mark has the same fields
+                return SpecProblem(message, _location(file, mark), hint=hint)
         return None
     finally:
         loader.dispose()
