@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from shipyard.engine.process import group_alive, signal_group
+from shipyard.workspace import write_private
 
 T = TypeVar("T")
 
@@ -230,7 +231,7 @@ def choose_containment(execution_id: str, run_root: Path) -> Containment:
                 with contextlib.suppress(OSError):
                     root.rmdir()
             else:
-                (run_root / CGROUP_RECORD).write_text(f"{root}\n", encoding="utf-8")
+                write_private(run_root / CGROUP_RECORD, f"{root}\n")  # owner-only
                 return containment
     return Containment(execution_id)
 
