@@ -37,7 +37,7 @@ def test_a_newer_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not a database at all, just text" * 100)
-    with pytest.raises(StoreCorrupt, match="state.db is damaged"):
+    with pytest.raises(StoreCorrupt, match=r"state\.db is damaged"):
         SQLiteStore(tmp_path / "state.db")
 
 
