@@ -29,6 +29,7 @@ from shipyard.engine.containment import (
     kill_now,
     terminate_unit,
 )
+from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
@@ -129,6 +130,11 @@ class PipelineExecutor:
         self._keys: dict[str, str] = {}  # cache keys of steps whose inputs were hashed at start
         self._running: dict[str, _Running] = {}
         self._sampler = ResourceSampler()
+        self._log_rotation = LogRotation(
+            plan.log_limits,
+            self._log_paths.__getitem__,
+            lambda name: self.recorder.event("log_rotated", name),
+        )
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self.containment = containment or choose_containment(execution_id, run_dir.root)
         self._stop_reason: str | None = None
@@ -737,16 +743,20 @@ class PipelineExecutor:
 
     async def _sample_periodically(self) -> None:
         interval = self.plan.sample_interval
-        if interval <= 0:
+        if interval <= 0 and not self.plan.log_limits:
             return
         while True:
-            await asyncio.sleep(interval)
+            # With sampling off (interval 0), log limits are still checked every second.
+            await asyncio.sleep(interval if interval > 0 else 1.0)
             live = {
                 name: (running.launched.pid, running.launched.started_monotonic)
                 for name, running in self._running.items()
                 if running.exit is None
             }
             if not live:
+                continue
+            await self._log_rotation.check(live)
+            if interval <= 0:
                 continue
             with contextlib.suppress(Exception):  # a process may vanish mid-sample
                 self._sampler.sample(live)

@@ -31,6 +31,7 @@ from shipyard.engine.containment import (
 )
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.liveness import pid_alive
+from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.ownership import holder, port_ownership
 from shipyard.engine.process import (
     SIGNALS,
@@ -901,6 +902,11 @@ class FleetExecutor:
         """Measured CPU and memory of every service's process tree, kept as the latest figures
         of its current run (a provisional attempt row) for `ps`."""
         sampler = ResourceSampler()
+        rotation = LogRotation(
+            self.plan.log_limits,
+            self.run_dir.log_for,
+            lambda name: self.recorder.event("log_rotated", name),
+        )
         while True:
             await asyncio.sleep(self.plan.sample_interval)
             live = {
@@ -908,6 +914,7 @@ class FleetExecutor:
                 for name, s in self._services.items()
                 if s.launched is not None and not s.launched.exited.done()
             }
+            await rotation.check(live)
             for name in self._restarted:
                 sampler.finish(name, cpu_seconds=0.0)  # a new process: figures start again
             self._restarted.clear()

@@ -12,6 +12,7 @@ from shipyard.errors import ParameterError
 from shipyard.plan.model import (
     CheckpointSettings,
     HealthSettings,
+    LogLimit,
     Plan,
     PlannedCommand,
     PlannedService,
@@ -26,7 +27,7 @@ from shipyard.plan.model import (
 from shipyard.plan.secrets import MASK, secret_templates, variable
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
-from shipyard.spec.models import Scalar, Spec
+from shipyard.spec.models import LogSettings, Scalar, Spec
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.pathchecks import resolved_path, resolved_workdir
 from shipyard.spec.templating import PLACEHOLDER, substitute
@@ -159,6 +160,7 @@ def build_plan(
         service_stages=service_stages,
         base_port=spec.execution.base_port,
         on_service_failure=spec.execution.on_service_failure,
+        log_limits=log_limits(spec, fleet),
         secrets=[name for name in spec.parameters if name in secrets],
         secret_env=common_secret,
     )
@@ -264,3 +266,28 @@ def _service_needs(spec: Spec, resolved: Fleet) -> dict[str, list[str]]:
         name: resolved.replicas([dep for dep in step.needs if dep in spec.services])
         for name, step in spec.steps.items()
     }
+
+
+def log_limits(spec: Spec, fleet: Fleet | None) -> dict[str, LogLimit]:
+    """unit → its log size limit: each of its own ``logs:`` settings over the execution's,
+    ``keep`` 3 by default. Units without a ``max_size`` anywhere are left out (their logs
+    grow as they will), and so are the hooks: they are short and not sampled."""
+    own: dict[str, LogSettings | None] = {name: step.logs for name, step in spec.steps.items()}
+    if fleet is not None:
+        own.update({name: spec.services[fleet.origin[name]].logs for name in fleet.names})
+    default = spec.execution.logs
+    limits = {}
+    for name, settings in own.items():
+        max_size = _setting(settings, default, "max_size")
+        if max_size is not None:
+            keep = _setting(settings, default, "keep")
+            limits[name] = LogLimit(max_size=max_size, keep=3 if keep is None else keep)
+    return limits
+
+
+def _setting(own: LogSettings | None, default: LogSettings | None, name: str) -> int | None:
+    for settings in (own, default):
+        value = getattr(settings, name) if settings is not None else None
+        if value is not None:
+            return int(value)
+    return None

@@ -45,6 +45,14 @@ class CheckpointSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LogLimit:
+    """A unit's log is rotated once larger than ``max_size``; ``keep`` copies are kept."""
+
+    max_size: int
+    keep: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedCommand:
     """A command ready to exec: ``argv`` is final (a shell command is ``/bin/sh -c …``)."""
 
@@ -152,6 +160,8 @@ class Plan:
     #: With steps and services: keep the services up once the steps are done (``up``), rather
     #: than bringing them down and ending with the steps' outcome (``run``).
     stay_up: bool = False
+    #: unit → its log size limit (units without one are not here)
+    log_limits: dict[str, LogLimit] = field(default_factory=dict)
     #: Parameters declared ``secret: true``: ``parameters`` shows them masked, ``secret_env``
     #: holds the templates of the spec-level env entries using them (see shipyard.plan.secrets)
     secrets: list[str] = field(default_factory=list)
@@ -236,6 +246,9 @@ class Plan:
             base_port=data.get("base_port", 8100),
             on_service_failure=data.get("on_service_failure", "keep-running"),
             stay_up=data.get("stay_up", False),
+            log_limits={
+                name: LogLimit(**limit) for name, limit in data.get("log_limits", {}).items()
+            },
             secrets=list(data.get("secrets", [])),
             secret_env=dict(data.get("secret_env", {})),
         )

@@ -268,6 +268,18 @@ class Hooks(_Model):
     )
 
 
+class LogSettings(_Model):
+    """A unit's log size limit: past ``max_size`` the log is copied to ``<unit>.log.1`` (older
+    copies move up to ``.2`` … ``.keep``) and emptied; checked every ``sample_interval``."""
+
+    max_size: Size | None = Field(
+        None, ge=1024, description="rotate the log once it is larger than this (at least 1K)"
+    )
+    keep: int | None = Field(
+        None, ge=0, le=100, description="rotated copies kept, newest first (default 3)"
+    )
+
+
 class ExecutionSettings(_Model):
     max_parallel: int | None = Field(
         None, ge=1, description="most units running at once (default: the machine's cores)"
@@ -295,6 +307,9 @@ class ExecutionSettings(_Model):
     )
     keep_checkpoints: int | None = Field(
         None, ge=1, description="keep only the newest N checkpoints of an execution"
+    )
+    logs: LogSettings | None = Field(
+        None, description="every unit's log size limit (a unit's own logs: overrides it)"
     )
 
 
@@ -328,6 +343,7 @@ class StepSpec(_Model):
         description="files or folders the step writes (relative to workdir): copied into the "
         "run's artifacts/<step>/ after it succeeds",
     )
+    logs: LogSettings | None = Field(None, description="this step's log size limit")
 
 
 class HealthSpec(_Model):
@@ -443,6 +459,7 @@ class ServiceSpec(_Model):
     replicas: int = Field(
         1, ge=1, le=64, description="copies of the service, named name-1, name-2, … (port: auto)"
     )
+    logs: LogSettings | None = Field(None, description="this service's log size limit")
 
 
 class TopologySpec(_Model):
