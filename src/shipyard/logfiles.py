@@ -287,7 +287,8 @@ def rotate_if_due(path: Path, max_size: int, keep: int) -> bool:
             if rotated(path, index).exists():
                 rotated(path, index).replace(rotated(path, index + 1))
         fresh = _in_progress(path)
-        with path.open("rb") as source, fresh.open("wb") as target:
+        private = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC  # owner-only, as the log
+        with path.open("rb") as source, open(os.open(fresh, private, 0o600), "wb") as target:
             shutil.copyfileobj(source, target, BLOCK * 16)
             os.truncate(path, 0)  # right after the copy reached the end: the smallest window
         fresh.replace(rotated(path, 1))

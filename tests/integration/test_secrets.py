@@ -414,3 +414,15 @@ def test_cache_entry_names_are_keyed_per_home(tmp_path: Path, write_spec: SpecWr
         names.append({entry.name for entry in (key.parent / "plans").glob("*.json")})
     assert len(names[0]) == 1
     assert names[0].isdisjoint(names[1])
+
+
+@pytest.mark.parametrize("user_umask", [0o000, 0o022])
+def test_a_rotated_log_is_owner_only(tmp_path: Path, user_umask: int) -> None:
+    from shipyard.logfiles import rotate_if_due, rotated
+
+    log = tmp_path / "unit.log"
+    log.write_bytes(b"x" * 4096)
+    log.chmod(0o600)
+    with umask(user_umask):
+        assert rotate_if_due(log, max_size=1024, keep=2)
+    assert stat.S_IMODE(rotated(log, 1).stat().st_mode) == 0o600
