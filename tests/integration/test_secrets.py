@@ -426,3 +426,35 @@ def test_a_rotated_log_is_owner_only(tmp_path: Path, user_umask: int) -> None:
     with umask(user_umask):
         assert rotate_if_due(log, max_size=1024, keep=2)
     assert stat.S_IMODE(rotated(log, 1).stat().st_mode) == 0o600
+
+
+def test_a_service_gets_the_secret_through_its_environment(
+    tmp_path: Path, write_spec: SpecWriter, ops: LocalOperations, secret: str
+) -> None:
+    spec = write_spec(
+        """
+        name: fleet-secret
+        parameters:
+          token: {secret: true}
+        services:
+          api:
+            run: >-
+              printf '%s|%s' "$SHIPYARD_PARAM_TOKEN" "$API_AUTH" | sha256sum > svc.tmp &&
+              mv svc.tmp svc.txt && exec sleep 60
+            shell: true
+            env:
+              API_AUTH: "Bearer {{ token }}"
+        steps:
+          client:
+            needs: [api]
+            run: >-
+              for i in $(seq 200); do test -e svc.txt && exit 0; sleep 0.05; done; exit 1
+            shell: true
+        """
+    )
+    status = ops.run(spec, {"token": secret})
+    assert status.state == ExecutionState.SUCCEEDED, status
+    wanted = hashlib.sha256(f"{secret}|Bearer {secret}".encode()).hexdigest()
+    assert (tmp_path / "svc.txt").read_text().split()[0] == wanted
+    assert ops.plan(spec).service("api").env["API_AUTH"] == "Bearer ***"
+    assert files_holding(ops.workspace.home, secret) == []
