@@ -26,6 +26,7 @@ from shipyard.spec.namechecks import (
 )
 from shipyard.spec.pathchecks import check_confined_paths
 from shipyard.spec.secretchecks import check_secrets
+from shipyard.spec.shellchecks import check_shell_templates
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
 
@@ -284,6 +285,7 @@ CHECKS: tuple[Check, ...] = (
     check_not_empty,
     check_templates,
     check_shell_commands,
+    check_shell_templates,
     check_command_strings,
     check_env_keys,
     check_services,

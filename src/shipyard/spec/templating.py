@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
@@ -28,13 +30,284 @@ def references(text: str) -> list[str]:
 
 
 def substitute(text: str, values: Mapping[str, str], *, shell_quote: bool = False) -> str:
-    """Replace every ``{{ name }}``. In shell strings each value is quoted, so it stays one word."""
+    """Replace every ``{{ name }}``. In shell strings each value reaches the shell as exactly one
+    word whatever quotes surround the placeholder (see :func:`shell_slots`)."""
     if "{{" not in text:
         return text
+    if shell_quote:
+        return _substitute_shell(text, values)
+    return PLACEHOLDER.sub(lambda match: values[match.group(1).strip()], text)
 
-    def replace(match: re.Match[str]) -> str:
+
+def _substitute_shell(text: str, values: Mapping[str, str]) -> str:
+    parts: list[str] = []
+    position = 0
+    for slot in shell_slots(text):
+        quoted = shlex.quote(values[slot.name])
+        # Inside '...' or "...": close the quotes, put the quoted value, open them again.
+        mark = {"plain": "", "single": "'", "double": '"'}[slot.context]
+        parts += [text[position : slot.start], mark, quoted, mark]
+        position = slot.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+# -- where each placeholder of a shell string sits ----------------------------------------------
+
+SlotContext = Literal["plain", "single", "double"]
+
+
+@dataclass(frozen=True)
+class ShellSlot:
+    """A placeholder of a shell string and the quoting it sits in."""
+
+    start: int
+    end: int
+    name: str
+    context: SlotContext
+
+
+class ShellTemplateProblem(TemplateProblem):
+    """A placeholder where no quoting of its value can keep it one word."""
+
+    def __init__(self, message: str, name: str) -> None:
+        self.message = message
+        self.name = name
+        super().__init__(message)
+
+    @property
+    def hint(self) -> str:
+        return (
+            f"write {{{{ {self.name} }}}} outside any quotes (Shipyard quotes the value itself), "
+            f'or use "$SHIPYARD_PARAM_{self.name.upper()}" instead of the placeholder'
+        )
+
+
+@dataclass
+class _Frame:
+    """One level of the shell's reading: plain words, a quote, a substitution, a comment."""
+
+    kind: str  # plain, subst, single, double, backtick, param, arith, comment, ansi
+    in_double: bool = False  # somewhere inside "...": a $(...) in it cannot be followed
+    depth: int = 0  # open parentheses (subst, arith) or braces (param) inside this frame
+
+
+# Why a placeholder cannot be made one word in each frame that has no safe quoting.
+_UNSAFE = {
+    "backtick": "inside backticks (`...`), where quotes in the value would end the command",
+    "param": "inside ${...}, whose quoting differs between shells",
+    "arith": "inside $((...)), where a value is arithmetic, not a word",
+    "comment": "inside a comment (# ...), which a newline in the value would end",
+    "ansi": "inside $'...', whose escapes a value could use to end it",
+}
+_OPERATORS = frozenset(" \t\n;&|()<>")
+_DOUBLE_ESCAPES = frozenset('$`"\\\n')
+
+
+class _ShellScanner:
+    """Follows the quoting of a POSIX shell string as far as placeholders need it.
+
+    What it cannot follow for sure (a ``case`` inside ``$(...)``, quotes inside ``${...}``, a
+    here-document) makes every later placeholder a problem: a wrong guess would be an injection.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.stack = [_Frame("plain")]
+        self.slots: list[ShellSlot] = []
+        self.lost: str | None = None  # why the quoting after this point cannot be followed
+
+    def scan(self) -> list[ShellSlot]:
+        i = 0
+        while i < len(self.text):
+            match = PLACEHOLDER.match(self.text, i)
+            if match:
+                self._slot(match)
+                i = match.end()
+            else:
+                i = self._step(i)
+        if len(self.stack) > 1 and self.slots:
+            name = self.slots[-1].name
+            what = _OPEN_NAMES.get(self.stack[-1].kind, "a construct")
+            raise ShellTemplateProblem(
+                f"the shell string ends inside {what} that is never closed, so where "
+                f"{{{{ {name} }}}} sits cannot be told",
+                name,
+            )
+        return self.slots
+
+    def _slot(self, match: re.Match[str]) -> None:
         name = match.group(1).strip()
-        value = values[name]
-        return shlex.quote(value) if shell_quote else value
+        frame = self.stack[-1]
+        why = self.lost or _UNSAFE.get(frame.kind)
+        if why is None and frame.in_double:
+            why = "inside $(...) within double quotes, which Shipyard cannot quote for"
+        if why is not None:
+            raise ShellTemplateProblem(f"{{{{ {name} }}}} is {why}", name)
+        context: SlotContext = "plain" if frame.kind in ("plain", "subst") else frame.kind  # type: ignore[assignment]
+        self.slots.append(ShellSlot(match.start(), match.end(), name, context))
 
-    return PLACEHOLDER.sub(replace, text)
+    def _step(self, i: int) -> int:
+        frame = self.stack[-1]
+        kind = "plain" if frame.kind == "subst" else frame.kind
+        return _STEPS[kind](self, i, frame)
+
+    def _push(self, kind: str, depth: int = 0) -> None:
+        parent = self.stack[-1]
+        in_double = parent.in_double or parent.kind == "double"
+        self.stack.append(_Frame(kind, in_double, depth))
+
+    def _escape(self, i: int, *, only: frozenset[str] | None = None) -> int:
+        """A backslash at ``i``: the next character is taken literally (in "..." only some)."""
+        if PLACEHOLDER.match(self.text, i + 1):
+            name = PLACEHOLDER.match(self.text, i + 1).group(1).strip()  # type: ignore[union-attr]
+            raise ShellTemplateProblem(
+                f"{{{{ {name} }}}} is right after a backslash, which would escape its quoting",
+                name,
+            )
+        following = self.text[i + 1 : i + 2]
+        return i + 2 if only is None or following in only else i + 1
+
+    def _dollar(self, i: int) -> int | None:
+        """``$(``, ``$((``, ``${``, ``$'`` at ``i``: push their frame; None if none of them."""
+        text = self.text
+        placeholder = PLACEHOLDER.match(text, i + 1)
+        if placeholder:  # ${{ x }} is neither ${...} nor a quotable word
+            name = placeholder.group(1).strip()
+            raise ShellTemplateProblem(
+                f"{{{{ {name} }}}} is right after a '$', which would turn its quoted value into "
+                "$'...', a quoting with escapes of its own",
+                name,
+            )
+        if text.startswith("$((", i):
+            self._push("arith", depth=2)
+            return i + 3
+        if text.startswith("$(", i):
+            self._push("subst")
+            return i + 2
+        if text.startswith("${", i):
+            self._push("param", depth=1)
+            return i + 2
+        if text.startswith("$'", i) and self.stack[-1].kind != "double":
+            self._push("ansi")
+            return i + 2
+        return None
+
+    # -- one character (or construct) in each kind of frame --------------------------------------
+
+    def _plain(self, i: int, frame: _Frame) -> int:
+        char = self.text[i]
+        opened = {"'": "single", '"': "double", "`": "backtick"}.get(char)
+        if opened:
+            self._push(opened)
+            return i + 1
+        if char == "\\":
+            return self._escape(i)
+        if char == "$":
+            return self._dollar(i) or i + 1
+        if char == "#" and (i == 0 or self.text[i - 1] in _OPERATORS):
+            self._push("comment")
+        elif self.text.startswith("<<", i):
+            self.lost = self.lost or "after a here-document (<<), whose body a value could end"
+            return i + 2
+        elif frame.kind == "subst":
+            self._subst_char(i, frame)
+        return i + 1
+
+    def _subst_char(self, i: int, frame: _Frame) -> None:
+        """Parentheses inside $(...) nest; a ``case`` makes its ``)`` ambiguous."""
+        char = self.text[i]
+        if char == "(":
+            frame.depth += 1
+        elif char == ")":
+            if frame.depth == 0:
+                self.stack.pop()
+            else:
+                frame.depth -= 1
+        elif self.text.startswith("case", i) and (i == 0 or self.text[i - 1] in _OPERATORS):
+            self.lost = self.lost or "after a case statement inside $(...), which it cannot follow"
+
+    def _single(self, i: int, frame: _Frame) -> int:
+        if self.text[i] == "'":
+            self.stack.pop()
+        return i + 1
+
+    def _double(self, i: int, frame: _Frame) -> int:
+        char = self.text[i]
+        if char == '"':
+            self.stack.pop()
+        elif char == "\\":
+            return self._escape(i, only=_DOUBLE_ESCAPES)
+        elif char == "`":
+            self._push("backtick")
+        elif char == "$":
+            return self._dollar(i) or i + 1
+        return i + 1
+
+    def _backtick(self, i: int, frame: _Frame) -> int:
+        char = self.text[i]
+        if char == "\\":
+            return i + 2
+        if char == "`":
+            self.stack.pop()
+        return i + 1
+
+    def _counted(self, i: int, frame: _Frame) -> int:
+        """${...} and $((...)): nesting counted; quotes inside them are not followed."""
+        char = self.text[i]
+        opening, closing = ("{", "}") if frame.kind == "param" else ("(", ")")
+        if char in "'\"`\\":
+            self.lost = self.lost or f"after quotes inside {_OPEN_NAMES[frame.kind]}"
+        elif char == opening:
+            frame.depth += 1
+        elif char == closing:
+            frame.depth -= 1
+            if frame.depth == 0:
+                self.stack.pop()
+        return i + 1
+
+    def _comment(self, i: int, frame: _Frame) -> int:
+        if self.text[i] == "\n":
+            self.stack.pop()
+        return i + 1
+
+    def _ansi(self, i: int, frame: _Frame) -> int:
+        if self.text[i] == "\\":
+            return i + 2
+        if self.text[i] == "'":
+            self.stack.pop()
+        return i + 1
+
+
+_STEPS = {
+    "plain": _ShellScanner._plain,
+    "single": _ShellScanner._single,
+    "double": _ShellScanner._double,
+    "backtick": _ShellScanner._backtick,
+    "param": _ShellScanner._counted,
+    "arith": _ShellScanner._counted,
+    "comment": _ShellScanner._comment,
+    "ansi": _ShellScanner._ansi,
+}
+_OPEN_NAMES = {
+    "subst": "$(...)",
+    "single": "single quotes",
+    "double": "double quotes",
+    "backtick": "backticks",
+    "param": "${...}",
+    "arith": "$((...))",
+    "ansi": "$'...'",
+    "comment": "a comment",
+}
+
+
+def shell_slots(text: str) -> list[ShellSlot]:
+    """Each placeholder of the shell string ``text`` with the quoting it sits in.
+
+    ShellTemplateProblem for a placeholder no quoting can keep one word: inside backticks,
+    ``$(...)`` within double quotes, ``${...}``, ``$((...))``, ``$'...'``, a comment, after a
+    here-document, right after a backslash or a ``$``, or in a string whose quotes never close.
+    """
+    if "{{" not in text:
+        return []
+    return _ShellScanner(text).scan()
