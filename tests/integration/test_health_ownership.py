@@ -231,3 +231,31 @@ def test_port_ownership_tells_the_listener_of_a_process_tree(tmp_path: Path) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_a_listener_that_left_the_tree_with_a_double_fork_is_still_the_services(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    """The server is a double-forked, setsid'd grandchild (no longer a descendant of the
+    service's leader): the unit's containment still knows it, so the service is healthy."""
+    spec = write_spec(
+        f"""
+        name: daemonized
+        services:
+          web:
+            run: '( setsid {PY} -m http.server --bind 127.0.0.1 $PORT & ); exec sleep 60'
+            shell: true
+            port: auto
+            health: {{tcp: true, interval: 0.1s}}
+            readiness_timeout: 15s
+        """
+    )
+    status = ops.up(spec, detach=True)
+    try:
+        up = ops.wait_healthy(status.id, timeout=60)
+        assert up.state == ExecutionState.RUNNING, up.reason
+        web = ops.status(status.id).unit("web")
+        assert web.port is not None and answers(web.port)
+        assert port_ownership(web.port, web.pid or 0).verdict == "foreign"  # not in its tree
+    finally:
+        ops.stop(status.id, grace=0)

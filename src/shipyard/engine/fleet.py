@@ -678,15 +678,16 @@ class FleetExecutor:
         now = time.monotonic()
         if service.health == "healthy" and now - service.port_checked < OWNERSHIP_RECHECK:
             return True
-        found = port_ownership(service.port, launched.pid)
+        members = service.scope.members if service.scope is not None else None
+        found = port_ownership(service.port, launched.pid, members)
         if found.verdict in ("own", "unknown"):
             if found.verdict == "unknown" and service.port_checked < service.started:
                 # The OS does not tell: the alive check above is what is left (said once a start).
                 self.recorder.event("health_owner_unknown", service.name, detail=found.detail)
             service.port_checked = now
             return True
-        if service.port_taken is None:
-            service.port_taken = holder(service.port) if found.verdict == "foreign" else None
+        if found.verdict == "foreign" and service.port_taken is None:
+            service.port_taken = holder(service.port)  # tens of ms: once, not every probe
             self.recorder.event(
                 "service_port_not_its_own",
                 service.name,

@@ -8,7 +8,8 @@ interface ``ss`` uses), filtered to the listening state: ~75 µs on this machine
 per process — cost 13-36 ms here (the kernel walks every TCP hash bucket), far too much for
 something a probe loop asks. The listener's inode is then looked for among the open descriptors
 of the unit's leader (the usual case: an ``exec``'d server), and only if not there among those of
-its descendants (psutil; ~2 ms, a scan of /proc).
+its descendants (psutil; ~2 ms, a scan of /proc) and the unit's other processes (its cgroup or
+its marker: engine/containment.py).
 
 Where the OS does not tell (no netlink socket diagnostics, or the unit's descriptors are not
 readable by this user), the verdict is ``unknown`` and the caller falls back on the unit being
@@ -21,7 +22,7 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,8 +60,12 @@ class Ownership:
     detail: str = ""
 
 
-def port_ownership(port: int, leader: int) -> Ownership:
-    """Who listens on loopback ``port``: the process tree of ``leader``, or someone else?"""
+def port_ownership(
+    port: int, leader: int, members: Callable[[], Iterable[int]] | None = None
+) -> Ownership:
+    """Who listens on loopback ``port``: the process tree of ``leader`` (and ``members``, the
+    unit's processes as its containment knows them, which includes those that left the tree
+    with a double fork), or someone else?"""
     try:
         listeners = [item for item in listening(port) if _answers_loopback(item)]
     except OSError as error:
@@ -71,7 +76,8 @@ def port_ownership(port: int, leader: int) -> Ownership:
     try:
         mine = socket_inodes([leader])
         if not wanted <= mine:
-            mine |= socket_inodes(_descendants(leader))
+            others = set(_descendants(leader)) | set(members() if members else ())
+            mine |= socket_inodes(others - {leader})
     except PermissionError as error:
         return Ownership("unknown", f"the unit's open files are not readable ({error})")
     strangers = [item for item in listeners if item.inode not in mine]
