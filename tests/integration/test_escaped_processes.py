@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.engine.containment import CONTAINMENT_VARIABLE, choose_containment
+from shipyard.engine.containment import (
+    CONTAINMENT_VARIABLE,
+    CgroupScope,
+    UnitScope,
+    choose_containment,
+)
 from shipyard.engine.liveness import pid_alive
 from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
@@ -246,3 +251,29 @@ def test_a_killed_supervisor_leaves_nothing_of_its_units_running(
     assert_gone(escaped)
     assert_contained(ops, status.id, mechanism)  # by the watchdog: nobody asked for a status
     assert ops.status(status.id).state == ExecutionState.LOST
+
+
+def test_steps_that_leave_nothing_behind_cost_no_scan_of_proc(
+    ops: LocalOperations,
+    write_spec: SpecWriter,
+    mechanism: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path: a step that leaves nothing running is checked with one read (cgroup) or a
+    look at the engine's own children (marker), never a walk over every process of /proc."""
+    scans: list[str] = []
+
+    def counting(original):  # type: ignore[no-untyped-def]
+        def members(scope: UnitScope) -> list[int]:
+            scans.append(scope.marker)
+            return original(scope)  # type: ignore[no-any-return]
+
+        return members
+
+    monkeypatch.setattr(UnitScope, "members", counting(UnitScope.members))
+    monkeypatch.setattr(CgroupScope, "members", counting(CgroupScope.members))
+    steps = "\n".join(f"  s{i}: {{run: [true]}}" for i in range(30))
+    status = ops.run(write_spec(f"name: many\nexecution: {{max_parallel: 2}}\nsteps:\n{steps}\n"))
+    assert status.state == ExecutionState.SUCCEEDED
+    assert scans == []
+    assert_contained(ops, status.id, mechanism)
