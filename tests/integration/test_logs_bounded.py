@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState
+
 LINES = 1_500_000  # of 100 bytes: a 150 MB log
 PEAK_BOUND_KB = 150 * 1024
 ADDRESS_SPACE_CAP = 1024 * 1024 * 1024
@@ -165,10 +168,12 @@ def wait_for_rotation():
             sys.exit(3)
         time.sleep(0.02)
 
-for round_ in range(1, 6):
+rounds, pause = int(sys.argv[1]), float(sys.argv[2])
+for round_ in range(1, rounds + 1):
     sys.stdout.write("".join(f"round {round_} line {i:04d} {'x' * 40}\\n" for i in range(1200)))
     sys.stdout.flush()
     wait_for_rotation()
+    time.sleep(pause)
 print("last line", flush=True)
 """
 ROUND_BYTES = 1200 * 59
@@ -190,7 +195,7 @@ def test_a_unit_past_its_log_limit_is_rotated_and_logs_reads_across(tmp_path: Pa
               logs: {{max_size: 64K, keep: 5}}
             steps:
               write:
-                run: [{sys.executable}, {tmp_path / "rotating.py"}]
+                run: [{sys.executable}, {tmp_path / "rotating.py"}, "5", "0"]
                 logs: {{keep: 2}}
             """
         )
@@ -221,3 +226,31 @@ def test_a_unit_past_its_log_limit_is_rotated_and_logs_reads_across(tmp_path: Pa
     assert found.stdout.splitlines() == [_round(4)[0], _round(5)[0]]
     events = [json.loads(line) for line in (logs.parent / "events.jsonl").read_text().splitlines()]
     assert sum(event["action"] == "log_rotated" for event in events) == 5
+
+
+def test_following_sees_every_line_once_across_rotations(
+    ops: LocalOperations, tmp_path: Path
+) -> None:
+    """`logs -f` of a unit whose log is rotated under it: the rest of the old content comes
+    from the fresh copy, then the emptied log from its start — nothing lost, nothing twice."""
+    (tmp_path / "rotating.py").write_text(ROTATING)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        textwrap.dedent(
+            f"""\
+            name: follow
+            execution: {{sample_interval: 0.1s, logs: {{max_size: 64K, keep: 3}}}}
+            steps:
+              write: {{run: [{sys.executable}, {tmp_path / "rotating.py"}, "4", "0.3"]}}
+            """
+        )
+    )
+    status = ops.run(spec, detach=True)
+    followed = list(ops.follow_logs(status.id, "write", poll=0.05))
+    final = ops.status(status.id)
+    assert final.state == ExecutionState.SUCCEEDED, final.reason
+    expected = [*_round(1), *_round(2), *_round(3), *_round(4), "last line"]
+    texts = [line.text for line in followed]
+    assert len(texts) == len(expected), f"{len(texts)} lines followed, {len(expected)} written"
+    assert texts == expected
+    assert [line.number for line in followed] == list(range(1, len(expected) + 1))
