@@ -18,6 +18,7 @@ import pytest
 
 from shipyard.engine.containment import (
     CONTAINMENT_VARIABLE,
+    CgroupContainment,
     CgroupScope,
     UnitScope,
     choose_containment,
@@ -119,6 +120,11 @@ def test_a_step_that_exits_normally_takes_what_it_left_running_with_it(
     unit = status.unit("leaves")
     assert unit.reason == "exited 0; processes it left running were stopped"
     assert_contained(ops, status.id, mechanism)
+    if mechanism == "marker":
+        # They were re-parented to the engine (this process: a foreground run), which reaped
+        # them: no zombie is left behind in it either.
+        zombies = [pid for pid in escaped if Path(f"/proc/{pid}").exists()]
+        assert not zombies, f"left as zombies of the engine: {zombies}"
 
 
 def test_a_step_that_times_out_takes_what_it_left_running_with_it(
@@ -277,3 +283,14 @@ def test_steps_that_leave_nothing_behind_cost_no_scan_of_proc(
     assert status.state == ExecutionState.SUCCEEDED
     assert scans == []
     assert_contained(ops, status.id, mechanism)
+
+
+def test_an_execution_that_never_started_a_unit_leaves_no_cgroup(
+    tmp_path: Path, mechanism: str
+) -> None:
+    containment = choose_containment("exec_never_started", tmp_path)
+    assert containment.mechanism == mechanism
+    if isinstance(containment, CgroupContainment):
+        assert not containment.root.exists(), f"made before any unit: {containment.root}"
+    containment.close()
+    assert not (tmp_path / "cgroup").exists()

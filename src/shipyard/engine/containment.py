@@ -57,6 +57,7 @@ class UnitScope:
         self.marker = marker  # the value of SHIPYARD_UNIT
         self._needle = f"SHIPYARD_UNIT={marker}".encode()
         self._adopting = adopting  # this process is a subreaper: orphans come to it
+        self._signalled: dict[int, int] = {}  # pid → a pidfd of it, to reap it if it is ours
 
     def spawn(self, start: Callable[[], T]) -> T:
         """Start the unit's leader (``start`` spawns it) so that it is tracked from birth."""
@@ -83,6 +84,11 @@ class UnitScope:
 
     def signal(self, sig: int) -> None:
         for pid in self.members():
+            if self._adopting and pid not in self._signalled:
+                # An orphan re-parented to us stays our zombie until we reap it: a pidfd now,
+                # so that a recycled PID can never be reaped in its place.
+                with contextlib.suppress(OSError):
+                    self._signalled[pid] = os.pidfd_open(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
@@ -90,7 +96,13 @@ class UnitScope:
         self.signal(signal.SIGKILL)
 
     def close(self) -> None:
-        """The unit run is over and empty: release what tracked it."""
+        """The unit run is over and empty: release what tracked it, and reap the orphans it
+        left us (not the leader: it was reaped by its exit callback before this is called)."""
+        for pidfd in self._signalled.values():
+            with contextlib.suppress(OSError):
+                os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)  # ECHILD: not ours
+            os.close(pidfd)
+        self._signalled.clear()
 
     def _is_member(self, pid: int) -> bool:
         try:
@@ -146,6 +158,7 @@ class CgroupScope(UnitScope):
         _kill_cgroup(self.path)
 
     def close(self) -> None:
+        super().close()
         _remove_cgroup(self.path)
 
 
@@ -186,21 +199,33 @@ class CgroupContainment(Containment):
 
     mechanism = "cgroup"
 
-    def __init__(self, execution_id: str, root: Path, home: Path) -> None:
+    def __init__(self, execution_id: str, root: Path, home: Path, run_root: Path) -> None:
         self.execution_id = execution_id
         self._runs = itertools.count(1)
         self.adopting = self._was_subreaper = False
         self.root = root
-        self._home = os.open(home / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        self._home_path = home
+        self._run_root = run_root
+        self._home = -1  # our own cgroup.procs, opened with the first unit's cgroup
 
     def scope(self, unit: str) -> UnitScope:
         marker = self._marker(unit)
         path = self.root / f"{unit}.{marker.rsplit('#', 1)[1]}"
         try:
+            self._create()
             path.mkdir()
         except OSError:
             return UnitScope(marker, adopting=False)  # the marker is what is left
         return CgroupScope(marker, path, self._home)
+
+    def _create(self) -> None:
+        """The execution's cgroup, made when its first unit starts (an executor that never
+        runs leaves nothing behind), and noted in the run folder for cleanup after a crash."""
+        if self._home >= 0:
+            return
+        self.root.mkdir(exist_ok=True)
+        write_private(self._run_root / CGROUP_RECORD, f"{self.root}\n")  # owner-only
+        self._home = os.open(self._home_path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
 
     def detail(self) -> str:
         return str(self.root)
@@ -209,11 +234,14 @@ class CgroupContainment(Containment):
         """Kill whatever is left in the execution's cgroup and remove it (and sweep for any
         marked process that left it: one /proc scan per execution)."""
         super().close()
+        if self._home < 0:
+            return  # no unit ever started: no cgroup was made
         _kill_cgroup(self.root)
         _wait_empty(self.root, timeout=5.0)
         _remove_cgroup(self.root)
         with contextlib.suppress(OSError):
             os.close(self._home)
+        self._home = -1
 
 
 def choose_containment(execution_id: str, run_root: Path) -> Containment:
@@ -222,18 +250,22 @@ def choose_containment(execution_id: str, run_root: Path) -> Containment:
     wanted = os.environ.get(CONTAINMENT_VARIABLE, "auto").strip().lower() or "auto"
     if wanted != "marker":
         home = _own_cgroup()
-        if home is not None:
-            root = home / f"{_PREFIX}{execution_id}"
-            try:
-                root.mkdir()
-                containment = CgroupContainment(execution_id, root, home)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    root.rmdir()
-            else:
-                write_private(run_root / CGROUP_RECORD, f"{root}\n")  # owner-only
-                return containment
+        root = home / f"{_PREFIX}{execution_id}" if home is not None else None
+        if home is not None and root is not None and _may_create(root):
+            return CgroupContainment(execution_id, root, home, run_root)
     return Containment(execution_id)
+
+
+def _may_create(root: Path) -> bool:
+    """Can we make the execution's cgroup and move processes in and out of our own? Tried for
+    real (made and removed at once): permissions on cgroupfs say little under delegation."""
+    try:
+        root.mkdir()
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    return os.access(root.parent / "cgroup.procs", os.W_OK)
 
 
 async def terminate_unit(
