@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from shipyard import logfiles
+from shipyard.api import LogLine
+from shipyard.cli.plain import log_line_json
 from shipyard.logfiles import CUT_NOTE, MAX_LINE_BYTES, Follower, read_all, rotate_if_due, tail
 
 CONTENTS = {
@@ -266,3 +269,17 @@ def test_complete_size(tmp_path: Path, data: bytes, expected: int) -> None:
 )
 def test_whole_characters(raw: bytes, kept: bytes) -> None:
     assert logfiles._whole_characters(raw) == kept
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        LogLine("a", 1, "plain"),
+        LogLine("web-1", None, 'quote " backslash \\ tab \t'),
+        LogLine("u", 7, "é ✓ \x00 \x1b[31m \ufffd"),
+        LogLine("u", 0, ""),
+    ],
+)
+def test_a_json_log_line_is_what_json_dumps_writes(line: LogLine) -> None:
+    as_dict = {"unit": line.unit, "number": line.number, "text": line.text}
+    assert log_line_json(line) == json.dumps(as_dict)

@@ -662,7 +662,7 @@ def _stream_log_lines(lines: Any, *, width: int | None, as_json: bool, flush: bo
     write = sys.stdout.write
     for line in lines:  # every line of the log goes through here: nothing but the write
         if as_json:
-            write(json.dumps(plain.log_line_json(line)) + "\n")
+            write(plain.log_line_json(line) + "\n")
         else:
             prefix = prefixes.get(line.unit)
             if prefix is None:
@@ -682,7 +682,7 @@ def _stream_json_list(lines: Any) -> None:
     write = sys.stdout.write
     separator = "[\n"
     for line in lines:
-        write(separator + json.dumps(plain.log_line_json(line)))
+        write(separator + plain.log_line_json(line))
         separator = ",\n"
     write("[]\n" if separator == "[\n" else "\n]\n")
 

@@ -46,5 +46,11 @@ def log_prefix(unit: str, *, width: int | None, colour: bool) -> str:
     return f"\x1b[36m{padded}\x1b[0m | " if colour else f"{padded} | "
 
 
-def log_line_json(line: LogLine) -> dict[str, object]:
-    return {"unit": line.unit, "number": line.number, "text": line.text}
+def log_line_json(line: LogLine) -> str:
+    """``{"unit": …, "number": …, "text": …}`` as ``json.dumps`` writes it, made by hand: this
+    runs once per line of the log, and building a dict for the general encoder doubled the time
+    of ``logs --json``."""
+    from json.encoder import encode_basestring_ascii as quoted
+
+    number = "null" if line.number is None else str(line.number)
+    return f'{{"unit": {quoted(line.unit)}, "number": {number}, "text": {quoted(line.text)}}}'
