@@ -60,6 +60,16 @@ def escaping(pids: Path) -> str:
     )
 
 
+# A later step's check: fails, naming them, if any of the PIDs is still running (zombies,
+# which an init that does not reap may keep, do not count).
+STILL_RUNNING = (
+    "for pid in $(cat {pids}); do "
+    "state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null); "
+    'case "$state" in ""|Z|X) ;; *) echo "still running: $pid"; exit 1;; esac; '
+    "done"
+)
+
+
 def escaped_pids(pids: Path) -> list[int]:
     wait_for(lambda: pids.exists() and pids.read_text().strip() != "", timeout=20)
     found = [int(pid) for pid in pids.read_text().split()]
@@ -82,6 +92,19 @@ def assert_gone(pids: list[int], *, within: float = 15.0) -> None:
         time.sleep(0.05)
     left = {pid: _cmdline(pid) for pid in pids if pid_alive(pid)}
     assert not left, f"processes outlived their unit: {left}"
+
+
+def assert_tracked(pids: list[int], execution_id: str, unit: str, mechanism: str) -> None:
+    """Running processes that left their unit's group are still its own: in its cgroup (they
+    were born in it), or carrying its marker."""
+    for pid in pids:
+        if mechanism == "cgroup":
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text().strip()
+            assert f"/shipyard.{execution_id}/{unit}." in cgroup, (pid, cgroup)
+        else:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            marker = f"SHIPYARD_UNIT={execution_id}/{unit}#".encode()
+            assert any(v.startswith(marker) for v in environ), (pid, "no unit marker")
 
 
 def assert_contained(ops: LocalOperations, execution_id: str, mechanism: str) -> None:
@@ -110,12 +133,19 @@ def test_a_step_that_exits_normally_takes_what_it_left_running_with_it(
             run: {json.dumps(escaping(pids))}
             shell: true
             stop: {{timeout: 300ms}}
-          after: {{run: [true], needs: [leaves]}}
+          after:
+            run: {json.dumps(STILL_RUNNING.format(pids=pids))}
+            shell: true
+            needs: [leaves]
         """
     )
     status = ops.run(spec)
     escaped = [int(pid) for pid in pids.read_text().split()]
     assert_gone(escaped)
+    # Gone when the step ended, not only when the execution did (its last sweep).
+    after = status.unit("after")
+    log = [line.text for line in ops.logs(status.id, "after")]
+    assert after.state == UnitState.SUCCEEDED, f"still running after the step had ended: {log}"
     assert status.state == ExecutionState.SUCCEEDED, status.reason
     unit = status.unit("leaves")
     assert unit.reason == "exited 0; processes it left running were stopped"
@@ -166,6 +196,7 @@ def test_a_stopped_step_takes_what_it_left_running_with_it(
     )
     status = ops.run(spec, detach=True)
     escaped = escaped_pids(pids)
+    assert_tracked(escaped, status.id, "busy", mechanism)
     ops.stop(status.id, grace=0)
     assert_gone(escaped)
     final = ops.status(status.id)
@@ -192,6 +223,7 @@ def test_a_service_brought_down_takes_what_it_left_running_with_it(
     pids = tmp_path / "escaped"
     status = ops.run(service_spec(write_spec, pids), detach=True)
     escaped = escaped_pids(pids)
+    assert_tracked(escaped, status.id, "s", mechanism)
     ops.stop(status.id, grace=0)
     assert_gone(escaped)
     assert_contained(ops, status.id, mechanism)
