@@ -936,19 +936,8 @@ class LocalOperations:
         tail: int | None = None,
         grep: str | None = None,
     ) -> Iterator[LogLine]:
-        status = self.status(execution_id)
-        names = [u.name for u in status.units]
-        if unit is not None and unit not in names:
-            raise ShipyardError(
-                f"execution '{status.id}' has no unit '{unit}'",
-                hint=f"its units are: {', '.join(names)}",
-            )
+        paths = _log_paths(self.status(execution_id), unit)
         pattern = _compile(grep) if grep else None
-        paths = [
-            (record.name, Path(record.log_path))
-            for record in status.units
-            if (unit is None or record.name == unit) and record.log_path
-        ]
         return _stream_logs(paths, tail=tail, pattern=pattern)  # checked above, read lazily
 
     def follow_logs(
@@ -967,22 +956,21 @@ class LocalOperations:
         from shipyard.logfiles import Follower
 
         status = self.status(execution_id)
-        units = [u for u in status.units if unit is None or u.name == unit]
+        paths = _log_paths(status, unit)
         pattern = _compile(grep) if grep else None
         followers: dict[str, Follower] = {}
         numbers: dict[str, int | None] = {}
         # What is there already (its last ``tail`` lines per unit), then what comes: the
         # follower starts where the backlog ended, so no line is lost or repeated between them.
-        for record in units:
-            path = Path(record.log_path or "")
-            followers[record.name] = follower = Follower(path)
-            numbers[record.name] = None if tail else 0
+        for name, path in paths:
+            followers[name] = follower = Follower(path)
+            numbers[name] = None if tail else 0
             for text in _backlog(path, follower, tail):
                 if tail is None:
-                    numbers[record.name] = (numbers[record.name] or 0) + 1
+                    numbers[name] = (numbers[name] or 0) + 1
                 if pattern is None or pattern.search(text):
-                    yield LogLine(unit=record.name, number=numbers[record.name], text=text)
-        followed = {u.name for u in units}
+                    yield LogLine(unit=name, number=numbers[name], text=text)
+        followed = {u.name for u in status.units if unit is None or u.name == unit}
         while True:
             now = self.status(execution_id)
             finished = now.state.finished or all(
@@ -1028,6 +1016,21 @@ def _compile(expression: str) -> re.Pattern[str]:
         raise ShipyardError(
             f"--grep '{expression}' is not a valid regular expression: {error}"
         ) from None
+
+
+def _log_paths(status: ExecutionStatus, unit: str | None) -> list[tuple[str, Path]]:
+    """(unit, its log file) of ``unit``, or of every unit; an unknown unit is an error."""
+    names = [u.name for u in status.units]
+    if unit is not None and unit not in names:
+        raise ShipyardError(
+            f"execution '{status.id}' has no unit '{unit}'",
+            hint=f"its units are: {', '.join(names)}",
+        )
+    return [
+        (record.name, Path(record.log_path))
+        for record in status.units
+        if (unit is None or record.name == unit) and record.log_path
+    ]
 
 
 def _stream_logs(

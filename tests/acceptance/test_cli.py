@@ -153,6 +153,9 @@ def test_list_and_unknown_ids(shipyard: Shipyard, write_spec: SpecWriter) -> Non
     bad_unit = shipyard("logs", listed[0]["id"], "nope")
     assert_clean_error(bad_unit)
     assert "has no unit 'nope'" in bad_unit.stderr
+    followed = shipyard("logs", listed[0]["id"], "nope", "--follow")  # not silence
+    assert_clean_error(followed)
+    assert "has no unit 'nope'" in followed.stderr
 
 
 def test_schema_is_json_schema(shipyard: Shipyard) -> None:
