@@ -15,7 +15,9 @@ def retry_delay(
     uniform: Callable[[float, float], float] = random.uniform,
 ) -> float:
     """Delay before retry ``retry_number`` (1 = the first retry): base·2^(n-1), capped, ±25%."""
-    delay = min(cap, base * 2.0 ** max(0, retry_number - 1))
+    # The exponent is capped: 2.0 ** 1024 raises OverflowError, and `retries: 5000` with a step
+    # that fails at once reaches it (2**60 times any base is past every cap anyway).
+    delay = min(cap, base * 2.0 ** min(max(0, retry_number - 1), 60))
     if jitter and delay > 0:
         delay *= uniform(0.75, 1.25)
     return max(0.0, min(delay, cap))
