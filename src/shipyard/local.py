@@ -136,7 +136,6 @@ class LocalOperations:
     ) -> Plan:
         from shipyard.plan.cache import PlanCache, plan_key
         from shipyard.plan.model import with_history
-
         from shipyard.spec.reading import read_spec_text
 
         # A regular file of a sane size in UTF-8 (SpecError otherwise): never /dev/zero or a FIFO.
