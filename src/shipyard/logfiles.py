@@ -200,7 +200,7 @@ class Follower:
     path: Path
     position: int = 0
     reader: LineReader = field(default_factory=LineReader)
-    rotation: tuple[int, int, int] | None = None  # identity of .1 when last seen
+    rotation: tuple[int, int] | None = None  # identity of .1 when last seen
 
     def __post_init__(self) -> None:
         self.rotation = _identity(rotated(self.path, 1))
@@ -259,13 +259,13 @@ def _in_progress(path: Path) -> Path:
     return path.with_name(f"{path.name}.1.part")
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    """Inode, mtime and size: a fresh copy can reuse a deleted file's inode number."""
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode: a new copy never has the previous one's (see rotate_if_due)."""
     try:
         stat = path.stat()
     except FileNotFoundError:
         return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return (stat.st_dev, stat.st_ino)
 
 
 def rotate_if_due(path: Path, max_size: int, keep: int) -> bool:
@@ -274,7 +274,10 @@ def rotate_if_due(path: Path, max_size: int, keep: int) -> bool:
     Copy, then truncate: the unit holds the file open with ``O_APPEND``, so after the truncate
     its next write lands at offset 0. What it writes between the end of the copy and the
     truncate is lost; nothing is written twice. The copy goes to a new file, so a reader
-    following the log can tell a rotation happened by ``.1``'s inode.
+    following the log can tell a rotation happened by ``.1``'s inode: the copy is made while
+    the previous ``.1`` still exists (older copies move up and the oldest goes only after the
+    truncate), so it can never get that inode number back. ``.1.part`` exists from before the
+    truncate until the new ``.1`` is in place, so a reader knows to wait meanwhile.
     """
     try:
         if path.stat().st_size <= max_size:
@@ -282,15 +285,15 @@ def rotate_if_due(path: Path, max_size: int, keep: int) -> bool:
     except FileNotFoundError:
         return False
     if keep > 0:
-        rotated(path, keep).unlink(missing_ok=True)
-        for index in range(keep - 1, 0, -1):
-            if rotated(path, index).exists():
-                rotated(path, index).replace(rotated(path, index + 1))
         fresh = _in_progress(path)
         private = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC  # owner-only, as the log
         with path.open("rb") as source, open(os.open(fresh, private, 0o600), "wb") as target:
             shutil.copyfileobj(source, target, BLOCK * 16)
             os.truncate(path, 0)  # right after the copy reached the end: the smallest window
+        rotated(path, keep).unlink(missing_ok=True)
+        for index in range(keep - 1, 0, -1):
+            if rotated(path, index).exists():
+                rotated(path, index).replace(rotated(path, index + 1))
         fresh.replace(rotated(path, 1))
     else:
         os.truncate(path, 0)

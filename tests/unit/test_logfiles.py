@@ -196,7 +196,10 @@ def test_a_writer_with_o_append_continues_at_the_start(tmp_path: Path) -> None:
     assert (tmp_path / "unit.log.1").read_bytes() == b"first\n" * 50
 
 
-def test_the_follower_misses_and_repeats_nothing_across_rotations(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [1, 2])  # keep 1: the new copy may take the old one's inode
+def test_the_follower_misses_and_repeats_nothing_across_rotations(
+    tmp_path: Path, keep: int
+) -> None:
     path = tmp_path / "unit.log"
     path.touch()
     follower = Follower(path)
@@ -212,7 +215,7 @@ def test_the_follower_misses_and_repeats_nothing_across_rotations(tmp_path: Path
             handle.write(b"-done\n" + "".join(f"{line}\n" for line in lines[3:]).encode())
         written += [*lines[:3], "partial-done", *lines[3:]]
         if round_ % 2:
-            rotate_if_due(path, max_size=10, keep=2)
+            assert rotate_if_due(path, max_size=10, keep=keep)
         seen += follower.poll()
     assert seen == written
 
@@ -283,3 +286,17 @@ def test_whole_characters(raw: bytes, kept: bytes) -> None:
 def test_a_json_log_line_is_what_json_dumps_writes(line: LogLine) -> None:
     as_dict = {"unit": line.unit, "number": line.number, "text": line.text}
     assert log_line_json(line) == json.dumps(as_dict)
+
+
+def test_a_new_copy_never_takes_the_previous_copys_inode(tmp_path: Path) -> None:
+    """With keep 1 the previous copy is deleted by the rotation: were it deleted before the new
+    copy is made, the file system could give the new copy its inode number, and a follower
+    would not see the rotation (same size and a coarse mtime cannot tell them apart)."""
+    path = tmp_path / "unit.log"
+    previous = None
+    for _ in range(20):
+        path.write_bytes(b"same size\n" * 10)
+        assert rotate_if_due(path, max_size=10, keep=1)
+        inode = (tmp_path / "unit.log.1").stat().st_ino
+        assert inode != previous, "the new copy reused the previous copy's inode"
+        previous = inode
