@@ -46,6 +46,8 @@ def test_each_placeholder_gets_its_quoting_context(text: str, contexts: list[str
     ("text", "why"),
     [
         ("echo `echo {{ x }}`", "inside backticks"),
+        ("echo `\\{{ x }}`", "inside backticks"),
+        ("echo $'\\{{ x }}'", "inside $'...'"),
         ('echo "`echo {{ x }}`"', "inside backticks"),
         ("echo `echo '{{ x }}'`", "inside backticks"),
         ('echo "$(echo {{ x }})"', "inside $(...) within double quotes"),

@@ -134,6 +134,16 @@ class _ShellScanner:
                 f"{{{{ {name} }}}} sits cannot be told",
                 name,
             )
+        # Every placeholder the substitution would see must have been placed: one skipped over
+        # would stay in the command as it is written (or worse, be read in the wrong quoting).
+        found = [match.start() for match in PLACEHOLDER.finditer(self.text)]
+        if found != [slot.start for slot in self.slots]:
+            name = next(iter(PLACEHOLDER.finditer(self.text))).group(1).strip()
+            raise ShellTemplateProblem(
+                "a placeholder overlaps other text (like '{{{ x }}'), so where its value goes "
+                "cannot be told",
+                name,
+            )
         return self.slots
 
     def _slot(self, match: re.Match[str]) -> None:
@@ -247,7 +257,7 @@ class _ShellScanner:
     def _backtick(self, i: int, frame: _Frame) -> int:
         char = self.text[i]
         if char == "\\":
-            return i + 2
+            return self._skip_escaped(i)
         if char == "`":
             self.stack.pop()
         return i + 1
@@ -266,6 +276,11 @@ class _ShellScanner:
                 self.stack.pop()
         return i + 1
 
+    def _skip_escaped(self, i: int) -> int:
+        """Past a backslash and what it escapes, but never past the start of a placeholder:
+        the next turn must see it (and refuse it where it is)."""
+        return i + 1 if PLACEHOLDER.match(self.text, i + 1) else i + 2
+
     def _comment(self, i: int, frame: _Frame) -> int:
         if self.text[i] == "\n":
             self.stack.pop()
@@ -273,7 +288,7 @@ class _ShellScanner:
 
     def _ansi(self, i: int, frame: _Frame) -> int:
         if self.text[i] == "\\":
-            return i + 2
+            return self._skip_escaped(i)
         if self.text[i] == "'":
             self.stack.pop()
         return i + 1
