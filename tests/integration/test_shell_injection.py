@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shipyard.errors import SpecError
 from shipyard.plan.build import build_plan
 from shipyard.plan.model import PlannedCommand
 from shipyard.spec.loader import load_spec_text
+from shipyard.spec.templating import TemplateProblem, references, substitute
 
 MARKER = "PWNED"
 
@@ -146,3 +150,76 @@ def test_contexts_that_cannot_be_made_safe_are_refused_at_validation(
     assert problem.hint is not None
     assert "drop" in problem.hint or "outside any quotes" in problem.hint
     assert '"$SHIPYARD_PARAM_X"' in problem.hint
+
+
+# -- any template the check accepts, any value: the value never runs -----------------------------
+
+FRAGMENTS = [
+    "{{ x }}",
+    "{{ x }}",
+    "'",
+    '"',
+    "`",
+    "$(",
+    "$((",
+    ")",
+    "(",
+    "${",
+    "}",
+    "\\",
+    "#",
+    "\n",
+    " ",
+    " ",
+    "echo ",
+    "printf %s ",
+    ";",
+    "|",
+    "<<",
+    "E",
+    "case a in a) ",
+    ";; esac",
+    "$'",
+    '$"',
+    "$",
+    "a",
+    "=",
+]
+PAYLOADS = [
+    f"$(touch {MARKER})",
+    f"`touch {MARKER}`",
+    f"'; touch {MARKER}; '",
+    f'"; touch {MARKER}; "',
+    f"\ntouch {MARKER}\n",
+    f"\\'; touch {MARKER}; #",
+    f"')\ntouch {MARKER}\n#",
+    f'"`touch {MARKER}`"',
+    f"E\ntouch {MARKER}\nE",
+    f"}}; touch {MARKER}; {{",
+    f")); touch {MARKER}; ((",
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    parts=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12),
+    at=st.integers(min_value=0, max_value=12),
+    value=st.sampled_from(PAYLOADS),
+)
+def test_no_accepted_template_lets_a_value_run(parts: list[str], at: int, value: str) -> None:
+    template = "".join([*parts[:at], "{{ x }}", *parts[at:]])
+    try:
+        references(template)  # validation's other check: only bare names
+        command = substitute(template, {"x": value}, shell_quote=True)
+    except TemplateProblem:  # ShellTemplateProblem included
+        return  # refused: validation says so at file:line
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(
+            ["/bin/sh", "-c", command],
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        assert not (Path(folder) / MARKER).exists(), f"{value!r} ran in {template!r}"
