@@ -422,7 +422,6 @@ class RestartSpec(_Model):
         return value
 
 
-
 DependsOnCondition = Literal["started", "healthy", "completed_successfully"]
 
 
