@@ -26,7 +26,7 @@ from shipyard.engine.containment import (
 from shipyard.engine.liveness import pid_alive
 from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
-from tests.conftest import SpecWriter
+from tests.conftest import SpecWriter, missing_component
 from tests.integration.test_lifecycle import wait_for
 
 
@@ -44,7 +44,7 @@ def mechanism(
     supervisors inherit."""
     wanted: str = request.param
     if wanted == "cgroup" and not _cgroup_available(tmp_path):
-        pytest.skip("no writable cgroup2 hierarchy on this machine")
+        missing_component("no writable cgroup2 hierarchy on this machine")
     monkeypatch.setenv(CONTAINMENT_VARIABLE, wanted)
     yield wanted
 

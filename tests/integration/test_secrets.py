@@ -27,7 +27,7 @@ from shipyard.errors import ParameterError, SpecError
 from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, ExecutionStatus, to_jsonable
 from shipyard.workspace import Workspace
-from tests.conftest import SpecWriter
+from tests.conftest import SpecWriter, missing_component
 
 NOBODY = 65534
 
@@ -149,10 +149,11 @@ def test_a_detached_run_writes_owner_only_files_too(
     assert modes_open_to_others(ops.workspace.home) == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 def test_another_user_cannot_read_the_state_the_plans_or_the_logs(
     shared: Path, write_spec: SpecWriter
 ) -> None:
+    if os.geteuid() != 0:
+        missing_component("needs root to act as another user")
     spec = shared / "spec.yaml"
     spec.write_text(FILE_SPEC.replace("hello", "sensitive-value-41"), encoding="utf-8")
     spec.chmod(0o644)
