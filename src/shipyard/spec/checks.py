@@ -7,7 +7,7 @@ own; :func:`run_checks` runs them all and returns every problem with its file:li
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shipyard.dag import find_cycle
@@ -18,6 +18,7 @@ from shipyard.spec.commandchecks import (
     check_no_nul,
     check_shell_commands,
 )
+from shipyard.spec.fields import template_fields
 from shipyard.spec.models import Spec
 from shipyard.spec.namechecks import (
     check_parameter_variables,
@@ -28,7 +29,7 @@ from shipyard.spec.pathchecks import check_confined_paths
 from shipyard.spec.secretchecks import check_secrets
 from shipyard.spec.shellchecks import check_shell_templates
 from shipyard.spec.templating import TemplateProblem, references
-from shipyard.spec.yamlsource import PathKey, SourceMap
+from shipyard.spec.yamlsource import SourceMap
 
 if TYPE_CHECKING:
     from shipyard.topology import Fleet
@@ -225,39 +226,9 @@ def check_no_cycle(data: object, source: SourceMap) -> list[SpecProblem]:
     ]
 
 
-def _template_fields(spec: Spec) -> Iterator[tuple[PathKey, str]]:
-    """Every string in the spec where ``{{ name }}`` is substituted, with its path."""
-    for key, value in spec.env.items():
-        yield ("env", key), value
-    for phase in ("prepare", "cleanup"):
-        for index, hook in enumerate(getattr(spec.hooks, phase)):
-            yield from _command_fields(("hooks", phase, index, "run"), hook.run)
-    for name, service in spec.services.items():
-        yield from _command_fields(("services", name, "run"), service.run)
-        for key, value in service.env.items():
-            yield ("services", name, "env", key), value
-    for name, step in spec.steps.items():
-        yield from _command_fields(("steps", name, "run"), step.run)
-        for key, value in step.env.items():
-            yield ("steps", name, "env", key), value
-        if step.workdir is not None:
-            yield ("steps", name, "workdir"), step.workdir
-        for field in ("inputs", "outputs"):
-            for index, path in enumerate(getattr(step, field)):
-                yield ("steps", name, field, index), path
-
-
-def _command_fields(path: PathKey, run: list[str] | str) -> Iterator[tuple[PathKey, str]]:
-    if isinstance(run, str):
-        yield path, run
-    else:
-        for index, arg in enumerate(run):
-            yield (*path, index), arg
-
-
 def check_templates(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     problems = []
-    for path, text in _template_fields(spec):
+    for path, text in template_fields(spec):
         where = source.locate(path)
         try:
             names = references(text)

@@ -9,9 +9,8 @@ command, or an env entry. A secret's value is never written in the spec either (
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from shipyard.errors import SpecProblem
+from shipyard.spec.fields import field_kind, template_fields
 from shipyard.spec.models import Spec
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -24,7 +23,10 @@ def check_secrets(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     if not secrets:
         return []
     problems = _declarations(spec, secrets, source)
-    for path, text, kind in _outside_env(spec):
+    for path, text in template_fields(spec):
+        kind = field_kind(path)
+        if kind == "env":
+            continue
         try:
             used = [name for name in references(text) if name in secrets]
         except TemplateProblem:
@@ -74,27 +76,3 @@ def _misused(name: str, path: PathKey, kind: str, source: SourceMap) -> SpecProb
     return SpecProblem(
         f"secret parameter '{name}' is used in a {kind}: {why}", source.locate(path), hint=hint
     )
-
-
-def _outside_env(spec: Spec) -> Iterator[tuple[PathKey, str, str]]:
-    """Every templated string that is not an env value: (path, text, what it is)."""
-    for phase in ("prepare", "cleanup"):
-        for index, hook in enumerate(getattr(spec.hooks, phase)):
-            yield from _command(("hooks", phase, index, "run"), hook.run)
-    for name, service in spec.services.items():
-        yield from _command(("services", name, "run"), service.run)
-    for name, step in spec.steps.items():
-        yield from _command(("steps", name, "run"), step.run)
-        if step.workdir is not None:
-            yield ("steps", name, "workdir"), step.workdir, "workdir"
-        for field in ("inputs", "outputs"):
-            for index, path in enumerate(getattr(step, field)):
-                yield ("steps", name, field, index), path, f"declared {field[:-1]} path"
-
-
-def _command(path: PathKey, run: list[str] | str) -> Iterator[tuple[PathKey, str, str]]:
-    if isinstance(run, str):
-        yield path, run, "command"
-    else:
-        for index, arg in enumerate(run):
-            yield (*path, index), arg, "command"
