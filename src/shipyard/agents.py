@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import ShipyardError, SpecError
 from shipyard.spec.models import NAME_PATTERN, ServiceSpec
+from shipyard.spec.reading import read_spec_text
+from shipyard.spec.yamlsource import YamlProblems, read_yaml
 
 FILES = ("agent.toml", "agent.json", "agent.yaml", "agent.yml")
 
@@ -67,16 +69,24 @@ def _load(folder: Path, file: Path) -> DiscoveredAgent:
     except (ValueError, ValidationError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
         problem = _first_line(error)
         return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
+    except (SpecError, YamlProblems) as error:  # not a regular file, too large, YAML bounds
+        problem = error.problems[0].message
+        return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
+    except RecursionError:  # JSON and TOML parsers recurse once per nesting level
+        problem = "it is nested too deeply to be an agent file"
+        return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
     return DiscoveredAgent(name, str(folder), str(file), "discovered", None, data)
 
 
 def _parse(file: Path) -> Any:
-    text = file.read_text(encoding="utf-8")
+    # Read like a spec: a regular file of a sane size in UTF-8 (never a FIFO or /dev/zero),
+    # and YAML with bounded depth and alias expansion.
+    text = read_spec_text(file)
     if file.suffix == ".toml":
         return tomllib.loads(text)
     if file.suffix == ".json":
         return json.loads(text)
-    return yaml.safe_load(text)
+    return read_yaml(text, file)[0]
 
 
 def _first_line(error: Exception) -> str:

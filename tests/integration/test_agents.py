@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,27 @@ def test_deploy_restart_undeploy(ops: LocalOperations, folder: Path) -> None:
     assert not any(pid_alive(pid) for pid in pids if pid)
     with pytest.raises(ShipyardError, match="no agents of"):
         ops.agents_fleet(folder)
+
+
+def test_hostile_agent_files_are_reported_not_raised(ops: LocalOperations, folder: Path) -> None:
+    """Each parser recursed once per nesting level (RecursionError out of `agents discover`);
+    an agent file is read like a spec: bounded depth and alias expansion, a sane size."""
+    hostile = {
+        "deep-json/agent.json": "[" * 3000 + "]" * 3000,
+        "deep-toml/agent.toml": 'command = ["sleep"]\na = ' + "[" * 5000 + "1" + "]" * 5000,
+        "deep-yaml/agent.yaml": "command: " + "[" * 5000 + "]" * 5000,
+        "bomb/agent.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in pairwise("abcdefghi"))
+        + "command: [sleep, '1']\n",
+        "huge/agent.json": '{"command": ["sleep"], "x": "' + "y" * (5 * 1024 * 1024) + '"}',
+    }
+    for relative, text in hostile.items():
+        (folder / relative).parent.mkdir()
+        (folder / relative).write_text(text, encoding="utf-8")
+    found = {agent.name: agent for agent in ops.agents_discover(folder)}
+    assert found["weather"].state == "discovered" and found["maps"].state == "discovered"
+    problems = {name: found[name].problem or "" for name in ("deep-json", "deep-toml", "deep-yaml")}
+    assert all("nested" in problem for problem in problems.values()), problems
+    assert "aliases" in (found["bomb"].problem or ""), found["bomb"].problem
+    assert "larger than 4 MiB" in (found["huge"].problem or ""), found["huge"].problem
+    assert all(found[relative.split("/")[0]].state == "invalid" for relative in hostile)
