@@ -64,6 +64,10 @@ def drive(
         "done": done,
         "attempts": attempts,
     }
+    if plan.checkpoint_interval:
+        from shipyard.checkpoint import create  # the engine takes its automatic checkpoints so
+
+        common["checkpointer"] = create
     executor: _Executor
     if plan.kind == "pipeline":
         from shipyard.engine.executor import PipelineExecutor  # a fleet does without it

@@ -9,7 +9,6 @@ performs them and records what happened.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import shutil
@@ -18,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from shipyard.confinement import confined_files, refused
 from shipyard.engine.backoff import retry_delay
@@ -40,7 +40,7 @@ from shipyard.engine.process import (
     spawn,
 )
 from shipyard.engine.recorder import Observer, Recorder
-from shipyard.engine.runtime import base_environment, heartbeat
+from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
 from shipyard.errors import OutsideWorkdir, ShipyardError
@@ -56,6 +56,33 @@ def machine_capacity() -> tuple[int, int]:
     cores = os.cpu_count() or 1
     memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return cores, memory
+
+
+class Taken(Protocol):
+    """What a checkpoint taken tells the run's events."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+
+class Checkpointer(Protocol):
+    """Takes an automatic checkpoint (``shipyard.checkpoint.create``, injected by whoever
+    drives the execution: the engine does not import the layers above it)."""
+
+    def __call__(
+        self,
+        run_dir: RunDir,
+        plan: Plan,
+        execution_id: str,
+        /,
+        *,
+        states: Mapping[str, str],
+        running: Mapping[str, int],
+        reason: str,
+    ) -> Taken: ...
 
 
 @dataclass
@@ -90,13 +117,17 @@ class PipelineExecutor:
         attempts: Mapping[str, int] | None = None,
         recorder: Recorder | None = None,
         containment: Containment | None = None,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         """``done``: steps that already succeeded (a resumed execution, or results reused from
         another one): they do not run. ``attempts``: attempts already made per step, so a
         resumed execution numbers on. ``recorder``: shared with a fleet running these steps.
         ``containment``: how each unit's processes are tracked (a cgroup per unit where the
-        machine allows it, see :mod:`shipyard.engine.containment`); a fleet shares its own."""
+        machine allows it, see :mod:`shipyard.engine.containment`); a fleet shares its own.
+        ``checkpointer``: takes the automatic checkpoints ``execution.checkpoint_interval``
+        asks for (none are taken without one)."""
         self.plan = plan
+        self._checkpointer = checkpointer
         self._already = set(done)
         self.execution_id = execution_id
         self.run_dir = run_dir
@@ -140,7 +171,8 @@ class PipelineExecutor:
         self._stop_reason: str | None = None
         self._prepare_failed = False
         self._hook: tuple[str, Launched, UnitScope] | None = None
-        self._journal = -1  # the spawn journal's descriptor, open while run() runs
+        self._run: ExecutionRun | None = None  # the run the steps are part of, once begun
+        self._fault: str | None = None  # why a side task of the run stopped it
         self._timed_out_execution = False
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,67 +192,42 @@ class PipelineExecutor:
     async def run(self) -> ExecutionState:
         """The whole execution: record it running, run the steps and the hooks, record how it
         ended."""
-        started = time.time()
-        self.store.update_execution(
-            self.execution_id,
-            state=ExecutionState.RUNNING,
-            started_at=started,
-            supervisor_pid=os.getpid(),
-            heartbeat_at=started,
+        run = ExecutionRun(
+            execution_id=self.execution_id,
+            run_dir=self.run_dir,
+            store=self.store,
+            recorder=self.recorder,
+            containment=self.containment,
+            on_fault=self.fault,
         )
-        self.recorder.event(
-            "execution_started",
-            total=len(self._steps),
-            max_parallel=self.plan.max_parallel,
-            mode=self.plan.mode,
-        )
-        self.recorder.event(
-            "containment",
-            mechanism=self.containment.mechanism,
-            detail=self.containment.detail(),
-        )
-        journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        flusher = asyncio.create_task(self.recorder.flush_periodically())
-        beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
+        run.begin(total=len(self._steps), max_parallel=self.plan.max_parallel, mode=self.plan.mode)
         try:
-            await self.run_steps(journal)
+            await self.run_steps(run)
         finally:
             await self.run_cleanup()
             state = self.final_state()
-            ended = time.time()
             counts = {s.value: n for s, n in self.scheduler.counts().items()}
-            self.recorder.event(
-                "execution_finished",
-                state=state.value,
-                duration=ended - started,
-                counts=counts,
-                reason=self.outcome_reason(),  # so events.jsonl alone can restore the record
+            # The reason too, so events.jsonl alone can restore the record.
+            await run.end(
+                state, self.outcome_reason(), duration=time.time() - run.started, counts=counts
             )
-            self.recorder.write(
-                self.store.update_execution,
-                self.execution_id,
-                state=state,
-                ended_at=ended,
-                reason=self.outcome_reason(),
-            )
-            for task in (flusher, beat):
-                task.cancel()
-            await asyncio.gather(flusher, beat, return_exceptions=True)
-            try:
-                self.containment.close()  # the execution's last sweep; its cgroup goes
-                self._final_flush()
-            finally:
-                os.close(journal)
         return state
 
-    async def run_steps(self, journal: int) -> None:
-        """The prepare hooks, then every step to its end. ``journal``: the spawn journal's
-        descriptor (the caller owns it; a fleet running steps shares its own)."""
+    def fault(self, reason: str) -> None:
+        """A side task of the run died: the execution stops and fails with ``reason``."""
+        self._fault = self._fault or reason
+        self.request_stop(reason)
+
+    async def run_steps(self, run: ExecutionRun) -> None:
+        """The prepare hooks, then every step to its end, within ``run`` (this executor's own,
+        or that of a fleet running these steps beside its services)."""
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
-        self._journal = journal
-        sampler = asyncio.create_task(self._sample_periodically())
-        checkpoints = asyncio.create_task(self._checkpoint_periodically())
+        self._run = run
+        side = [
+            run.side_task("sampling", self._sample_periodically()),
+            run.side_task("checkpoint", self._checkpoint_periodically()),
+        ]
         deadline = (
             self._loop.call_later(self.plan.timeout, self._execution_timed_out)
             if self.plan.timeout
@@ -245,9 +252,7 @@ class PipelineExecutor:
             self.prepared.set()
             if deadline:
                 deadline.cancel()
-            for task in (sampler, checkpoints):
-                task.cancel()
-            await asyncio.gather(sampler, checkpoints, return_exceptions=True)
+            await run.stop_tasks(side)
 
     async def run_cleanup(self) -> None:
         """The cleanup hooks (they always run), then the temporary files (kept in debug)."""
@@ -256,7 +261,11 @@ class PipelineExecutor:
             shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
 
     def outcome_reason(self) -> str | None:
-        return self._stop_reason or ("a prepare hook failed" if self._prepare_failed else None)
+        return (
+            self._fault
+            or self._stop_reason
+            or ("a prepare hook failed" if self._prepare_failed else None)
+        )
 
     # -- services the steps need (a spec with steps and services) ---------------------------
 
@@ -288,9 +297,6 @@ class PipelineExecutor:
         """Wait until step ``name`` has ended for good: True if it succeeded (or is disabled)."""
         await self._settled[name].wait()
         return self.scheduler.state[name] in (UnitState.SUCCEEDED, UnitState.DISABLED)
-
-    def _final_flush(self) -> None:
-        self.recorder.final_flush()  # a StoreError saying where the outcome is kept
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
         """Start nothing more; let running steps finish for up to ``grace`` seconds, then stop
@@ -401,8 +407,8 @@ class PipelineExecutor:
         )
 
     def _journal_spawn(self, launched: Launched, unit: str) -> None:
-        # One small unbuffered append (no fsync: it must survive our death, not the machine's).
-        os.write(self._journal, f"{launched.pid} {launched.started:.6f} {unit}\n".encode())
+        assert self._run is not None
+        self._run.journal(launched.pid, launched.started, unit)
 
     def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
         with open(open_private(self.run_dir.log_for(step.name)), "a", encoding="utf-8") as log:
@@ -713,10 +719,9 @@ class PipelineExecutor:
     async def _checkpoint_periodically(self) -> None:
         """Automatic checkpoints (``execution.checkpoint_interval``), taken on a thread: waiting
         for a step's ready file must not stall the loop."""
-        from shipyard import checkpoint
-
         interval = self.plan.checkpoint_interval
-        if not interval:
+        take = self._checkpointer
+        if not interval or take is None:
             return
         while True:
             await asyncio.sleep(interval)
@@ -726,7 +731,7 @@ class PipelineExecutor:
             states = {name: state.value for name, state in self.scheduler.state.items()}
             try:
                 taken = await asyncio.to_thread(
-                    checkpoint.create,
+                    take,
                     self.run_dir,
                     self.plan,
                     self.execution_id,
@@ -758,8 +763,7 @@ class PipelineExecutor:
             await self._log_rotation.check(live)
             if interval <= 0:
                 continue
-            with contextlib.suppress(Exception):  # a process may vanish mid-sample
-                self._sampler.sample(live)
+            self._sampler.sample(live)  # a process that vanishes mid-sample is skipped there
             # The latest figures of running steps go to the store as provisional attempt rows
             # (replaced when the attempt ends), so `status` in another shell shows them.
             for name in live:
@@ -785,7 +789,7 @@ class PipelineExecutor:
 
     def final_state(self) -> ExecutionState:
         states = self.scheduler.state.values()
-        if self._prepare_failed or self._timed_out_execution:
+        if self._fault or self._prepare_failed or self._timed_out_execution:
             return ExecutionState.FAILED
         if any(state == UnitState.FAILED for state in states):
             return ExecutionState.FAILED

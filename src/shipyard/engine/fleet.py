@@ -44,7 +44,7 @@ from shipyard.engine.process import (
 )
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import decide_restart
-from shipyard.engine.runtime import base_environment, heartbeat
+from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
@@ -53,7 +53,7 @@ from shipyard.store.base import Store
 from shipyard.workspace import RunDir
 
 if TYPE_CHECKING:
-    from shipyard.engine.executor import PipelineExecutor
+    from shipyard.engine.executor import Checkpointer, PipelineExecutor
 
 HOST = "127.0.0.1"
 #: Once healthy, how often a good probe's answer is checked to come from the service's own
@@ -230,10 +230,12 @@ class FleetExecutor:
         done: Iterable[str] = (),
         attempts: Mapping[str, int] | None = None,
         containment: Containment | None = None,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         """A plan with steps too (``kind == "mixed"``) runs them beside the services, through
         a :class:`PipelineExecutor` sharing this execution; ``done`` and ``attempts`` are its.
-        ``containment``: how each unit's processes are tracked (shared with the steps)."""
+        ``containment``: how each unit's processes are tracked (shared with the steps).
+        ``checkpointer``: takes the steps' automatic checkpoints."""
         self.plan = plan
         self.execution_id = execution_id
         self.run_dir = run_dir
@@ -254,6 +256,7 @@ class FleetExecutor:
                 attempts=attempts,
                 recorder=self.recorder,
                 containment=self.containment,
+                checkpointer=checkpointer,
             )
         self._steps_running = self._pipeline is not None
         self._steps_finished = False  # the steps ended before anything else stopped the run
@@ -266,7 +269,7 @@ class FleetExecutor:
         self._up = asyncio.Event()  # every service came up (see wait_healthy)
         self._stop_reason: str | None = None
         self._failure: str | None = None
-        self._journal = -1
+        self._run: ExecutionRun | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public -----------------------------------------------------------------------------
@@ -357,27 +360,19 @@ class FleetExecutor:
 
     async def run(self) -> ExecutionState:
         self._loop = asyncio.get_running_loop()
-        started = time.time()
-        self.store.update_execution(
-            self.execution_id,
-            state=ExecutionState.RUNNING,
-            started_at=started,
-            supervisor_pid=os.getpid(),
-            heartbeat_at=started,
+        run = self._run = ExecutionRun(
+            execution_id=self.execution_id,
+            run_dir=self.run_dir,
+            store=self.store,
+            recorder=self.recorder,
+            containment=self.containment,
+            on_fault=self._fail,
         )
         total = len(self.plan.services) + len(self.plan.steps)
-        self.recorder.event("execution_started", total=total, kind=self.plan.kind)
-        self.recorder.event(
-            "containment",
-            mechanism=self.containment.mechanism,
-            detail=self.containment.detail(),
-        )
-        flusher = asyncio.create_task(self.recorder.flush_periodically())
-        beat = asyncio.create_task(heartbeat(self.recorder, self.store, self.execution_id))
-        sampling = asyncio.create_task(self._sample_periodically())
-        self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        run.begin(total=total, kind=self.plan.kind)
+        sampling = run.side_task("sampling", self._sample_periodically())
         watchdog = start_watchdog(self.run_dir)  # nothing of the fleet survives this process
-        steps = self._run_steps() if self._pipeline is not None else None
+        steps = self._run_steps(run) if self._pipeline is not None else None
         try:
             await self._bring_up()
             if self._failure is None and self._stop_reason is None:
@@ -385,36 +380,29 @@ class FleetExecutor:
                 self._up.set()
             await self._stop.wait()
         finally:
-            if steps is not None:
-                if self._steps_running:
-                    assert self._pipeline is not None
-                    why = self._failure or self._stop_reason or "brought down"
-                    self._pipeline.request_stop(why)
-                await steps
-            await self._shutdown()
-            if self._pipeline is not None:
-                await self._pipeline.run_cleanup()
-            state, reason = self._outcome()
-            self.recorder.write(
-                self.store.update_execution,
-                self.execution_id,
-                state=state,
-                ended_at=time.time(),
-                reason=reason,
-            )
-            self.recorder.event("execution_finished", state=state.value, reason=reason)
-            for task in (flusher, beat, sampling):
-                task.cancel()
-            await asyncio.gather(flusher, beat, sampling, return_exceptions=True)
             try:
-                self.containment.close()  # the execution's last sweep; its cgroup goes
-                self.recorder.final_flush()  # a StoreError saying where the outcome is kept
+                await self._come_down(steps)
+                await run.stop_tasks([sampling])
+                state, reason = self._outcome()
+                await run.end(state, reason)
             finally:
-                os.close(self._journal)
                 stop_watchdog(watchdog)
         return state
 
-    def _run_steps(self) -> asyncio.Task[None]:
+    async def _come_down(self, steps: asyncio.Task[None] | None) -> None:
+        """The steps stopped (if they still run), the services shut down in reverse start
+        order, then the cleanup hooks."""
+        if steps is not None:
+            if self._steps_running:
+                assert self._pipeline is not None
+                why = self._failure or self._stop_reason or "brought down"
+                self._pipeline.request_stop(why)
+            await steps
+        await self._shutdown()
+        if self._pipeline is not None:
+            await self._pipeline.run_cleanup()
+
+    def _run_steps(self, run: ExecutionRun) -> asyncio.Task[None]:
         """The plan's steps, beside the services; once they are done, the fleet comes down
         too unless it was brought up to stay (``stay_up``)."""
         assert self._pipeline is not None
@@ -422,7 +410,7 @@ class FleetExecutor:
 
         async def steps() -> None:
             try:
-                await pipeline.run_steps(self._journal)
+                await pipeline.run_steps(run)
             finally:
                 self._steps_running = False
             if self._graceful_stop is not None:
@@ -590,7 +578,8 @@ class FleetExecutor:
             self._give_up(service, str(error))
             return
         service.scope = scope
-        os.write(self._journal, f"{launched.pid} {launched.started:.6f} {planned.name}\n".encode())
+        assert self._run is not None
+        self._run.journal(launched.pid, launched.started, planned.name)
         service.launched = launched
         service.started = time.monotonic()
         service.started_once.set()
@@ -919,8 +908,7 @@ class FleetExecutor:
             for name in self._restarted:
                 sampler.finish(name, cpu_seconds=0.0)  # a new process: figures start again
             self._restarted.clear()
-            with contextlib.suppress(Exception):  # a process may vanish mid-sample
-                sampler.sample(live)
+            sampler.sample(live)  # a process that vanishes mid-sample is skipped there
             for name, (pid, _) in live.items():
                 usage = sampler.current(name)
                 service = self._services[name]

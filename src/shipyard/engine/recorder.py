@@ -55,7 +55,6 @@ class Recorder:
         self._interval = interval
         self._events: list[Event] = []
         self._writes: list[Callable[[], None]] = []
-        self.last_error: Exception | None = None  # of the latest failed periodic flush
         self.journal_error: OSError | None = None  # of the latest failed events.jsonl write
         self._unwritten = b""  # events.jsonl bytes the disk has not taken yet
         self._uncommitted: list[tuple[Event, str]] = []  # journaled, not yet in the store
@@ -187,20 +186,28 @@ class Recorder:
 
         def flush() -> None:
             self._soon = False
-            try:
+            # A failure keeps the batch queued: the periodic flush retries it, and stops the
+            # run if the store keeps refusing (see flush_periodically).
+            with contextlib.suppress(Exception):
                 self.flush()
-            except Exception as error:  # kept queued; the periodic flush retries
-                self.last_error = error
 
         asyncio.get_running_loop().call_soon(flush)
 
-    async def flush_periodically(self) -> None:
-        """Flush every ``interval`` seconds until cancelled. A failed flush is retried at the
-        next tick (the batch is kept); the executor's final flush reports a lasting failure."""
+    async def flush_periodically(self, *, patience: int = 3) -> None:
+        """Flush every ``interval`` seconds until cancelled. A failed flush keeps its batch and
+        is retried at the next tick (a store locked for a moment); ``patience`` failures in a
+        row end this task with the last error, which stops the run with that error recorded
+        (it runs as a monitored side task, see :class:`shipyard.engine.runtime.ExecutionRun`):
+        a run whose store refuses every write must not go on as if all were well."""
         self.reserve_space()
+        failures = 0
         while True:
             await asyncio.sleep(self._interval)
             try:
                 self.flush()
-            except Exception as error:
-                self.last_error = error
+            except Exception:
+                failures += 1
+                if failures >= patience:
+                    raise
+            else:
+                failures = 0
