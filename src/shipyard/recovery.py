@@ -28,6 +28,7 @@ from typing import Any
 
 from shipyard.errors import StoreCorrupt, from_os_error
 from shipyard.models import Attempt, Event, ExecutionState, UnitState, timestamp
+from shipyard.store.base import Store
 from shipyard.store.faults import looks_like_sqlite, quick_check
 from shipyard.store.sqlite import SQLiteStore
 from shipyard.workspace import RunDir, Workspace
@@ -197,7 +198,7 @@ def as_event(execution_id: str, line: dict[str, Any]) -> Event:
 # -- putting it in the store ------------------------------------------------------------------
 
 
-def _apply(store: SQLiteStore, execution_id: str, replayed: Replayed) -> None:
+def _apply(store: Store, execution_id: str, replayed: Replayed) -> None:
     """Write what the journal knows over the store's record (in the caller's transaction)."""
     for name, unit in replayed.units.items():
         store.update_unit(
@@ -225,7 +226,7 @@ def _apply(store: SQLiteStore, execution_id: str, replayed: Replayed) -> None:
         )
 
 
-def _append_missing_events(store: SQLiteStore, execution_id: str, journal: Path) -> None:
+def _append_missing_events(store: Store, execution_id: str, journal: Path) -> None:
     """The journal's events newer than the store's newest, in batches (bounded memory)."""
     after = store.last_event_ts(execution_id)
     batch: list[Event] = []
@@ -242,7 +243,7 @@ def _append_missing_events(store: SQLiteStore, execution_id: str, journal: Path)
         store.append_events(batch)
 
 
-def recover(store: SQLiteStore, run_dir: RunDir, execution_id: str) -> bool:
+def recover(store: Store, run_dir: RunDir, execution_id: str) -> bool:
     """An active record whose process is gone: bring it up to date from its journal. True
     when the journal saw the execution end (it is then finished in the store, not lost)."""
     replayed = replay(read_journal(run_dir.events))

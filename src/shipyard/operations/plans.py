@@ -1,0 +1,191 @@
+"""Plans for LocalOperations: built through the plan cache, read back from a run folder, and an
+execution's folder and record prepared for an engine to take."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.errors import ShipyardError
+from shipyard.workspace import RunDir, Workspace, new_execution_id, write_private
+
+if TYPE_CHECKING:
+    from shipyard.api import ValidationReport
+    from shipyard.plan.model import Plan, RunMode
+    from shipyard.store.base import Store
+
+
+def cached_plan(
+    workspace: Workspace,
+    store: Store,
+    spec_path: str | Path,
+    params: Mapping[str, Any] | None,
+    *,
+    mode: RunMode,
+    max_parallel: int | None,
+) -> Plan:
+    """The plan of ``spec_path``: from the cache when the spec, the overrides and the machine
+    are the same (no Pydantic imported), else built and cached; with the store's history."""
+    from shipyard.plan.cache import PlanCache, plan_key
+    from shipyard.plan.model import with_history
+    from shipyard.spec.reading import read_spec_text
+
+    # A regular file of a sane size in UTF-8 (SpecError otherwise): never /dev/zero or a FIFO.
+    text = read_spec_text(Path(spec_path))
+    path = Path(spec_path).resolve()
+    overrides = dict(params or {})
+    cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
+    cache = PlanCache(workspace.plan_cache)
+    key = plan_key(
+        spec_text=text,
+        spec_path=str(path),
+        overrides=overrides,
+        mode=mode,
+        max_parallel=max_parallel,
+        cores=cores,
+        secret=cache.secret(),
+    )
+    plan = cache.get(key)
+    if plan is None:
+        from shipyard.plan.build import build_plan
+        from shipyard.spec.loader import load_spec_text
+
+        loaded = load_spec_text(text, path)
+        plan = build_plan(loaded, overrides, mode=mode, cores=cores, max_parallel=max_parallel)
+        cache.put(key, plan)
+    return with_history(plan, store.mean_durations(plan.name))
+
+
+def load_plan(run_dir: RunDir) -> Plan:
+    """The plan an execution was run with (its ``plan.json``)."""
+    from shipyard.plan.model import Plan
+
+    return Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text()))
+
+
+def save_plan(run_dir: RunDir, plan: Plan) -> None:
+    write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
+
+
+def prepare(
+    workspace: Workspace, store: Store, plan: Plan, spec_path: Path, now: float
+) -> tuple[str, RunDir]:
+    """The execution's folder and its record (pending), ready for an engine to take."""
+    created = datetime.fromtimestamp(now, UTC)
+    execution_id = new_execution_id(plan.name, created)
+    run_dir = workspace.run_dir(execution_id)
+    spec_text = spec_path.read_text(encoding="utf-8")
+    with _no_half_run(run_dir):
+        _record_new(store, plan, execution_id, run_dir, spec_text, now)
+    return execution_id, run_dir
+
+
+def _record_new(
+    store: Store, plan: Plan, execution_id: str, run_dir: RunDir, spec_text: str, now: float
+) -> None:
+    run_dir.create()
+    write_private(run_dir.root / "spec.yaml", spec_text)
+    save_plan(run_dir, plan)
+    store.insert_execution(
+        execution_id=execution_id,
+        name=plan.name,
+        mode=plan.mode,
+        spec_path=plan.spec_path,
+        spec_digest=plan.spec_digest,
+        spec_text=spec_text,
+        parameters=dict(plan.parameters),
+        run_dir=str(run_dir.root),
+        created_at=now,
+        units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps]
+        + [(svc.name, "service", str(run_dir.log_for(svc.name))) for svc in plan.services],
+    )
+
+
+@contextlib.contextmanager
+def _no_half_run(run_dir: RunDir) -> Iterator[None]:
+    """A run folder that could not be completed (disk full, read-only home) is removed, and
+    the disk's error becomes one the user can act on: no folder without a record is left."""
+    import shutil
+
+    from shipyard.errors import from_os_error
+
+    try:
+        yield
+    except OSError as error:
+        shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise from_os_error(error, "write the run folder", run_dir.root) from None
+    except ShipyardError:
+        shutil.rmtree(run_dir.root, ignore_errors=True)
+        raise
+
+
+def secrets_of(
+    plan: Plan, params: Mapping[str, Any] | None, *, again: str | None = None
+) -> dict[str, str]:
+    """The values of ``plan``'s secret parameters: ``-p``, else the caller's environment."""
+    if not plan.secrets:
+        return {}
+    from shipyard.plan.secrets import gather
+
+    return gather(plan, params or {}, os.environ, again=again)
+
+
+def secrets_again(plan: Plan, params: Mapping[str, Any] | None, command: str) -> dict[str, str]:
+    """The secrets of an execution run again (resume, restore): only they may be given."""
+    from shipyard.errors import ParameterError
+
+    other = sorted(set(params or {}) - set(plan.secrets))
+    if other:
+        raise ParameterError(
+            f"'{other[0]}' is not a secret parameter: {command} runs with the parameters "
+            "the execution had (only secret ones, which are never stored, are given again)",
+            hint="to change parameters, start a new run: shipyard run SPEC -p …",
+        )
+    return secrets_of(plan, params, again=command)
+
+
+def validate(spec_path: str | Path) -> ValidationReport:
+    """Load ``spec_path`` and report every problem found (file, line, column, hint)."""
+    from shipyard.api import Problem, ValidationReport
+    from shipyard.errors import SpecError
+    from shipyard.spec.loader import load_spec
+
+    try:
+        loaded = load_spec(spec_path)
+    except SpecError as error:
+        return ValidationReport(
+            path=str(spec_path),
+            valid=False,
+            problems=[
+                Problem(
+                    message=problem.message,
+                    file=str(problem.location.path) if problem.location else None,
+                    line=problem.location.line if problem.location else None,
+                    column=problem.location.column if problem.location else None,
+                    hint=problem.hint,
+                )
+                for problem in error.problems
+            ],
+        )
+    return ValidationReport(
+        path=str(spec_path),
+        valid=True,
+        name=loaded.spec.name,
+        steps=len(loaded.spec.steps),
+        parameters=list(loaded.spec.parameters),
+    )
+
+
+def schema() -> dict[str, Any]:
+    """The spec's JSON Schema."""
+    from shipyard.spec.models import Spec
+
+    result = Spec.model_json_schema()
+    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    result["title"] = "Shipyard spec"
+    return result

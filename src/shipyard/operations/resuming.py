@@ -1,0 +1,136 @@
+"""Running an execution again: ``resume`` (the same execution), ``run --resume-from`` (a new
+one reusing an earlier one's successes) and ``checkpoint restore``. Which steps are kept is
+:func:`shipyard.operations.kept.kept_steps`; this module checks and records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shipyard.errors import ShipyardError
+from shipyard.models import ExecutionState, ExecutionStatus, UnitState
+from shipyard.operations.kept import Kept, kept_steps
+from shipyard.workspace import RunDir, write_private
+
+if TYPE_CHECKING:
+    from shipyard.plan.model import Plan
+    from shipyard.store.base import Store
+
+
+def refusal_to_resume(status: ExecutionStatus) -> ShipyardError | None:
+    """Why ``status`` cannot be resumed (still running, or nothing left to do), or None."""
+    if not status.state.finished:
+        return ShipyardError(
+            f"execution {status.id} is still {status.state.value}",
+            hint=f"stop it first (shipyard stop {status.id}) or wait for it",
+        )
+    if status.state == ExecutionState.SUCCEEDED:
+        return ShipyardError(
+            f"execution {status.id} succeeded: there is nothing to resume",
+            hint="to run it again: shipyard run SPEC",
+        )
+    return None
+
+
+def by_cache_key(plan: Plan, old_keys: Mapping[str, str]) -> Kept:
+    """The rule against an earlier run's cache keys: unchanged means the same key now."""
+    from shipyard.engine.cachekey import step_key
+
+    return kept_steps(
+        [name for stage in plan.stages for name in stage],
+        {step.name: step.needs for step in plan.steps},
+        old_keys,
+        lambda name: step_key(plan.step(name)) == old_keys[name],
+    )
+
+
+def from_checkpoint(plan: Plan, units: Mapping[str, str]) -> Kept:
+    """The rule against a checkpoint's unit states: its plan is the one restored, so every
+    step that had succeeded is unchanged."""
+    succeeded = {unit for unit, state in units.items() if state == UnitState.SUCCEEDED.value}
+    return kept_steps(
+        [name for stage in plan.stages for name in stage],
+        {step.name: step.needs for step in plan.steps},
+        succeeded,
+        lambda _: True,
+    )
+
+
+def refusal_to_change(execution_id: str, kept: Kept) -> ShipyardError | None:
+    """Resuming must not silently run different steps: the error when some would be."""
+    if kept.all_same:
+        return None
+    what = ", ".join([*kept.changed, *(f"{name} (no longer in the spec)" for name in kept.gone)])
+    return ShipyardError(
+        f"cannot resume {execution_id}: steps that succeeded would not be the same steps "
+        f"now (their command, environment, parameters or inputs changed): {what}",
+        hint="--force runs them again with the current spec; or start afresh with shipyard run",
+    )
+
+
+def snapshot_spec(run_dir: RunDir, spec_path: Path, plan: Plan, now: float) -> str:
+    """The spec and plan a resumed execution runs with, written to its folder (an earlier,
+    different snapshot is kept beside it). Returns the spec's text."""
+    from shipyard.operations.plans import save_plan
+
+    text = spec_path.read_text(encoding="utf-8")
+    snapshot = run_dir.root / "spec.yaml"
+    if snapshot.exists() and snapshot.read_text(encoding="utf-8") != text:
+        snapshot.rename(run_dir.root / f"spec.before-resume-{int(now)}.yaml")
+    write_private(snapshot, text)
+    save_plan(run_dir, plan)
+    return text
+
+
+def mark_reused(
+    store: Store, execution_id: str, kept: Kept, source: str, keys: Mapping[str, str], now: float
+) -> None:
+    """Record the steps ``run --resume-from`` keeps as succeeded, each with its cache key and a
+    ``unit_reused`` event, before the engine starts (it then takes them as done)."""
+    from shipyard.models import Event
+
+    if not kept.kept:
+        return
+    why = f"reused from {source} (same cache key)"
+    with store.transaction():
+        for name in kept.kept:
+            store.update_unit(
+                execution_id, name, state=UnitState.SUCCEEDED, reason=why, cache_key=keys[name]
+            )
+        store.append_events(
+            [Event(now, execution_id, "unit_reused", name, {"from": source}) for name in kept.kept]
+        )
+
+
+def mark_restored(store: Store, execution_id: str, kept: Kept, checkpoint: str, now: float) -> None:
+    """Record the steps a restore keeps as succeeded, and that it came from ``checkpoint``."""
+    from shipyard.models import Event
+
+    with store.transaction():
+        for name in kept.kept:
+            store.update_unit(
+                execution_id, name, state=UnitState.SUCCEEDED, reason=f"done before {checkpoint}"
+            )
+        store.append_events(
+            [Event(now, execution_id, "restored_from_checkpoint", None, {"id": checkpoint})]
+        )
+
+
+def plan_again(
+    plan_of: Callable[..., Plan], status: ExecutionStatus, run_dir: RunDir
+) -> tuple[Plan, Path]:
+    """The plan a resumed execution runs: its spec now (or its snapshot, if the file is gone)
+    with its own parameters, mode and settings; and the spec file it came from.
+    ``plan_of``: :meth:`LocalOperations.plan` (through the plan cache)."""
+    import dataclasses
+
+    from shipyard.operations.plans import load_plan
+
+    before = load_plan(run_dir)
+    spec_path = Path(status.spec_path) if status.spec_path else None
+    if spec_path is None or not spec_path.exists():
+        spec_path = run_dir.root / "spec.yaml"  # the file is gone: its snapshot
+    plan = plan_of(spec_path, status.parameters, mode=before.mode, max_parallel=before.max_parallel)
+    # Brought up with `up`: still so.
+    return dataclasses.replace(plan, stay_up=before.stay_up), spec_path
