@@ -179,6 +179,21 @@ def test_a_taken_port_is_refused_before_anything_starts(
     assert all(unit.pid is None for unit in status.units)
 
 
+def test_running_out_of_ports_at_the_top_of_the_range_is_a_clear_failure(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    """Allocation went past 65535 and bind() raised OverflowError (a traceback from plan, up
+    and run) instead of the error it has for this."""
+    spec = write_spec(
+        "name: top\nexecution: {base_port: 65534}\n"
+        "services:\n  w: {run: [sleep, '60'], port: auto, replicas: 4}\n"
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.FAILED
+    assert "no free port left above execution.base_port" in (status.reason or "")
+    assert all(unit.pid is None for unit in status.units)
+
+
 A2A_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "a2a_agent.py"
 
 

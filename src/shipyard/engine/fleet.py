@@ -89,10 +89,11 @@ def allocate_ports(services: list[PlannedService], base: int) -> dict[str, int]:
     for service in services:
         if service.port != "auto":
             continue
-        while candidate in taken or not port_is_free(candidate):
+        # Bounded before port_is_free: bind() raises OverflowError past 65535.
+        while candidate <= 65535 and (candidate in taken or not port_is_free(candidate)):
             candidate += 1
-            if candidate > 65535:
-                raise ShipyardError("no free port left above execution.base_port")
+        if candidate > 65535:
+            raise ShipyardError("no free port left above execution.base_port")
         ports[service.name] = candidate
         taken.add(candidate)
         candidate += 1
