@@ -131,7 +131,10 @@ def fork_supervisor(home: Path, execution_id: str, secrets: Mapping[str, str]) -
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            _supervise(home, execution_id, secrets, redirect=True)
+            workspace = Workspace(home)
+            _redirect(workspace.run_dir(execution_id))
+            # Its own connection, opened after the fork: never one carried across it.
+            _supervise(workspace, _open_store(workspace), execution_id, secrets)
             code = 0
         finally:
             os._exit(code)
@@ -139,21 +142,29 @@ def fork_supervisor(home: Path, execution_id: str, secrets: Mapping[str, str]) -
     return os.waitstatus_to_exitcode(status)
 
 
-def _supervise(
-    home: Path, execution_id: str, secrets: Mapping[str, str], *, redirect: bool
-) -> None:
-    workspace = Workspace(home)
-    run_dir = workspace.run_dir(execution_id)
-    if redirect:
-        log = open_private(run_dir.root / "supervisor.log")
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
+def _open_store(workspace: Workspace) -> Store:
+    """The store of a supervisor process, made at its entry point (``main`` or the forked
+    child) and passed in: ``_supervise`` and ``drive`` take whatever store they are given."""
     from shipyard.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(workspace.state_db)  # its own connection: never one across a fork
+    return SQLiteStore(workspace.state_db)
+
+
+def _redirect(run_dir: RunDir) -> None:
+    """A forked supervisor's output goes to ``supervisor.log``; it reads nothing."""
+    log = open_private(run_dir.root / "supervisor.log")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+
+
+def _supervise(
+    workspace: Workspace, store: Store, execution_id: str, secrets: Mapping[str, str]
+) -> None:
+    """Drive ``execution_id`` (its plan from ``plan.json``) to its end; closes ``store``."""
+    run_dir = workspace.run_dir(execution_id)
+    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
     # A fleet starts its own watchdog; a detached pipeline gets one here.
     watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
     try:
@@ -180,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.fork() != 0:  # the parent returns at once; the child goes on, orphaned on purpose
         return 0
     os.setsid()
-    _supervise(home, execution_id, secrets, redirect=False)
+    workspace = Workspace(home)
+    _supervise(workspace, _open_store(workspace), execution_id, secrets)
     return 0
 
 

@@ -1,0 +1,72 @@
+"""LocalOperations as a composition root: a store and a clock given to it are the ones used
+(real SQLite, real runs), and a store given by the caller stays the caller's."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState
+from shipyard.store.sqlite import SQLiteStore
+from shipyard.workspace import Workspace
+from tests.conftest import SpecWriter
+
+#: A year back: a wall clock no run could have read by chance.
+YEAR = 365 * 24 * 3600.0
+
+
+class YearAgo:
+    def now(self) -> float:
+        return time.time() - YEAR
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def test_a_given_store_and_clock_are_the_ones_used(tmp_path: Path, write_spec: SpecWriter) -> None:
+    workspace = Workspace(tmp_path / "home")
+    workspace.home.mkdir(mode=0o700)
+    store = SQLiteStore(tmp_path / "elsewhere.db")  # not the workspace's state.db
+    ops = LocalOperations(workspace, store=store, clock=YearAgo(), runners={"local": object()})
+    spec = write_spec("name: given\nsteps:\n  a: {run: [echo, hi]}\n")
+    try:
+        status = ops.run(spec)
+        assert status.state == ExecutionState.SUCCEEDED
+        assert store.get_execution(status.id) is not None  # recorded in the given store
+        assert not workspace.state_db.exists()  # and in no other
+        # The execution's record and id carry the given clock's time.
+        a_year_ago = datetime.now(UTC).timestamp() - YEAR
+        assert abs(status.created_at.timestamp() - a_year_ago) < 600
+        assert datetime.fromtimestamp(a_year_ago, UTC).strftime("%Y%m%d") in status.id
+        assert set(ops.runners) == {"local"}
+        ops.close()  # the caller's store stays open
+        assert store.get_execution(status.id) is not None
+    finally:
+        store.close()
+
+
+def test_a_detached_run_with_a_given_store(tmp_path: Path, write_spec: SpecWriter) -> None:
+    """A store of the caller's is never closed for a fork: the supervisor is a fresh
+    interpreter, and the store is still usable afterwards. (A supervisor records in the
+    workspace's state.db, which is why this store is that one.)"""
+    workspace = Workspace(tmp_path / "home")
+    workspace.home.mkdir(mode=0o700)
+    store = SQLiteStore(workspace.state_db)
+    ops = LocalOperations(workspace, store=store)
+    spec = write_spec("name: bg\nsteps:\n  a: {run: [sh, -c, 'sleep 1; echo done']}\n")
+    try:
+        status = ops.run(spec, detach=True)
+        pid, _ = store.supervisor(status.id)
+        assert pid is not None
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"shipyard.supervisor" in cmdline, cmdline  # a fresh interpreter, not a fork
+        deadline = time.monotonic() + 30
+        while not ops.status(status.id).state.finished:
+            assert time.monotonic() < deadline, "the detached run did not finish in 30 s"
+            time.sleep(0.05)
+        assert ops.status(status.id).state == ExecutionState.SUCCEEDED
+        assert [line.text for line in ops.logs(status.id, "a")] == ["done"]
+    finally:
+        store.close()
