@@ -16,34 +16,15 @@ HTTP or MCP unchanged. This module is stdlib only and synchronous: the CLI pays 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ControlUnavailable, ShipyardError
+from shipyard.unixsocket import unix_address
 
-#: Linux's limit on a socket path is 108 bytes; deeper run directories go through /proc.
-_MAX_PATH = 100
 _LIMIT = 1 << 16
-
-
-@contextlib.contextmanager
-def unix_address(path: Path) -> Iterator[str]:
-    """An address for ``path`` that fits a socket address: the path itself, or, when it is too
-    long, ``/proc/self/fd/N/<name>`` through a descriptor of its folder (valid while open)."""
-    text = str(path)
-    if len(text.encode()) <= _MAX_PATH:
-        yield text
-        return
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        yield f"/proc/self/fd/{folder}/{path.name}"
-    finally:
-        os.close(folder)
 
 
 def request(path: Path, payload: dict[str, Any], *, timeout: float = 10.0) -> dict[str, Any]:

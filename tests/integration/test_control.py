@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard import control
+from shipyard import control, unixsocket
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
 from shipyard.local import LocalOperations
@@ -57,7 +57,7 @@ def test_bad_requests_get_an_answer_that_says_what_is_wrong(
     with pytest.raises(ShipyardError, match="no service 'wbe' here") as caught:
         control.request(path, {"op": "service", "action": "stop", "name": "wbe"})
     assert caught.value.hint == "services: web, other"
-    with socket.socket(socket.AF_UNIX) as raw, control.unix_address(path) as address:
+    with socket.socket(socket.AF_UNIX) as raw, unixsocket.unix_address(path) as address:
         raw.connect(address)
         raw.sendall(b"not json\n")
         assert b"one JSON object on one line" in raw.recv(4096)

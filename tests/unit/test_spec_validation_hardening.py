@@ -216,7 +216,7 @@ def test_a_parameter_value_with_a_nul_byte_is_refused(value: str) -> None:
 
 def test_the_variable_names_match_the_engine_and_the_plan() -> None:
     """namechecks predicts the names that plan.build and engine.fleet really give."""
-    from shipyard.engine.fleet import connection_env
+    from shipyard.engine.wiring import connection_env
     from shipyard.plan.build import parameter_env
 
     for unit in ("web", "web-a", "api.v1", "Mixed_Case-2"):

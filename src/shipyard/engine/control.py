@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from shipyard.control import unix_address
 from shipyard.errors import ShipyardError
+from shipyard.unixsocket import unix_address
 
 _LIMIT = 1 << 16
 _READ_TIMEOUT = 10.0

@@ -43,6 +43,7 @@ from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
+from shipyard.engine.wiring import connection_env
 from shipyard.errors import OutsideWorkdir, ShipyardError
 from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
@@ -272,8 +273,6 @@ class PipelineExecutor:
     def connect(self, ports: Mapping[str, int]) -> None:
         """The fleet's ports are known: each step learns every service's URL
         (``SHIPYARD_URL_<NAME>``), and those of the services it needs as ``CONNECTED_AGENTS``."""
-        from shipyard.engine.fleet import connection_env
-
         every = connection_env(ports, ports)
         for step in self.plan.steps:
             self._service_env[step.name] = {

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import functools
 import os
-import socket
 import time
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,9 +29,9 @@ from shipyard.engine.containment import (
     terminate_unit,
 )
 from shipyard.engine.guard import start_watchdog, stop_watchdog
+from shipyard.engine.health import Listener, probe
 from shipyard.engine.liveness import pid_alive
 from shipyard.engine.logrotation import LogRotation
-from shipyard.engine.ownership import holder, port_ownership
 from shipyard.engine.process import (
     SIGNALS,
     ExitStatus,
@@ -46,6 +45,7 @@ from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import decide_restart
 from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
+from shipyard.engine.wiring import HOST, allocate_ports, service_url, wiring_env
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
 from shipyard.plan.model import Plan, PlannedService
@@ -54,140 +54,6 @@ from shipyard.workspace import RunDir
 
 if TYPE_CHECKING:
     from shipyard.engine.executor import Checkpointer, PipelineExecutor
-
-HOST = "127.0.0.1"
-#: Once healthy, how often a good probe's answer is checked to come from the service's own
-#: listener (seconds); until healthy, every good probe is.
-OWNERSHIP_RECHECK = 5.0
-
-
-def port_is_free(port: int) -> bool:
-    """Can a server bind ``port`` on loopback right now? (Bound and released at once.)"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def allocate_ports(services: list[PlannedService], base: int) -> dict[str, int]:
-    """A port for every service that has one: explicit ones must be free (checked before
-    anything starts); ``auto`` ones get the next free port from ``base``, never one twice."""
-    ports: dict[str, int] = {}
-    for service in services:
-        if isinstance(service.port, int):
-            if not port_is_free(service.port):
-                raise ShipyardError(
-                    f"port {service.port} of service '{service.name}' is already in use",
-                    hint="stop what listens there, pick another port, or use port: auto",
-                )
-            ports[service.name] = service.port
-    taken = set(ports.values())
-    candidate = base
-    for service in services:
-        if service.port != "auto":
-            continue
-        # Bounded before port_is_free: bind() raises OverflowError past 65535.
-        while candidate <= 65535 and (candidate in taken or not port_is_free(candidate)):
-            candidate += 1
-        if candidate > 65535:
-            raise ShipyardError("no free port left above execution.base_port")
-        ports[service.name] = candidate
-        taken.add(candidate)
-        candidate += 1
-    return ports
-
-
-async def _connect(port: int) -> socket.socket:
-    """A TCP connection to loopback ``port`` on a bare non-blocking socket: a probe runs many
-    times a second per service, and streams (transport, protocol, reader, writer) cost several
-    times what the connection itself does."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        await loop.sock_connect(sock, (HOST, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-_MAX_ANSWER = 1 << 20
-
-
-async def _http_get(port: int, path: str, *, status_only: bool = False) -> tuple[int, bytes]:
-    """A minimal HTTP/1.0 GET on loopback: (status, body). The answer is read as far as it
-    needs to be — its status line with ``status_only``, else its ``Content-Length`` (or until
-    the server closes) — never waiting on a server that keeps the connection open. Raises
-    OSError on a bad answer."""
-    loop = asyncio.get_running_loop()
-    sock = await _connect(port)
-    try:
-        request = f"GET {path} HTTP/1.0\r\nHost: {HOST}:{port}\r\n\r\n".encode()
-        await loop.sock_sendall(sock, request)
-        response = bytearray()
-        while len(response) < _MAX_ANSWER and not _complete(response, status_only=status_only):
-            chunk = await loop.sock_recv(sock, 1 << 16)
-            if not chunk:
-                break
-            response += chunk
-    finally:
-        sock.close()
-    head, _, body = bytes(response).partition(b"\r\n\r\n")
-    parts = head.split(b"\r\n", 1)[0].split()
-    if len(parts) < 2 or not parts[1].isdigit():
-        raise OSError("not an HTTP answer")
-    return int(parts[1]), body
-
-
-def _complete(response: bytearray, *, status_only: bool) -> bool:
-    """Has enough of an HTTP answer arrived?"""
-    if status_only:
-        return b"\r\n" in response
-    head, found, body = bytes(response).partition(b"\r\n\r\n")
-    if not found:
-        return False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length" and value.strip().isdigit():
-            return len(body) >= int(value.strip())
-    return False  # no length given: the server's close ends it
-
-
-def service_url(port: int) -> str:
-    return f"http://{HOST}:{port}"
-
-
-def wiring_env(service: PlannedService, ports: dict[str, int]) -> dict[str, str]:
-    """PORT and friends, the service's own URL, and the URLs of the services it talks to."""
-    env: dict[str, str] = {}
-    port = ports.get(service.name)
-    if port is not None:
-        env.update(
-            PORT=str(port),
-            SHIPYARD_PORT=str(port),
-            AGENT_PORT=str(port),
-            SHIPYARD_SERVICE_URL=service_url(port),
-        )
-    env.update(connection_env(service.connects_to, ports))
-    return env
-
-
-def connection_env(targets: Iterable[str], ports: Mapping[str, int]) -> dict[str, str]:
-    """``SHIPYARD_URL_<NAME>`` of each target that has a port, and all of them, comma-separated,
-    as ``CONNECTED_AGENTS``."""
-    env: dict[str, str] = {}
-    urls = []
-    for other in targets:
-        if other in ports:
-            url = service_url(ports[other])
-            urls.append(url)
-            env[f"SHIPYARD_URL_{other.upper().replace('-', '_').replace('.', '_')}"] = url
-    env["CONNECTED_AGENTS"] = ",".join(urls)
-    return env
 
 
 @dataclass
@@ -201,8 +67,7 @@ class _Service:
     restarts: int = 0  # every restart of this execution: what `ps` shows, never reset
     streak: int = 0  # restarts since it was last stable: what max_restarts and backoff count
     started: float = 0.0  # monotonic time of the latest start
-    port_checked: float = -1e9  # monotonic time its port's listener was last found its own
-    port_taken: str | None = None  # who answered on its port instead of it, once seen
+    listener: Listener = field(default_factory=lambda: Listener(None, HOST))  # who is on port
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
     started_once: asyncio.Event = field(default_factory=asyncio.Event)
     gave_up: asyncio.Event = field(default_factory=asyncio.Event)  # failed: it stays down
@@ -461,7 +326,10 @@ class FleetExecutor:
         for planned in self.plan.services:
             env = {**self._base_env, **planned.env, **wiring_env(planned, ports)}
             env["SHIPYARD_SERVICE"] = planned.name
-            self._services[planned.name] = _Service(planned, env, ports.get(planned.name))
+            port = ports.get(planned.name)
+            self._services[planned.name] = _Service(
+                planned, env, port, listener=Listener(port, HOST)
+            )
         if self._pipeline is not None:
             self._pipeline.connect(ports)
             await self._first(self._pipeline.prepared.wait())
@@ -601,7 +469,7 @@ class FleetExecutor:
 
     def _mark_healthy(self, service: _Service) -> None:
         service.health = "healthy"
-        service.port_taken = None  # its port is its own again
+        service.listener.taken = None  # its port is its own again
         service.healthy.set()
         self.recorder.event("service_healthy", service.name)
         self._record(service, UnitState.RUNNING)
@@ -639,65 +507,35 @@ class FleetExecutor:
     async def _probe(self, service: _Service) -> bool:
         health = service.planned.health
         assert health is not None
-        try:
-            async with asyncio.timeout(health.timeout):
-                if health.exec is not None:
-                    return await self._probe_exec(health.exec, service)
-                if service.port is None:
-                    return False
-                if health.a2a:
-                    return await self._probe_a2a(service)
-                if health.http is None:
-                    (await _connect(service.port)).close()
-                    return True
-                status, _ = await _http_get(service.port, health.http, status_only=True)
-                return 200 <= status < 400
-        except (OSError, TimeoutError, ValueError):
-            return False
+        return await probe(
+            health,
+            name=service.name,
+            host=HOST,
+            port=service.port,
+            env=service.env,
+            workdir=service.planned.workdir,
+        )
 
     def _answer_is_its_own(self, service: _Service, launched: Launched) -> bool:
         """A good probe counts only while the service's own process is alive and, for a probe
-        on its port, while what listens there is its process tree — not a process that held the
-        port and answered for a service that died of EADDRINUSE. The listener is looked up
-        (~0.2 ms) before every healthy transition, then every ``OWNERSHIP_RECHECK`` seconds."""
+        on its port, while what listens there is its process tree (see
+        :meth:`shipyard.engine.health.Listener.own_answer`)."""
         if launched.exited.done() or not pid_alive(launched.pid):
             return False
         health = service.planned.health
-        if service.port is None or (health is not None and health.exec is not None):
+        if health is not None and health.exec is not None:
             return True  # a command probe: the process being alive is all that can be tied
-        now = time.monotonic()
-        if service.health == "healthy" and now - service.port_checked < OWNERSHIP_RECHECK:
-            return True
-        members = service.scope.members if service.scope is not None else None
-        found = port_ownership(service.port, launched.pid, members)
-        if found.verdict in ("own", "unknown"):
-            if found.verdict == "unknown" and service.port_checked < service.started:
-                # The OS does not tell: the alive check above is what is left (said once a start).
-                self.recorder.event("health_owner_unknown", service.name, detail=found.detail)
-            service.port_checked = now
-            return True
-        if found.verdict == "foreign" and service.port_taken is None:
-            service.port_taken = holder(service.port)  # tens of ms: once, not every probe
-            self.recorder.event(
-                "service_port_not_its_own",
-                service.name,
-                port=service.port,
-                detail=found.detail,
-                holder=service.port_taken,
-            )
-        return False
+        return service.listener.own_answer(
+            leader=launched.pid,
+            members=service.scope.members if service.scope is not None else None,
+            healthy=service.health == "healthy",
+            started=service.started,
+            report=functools.partial(self.recorder.event, unit=service.name),
+        )
 
     def _port_trouble(self, service: _Service) -> list[str]:
-        """What is wrong with a down service's port, for its failure reason: someone else
-        answered there, or holds it now."""
-        if service.port is None:
-            return []
-        if service.port_taken is not None:
-            return [f"port {service.port} was answered by another process: {service.port_taken}"]
         running = service.launched is not None and not service.launched.exited.done()
-        if not running and not port_is_free(service.port):
-            return [f"port {service.port} is in use by another process: {holder(service.port)}"]
-        return []
+        return service.listener.trouble(running=running)
 
     def _last_output(self, service: _Service, count: int = 5) -> str:
         """The last lines a service wrote, indented, for a failure reason ("" if none)."""
@@ -708,44 +546,6 @@ class FleetExecutor:
         except OSError:
             return ""
         return "".join(f"\n  {service.name} | {line}" for line in lines)
-
-    async def _probe_a2a(self, service: _Service) -> bool:
-        """The agent card parses, and names this service and the URL it was given."""
-        assert service.port is not None
-        for path in ("/.well-known/agent-card.json", "/.well-known/agent.json"):
-            status, body = await _http_get(service.port, path)
-            if status == 404:
-                continue
-            if status != 200:
-                return False
-            try:
-                card = json.loads(body)
-            except ValueError:
-                return False
-            expected = service_url(service.port)
-            return (
-                isinstance(card, dict)
-                and card.get("name") == service.name
-                and str(card.get("url", "")).rstrip("/") == expected
-            )
-        return False
-
-    async def _probe_exec(self, argv: list[str], service: _Service) -> bool:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=service.env,
-            cwd=service.planned.workdir,
-        )
-        try:
-            return await process.wait() == 0
-        except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            raise
 
     # -- exits and restarts -----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Starting and stopping the watchdog of an execution (see :mod:`shipyard.watchdog`)."""
+"""Starting and stopping the watchdog of an execution (see :mod:`shipyard.engine.watchdog`)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _fork_watchdog(run_dir: RunDir) -> int:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        from shipyard.watchdog import watch
+        from shipyard.engine.watchdog import watch
 
         code = watch(run_dir.root, parent)
     finally:

@@ -20,7 +20,7 @@ class FleetOperations:
     def preview_ports(self, plan: Plan) -> dict[str, int]:
         """The port each service of ``plan`` would get if it came up now (free ports probed by
         binding, as `up` does). Raises ShipyardError when a fixed port is taken."""
-        from shipyard.engine.fleet import allocate_ports
+        from shipyard.engine.wiring import allocate_ports
 
         return allocate_ports(plan.services, plan.base_port)
 

@@ -20,7 +20,7 @@ def parameter_variable(name: str) -> str:
 
 
 def url_variable(unit: str) -> str:
-    """The variable a service's URL is passed in (as ``engine.fleet.connection_env``)."""
+    """The variable a service's URL is passed in (as ``engine.wiring.connection_env``)."""
     return f"SHIPYARD_URL_{unit.upper().replace('-', '_').replace('.', '_')}"
 
 

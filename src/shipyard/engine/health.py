@@ -1,0 +1,208 @@
+"""Health probes of a service, and whether a good answer really came from it.
+
+A probe is an HTTP GET over a bare asyncio socket, a TCP connect, an A2A agent card, or a
+command; each takes the host the service runs on (its runner's ``host``). A good answer counts
+only while what listens on the service's port is its own process tree (:class:`Listener`, over
+:mod:`shipyard.engine.ownership`), not a process that held the port and answered for a service
+that died of EADDRINUSE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from shipyard.engine.ownership import holder, port_ownership
+from shipyard.engine.wiring import port_is_free, service_url
+from shipyard.plan.model import HealthSettings
+
+#: Once healthy, how often a good probe's answer is checked to come from the service's own
+#: listener (seconds); until healthy, every good probe is.
+OWNERSHIP_RECHECK = 5.0
+
+_MAX_ANSWER = 1 << 20
+
+
+async def connect(host: str, port: int) -> socket.socket:
+    """A TCP connection to ``host:port`` on a bare non-blocking socket: a probe runs many
+    times a second per service, and streams (transport, protocol, reader, writer) cost several
+    times what the connection itself does."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def http_get(
+    host: str, port: int, path: str, *, status_only: bool = False
+) -> tuple[int, bytes]:
+    """A minimal HTTP/1.0 GET: (status, body). The answer is read as far as it needs to be —
+    its status line with ``status_only``, else its ``Content-Length`` (or until the server
+    closes) — never waiting on a server that keeps the connection open. Raises OSError on a
+    bad answer."""
+    loop = asyncio.get_running_loop()
+    sock = await connect(host, port)
+    try:
+        request = f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode()
+        await loop.sock_sendall(sock, request)
+        response = bytearray()
+        while len(response) < _MAX_ANSWER and not _complete(response, status_only=status_only):
+            chunk = await loop.sock_recv(sock, 1 << 16)
+            if not chunk:
+                break
+            response += chunk
+    finally:
+        sock.close()
+    head, _, body = bytes(response).partition(b"\r\n\r\n")
+    parts = head.split(b"\r\n", 1)[0].split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise OSError("not an HTTP answer")
+    return int(parts[1]), body
+
+
+def _complete(response: bytearray, *, status_only: bool) -> bool:
+    """Has enough of an HTTP answer arrived?"""
+    if status_only:
+        return b"\r\n" in response
+    head, found, body = bytes(response).partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False  # no length given: the server's close ends it
+
+
+async def probe(
+    health: HealthSettings,
+    *,
+    name: str,
+    host: str,
+    port: int | None,
+    env: dict[str, str],
+    workdir: str,
+) -> bool:
+    """One probe of service ``name`` as its ``health`` says; False on any failure or after
+    its timeout."""
+    try:
+        async with asyncio.timeout(health.timeout):
+            if health.exec is not None:
+                return await probe_exec(health.exec, env=env, cwd=workdir)
+            if port is None:
+                return False
+            if health.a2a:
+                return await probe_a2a(name, host, port)
+            if health.http is None:
+                (await connect(host, port)).close()
+                return True
+            status, _ = await http_get(host, port, health.http, status_only=True)
+            return 200 <= status < 400
+    except (OSError, TimeoutError, ValueError):
+        return False
+
+
+async def probe_a2a(name: str, host: str, port: int) -> bool:
+    """The agent card parses, and names this service and the URL it was given."""
+    for path in ("/.well-known/agent-card.json", "/.well-known/agent.json"):
+        status, body = await http_get(host, port, path)
+        if status == 404:
+            continue
+        if status != 200:
+            return False
+        try:
+            card = json.loads(body)
+        except ValueError:
+            return False
+        expected = service_url(port, host)
+        return (
+            isinstance(card, dict)
+            and card.get("name") == name
+            and str(card.get("url", "")).rstrip("/") == expected
+        )
+    return False
+
+
+async def probe_exec(argv: list[str], *, env: dict[str, str], cwd: str) -> bool:
+    """The command exits 0 (its output goes nowhere)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        return await process.wait() == 0
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+
+
+#: Records an event about the service: (action, **data).
+Report = Callable[..., object]
+
+
+@dataclass
+class Listener:
+    """What is known of who listens on a service's port."""
+
+    port: int | None
+    host: str
+    checked: float = -1e9  # monotonic time its listener was last found its own
+    taken: str | None = None  # who answered on its port instead of it, once seen
+
+    def own_answer(
+        self,
+        *,
+        leader: int,
+        members: Callable[[], Iterable[int]] | None,
+        healthy: bool,
+        started: float,
+        report: Report,
+    ) -> bool:
+        """May a good probe on the port count? Only while the listener is the tree of
+        ``leader`` (and ``members``). It is looked up (~0.2 ms) before every healthy
+        transition (``healthy`` False), then every :data:`OWNERSHIP_RECHECK` seconds."""
+        if self.port is None:
+            return True
+        now = time.monotonic()
+        if healthy and now - self.checked < OWNERSHIP_RECHECK:
+            return True
+        found = port_ownership(self.port, leader, members)
+        if found.verdict in ("own", "unknown"):
+            if found.verdict == "unknown" and self.checked < started:
+                # The OS does not tell: the alive check is what is left (said once a start).
+                report("health_owner_unknown", detail=found.detail)
+            self.checked = now
+            return True
+        if found.verdict == "foreign" and self.taken is None:
+            self.taken = holder(self.port)  # tens of ms: once, not every probe
+            report(
+                "service_port_not_its_own", port=self.port, detail=found.detail, holder=self.taken
+            )
+        return False
+
+    def trouble(self, *, running: bool) -> list[str]:
+        """What is wrong with a down service's port, for its failure reason: someone else
+        answered there, or holds it now."""
+        if self.port is None:
+            return []
+        if self.taken is not None:
+            return [f"port {self.port} was answered by another process: {self.taken}"]
+        if not running and not port_is_free(self.port, self.host):
+            return [f"port {self.port} is in use by another process: {holder(self.port)}"]
+        return []
