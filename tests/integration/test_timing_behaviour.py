@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
@@ -286,6 +286,10 @@ def test_a_service_gets_its_stop_signal_then_sigkill(
 # -- the estimate -----------------------------------------------------------------------------
 
 
+def second_step_started(ops: LocalOperations, execution_id: str) -> datetime | None:
+    return ops.status(execution_id).unit("work").started_at
+
+
 def test_the_second_runs_estimate_is_its_start_plus_the_first_runs_duration(
     ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
@@ -293,7 +297,7 @@ def test_the_second_runs_estimate_is_its_start_plus_the_first_runs_duration(
         """
         name: eta
         steps:
-          work: {run: [sleep, '1.5']}
+          work: {run: [sleep, '2']}
         """
     )
     first = ops.run(spec)
@@ -304,13 +308,14 @@ def test_the_second_runs_estimate_is_its_start_plus_the_first_runs_duration(
 
     second = ops.run(spec, detach=True)
     try:
-        # Its start is in the store a flush (up to 200 ms) after the step began.
-        wait_until("the second run's step", lambda: ops.status(second.id).unit("work").started_at)
+        # Half a second into the step (its start is in the store a flush after it began), so
+        # an estimate that forgot what has run already is further off than the tolerance.
+        started = wait_until("the second run's step", lambda: second_step_started(ops, second.id))
+        wait_until("half a second of it", lambda: time.time() - started.timestamp() >= 0.5)
         asked = time.time()
         status = ops.status(second.id)
-        started = status.unit("work").started_at
         assert status.estimated_end is not None, status.estimate_basis
-        assert started is not None and status.unit("work").state == UnitState.RUNNING
+        assert status.unit("work").state == UnitState.RUNNING, status.unit("work")
         # The step is partly done: what is left of it is the mean minus what it has run.
         expected = started + timedelta(seconds=measured)
         off = abs((status.estimated_end - expected).total_seconds())
