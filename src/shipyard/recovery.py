@@ -490,12 +490,29 @@ def rebuild_store(workspace: Workspace) -> RebuildReport:
     built from every run folder."""
     path = workspace.state_db
     moved = set_aside(path, "before-rebuild") if path.exists() else None
-    store = SQLiteStore(path)
     try:
-        return rebuild(
-            store,
-            workspace,
-            RebuildReport(str(path), "was rebuilt on request", str(moved) if moved else None),
-        )
-    finally:
-        store.close()
+        store = SQLiteStore(path)
+        try:
+            return rebuild(
+                store,
+                workspace,
+                RebuildReport(str(path), "was rebuilt on request", str(moved) if moved else None),
+            )
+        finally:
+            store.close()
+    except BaseException:
+        # A rebuild that did not finish (a full disk, Ctrl-C) must not leave a half-built
+        # database in place of the one it set aside: that one is put back.
+        if moved is not None:
+            _put_back(moved, path)
+        raise
+
+
+def _put_back(moved: Path, path: Path) -> None:
+    """Undo :func:`set_aside`: the new database files go, the set-aside ones return."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{moved}{suffix}")
+        if source.exists():
+            source.rename(f"{path}{suffix}")

@@ -151,6 +151,31 @@ def test_disk_full_every_command_says_so_and_the_outcome_survives(
     assert [(item["id"], item["state"]) for item in listed] == [(execution, "failed")]
 
 
+@pytest.mark.slow
+def test_store_rebuild_on_a_full_disk_keeps_the_records(
+    tmp_path: Path, tmpfs: Callable[[str], Path]
+) -> None:
+    """`store rebuild` moved state.db aside, failed on the full disk, and left a 4 KB empty
+    database in its place: once space was freed, `list` said "no executions yet"."""
+    home = tmpfs("2m")
+    cli = cli_for(tmp_path, home)
+    assert cli("run", "-q", spec_file(tmp_path, TWO_STEPS)).returncode == 1
+    (execution,) = runs_of(home)
+
+    filler = fill_up(home)
+    rebuilt = cli("store", "rebuild")
+    assert rebuilt.returncode == 3, rebuilt.stderr
+    assert "disk full" in rebuilt.stderr, rebuilt.stderr
+    shown = cli("list", "--json")  # the full disk does not hide the records
+    assert shown.returncode == 0, shown.stderr
+    assert [item["id"] for item in json.loads(shown.stdout)] == [execution]
+
+    filler.unlink()
+    listed = json.loads(cli("list", "--json").stdout)
+    assert [(item["id"], item["state"]) for item in listed] == [(execution, "failed")]
+    assert not list(home.glob("state.db.before-rebuild-*"))  # put back, not a copy left over
+
+
 def test_read_only_home_is_named_and_nothing_is_touched(
     tmp_path: Path, tmpfs: Callable[[str], Path]
 ) -> None:
