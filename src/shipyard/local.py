@@ -17,6 +17,7 @@ from shipyard.models import ExecutionStatus, ExecutionSummary
 from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
 from shipyard.operations.clock import Clock, SystemClock
+from shipyard.operations.controlling import StopOperations
 from shipyard.operations.fleets import FleetOperations
 from shipyard.operations.logs import LogOperations
 from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT, reconcile
@@ -25,11 +26,7 @@ from shipyard.workspace import RunDir, Workspace, secure_home
 if TYPE_CHECKING:
     # The result types are imported where they are made: creating their classes costs a few
     # milliseconds that most commands would pay for nothing.
-    from shipyard.api import (
-        Observer,
-        StopReport,
-        ValidationReport,
-    )
+    from shipyard.api import Observer, ValidationReport
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.store.base import Store
@@ -37,7 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["HEARTBEAT_TIMEOUT", "LocalOperations"]
 
 
-class LocalOperations(FleetOperations, CheckpointOperations, CleanOperations, LogOperations):
+class LocalOperations(
+    StopOperations, FleetOperations, CheckpointOperations, CleanOperations, LogOperations
+):
     """:class:`shipyard.api.Operations` on this machine, state in ``workspace``.
 
     Every collaborator can be given: ``store`` (any :class:`shipyard.store.base.Store`; by
@@ -242,49 +241,6 @@ class LocalOperations(FleetOperations, CheckpointOperations, CleanOperations, Lo
             status.id, keep=set(kept.kept), spec_text=text, spec_digest=plan.spec_digest
         )
         return self._drive(plan, status.id, run_dir, observer, detach, secrets)
-
-    # -- stopping ---------------------------------------------------------------------------
-
-    def stop_impact(self, execution_id: str) -> StopReport:
-        """What `stop` would do, without doing it."""
-        from shipyard.operations.controlling import stop_impact
-
-        status = self.status(execution_id)
-        return stop_impact(status, self.workspace.run_dir(status.id))
-
-    def stop(
-        self,
-        execution_id: str,
-        *,
-        force: bool = False,
-        grace: float = 30.0,
-        wait: bool = True,
-        reason: str = "stopped by `shipyard stop`",
-    ) -> StopReport:
-        """Stop a running execution, in this process or detached.
-
-        Graceful: nothing new starts, running steps may finish within ``grace`` seconds, then get
-        their stop signal (SIGKILL after their own stop timeout). ``force``: every process group
-        is killed now. Stopped units keep their logs and records.
-        """
-        from shipyard.engine.liveness import pid_alive
-        from shipyard.operations import controlling
-
-        report = self.stop_impact(execution_id)
-        pid, _ = self.store.supervisor(report.execution_id)
-        self.store.request_stop(report.execution_id, force=force, grace=grace, at=self.clock.now())
-        if pid is None or not pid_alive(pid):
-            self._reconcile(report.execution_id)
-        else:
-            socket = self.workspace.run_dir(report.execution_id).control
-            request = {"op": "stop", "force": force, "grace": grace, "reason": reason}
-            controlling.ask_to_stop(socket, pid, request)
-        look = self._looker(report.execution_id)
-        timeout = ((0 if force else grace) + 60) if wait else 0
-        final, _ = controlling.poll_until(
-            look, lambda s: s.state.finished, clock=self.clock, timeout=timeout, interval=0.1
-        )
-        return dataclasses.replace(report, force=force, grace=grace, state=final.state)
 
     # -- watching ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ is where every outcome is recorded anyway."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
 from shipyard.models import ExecutionStatus, UnitState, UnitStatus
+from shipyard.operations.core import Core
 
 if TYPE_CHECKING:
     from shipyard.api import StopReport
@@ -192,3 +194,47 @@ def stop_impact(status: ExecutionStatus, run_dir: RunDir) -> StopReport:
         if u.state in (UnitState.PENDING, UnitState.RETRYING) and u.name not in running
     ]
     return StopReport(execution_id=status.id, running=running, never_start=never)
+
+
+class StopOperations:
+    """The stop part of LocalOperations."""
+
+    def stop_impact(self: Core, execution_id: str) -> StopReport:
+        """What `stop` would do, without doing it."""
+        status = self.status(execution_id)
+        return stop_impact(status, self.workspace.run_dir(status.id))
+
+    def stop(
+        self: Core,
+        execution_id: str,
+        *,
+        force: bool = False,
+        grace: float = 30.0,
+        wait: bool = True,
+        reason: str = "stopped by `shipyard stop`",
+    ) -> StopReport:
+        """Stop a running execution, in this process or detached.
+
+        Graceful: nothing new starts, running steps may finish within ``grace`` seconds, then get
+        their stop signal (SIGKILL after their own stop timeout). ``force``: every process group
+        is killed now. Stopped units keep their logs and records.
+        """
+        from shipyard.engine.liveness import pid_alive
+
+        status = self.status(execution_id)
+        report = stop_impact(status, self.workspace.run_dir(status.id))
+        pid, _ = self.store.supervisor(report.execution_id)
+        self.store.request_stop(report.execution_id, force=force, grace=grace, at=self.clock.now())
+        if pid is None or not pid_alive(pid):
+            self._reconcile(report.execution_id)
+        else:
+            socket = self.workspace.run_dir(report.execution_id).control
+            request = {"op": "stop", "force": force, "grace": grace, "reason": reason}
+            ask_to_stop(socket, pid, request)
+        final = self.status(report.execution_id)
+        if wait and not final.state.finished:
+            look, timeout = self._looker(report.execution_id), (0 if force else grace) + 60
+            final, _ = poll_until(
+                look, lambda s: s.state.finished, clock=self.clock, timeout=timeout, interval=0.1
+            )
+        return dataclasses.replace(report, force=force, grace=grace, state=final.state)
