@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Protocol
 
 from shipyard.confinement import confined_files, refused
-from shipyard.engine.backoff import retry_delay
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import (
     Containment,
@@ -40,6 +39,7 @@ from shipyard.engine.process import (
     spawn,
 )
 from shipyard.engine.recorder import Observer, Recorder
+from shipyard.engine.retries import Verdict, decide_retry, judge_exit
 from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
@@ -84,6 +84,22 @@ class Checkpointer(Protocol):
         running: Mapping[str, int],
         reason: str,
     ) -> Taken: ...
+
+
+#: The reason of a step that succeeded but left processes behind.
+LEFTOVERS_STOPPED = "exited 0; processes it left running were stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """The facts of an attempt that ended (its verdict aside)."""
+
+    started_at: datetime
+    exit_code: int | None
+    signal: str | None
+    pid: int | None
+    resources: ResourceUsage
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -412,19 +428,18 @@ class PipelineExecutor:
     def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
         with open(open_private(self.run_dir.log_for(step.name)), "a", encoding="utf-8") as log:
             log.write(f"==> shipyard: {message}\n")
-        now = datetime.now(UTC)
         # A command that cannot start will not start on retry either: fail at once.
         self._finish(
             step.name,
             attempt,
-            UnitState.FAILED,
-            started_at=now,
-            exit_code=127,
-            signal=None,
-            reason=message,
-            resources=ResourceUsage(),
-            pid=None,
-            retry=False,
+            Verdict(UnitState.FAILED, message, retryable=False),
+            _Ended(
+                started_at=datetime.now(UTC),
+                exit_code=127,
+                signal=None,
+                pid=None,
+                resources=ResourceUsage(),
+            ),
         )
 
     def _leader_exited(self, name: str, future: asyncio.Future[ExitStatus]) -> None:
@@ -482,127 +497,126 @@ class PipelineExecutor:
         status = running.exit
         assert status is not None
         resources = self._sampler.finish(name, cpu_seconds=status.cpu_seconds)
-        if running.cancel_reason is not None and not status.ok:
-            state, reason, retry = UnitState.CANCELLED, running.cancel_reason, False
-        elif running.timed_out:
-            limit = format_duration(running.step.timeout or 0)
-            state, reason, retry = UnitState.FAILED, f"timed out after {limit}", True
-        elif status.ok:
-            state, reason, retry = UnitState.SUCCEEDED, None, False
+        verdict = judge_exit(
+            ok=status.ok,
+            described=_describe_exit(status),
+            cancel_reason=running.cancel_reason,
+            timed_out=running.timed_out,
+            timeout=running.step.timeout,
+        )
+        if verdict.state == UnitState.SUCCEEDED:
             failure = self._collect_outputs(running.step)
             if failure is not None:
-                state, (reason, retry) = UnitState.FAILED, failure
-        else:
-            state, reason, retry = UnitState.FAILED, _describe_exit(status), True
-        if running.leftovers_killed and state == UnitState.SUCCEEDED:
-            reason = "exited 0; processes it left running were stopped"
+                verdict = Verdict(UnitState.FAILED, *failure)
+            elif running.leftovers_killed:
+                verdict = Verdict(UnitState.SUCCEEDED, LEFTOVERS_STOPPED, retryable=False)
         self._finish(
             name,
             running.attempt,
-            state,
-            started_at=datetime.fromtimestamp(running.launched.started, UTC),
-            exit_code=status.returncode,
-            signal=status.signal,
-            reason=reason,
-            resources=resources,
-            pid=running.launched.pid,
-            retry=retry,
+            verdict,
+            _Ended(
+                started_at=datetime.fromtimestamp(running.launched.started, UTC),
+                exit_code=status.returncode,
+                signal=status.signal,
+                pid=running.launched.pid,
+                resources=resources,
+            ),
         )
 
-    def _finish(
+    def _finish(self, name: str, attempt: int, verdict: Verdict, ended: _Ended) -> None:
+        """Record one attempt's outcome; retry the step if :func:`decide_retry` says so, else
+        let the scheduler decide what follows."""
+        step = self._steps[name]
+        decision = decide_retry(
+            verdict, attempt=attempt, retries=step.retries, stopping=self._stop_reason is not None
+        )
+        key = None
+        if verdict.state == UnitState.SUCCEEDED:
+            key = self._keys.pop(name, None) or step_key(step)
+        self._record_attempt(name, attempt, verdict, ended, key, retrying=decision.retrying)
+        if decision.delay is not None:
+            self._retry_later(name, attempt, decision.delay, verdict, ended)
+            return
+        self.recorder.write(
+            self.store.update_unit,
+            self.execution_id,
+            name,
+            state=verdict.state,
+            attempts=attempt,
+            started_at=ended.started_at.timestamp() if attempt == 1 else None,
+            ended_at=ended.at.timestamp(),
+            exit_code=ended.exit_code,
+            reason=verdict.reason,
+            cache_key=key,
+        )
+        self._settle(name, verdict.state)
+
+    def _record_attempt(
         self,
         name: str,
         attempt: int,
-        state: UnitState,
+        verdict: Verdict,
+        ended: _Ended,
+        key: str | None,
         *,
-        started_at: datetime,
-        exit_code: int | None,
-        signal: str | None,
-        reason: str | None,
-        resources: ResourceUsage,
-        pid: int | None,
-        retry: bool,
+        retrying: bool,
     ) -> None:
-        """Record one attempt's outcome and let the scheduler decide what follows."""
-        step = self._steps[name]
-        ended = datetime.now(UTC)
-        will_retry = (
-            state == UnitState.FAILED
-            and retry
-            and attempt <= step.retries.count
-            and self._stop_reason is None
-        )
-        attempt_state = UnitState.FAILED if will_retry else state
-        key = None
-        if state == UnitState.SUCCEEDED:
-            key = self._keys.pop(name, None) or step_key(step)
         self.recorder.write(
             self.store.save_attempt,
             self.execution_id,
             Attempt(
                 unit=name,
                 number=attempt,
-                state=attempt_state,
-                started_at=started_at,
-                ended_at=ended,
-                exit_code=exit_code,
-                signal=signal,
-                reason=reason,
-                pid=pid,
-                resources=resources,
+                state=verdict.state,
+                started_at=ended.started_at,
+                ended_at=ended.at,
+                exit_code=ended.exit_code,
+                signal=ended.signal,
+                reason=verdict.reason,
+                pid=ended.pid,
+                resources=ended.resources,
             ),
             key,
         )
-        duration = (ended - started_at).total_seconds()
+        duration = (ended.at - ended.started_at).total_seconds()
         self.recorder.event(
             "unit_finished",
             name,
             attempt=attempt,
-            state=attempt_state.value,
-            exit_code=exit_code,
-            signal=signal,
-            reason=reason,
+            state=verdict.state.value,
+            exit_code=ended.exit_code,
+            signal=ended.signal,
+            reason=verdict.reason,
             duration=round(duration, 4),
-            retrying=will_retry,
+            retrying=retrying,
         )
-        if will_retry:
-            assert self._loop is not None
-            delay = retry_delay(
-                attempt,
-                base=step.retries.backoff,
-                cap=step.retries.max_backoff,
-                jitter=step.retries.jitter,
-            )
-            self.scheduler.retrying(name)
-            self.recorder.event("unit_retrying", name, attempt=attempt + 1, delay=round(delay, 3))
-            self.recorder.write(
-                self.store.update_unit,
-                self.execution_id,
-                name,
-                state=UnitState.RETRYING,
-                exit_code=exit_code,
-                reason=reason,
-            )
-            self._loop.call_later(delay, self._retry_due, name)
-            self._pump()
-            return
+
+    def _retry_later(
+        self, name: str, attempt: int, delay: float, verdict: Verdict, ended: _Ended
+    ) -> None:
+        """The slot is free during the backoff (state ``retrying``); the step comes back at
+        the front of the queue once it is due."""
+        assert self._loop is not None
+        self.scheduler.retrying(name)
+        self.recorder.event("unit_retrying", name, attempt=attempt + 1, delay=round(delay, 3))
         self.recorder.write(
             self.store.update_unit,
             self.execution_id,
             name,
-            state=state,
-            attempts=attempt,
-            started_at=started_at.timestamp() if attempt == 1 else None,
-            ended_at=ended.timestamp(),
-            exit_code=exit_code,
-            reason=reason,
-            cache_key=key,
+            state=UnitState.RETRYING,
+            exit_code=ended.exit_code,
+            reason=verdict.reason,
         )
+        self._loop.call_later(delay, self._retry_due, name)
+        self._pump()
+
+    def _settle(self, name: str, state: UnitState) -> None:
+        """Step ``name`` has ended for good as ``state``: what needs it may start, or is
+        skipped; under fail_fast a failure stops the others."""
         if state == UnitState.SUCCEEDED:
             self.scheduler.succeeded(name)
         else:
-            skipped = self.scheduler.failed(name, state=state)
-            self._skip(skipped)
+            self._skip(self.scheduler.failed(name, state=state))
             if state == UnitState.FAILED and self.plan.failure_strategy == "fail_fast":
                 for other in list(self._running.values()):
                     self._stop_unit(

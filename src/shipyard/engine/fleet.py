@@ -42,7 +42,7 @@ from shipyard.engine.process import (
     spawn,
 )
 from shipyard.engine.recorder import Observer, Recorder
-from shipyard.engine.restarts import decide_restart
+from shipyard.engine.restarts import RestartDecision, decide_restart
 from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.wiring import HOST, allocate_ports, service_url, wiring_env
@@ -576,34 +576,35 @@ class FleetExecutor:
             else f"exited with code {status.exit_code}"
         )
         self.recorder.event("service_exited", service.name, reason=why, uptime=round(uptime, 3))
-        restart = self._decide_restart(service, status, uptime, why)
-        if restart is None:
-            return
-        assert self._loop is not None
-        self._record(service, UnitState.RETRYING, reason=f"{why}; restarting in {restart:.2f}s")
-        service.pending_restart = self._loop.call_later(restart, self._restart, service)
+        decision = decide_restart(
+            service.planned.restart, exit_ok=status.ok, uptime=uptime, streak=service.streak
+        )
+        self._carry_out(service, decision, exit_ok=status.ok, why=why)
 
-    def _decide_restart(
-        self, service: _Service, status: ExitStatus, uptime: float, why: str = ""
-    ) -> float | None:
-        """The delay before the next start, or None when the service stays down (the
-        decision is engine/restarts.py's; this records it)."""
-        policy = service.planned.restart
-        decision = decide_restart(policy, exit_ok=status.ok, uptime=uptime, streak=service.streak)
+    def _carry_out(
+        self, service: _Service, decision: RestartDecision, *, exit_ok: bool, why: str
+    ) -> None:
+        """Do what :func:`decide_restart` decided after ``service`` exited: give up (and, under
+        ``on_service_failure: stop-all``, fail the fleet), stay down, or restart after the
+        delay."""
         service.streak = decision.streak
+        policy = service.planned.restart
         if decision.gave_up:
             used_up = f"{policy.max_restarts} restarts used up (last: {why or 'exited'})"
             self._give_up(service, "; ".join([used_up, *self._port_trouble(service)]))
             self.recorder.event("service_failed", service.name, reason=service.failed)
             if self.plan.on_service_failure == "stop-all":
                 self._fail(f"service '{service.name}' failed ({service.failed})")
-            return None
+            return
         if decision.delay is None:
-            state = UnitState.STOPPED if status.ok else UnitState.FAILED
+            state = UnitState.STOPPED if exit_ok else UnitState.FAILED
             self._record(service, state, reason="exited; restart policy: " + policy.policy)
-            return None
+            return
+        assert self._loop is not None
         service.restarts += 1  # the real count, shown by `ps`: never reset
-        return decision.delay
+        delay = decision.delay
+        self._record(service, UnitState.RETRYING, reason=f"{why}; restarting in {delay:.2f}s")
+        service.pending_restart = self._loop.call_later(delay, self._restart, service)
 
     def _restart(self, service: _Service) -> None:
         service.pending_restart = None
