@@ -29,6 +29,7 @@ from shipyard.engine.control import Controllable, dispatcher, serve
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
 from shipyard.models import ExecutionState, UnitState
+from shipyard.plan.codec import read_plan
 from shipyard.plan.model import Plan
 from shipyard.plan.secrets import reveal
 from shipyard.store.base import Store
@@ -164,7 +165,7 @@ def _supervise(
 ) -> None:
     """Drive ``execution_id`` (its plan from ``plan.json``) to its end; closes ``store``."""
     run_dir = workspace.run_dir(execution_id)
-    plan = Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text(encoding="utf-8")))
+    plan = read_plan(run_dir.root / "plan.json")
     # A fleet starts its own watchdog; a detached pipeline gets one here.
     watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
     try:

@@ -169,8 +169,6 @@ def plan(
 
 
 def _show_plan(ops: Any, plan: Any, *, as_json: bool) -> None:
-    from shipyard.models import to_jsonable
-
     ports: dict[str, int] = {}
     taken: str | None = None
     if plan.services:
@@ -179,7 +177,7 @@ def _show_plan(ops: Any, plan: Any, *, as_json: bool) -> None:
         except ShipyardError as error:
             taken = error.message
     if as_json:
-        data = to_jsonable(plan)
+        data = plan.to_dict()  # plan.json's document, format number included
         if plan.services:
             data["ports"] = ports
             data["urls"] = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

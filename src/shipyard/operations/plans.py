@@ -62,10 +62,11 @@ def cached_plan(
 
 
 def load_plan(run_dir: RunDir) -> Plan:
-    """The plan an execution was run with (its ``plan.json``)."""
-    from shipyard.plan.model import Plan
+    """The plan an execution was run with (its ``plan.json``); PlanFormatError, saying which
+    Shipyard made it, for a plan of a format this one does not read."""
+    from shipyard.plan.codec import read_plan
 
-    return Plan.from_dict(json.loads((run_dir.root / "plan.json").read_text()))
+    return read_plan(run_dir.root / "plan.json")
 
 
 def save_plan(run_dir: RunDir, plan: Plan) -> None:

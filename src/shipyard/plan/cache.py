@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard import __version__
+from shipyard.plan.codec import PlanFormatError
 from shipyard.plan.model import Plan
 from shipyard.workspace import private_dir, write_private
 
@@ -34,6 +35,7 @@ def _code_fingerprint() -> list[tuple[str, int, int]]:
         [
             *package.glob("spec/*.py"),
             package / "plan" / "build.py",
+            package / "plan" / "codec.py",
             package / "plan" / "model.py",
             package / "dag.py",
             package / "topology.py",
@@ -84,8 +86,8 @@ class PlanCache:
         try:
             data = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
             return Plan.from_dict(data)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, PlanFormatError):
+            return None  # e.g. another version's entry: the plan is built again
 
     def secret(self) -> bytes:
         """The home's random key for entry names (``cache/key``, owner-only), made on first use.

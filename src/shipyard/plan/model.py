@@ -2,7 +2,9 @@
 
 Frozen dataclasses, not Pydantic models: a plan is built from an already validated spec, and the
 engine must be able to load a cached plan without importing Pydantic at all (see
-:mod:`shipyard.plan.cache`). ``to_dict``/``from_dict`` give its stable JSON form.
+:mod:`shipyard.plan.cache`). ``to_dict``/``from_dict`` give its versioned JSON form, generated
+from these classes by :mod:`shipyard.plan.codec`: a field added here is written and read back
+with no other change (and a test makes you raise the format number).
 """
 
 from __future__ import annotations
@@ -187,90 +189,18 @@ class Plan:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        from shipyard.models import to_jsonable
+        """The plan's JSON document, with its format number (see :mod:`shipyard.plan.codec`)."""
+        from shipyard.plan.codec import encode
 
-        result: dict[str, Any] = to_jsonable(self)
-        return result
+        return encode(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Plan:
-        """The inverse of :meth:`to_dict` (for plans this version of Shipyard wrote)."""
+    def from_dict(cls, data: dict[str, Any], *, source: str = "the plan") -> Plan:
+        """The inverse of :meth:`to_dict`, for every format this Shipyard reads; PlanFormatError
+        (naming ``source``) for any other document."""
+        from shipyard.plan.codec import decode
 
-        def command(item: dict[str, Any]) -> PlannedCommand:
-            return PlannedCommand(argv=list(item["argv"]), shell=bool(item["shell"]))
-
-        steps = [
-            PlannedStep(
-                name=item["name"],
-                command=command(item["command"]),
-                needs=list(item["needs"]),
-                env=dict(item["env"]),
-                workdir=item["workdir"],
-                stage=item["stage"],
-                description=item["description"],
-                timeout=item["timeout"],
-                retries=RetrySettings(**item["retries"]),
-                resources=ResourceRequest(**item["resources"]),
-                stop=StopSettings(**item["stop"]),
-                enabled=item["enabled"],
-                inputs=list(item["inputs"]),
-                outputs=list(item["outputs"]),
-                checkpoint=CheckpointSettings(**item["checkpoint"]) if item["checkpoint"] else None,
-                needs_services=list(item.get("needs_services", [])),
-                secret_env=dict(item.get("secret_env", {})),
-            )
-            for item in data["steps"]
-        ]
-        return cls(
-            name=data["name"],
-            spec_path=data["spec_path"],
-            spec_digest=data["spec_digest"],
-            mode=data["mode"],
-            parameters=dict(data["parameters"]),
-            env=dict(data["env"]),
-            max_parallel=data["max_parallel"],
-            failure_strategy=data["failure_strategy"],
-            timeout=data["timeout"],
-            sample_interval=data["sample_interval"],
-            prepare=[command(item) for item in data["prepare"]],
-            cleanup=[command(item) for item in data["cleanup"]],
-            steps=steps,
-            stages=[list(stage) for stage in data["stages"]],
-            critical_path=list(data["critical_path"]),
-            critical_path_seconds=data["critical_path_seconds"],
-            description=data["description"],
-            checkpoint_interval=data["checkpoint_interval"],
-            keep_checkpoints=data["keep_checkpoints"],
-            services=[_service(item) for item in data.get("services", [])],
-            service_stages=[list(stage) for stage in data.get("service_stages", [])],
-            base_port=data.get("base_port", 8100),
-            on_service_failure=data.get("on_service_failure", "keep-running"),
-            stay_up=data.get("stay_up", False),
-            log_limits={
-                name: LogLimit(**limit) for name, limit in data.get("log_limits", {}).items()
-            },
-            secrets=list(data.get("secrets", [])),
-            secret_env=dict(data.get("secret_env", {})),
-        )
-
-
-def _service(item: dict[str, Any]) -> PlannedService:
-    return PlannedService(
-        name=item["name"],
-        command=PlannedCommand(argv=list(item["command"]["argv"]), shell=item["command"]["shell"]),
-        env=dict(item["env"]),
-        workdir=item["workdir"],
-        stage=item["stage"],
-        port=item["port"],
-        health=HealthSettings(**item["health"]) if item["health"] else None,
-        readiness_timeout=item["readiness_timeout"],
-        restart=RestartSettings(**item["restart"]),
-        stop=StopSettings(**item["stop"]),
-        depends_on=dict(item["depends_on"]),
-        connects_to=list(item["connects_to"]),
-        description=item["description"],
-        secret_env=dict(item.get("secret_env", {})),
-    )
+        return decode(data, source=source)
 
 
 def with_history(plan: Plan, history: dict[str, float]) -> Plan:
