@@ -73,3 +73,23 @@ def test_overrides_are_checked() -> None:
     assert plan(overrides={"n": "4"}).step("argv").command.argv[-1] == "4"
     with pytest.raises(ParameterError):
         plan(overrides={"nope": "1"})
+
+
+SERVICE_WORKDIR = """
+name: fleet
+parameters: {site: {default: blue}}
+services:
+  web: {run: [sleep, "60"], workdir: "sites/{{ site }}"}
+"""
+
+
+def test_a_service_workdir_takes_its_parameter_and_stays_inside() -> None:
+    """A service's workdir kept '{{ site }}' as written (a folder that never exists), unlike a
+    step's; with the value in, it is confined like a step's."""
+    loaded = load_spec_text(SERVICE_WORKDIR, Path("/specs/fleet.yaml"))
+    (web,) = build_plan(loaded).services
+    assert web.workdir == "/specs/sites/blue"
+    with pytest.raises(
+        ParameterError, match=r"service 'web': workdir .* which leaves /specs/sites"
+    ):
+        build_plan(loaded, {"site": "../../etc"})

@@ -231,7 +231,11 @@ def _services(
         env.update({key: substitute(value, values) for key, value in service.env.items()})
         if service.replicas > 1:
             env["SHIPYARD_REPLICA"] = name.rsplit("-", 1)[1]
-        workdir = loaded.base_dir / service.workdir if service.workdir else loaded.base_dir
+        workdir = (
+            resolved_workdir(name, service.workdir, values, loaded.base_dir, kind="service")
+            if service.workdir
+            else loaded.base_dir
+        )
         depends_on: dict[str, str] = {}
         for dep, condition in service.depends_on.items():
             if dep in spec.steps:

@@ -94,9 +94,12 @@ def resolved_path(step: str, what: str, template: str, values: Mapping[str, str]
     )
 
 
-def resolved_workdir(step: str, template: str, values: Mapping[str, str], base: Path) -> Path:
-    """The step's working folder. A parameter's value may not move it out of the folder the
-    spec's author wrote around the placeholder (the spec's folder for a bare ``{{ dir }}``)."""
+def resolved_workdir(
+    step: str, template: str, values: Mapping[str, str], base: Path, *, kind: str = "step"
+) -> Path:
+    """The working folder of step (or ``kind``) ``step``. A parameter's value may not move it
+    out of the folder the spec's author wrote around the placeholder (the spec's folder for a
+    bare ``{{ dir }}``)."""
     value = substitute(template, values)
     workdir = base / value
     first = PLACEHOLDER.search(template)
@@ -107,7 +110,7 @@ def resolved_workdir(step: str, template: str, values: Mapping[str, str], base: 
     if inside(str(workdir), str(anchor)):
         return workdir
     raise ParameterError(
-        f"step '{step}': workdir '{template}' is '{value}'{_from(template)}, which leaves "
+        f"{kind} '{step}': workdir '{template}' is '{value}'{_from(template)}, which leaves "
         f"{posixpath.normpath(anchor)}",
         hint="a workdir taken from a parameter stays inside the spec's folder (or the folder "
         "written before the placeholder); pass a relative path with no '..' that leaves it",
