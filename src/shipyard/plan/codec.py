@@ -278,6 +278,8 @@ def _union_decoder(hint: object) -> Convert:
     def decode(value: Any) -> Any:
         if value is None and nullable:
             return None  # before trying the others: a failed try costs an exception
+        if len(members) == 1:
+            return members[0](value)  # its own error says where inside it is wrong
         for member in members:
             try:
                 return member(value)
