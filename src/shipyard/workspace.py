@@ -78,13 +78,23 @@ def secure_home(home: Path) -> str | None:
                 private_dir(home / name)
         return None
     mode = info.st_mode & 0o777
-    if not stat.S_ISDIR(info.st_mode) or not mode & 0o077:
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if not mode & 0o077:
+        # A home made by hand (or by an older Shipyard) may lack its top folders; made later
+        # by a plain mkdir -p they would be open to others, against what docs/security.md says.
+        with contextlib.suppress(OSError):
+            for name in _TOP_FOLDERS:
+                private_dir(home / name)
         return None
     try:
         home.chmod(PRIVATE_DIR)
-        for name in (*_TOP_FOLDERS, *_DB_FILES):
+        for name in _TOP_FOLDERS:
+            private_dir(home / name)
+            (home / name).chmod(PRIVATE_DIR)
+        for name in _DB_FILES:
             with contextlib.suppress(FileNotFoundError):
-                (home / name).chmod(PRIVATE_FILE if name in _DB_FILES else PRIVATE_DIR)
+                (home / name).chmod(PRIVATE_FILE)
     except OSError as error:
         return (
             f"{home} is open to other users (mode {mode:04o}) and could not be made "

@@ -210,6 +210,25 @@ def test_an_open_home_is_closed_once_and_said_so(
     assert modes_open_to_others(home) == []
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o700], ids=["open", "private"])
+def test_a_home_made_by_hand_gets_owner_only_top_folders(
+    tmp_path: Path, write_spec: SpecWriter, mode: int
+) -> None:
+    """An existing home without runs/ (made by hand, open or not): the folders Shipyard adds
+    to it later are owner-only too, not left to a plain mkdir -p under the user's umask."""
+    spec = write_spec(FILE_SPEC)
+    home = tmp_path / "by-hand"
+    home.mkdir()
+    home.chmod(mode)
+    ops = LocalOperations(Workspace(home))
+    try:
+        with umask(0o022):
+            ops.run(spec)
+    finally:
+        ops.close()
+    assert modes_open_to_others(home) == [], "a folder Shipyard made in the home is open"
+
+
 # -- secret parameters ---------------------------------------------------------------------------
 
 SECRET_SPEC = """
