@@ -112,10 +112,14 @@ class StoreCorrupt(MachineFault, StoreError):
 _NO_SPACE = frozenset({28, 122})  # ENOSPC, EDQUOT
 _NOT_WRITABLE = frozenset({1, 13, 30})  # EPERM, EACCES, EROFS
 
+# `clean --all-finished` needs a little space itself (it moves runs to the trash and records
+# that), so on a disk that is completely full only emptying the trash or deleting other files
+# helps first.
 _FREE_SPACE_HINT = (
-    "free some space (`shipyard clean --all-finished` frees old runs' files, "
-    "`shipyard clean --purge` empties the trash) or point SHIPYARD_HOME at another disk; "
-    "what was recorded so far is kept"
+    "free some space: `shipyard clean --purge` empties the trash, or delete files you do not "
+    "need; with a little space free, `shipyard clean --all-finished` then `clean --purge` "
+    "frees old runs' files; or point SHIPYARD_HOME at another disk. What was recorded so far "
+    "is kept"
 )
 
 

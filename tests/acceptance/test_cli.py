@@ -118,7 +118,7 @@ def test_plan_json_shows_stages_commands_and_critical_path(shipyard: Shipyard) -
 def test_parameter_errors_are_clean(shipyard: Shipyard) -> None:
     for args, message in (
         (["-p", "wrod=x"], "unknown parameter 'wrod'"),
-        (["-p", "lines=many"], "parameter 'lines' is a int, and 'many' is not"),
+        (["-p", "lines=many"], "parameter 'lines' is an int, and 'many' is not"),
         (["-p", "top=4"], "parameter 'top' must be one of 1, 3, 5; got 4"),
         (["-p", "lines"], "'-p lines' is not a parameter assignment"),
         (["--mode", "fast"], "--mode fast is not a run mode"),

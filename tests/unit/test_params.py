@@ -28,7 +28,7 @@ def test_unknown_parameter_suggests_the_closest() -> None:
 
 
 def test_wrong_type_and_choices_are_clear() -> None:
-    with pytest.raises(ParameterError, match="'n' is a int, and 'many' is not"):
+    with pytest.raises(ParameterError, match="'n' is an int, and 'many' is not"):
         resolve_parameters(DECLARED, {"n": "many"})
     with pytest.raises(ParameterError, match="must be one of 1, 2, 4; got 3"):
         resolve_parameters(DECLARED, {"n": "3"})

@@ -130,3 +130,10 @@ def test_each_errno_becomes_an_error_that_says_what_to_do(
     assert said in error.message
     assert "/x/state.db" in error.message
     assert error.hint
+
+
+def test_a_full_disk_is_first_told_what_works_with_no_space_at_all() -> None:
+    """`clean --all-finished` itself needs a little space (it moves runs to the trash), so the
+    hint leads with what works on a disk with none: emptying the trash, deleting files."""
+    hint = machine_fault(28, "write", "/x/state.db", "No space left on device").hint or ""
+    assert hint.index("clean --purge") < hint.index("clean --all-finished"), hint

@@ -76,7 +76,7 @@ def test_a_secret_outside_env_values_is_refused(body: str, expected: str) -> Non
         (", default: abc", "has a default written in the spec"),
         (", test: abc", "has a test written in the spec"),
         (", choices: [a, b]", "has a choices written in the spec"),
-        (", type: int", "is a int; a secret is a str"),
+        (", type: int", "is an int; a secret is a str"),
     ],
 )
 def test_a_secrets_value_is_never_written_in_the_spec(extra: str, expected: str) -> None:

@@ -59,6 +59,8 @@ def _to_float(value: object) -> Scalar | None:
     return number if math.isfinite(number) else None
 
 
+A_TYPE = {"str": "a str", "bool": "a bool", "int": "an int", "float": "a float"}
+
 _CONVERTERS = {"str": _to_str, "bool": _to_bool, "int": _to_int, "float": _to_float}
 
 
@@ -123,7 +125,7 @@ def resolve_parameters(
                 value = coerce(overrides[name], spec.type)
             except ValueError:
                 raise ParameterError(
-                    f"parameter '{name}' is a {spec.type}, and {overrides[name]!r} is not",
+                    f"parameter '{name}' is {A_TYPE[spec.type]}, and {overrides[name]!r} is not",
                     hint=f"pass a {spec.type}: -p {name}=…",
                 ) from None
         elif test_mode and spec.test is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from shipyard.errors import SpecProblem
 from shipyard.spec.fields import field_kind, template_fields
 from shipyard.spec.models import Spec
+from shipyard.spec.params import A_TYPE
 from shipyard.spec.templating import TemplateProblem, references
 from shipyard.spec.yamlsource import PathKey, SourceMap
 
@@ -43,7 +44,7 @@ def _declarations(spec: Spec, secrets: set[str], source: SourceMap) -> list[Spec
         if parameter.type != "str":
             problems.append(
                 SpecProblem(
-                    f"secret parameter '{name}' is a {parameter.type}; a secret is a str",
+                    f"secret parameter '{name}' is {A_TYPE[parameter.type]}; a secret is a str",
                     source.locate(("parameters", name, "type")),
                     hint="drop its type (or write type: str)",
                 )
