@@ -9,7 +9,6 @@ performs them and records what happened.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import shutil
 import time
@@ -21,27 +20,13 @@ from typing import Protocol
 
 from shipyard.confinement import confined_files, refused
 from shipyard.engine.cachekey import step_key
-from shipyard.engine.containment import (
-    Containment,
-    UnitScope,
-    choose_containment,
-    kill_now,
-    terminate_unit,
-)
+from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.logrotation import LogRotation
-from shipyard.engine.process import (
-    SIGNALS,
-    ExitStatus,
-    Launched,
-    SpawnError,
-    group_alive,
-    signal_group,
-    spawn,
-)
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.retries import Verdict, decide_retry, judge_exit
+from shipyard.engine.runners.base import ExitStatus, Handle, Runner, SpawnError, UnitLaunch
+from shipyard.engine.runners.local import LocalRunner
 from shipyard.engine.runtime import ExecutionRun, base_environment
-from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
 from shipyard.engine.wiring import connection_env
 from shipyard.errors import OutsideWorkdir, ShipyardError
@@ -106,8 +91,7 @@ class _Ended:
 class _Running:
     step: PlannedStep
     attempt: int
-    launched: Launched
-    scope: UnitScope  # every process of this attempt, also those that left its group
+    handle: Handle  # every process of this attempt, also those that left its group
     timeout_handle: asyncio.TimerHandle | None = None
     exit: ExitStatus | None = None
     terminating: asyncio.Task[bool] | None = None
@@ -135,6 +119,7 @@ class PipelineExecutor:
         recorder: Recorder | None = None,
         containment: Containment | None = None,
         checkpointer: Checkpointer | None = None,
+        runners: Mapping[str, Runner] | None = None,
     ) -> None:
         """``done``: steps that already succeeded (a resumed execution, or results reused from
         another one): they do not run. ``attempts``: attempts already made per step, so a
@@ -142,7 +127,8 @@ class PipelineExecutor:
         ``containment``: how each unit's processes are tracked (a cgroup per unit where the
         machine allows it, see :mod:`shipyard.engine.containment`); a fleet shares its own.
         ``checkpointer``: takes the automatic checkpoints ``execution.checkpoint_interval``
-        asks for (none are taken without one)."""
+        asks for (none are taken without one). ``runners``: where units run, by name (default:
+        ``{"local": LocalRunner(containment)}``); hooks run on ``local``."""
         self.plan = plan
         self._checkpointer = checkpointer
         self._already = set(done)
@@ -177,7 +163,6 @@ class PipelineExecutor:
         }
         self._keys: dict[str, str] = {}  # cache keys of steps whose inputs were hashed at start
         self._running: dict[str, _Running] = {}
-        self._sampler = ResourceSampler()
         self._log_rotation = LogRotation(
             plan.log_limits,
             self._log_paths.__getitem__,
@@ -185,9 +170,12 @@ class PipelineExecutor:
         )
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
         self.containment = containment or choose_containment(execution_id, run_dir.root)
+        #: Where units run, by the name steps give in ``runner:`` (local: process groups here).
+        self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
+        self._samplers = {name: runner.sampler() for name, runner in self.runners.items()}
         self._stop_reason: str | None = None
         self._prepare_failed = False
-        self._hook: tuple[str, Launched, UnitScope] | None = None
+        self._hook: tuple[str, Handle] | None = None
         self._run: ExecutionRun | None = None  # the run the steps are part of, once begun
         self._fault: str | None = None  # why a side task of the run stopped it
         self._timed_out_execution = False
@@ -286,15 +274,15 @@ class PipelineExecutor:
 
     # -- services the steps need (a spec with steps and services) ---------------------------
 
-    def connect(self, ports: Mapping[str, int]) -> None:
-        """The fleet's ports are known: each step learns every service's URL
-        (``SHIPYARD_URL_<NAME>``), and those of the services it needs as ``CONNECTED_AGENTS``."""
-        every = connection_env(ports, ports)
+    def connect(self, ports: Mapping[str, int], hosts: Mapping[str, str] | None = None) -> None:
+        """The fleet's ports are known (on ``hosts``: service → its runner's host): each step
+        learns every service's URL (``SHIPYARD_URL_<NAME>``), and those of the services it
+        needs as ``CONNECTED_AGENTS``."""
+        on = hosts or {}
+        every = connection_env(ports, ports, on)
         for step in self.plan.steps:
-            self._service_env[step.name] = {
-                **every,
-                "CONNECTED_AGENTS": connection_env(step.needs_services, ports)["CONNECTED_AGENTS"],
-            }
+            needed = connection_env(step.needs_services, ports, on)["CONNECTED_AGENTS"]
+            self._service_env[step.name] = {**every, "CONNECTED_AGENTS": needed}
 
     def service_ready(self, name: str) -> None:
         """A service turned healthy: steps that need it may start."""
@@ -336,12 +324,12 @@ class PipelineExecutor:
             self.recorder.event("stop_requested", reason=reason, force=force)
         self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
         if self._hook is not None:
-            phase, hook, hook_scope = self._hook
+            phase, hook = self._hook
             # A prepare hook is interrupted like a step; cleanup always runs unless forced.
             if force:
-                kill_now(hook.pgid, hook_scope)
+                hook.kill()
             elif phase == "prepare":
-                signal_group(hook.pgid, SIGNALS["TERM"])
+                hook.signal("TERM")
         for running in list(self._running.values()):
             self._stop_unit(running, reason, force=force)
         self._check_done()
@@ -368,6 +356,7 @@ class PipelineExecutor:
         self._attempts[name] += 1
         attempt = self._attempts[name]
         log_path = self._log_paths[name]
+        stop = step.stop.signal
         env = {**self._base_env, **self._service_env.get(name, {}), **step.env}
         env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
@@ -382,34 +371,26 @@ class PipelineExecutor:
         if attempt > 1:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
                 log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
-        scope = self.containment.scope(name)
-        env["SHIPYARD_UNIT"] = scope.marker
-        loop = self._loop
+        launch = UnitLaunch(name, step.command.argv, env, self._cwds[name], log_path, stop)
         try:
-            launched = scope.spawn(
-                lambda: spawn(
-                    step.command.argv, env=env, cwd=self._cwds[name], log_path=log_path, loop=loop
-                )
-            )
+            handle = self.runners[step.runner].start(launch)
         except SpawnError as error:
-            scope.close()
             self._spawn_failed(step, attempt, str(error))
             return
         except Exception as error:
-            scope.close()
             # Anything else that slips through (validation should have refused it) must still
             # end the unit with a reason: raised here it would leave it pending under a failed
             # execution, or, from an exit callback, leave the run waiting forever.
             self._spawn_failed(step, attempt, f"cannot start: {type(error).__name__}: {error}")
             return
-        self._journal_spawn(launched, name)
-        running = _Running(step, attempt, launched, scope)
+        self._journal_spawn(handle)
+        running = _Running(step, attempt, handle)
         self._running[name] = running
         if step.timeout is not None:
             running.timeout_handle = self._loop.call_later(step.timeout, self._timed_out, name)
-        launched.exited.add_done_callback(lambda future: self._leader_exited(name, future))
+        handle.exited.add_done_callback(lambda future: self._leader_exited(name, future))
         self.recorder.event(
-            "unit_started", name, attempt=attempt, pid=launched.pid, command=step.command.display
+            "unit_started", name, attempt=attempt, pid=handle.pid, command=step.command.display
         )
         self.recorder.write(
             self.store.update_unit,
@@ -417,13 +398,13 @@ class PipelineExecutor:
             name,
             state=UnitState.RUNNING,
             attempts=attempt,
-            started_at=launched.started if attempt == 1 else None,
-            pid=launched.pid,
+            started_at=handle.started if attempt == 1 else None,
+            pid=handle.pid,
         )
 
-    def _journal_spawn(self, launched: Launched, unit: str) -> None:
+    def _journal_spawn(self, handle: Handle) -> None:
         assert self._run is not None
-        self._run.journal(launched.pid, launched.started, unit)
+        self._run.journal(handle.journal_entry())
 
     def _spawn_failed(self, step: PlannedStep, attempt: int, message: str) -> None:
         with open(open_private(self.run_dir.log_for(step.name)), "a", encoding="utf-8") as log:
@@ -451,7 +432,7 @@ class PipelineExecutor:
             running.timeout_handle.cancel()
         if running.terminating is not None:
             return  # the termination task completes the unit once the group is empty
-        if group_alive(running.launched.pgid) or running.scope.escaped():
+        if running.handle.leftovers():
             # The command is done but left processes behind, in its group or out of it (setsid):
             # they go too, so a finished step never leaves orphans running.
             running.leftovers_killed = True
@@ -470,21 +451,18 @@ class PipelineExecutor:
     def _stop_unit(self, running: _Running, reason: str, *, force: bool) -> None:
         running.cancel_reason = running.cancel_reason or reason
         if force:
-            kill_now(running.launched.pgid, running.scope)
+            running.handle.kill()
         if running.terminating is None:
             self._terminate(running, 0.0 if force else running.step.stop.timeout)
 
     def _terminate(self, running: _Running, grace: float) -> None:
-        sig = SIGNALS[running.step.stop.signal]
-        running.terminating = asyncio.ensure_future(
-            terminate_unit(running.launched.pgid, running.scope, sig, grace)
-        )
+        running.terminating = asyncio.ensure_future(running.handle.terminate(grace))
         running.terminating.add_done_callback(lambda _: self._group_gone(running))
 
     def _group_gone(self, running: _Running) -> None:
         if running.exit is None:
             # The group is empty, so the leader is dead; its exit callback is on its way.
-            running.launched.exited.add_done_callback(lambda _: self._complete(running))
+            running.handle.exited.add_done_callback(lambda _: self._complete(running))
             return
         self._complete(running)
 
@@ -493,10 +471,10 @@ class PipelineExecutor:
         if self._running.get(name) is not running:
             return
         del self._running[name]
-        running.scope.close()  # empty by now: its group and everything that left it are gone
+        running.handle.close()  # empty by now: its group and everything that left it are gone
         status = running.exit
         assert status is not None
-        resources = self._sampler.finish(name, cpu_seconds=status.cpu_seconds)
+        resources = self._samplers[running.step.runner].finish(name, cpu_seconds=status.cpu_seconds)
         verdict = judge_exit(
             ok=status.ok,
             described=_describe_exit(status),
@@ -515,10 +493,10 @@ class PipelineExecutor:
             running.attempt,
             verdict,
             _Ended(
-                started_at=datetime.fromtimestamp(running.launched.started, UTC),
+                started_at=datetime.fromtimestamp(running.handle.started, UTC),
                 exit_code=status.returncode,
                 signal=status.signal,
-                pid=running.launched.pid,
+                pid=running.handle.pid,
                 resources=resources,
             ),
         )
@@ -691,35 +669,26 @@ class PipelineExecutor:
         assert self._loop is not None
         log_path = self.run_dir.log_for(f"_{phase}")
         env = {**self._base_env, **self.plan.env, "SHIPYARD_HOOK": phase}
-        loop = self._loop
+        local = self.runners["local"]  # hooks run where the engine does
         for command in commands:
             self.recorder.event("hook_started", None, phase=phase, command=command.display)
-            scope = self.containment.scope(f"_{phase}")
-            hook_env = {**env, "SHIPYARD_UNIT": scope.marker}
+            launch = UnitLaunch(
+                f"_{phase}", command.argv, dict(env), str(_hook_dir(self.plan)), str(log_path)
+            )
             try:
-                launched = scope.spawn(
-                    functools.partial(
-                        spawn,
-                        command.argv,
-                        env=hook_env,
-                        cwd=str(_hook_dir(self.plan)),
-                        log_path=str(log_path),
-                        loop=loop,
-                    )
-                )
+                hook = local.start(launch)
             except SpawnError as error:
-                scope.close()
                 self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
                 return False
-            self._journal_spawn(launched, f"_{phase}")
-            self._hook = (phase, launched, scope)
+            self._journal_spawn(hook)
+            self._hook = (phase, hook)
             try:
-                status = await asyncio.shield(launched.exited)
+                status = await asyncio.shield(hook.exited)
             finally:
                 self._hook = None
-            if group_alive(launched.pgid) or scope.escaped():
-                await terminate_unit(launched.pgid, scope, SIGNALS["TERM"], 10.0)
-            scope.close()
+            if hook.leftovers():
+                await hook.terminate(10.0, "TERM")
+            hook.close()
             self.recorder.event(
                 "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode
             )
@@ -738,7 +707,7 @@ class PipelineExecutor:
             return
         while True:
             await asyncio.sleep(interval)
-            running = {name: r.launched.pid for name, r in self._running.items() if r.exit is None}
+            running = {name: r.handle.pid for name, r in self._running.items() if r.exit is None}
             if not running:
                 continue
             states = {name: state.value for name, state in self.scheduler.state.items()}
@@ -766,37 +735,37 @@ class PipelineExecutor:
         while True:
             # With sampling off (interval 0), log limits are still checked every second.
             await asyncio.sleep(interval if interval > 0 else 1.0)
-            live = {
-                name: (running.launched.pid, running.launched.started_monotonic)
-                for name, running in self._running.items()
-                if running.exit is None
-            }
+            live = {name: r for name, r in self._running.items() if r.exit is None}
             if not live:
                 continue
             await self._log_rotation.check(live)
-            if interval <= 0:
+            if interval > 0:
+                self._sample(live)
+
+    def _sample(self, live: dict[str, _Running]) -> None:
+        """One sample of the running steps, through their runners' samplers. The latest figures
+        go to the store as provisional attempt rows (replaced when the attempt ends), so
+        `status` in another shell shows them."""
+        for runner, sampler in self._samplers.items():
+            sampler.sample({n: r.handle for n, r in live.items() if r.step.runner == runner})
+        for name, sampled in live.items():
+            usage = self._samplers[sampled.step.runner].current(name)
+            running = self._running.get(name)
+            if usage is None or running is None:
                 continue
-            self._sampler.sample(live)  # a process that vanishes mid-sample is skipped there
-            # The latest figures of running steps go to the store as provisional attempt rows
-            # (replaced when the attempt ends), so `status` in another shell shows them.
-            for name in live:
-                usage = self._sampler.current(name)
-                running = self._running.get(name)
-                if usage is None or running is None:
-                    continue
-                self.recorder.write(
-                    self.store.save_attempt,
-                    self.execution_id,
-                    Attempt(
-                        unit=name,
-                        number=running.attempt,
-                        state=UnitState.RUNNING,
-                        started_at=datetime.fromtimestamp(running.launched.started, UTC),
-                        ended_at=None,
-                        pid=running.launched.pid,
-                        resources=usage,
-                    ),
-                )
+            self.recorder.write(
+                self.store.save_attempt,
+                self.execution_id,
+                Attempt(
+                    unit=name,
+                    number=running.attempt,
+                    state=UnitState.RUNNING,
+                    started_at=datetime.fromtimestamp(running.handle.started, UTC),
+                    ended_at=None,
+                    pid=running.handle.pid,
+                    resources=usage,
+                ),
+            )
 
     # -- outcome ----------------------------------------------------------------------------
 
@@ -833,4 +802,4 @@ def _hook_dir(plan: Plan) -> Path:
     return Path(plan.spec_path).parent if plan.spec_path else Path.cwd()
 
 
-__all__ = ["PipelineExecutor", "machine_capacity", "signal_group"]
+__all__ = ["PipelineExecutor", "machine_capacity"]

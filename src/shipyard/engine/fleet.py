@@ -20,31 +20,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shipyard.engine.containment import (
-    Containment,
-    UnitScope,
-    choose_containment,
-    kill_now,
-    release,
-    terminate_unit,
-)
+from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.health import Listener, probe
-from shipyard.engine.liveness import pid_alive
 from shipyard.engine.logrotation import LogRotation
-from shipyard.engine.process import (
-    SIGNALS,
-    ExitStatus,
-    Launched,
-    SpawnError,
-    group_alive,
-    kill_group_now,
-    spawn,
-)
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import RestartDecision, decide_restart
+from shipyard.engine.runners.base import (
+    ExitStatus,
+    Handle,
+    Runner,
+    Sampler,
+    SpawnError,
+    UnitLaunch,
+)
+from shipyard.engine.runners.local import LocalRunner
 from shipyard.engine.runtime import ExecutionRun, base_environment
-from shipyard.engine.sampler import ResourceSampler
 from shipyard.engine.wiring import HOST, allocate_ports, service_url, wiring_env
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
@@ -61,8 +52,7 @@ class _Service:
     planned: PlannedService
     env: dict[str, str]
     port: int | None
-    launched: Launched | None = None
-    scope: UnitScope | None = None  # every process of the current start, in its group or not
+    launched: Handle | None = None  # the current start: every process of it, in its group or not
     health: str = "starting"  # starting | healthy | unhealthy
     restarts: int = 0  # every restart of this execution: what `ps` shows, never reset
     streak: int = 0  # restarts since it was last stable: what max_restarts and backoff count
@@ -97,17 +87,22 @@ class FleetExecutor:
         attempts: Mapping[str, int] | None = None,
         containment: Containment | None = None,
         checkpointer: Checkpointer | None = None,
+        runners: Mapping[str, Runner] | None = None,
     ) -> None:
         """A plan with steps too (``kind == "mixed"``) runs them beside the services, through
         a :class:`PipelineExecutor` sharing this execution; ``done`` and ``attempts`` are its.
         ``containment``: how each unit's processes are tracked (shared with the steps).
-        ``checkpointer``: takes the steps' automatic checkpoints."""
+        ``checkpointer``: takes the steps' automatic checkpoints. ``runners``: where units run,
+        by name (default: ``{"local": LocalRunner(containment)}``), shared with the steps."""
         self.plan = plan
         self.execution_id = execution_id
         self.run_dir = run_dir
         self.store = store
         self.recorder = Recorder(store, execution_id, run_dir.events, observer=observer)
         self.containment = containment or choose_containment(execution_id, run_dir.root)
+        self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
+        #: service → the host it runs on (its runner's): its port and probes are there.
+        self._hosts = {s.name: self.runners[s.runner].host for s in plan.services}
         self._pipeline: PipelineExecutor | None = None
         if plan.steps:
             from shipyard.engine.executor import PipelineExecutor
@@ -123,6 +118,7 @@ class FleetExecutor:
                 recorder=self.recorder,
                 containment=self.containment,
                 checkpointer=checkpointer,
+                runners=self.runners,
             )
         self._steps_running = self._pipeline is not None
         self._steps_finished = False  # the steps ended before anything else stopped the run
@@ -149,8 +145,8 @@ class FleetExecutor:
         if force:
             for service in self._services.values():
                 service.stopping = True
-                if service.launched is not None and service.scope is not None:
-                    kill_now(service.launched.pgid, service.scope)
+                if service.launched is not None:
+                    service.launched.kill()
         self._stop.set()
 
     def control_service(self, action: str, name: str) -> None:
@@ -319,19 +315,19 @@ class FleetExecutor:
         stage before its own (healthy, or started where its depends_on says so), and the
         steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
         try:
-            ports = allocate_ports(self.plan.services, self.plan.base_port)
+            ports = allocate_ports(self.plan.services, self.plan.base_port, self._hosts)
         except ShipyardError as error:
             self._fail(error.message)
             return
         for planned in self.plan.services:
-            env = {**self._base_env, **planned.env, **wiring_env(planned, ports)}
+            env = {**self._base_env, **planned.env, **wiring_env(planned, ports, self._hosts)}
             env["SHIPYARD_SERVICE"] = planned.name
             port = ports.get(planned.name)
             self._services[planned.name] = _Service(
-                planned, env, port, listener=Listener(port, HOST)
+                planned, env, port, listener=Listener(port, self._hosts[planned.name])
             )
         if self._pipeline is not None:
-            self._pipeline.connect(ports)
+            self._pipeline.connect(ports, self._hosts)
             await self._first(self._pipeline.prepared.wait())
             if not self._pipeline.prepare_ok:
                 if not self._stop.is_set():
@@ -430,42 +426,41 @@ class FleetExecutor:
         service.stopping = False
         service.health = "starting"
         service.healthy.clear()
-        scope = self.containment.scope(planned.name)
-        loop = self._loop
+        launch = UnitLaunch(
+            planned.name,
+            planned.command.argv,
+            dict(service.env),
+            None if planned.workdir == os.getcwd() else planned.workdir,  # noqa: PTH109
+            str(self.run_dir.log_for(planned.name)),
+            planned.stop.signal,
+        )
         try:
-            launched = scope.spawn(
-                lambda: spawn(
-                    planned.command.argv,
-                    env={**service.env, "SHIPYARD_UNIT": scope.marker},
-                    cwd=None if planned.workdir == os.getcwd() else planned.workdir,  # noqa: PTH109
-                    log_path=str(self.run_dir.log_for(planned.name)),
-                    loop=loop,
-                )
-            )
+            handle = self._runner(service).start(launch)
         except SpawnError as error:
-            scope.close()
             self._give_up(service, str(error))
             return
-        service.scope = scope
         assert self._run is not None
-        self._run.journal(launched.pid, launched.started, planned.name)
-        service.launched = launched
+        self._run.journal(handle.journal_entry())
+        service.launched = handle
         service.started = time.monotonic()
         service.started_once.set()
         self._restarted.add(planned.name)
-        launched.exited.add_done_callback(lambda done: self._exited(service, launched, done))
+        handle.exited.add_done_callback(lambda done: self._exited(service, handle, done))
         self.recorder.event(
             "service_started",
             planned.name,
-            pid=launched.pid,
+            pid=handle.pid,
             port=service.port,
             restarts=service.restarts,
         )
-        self._record(service, UnitState.RUNNING, started_at=launched.started)
+        self._record(service, UnitState.RUNNING, started_at=handle.started)
         if planned.health is None:
             self._mark_healthy(service)
         else:
-            service.probe = asyncio.ensure_future(self._watch_health(service, launched))
+            service.probe = asyncio.ensure_future(self._watch_health(service, handle))
+
+    def _runner(self, service: _Service) -> Runner:
+        return self.runners[service.planned.runner]
 
     def _mark_healthy(self, service: _Service) -> None:
         service.health = "healthy"
@@ -479,7 +474,7 @@ class FleetExecutor:
 
     # -- health -----------------------------------------------------------------------------
 
-    async def _watch_health(self, service: _Service, launched: Launched) -> None:
+    async def _watch_health(self, service: _Service, launched: Handle) -> None:
         health = service.planned.health
         assert health is not None
         await asyncio.sleep(health.initial_delay)
@@ -497,7 +492,7 @@ class FleetExecutor:
                     self.recorder.event("service_unhealthy", service.name, failed_probes=bad)
                     self._record(service, UnitState.RUNNING)
                     # Its exit (from this kill) goes through the restart policy like a crash.
-                    kill_group_now(launched.pgid)
+                    launched.signal("KILL")
                     return
             pause = health.interval
             if service.health != "healthy" and health.start_interval is not None:
@@ -510,24 +505,24 @@ class FleetExecutor:
         return await probe(
             health,
             name=service.name,
-            host=HOST,
+            host=self._runner(service).host,
             port=service.port,
             env=service.env,
             workdir=service.planned.workdir,
         )
 
-    def _answer_is_its_own(self, service: _Service, launched: Launched) -> bool:
+    def _answer_is_its_own(self, service: _Service, launched: Handle) -> bool:
         """A good probe counts only while the service's own process is alive and, for a probe
         on its port, while what listens there is its process tree (see
         :meth:`shipyard.engine.health.Listener.own_answer`)."""
-        if launched.exited.done() or not pid_alive(launched.pid):
+        if not launched.alive():
             return False
         health = service.planned.health
         if health is not None and health.exec is not None:
             return True  # a command probe: the process being alive is all that can be tied
         return service.listener.own_answer(
             leader=launched.pid,
-            members=service.scope.members if service.scope is not None else None,
+            members=launched.members,
             healthy=service.health == "healthy",
             started=service.started,
             report=functools.partial(self.recorder.event, unit=service.name),
@@ -550,18 +545,17 @@ class FleetExecutor:
     # -- exits and restarts -----------------------------------------------------------------
 
     def _exited(
-        self, service: _Service, launched: Launched, done: asyncio.Future[ExitStatus]
+        self, service: _Service, launched: Handle, done: asyncio.Future[ExitStatus]
     ) -> None:
         if done.cancelled() or service.launched is not launched:
             return
         status = done.result()
-        scope = service.scope
-        if scope is not None and not service.stopping:
+        if not service.stopping:
             # Nothing it started outlives it, in its group or out of it (a stop does this
             # itself, signal and grace first).
-            if group_alive(launched.pgid) or scope.escaped():
-                kill_now(launched.pgid, scope)
-            self._spawn_task(release(scope))
+            if launched.leftovers():
+                launched.kill()
+            self._spawn_task(launched.release())
         if service.probe is not None:
             service.probe.cancel()
             service.probe = None
@@ -638,16 +632,9 @@ class FleetExecutor:
             if service.failed is None:
                 self._give_up(service, "never started", UnitState.SKIPPED)
             return
-        scope = service.scope
-        assert scope is not None
-        if not launched.exited.done() or group_alive(launched.pgid) or scope.escaped():
-            await terminate_unit(
-                launched.pgid,
-                scope,
-                SIGNALS[service.planned.stop.signal],
-                service.planned.stop.timeout,
-            )
-        scope.close()
+        if not launched.exited.done() or launched.leftovers():
+            await launched.terminate(service.planned.stop.timeout)
+        launched.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
         service.health = "down"  # its last probe's verdict no longer holds
@@ -693,7 +680,7 @@ class FleetExecutor:
     async def _sample_periodically(self) -> None:
         """Measured CPU and memory of every service's process tree, kept as the latest figures
         of its current run (a provisional attempt row) for `ps`."""
-        sampler = ResourceSampler()
+        samplers = {name: runner.sampler() for name, runner in self.runners.items()}
         rotation = LogRotation(
             self.plan.log_limits,
             self.run_dir.log_for,
@@ -702,30 +689,37 @@ class FleetExecutor:
         while True:
             await asyncio.sleep(self.plan.sample_interval)
             live = {
-                name: (s.launched.pid, s.launched.started_monotonic)
+                name: s.launched
                 for name, s in self._services.items()
                 if s.launched is not None and not s.launched.exited.done()
             }
             await rotation.check(live)
             for name in self._restarted:
-                sampler.finish(name, cpu_seconds=0.0)  # a new process: figures start again
+                # A new process: figures start again.
+                samplers[self._services[name].planned.runner].finish(name, cpu_seconds=0.0)
             self._restarted.clear()
-            sampler.sample(live)  # a process that vanishes mid-sample is skipped there
-            for name, (pid, _) in live.items():
-                usage = sampler.current(name)
-                service = self._services[name]
-                if usage is None or service.launched is None:
-                    continue
-                self.recorder.write(
-                    self.store.save_attempt,
-                    self.execution_id,
-                    Attempt(
-                        unit=name,
-                        number=service.restarts + 1,
-                        state=UnitState.RUNNING,
-                        started_at=datetime.fromtimestamp(service.launched.started, UTC),
-                        ended_at=None,
-                        pid=pid,
-                        resources=usage,
-                    ),
+            for runner, sampler in samplers.items():
+                sampler.sample(
+                    {n: h for n, h in live.items() if self._services[n].planned.runner == runner}
                 )
+            self._record_samples(samplers, live)
+
+    def _record_samples(self, samplers: Mapping[str, Sampler], live: Mapping[str, Handle]) -> None:
+        for name, handle in live.items():
+            service = self._services[name]
+            usage = samplers[service.planned.runner].current(name)
+            if usage is None or service.launched is None:
+                continue
+            self.recorder.write(
+                self.store.save_attempt,
+                self.execution_id,
+                Attempt(
+                    unit=name,
+                    number=service.restarts + 1,
+                    state=UnitState.RUNNING,
+                    started_at=datetime.fromtimestamp(service.launched.started, UTC),
+                    ended_at=None,
+                    pid=handle.pid,
+                    resources=usage,
+                ),
+            )

@@ -144,11 +144,11 @@ class ExecutionRun:
 
     # -- the spawn journal ------------------------------------------------------------------
 
-    def journal(self, pid: int, started: float, unit: str) -> None:
-        """Note a process the run started, before anything else happens to it: the watchdog
-        and `status` kill what it lists if this process dies. One small unbuffered append (no
-        fsync: it must survive our death, not the machine's)."""
-        os.write(self._journal, f"{pid} {started:.6f} {unit}\n".encode())
+    def journal(self, entry: str) -> None:
+        """Note a unit the run started (a handle's ``journal_entry()``), before anything else
+        happens to it: the watchdog and `status` kill what it lists if this process dies. One
+        small unbuffered append (no fsync: it must survive our death, not the machine's)."""
+        os.write(self._journal, entry.encode())
 
     # -- the end ----------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@ service's URL, and the environment that carries them (``PORT``, ``SHIPYARD_URL_<
 ``CONNECTED_AGENTS``…).
 
 Pure but for :func:`port_is_free`, which asks the host by binding. Every function takes the
-host the units run on — a runner's ``host`` (``127.0.0.1`` for the local runner) — so nothing
-here assumes "this machine" beyond the default.
+hosts the services run on (``hosts``: service → its runner's ``host``; ``127.0.0.1``, the local
+runner's, where none is given), so nothing here assumes "this machine" beyond that default.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from shipyard.plan.model import PlannedService
 #: The host of the local runner: services listen on loopback.
 HOST = "127.0.0.1"
 
+_NO_HOSTS: Mapping[str, str] = {}
+
 
 def port_is_free(port: int, host: str = HOST) -> bool:
     """Can a server bind ``port`` on ``host`` right now? (Bound and released at once.)"""
@@ -30,13 +32,16 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def allocate_ports(services: list[PlannedService], base: int, host: str = HOST) -> dict[str, int]:
-    """A port for every service that has one: explicit ones must be free (checked before
-    anything starts); ``auto`` ones get the next free port from ``base``, never one twice."""
+def allocate_ports(
+    services: list[PlannedService], base: int, hosts: Mapping[str, str] = _NO_HOSTS
+) -> dict[str, int]:
+    """A port for every service that has one: explicit ones must be free on the service's host
+    (checked before anything starts); ``auto`` ones get the next free port from ``base``,
+    never one twice."""
     ports: dict[str, int] = {}
     for service in services:
         if isinstance(service.port, int):
-            if not port_is_free(service.port, host):
+            if not port_is_free(service.port, hosts.get(service.name, HOST)):
                 raise ShipyardError(
                     f"port {service.port} of service '{service.name}' is already in use",
                     hint="stop what listens there, pick another port, or use port: auto",
@@ -47,6 +52,7 @@ def allocate_ports(services: list[PlannedService], base: int, host: str = HOST) 
     for service in services:
         if service.port != "auto":
             continue
+        host = hosts.get(service.name, HOST)
         # Bounded before port_is_free: bind() raises OverflowError past 65535.
         while candidate <= 65535 and (candidate in taken or not port_is_free(candidate, host)):
             candidate += 1
@@ -63,7 +69,7 @@ def service_url(port: int, host: str = HOST) -> str:
 
 
 def wiring_env(
-    service: PlannedService, ports: Mapping[str, int], host: str = HOST
+    service: PlannedService, ports: Mapping[str, int], hosts: Mapping[str, str] = _NO_HOSTS
 ) -> dict[str, str]:
     """PORT and friends, the service's own URL, and the URLs of the services it talks to."""
     env: dict[str, str] = {}
@@ -73,14 +79,14 @@ def wiring_env(
             PORT=str(port),
             SHIPYARD_PORT=str(port),
             AGENT_PORT=str(port),
-            SHIPYARD_SERVICE_URL=service_url(port, host),
+            SHIPYARD_SERVICE_URL=service_url(port, hosts.get(service.name, HOST)),
         )
-    env.update(connection_env(service.connects_to, ports, host))
+    env.update(connection_env(service.connects_to, ports, hosts))
     return env
 
 
 def connection_env(
-    targets: Iterable[str], ports: Mapping[str, int], host: str = HOST
+    targets: Iterable[str], ports: Mapping[str, int], hosts: Mapping[str, str] = _NO_HOSTS
 ) -> dict[str, str]:
     """``SHIPYARD_URL_<NAME>`` of each target that has a port, and all of them, comma-separated,
     as ``CONNECTED_AGENTS``."""
@@ -88,7 +94,7 @@ def connection_env(
     urls = []
     for other in targets:
         if other in ports:
-            url = service_url(ports[other], host)
+            url = service_url(ports[other], hosts.get(other, HOST))
             urls.append(url)
             env[f"SHIPYARD_URL_{other.upper().replace('-', '_').replace('.', '_')}"] = url
     env["CONNECTED_AGENTS"] = ",".join(urls)

@@ -127,6 +127,7 @@ def build_plan(
                 if step.checkpoint
                 else None,
                 stage=stage_of[name],
+                runner=step.runner,
             )
         )
 
@@ -259,6 +260,7 @@ def _services(
                 depends_on=depends_on,
                 connects_to=wiring.connections.get(name, []),
                 secret_env=_unit_secrets(common_secret, service.env, secrets),
+                runner=service.runner,
             )
         )
     return planned, wiring.stages

@@ -12,7 +12,8 @@ The document carries ``plan_format``. Formats:
 
 1. what Shipyard wrote before the number existed: no ``plan_format`` key, the same fields (an
    older Shipyard wrote fewer; a missing one takes its default);
-2. format 1 with ``plan_format: 2``.
+2. format 1 with ``plan_format: 2``;
+3. steps and services have ``runner`` (where they run; ``local`` in the older formats).
 
 A document of a format this Shipyard does not know is refused with a :class:`PlanFormatError`
 that says which Shipyard made it. Change any field of the plan model (a test lists them) and
@@ -39,7 +40,7 @@ from shipyard.errors import ShipyardError, from_os_error
 from shipyard.plan.model import Plan
 
 #: The format :func:`encode` writes.
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3
 #: The oldest format :func:`decode` still reads.
 OLDEST_FORMAT = 1
 #: The key of the format number in the document.
@@ -129,8 +130,12 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-# Format n's document (without its number) as format n + 1 reads it. Format 2 only numbered 1.
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: lambda body: body}
+# Format n's document (without its number) as format n + 1 reads it. Format 2 only numbered 1;
+# format 3's new field (``runner``) takes its default, ``local``, where it is missing.
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: lambda body: body,
+    2: lambda body: body,
+}
 
 
 # -- reading ---------------------------------------------------------------------------------

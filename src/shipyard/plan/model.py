@@ -87,6 +87,7 @@ class PlannedStep:
     #: env entries that use a secret parameter, as the spec wrote them (``env`` shows them
     #: masked); the engine alone fills them in (see shipyard.plan.secrets)
     secret_env: dict[str, str] = field(default_factory=dict)
+    runner: str = "local"  # where it runs: a key of the executors' runners
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class PlannedService:
     connects_to: list[str] = field(default_factory=list)
     description: str = ""
     secret_env: dict[str, str] = field(default_factory=dict)  # as PlannedStep's
+    runner: str = "local"  # as PlannedStep's
 
 
 @dataclass(frozen=True, slots=True)

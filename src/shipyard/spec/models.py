@@ -313,6 +313,23 @@ class ExecutionSettings(_Model):
     )
 
 
+#: Where a unit runs (see docs/spec.md, "runner"). Only this machine so far.
+RUNNERS = ("local",)
+
+
+def _runner(value: object) -> object:
+    """Only ``local`` exists yet: any other name is refused with what is coming."""
+    if isinstance(value, str) and value not in RUNNERS:
+        raise ValueError(
+            f"unknown runner '{value}': only 'local' is available{HINT}remove the key or write "
+            "runner: local; the ssh and slurm runners come later"
+        )
+    return value
+
+
+RunnerName = Annotated[Literal["local"], BeforeValidator(_runner)]
+
+
 class StepSpec(_Model):
     """A unit that runs to completion."""
 
@@ -344,6 +361,7 @@ class StepSpec(_Model):
         "run's artifacts/<step>/ after it succeeds",
     )
     logs: LogSettings | None = Field(None, description="this step's log size limit")
+    runner: RunnerName = Field("local", description="where the step runs: local (this machine)")
 
 
 class HealthSpec(_Model):
@@ -459,6 +477,7 @@ class ServiceSpec(_Model):
         1, ge=1, le=64, description="copies of the service, named name-1, name-2, … (port: auto)"
     )
     logs: LogSettings | None = Field(None, description="this service's log size limit")
+    runner: RunnerName = Field("local", description="where the service runs: local (this machine)")
 
 
 class TopologySpec(_Model):

@@ -1,0 +1,128 @@
+"""Runners (engine/runners/): the executors start every unit through the runners they are
+given — steps, hooks and services alike — and wire ports and URLs on the runner's host.
+
+The runner here is the real local one, wrapped to note what it was asked to start and to name
+its host ``localhost`` (which resolves to 127.0.0.1, so the services really are reachable
+there): nothing is simulated, and a unit started behind the executors' back would be missing
+from the notes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from shipyard.engine.containment import choose_containment
+from shipyard.engine.executor import PipelineExecutor
+from shipyard.engine.fleet import FleetExecutor
+from shipyard.engine.runners.base import Handle, Runner, Sampler, UnitLaunch
+from shipyard.engine.runners.local import LocalRunner
+from shipyard.local import LocalOperations
+from shipyard.models import ExecutionState, UnitState
+from tests.conftest import SpecWriter
+from tests.integration.test_runtime import prepared
+
+
+@dataclass
+class NotingRunner:
+    """The local runner, noting each unit it starts; its host is ``localhost``."""
+
+    inner: LocalRunner
+    host: str = "localhost"
+    name: str = "local"
+    started: list[str] = field(default_factory=list)
+
+    def start(self, launch: UnitLaunch) -> Handle:
+        self.started.append(launch.unit)
+        return self.inner.start(launch)
+
+    def sampler(self) -> Sampler:
+        return self.inner.sampler()
+
+
+PIPELINE = """
+name: pipe
+hooks:
+  prepare: [[sh, -c, "true"]]
+  cleanup: [[sh, -c, "true"]]
+steps:
+  a: {run: [sh, -c, "exit 0"]}
+  b: {run: [sh, -c, "exit 1"], needs: [a], retries: {count: 1, backoff: 1ms}}
+"""
+
+
+def test_every_unit_of_a_pipeline_starts_through_its_runner(
+    ops: LocalOperations, write_spec: SpecWriter
+) -> None:
+    plan, execution_id, run_dir = prepared(ops, write_spec(PIPELINE))
+    runner = NotingRunner(LocalRunner(choose_containment(execution_id, run_dir.root)))
+    runners: dict[str, Runner] = {"local": runner}
+    executor = PipelineExecutor(
+        plan, execution_id=execution_id, run_dir=run_dir, store=ops.store, runners=runners
+    )
+    state = asyncio.run(asyncio.wait_for(executor.run(), 30))
+    assert state == ExecutionState.FAILED
+    assert runner.started == ["_prepare", "a", "b", "b", "_cleanup"]
+    # Each start is in the spawn journal, where the watchdog and `status` find it.
+    journal = [line.split()[2] for line in run_dir.spawns.read_text().splitlines()]
+    assert journal == runner.started
+
+
+MIXED = """
+name: mixed
+services:
+  web:
+    run: >-
+      echo "$SHIPYARD_SERVICE_URL" > {out}/url;
+      exec python3 -m http.server "$PORT" --bind 127.0.0.1
+    shell: true
+    port: auto
+    health: {{http: /, interval: 50ms}}
+steps:
+  use: {{run: [sh, -c, 'echo "$SHIPYARD_URL_WEB" > {out}/step-url'], needs: [web]}}
+"""
+
+
+def test_services_and_steps_start_through_the_runner_and_are_wired_on_its_host(
+    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    plan, execution_id, run_dir = prepared(ops, write_spec(MIXED.format(out=out)))
+    runner = NotingRunner(LocalRunner(choose_containment(execution_id, run_dir.root)))
+    executor = FleetExecutor(
+        plan, execution_id=execution_id, run_dir=run_dir, store=ops.store, runners={"local": runner}
+    )
+    state = asyncio.run(asyncio.wait_for(executor.run(), 60))
+    assert state == ExecutionState.SUCCEEDED
+    assert sorted(runner.started) == ["use", "web"]
+    status = ops.store.get_execution(execution_id)
+    assert status is not None and status.unit("use").state == UnitState.SUCCEEDED
+    url = (out / "url").read_text().strip()
+    assert url.startswith("http://localhost:")  # the runner's host, not a fixed 127.0.0.1
+    assert (out / "step-url").read_text().strip() == url
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("runner: local", None),
+        ("runner: ssh", "steps.a.runner: unknown runner 'ssh': only 'local' is available"),
+        ("runner: slurm", "steps.a.runner: unknown runner 'slurm': only 'local' is available"),
+    ],
+)
+def test_a_step_runner_other_than_local_is_refused_where_it_is_written(
+    ops: LocalOperations, write_spec: SpecWriter, line: str, problem: str | None
+) -> None:
+    spec = write_spec(f"name: x\nsteps:\n  a:\n    run: [sh, -c, 'true']\n    {line}\n")
+    report = ops.validate(spec)
+    if problem is None:
+        assert report.valid, report
+        assert ops.plan(spec).steps[0].runner == "local"
+        return
+    (found,) = report.problems
+    assert problem in found.message
+    assert found.line == 5  # the runner: line
+    assert "ssh and slurm runners come later" in (found.hint or "")
