@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from shipyard.errors import OutsideWorkdir
+from shipyard.workspace import is_shipyard_home
 
 
 def _refuse(declared: str, reached: str, real: Path, root: Path) -> OutsideWorkdir:
@@ -53,8 +54,11 @@ def confined_files(workdir: str | Path, declared: str) -> list[tuple[str, Path]]
         here = Path(folder)
         for name in list(folders):
             target = _checked(here / name, real, root, declared)
-            if target in seen:
-                folders.remove(name)  # a link back into the tree: walked already (or a loop)
+            if target in seen or is_shipyard_home(target):
+                # A link back into the tree: walked already (or a loop). A Shipyard home (the
+                # run's own, when a step declares its whole workdir): copying it into the run's
+                # artifacts would copy every earlier run into each new one.
+                folders.remove(name)
             seen.add(target)
         for name in names:
             path = here / name

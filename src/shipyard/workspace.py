@@ -107,6 +107,12 @@ def secure_home(home: Path) -> str | None:
     )
 
 
+def is_shipyard_home(folder: Path) -> bool:
+    """Whether ``folder`` holds a Shipyard home's state (its database and run folders); walks
+    of declared folders leave such a folder out."""
+    return (folder / "state.db").is_file() and (folder / "runs").is_dir()
+
+
 def default_home() -> Path:
     configured = os.environ.get(HOME_VARIABLE)
     return Path(configured).expanduser().resolve() if configured else Path.cwd() / ".shipyard"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.errors import OutsideWorkdir, ParameterError, SpecError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.acceptance.conftest import shipyard_executable
 from tests.conftest import SpecWriter
@@ -40,7 +40,7 @@ def assert_untouched(path: Path) -> None:
     assert path.stat().st_nlink == 1, "the file outside the workdir was hard-linked"
 
 
-def artifacts_of(ops: LocalOperations, execution_id: str) -> list[str]:
+def artifacts_of(ops: Operations, execution_id: str) -> list[str]:
     root = Path(ops.status(execution_id).run_dir) / "artifacts"
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
@@ -69,7 +69,7 @@ def step_spec(write_spec: SpecWriter, run: str, outputs: str, extra: str = "") -
     ],
 )
 def test_an_absolute_or_climbing_output_is_refused_before_anything_runs(
-    ops: LocalOperations,
+    ops: Operations,
     write_spec: SpecWriter,
     precious: Path,
     tmp_path: Path,
@@ -91,7 +91,7 @@ def test_an_absolute_or_climbing_output_is_refused_before_anything_runs(
 
 
 def test_a_parameter_that_templates_dot_dot_is_refused_naming_step_path_and_value(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path, tmp_path: Path
 ) -> None:
     spec = step_spec(
         write_spec,
@@ -112,7 +112,7 @@ def test_a_parameter_that_templates_dot_dot_is_refused_naming_step_path_and_valu
 
 
 def test_a_workdir_from_a_parameter_stays_in_the_spec_folder(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path, tmp_path: Path
 ) -> None:
     spec = write_spec(
         """
@@ -130,7 +130,7 @@ def test_a_workdir_from_a_parameter_stays_in_the_spec_folder(
     assert (tmp_path / "work" / "precious.txt").read_text() == "x\n"  # the one inside
 
 
-def failed_reason(ops: LocalOperations, execution_id: str) -> str:
+def failed_reason(ops: Operations, execution_id: str) -> str:
     status = ops.status(execution_id)
     assert status.state == ExecutionState.FAILED, status
     unit = status.unit("make")
@@ -167,7 +167,7 @@ def failed_reason(ops: LocalOperations, execution_id: str) -> str:
     ids=["symlinked-file", "symlinked-folder", "link-in-folder", "folder-link-in-folder", "hop"],
 )
 def test_an_output_that_resolves_outside_fails_the_step_and_nothing_is_copied(
-    ops: LocalOperations,
+    ops: Operations,
     write_spec: SpecWriter,
     precious: Path,
     run: str,
@@ -188,7 +188,7 @@ def test_an_output_that_resolves_outside_fails_the_step_and_nothing_is_copied(
 
 
 def test_a_retried_step_with_a_link_out_is_not_retried(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path
 ) -> None:
     spec = write_spec(
         f"""
@@ -206,7 +206,7 @@ def test_a_retried_step_with_a_link_out_is_not_retried(
 
 
 def test_an_artifact_is_an_independent_copy(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     (tmp_path / "work").mkdir()
     spec = write_spec(
@@ -246,8 +246,37 @@ def test_an_artifact_is_an_independent_copy(
     assert (artifacts / "result.txt").read_text() == "source\nappended\n"
 
 
+def test_a_whole_workdir_as_output_or_input_leaves_the_shipyard_home_out(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """`outputs: [.]` where the home (.shipyard) lies in the workdir: each run's artifacts
+    hold the step's files, never the store or earlier runs (it grew exponentially, copying
+    every earlier run's artifacts into each new one), and `inputs: [.]` hashes no state.db."""
+    spec = write_spec(
+        """
+        name: whole
+        steps:
+          make:
+            shell: true
+            run: 'echo hi > made.txt'
+            outputs: ['.']
+            inputs: ['.']
+        """
+    )
+    assert (tmp_path / ".shipyard").parent == Path(spec).parent  # the home is in the workdir
+    sizes = []
+    for _ in range(3):
+        status = ops.run(spec)
+        assert status.state == ExecutionState.SUCCEEDED, status
+        copied = artifacts_of(ops, status.id)
+        assert not [path for path in copied if "state.db" in path or "runs" in path], copied
+        assert "make/_/made.txt" in copied, copied
+        sizes.append(len(copied))
+    assert sizes[0] == sizes[1] == sizes[2], f"artifacts grew run after run: {sizes}"
+
+
 def test_a_link_planted_in_the_artifacts_is_replaced_not_written_through(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path
 ) -> None:
     # The step itself may write anywhere the user can; what it must not get is Shipyard
     # writing through a link it left where the artifact goes.
@@ -265,7 +294,7 @@ def test_a_link_planted_in_the_artifacts_is_replaced_not_written_through(
 
 
 def test_an_input_that_resolves_outside_is_refused_before_the_step_starts(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "work" / "data").symlink_to(precious.parent)
     spec = write_spec(
@@ -285,7 +314,7 @@ def test_an_input_that_resolves_outside_is_refused_before_the_step_starts(
 
 
 def test_a_checkpoint_path_or_ready_file_outside_is_refused_and_nothing_is_removed(
-    ops: LocalOperations, write_spec: SpecWriter, precious: Path, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, precious: Path, tmp_path: Path
 ) -> None:
     work = tmp_path / "work"
     (work / "state").symlink_to(precious)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from shipyard.confinement import confined_files
@@ -18,20 +17,23 @@ from shipyard.errors import OutsideWorkdir
 from shipyard.plan.model import PlannedStep
 
 
-def content_digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (names and contents, sorted); 'missing' if none."""
-    if path.is_file():
-        return file_sha256(path)
-    if path.is_dir():
+def content_digest(files: list[tuple[str, Path]]) -> str:
+    """sha256 of one file, or of a folder's files (relative names and contents, sorted), as
+    :func:`shipyard.confinement.confined_files` lists them: regular files only (a socket or a
+    FIFO in an input folder is never opened), links inside it followed, a Shipyard home left
+    out; 'missing' for an empty folder or a file that went away while hashed."""
+    if not files:
+        return "missing"
+    try:
+        if len(files) == 1 and files[0][0] == "":
+            return file_sha256(files[0][1])
         digest = hashlib.sha256()
-        for root, folders, files in os.walk(path):
-            folders.sort()
-            for name in sorted(files):
-                child = Path(root) / name
-                digest.update(str(child.relative_to(path)).encode() + b"\0")
-                digest.update(file_sha256(child).encode())
-        return "dir:" + digest.hexdigest()
-    return "missing"
+        for relative, path in sorted(files):
+            digest.update(relative.encode() + b"\0")
+            digest.update(file_sha256(path).encode())
+    except OSError:
+        return "missing"
+    return "dir:" + digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -46,12 +48,12 @@ def _confined_digest(workdir: str, declared: str) -> str:
     """content_digest of an input, or 'outside' — unread — when it or a link inside it leads
     out of the workdir (the executor refuses to start such a step)."""
     try:
-        confined_files(workdir, declared)
+        files = confined_files(workdir, declared)
     except OutsideWorkdir:
         return "outside"
     except OSError:
         return "missing"
-    return content_digest(Path(workdir) / declared)
+    return content_digest(files)
 
 
 def step_key(step: PlannedStep) -> str:
