@@ -127,8 +127,20 @@ def _ask_to_write(
         with contextlib.suppress(FileNotFoundError):
             ready.unlink()
     before = {path: _mtime(path) for path in paths}
+    number = getattr(signals, f"SIG{signal_name}")
+    if catches_signal(pid, number) is False:
+        # Every signal a checkpoint may use ends a process that does not catch it: sent before
+        # the step has set up its handler (a Python program that is still starting), it would
+        # kill the run it was meant to save.
+        raise ShipyardError(
+            f"step '{step}' does not handle SIG{signal_name} (yet): not signalled, "
+            "no checkpoint taken",
+            hint="a step that is still starting gets the next automatic checkpoint; otherwise "
+            "check that it installs a handler for the signal (a shell wrapper that does not "
+            "exec its program would be killed by it)",
+        )
     try:
-        os.kill(pid, getattr(signals, f"SIG{signal_name}"))
+        os.kill(pid, number)
     except ProcessLookupError:
         return  # it just ended: its files are as it left them
     deadline = time.monotonic() + timeout
@@ -145,6 +157,19 @@ def _ask_to_write(
                 hint="raise checkpoint.timeout, or check that the step handles the signal",
             )
         time.sleep(0.05)
+
+
+def catches_signal(pid: int, number: int) -> bool | None:
+    """Whether process ``pid`` has a handler installed for signal ``number`` (the SigCgt mask
+    of /proc/<pid>/status); None where the system does not say."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (number - 1) & 1)
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _refuse_outside(step: str, workdir: Path, paths: list[str], ready_file: str | None) -> None:

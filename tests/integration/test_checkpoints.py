@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.integration.test_lifecycle import wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "long-simulation.yaml"
 
 
-def counted(ops: LocalOperations, execution_id: str) -> list[str]:
+def counted(ops: Operations, execution_id: str) -> list[str]:
     return [line.text for line in ops.logs(execution_id, "simulate")]
 
 
-def start_counting(ops: LocalOperations, **params: object) -> str:
+def start_counting(ops: Operations, **params: object) -> str:
     status = ops.run(EXAMPLE, {"to": 60, "every": 0.05, **params}, detach=True)
     wait_for(lambda: counted(ops, status.id) == ["starting from 0"])
     time.sleep(0.6)  # let it count for a while
@@ -28,7 +28,7 @@ def start_counting(ops: LocalOperations, **params: object) -> str:
 
 
 def test_a_killed_run_restored_from_its_checkpoint_finishes_from_where_it_was(
-    ops: LocalOperations,
+    ops: Operations,
 ) -> None:
     execution_id = start_counting(ops)
     taken = ops.checkpoint_create(execution_id)
@@ -47,7 +47,7 @@ def test_a_killed_run_restored_from_its_checkpoint_finishes_from_where_it_was(
     assert [c.id for c in ops.checkpoint_list(execution_id)] == [taken.id]
 
 
-def test_a_corrupted_checkpoint_is_refused(ops: LocalOperations) -> None:
+def test_a_corrupted_checkpoint_is_refused(ops: Operations) -> None:
     execution_id = start_counting(ops)
     taken = ops.checkpoint_create(execution_id)
     ops.stop(execution_id, force=True)
@@ -60,7 +60,7 @@ def test_a_corrupted_checkpoint_is_refused(ops: LocalOperations) -> None:
         ops.checkpoint_restore(taken.id)
 
 
-def test_automatic_checkpoints_keep_only_the_newest(ops: LocalOperations) -> None:
+def test_automatic_checkpoints_keep_only_the_newest(ops: Operations) -> None:
     status = ops.run(EXAMPLE, {"to": 80, "every": 0.05}, detach=True, checkpoint_every=0.4)
     wait_for(lambda: ops.status(status.id).state.finished, timeout=30)
     names = [c.id.rpartition("/")[2] for c in ops.checkpoint_list(status.id)]
@@ -69,7 +69,7 @@ def test_automatic_checkpoints_keep_only_the_newest(ops: LocalOperations) -> Non
     assert all(c.reason == "automatic" for c in ops.checkpoint_list(status.id))
 
 
-def test_checkpoint_errors(ops: LocalOperations) -> None:
+def test_checkpoint_errors(ops: Operations) -> None:
     with pytest.raises(ShipyardError, match="not a checkpoint id"):
         ops.checkpoint_restore("nonsense")
     done = ops.run(EXAMPLE, {"to": 1, "every": 0.01})
@@ -80,7 +80,7 @@ def test_checkpoint_errors(ops: LocalOperations) -> None:
 
 
 def test_without_a_ready_file_the_checkpoint_waits_for_the_files_to_change(
-    ops: LocalOperations,
+    ops: Operations,
     write_spec,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -104,3 +104,65 @@ def test_without_a_ready_file_the_checkpoint_waits_for_the_files_to_change(
     assert saved.read_text() == "new\n"  # waited for the write that the signal asked for
     assert taken.files["w"]["state.txt"]
     ops.stop(status.id, force=True)
+
+
+def test_a_step_not_yet_handling_the_signal_is_not_killed_by_an_automatic_checkpoint(
+    ops: Operations,
+    write_spec,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The first automatic checkpoints come while the step does not handle SIGUSR1 yet (it
+    sleeps before installing its handler, as a slow-starting program would): it is not
+    signalled — the signal's default action would kill it — and the run succeeds; once it
+    handles the signal, checkpoints are taken."""
+    spec = write_spec(
+        """
+        name: late-handler
+        steps:
+          work:
+            run:
+              - python3
+              - -c
+              - |
+                import pathlib, signal, time
+                time.sleep(1.5)
+                signal.signal(signal.SIGUSR1, lambda *_: pathlib.Path("state").write_text("x"))
+                time.sleep(2.5)
+            checkpoint: {paths: [state], signal: USR1, timeout: 5s}
+        """
+    )
+    status = ops.run(spec, checkpoint_every=0.3)
+    assert status.state == ExecutionState.SUCCEEDED, (
+        f"the step was killed by a checkpoint signal it did not handle yet: {status}"
+    )
+    kinds = [event.action for _, event in ops.store.events(status.id)]
+    assert "checkpoint_failed" in kinds, kinds
+    assert "checkpoint_created" in kinds, kinds
+
+
+def test_catches_signal_reads_the_handler_mask(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from shipyard.checkpoint import catches_signal
+
+    ready = tmp_path / "ready"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: None)\n"
+        "pathlib.Path(sys.argv[1]).write_text('ok')\n"
+        "time.sleep(30)\n"
+    )
+    handler = subprocess.Popen([sys.executable, "-c", code, str(ready)])
+    plain = subprocess.Popen(["sleep", "30"])
+    try:
+        wait_for(ready.exists)
+        assert catches_signal(handler.pid, signal.SIGUSR1) is True
+        assert catches_signal(handler.pid, signal.SIGUSR2) is False
+        assert catches_signal(plain.pid, signal.SIGUSR1) is False
+    finally:
+        for process in (handler, plain):
+            process.kill()
+            process.wait()
+    assert catches_signal(handler.pid, signal.SIGUSR1) is None  # gone: nothing to say
