@@ -136,23 +136,7 @@ class PipelineExecutor:
         self.run_dir = run_dir
         self.store = store
         self.recorder = recorder or Recorder(store, execution_id, run_dir.events, observer=observer)
-        cores, memory = capacity or machine_capacity()
-        self.scheduler = Scheduler(
-            (
-                StepDemand(
-                    name=step.name,
-                    needs=(*step.needs, *step.needs_services),
-                    cpus=step.resources.cpus or 0.0,
-                    memory=step.resources.memory or 0,
-                    enabled=step.enabled,
-                )
-                for step in plan.steps
-            ),
-            Capacity(slots=plan.max_parallel, cpus=float(cores), memory=memory),
-            keep_going=plan.failure_strategy == "continue",
-            done=self._already,
-            external=[service.name for service in plan.services],
-        )
+        self.scheduler = _scheduler(plan, capacity or machine_capacity(), self._already)
         self._steps = {step.name: step for step in plan.steps}
         # Resolved once, not per attempt: the hot path between two steps stays free of pathlib.
         here = os.getcwd()  # noqa: PTH109 - compared as a string
@@ -173,6 +157,11 @@ class PipelineExecutor:
         #: Where units run, by the name steps give in ``runner:`` (local: process groups here).
         self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
         self._samplers = {name: runner.sampler() for name, runner in self.runners.items()}
+        self._init_progress()
+
+    def _init_progress(self) -> None:
+        """Where the execution stands: nothing run, stopped or settled yet (but what the
+        scheduler starts as done)."""
         self._stop_reason: str | None = None
         self._prepare_failed = False
         self._hook: tuple[str, Handle] | None = None
@@ -780,6 +769,28 @@ class PipelineExecutor:
         if all(state in (UnitState.SUCCEEDED, UnitState.DISABLED) for state in states):
             return ExecutionState.SUCCEEDED
         return ExecutionState.FAILED
+
+
+def _scheduler(plan: Plan, capacity: tuple[int, int], done: set[str]) -> Scheduler:
+    """The scheduler of ``plan``'s steps on a machine of ``capacity`` (cores, bytes); the
+    fleet's services are external units it waits on."""
+    cores, memory = capacity
+    return Scheduler(
+        (
+            StepDemand(
+                name=step.name,
+                needs=(*step.needs, *step.needs_services),
+                cpus=step.resources.cpus or 0.0,
+                memory=step.resources.memory or 0,
+                enabled=step.enabled,
+            )
+            for step in plan.steps
+        ),
+        Capacity(slots=plan.max_parallel, cpus=float(cores), memory=memory),
+        keep_going=plan.failure_strategy == "continue",
+        done=done,
+        external=[service.name for service in plan.services],
+    )
 
 
 def _copy(source: Path, target: Path) -> None:
