@@ -96,7 +96,7 @@ def every_field_set() -> Plan:
         resources=ResourceRequest(cpus=1.5, memory=1024), stop=StopSettings("INT", 2.0),
         enabled=False, inputs=["in"], outputs=["out"],
         checkpoint=CheckpointSettings(["st"], signal="USR1", ready_file="r", timeout=3.0),
-        needs_services=["svc"], secret_env={"B": "{{ token }}"},
+        needs_services=["svc"], secret_env={"B": "{{ token }}"}, runner="ssh",
     )  # fmt: skip
     service = PlannedService(
         name="svc", command=PlannedCommand(["srv"]), env={"P": "1"}, workdir="/w", stage=2,
@@ -108,8 +108,8 @@ def every_field_set() -> Plan:
         readiness_timeout=9.0, restart=RestartSettings("always", 5, 0.2, 3.0, 7.0),
         stop=StopSettings("HUP", 1.0), depends_on={"s": "completed_successfully"},
         connects_to=["other"], description="a service", secret_env={"K": "{{ token }}"},
+        runner="ssh",
     )  # fmt: skip
-    step, service = _elsewhere(step), _elsewhere(service)
     return Plan(
         name="full", spec_path="/specs/full.yaml", spec_digest="abc", mode="debug",
         parameters={"token": MASK, "n": 2, "x": 1.5, "flag": True}, env={"E": "1"},
@@ -122,12 +122,6 @@ def every_field_set() -> Plan:
         on_service_failure="stop-all", stay_up=True, log_limits={"s": LogLimit(4096, 1)},
         secrets=["token"], secret_env={"AUTH": "{{ token }}"},
     )  # fmt: skip
-
-
-def _elsewhere(unit: Any) -> Any:
-    """``unit`` with a runner other than the default, where the model has the field (format 3)."""
-    names = {field.name for field in dataclasses.fields(unit)}
-    return dataclasses.replace(unit, runner="ssh") if "runner" in names else unit
 
 
 PLANS = {
@@ -493,3 +487,14 @@ def test_a_type_without_a_rule_is_refused_when_the_converter_is_built() -> None:
         codec._decoder(Odd)
     with pytest.raises(TypeError, match="no rule for set"):
         codec._encoder(Odd)
+
+
+def test_a_format_2_document_is_read_with_its_units_running_locally() -> None:
+    """Format 3 added ``runner``; a plan.json written in between (format 2) has none."""
+    document = built(MIXED).to_dict()
+    document["plan_format"] = 2
+    for unit in [*document["steps"], *document["services"]]:
+        del unit["runner"]
+    plan = Plan.from_dict(document)
+    assert plan == built(MIXED)
+    assert {unit.runner for unit in [*plan.steps, *plan.services]} == {"local"}
