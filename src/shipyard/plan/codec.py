@@ -22,6 +22,10 @@ misreading it, and this one keeps reading the older format through :data:`_UPGRA
 
 Reading checks every value against its type (so a damaged file is a clear error naming the
 field, e.g. ``steps[3].retries.count``), and refuses fields the model does not have.
+
+A few readers take keys straight from the document, to spare a hot path the whole plan:
+``status``'s estimate (steps' ``name`` and ``needs``, ``max_parallel``), ``clean`` (steps'
+``outputs``) and ``store rebuild``. A format that moves those keys must change them too.
 """
 
 from __future__ import annotations
