@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.local import LocalOperations
-from shipyard.workspace import Workspace
+import shipyard
+from shipyard.api import Operations
 
 SpecWriter = Callable[..., Path]
 
@@ -26,9 +26,10 @@ def missing_component(why: str) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run each test in its own folder, with no SHIPYARD_* variable leaking in from outside."""
+    """Run each test in its own folder, with no SHIPYARD_* variable leaking in from outside
+    (but SHIPYARD_WIRE_CHECK, which `make test` sets for the suites' second run)."""
     for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
+        if name.startswith("SHIPYARD_") and name != "SHIPYARD_WIRE_CHECK":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
@@ -47,8 +48,11 @@ def write_spec(tmp_path: Path) -> SpecWriter:
 
 
 @pytest.fixture
-def ops(tmp_path: Path) -> Iterator[LocalOperations]:
-    operations = LocalOperations(Workspace(tmp_path / ".shipyard"))
+def ops(tmp_path: Path) -> Iterator[Operations]:
+    """The operations, as a front end gets them (through every call's JSON round trip when
+    SHIPYARD_WIRE_CHECK=1). Tests that inspect state use ``ops.store`` and ``ops.workspace``,
+    which both implementations have beside the protocol."""
+    operations = shipyard.connect(tmp_path / ".shipyard")
     yield operations
     # A test that failed half-way must not leave a detached run (and its processes) behind.
     for summary in operations.list_executions(active_only=True):

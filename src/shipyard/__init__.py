@@ -4,15 +4,17 @@ The public surface is small and stable::
 
     import shipyard
 
-    ops = shipyard.LocalOperations()
+    ops = shipyard.connect()
     status = ops.run("examples/quickstart.yaml", {"count": 3})
     print(status.state, [unit.state for unit in status.units])
 
-Names are imported on first use, so ``import shipyard`` (and the CLI's start-up) stays fast.
+``connect`` is the one way to get the operations (:class:`shipyard.api.Operations`); names are
+imported on first use, so ``import shipyard`` (and the CLI's start-up) stays fast.
 """
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "build_plan",
+    "connect",
     "load_spec",
 ]
 
@@ -58,6 +61,8 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shipyard.api import LogLine, Operations, ValidationReport
     from shipyard.errors import ShipyardError, SpecError
     from shipyard.local import LocalOperations
@@ -86,3 +91,35 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def connect(home: str | Path | None = None, *, url: str | None = None) -> Operations:
+    """The operations of the Shipyard whose state is in ``home`` (default: ``$SHIPYARD_HOME``,
+    else ``./.shipyard``), in this process; or, later, of the server at ``url``.
+
+    With ``SHIPYARD_WIRE_CHECK=1`` every call crosses JSON text both ways on its way to the
+    local engine (:class:`shipyard.wire.RoundTripOperations`): a test aid proving that the
+    protocol can be served over a network.
+    """
+    if url is not None:
+        from shipyard.errors import ShipyardError
+
+        raise ShipyardError(
+            f"cannot connect to {url}: the HTTP server and its client are not built yet",
+            hint="they come with the `shipyard serve` issue; use connect(home=...) meanwhile",
+        )
+    from pathlib import Path
+
+    from shipyard.local import LocalOperations
+    from shipyard.workspace import Workspace
+
+    local = LocalOperations(Workspace(Path(home).resolve()) if home is not None else None)
+    if os.environ.get("SHIPYARD_WIRE_CHECK") == "1":
+        from typing import cast
+
+        from shipyard.wire import RoundTripOperations
+
+        # Every member of the protocol is forwarded (generated from the protocol itself), which
+        # mypy cannot see through __getattr__.
+        return cast("Operations", RoundTripOperations(local))
+    return local

@@ -1,14 +1,18 @@
 """The operations API: the one surface every front end uses (CLI, Python, MCP, REST).
 
-``Operations`` is a Protocol; :class:`shipyard.local.LocalOperations` implements it with the
-engine and the store in this process. Arguments are plain values; results are typed records
-(dataclasses, and the Pydantic plan), so a front end renders them or dumps them as JSON
-(``shipyard.models.to_jsonable``) and has no logic of its own.
+``Operations`` is a Protocol composed of narrow ones (specs, executions, fleets, agents,
+checkpoints, logs, maintenance); :class:`shipyard.local.LocalOperations` implements it with the
+engine and the store in this process, and :func:`shipyard.connect` is how a front end gets one.
+Every argument and result survives a JSON round trip (:mod:`shipyard.wire`): a spec is a path
+or its text, progress is an event stream (:meth:`Executions.events`) rather than a callback,
+and logs are read and followed through :meth:`Logs.logs` — so the same surface can be served
+over a network. Results are typed records (dataclasses, and the plan), so a front end renders
+them or dumps them as JSON (``shipyard.models.to_jsonable``) and has no logic of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +20,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSummary, UnitStatus
 
 if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
+    from shipyard.agents import DiscoveredAgent
+    from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
+    from shipyard.recovery import RebuildReport, StoreCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +86,37 @@ class CleanReport:
         return sum(run.bytes for run in self.runs)
 
 
-Observer = Callable[[Event], None]
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events of one execution after a cursor: what :meth:`Executions.events` returns.
+
+    ``cursor`` is where the next call starts (``after=cursor``); ``finished`` says the
+    execution had ended when the batch was read, so a follower that has this batch has every
+    event there will ever be.
+    """
+
+    execution_id: str
+    events: list[Event]
+    cursor: int
+    finished: bool
 
 
-class Operations(Protocol):
-    """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""
+#: How a spec reaches an operation: ``spec`` is its path; or, with ``spec_text``, its text, and
+#: ``spec`` only names it in messages (``name:line``) and in the execution's record.
+SpecName = str | Path
 
-    def validate(self, spec_path: str | Path) -> ValidationReport: ...
+
+class Specs(Protocol):
+    """Reading specs: nothing runs."""
+
+    def validate(self, spec: SpecName, *, spec_text: str | None = None) -> ValidationReport: ...
 
     def plan(
         self,
-        spec_path: str | Path,
+        spec: SpecName,
         params: Mapping[str, Any] | None = None,
         *,
+        spec_text: str | None = None,
         mode: RunMode = "normal",
         max_parallel: int | None = None,
     ) -> Plan: ...
@@ -99,33 +124,97 @@ class Operations(Protocol):
     def preview_ports(self, plan: Plan) -> dict[str, int]:
         """The port each service would get if the fleet came up now."""
 
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the spec file."""
+
+
+class Executions(Protocol):
+    """Starting, watching and stopping executions.
+
+    ``detach``: hand the execution to a supervisor process and return as soon as it runs.
+    ``hold``: prepare the execution (its record and run folder) and return it pending, so the
+    caller can note where its events start before :meth:`start` drives it — how a front end
+    shows a foreground run live without a callback crossing the API.
+    """
+
     def run(
         self,
-        spec_path: str | Path,
+        spec: SpecName,
         params: Mapping[str, Any] | None = None,
         *,
+        spec_text: str | None = None,
         mode: RunMode = "normal",
         max_parallel: int | None = None,
-        observer: Observer | None = None,
         detach: bool = False,
+        hold: bool = False,
         resume_from: str | None = None,
+        checkpoint_every: float | None = None,
     ) -> ExecutionStatus:
-        """Run to the end in this process and return the final status; with ``detach``, hand
-        the execution to a supervisor process and return as soon as it runs."""
+        """Run to the end in this process and return the final status (or see ``detach``,
+        ``hold`` above)."""
+
+    def resume(
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        detach: bool = False,
+        hold: bool = False,
+        params: Mapping[str, Any] | None = None,
+    ) -> ExecutionStatus:
+        """Continue a failed, cancelled or lost execution: what succeeded is kept. ``params``
+        gives its secret parameters again (never stored; else ``$SHIPYARD_PARAM_<NAME>``)."""
+
+    def start(self, execution_id: str, *, detach: bool = False) -> ExecutionStatus:
+        """Drive an execution prepared with ``hold=True`` (by this same object) to its end."""
+
+    def status(self, execution_id: str | None = None) -> ExecutionStatus:
+        """One execution's status; the latest execution when no id is given."""
+
+    def list_executions(
+        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
+    ) -> list[ExecutionSummary]: ...
+
+    def events(self, execution_id: str, *, after: int = 0, limit: int | None = None) -> EventBatch:
+        """The execution's events after cursor ``after`` (0: from its first), oldest first.
+        Events are committed in batches (every 200 ms while it runs), so a follower polls."""
+
+    def stop_impact(self, execution_id: str) -> StopReport:
+        """What :meth:`stop` would cut and skip, without acting."""
+
+    def stop(
+        self,
+        execution_id: str,
+        *,
+        force: bool = False,
+        grace: float = 30.0,
+        wait: bool = True,
+        reason: str = "stopped by `shipyard stop`",
+    ) -> StopReport:
+        """Stop a running execution (gracefully within ``grace``, or ``force``: at once);
+        ``reason`` is recorded as why it ended."""
+
+
+class Fleets(Protocol):
+    """Services: bringing a fleet up and acting on its services while it runs."""
 
     def up(
         self,
-        spec_path: str | Path,
+        spec: SpecName,
         params: Mapping[str, Any] | None = None,
         *,
-        observer: Observer | None = None,
+        spec_text: str | None = None,
         detach: bool = False,
+        hold: bool = False,
     ) -> ExecutionStatus:
         """Bring a fleet up (and run its spec's steps beside it); its services stay up until
-        :meth:`stop`. In this process it returns once the fleet is down again."""
+        :meth:`Executions.stop`. In this process it returns once the fleet is down again."""
 
     def wait_healthy(self, execution_id: str, *, timeout: float = 300.0) -> ExecutionStatus:
         """Wait until every service of a fleet is healthy, or the fleet has ended."""
+
+    def latest_fleet(self, *, active: bool) -> str:
+        """The newest execution that has services (a running one, if ``active``)."""
 
     def restart_service(self, execution_id: str, service: str) -> UnitStatus:
         """Restart one service through its restart policy; returns once it is healthy."""
@@ -136,17 +225,52 @@ class Operations(Protocol):
     def service_start(self, execution_id: str, service: str) -> UnitStatus:
         """Start a stopped (or failed) service again; returns once it is healthy."""
 
-    def resume(
+
+class Agents(Protocol):
+    """Agent folders (one agent per subfolder) deployed as one fleet."""
+
+    def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]: ...
+
+    def agents_deploy(
+        self, folder: str | Path, *, max_agents: int | None = None, wait: bool = True
+    ) -> ExecutionStatus: ...
+
+    def agents_fleet(self, folder: str | Path, *, active: bool = True) -> str:
+        """The (running, if ``active``) fleet deployed from ``folder``."""
+
+
+class Checkpoints(Protocol):
+    def checkpoint_create(self, execution_id: str) -> Checkpoint: ...
+
+    def checkpoint_list(self, execution_id: str | None = None) -> list[Checkpoint]: ...
+
+    def checkpoint_restore(
         self,
-        execution_id: str,
+        checkpoint_id: str,
         *,
-        force: bool = False,
         detach: bool = False,
-        observer: Observer | None = None,
+        hold: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
-        """Continue a failed, cancelled or lost execution: what succeeded is kept. ``params``
-        gives its secret parameters again (never stored; else ``$SHIPYARD_PARAM_<NAME>``)."""
+        """A new execution from a checkpoint (``detach``, ``hold``: as for ``run``)."""
+
+
+class Logs(Protocol):
+    def logs(
+        self,
+        execution_id: str,
+        unit: str | None = None,
+        *,
+        tail: int | None = None,
+        grep: str | None = None,
+        follow: bool = False,
+    ) -> Iterator[LogLine]:
+        """A unit's (or every unit's) log lines, streamed: memory does not grow with the log.
+        ``follow``: then the new lines as they are written, until the units have finished."""
+
+
+class Maintenance(Protocol):
+    """Disk space and the state database."""
 
     def clean(
         self,
@@ -167,37 +291,15 @@ class Operations(Protocol):
     def clean_purge(self) -> int:
         """Empty the trash for good; returns the bytes freed."""
 
-    def stop_impact(self, execution_id: str) -> StopReport:
-        """What :meth:`stop` would cut and skip, without acting."""
+    def check_store(self) -> StoreCheck:
+        """Is the state database sound, and has every run folder a record? Reads only."""
 
-    def stop(
-        self,
-        execution_id: str,
-        *,
-        force: bool = False,
-        grace: float = 30.0,
-        wait: bool = True,
-        reason: str = "stopped by `shipyard stop`",
-    ) -> StopReport:
-        """Stop a running execution (gracefully within ``grace``, or ``force``: at once);
-        ``reason`` is recorded as why it ended."""
+    def rebuild_store(self) -> RebuildReport:
+        """Set the state database aside and rebuild it from the run folders."""
 
-    def status(self, execution_id: str | None = None) -> ExecutionStatus:
-        """One execution's status; the latest execution when no id is given."""
 
-    def list_executions(
-        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
-    ) -> list[ExecutionSummary]: ...
+class Operations(Specs, Executions, Fleets, Agents, Checkpoints, Logs, Maintenance, Protocol):
+    """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""
 
-    def logs(
-        self,
-        execution_id: str,
-        unit: str | None = None,
-        *,
-        tail: int | None = None,
-        grep: str | None = None,
-    ) -> Iterator[LogLine]:
-        """A unit's (or every unit's) log lines, streamed: memory does not grow with the log."""
-
-    def schema(self) -> dict[str, Any]:
-        """The JSON Schema of the spec file."""
+    def close(self) -> None:
+        """Let go of what the implementation holds open (a database, a connection)."""

@@ -26,7 +26,7 @@ from shipyard.workspace import RunDir, Workspace, secure_home
 if TYPE_CHECKING:
     # The result types are imported where they are made: creating their classes costs a few
     # milliseconds that most commands would pay for nothing.
-    from shipyard.api import Observer, ValidationReport
+    from shipyard.api import EventBatch, ValidationReport
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.store.base import Store
@@ -60,6 +60,9 @@ class LocalOperations(
         self.runners: Mapping[str, object] = dict(runners or {})
         self._given_store = store
         self._store: Store | None = store
+        #: Executions prepared with ``hold=True``, waiting for :meth:`start`: their plan, run
+        #: folder and secrets (kept in memory only, as a detached run's are).
+        self._held: dict[str, tuple[Plan, RunDir, Mapping[str, str]]] = {}
 
     @property
     def store(self) -> Store:
@@ -97,16 +100,17 @@ class LocalOperations(
 
     # -- spec and plan ----------------------------------------------------------------------
 
-    def validate(self, spec_path: str | Path) -> ValidationReport:
+    def validate(self, spec: str | Path, *, spec_text: str | None = None) -> ValidationReport:
         from shipyard.operations.plans import validate
 
-        return validate(spec_path)
+        return validate(spec, spec_text)
 
     def plan(
         self,
-        spec_path: str | Path,
+        spec: str | Path,
         params: Mapping[str, Any] | None = None,
         *,
+        spec_text: str | None = None,
         mode: RunMode = "normal",
         max_parallel: int | None = None,
     ) -> Plan:
@@ -114,7 +118,13 @@ class LocalOperations(
 
         store = self.store  # opened first: it makes (or closes) the home the cache lives in
         return cached_plan(
-            self.workspace, store, spec_path, params, mode=mode, max_parallel=max_parallel
+            self.workspace,
+            store,
+            spec,
+            params,
+            spec_text=spec_text,
+            mode=mode,
+            max_parallel=max_parallel,
         )
 
     def schema(self) -> dict[str, Any]:
@@ -126,72 +136,82 @@ class LocalOperations(
 
     def run(
         self,
-        spec_path: str | Path,
+        spec: str | Path,
         params: Mapping[str, Any] | None = None,
         *,
+        spec_text: str | None = None,
         mode: RunMode = "normal",
         max_parallel: int | None = None,
-        observer: Observer | None = None,
         detach: bool = False,
+        hold: bool = False,
         resume_from: str | None = None,
         checkpoint_every: float | None = None,
     ) -> ExecutionStatus:
         from shipyard.operations import plans, resuming
 
-        plan = self.plan(spec_path, params, mode=mode, max_parallel=max_parallel)
+        plan = self.plan(spec, params, spec_text=spec_text, mode=mode, max_parallel=max_parallel)
         secrets = plans.secrets_of(plan, params)
         if checkpoint_every is not None:
             plan = dataclasses.replace(plan, checkpoint_interval=checkpoint_every)
         if resume_from is not None:
             earlier = self.status(resume_from).id  # a clear error if it does not exist
             old_keys = self.store.cache_keys(earlier)
-        execution_id, run_dir = self._prepare(plan, Path(spec_path))
+        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text)
         if resume_from is not None:
             # A success is reused only with the same cache key and every dependency reused.
             kept = resuming.by_cache_key(plan, old_keys)
             resuming.mark_reused(
                 self.store, execution_id, kept, earlier, old_keys, self.clock.now()
             )
-        return self._drive(plan, execution_id, run_dir, observer, detach, secrets)
+        return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=hold)
 
     def up(
         self,
-        spec_path: str | Path,
+        spec: str | Path,
         params: Mapping[str, Any] | None = None,
         *,
-        observer: Observer | None = None,
+        spec_text: str | None = None,
         detach: bool = False,
+        hold: bool = False,
     ) -> ExecutionStatus:
         """Bring a fleet up; a spec's steps run beside it, and its services stay up after them
         (``run`` would bring them down once the steps are done)."""
         from shipyard.operations.plans import secrets_of
 
-        plan = self.plan(spec_path, params)
+        plan = self.plan(spec, params, spec_text=spec_text)
         if plan.kind == "pipeline":
             raise ShipyardError(
-                f"{spec_path} has no services: there is no fleet to bring up",
-                hint=f"run its steps with: shipyard run {spec_path}",
+                f"{spec} has no services: there is no fleet to bring up",
+                hint=f"run its steps with: shipyard run {spec}",
             )
         plan = dataclasses.replace(plan, stay_up=True)
         secrets = secrets_of(plan, params)
-        execution_id, run_dir = self._prepare(plan, Path(spec_path))
-        return self._drive(plan, execution_id, run_dir, observer, detach, secrets)
+        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text)
+        return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=hold)
 
-    def _prepare(self, plan: Plan, spec_path: Path) -> tuple[str, RunDir]:
+    def _prepare(
+        self, plan: Plan, spec_path: Path, spec_text: str | None = None
+    ) -> tuple[str, RunDir]:
         from shipyard.operations.plans import prepare
 
-        return prepare(self.workspace, self.store, plan, spec_path, self.clock.now())
+        now = self.clock.now()
+        return prepare(self.workspace, self.store, plan, spec_path, now, spec_text=spec_text)
 
     def _drive(
         self,
         plan: Plan,
         execution_id: str,
         run_dir: RunDir,
-        observer: Observer | None,
-        detach: bool,
         secrets: Mapping[str, str],
+        *,
+        detach: bool,
+        hold: bool,
     ) -> ExecutionStatus:
-        """``secrets``: the values of the plan's secret parameters, which it does not hold."""
+        """``secrets``: the values of the plan's secret parameters, which it does not hold.
+        ``hold``: keep the execution for :meth:`start` and return it as prepared."""
+        if hold:
+            self._held[execution_id] = (plan, run_dir, secrets)
+            return self.status(execution_id)
         if detach:
             from shipyard.operations.supervising import start_supervisor
 
@@ -207,8 +227,21 @@ class LocalOperations(
         else:
             from shipyard.supervisor import drive
 
-            drive(self.store, plan, execution_id, run_dir, observer, secrets=secrets)
+            drive(self.store, plan, execution_id, run_dir, secrets=secrets)
         return self.status(execution_id)
+
+    def start(self, execution_id: str, *, detach: bool = False) -> ExecutionStatus:
+        """Drive an execution prepared with ``hold=True`` by this object to its end (or hand
+        it to a supervisor, with ``detach``)."""
+        held = self._held.pop(execution_id, None)
+        if held is None:
+            raise ExecutionNotFound(
+                f"execution '{execution_id}' is not waiting to start here",
+                hint="start prepares only what run, up, resume or checkpoint_restore held "
+                "(hold=True) on the same Operations object",
+            )
+        plan, run_dir, secrets = held
+        return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=False)
 
     def resume(
         self,
@@ -216,7 +249,7 @@ class LocalOperations(
         *,
         force: bool = False,
         detach: bool = False,
-        observer: Observer | None = None,
+        hold: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
         """Continue a failed, cancelled or lost execution: what succeeded is kept, the rest runs.
@@ -240,7 +273,7 @@ class LocalOperations(
         self.store.reopen(
             status.id, keep=set(kept.kept), spec_text=text, spec_digest=plan.spec_digest
         )
-        return self._drive(plan, status.id, run_dir, observer, detach, secrets)
+        return self._drive(plan, status.id, run_dir, secrets, detach=detach, hold=hold)
 
     # -- watching ---------------------------------------------------------------------------
 
@@ -262,6 +295,20 @@ class LocalOperations(
 
             status = with_estimate(status, self.store.mean_durations(status.name), self.clock)
         return status
+
+    def events(self, execution_id: str, *, after: int = 0, limit: int | None = None) -> EventBatch:
+        """The execution's committed events after cursor ``after`` (the store's event id)."""
+        from shipyard.api import EventBatch
+
+        status = self.status(execution_id)
+        rows = self.store.events(status.id, after_id=after)
+        if limit is not None:
+            rows = rows[:limit]
+        # `finished` is read before the events are: an execution that ends between the two
+        # reads is reported unfinished, and the follower simply asks once more.
+        finished = status.state.finished and (limit is None or len(rows) < limit)
+        cursor = rows[-1][0] if rows else after
+        return EventBatch(status.id, [event for _, event in rows], cursor, finished)
 
     def _looker(self, execution_id: str) -> Callable[[], ExecutionStatus]:
         return lambda: self.status(execution_id)

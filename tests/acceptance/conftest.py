@@ -44,10 +44,9 @@ def shipyard(tmp_path: Path) -> Iterator[Shipyard]:
 
     yield run
     # Whatever a failed test left running in the background is stopped here.
-    from shipyard.local import LocalOperations
-    from shipyard.workspace import Workspace
+    import shipyard
 
-    leftovers = LocalOperations(Workspace(tmp_path / "home"))
+    leftovers = shipyard.connect(tmp_path / "home")
     if (tmp_path / "home" / "state.db").exists():
         for summary in leftovers.list_executions(active_only=True):
             with contextlib.suppress(Exception):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -26,7 +26,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_discover_reports_the_malformed_file_and_loads_the_others(
-    ops: LocalOperations, folder: Path
+    ops: Operations, folder: Path
 ) -> None:
     found = {agent.name: agent for agent in ops.agents_discover(folder)}
     assert found["weather"].state == "discovered" and found["maps"].state == "discovered"
@@ -36,7 +36,7 @@ def test_discover_reports_the_malformed_file_and_loads_the_others(
     assert broken.problem == "port should be a number or 'auto', not 'eighty'"
 
 
-def test_deploy_restart_undeploy(ops: LocalOperations, folder: Path) -> None:
+def test_deploy_restart_undeploy(ops: Operations, folder: Path) -> None:
     with pytest.raises(ShipyardError, match=r"2 agents, more than max_agents \(1\)"):
         ops.agents_deploy(folder, max_agents=1)
     status = ops.agents_deploy(folder)
@@ -53,7 +53,7 @@ def test_deploy_restart_undeploy(ops: LocalOperations, folder: Path) -> None:
         ops.agents_fleet(folder)
 
 
-def test_hostile_agent_files_are_reported_not_raised(ops: LocalOperations, folder: Path) -> None:
+def test_hostile_agent_files_are_reported_not_raised(ops: Operations, folder: Path) -> None:
     """Each parser recursed once per nesting level (RecursionError out of `agents discover`);
     an agent file is read like a spec: bounded depth and alias expansion, a sane size."""
     hostile = {

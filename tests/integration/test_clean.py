@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
 
 
 @pytest.fixture
-def finished(ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path) -> tuple[str, Path]:
+def finished(ops: Operations, write_spec: SpecWriter, tmp_path: Path) -> tuple[str, Path]:
     """A finished run with scratch, intermediate and declared files, a link out and a '..'."""
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -42,7 +42,7 @@ def finished(ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path) -> tu
     return status.id, Path(status.run_dir)
 
 
-def test_levels_take_more_and_more(ops: LocalOperations, finished: tuple[str, Path]) -> None:
+def test_levels_take_more_and_more(ops: Operations, finished: tuple[str, Path]) -> None:
     execution_id, run_dir = finished
     minimal = ops.clean(execution_id, level="minimal", dry_run=True).runs[0]
     assert sorted(minimal.paths) == ["scratch", "tmp"]
@@ -63,7 +63,7 @@ def test_levels_take_more_and_more(ops: LocalOperations, finished: tuple[str, Pa
 
 
 def test_standard_keeps_declared_outputs_and_never_follows_links(
-    ops: LocalOperations, finished: tuple[str, Path], tmp_path: Path
+    ops: Operations, finished: tuple[str, Path], tmp_path: Path
 ) -> None:
     execution_id, run_dir = finished
     report = ops.clean(execution_id, level="standard")
@@ -77,7 +77,7 @@ def test_standard_keeps_declared_outputs_and_never_follows_links(
 
 
 def test_complete_removes_the_run_and_its_records_and_undo_brings_them_back(
-    ops: LocalOperations, finished: tuple[str, Path], tmp_path: Path
+    ops: Operations, finished: tuple[str, Path], tmp_path: Path
 ) -> None:
     execution_id, run_dir = finished
     report = ops.clean(execution_id, level="complete")
@@ -95,7 +95,7 @@ def test_complete_removes_the_run_and_its_records_and_undo_brings_them_back(
 
 
 def test_purge_frees_the_bytes_and_undo_then_has_nothing(
-    ops: LocalOperations, finished: tuple[str, Path]
+    ops: Operations, finished: tuple[str, Path]
 ) -> None:
     execution_id, _ = finished
     cleaned = ops.clean(execution_id, level="minimal").total_bytes
@@ -105,7 +105,7 @@ def test_purge_frees_the_bytes_and_undo_then_has_nothing(
 
 
 def test_a_running_execution_is_refused_and_bulk_cleaning_skips_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         f"name: busy\nsteps:\n  s: {{run: 'touch {tmp_path}/go; sleep 30', shell: true}}\n"
@@ -118,7 +118,7 @@ def test_a_running_execution_is_refused_and_bulk_cleaning_skips_it(
     ops.stop(status.id, force=True)
 
 
-def test_bad_requests(ops: LocalOperations, finished: tuple[str, Path]) -> None:
+def test_bad_requests(ops: Operations, finished: tuple[str, Path]) -> None:
     execution_id, _ = finished
     with pytest.raises(ShipyardError, match="not a clean level"):
         ops.clean(execution_id, level="total")

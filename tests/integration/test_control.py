@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+import shipyard
 from shipyard import control, unixsocket
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
-from shipyard.workspace import Workspace
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
 
@@ -26,7 +26,7 @@ services:
 """
 
 
-def detached_fleet(ops: LocalOperations, write_spec: SpecWriter) -> tuple[str, Path]:
+def detached_fleet(ops: Operations, write_spec: SpecWriter) -> tuple[str, Path]:
     """A fleet brought up in the background: its id and its control socket, once it exists."""
     status = ops.up(write_spec(FLEET), detach=True)
     path = ops.workspace.run_dir(status.id).control
@@ -35,7 +35,7 @@ def detached_fleet(ops: LocalOperations, write_spec: SpecWriter) -> tuple[str, P
 
 
 def test_the_socket_is_owner_only_while_the_run_lasts_and_gone_after(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     execution_id, path = detached_fleet(ops, write_spec)
     mode = path.stat().st_mode
@@ -49,7 +49,7 @@ def test_the_socket_is_owner_only_while_the_run_lasts_and_gone_after(
 
 
 def test_bad_requests_get_an_answer_that_says_what_is_wrong(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     _, path = detached_fleet(ops, write_spec)
     with pytest.raises(ShipyardError, match="unknown request 'launch'"):
@@ -66,7 +66,7 @@ def test_bad_requests_get_an_answer_that_says_what_is_wrong(
 
 
 def test_restart_goes_through_the_supervisor_not_the_crash_policy(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     # restart policy 'no' would leave a crashed service down: a restart still brings it back.
     status = ops.up(write_spec(FLEET), detach=True)
@@ -81,7 +81,7 @@ def test_a_run_folder_deeper_than_a_socket_path_allows_still_works(
     tmp_path: Path, write_spec: SpecWriter
 ) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
-    ops = LocalOperations(Workspace(deep))
+    ops = shipyard.connect(deep)
     try:
         status = ops.run(write_spec("name: deep\nsteps:\n  s: {run: [sleep, '30']}\n"), detach=True)
         path = ops.workspace.run_dir(status.id).control
@@ -102,7 +102,7 @@ def test_nobody_answering_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_status_names_the_process_running_it_only_while_it_runs(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     status = ops.up(write_spec(FLEET), detach=True)
     running = ops.status(status.id)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.local import LocalOperations
+from shipyard.api import Operations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 
@@ -23,7 +23,7 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
-def intervals(ops: LocalOperations, execution_id: str) -> list[tuple[float, float]]:
+def intervals(ops: Operations, execution_id: str) -> list[tuple[float, float]]:
     result = []
     for attempt in ops.store.attempts(execution_id):
         assert attempt.started_at and attempt.ended_at
@@ -39,7 +39,7 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def test_parallel_limit_is_respected(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_parallel_limit_is_respected(ops: Operations, write_spec: SpecWriter) -> None:
     steps = "\n".join(f"  s{i}: {{run: [sleep, '0.3']}}" for i in range(6))
     spec = write_spec(f"name: par\nexecution: {{max_parallel: 2}}\nsteps:\n{steps}\n")
     status = ops.run(spec)
@@ -48,9 +48,7 @@ def test_parallel_limit_is_respected(ops: LocalOperations, write_spec: SpecWrite
     assert max_overlap(intervals(ops, status.id)) == 2
 
 
-def test_retries_until_success(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
-) -> None:
+def test_retries_until_success(ops: Operations, write_spec: SpecWriter, tmp_path: Path) -> None:
     counter = tmp_path / "count"
     spec = write_spec(
         f"""
@@ -74,7 +72,7 @@ def test_retries_until_success(
     assert status.unit("flaky").attempts == 3
 
 
-def test_retries_exhausted(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_retries_exhausted(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec(
         "name: bad\nsteps:\n  bad: {run: [sh, -c, 'exit 3'], retries: {count: 2, backoff: 1ms}}\n"
     )
@@ -86,7 +84,7 @@ def test_retries_exhausted(ops: LocalOperations, write_spec: SpecWriter) -> None
 
 
 def test_timeout_kills_a_grandchild_that_ignores_sigterm(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "grandchild.pid"
     spec = write_spec(
@@ -109,7 +107,7 @@ def test_timeout_kills_a_grandchild_that_ignores_sigterm(
 
 
 def test_fail_fast_stops_running_steps_and_skips_the_rest(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -135,7 +133,7 @@ def test_fail_fast_stops_running_steps_and_skips_the_rest(
 
 
 def test_continue_runs_every_branch_that_does_not_depend_on_the_failure(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -162,7 +160,7 @@ def test_continue_runs_every_branch_that_does_not_depend_on_the_failure(
 
 
 def test_cleanup_runs_after_a_failure(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     marker = tmp_path / "cleaned"
     spec = write_spec(
@@ -183,7 +181,7 @@ def test_cleanup_runs_after_a_failure(
 
 
 def test_failed_prepare_skips_every_step_but_cleanup_still_runs(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     marker = tmp_path / "cleaned"
     spec = write_spec(
@@ -205,7 +203,7 @@ def test_failed_prepare_skips_every_step_but_cleanup_still_runs(
 
 
 def test_units_get_parameters_mode_and_run_folders(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     out = tmp_path / "env.txt"
     spec = write_spec(
@@ -233,13 +231,13 @@ def test_units_get_parameters_mode_and_run_folders(
     assert not (Path(status.run_dir) / "tmp").exists()
 
 
-def test_debug_mode_keeps_temp_files(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_debug_mode_keeps_temp_files(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec("name: dbg\nsteps:\n  t: {run: 'touch $TMPDIR/kept', shell: true}\n")
     status = ops.run(spec, mode="debug")
     assert (Path(status.run_dir) / "tmp" / "kept").exists()
 
 
-def test_stdout_and_stderr_go_to_the_log_file(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_stdout_and_stderr_go_to_the_log_file(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec(
         "name: logs\nsteps:\n  talk: {run: 'echo out-1; echo err-1 >&2; echo out-2', shell: true}\n"
     )
@@ -251,7 +249,7 @@ def test_stdout_and_stderr_go_to_the_log_file(ops: LocalOperations, write_spec: 
 
 
 def test_a_missing_command_fails_at_once_without_retries(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         "name: nf\nsteps:\n  nf: {run: [no-such-command-xyz], retries: {count: 3, backoff: 1s}}\n"
@@ -263,7 +261,7 @@ def test_a_missing_command_fails_at_once_without_retries(
     assert "command not found" in Path(unit.log_path or "").read_text()
 
 
-def test_a_missing_workdir_is_reported(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_a_missing_workdir_is_reported(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec("name: wd\nsteps:\n  a: {run: [pwd], workdir: nowhere}\n")
     unit = ops.run(spec).unit("a")
     assert unit.state == UnitState.FAILED
@@ -271,7 +269,7 @@ def test_a_missing_workdir_is_reported(ops: LocalOperations, write_spec: SpecWri
 
 
 def test_processes_a_step_leaves_behind_are_stopped(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "bg.pid"
     spec = write_spec(
@@ -283,7 +281,7 @@ def test_processes_a_step_leaves_behind_are_stopped(
     assert not pid_alive(int(pidfile.read_text()))
 
 
-def test_profile_mode_measures_resources(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_profile_mode_measures_resources(ops: Operations, write_spec: SpecWriter) -> None:
     burn = (
         "import time\nt = time.time()\nx = bytearray(64 << 20)\nwhile time.time() - t < 1.2: pass"
     )
@@ -297,7 +295,7 @@ def test_profile_mode_measures_resources(ops: LocalOperations, write_spec: SpecW
 
 
 def test_declared_cpus_serialise_steps_that_need_the_whole_machine(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     cores = os.cpu_count() or 1
     spec = write_spec(
@@ -314,7 +312,7 @@ def test_declared_cpus_serialise_steps_that_need_the_whole_machine(
 
 
 def test_disabled_steps_are_skipped_and_do_not_block(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         "name: dis\nsteps:\n"
@@ -327,7 +325,7 @@ def test_disabled_steps_are_skipped_and_do_not_block(
     assert status.unit("on").state == UnitState.SUCCEEDED
 
 
-def test_execution_timeout_stops_the_run(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_execution_timeout_stops_the_run(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec(
         "name: slow\nexecution: {timeout: 300ms}\nsteps:\n  s: {run: [sleep, '30']}\n"
         "  t: {run: [true], needs: [s]}\n"
@@ -340,7 +338,7 @@ def test_execution_timeout_stops_the_run(ops: LocalOperations, write_spec: SpecW
 
 
 def test_events_are_structured_and_history_times_the_next_plan(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec("name: hist\nsteps:\n  a: {run: [true]}\n  b: {run: [true], needs: [a]}\n")
     status = ops.run(spec)
@@ -352,7 +350,7 @@ def test_events_are_structured_and_history_times_the_next_plan(
     assert ops.plan(spec).critical_path_seconds is not None
 
 
-def test_status_and_list(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_status_and_list(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec("name: one\nsteps:\n  a: {run: [true]}\n")
     first = ops.run(spec)
     time.sleep(0.01)
@@ -364,7 +362,7 @@ def test_status_and_list(ops: LocalOperations, write_spec: SpecWriter) -> None:
     assert second.progress.done == second.progress.total == 1
 
 
-def test_unknown_execution_is_a_clear_error(ops: LocalOperations) -> None:
+def test_unknown_execution_is_a_clear_error(ops: Operations) -> None:
     from shipyard.errors import ExecutionNotFound
 
     with pytest.raises(ExecutionNotFound, match="no executions yet"):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.containment import (
     CONTAINMENT_VARIABLE,
     CgroupContainment,
@@ -24,7 +25,6 @@ from shipyard.engine.containment import (
     choose_containment,
 )
 from shipyard.engine.liveness import pid_alive
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter, missing_component
 from tests.integration.test_lifecycle import wait_for
@@ -107,7 +107,7 @@ def assert_tracked(pids: list[int], execution_id: str, unit: str, mechanism: str
             assert any(v.startswith(marker) for v in environ), (pid, "no unit marker")
 
 
-def assert_contained(ops: LocalOperations, execution_id: str, mechanism: str) -> None:
+def assert_contained(ops: Operations, execution_id: str, mechanism: str) -> None:
     """The engine said which mechanism it used, and left no cgroup behind."""
     events = [event for _, event in ops.store.events(execution_id)]
     used = [event.data for event in events if event.action == "containment"]
@@ -122,7 +122,7 @@ def assert_contained(ops: LocalOperations, execution_id: str, mechanism: str) ->
 
 
 def test_a_step_that_exits_normally_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     spec = write_spec(
@@ -158,7 +158,7 @@ def test_a_step_that_exits_normally_takes_what_it_left_running_with_it(
 
 
 def test_a_step_that_times_out_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     spec = write_spec(
@@ -181,7 +181,7 @@ def test_a_step_that_times_out_takes_what_it_left_running_with_it(
 
 
 def test_a_stopped_step_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     spec = write_spec(
@@ -218,7 +218,7 @@ def service_spec(write_spec: SpecWriter, pids: Path) -> Path:
 
 
 def test_a_service_brought_down_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     status = ops.run(service_spec(write_spec, pids), detach=True)
@@ -230,7 +230,7 @@ def test_a_service_brought_down_takes_what_it_left_running_with_it(
 
 
 def test_a_restarted_service_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     status = ops.run(service_spec(write_spec, pids), detach=True)
@@ -247,7 +247,7 @@ def test_a_restarted_service_takes_what_it_left_running_with_it(
 
 
 def test_a_service_that_crashes_takes_what_it_left_running_with_it(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     pids = tmp_path / "escaped"
     leader = tmp_path / "leader"
@@ -275,7 +275,7 @@ def test_a_service_that_crashes_takes_what_it_left_running_with_it(
 
 
 def test_a_killed_supervisor_leaves_nothing_of_its_units_running(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, mechanism: str
 ) -> None:
     """The watchdog's cleanup (the supervisor died by SIGKILL) reaches escaped processes too,
     and removes the execution's cgroup."""
@@ -292,7 +292,7 @@ def test_a_killed_supervisor_leaves_nothing_of_its_units_running(
 
 
 def test_steps_that_leave_nothing_behind_cost_no_scan_of_proc(
-    ops: LocalOperations,
+    ops: Operations,
     write_spec: SpecWriter,
     mechanism: str,
     monkeypatch: pytest.MonkeyPatch,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
@@ -42,7 +42,7 @@ def fleet_spec(write_spec: SpecWriter, extra: str = "", restart: str = "") -> Pa
     )
 
 
-def up(ops: LocalOperations, spec: Path) -> str:
+def up(ops: Operations, spec: Path) -> str:
     status = ops.run(spec, detach=True)
     healthy = ops.wait_healthy(status.id, timeout=60)
     assert healthy.state == ExecutionState.RUNNING, healthy.reason
@@ -50,7 +50,7 @@ def up(ops: LocalOperations, spec: Path) -> str:
 
 
 def test_up_wires_and_orders_the_fleet_then_down_leaves_nothing(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     execution_id = up(ops, fleet_spec(write_spec))
     status = ops.status(execution_id)
@@ -76,7 +76,7 @@ def test_up_wires_and_orders_the_fleet_then_down_leaves_nothing(
 
 
 def test_a_killed_service_comes_back_with_a_new_pid(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     execution_id = up(ops, fleet_spec(write_spec, restart=", restart: {backoff: 50ms}"))
     before = ops.status(execution_id).unit("left")
@@ -93,7 +93,7 @@ def test_a_killed_service_comes_back_with_a_new_pid(
 
 
 def test_a_service_that_keeps_crashing_is_failed_after_max_restarts(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -112,7 +112,7 @@ def test_a_service_that_keeps_crashing_is_failed_after_max_restarts(
     ops.stop(status.id, grace=0)
 
 
-def test_failing_health_restarts_the_service(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_failing_health_restarts_the_service(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec(
         f"""
         name: sick
@@ -131,7 +131,7 @@ def test_failing_health_restarts_the_service(ops: LocalOperations, write_spec: S
 
 
 def test_down_kills_a_grandchild_that_ignores_sigterm(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         f"""
@@ -150,7 +150,7 @@ def test_down_kills_a_grandchild_that_ignores_sigterm(
 
 
 def test_a_killed_supervisor_takes_its_services_down_and_the_fleet_is_lost(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     execution_id = up(ops, fleet_spec(write_spec))
     pids = [unit.pid for unit in ops.status(execution_id).units]
@@ -163,7 +163,7 @@ def test_a_killed_supervisor_takes_its_services_down_and_the_fleet_is_lost(
 
 
 def test_a_taken_port_is_refused_before_anything_starts(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -180,7 +180,7 @@ def test_a_taken_port_is_refused_before_anything_starts(
 
 
 def test_running_out_of_ports_at_the_top_of_the_range_is_a_clear_failure(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     """Allocation went past 65535 and bind() raised OverflowError (a traceback from plan, up
     and run) instead of the error it has for this."""
@@ -198,7 +198,7 @@ A2A_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "a2a_a
 
 
 def test_a2a_health_checks_the_agent_card_of_a_real_a2a_sdk_agent(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         f"""
@@ -223,7 +223,7 @@ def test_a2a_health_checks_the_agent_card_of_a_real_a2a_sdk_agent(
     ],
 )
 def test_a2a_health_fails_without_a_card_or_with_another_agents_card(
-    ops: LocalOperations, write_spec: SpecWriter, service: str, reason: str
+    ops: Operations, write_spec: SpecWriter, service: str, reason: str
 ) -> None:
     spec = write_spec(
         "name: not-a2a\nservices:\n"
@@ -236,7 +236,7 @@ def test_a2a_health_fails_without_a_card_or_with_another_agents_card(
 
 
 def test_one_service_can_be_stopped_and_started_while_the_fleet_runs(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     execution_id = up(ops, fleet_spec(write_spec))
     old = ops.status(execution_id).unit("right").pid
@@ -250,7 +250,7 @@ def test_one_service_can_be_stopped_and_started_while_the_fleet_runs(
 
 
 def test_replicas_each_get_a_port_and_the_hub_talks_to_all_of_them(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         f"""

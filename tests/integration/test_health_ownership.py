@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.ownership import port_ownership
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState
 from tests.acceptance.conftest import shipyard_executable
 from tests.conftest import SpecWriter
@@ -61,7 +61,7 @@ def impostor_on(port: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
         server.wait()
 
 
-def healthy_events(ops: LocalOperations, execution_id: str, unit: str) -> int:
+def healthy_events(ops: Operations, execution_id: str, unit: str) -> int:
     return sum(
         1
         for _, e in ops.store.events(execution_id)
@@ -98,7 +98,7 @@ def test_a_port_taken_before_up_is_refused_before_anything_starts(
 
 @pytest.mark.slow
 def test_a_service_that_dies_of_eaddrinuse_does_not_come_up_healthy(
-    ops: LocalOperations, tmp_path: Path, write_spec: SpecWriter
+    ops: Operations, tmp_path: Path, write_spec: SpecWriter
 ) -> None:
     """The port is free when `up` allocates it; the impostor takes it before the service starts
     (the service waits for a step the test lets finish). The impostor answers every probe; the
@@ -158,7 +158,7 @@ def test_a_service_that_dies_of_eaddrinuse_does_not_come_up_healthy(
 
 @pytest.mark.slow
 def test_a_service_whose_process_died_is_not_healthy_while_an_impostor_answers(
-    ops: LocalOperations, tmp_path: Path, write_spec: SpecWriter
+    ops: Operations, tmp_path: Path, write_spec: SpecWriter
 ) -> None:
     """web is healthy on its port; its process is killed; an impostor takes the port; web's
     next start stays alive without listening. Every probe gets an answer — never web's."""
@@ -234,7 +234,7 @@ def test_port_ownership_tells_the_listener_of_a_process_tree(tmp_path: Path) -> 
 
 
 def test_a_listener_that_left_the_tree_with_a_double_fork_is_still_the_services(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     """The server is a double-forked, setsid'd grandchild (no longer a descendant of the
     service's leader): the unit's containment still knows it, so the service is healthy."""

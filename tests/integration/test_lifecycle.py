@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 
@@ -38,7 +38,7 @@ def two_slow_steps(write_spec: SpecWriter, tmp_path: Path) -> Path:
     )
 
 
-def test_detached_run_finishes_on_its_own(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_detached_run_finishes_on_its_own(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec("name: bg\nsteps:\n  a: {run: [sh, -c, 'sleep 0.5; echo done']}\n")
     status = ops.run(spec, detach=True)
     assert status.state == ExecutionState.RUNNING
@@ -52,14 +52,14 @@ def test_detached_run_finishes_on_its_own(ops: LocalOperations, write_spec: Spec
 
 
 def test_follow_prints_lines_as_they_come_until_the_end(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         "name: chat\nsteps:\n"
         "  a: {run: 'for i in 1 2 3; do echo line $i; sleep 0.2; done', shell: true}\n"
     )
     status = ops.run(spec, detach=True)
-    followed = [line.text for line in ops.follow_logs(status.id, "a")]
+    followed = [line.text for line in ops.logs(status.id, "a", follow=True)]
     already = [line.text for line in ops.logs(status.id, "a")]
     assert already == ["line 1", "line 2", "line 3"]
     assert followed == already  # the backlog and what came after, each line once
@@ -67,7 +67,7 @@ def test_follow_prints_lines_as_they_come_until_the_end(
 
 
 def test_graceful_stop_lets_nothing_new_start(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     status = ops.run(two_slow_steps(write_spec, tmp_path), detach=True)
     wait_for(lambda: (tmp_path / "long.pid").exists())
@@ -88,7 +88,7 @@ def test_graceful_stop_lets_nothing_new_start(
 
 
 def test_graceful_stop_lets_a_step_that_ends_in_time_succeed(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         f"name: g\nsteps:\n  a: {{run: 'touch {tmp_path}/go; sleep 0.5', shell: true}}\n"
@@ -103,9 +103,7 @@ def test_graceful_stop_lets_a_step_that_ends_in_time_succeed(
     assert final.state == ExecutionState.CANCELLED
 
 
-def test_force_stop_kills_at_once(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
-) -> None:
+def test_force_stop_kills_at_once(ops: Operations, write_spec: SpecWriter, tmp_path: Path) -> None:
     spec = write_spec(
         f"""
         name: stubborn
@@ -126,7 +124,7 @@ def test_force_stop_kills_at_once(
 
 
 def test_a_killed_supervisor_is_detected_and_its_units_stopped(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     status = ops.run(two_slow_steps(write_spec, tmp_path), detach=True)
     wait_for(lambda: (tmp_path / "long.pid").exists())
@@ -145,7 +143,7 @@ def test_a_killed_supervisor_is_detected_and_its_units_stopped(
 
 
 def test_stopping_a_finished_execution_is_a_clear_error(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     status = ops.run(write_spec("name: done\nsteps:\n  a: {run: [true]}\n"))
     with pytest.raises(ShipyardError, match="already finished"):
@@ -153,7 +151,7 @@ def test_stopping_a_finished_execution_is_a_clear_error(
 
 
 def test_status_of_a_running_execution_shows_measured_use_and_an_honest_estimate(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         f"""

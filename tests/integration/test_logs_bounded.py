@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.local import LocalOperations
+from shipyard.api import Operations
 from shipyard.models import ExecutionState
 
 LINES = 1_500_000  # of 100 bytes: a 150 MB log
@@ -228,9 +228,7 @@ def test_a_unit_past_its_log_limit_is_rotated_and_logs_reads_across(tmp_path: Pa
     assert sum(event["action"] == "log_rotated" for event in events) == 5
 
 
-def test_following_sees_every_line_once_across_rotations(
-    ops: LocalOperations, tmp_path: Path
-) -> None:
+def test_following_sees_every_line_once_across_rotations(ops: Operations, tmp_path: Path) -> None:
     """`logs -f` of a unit whose log is rotated under it: the rest of the old content comes
     from the fresh copy, then the emptied log from its start — nothing lost, nothing twice."""
     (tmp_path / "rotating.py").write_text(ROTATING)
@@ -246,7 +244,7 @@ def test_following_sees_every_line_once_across_rotations(
         )
     )
     status = ops.run(spec, detach=True)
-    followed = list(ops.follow_logs(status.id, "write", poll=0.05))
+    followed = list(ops.logs(status.id, "write", follow=True))
     final = ops.status(status.id)
     assert final.state == ExecutionState.SUCCEEDED, final.reason
     expected = [*_round(1), *_round(2), *_round(3), *_round(4), "last line"]

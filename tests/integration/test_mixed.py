@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import SpecError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
@@ -55,7 +55,7 @@ def load_test_spec(
     )
 
 
-def events(ops: LocalOperations, execution_id: str) -> list[dict[str, Any]]:
+def events(ops: Operations, execution_id: str) -> list[dict[str, Any]]:
     path = ops.workspace.run_dir(execution_id).events
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -65,7 +65,7 @@ def first(found: list[dict[str, Any]], action: str, unit: str) -> float:
 
 
 def test_run_waits_for_each_side_then_brings_the_fleet_down(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     status = ops.run(load_test_spec(write_spec))
     assert status.state == ExecutionState.SUCCEEDED, status.reason
@@ -87,7 +87,7 @@ def test_run_waits_for_each_side_then_brings_the_fleet_down(
 
 
 def test_up_keeps_the_services_once_the_steps_are_done(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     started = ops.up(load_test_spec(write_spec), detach=True)
     status = ops.wait_healthy(started.id, timeout=30)
@@ -102,7 +102,7 @@ def test_up_keeps_the_services_once_the_steps_are_done(
 
 
 def test_a_failed_step_keeps_the_service_that_waits_for_it_from_starting(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     status = ops.run(load_test_spec(write_spec, prepare="exit 4"))
     assert status.state == ExecutionState.FAILED
@@ -113,7 +113,7 @@ def test_a_failed_step_keeps_the_service_that_waits_for_it_from_starting(
 
 
 def test_a_service_that_never_turns_healthy_skips_the_steps_needing_it(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -136,7 +136,7 @@ def test_a_service_that_never_turns_healthy_skips_the_steps_needing_it(
 
 
 def test_depends_on_started_does_not_wait_for_health(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -202,7 +202,7 @@ def test_depends_on_started_does_not_wait_for_health(
     ],
 )
 def test_spec_errors_across_steps_and_services(
-    ops: LocalOperations, write_spec: SpecWriter, text: str, message: str, line: int
+    ops: Operations, write_spec: SpecWriter, text: str, message: str, line: int
 ) -> None:
     with pytest.raises(SpecError) as caught:
         ops.plan(write_spec(text))
@@ -213,7 +213,7 @@ def test_spec_errors_across_steps_and_services(
 
 
 def test_a_failed_run_resumes_keeping_its_steps_and_bringing_the_service_up_again(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     flag = tmp_path / "fixed"
     spec = load_test_spec(write_spec, load=f'[sh, -c, "test -f {flag}"]')

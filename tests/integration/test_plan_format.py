@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.local import LocalOperations
+from shipyard.api import Operations
 from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.codec import PLAN_FORMAT, PlanFormatError
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plan_format_1"
 
 
-def failed_run(ops: LocalOperations, folder: Path) -> tuple[str, Path]:
+def failed_run(ops: Operations, folder: Path) -> tuple[str, Path]:
     """The fixture's pipeline run in ``folder``: ``first`` succeeds, ``second`` fails (no
     ``go`` file yet). Returns the execution's id and its plan.json."""
     spec = folder / "spec.yaml"
@@ -25,9 +25,7 @@ def failed_run(ops: LocalOperations, folder: Path) -> tuple[str, Path]:
     return status.id, Path(status.run_dir) / "plan.json"
 
 
-def test_a_run_made_before_plan_formats_shows_and_resumes(
-    ops: LocalOperations, tmp_path: Path
-) -> None:
+def test_a_run_made_before_plan_formats_shows_and_resumes(ops: Operations, tmp_path: Path) -> None:
     execution_id, plan_json = failed_run(ops, tmp_path)
     # The run folder as Shipyard 808d5e2 left it: its plan.json, moved to this folder.
     legacy = (FIXTURES / "resume-plan.json").read_text(encoding="utf-8")
@@ -44,7 +42,7 @@ def test_a_run_made_before_plan_formats_shows_and_resumes(
 
 
 def test_a_plan_from_a_newer_shipyard_is_refused_before_anything_runs(
-    ops: LocalOperations, tmp_path: Path
+    ops: Operations, tmp_path: Path
 ) -> None:
     execution_id, plan_json = failed_run(ops, tmp_path)
     newer = {**json.loads(plan_json.read_text(encoding="utf-8")), "plan_format": PLAN_FORMAT + 1}

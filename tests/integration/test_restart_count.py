@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from shipyard.local import LocalOperations
+from shipyard.api import Operations
 from tests.conftest import SpecWriter
 
 
 @pytest.mark.slow
 def test_ps_counts_every_restart_even_when_the_streak_resets(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
@@ -35,7 +35,7 @@ def runs(tmp_path: Path) -> list[str]:
 
 
 def test_resume_after_the_supervisor_was_killed_runs_only_what_did_not_finish(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = counting_spec(write_spec, tmp_path)
     status = ops.run(spec, detach=True)
@@ -59,7 +59,7 @@ def test_resume_after_the_supervisor_was_killed_runs_only_what_did_not_finish(
 
 
 def test_resume_keeps_successes_and_reruns_failures(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     flag = tmp_path / "fixed"
     spec = counting_spec(write_spec, tmp_path, middle=f"test -e {flag}")
@@ -75,7 +75,7 @@ def test_resume_keeps_successes_and_reruns_failures(
 
 
 def test_resume_refuses_when_a_succeeded_step_changed(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = counting_spec(write_spec, tmp_path, middle="exit 1")
     failed = ops.run(spec)
@@ -87,7 +87,7 @@ def test_resume_refuses_when_a_succeeded_step_changed(
 
 
 def test_changed_inputs_invalidate_a_step(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     data = tmp_path / "data.txt"
     data.write_text("v1")
@@ -109,7 +109,7 @@ def test_changed_inputs_invalidate_a_step(
 
 
 def test_resuming_a_success_or_a_running_execution_is_refused(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     done = ops.run(write_spec("name: ok\nsteps:\n  a: {run: [true]}\n"))
     with pytest.raises(ShipyardError, match="nothing to resume"):
@@ -117,7 +117,7 @@ def test_resuming_a_success_or_a_running_execution_is_refused(
 
 
 def test_run_resume_from_reuses_matching_steps_only(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = counting_spec(write_spec, tmp_path, middle="true")
     first = ops.run(spec)
@@ -131,7 +131,7 @@ def test_run_resume_from_reuses_matching_steps_only(
 
 
 def test_outputs_are_collected_and_a_missing_one_fails_the_step(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         """

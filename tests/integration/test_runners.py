@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.containment import choose_containment
 from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.fleet import FleetExecutor
 from shipyard.engine.runners.base import Handle, Runner, Sampler, UnitLaunch
 from shipyard.engine.runners.local import LocalRunner
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_runtime import prepared
@@ -54,7 +54,7 @@ steps:
 
 
 def test_every_unit_of_a_pipeline_starts_through_its_runner(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     plan, execution_id, run_dir = prepared(ops, write_spec(PIPELINE))
     runner = NotingRunner(LocalRunner(choose_containment(execution_id, run_dir.root)))
@@ -86,7 +86,7 @@ steps:
 
 
 def test_services_and_steps_start_through_the_runner_and_are_wired_on_its_host(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -114,7 +114,7 @@ def test_services_and_steps_start_through_the_runner_and_are_wired_on_its_host(
     ],
 )
 def test_a_step_runner_other_than_local_is_refused_where_it_is_written(
-    ops: LocalOperations, write_spec: SpecWriter, line: str, problem: str | None
+    ops: Operations, write_spec: SpecWriter, line: str, problem: str | None
 ) -> None:
     spec = write_spec(f"name: x\nsteps:\n  a:\n    run: [sh, -c, 'true']\n    {line}\n")
     report = ops.validate(spec)

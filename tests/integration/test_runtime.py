@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.executor import PipelineExecutor, Taken
 from shipyard.engine.fleet import FleetExecutor
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.model import Plan
 from shipyard.workspace import RunDir
@@ -41,7 +41,7 @@ def failing_checkpointer(
     raise Broken("the disk controller caught fire")
 
 
-def prepared(ops: LocalOperations, spec: Path) -> tuple[Plan, str, RunDir]:
+def prepared(ops: Operations, spec: Path) -> tuple[Plan, str, RunDir]:
     """A plan and its execution's record and folder, as `run` prepares them."""
     plan = ops.plan(spec)
     execution_id = f"{plan.name}-{time.time_ns()}"
@@ -76,7 +76,7 @@ steps:
 
 
 def test_a_side_task_that_dies_stops_the_pipeline_with_its_error(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     plan, execution_id, run_dir = prepared(ops, write_spec(LONG_STEP))
     executor = PipelineExecutor(
@@ -112,7 +112,7 @@ steps:
 
 
 def test_a_side_task_that_dies_brings_a_fleet_down_with_its_error(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     plan, execution_id, run_dir = prepared(ops, write_spec(MIXED))
     executor = FleetExecutor(

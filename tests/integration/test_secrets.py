@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+import shipyard
+from shipyard.api import Operations
 from shipyard.errors import ParameterError, SpecError
-from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, ExecutionStatus, to_jsonable
-from shipyard.workspace import Workspace
 from tests.conftest import SpecWriter, missing_component
 
 NOBODY = 65534
@@ -86,7 +86,7 @@ def read_as_nobody(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def finished(ops: LocalOperations, execution_id: str) -> ExecutionStatus:
+def finished(ops: Operations, execution_id: str) -> ExecutionStatus:
     """The execution once it has ended (a detached one ends in its own time)."""
     deadline = time.monotonic() + 60
     status = ops.status(execution_id)
@@ -117,7 +117,7 @@ def test_home_is_owner_only_and_steps_keep_the_users_umask(
     spec = write_spec(FILE_SPEC)
     home = tmp_path / "home"
     with umask(user_umask):
-        ops = LocalOperations(Workspace(home))
+        ops = shipyard.connect(home)
         try:
             status = ops.run(spec)
             ops.plan(spec, {"greeting": "again"})  # a second cache entry
@@ -140,7 +140,7 @@ def test_home_is_owner_only_and_steps_keep_the_users_umask(
 
 
 def test_a_detached_run_writes_owner_only_files_too(
-    tmp_path: Path, write_spec: SpecWriter, ops: LocalOperations
+    tmp_path: Path, write_spec: SpecWriter, ops: Operations
 ) -> None:
     spec = write_spec(FILE_SPEC)
     status = finished(ops, ops.run(spec, detach=True).id)
@@ -159,7 +159,7 @@ def test_another_user_cannot_read_the_state_the_plans_or_the_logs(
     spec.chmod(0o644)
     (shared / "work").mkdir(mode=0o777)
     home = shared / "home"
-    ops = LocalOperations(Workspace(home))
+    ops = shipyard.connect(home)
     try:
         status = ops.run(spec)
     finally:
@@ -195,7 +195,7 @@ def test_an_open_home_is_closed_once_and_said_so(
         for folder in ("runs", "cache", "trash"):
             (home / folder).mkdir()
         (home / "state.db").touch()
-    ops = LocalOperations(Workspace(home))
+    ops = shipyard.connect(home)
     try:
         ops.list_executions()
         first = capfd.readouterr().err
@@ -220,7 +220,7 @@ def test_a_home_made_by_hand_gets_owner_only_top_folders(
     home = tmp_path / "by-hand"
     home.mkdir()
     home.chmod(mode)
-    ops = LocalOperations(Workspace(home))
+    ops = shipyard.connect(home)
     try:
         with umask(0o022):
             ops.run(spec)
@@ -282,7 +282,7 @@ def secret() -> str:
 def test_a_secret_reaches_the_step_only_through_its_environment(
     tmp_path: Path,
     write_spec: SpecWriter,
-    ops: LocalOperations,
+    ops: Operations,
     secret: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -309,7 +309,7 @@ def test_a_secret_reaches_the_step_only_through_its_environment(
 
 
 def test_a_secret_given_with_p_is_kept_off_the_disk_too(
-    tmp_path: Path, write_spec: SpecWriter, ops: LocalOperations, secret: str
+    tmp_path: Path, write_spec: SpecWriter, ops: Operations, secret: str
 ) -> None:
     spec = write_spec(SECRET_SPEC)
     (tmp_path / "go").touch()
@@ -320,7 +320,7 @@ def test_a_secret_given_with_p_is_kept_off_the_disk_too(
 
 
 def test_a_missing_secret_is_asked_for_and_nothing_starts(
-    write_spec: SpecWriter, ops: LocalOperations
+    write_spec: SpecWriter, ops: Operations
 ) -> None:
     spec = write_spec(SECRET_SPEC)
     with pytest.raises(ParameterError, match="secret parameter 'token' was not given") as error:
@@ -331,7 +331,7 @@ def test_a_missing_secret_is_asked_for_and_nothing_starts(
 
 
 def test_a_secret_with_a_nul_byte_is_refused_without_showing_it(
-    write_spec: SpecWriter, ops: LocalOperations
+    write_spec: SpecWriter, ops: Operations
 ) -> None:
     spec = write_spec(SECRET_SPEC)
     with pytest.raises(ParameterError, match="NUL byte") as error:
@@ -343,7 +343,7 @@ def test_a_secret_with_a_nul_byte_is_refused_without_showing_it(
 def test_a_detached_run_gets_the_secret_without_a_file(
     tmp_path: Path,
     write_spec: SpecWriter,
-    ops: LocalOperations,
+    ops: Operations,
     secret: str,
     monkeypatch: pytest.MonkeyPatch,
     threads: bool,
@@ -372,7 +372,7 @@ def test_a_detached_run_gets_the_secret_without_a_file(
 def test_resume_asks_for_the_secret_again(
     tmp_path: Path,
     write_spec: SpecWriter,
-    ops: LocalOperations,
+    ops: Operations,
     secret: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -397,7 +397,7 @@ def test_resume_asks_for_the_secret_again(
 
 
 def test_a_secret_is_refused_in_an_argv_at_validation(
-    write_spec: SpecWriter, ops: LocalOperations
+    write_spec: SpecWriter, ops: Operations
 ) -> None:
     spec = write_spec(
         """
@@ -424,7 +424,7 @@ def test_cache_entry_names_are_keyed_per_home(tmp_path: Path, write_spec: SpecWr
     spec = write_spec(SECRET_SPEC)
     names = []
     for home in ("one", "two"):
-        ops = LocalOperations(Workspace(tmp_path / home))
+        ops = shipyard.connect(tmp_path / home)
         try:
             ops.plan(spec, {"token": "1234"})
         finally:
@@ -449,7 +449,7 @@ def test_a_rotated_log_is_owner_only(tmp_path: Path, user_umask: int) -> None:
 
 
 def test_a_service_gets_the_secret_through_its_environment(
-    tmp_path: Path, write_spec: SpecWriter, ops: LocalOperations, secret: str
+    tmp_path: Path, write_spec: SpecWriter, ops: Operations, secret: str
 ) -> None:
     spec = write_spec(
         """

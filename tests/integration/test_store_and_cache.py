@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.errors import StoreCorrupt, StoreError
-from shipyard.local import LocalOperations
 from shipyard.plan.cache import PlanCache
 from shipyard.store.migrations import SCHEMA_VERSION
 from shipyard.store.sqlite import SQLiteStore
@@ -48,7 +48,7 @@ def test_home_that_is_a_file(tmp_path: Path) -> None:
 
 
 def test_plan_cache_hits_misses_and_survives_corruption(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec("name: c\nparameters: {n: 1}\nsteps:\n  a: {run: [echo, '{{ n }}']}\n")
     first = ops.plan(spec)
@@ -65,9 +65,7 @@ def test_plan_cache_hits_misses_and_survives_corruption(
     assert ops.plan(spec).step("a").command.argv == ["echo", "changed"]  # rebuilt, not trusted
 
 
-def test_cache_entries_are_pruned(
-    tmp_path: Path, ops: LocalOperations, write_spec: SpecWriter
-) -> None:
+def test_cache_entries_are_pruned(tmp_path: Path, ops: Operations, write_spec: SpecWriter) -> None:
     from shipyard.plan import cache as cache_module
 
     spec = write_spec("name: p\nparameters: {n: 1}\nsteps:\n  a: {run: [true]}\n")

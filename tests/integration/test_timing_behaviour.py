@@ -20,8 +20,8 @@ from typing import TypeVar
 
 import pytest
 
+from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
-from shipyard.local import LocalOperations
 from shipyard.models import Event, ExecutionState, ExecutionStatus, UnitState
 from tests.conftest import SpecWriter
 
@@ -44,11 +44,11 @@ def wait_until(what: str, check: Callable[[], T | None], timeout: float = 30.0) 
         time.sleep(0.05)
 
 
-def events(ops: LocalOperations, execution_id: str, *actions: str) -> list[Event]:
+def events(ops: Operations, execution_id: str, *actions: str) -> list[Event]:
     return [event for _, event in ops.store.events(execution_id) if event.action in actions]
 
 
-def finished(ops: LocalOperations, execution_id: str) -> ExecutionStatus | None:
+def finished(ops: Operations, execution_id: str) -> ExecutionStatus | None:
     status = ops.status(execution_id)
     return status if status.state.finished else None
 
@@ -56,9 +56,7 @@ def finished(ops: LocalOperations, execution_id: str) -> ExecutionStatus | None:
 # -- retries and restarts ---------------------------------------------------------------------
 
 
-def test_retries_wait_their_backoff_and_it_doubles(
-    ops: LocalOperations, write_spec: SpecWriter
-) -> None:
+def test_retries_wait_their_backoff_and_it_doubles(ops: Operations, write_spec: SpecWriter) -> None:
     spec = write_spec(
         """
         name: retrying
@@ -81,7 +79,7 @@ def test_retries_wait_their_backoff_and_it_doubles(
     assert announced == [1.0, 2.0], f"announced retry delays {announced}"
 
 
-def watch_restarts(ops: LocalOperations, execution_id: str, service: str, limit: int) -> None:
+def watch_restarts(ops: Operations, execution_id: str, service: str, limit: int) -> None:
     """Wait until ``service`` is failed, and fail at once if it starts more than ``limit``
     times (its max_restarts + 1) or is not failed within 30 s."""
     deadline = time.monotonic() + 30
@@ -99,7 +97,7 @@ def watch_restarts(ops: LocalOperations, execution_id: str, service: str, limit:
 
 
 def test_a_crashing_service_waits_its_backoff_then_gives_up_after_max_restarts(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     spec = write_spec(
         """
@@ -134,7 +132,7 @@ if [ -e fail-once ]; then rm -f fail-once; echo failed >> probes.log; exit 1; fi
 
 
 def test_one_failed_probe_under_a_threshold_of_three_restarts_nothing(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     (tmp_path / "probe.sh").write_text(PROBE, encoding="utf-8")
     spec = write_spec(
@@ -189,7 +187,7 @@ def marker(folder: Path) -> list[str]:
 @pytest.mark.parametrize("signal_name", ["TERM", "INT"])
 @pytest.mark.parametrize("ending", ["stop", "timeout"])
 def test_a_step_gets_its_stop_signal_then_sigkill(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, signal_name: str, ending: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, signal_name: str, ending: str
 ) -> None:
     limit = "timeout: 0.5s" if ending == "timeout" else ""
     spec = write_spec(
@@ -229,7 +227,7 @@ def test_a_step_gets_its_stop_signal_then_sigkill(
 
 @pytest.mark.parametrize("signal_name", ["TERM", "INT"])
 def test_a_service_gets_its_stop_signal_then_sigkill(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path, signal_name: str
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path, signal_name: str
 ) -> None:
     spec = write_spec(
         f"""
@@ -259,12 +257,12 @@ def test_a_service_gets_its_stop_signal_then_sigkill(
 # -- the estimate -----------------------------------------------------------------------------
 
 
-def second_step_started(ops: LocalOperations, execution_id: str) -> datetime | None:
+def second_step_started(ops: Operations, execution_id: str) -> datetime | None:
     return ops.status(execution_id).unit("work").started_at
 
 
 def test_the_second_runs_estimate_is_its_start_plus_the_first_runs_duration(
-    ops: LocalOperations, write_spec: SpecWriter, tmp_path: Path
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
     spec = write_spec(
         """
@@ -308,7 +306,7 @@ def test_the_second_runs_estimate_is_its_start_plus_the_first_runs_duration(
 
 
 def test_a_taken_explicit_port_fails_the_fleet_before_anything_starts(
-    ops: LocalOperations, write_spec: SpecWriter
+    ops: Operations, write_spec: SpecWriter
 ) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -330,7 +328,7 @@ def test_a_taken_explicit_port_fails_the_fleet_before_anything_starts(
     assert f"port {port} of service 'a' is already in use" in (final.reason or "")
 
 
-def test_an_auto_port_skips_one_that_is_taken(ops: LocalOperations, write_spec: SpecWriter) -> None:
+def test_an_auto_port_skips_one_that_is_taken(ops: Operations, write_spec: SpecWriter) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()

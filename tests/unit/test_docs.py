@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import shipyard
-from shipyard.local import LocalOperations
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_every_spec_key_is_documented() -> None:
-    schema = LocalOperations().schema()
+    schema = shipyard.connect().schema()
     keys = set(schema["properties"])
     for definition in schema["$defs"].values():
         keys |= set(definition.get("properties", {}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from rich.console import Console
 
@@ -17,9 +16,8 @@ def render(display: FleetDisplay) -> list[str]:
     return [" ".join(line.split()) for line in out.getvalue().splitlines()]
 
 
-def test_the_board_follows_each_unit_through_its_events(tmp_path: Path) -> None:
-    (tmp_path / "exec_x" / "logs").mkdir(parents=True)  # what it follows: nothing written
-    display = FleetDisplay(Console(file=io.StringIO(), color_system=None), tmp_path)
+def test_the_board_follows_each_unit_through_its_events() -> None:
+    display = FleetDisplay(Console(file=io.StringIO(), color_system=None))
     with display:
         feed(display)
     rows = render(display)

@@ -21,7 +21,16 @@ from shipyard import __version__
 from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from rich.console import Console
+
+    from shipyard.api import CleanReport, LogLine, Operations
+    from shipyard.models import ExecutionStatus
+    from shipyard.plan.model import Plan, RunMode
+
+    #: Starts an execution: ``(detach, hold) -> its status`` (see Executions.run).
+    Starter = Callable[[bool, bool], ExecutionStatus]
 
 #: Every Typer app here (the root, its groups, a single command run alone) behaves alike.
 _SETTINGS: dict[str, Any] = {
@@ -108,11 +117,10 @@ SpecArgument = Annotated[Path, typer.Argument(help="The spec file (YAML).", show
 _MODES = ("normal", "debug", "profile", "test")
 
 
-def _ops(home: Path | None) -> Any:
-    from shipyard.local import LocalOperations
-    from shipyard.workspace import Workspace
+def _ops(home: Path | None) -> "Operations":
+    from shipyard import connect
 
-    return LocalOperations(Workspace(home.resolve()) if home else None)
+    return connect(home)
 
 
 def _dump(value: Any) -> None:
@@ -122,12 +130,12 @@ def _dump(value: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2) + "\n")
 
 
-def _mode(value: str) -> Any:
+def _mode(value: str) -> "RunMode":
     if value not in _MODES:
         raise ShipyardError(
             f"--mode {value} is not a run mode", hint=f"use one of: {', '.join(_MODES)}"
         )
-    return value
+    return value  # type: ignore[return-value]  # one of _MODES: a RunMode
 
 
 def _params(pairs: list[str] | None) -> dict[str, str]:
@@ -139,9 +147,9 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
 @app.command()
 def validate(spec: SpecArgument, as_json: JsonOption = False) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    from shipyard.local import LocalOperations
+    from shipyard import connect
 
-    report = LocalOperations().validate(spec)
+    report = connect().validate(spec)
     if as_json:
         _dump(report)
     else:
@@ -168,7 +176,7 @@ def plan(
     _show_plan(ops, result, as_json=as_json)
 
 
-def _show_plan(ops: Any, plan: Any, *, as_json: bool) -> None:
+def _show_plan(ops: "Operations", plan: "Plan", *, as_json: bool) -> None:
     ports: dict[str, int] = {}
     taken: str | None = None
     if plan.services:
@@ -243,19 +251,19 @@ def run(
     params = _params(param)
     every = _duration("--checkpoint-every", checkpoint_every) if checkpoint_every else None
 
-    def start(observer: Any, background: bool) -> Any:
+    def start(background: bool, hold: bool) -> "ExecutionStatus":
         return ops.run(
             spec,
             params,
             mode=run_mode,
             max_parallel=max_parallel,
-            observer=observer,
             detach=background,
+            hold=hold,
             resume_from=resume_from,
             checkpoint_every=every,
         )
 
-    _execute(ops, start, mode=run_mode, detach=detach, quiet=quiet, as_json=as_json)
+    _execute(ops, home, start, mode=run_mode, detach=detach, quiet=quiet, as_json=as_json)
 
 
 @app.command()
@@ -278,10 +286,17 @@ def up(
 
     ops = _ops(home)
     if not detach:
+        from shipyard.cli.follow import events_of, logs_of
         from shipyard.cli.progress import FleetDisplay
 
-        with FleetDisplay(console(), ops.workspace.home / "runs") as display:
-            status = ops.up(spec, _params(param), observer=display)
+        held = ops.up(spec, _params(param), hold=True)
+        after = ops.events(held.id).cursor
+        with (
+            FleetDisplay(console()) as display,
+            logs_of(functools.partial(_ops, home), held.id, display.line),
+            events_of(functools.partial(_ops, home), held.id, after, display),
+        ):
+            status = ops.start(held.id)
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
         if status.state.value == "failed":
             raise ShipyardError(f"{status.id} failed: {status.reason}")
@@ -465,7 +480,7 @@ def agents_list(
     """Every agent of FOLDER: discovered or invalid, and how the deployed ones are doing."""
     ops = _ops(home)
     found = ops.agents_discover(folder)
-    deployed: dict[str, Any] = {}
+    deployed: dict[str, Any] = {}  # name → UnitStatus
     with contextlib.suppress(ShipyardError):
         deployed = {u.name: u for u in ops.status(ops.agents_fleet(folder)).units}
     rows = []
@@ -522,22 +537,29 @@ def resume(
     ops = _ops(home)
     params = _params(param)
 
-    def start(observer: Any, background: bool) -> Any:
-        return ops.resume(
-            execution_id, force=force, detach=background, observer=observer, params=params
-        )
+    def start(background: bool, hold: bool) -> "ExecutionStatus":
+        return ops.resume(execution_id, force=force, detach=background, hold=hold, params=params)
 
     mode = ops.status(execution_id).mode
-    _execute(ops, start, mode=mode, detach=detach, quiet=quiet, as_json=as_json)
+    _execute(ops, home, start, mode=mode, detach=detach, quiet=quiet, as_json=as_json)
 
 
-def _execute(ops: Any, start: Any, *, mode: str, detach: bool, quiet: bool, as_json: bool) -> None:
-    """Start an execution (``start(observer, detach)``) and show it as the options ask."""
+def _execute(
+    ops: "Operations",
+    home: Path | None,
+    start: "Starter",
+    *,
+    mode: str,
+    detach: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Start an execution (``start(detach, hold)``) and show it as the options ask."""
     from shipyard.cli.plain import summary_line
     from shipyard.models import ExecutionState
 
     if detach:
-        status = start(None, True)
+        status = start(True, False)
         if as_json:
             _dump(status)
         else:
@@ -549,14 +571,10 @@ def _execute(ops: Any, start: Any, *, mode: str, detach: bool, quiet: bool, as_j
             )
         return
     if (quiet or as_json) and mode != "debug":
-        # Nothing to show while it runs: no display, and no Rich to import.
-        status = start(None, False)
+        # Nothing to show while it runs: no display, no follower, and no Rich to import.
+        status = start(False, False)
     else:
-        from shipyard.cli.progress import RunDisplay
-
-        display_console = error_console() if as_json else console()
-        with RunDisplay(display_console, debug=mode == "debug", quiet=quiet) as display:
-            status = start(display, False)
+        status = _shown_live(ops, home, start, mode=mode, quiet=quiet, as_json=as_json)
     if as_json:
         _dump(status)
     elif quiet:
@@ -572,6 +590,30 @@ def _execute(ops: Any, start: Any, *, mode: str, detach: bool, quiet: bool, as_j
             console().print(f"logs: shipyard logs {status.id} [STEP]", style="dim")
     if status.state != ExecutionState.SUCCEEDED:
         raise typer.Exit(1)
+
+
+def _shown_live(
+    ops: "Operations",
+    home: Path | None,
+    start: "Starter",
+    *,
+    mode: str,
+    quiet: bool,
+    as_json: bool,
+) -> "ExecutionStatus":
+    """Run in the foreground with the live display fed by the execution's events: prepared
+    (held) first, so the follower knows what to follow and where its events start."""
+    from shipyard.cli.follow import events_of
+    from shipyard.cli.progress import RunDisplay
+
+    held = start(False, True)
+    after = ops.events(held.id).cursor  # a resumed execution's earlier events are not shown
+    display_console = error_console() if as_json else console()
+    with (
+        RunDisplay(display_console, debug=mode == "debug", quiet=quiet) as display,
+        events_of(functools.partial(_ops, home), held.id, after, display),
+    ):
+        return ops.start(held.id)
 
 
 @app.command()
@@ -637,10 +679,7 @@ def logs(
     ops = _ops(home)
     prefix = step is None
     width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
-    if follow:
-        lines = ops.follow_logs(execution_id, step, grep=grep, tail=tail)
-    else:
-        lines = ops.logs(execution_id, step, tail=tail, grep=grep)
+    lines = ops.logs(execution_id, step, tail=tail, grep=grep, follow=follow)
     # Streamed as read, never gathered: memory stays the same whatever the log's size.
     try:
         if as_json and not follow:
@@ -652,7 +691,9 @@ def logs(
         raise typer.Exit(1) from None
 
 
-def _stream_log_lines(lines: Any, *, width: int | None, as_json: bool, flush: bool) -> None:
+def _stream_log_lines(
+    lines: "Iterable[LogLine]", *, width: int | None, as_json: bool, flush: bool
+) -> None:
     from shipyard.cli import plain
 
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -672,7 +713,7 @@ def _stream_log_lines(lines: Any, *, width: int | None, as_json: bool, flush: bo
             sys.stdout.flush()
 
 
-def _stream_json_list(lines: Any) -> None:
+def _stream_json_list(lines: "Iterable[LogLine]") -> None:
     """A JSON list written one object per line as the lines come: ``json.loads`` reads the
     whole, a line-oriented reader takes each line without its trailing comma."""
     from shipyard.cli import plain
@@ -799,7 +840,7 @@ def clean(
         _print_clean_report(report)
 
 
-def _print_clean_report(report: Any) -> None:
+def _print_clean_report(report: "CleanReport") -> None:
     from shipyard.spec.quantities import format_size
 
     for run in report.runs:
@@ -891,12 +932,10 @@ def checkpoint_restore(
     ops = _ops(home)
     params = _params(param)
 
-    def start(observer: Any, background: bool) -> Any:
-        return ops.checkpoint_restore(
-            checkpoint_id, detach=background, observer=observer, params=params
-        )
+    def start(background: bool, hold: bool) -> "ExecutionStatus":
+        return ops.checkpoint_restore(checkpoint_id, detach=background, hold=hold, params=params)
 
-    _execute(ops, start, mode="normal", detach=detach, quiet=quiet, as_json=as_json)
+    _execute(ops, home, start, mode="normal", detach=detach, quiet=quiet, as_json=as_json)
 
 
 store_app = typer.Typer(
@@ -956,9 +995,9 @@ def _asdict(value: Any) -> Any:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec file (for editors and linters)."""
-    from shipyard.local import LocalOperations
+    from shipyard import connect
 
-    sys.stdout.write(json.dumps(LocalOperations().schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(connect().schema(), indent=2) + "\n")
 
 
 def _version(value: bool) -> None:

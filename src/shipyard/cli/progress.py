@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
@@ -24,6 +23,8 @@ from shipyard.spec.quantities import format_duration
 if TYPE_CHECKING:
     from rich.live import Live
     from rich.progress import Progress
+
+    from shipyard.api import LogLine
 
 _DONE_ACTIONS = {"unit_finished", "unit_skipped"}
 
@@ -171,13 +172,13 @@ _BOARD_STATE = {
 class FleetDisplay:
     """`up` in the foreground: one line per service (and step) event and, like `docker compose
     up`, the services' output interleaved as it is written (``name | line``), until Ctrl-C. On a
-    terminal a live board below them shows each unit's state, health, pid, port and restarts."""
+    terminal a live board below them shows each unit's state, health, pid, port and restarts.
 
-    def __init__(self, console: Console, runs: Path) -> None:
+    Fed by two followers of the operations API (:mod:`shipyard.cli.follow`): events through
+    the call, log lines through :meth:`line`, from two threads (hence the lock)."""
+
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self._runs = runs  # $SHIPYARD_HOME/runs: the run directory is known at the first event
-        self._tail: threading.Thread | None = None
-        self._done = threading.Event()
         self._lock = threading.Lock()
         self._units: dict[str, dict[str, Any]] = {}
         self._live: Live | None = None
@@ -194,9 +195,6 @@ class FleetDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        if self._tail is not None:
-            self._tail.join()
         if self._live is not None:
             self._live.stop()
 
@@ -236,37 +234,12 @@ class FleetDisplay:
         elif event.action in ("service_unhealthy", "service_exited", "service_failed"):
             unit["health"] = "unhealthy" if event.action == "service_unhealthy" else "down"
 
-    def _follow(self, logs: Path) -> None:
-        """Print new lines of every log in ``logs`` until the display closes (then drain)."""
-        positions: dict[Path, int] = {}
-        pending: dict[Path, str] = {}
-        while True:
-            stop = self._done.wait(0.1)
-            for path in sorted(logs.glob("*.log")):
-                if path.name.startswith("_"):
-                    continue
-                try:
-                    with path.open("rb") as handle:
-                        handle.seek(positions.get(path, 0))
-                        chunk = handle.read()
-                except OSError:
-                    continue
-                positions[path] = positions.get(path, 0) + len(chunk)
-                text = pending.get(path, "") + chunk.decode("utf-8", errors="replace")
-                *lines, pending[path] = text.split("\n")
-                with self._lock:
-                    for line in lines:
-                        self.console.print(
-                            Text.assemble((f"{path.stem} | ", "cyan"), line), markup=False
-                        )
-            if stop:
-                return
+    def line(self, line: LogLine) -> None:
+        """One line a unit wrote, as ``unit | text``."""
+        with self._lock:
+            self.console.print(Text.assemble((f"{line.unit} | ", "cyan"), line.text), markup=False)
 
     def __call__(self, event: Event) -> None:
-        if self._tail is None:
-            logs = self._runs / event.execution_id / "logs"
-            self._tail = threading.Thread(target=self._follow, args=(logs,), daemon=True)
-            self._tail.start()
         self._note(event)
         if self._live is not None:
             self._live.update(self.board())

@@ -13,7 +13,6 @@ from shipyard.operations.core import Core
 from shipyard.workspace import RunDir
 
 if TYPE_CHECKING:
-    from shipyard.api import Observer
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan
 
@@ -73,7 +72,7 @@ class CheckpointOperations:
         checkpoint_id: str,
         *,
         detach: bool = False,
-        observer: Observer | None = None,
+        hold: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> ExecutionStatus:
         """A new execution from a checkpoint: steps that had succeeded are not run again; the
@@ -89,4 +88,4 @@ class CheckpointOperations:
         new_id, run_dir = self._prepare(plan, source.root / "spec.yaml")
         kept = resuming.from_checkpoint(plan, saved.units)
         resuming.mark_restored(self.store, new_id, kept, saved.id, self.clock.now())
-        return self._drive(plan, new_id, run_dir, observer, detach, secrets)
+        return self._drive(plan, new_id, run_dir, secrets, detach=detach, hold=hold)

@@ -11,7 +11,6 @@ from shipyard.models import ExecutionStatus, ExecutionSummary
 from shipyard.workspace import RunDir, Workspace
 
 if TYPE_CHECKING:
-    from shipyard.api import Observer
     from shipyard.operations.clock import Clock
     from shipyard.plan.model import Plan
     from shipyard.store.base import Store
@@ -44,14 +43,17 @@ class Core(Protocol):
 
     def _looker(self, execution_id: str) -> Callable[[], ExecutionStatus]: ...
 
-    def _prepare(self, plan: Plan, spec_path: Path) -> tuple[str, RunDir]: ...
+    def _prepare(
+        self, plan: Plan, spec_path: Path, spec_text: str | None = None
+    ) -> tuple[str, RunDir]: ...
 
     def _drive(
         self,
         plan: Plan,
         execution_id: str,
         run_dir: RunDir,
-        observer: Observer | None,
-        detach: bool,
         secrets: Mapping[str, str],
+        *,
+        detach: bool,
+        hold: bool,
     ) -> ExecutionStatus: ...

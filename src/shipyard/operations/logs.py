@@ -71,7 +71,7 @@ def stream_logs(
             yield LogLine(name, number, text)
 
 
-def follow(
+def follow_lines(
     look: Callable[[], ExecutionStatus],
     unit: str | None,
     *,
@@ -143,21 +143,13 @@ class LogOperations:
         *,
         tail: int | None = None,
         grep: str | None = None,
+        follow: bool = False,
     ) -> Iterator[LogLine]:
+        if follow:
+            # New lines as they are written, until the followed units (every unit when none is
+            # named) have finished and every line is out; several units' lines interleave in
+            # the order they are noticed, each file read once from where the last look ended.
+            return follow_lines(self._looker(execution_id), unit, grep=grep, tail=tail, poll=0.2)
         paths = log_paths(self.status(execution_id), unit)
         # Checked here, read lazily.
         return stream_logs(paths, tail=tail, pattern=compile_grep(grep))
-
-    def follow_logs(
-        self: Core,
-        execution_id: str,
-        unit: str | None = None,
-        *,
-        grep: str | None = None,
-        tail: int | None = None,
-        poll: float = 0.2,
-    ) -> Iterator[LogLine]:
-        """New log lines as they are written, until the followed units (every unit when none is
-        named) have finished and every line is out. Lines of several units interleave in the
-        order they are noticed. Each file is read once, from where the last look ended."""
-        return follow(self._looker(execution_id), unit, grep=grep, tail=tail, poll=poll)

@@ -26,18 +26,23 @@ def cached_plan(
     spec_path: str | Path,
     params: Mapping[str, Any] | None,
     *,
+    spec_text: str | None = None,
     mode: RunMode,
     max_parallel: int | None,
 ) -> Plan:
     """The plan of ``spec_path``: from the cache when the spec, the overrides and the machine
-    are the same (no Pydantic imported), else built and cached; with the store's history."""
+    are the same (no Pydantic imported), else built and cached; with the store's history.
+    With ``spec_text`` the spec is that text and ``spec_path`` only names it."""
     from shipyard.plan.cache import PlanCache, plan_key
     from shipyard.plan.model import with_history
     from shipyard.spec.reading import read_spec_text
 
     # A regular file of a sane size in UTF-8 (SpecError otherwise): never /dev/zero or a FIFO.
-    text = read_spec_text(Path(spec_path))
-    path = Path(spec_path).resolve()
+    if spec_text is None:
+        text = read_spec_text(Path(spec_path))
+        path = Path(spec_path).resolve()
+    else:  # a name, not a file: messages say `name:line`, and nothing is read from disk
+        text, path = spec_text, Path(spec_path)
     overrides = dict(params or {})
     cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
     cache = PlanCache(workspace.plan_cache)
@@ -74,13 +79,21 @@ def save_plan(run_dir: RunDir, plan: Plan) -> None:
 
 
 def prepare(
-    workspace: Workspace, store: Store, plan: Plan, spec_path: Path, now: float
+    workspace: Workspace,
+    store: Store,
+    plan: Plan,
+    spec_path: Path,
+    now: float,
+    *,
+    spec_text: str | None = None,
 ) -> tuple[str, RunDir]:
-    """The execution's folder and its record (pending), ready for an engine to take."""
+    """The execution's folder and its record (pending), ready for an engine to take.
+    ``spec_text``: the spec's text when it was given as text (else read from ``spec_path``)."""
     created = datetime.fromtimestamp(now, UTC)
     execution_id = new_execution_id(plan.name, created)
     run_dir = workspace.run_dir(execution_id)
-    spec_text = spec_path.read_text(encoding="utf-8")
+    if spec_text is None:
+        spec_text = spec_path.read_text(encoding="utf-8")
     with _no_half_run(run_dir):
         _record_new(store, plan, execution_id, run_dir, spec_text, now)
     return execution_id, run_dir
@@ -150,14 +163,18 @@ def secrets_again(plan: Plan, params: Mapping[str, Any] | None, command: str) ->
     return secrets_of(plan, params, again=command)
 
 
-def validate(spec_path: str | Path) -> ValidationReport:
-    """Load ``spec_path`` and report every problem found (file, line, column, hint)."""
+def validate(spec_path: str | Path, spec_text: str | None = None) -> ValidationReport:
+    """Load ``spec_path`` (or ``spec_text``, named ``spec_path`` in messages) and report every
+    problem found (file, line, column, hint)."""
     from shipyard.api import Problem, ValidationReport
     from shipyard.errors import SpecError
-    from shipyard.spec.loader import load_spec
+    from shipyard.spec.loader import load_spec, load_spec_text
 
     try:
-        loaded = load_spec(spec_path)
+        if spec_text is None:
+            loaded = load_spec(spec_path)
+        else:
+            loaded = load_spec_text(spec_text, Path(spec_path))
     except SpecError as error:
         return ValidationReport(
             path=str(spec_path),
