@@ -136,15 +136,24 @@ def _generic(origin: Any, args: tuple[Any, ...], encoding: bool) -> Convert:
     if origin in (list, abc.Sequence, tuple, set, frozenset):
         item = _convert(args[0] if args else Any, encoding)
         made: type = list if (encoding or origin in (abc.Sequence, tuple)) else origin
-        return lambda values: made(item(value) for value in values)
+        return lambda values: made(item(value) for value in _of(values, _COLLECTIONS))
     if origin in (dict, abc.Mapping):
         value_hint = args[1] if len(args) == 2 else Any
         convert = _convert(value_hint, encoding)
-        return lambda mapping: {str(key): convert(value) for key, value in mapping.items()}
+        return lambda data: {str(k): convert(v) for k, v in _of(data, abc.Mapping).items()}
     if origin in (abc.Iterator, abc.Iterable, abc.Generator):
         item = _convert(args[0], encoding)
         return lambda values: (item(value) for value in values)
     raise WireError(f"the wire has no form for {origin!r}")
+
+
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+def _of(value: Any, kinds: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kinds):
+        raise WireError(f"{value!r} is not a {kinds}")
+    return value
 
 
 def _union(members: tuple[Any, ...], encoding: bool) -> Convert:
