@@ -300,7 +300,8 @@ class RoundTripOperations:
             raise AttributeError(f"{name!r} is not an operation of shipyard.api.Operations")
         return functools.partial(self._call, name)
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        # ``name`` positional-only: an operation may have a keyword of that name (list_executions)
         signature, hints = _signature(name)
         bound = signature.bind(None, *args, **kwargs)  # None: the protocol's ``self``
         sent = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.api import Operations
+from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.workspace import Workspace
@@ -24,8 +24,8 @@ from tests.conftest import SpecWriter
 Doctor = Callable[[PlannedStep, Path], PlannedStep]
 
 
-class DoctoredPlans(Operations):
-    """Operations whose plans have their step ``a`` changed by ``doctor``."""
+class DoctoredPlans(LocalOperations):
+    """LocalOperations whose plans have their step ``a`` changed by ``doctor``."""
 
     def __init__(self, home: Path, doctor: Doctor, folder: Path) -> None:
         super().__init__(Workspace(home))
@@ -97,8 +97,8 @@ def test_a_unit_that_cannot_start_fails_with_its_reason(
         ops.close()
 
 
-class DoctoredService(Operations):
-    """Operations whose plans start service ``w`` with ``argv``."""
+class DoctoredService(LocalOperations):
+    """LocalOperations whose plans start service ``w`` with ``argv``."""
 
     def __init__(self, home: Path, argv: list[str]) -> None:
         super().__init__(Workspace(home))
