@@ -466,7 +466,7 @@ class PipelineExecutor:
         resources = self._samplers[running.step.runner].finish(name, cpu_seconds=status.cpu_seconds)
         verdict = judge_exit(
             ok=status.ok,
-            described=_describe_exit(status),
+            described="" if status.ok else _describe_exit(status),
             cancel_reason=running.cancel_reason,
             timed_out=running.timed_out,
             timeout=running.step.timeout,
@@ -500,7 +500,8 @@ class PipelineExecutor:
         key = None
         if verdict.state == UnitState.SUCCEEDED:
             key = self._keys.pop(name, None) or step_key(step)
-        self._record_attempt(name, attempt, verdict, ended, key, retrying=decision.retrying)
+        retrying = decision.delay is not None
+        self._record_attempt(name, attempt, verdict, ended, key, retrying=retrying)
         if decision.delay is not None:
             self._retry_later(name, attempt, decision.delay, verdict, ended)
             return

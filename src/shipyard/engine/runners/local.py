@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from shipyard.engine.containment import Containment, UnitScope, kill_now, release, terminate_unit
 from shipyard.engine.liveness import pid_alive
@@ -28,30 +27,31 @@ from shipyard.engine.wiring import HOST
 from shipyard.models import ResourceUsage
 
 
-@dataclass(eq=False, slots=True)
 class LocalHandle:
-    """A process group on this machine, with the containment scope of its unit run."""
+    """A process group on this machine, with the containment scope of its unit run. What the
+    executors read at every step's start and end is a plain attribute (no property calls on
+    the hot path)."""
 
-    launched: Launched
-    scope: UnitScope
-    unit: str
-    stop_signal: str
+    __slots__ = (
+        "exited",
+        "launched",
+        "pid",
+        "scope",
+        "started",
+        "started_monotonic",
+        "stop_signal",
+        "unit",
+    )
 
-    @property
-    def pid(self) -> int:
-        return self.launched.pid
-
-    @property
-    def started(self) -> float:
-        return self.launched.started
-
-    @property
-    def started_monotonic(self) -> float:
-        return self.launched.started_monotonic
-
-    @property
-    def exited(self) -> asyncio.Future[ExitStatus]:
-        return self.launched.exited
+    def __init__(self, launched: Launched, scope: UnitScope, unit: str, stop_signal: str) -> None:
+        self.launched = launched
+        self.scope = scope
+        self.unit = unit
+        self.stop_signal = stop_signal
+        self.pid = launched.pid
+        self.started = launched.started
+        self.started_monotonic = launched.started_monotonic
+        self.exited: asyncio.Future[ExitStatus] = launched.exited
 
     def alive(self) -> bool:
         return not self.launched.exited.done() and pid_alive(self.launched.pid)
