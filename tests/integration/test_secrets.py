@@ -27,6 +27,7 @@ import shipyard
 from shipyard.api import Operations
 from shipyard.errors import ParameterError, SpecError
 from shipyard.models import ExecutionState, ExecutionStatus, to_jsonable
+from shipyard.plan.codec import encode
 from tests.conftest import SpecWriter, missing_component
 
 NOBODY = 65534
@@ -296,7 +297,7 @@ def test_a_secret_reaches_the_step_only_through_its_environment(
     # Nothing Shipyard shows has it.
     plan = ops.plan(spec)
     shown = json.dumps(
-        [plan.to_dict(), to_jsonable(ops.status(status.id)), to_jsonable(ops.list_executions())]
+        [encode(plan), to_jsonable(ops.status(status.id)), to_jsonable(ops.list_executions())]
     )
     assert secret not in shown
     assert ops.status(status.id).parameters == {"token": "***", "user": "bob"}

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from shipyard.plan.build import log_limits
+from shipyard.plan.codec import decode, encode
 from shipyard.plan.model import LogLimit, Plan
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.models import Spec
@@ -66,4 +67,4 @@ def test_limits_survive_the_plan_cache() -> None:
         prepare=[], cleanup=[], steps=[], stages=[], critical_path=[],
         log_limits={"a": LogLimit(4096, 2)},
     )  # fmt: skip
-    assert Plan.from_dict(plan.to_dict()).log_limits == {"a": LogLimit(4096, 2)}
+    assert decode(encode(plan)).log_limits == {"a": LogLimit(4096, 2)}

@@ -137,9 +137,9 @@ PLANS = {
 @pytest.mark.parametrize("name", list(PLANS))
 def test_a_plan_survives_its_json_document(name: str) -> None:
     plan = PLANS[name]()
-    document = json.loads(json.dumps(plan.to_dict(), allow_nan=False))
+    document = json.loads(json.dumps(encode(plan), allow_nan=False))
     assert document["plan_format"] == PLAN_FORMAT
-    assert Plan.from_dict(document) == plan
+    assert decode(document) == plan
 
 
 @pytest.mark.parametrize("name", list(PLANS))
@@ -377,16 +377,16 @@ def test_secrets_stay_masked_through_the_document() -> None:
     """The document holds the mask and the templates, never a value; the engine's reveal of a
     plan read back is the same as of the plan built."""
     plan = built(SECRETS)
-    text = json.dumps(plan.to_dict())
+    text = json.dumps(encode(plan))
     assert MASK in text and "s3cr3t" not in text
-    again = Plan.from_dict(json.loads(text))
+    again = decode(json.loads(text))
     assert again.parameters["token"] == MASK and again.step("use").env["MINE"] == f"{MASK}!"
     assert reveal(again, {"token": "s3cr3t"}) == reveal(plan, {"token": "s3cr3t"})
     assert reveal(again, {"token": "s3cr3t"}).service("api").env["KEY"] == "s3cr3t"
 
 
 def _changed(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
-    document = copy.deepcopy(every_field_set().to_dict())
+    document = copy.deepcopy(encode(every_field_set()))
     part: Any = document
     for step in path[:-1]:
         part = part[step]
@@ -446,7 +446,7 @@ def test_a_document_it_cannot_read_is_a_clear_error(
     path: tuple[str | int, ...], value: object, message: str
 ) -> None:
     with pytest.raises(PlanFormatError) as caught:
-        Plan.from_dict(_changed(path, value), source="runs/x/plan.json")
+        decode(_changed(path, value), source="runs/x/plan.json")
     assert isinstance(caught.value, ShipyardError)  # printed without a traceback, exit 2
     assert str(caught.value).startswith("runs/x/plan.json ")
     assert message in caught.value.message
@@ -491,10 +491,10 @@ def test_a_type_without_a_rule_is_refused_when_the_converter_is_built() -> None:
 
 def test_a_format_2_document_is_read_with_its_units_running_locally() -> None:
     """Format 3 added ``runner``; a plan.json written in between (format 2) has none."""
-    document = built(MIXED).to_dict()
+    document = encode(built(MIXED))
     document["plan_format"] = 2
     for unit in [*document["steps"], *document["services"]]:
         del unit["runner"]
-    plan = Plan.from_dict(document)
+    plan = decode(document)
     assert plan == built(MIXED)
     assert {unit.runner for unit in [*plan.steps, *plan.services]} == {"local"}

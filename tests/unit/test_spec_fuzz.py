@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from shipyard.errors import ShipyardError, SpecError
 from shipyard.plan.build import build_plan
+from shipyard.plan.codec import encode
 from shipyard.spec.loader import LoadedSpec, load_spec_text
 
 FUZZ = settings(
@@ -489,7 +490,7 @@ def test_a_hostile_spec_loads_or_is_refused_and_its_plan_builds_or_is_refused(
         except ShipyardError:
             continue
         # plan.json and the plan cache are JSON: nothing non-finite may reach them.
-        json.dumps(plan.to_dict(), allow_nan=False)
+        json.dumps(encode(plan), allow_nan=False)
 
 
 @pytest.mark.slow
@@ -505,4 +506,4 @@ def test_a_plausible_spec_with_extreme_values_builds_its_plan_or_says_why(
         plan = build_plan(loaded, params, cores=2)
     except ShipyardError:
         return
-    json.dumps(plan.to_dict(), allow_nan=False)
+    json.dumps(encode(plan), allow_nan=False)

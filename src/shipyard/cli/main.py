@@ -185,7 +185,9 @@ def _show_plan(ops: "Operations", plan: "Plan", *, as_json: bool) -> None:
         except ShipyardError as error:
             taken = error.message
     if as_json:
-        data = plan.to_dict()  # plan.json's document, format number included
+        from shipyard.plan.codec import encode
+
+        data = encode(plan)  # plan.json's document, format number included
         if plan.services:
             data["ports"] = ports
             data["urls"] = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

@@ -75,7 +75,9 @@ def load_plan(run_dir: RunDir) -> Plan:
 
 
 def save_plan(run_dir: RunDir, plan: Plan) -> None:
-    write_private(run_dir.root / "plan.json", json.dumps(plan.to_dict()))
+    from shipyard.plan.codec import encode
+
+    write_private(run_dir.root / "plan.json", json.dumps(encode(plan)))
 
 
 def prepare(

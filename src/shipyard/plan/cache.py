@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard import __version__
-from shipyard.plan.codec import PlanFormatError
+from shipyard.plan.codec import PlanFormatError, decode, encode
 from shipyard.plan.model import Plan
 from shipyard.workspace import private_dir, write_private
 
@@ -85,7 +85,7 @@ class PlanCache:
     def get(self, key: str) -> Plan | None:
         try:
             data = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            return Plan.from_dict(data)
+            return decode(data)
         except (OSError, ValueError, KeyError, TypeError, PlanFormatError):
             return None  # e.g. another version's entry: the plan is built again
 
@@ -116,7 +116,7 @@ class PlanCache:
             private_dir(self.folder)
             target = self.folder / f"{key}.json"
             partial = target.with_suffix(f".{os.getpid()}.tmp")
-            write_private(partial, json.dumps(plan.to_dict()))
+            write_private(partial, json.dumps(encode(plan)))
             partial.replace(target)
             self._prune()
 

@@ -2,16 +2,16 @@
 
 Frozen dataclasses, not Pydantic models: a plan is built from an already validated spec, and the
 engine must be able to load a cached plan without importing Pydantic at all (see
-:mod:`shipyard.plan.cache`). ``to_dict``/``from_dict`` give its versioned JSON form, generated
-from these classes by :mod:`shipyard.plan.codec`: a field added here is written and read back
-with no other change (and a test makes you raise the format number).
+:mod:`shipyard.plan.cache`). Its versioned JSON form is :mod:`shipyard.plan.codec`'s (``encode``,
+``decode``), generated from these classes: a field added here is written and read back with no
+other change (and a test makes you raise the format number).
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 RunMode = Literal["normal", "debug", "profile", "test"]
 FailureStrategy = Literal["fail_fast", "continue"]
@@ -189,20 +189,6 @@ class Plan:
             if step.name == name:
                 return step
         raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plan's JSON document, with its format number (see :mod:`shipyard.plan.codec`)."""
-        from shipyard.plan.codec import encode
-
-        return encode(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "the plan") -> Plan:
-        """The inverse of :meth:`to_dict`, for every format this Shipyard reads; PlanFormatError
-        (naming ``source``) for any other document."""
-        from shipyard.plan.codec import decode
-
-        return decode(data, source=source)
 
 
 def with_history(plan: Plan, history: dict[str, float]) -> Plan:
