@@ -804,28 +804,14 @@ def clean(
 ) -> None:
     """Free space from finished runs. Cleaned files go to a trash first: `clean --undo ID` puts
     them back until `clean --purge`. Nothing outside a run directory is ever touched."""
-    from shipyard.spec.quantities import format_size
-
     ops = _ops(home)
     if purge:
-        freed = ops.clean_purge()
-        if as_json:
-            _dump({"purged_bytes": freed})
-        else:
-            sys.stdout.write(f"trash emptied: {format_size(freed)} freed\n")
+        _clean_purge(ops, as_json=as_json)
         return
     if undo:
         if execution_id is None:
             raise ShipyardError("--undo needs the execution id", hint="shipyard clean --undo ID")
-        restored = ops.clean_undo(execution_id)
-        if as_json:
-            _dump(restored)
-        else:
-            what = " and its records" if restored.records else ""
-            sys.stdout.write(
-                f"{execution_id}: {len(restored.paths)} files{what} put back "
-                f"({format_size(restored.bytes)})\n"
-            )
+        _clean_undo(ops, execution_id, as_json=as_json)
         return
     report = ops.clean(
         execution_id,
@@ -840,6 +826,30 @@ def clean(
         _dump({**_asdict(report), "total_bytes": report.total_bytes})
     else:
         _print_clean_report(report)
+
+
+def _clean_purge(ops: "Operations", *, as_json: bool) -> None:
+    from shipyard.spec.quantities import format_size
+
+    freed = ops.clean_purge()
+    if as_json:
+        _dump({"purged_bytes": freed})
+    else:
+        sys.stdout.write(f"trash emptied: {format_size(freed)} freed\n")
+
+
+def _clean_undo(ops: "Operations", execution_id: str, *, as_json: bool) -> None:
+    from shipyard.spec.quantities import format_size
+
+    restored = ops.clean_undo(execution_id)
+    if as_json:
+        _dump(restored)
+        return
+    what = " and its records" if restored.records else ""
+    sys.stdout.write(
+        f"{execution_id}: {len(restored.paths)} files{what} put back "
+        f"({format_size(restored.bytes)})\n"
+    )
 
 
 def _print_clean_report(report: "CleanReport") -> None:
