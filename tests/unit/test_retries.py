@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.engine.retries import RetryDecision, Verdict, decide_retry, judge_exit
+from shipyard.engine.retries import (
+    MIN_RETRY_DELAY,
+    RetryDecision,
+    Verdict,
+    decide_retry,
+    judge_exit,
+)
 from shipyard.models import UnitState
 from shipyard.plan.model import RetrySettings
 
@@ -50,6 +56,7 @@ def high(lo: float, hi: float) -> float:
 
 TWO = RetrySettings(count=2, backoff=1.0, max_backoff=60.0)
 FLAKY = Verdict(FAILED, "exited with code 1", retryable=True)
+ZERO = RetrySettings(count=5, backoff=0.0, jitter=False)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +80,18 @@ FLAKY = Verdict(FAILED, "exited with code 1", retryable=True)
         (Verdict(FAILED, "cannot start", retryable=False), 1, TWO, False, low, None),
         (Verdict(CANCELLED, "stopped", retryable=False), 1, TWO, False, low, None),
         (Verdict(SUCCEEDED, None, retryable=False), 1, TWO, False, low, None),
+        # The floor: backoff 0 (or 1ms) waits at least MIN_RETRY_DELAY, doubling from it…
+        (FLAKY, 1, ZERO, False, high, MIN_RETRY_DELAY),
+        (FLAKY, 2, ZERO, False, high, 2 * MIN_RETRY_DELAY),
+        (FLAKY, 4, ZERO, False, high, 8 * MIN_RETRY_DELAY),
+        (FLAKY, 1, RetrySettings(count=3, backoff=0.001, jitter=False), False, high, 0.1),
+        # …and its jitter never takes it below the floor (0.1 × 0.75 would be 0.075).
+        (FLAKY, 1, RetrySettings(count=3, backoff=0.0), False, low, MIN_RETRY_DELAY),
+        (FLAKY, 1, RetrySettings(count=3, backoff=0.0), False, high, 0.125),
+        # A cap of 0 cannot undo it: every retry waits the floor.
+        (FLAKY, 7, RetrySettings(count=9, backoff=0.0, max_backoff=0.0), False, high, 0.1),
+        # A very late retry is capped, not an overflow.
+        (FLAKY, 999, RetrySettings(count=1000, backoff=0.0), False, high, 60.0),
     ],
 )
 def test_the_retry_decision(

@@ -142,6 +142,13 @@ REFUSED: list[tuple[str, str, int]] = [
         "max_restarts never stops the crash loop",
         5,
     ),
+    # A step retried for ever fills the disk with attempts (10,919 spawns in 40 s seen).
+    (
+        STEP + "    run: [false]\n    retries: {count: 1000000000000, backoff: 0}\n",
+        "steps.a.retries.count: 1000000000000 retries is too many",
+        5,
+    ),
+    (STEP + "    run: [false]\n    retries: 1001\n", "use at most 1000", 5),
 ]
 
 
@@ -169,6 +176,7 @@ ACCEPTED = [
     "name: h\nsteps:\n  web-3: {run: [x]}\nservices:\n  web: {run: [x], replicas: 2}\n",
     "name: h\nservices:\n  w:\n    run: [x]\n    health: {tcp: true, interval: 50ms}\n"
     "    restart: {reset_after: 1s}\n",
+    STEP + "    run: [false]\n    retries: {count: 1000, backoff: 0}\n",
 ]
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shipyard.engine.backoff import retry_delay
 from shipyard.engine.restarts import (
     MIN_RESTART_DELAY,
     MIN_STABLE_UPTIME,
@@ -17,9 +16,10 @@ from shipyard.engine.restarts import (
     nominal_backoff,
     stable_after,
 )
+from shipyard.engine.retries import Verdict, decide_retry
 from shipyard.estimate import remaining_seconds
 from shipyard.models import UnitState, UnitStatus
-from shipyard.plan.model import RestartSettings
+from shipyard.plan.model import RestartSettings, RetrySettings
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -91,15 +91,20 @@ def test_reset_after_forgives_a_used_up_streak_only_after_a_long_enough_run(
         (1.0, 60.0, 2, [1.0, 2.0]),  # retries {count: 2, backoff: 1s, jitter: false}
         (0.5, 60.0, 4, [0.5, 1.0, 2.0, 4.0]),
         (1.0, 3.0, 4, [1.0, 2.0, 3.0, 3.0]),
-        (0.0, 60.0, 2, [0.0, 0.0]),
+        # backoff 0 is floored at MIN_RETRY_DELAY and doubles from it (was 0, 0: a busy loop).
+        (0.0, 60.0, 3, [0.1, 0.2, 0.4]),
+        (0.0, 0.0, 2, [0.1, 0.1]),
     ],
 )
 def test_the_retry_schedule_of_a_step(
     base: float, cap: float, count: int, schedule: list[float]
 ) -> None:
     """The delay before each retry, as the executor asks for them (retry n after attempt n)."""
+    retries = RetrySettings(count=count, backoff=base, max_backoff=cap, jitter=False)
+    failed = Verdict(UnitState.FAILED, "exited with code 1", retryable=True)
     delays = [
-        retry_delay(attempt, base=base, cap=cap, jitter=False) for attempt in range(1, count + 1)
+        decide_retry(failed, attempt=attempt, retries=retries, stopping=False).delay
+        for attempt in range(1, count + 1)
     ]
     assert delays == schedule
 

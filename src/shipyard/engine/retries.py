@@ -13,6 +13,12 @@ from shipyard.models import UnitState
 from shipyard.plan.model import RetrySettings
 from shipyard.spec.quantities import format_duration
 
+#: No retry comes sooner than this, whatever the spec says, and the backoff doubles from it:
+#: ``backoff: 0`` on a step that fails at once made ~270 attempts a second (each a spawn, an
+#: attempt row and events: 11 MB of store in 40 s). Services have the same floor
+#: (:data:`shipyard.engine.restarts.MIN_RESTART_DELAY`).
+MIN_RETRY_DELAY = 0.1
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -67,7 +73,9 @@ def decide_retry(
 ) -> RetryDecision:
     """After attempt number ``attempt`` (1 = the first): another one, after which delay, or
     not. Only a retryable failure is retried, while retries are left and the execution is not
-    stopping; the delay is the exponential backoff of ``retries``."""
+    stopping; the delay is the exponential backoff of ``retries``, counted from at least
+    :data:`MIN_RETRY_DELAY` (so ``backoff: 0`` waits 0.1 s, 0.2 s, 0.4 s…) and never below it,
+    jitter included."""
     if not (
         verdict.state == UnitState.FAILED
         and verdict.retryable
@@ -75,11 +83,12 @@ def decide_retry(
         and not stopping
     ):
         return RetryDecision(delay=None)
+    base = max(retries.backoff, MIN_RETRY_DELAY)
     delay = retry_delay(
         attempt,
-        base=retries.backoff,
-        cap=retries.max_backoff,
+        base=base,
+        cap=max(retries.max_backoff, base),
         jitter=retries.jitter,
         uniform=uniform,
     )
-    return RetryDecision(delay=delay)
+    return RetryDecision(delay=max(delay, MIN_RETRY_DELAY))

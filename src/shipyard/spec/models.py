@@ -28,6 +28,9 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 MIN_PROBE_INTERVAL = 0.05
 #: The shortest uptime that resets a service's restart count (seconds).
 MIN_RESET_AFTER = 1.0
+#: The most retries a step may ask for: from the 0.1 s floor, doubling to the default 60 s cap,
+#: 1000 retries already span ~16 hours, and each attempt is a process, a store row and events.
+MAX_RETRIES = 1000
 PARAMETER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 Scalar = str | int | float | bool
@@ -196,10 +199,27 @@ def infer_type(value: object) -> ParameterType:
 class RetryPolicy(_Model):
     """Retries after a failure: exponential backoff with jitter, capped at ``max_backoff``."""
 
-    count: int = Field(0, ge=0, description="how many times to retry after the first attempt")
-    backoff: Duration = Field(1.0, description="delay before the first retry; doubles each time")
+    count: int = Field(
+        0, ge=0, description="how many times to retry after the first attempt (at most 1000)"
+    )
+    backoff: Duration = Field(
+        1.0, description="delay before the first retry (at least 0.1s); doubles each time"
+    )
     max_backoff: Duration = Field(60.0, description="cap on the delay between attempts")
     jitter: bool = Field(True, description="randomise each delay by up to ±25%")
+
+    @field_validator("count")
+    @classmethod
+    def _not_endless(cls, value: int) -> int:
+        """``count: 1000000000000`` is a step retried for ever: a process, an attempt row and
+        events each time, until the disk is full."""
+        if value > MAX_RETRIES:
+            raise ValueError(
+                f"{value} retries is too many{HINT}use at most {MAX_RETRIES}: every attempt is a "
+                "new process, a row in the store and events in the run's journal, so endless "
+                "retries fill the disk; a step that should keep trying can loop itself"
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod
