@@ -62,8 +62,37 @@ def problems(parameter_extra: str, body: str) -> list[str]:
             "steps: {a: {run: [true], outputs: ['{{ token }}']}}\n",
             "4: secret parameter 'token' is used in a declared output path",
         ),
+        (
+            "services: {s: {run: [x], health: {exec: [check, '--token={{ token }}']}}}\n",
+            "4: secret parameter 'token' is used in a command",
+        ),
+        (
+            "services: {s: {run: [x], workdir: 'w/{{ token }}'}}\n",
+            "4: secret parameter 'token' is used in a workdir",
+        ),
+        (
+            "steps: {a: {run: [true], checkpoint: {paths: ['{{ token }}']}}}\n",
+            "4: secret parameter 'token' is used in a checkpoint path",
+        ),
+        (
+            "steps: {a: {run: [true], checkpoint: {paths: [c], ready_file: '{{ token }}'}}}\n",
+            "4: secret parameter 'token' is used in a checkpoint ready_file",
+        ),
     ],
-    ids=["argv", "shell", "split-string", "hook", "service", "workdir", "inputs", "outputs"],
+    ids=[
+        "argv",
+        "shell",
+        "split-string",
+        "hook",
+        "service",
+        "workdir",
+        "inputs",
+        "outputs",
+        "health-exec",
+        "service-workdir",
+        "checkpoint-paths",
+        "checkpoint-ready-file",
+    ],
 )
 def test_a_secret_outside_env_values_is_refused(body: str, expected: str) -> None:
     found = [p.split(":")[0] + ":" + p.split(":")[1] for p in problems("", body) if "secret" in p]
@@ -91,8 +120,11 @@ def test_a_secrets_value_is_never_written_in_the_spec(extra: str, expected: str)
         "steps: {a: {run: [true], env: {T: '{{ token }}'}}}\n",
         "services: {s: {run: [sleep, '1'], env: {T: 'x{{ token }}'}}}\n",
         "steps: {a: {run: 'echo \"$SHIPYARD_PARAM_TOKEN\"', shell: true}}\n",
+        # A unit named like a field: its env values are env values all the same.
+        "steps: {run: {run: [true], env: {T: '{{ token }}'}}}\n",
+        "services: {health: {run: [x], env: {T: '{{ token }}'}}}\n",
     ],
-    ids=["spec-env", "step-env", "service-env", "shell-variable"],
+    ids=["spec-env", "step-env", "service-env", "shell-variable", "step-run", "service-health"],
 )
 def test_a_secret_in_an_env_value_is_fine(body: str) -> None:
     assert problems("", body) == []

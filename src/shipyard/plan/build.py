@@ -27,7 +27,7 @@ from shipyard.plan.model import (
 from shipyard.plan.secrets import MASK, secret_templates, variable
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
-from shipyard.spec.models import LogSettings, Scalar, Spec
+from shipyard.spec.models import CheckpointSpec, HealthSpec, LogSettings, Scalar, Spec
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.pathchecks import resolved_path, resolved_workdir
 from shipyard.spec.templating import PLACEHOLDER, substitute
@@ -123,9 +123,7 @@ def build_plan(
                 enabled=step.enabled,
                 inputs=[resolved_path(name, "input", p, text_values) for p in step.inputs],
                 outputs=[resolved_path(name, "output", p, text_values) for p in step.outputs],
-                checkpoint=CheckpointSettings(**step.checkpoint.model_dump())
-                if step.checkpoint
-                else None,
+                checkpoint=_checkpoint(name, step.checkpoint, text_values),
                 stage=stage_of[name],
                 runner=step.runner,
             )
@@ -177,6 +175,11 @@ def _check_programs(plan: Plan) -> None:
         *((f"service '{service.name}'", service.command) for service in plan.services),
         *((f"a prepare hook ({hook.display})", hook) for hook in plan.prepare),
         *((f"a cleanup hook ({hook.display})", hook) for hook in plan.cleanup),
+        *(
+            (f"the health probe of service '{service.name}'", PlannedCommand(service.health.exec))
+            for service in plan.services
+            if service.health is not None and service.health.exec is not None
+        ),
     ]
     for what, command in units:
         if not command.argv or not command.argv[0]:
@@ -253,7 +256,7 @@ def _services(
                 workdir=str(workdir),
                 stage=stage_of[name],
                 port=service.port,
-                health=HealthSettings(**service.health.model_dump()) if service.health else None,
+                health=_health(service.health, values),
                 readiness_timeout=service.readiness_timeout,
                 restart=RestartSettings(**service.restart.model_dump()),
                 stop=StopSettings(**service.stop.model_dump()),
@@ -264,6 +267,35 @@ def _services(
             )
         )
     return planned, wiring.stages
+
+
+def _health(health: HealthSpec | None, values: Mapping[str, str]) -> HealthSettings | None:
+    """The probe settings; an ``exec`` probe's words get the parameters' values like a
+    service's argv (each value one whole word, never through a shell)."""
+    if health is None:
+        return None
+    settings = health.model_dump()
+    if health.exec is not None:
+        settings["exec"] = [substitute(word, values) for word in health.exec]
+    return HealthSettings(**settings)
+
+
+def _checkpoint(
+    step: str, checkpoint: CheckpointSpec | None, values: Mapping[str, str]
+) -> CheckpointSettings | None:
+    """The checkpoint settings with the parameters' values in its paths, which must stay inside
+    the step's workdir like its inputs and outputs (ParameterError otherwise)."""
+    if checkpoint is None:
+        return None
+    settings = checkpoint.model_dump()
+    settings["paths"] = [
+        resolved_path(step, "checkpoint path", path, values) for path in checkpoint.paths
+    ]
+    if checkpoint.ready_file is not None:
+        settings["ready_file"] = resolved_path(
+            step, "checkpoint ready_file", checkpoint.ready_file, values
+        )
+    return CheckpointSettings(**settings)
 
 
 def _service_needs(spec: Spec, resolved: Fleet) -> dict[str, list[str]]:

@@ -19,6 +19,7 @@ from shipyard.spec.commandchecks import (
     check_shell_commands,
 )
 from shipyard.spec.fields import template_fields
+from shipyard.spec.literalchecks import check_untemplated
 from shipyard.spec.models import Spec
 from shipyard.spec.namechecks import (
     check_parameter_variables,
@@ -255,6 +256,7 @@ RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle, check_no_
 CHECKS: tuple[Check, ...] = (
     check_not_empty,
     check_templates,
+    check_untemplated,
     check_shell_commands,
     check_shell_templates,
     check_command_strings,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from shipyard.spec.models import Spec
+from shipyard.spec.models import ServiceSpec, Spec, StepSpec
 from shipyard.spec.yamlsource import PathKey
 
 
@@ -20,18 +20,35 @@ def template_fields(spec: Spec) -> Iterator[tuple[PathKey, str]]:
         for index, hook in enumerate(getattr(spec.hooks, phase)):
             yield from _command_fields(("hooks", phase, index, "run"), hook.run)
     for name, service in spec.services.items():
-        yield from _command_fields(("services", name, "run"), service.run)
-        for key, value in service.env.items():
-            yield ("services", name, "env", key), value
+        yield from _service_fields(("services", name), service)
     for name, step in spec.steps.items():
-        yield from _command_fields(("steps", name, "run"), step.run)
-        for key, value in step.env.items():
-            yield ("steps", name, "env", key), value
-        if step.workdir is not None:
-            yield ("steps", name, "workdir"), step.workdir
-        for field in ("inputs", "outputs"):
-            for index, path in enumerate(getattr(step, field)):
-                yield ("steps", name, field, index), path
+        yield from _step_fields(("steps", name), step)
+
+
+def _service_fields(at: PathKey, service: ServiceSpec) -> Iterator[tuple[PathKey, str]]:
+    yield from _command_fields((*at, "run"), service.run)
+    for key, value in service.env.items():
+        yield (*at, "env", key), value
+    if service.workdir is not None:
+        yield (*at, "workdir"), service.workdir
+    if service.health is not None and service.health.exec is not None:
+        yield from _command_fields((*at, "health", "exec"), service.health.exec)
+
+
+def _step_fields(at: PathKey, step: StepSpec) -> Iterator[tuple[PathKey, str]]:
+    yield from _command_fields((*at, "run"), step.run)
+    for key, value in step.env.items():
+        yield (*at, "env", key), value
+    if step.workdir is not None:
+        yield (*at, "workdir"), step.workdir
+    for field in ("inputs", "outputs"):
+        for index, path in enumerate(getattr(step, field)):
+            yield (*at, field, index), path
+    if step.checkpoint is not None:
+        for index, path in enumerate(step.checkpoint.paths):
+            yield (*at, "checkpoint", "paths", index), path
+        if step.checkpoint.ready_file is not None:
+            yield (*at, "checkpoint", "ready_file"), step.checkpoint.ready_file
 
 
 def _command_fields(path: PathKey, run: list[str] | str) -> Iterator[tuple[PathKey, str]]:
@@ -43,12 +60,23 @@ def _command_fields(path: PathKey, run: list[str] | str) -> Iterator[tuple[PathK
 
 
 def field_kind(path: PathKey) -> str:
-    """What the templated string at ``path`` is: ``env``, ``command``, ``workdir``, or
-    ``declared input path`` / ``declared output path``."""
-    if "run" in path:
+    """What the templated string at ``path`` is: ``env``, ``command``, ``workdir``,
+    ``declared input path`` / ``declared output path``, ``checkpoint path`` or
+    ``checkpoint ready_file``.
+
+    Read by position, never by searching the path: a step or service may itself be named
+    ``run`` or ``workdir``, and its env values are still env values."""
+    if path[0] == "hooks":
+        return "command"  # a hook has nothing else that is templated
+    if path[0] not in ("steps", "services"):
+        return "env"
+    field = path[2]
+    if field in ("run", "health"):  # health: its exec probe, a command line like run
         return "command"
-    if path[-1] == "workdir":
+    if field == "workdir":
         return "workdir"
-    if len(path) >= 2 and path[-2] in ("inputs", "outputs"):
-        return f"declared {str(path[-2])[:-1]} path"
+    if field in ("inputs", "outputs"):
+        return f"declared {str(field)[:-1]} path"
+    if field == "checkpoint":
+        return "checkpoint path" if path[3] == "paths" else "checkpoint ready_file"
     return "env"
