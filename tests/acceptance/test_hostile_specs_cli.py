@@ -86,6 +86,8 @@ def test_a_device_or_a_fifo_is_refused_at_once(
         ("timeout: .inf", "finite number of seconds"),
         ("retries: {count: 1, backoff: .inf}", "finite number of seconds"),
         ("timeout: 1000d", "longer than 365 days"),
+        # An endless retry count: a spawn, a store row and events per attempt until the disk fills.
+        ("retries: {count: 1000000000000, backoff: 0}", "retries is too many"),
     ],
 )
 def test_run_refuses_non_finite_durations_before_starting(
