@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set themselves up first.
-.PHONY: setup demo test test-wire lint typecheck unit bench lock clean
+.PHONY: setup demo test test-wire lint typecheck unit bench bench-peers lock clean
 
 VENV := .venv/bin
 
@@ -38,9 +38,14 @@ test-wire: setup
 bench: setup
 	$(VENV)/python bench/fanout.py
 
+# Shipyard, doit, Snakemake and xargs round-robin in one run, then again with one core busy
+# (~10 min on 2 cores; docs/performance.md).
+bench-peers: setup
+	$(VENV)/python bench/peers.py --rounds 7 --busy
+
 lock:
 	rm -rf /tmp/shipyard-lock-venv && python3 -m venv /tmp/shipyard-lock-venv
-	/tmp/shipyard-lock-venv/bin/pip install --quiet -e '.[dev,examples]'
+	/tmp/shipyard-lock-venv/bin/pip install --quiet -e '.[dev,examples,bench]'
 	/tmp/shipyard-lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock.new
 	{ head -2 requirements.lock; cat requirements.lock.new; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock && rm requirements.lock.new
 
