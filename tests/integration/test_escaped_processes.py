@@ -7,6 +7,7 @@ Every test runs twice: with a cgroup v2 per unit (where this machine allows it) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -326,3 +327,67 @@ def test_an_execution_that_never_started_a_unit_leaves_no_cgroup(
         assert not containment.root.exists(), f"made before any unit: {containment.root}"
     containment.close()
     assert not (tmp_path / "cgroup").exists()
+
+
+def _children(pid: int) -> set[int]:
+    """``pid``'s children, over all its threads."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _all_children(pid: int, count: int) -> set[int]:
+    """``pid``'s children, once there are ``count`` of them."""
+    wait_for(lambda: len(_children(pid)) == count)
+    return _children(pid)
+
+
+def test_a_fleet_brought_down_again_and_again_ends_promptly_with_its_supervisor(
+    ops: Operations, write_spec: SpecWriter, mechanism: str
+) -> None:
+    """`down` of a fleet whose services die at once. Under the marker, the engine once reaped
+    a service's leader itself (the scope had a pidfd of it, from the stop signal) before the
+    leader's exit callback ran: that callback failed (ECHILD), the exit was never recorded and
+    the supervisor waited for ever, `down` gave up after 60 s with the fleet still `running`.
+    A race, so several services, several rounds."""
+    services = "\n".join(f"  s{i}: {{run: [sleep, '300']}}" for i in range(10))
+    spec = write_spec(f"name: downs\nexecution: {{deployment: parallel}}\nservices:\n{services}\n")
+    for _ in range(5):
+        status = ops.run(spec, detach=True)
+        ops.wait_healthy(status.id, timeout=30)
+        supervisor, _ = ops.store.supervisor(status.id)
+        assert supervisor is not None
+        ours = {supervisor, *_all_children(supervisor, 11)}  # ten services, the watchdog
+        ops.stop(status.id, grace=0.0, reason="brought down", wait=False)
+        deadline = time.monotonic() + 20  # down waits 60 s before it gives up
+        while any(pid_alive(pid) for pid in ours) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = {pid: _cmdline(pid) for pid in ours if pid_alive(pid)}
+        if left:  # its watchdog then cleans up: the next tests find nothing of it running
+            os.kill(supervisor, signal.SIGKILL)
+        assert not left, f"still running 20 s after down (supervisor {supervisor}): {left}"
+        final = ops.status(status.id)
+        assert final.state == ExecutionState.STOPPED, (final.state, final.reason)
+        assert {unit.state for unit in final.units} == {UnitState.STOPPED}
+        assert_contained(ops, status.id, mechanism)
+
+
+def test_a_scope_leaves_its_leader_to_its_exit_watcher() -> None:
+    """A subreaper's scope reaps the orphans it signalled, never its leader: a fleet closes a
+    stopped service's scope before the leader's exit watcher may have run, and that watcher's
+    wait4 must still find the leader (and its status) there."""
+    scope = UnitScope("exec_leader/u#1", adopting=True)
+    env = {**os.environ, "SHIPYARD_UNIT": scope.marker}
+    leader = scope.spawn(lambda: os.posix_spawnp("sleep", ["sleep", "300"], env))
+    scope.leader = leader
+    try:
+        scope.signal(signal.SIGKILL)
+        wait_for(lambda: not pid_alive(leader), timeout=10)
+        scope.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leader, signal.SIGKILL)
+    pid, status = os.waitpid(leader, os.WNOHANG)  # ChildProcessError: the scope reaped it
+    assert pid == leader and os.WTERMSIG(status) == signal.SIGKILL

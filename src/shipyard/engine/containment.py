@@ -58,6 +58,8 @@ class UnitScope:
         self._needle = f"SHIPYARD_UNIT={marker}".encode()
         self._adopting = adopting  # this process is a subreaper: orphans come to it
         self._signalled: dict[int, int] = {}  # pid → a pidfd of it, to reap it if it is ours
+        # The unit's leader (set by the runner once spawned): reaped by its exit watcher only.
+        self.leader = 0
 
     def spawn(self, start: Callable[[], T]) -> T:
         """Start the unit's leader (``start`` spawns it) so that it is tracked from birth."""
@@ -84,9 +86,12 @@ class UnitScope:
 
     def signal(self, sig: int) -> None:
         for pid in self.members():
-            if self._adopting and pid not in self._signalled:
+            if self._adopting and pid != self.leader and pid not in self._signalled:
                 # An orphan re-parented to us stays our zombie until we reap it: a pidfd now,
-                # so that a recycled PID can never be reaped in its place.
+                # so that a recycled PID can never be reaped in its place. Never the leader
+                # (it carries the marker too): reaping it in ``close`` before its exit watcher
+                # ran left the watcher's wait4 with nothing to reap and the exit unrecorded,
+                # so a fleet's `down` waited for ever.
                 with contextlib.suppress(OSError):
                     self._signalled[pid] = os.pidfd_open(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -97,7 +102,7 @@ class UnitScope:
 
     def close(self) -> None:
         """The unit run is over and empty: release what tracked it, and reap the orphans it
-        left us (not the leader: it was reaped by its exit callback before this is called)."""
+        left us (not the leader, which its exit watcher reaps, before or after this)."""
         for pidfd in self._signalled.values():
             with contextlib.suppress(OSError):
                 os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)  # ECHILD: not ours

@@ -125,6 +125,7 @@ class LocalRunner:
         except BaseException:
             scope.close()
             raise
+        scope.leader = launched.pid
         return LocalHandle(launched, scope, launch.unit, launch.stop_signal)
 
     def sampler(self) -> LocalSampler:
