@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shipyard.engine import attemptlog
+from shipyard.engine.attemptlog import OUTCOME_UNKNOWN, Noted
 from shipyard.errors import StoreCorrupt, from_os_error
-from shipyard.models import Attempt, Event, ExecutionState, UnitState, timestamp
+from shipyard.models import Attempt, Event, ExecutionState, ResourceUsage, UnitState, timestamp
 from shipyard.store.base import Store
 from shipyard.store.faults import looks_like_sqlite, quick_check
 from shipyard.store.sqlite import SQLiteStore
@@ -265,6 +267,120 @@ def recover(store: Store, run_dir: RunDir, execution_id: str) -> bool:
                 ]
             )
     return replayed.state is not None
+
+
+# -- the attempt journal, after a supervisor died ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFix:
+    """What the store's unit row becomes from the attempt journal."""
+
+    state: UnitState
+    attempts: int
+    ended_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    cache_key: str | None = None
+
+
+def unit_fix(noted: Noted, state: UnitState, attempts: int) -> UnitFix | None:
+    """How the journal's latest attempt of a unit corrects the store's row (in ``state``, with
+    ``attempts`` committed), or None when the store already knows as much (pure).
+
+    The journal is written before the store, so an attempt it has that the store has not heard
+    of (a higher number), or one the store still calls running, is newer news. An attempt of an
+    earlier session (number not above the store's, unit back to pending by ``resume``) is not.
+    """
+    if noted.number < attempts:
+        return None
+    if noted.number == attempts and state not in (UnitState.RUNNING, UnitState.RETRYING):
+        return None
+    ending = noted.ending
+    if ending is None:  # began, never seen to end: running until the execution is marked lost
+        return UnitFix(UnitState.RUNNING, noted.number)
+    if ending.retrying:
+        return UnitFix(UnitState.RETRYING, noted.number, None, ending.exit_code, ending.reason)
+    return UnitFix(
+        ending.state,
+        noted.number,
+        ending.ended_at,
+        ending.exit_code,
+        ending.reason,
+        ending.cache_key if ending.state == UnitState.SUCCEEDED else None,
+    )
+
+
+def attempt_row(noted: Noted, before: Attempt | None) -> Attempt | None:
+    """The attempts row the journal gives (pure): None when the store's row is final already.
+    A row the store holds only as a provisional sample (state running) keeps its resources."""
+    if before is not None and before.state != UnitState.RUNNING:
+        return None
+    ending = noted.ending
+    resources = before.resources if before is not None else ResourceUsage()
+    if ending is None:
+        return Attempt(
+            unit=noted.unit,
+            number=noted.number,
+            state=UnitState.CANCELLED,
+            started_at=timestamp(noted.began) or (before.started_at if before else None),
+            ended_at=None,
+            reason=OUTCOME_UNKNOWN,
+            pid=before.pid if before else None,
+            resources=resources,
+        )
+    return Attempt(
+        unit=noted.unit,
+        number=noted.number,
+        state=ending.state,
+        started_at=timestamp(ending.started_at),
+        ended_at=timestamp(ending.ended_at),
+        exit_code=ending.exit_code,
+        signal=ending.signal,
+        reason=ending.reason,
+        pid=ending.pid,
+        resources=resources,
+    )
+
+
+def settle_attempts(store: Store, run_dir: RunDir, execution_id: str) -> None:
+    """An execution whose supervisor died: every attempt its journal noted gets its row (with
+    its outcome, or as of unknown outcome), each unit the journal knows more about is corrected
+    (a success observed keeps its cache key, so ``resume`` does not run it again), and no
+    attempt row is left ``running``. Done before the execution is marked lost."""
+    noted = attemptlog.fold(attemptlog.read(run_dir.attempts))
+    status = store.get_execution(execution_id)
+    if status is None:
+        return
+    rows = {(row.unit, row.number): row for row in store.attempts(execution_id)}
+    units = {unit.name: unit for unit in status.units}
+    with store.transaction():
+        for key, row in rows.items():
+            if key not in noted and row.state == UnitState.RUNNING:
+                noted[key] = Noted(row.unit, row.number, None)  # sampled, never seen to end
+        for key, entry in noted.items():
+            attempt = attempt_row(entry, rows.get(key))
+            if attempt is not None:
+                key_of = entry.ending.cache_key if entry.ending else None
+                store.save_attempt(execution_id, attempt, key_of)
+        for name, entry in attemptlog.latest(noted).items():
+            unit = units.get(name)
+            if unit is None:
+                continue
+            fix = unit_fix(entry, unit.state, unit.attempts)
+            if fix is None:
+                continue
+            store.update_unit(
+                execution_id,
+                name,
+                state=fix.state,
+                attempts=fix.attempts,
+                started_at=entry.began if unit.started_at is None else None,
+                ended_at=fix.ended_at,
+                exit_code=fix.exit_code,
+                reason=fix.reason,
+                cache_key=fix.cache_key,
+            )
 
 
 # -- rebuilding the whole store ---------------------------------------------------------------

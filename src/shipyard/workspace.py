@@ -6,6 +6,8 @@ $SHIPYARD_HOME (default ./.shipyard), owner-only: folders 0700, files 0600
     spec.yaml        the spec as it was run
     plan.json        the resolved plan
     events.jsonl     the engine's structured event log
+    spawns.log       every process started (pid, start time, unit), written at once
+    attempts.log     every step attempt's start and end, written at once
     logs/<unit>.log  stdout and stderr of each unit
     artifacts/       files steps declare as outputs
     tmp/             TMPDIR of every unit; removed at the end except in debug mode
@@ -157,6 +159,12 @@ class RunDir:
         """One line per process started (``pid start-time unit``), written at once, unbatched:
         if the process running the execution dies, this is how its children are found."""
         return self.root / "spawns.log"
+
+    @property
+    def attempts(self) -> Path:
+        """The attempt journal: each step attempt's start (before its spawn) and end, written
+        at once, unbatched (see :mod:`shipyard.engine.attemptlog`)."""
+        return self.root / "attempts.log"
 
     @property
     def control(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shipyard.confinement import confined_files, refused
+from shipyard.engine.attemptlog import Ending, end_line, start_line
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.logrotation import LogRotation
@@ -177,6 +178,14 @@ class PipelineExecutor:
         # Set when a step has ended for good (services may wait for that).
         self._settled = {name: asyncio.Event() for name in self._steps}
         self._service_env: dict[str, dict[str, str]] = {}  # step → the fleet's URLs
+        # The group commit: successes queued for the store but not known committed (all
+        # queued while ``recorder.commits`` was ``_fresh_mark``), and the steps that need one
+        # of them, held (running to the scheduler) until the turn's transaction is in.
+        self._fresh: set[str] = set()
+        self._fresh_mark = 0
+        self._held: list[str] = []
+        self._turn_due = False
+        self._commit_waiters: list[asyncio.Future[None]] = []
         for name, state in self.scheduler.state.items():
             if state.finished:
                 self._settled[name].set()
@@ -288,6 +297,13 @@ class PipelineExecutor:
     async def outcome(self, name: str) -> bool:
         """Wait until step ``name`` has ended for good: True if it succeeded (or is disabled)."""
         await self._settled[name].wait()
+        while self._uncommitted(name):
+            # A service that needs this step starts only once its success is on disk.
+            assert self._loop is not None
+            waiter = self._loop.create_future()
+            self._commit_waiters.append(waiter)
+            self._commit_soon()
+            await waiter
         return self.scheduler.state[name] in (UnitState.SUCCEEDED, UnitState.DISABLED)
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
@@ -321,13 +337,72 @@ class PipelineExecutor:
                 hook.signal("TERM")
         for running in list(self._running.values()):
             self._stop_unit(running, reason, force=force)
+        if self._held:
+            self._commit_soon()  # held steps never start now: the turn skips them
         self._check_done()
 
     # -- steps ------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        for name in self.scheduler.take_ready():
+        ready = self.scheduler.take_ready()
+        if ready and self._fresh:
+            ready = self._hold_uncommitted(ready)
+        for name in ready:
             self._start(name)
+        self._check_done()
+
+    # -- the group commit: a success is on disk before anything that needs it starts ---------
+
+    def _uncommitted(self, name: str) -> bool:
+        if self._fresh and self.recorder.commits != self._fresh_mark:
+            self._fresh.clear()  # a flush went through since they were queued
+        return name in self._fresh
+
+    def _hold_uncommitted(self, ready: list[str]) -> list[str]:
+        """The steps of ``ready`` free to start now; those needing a success not yet committed
+        wait for the end of this loop turn, when one transaction commits every outcome the turn
+        produced (a supervisor killed before it leaves nothing started on an unrecorded
+        success)."""
+        now = []
+        for name in ready:
+            if any(self._uncommitted(need) for need in self._steps[name].needs):
+                self._held.append(name)
+            else:
+                now.append(name)
+        if self._held:
+            self._commit_soon()
+        return now
+
+    def _commit_soon(self) -> None:
+        """Commit at the loop's next turn: every exit handled in this one joins the batch."""
+        if not self._turn_due:
+            assert self._loop is not None
+            self._turn_due = True
+            self._loop.call_soon(self._commit_turn)
+
+    def _commit_turn(self) -> None:
+        self._turn_due = False
+        if self._stop_reason is None:
+            try:
+                self.recorder.flush()
+            except Exception:
+                # The store refuses for now (locked, disk full): what is held keeps waiting, and
+                # the periodic flush stops the run if the store goes on refusing.
+                assert self._loop is not None
+                self._loop.call_later(0.2, self._commit_soon)
+                return
+            self._fresh.clear()
+        held, self._held = self._held, []
+        for waiter in self._commit_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._commit_waiters = []
+        for name in held:
+            if self._stop_reason is None:
+                self._start(name)
+            else:
+                self.scheduler.unstart(name, f"not started: {self._stop_reason}")
+                self._skip([name])
         self._check_done()
 
     def _check_done(self) -> None:
@@ -349,6 +424,8 @@ class PipelineExecutor:
         env = {**self._base_env, **self._service_env.get(name, {}), **step.env}
         env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
+        # Noted before the spawn: a number a process was given is never given again.
+        self._note(start_line(name, attempt, time.time()))
         if step.inputs:
             # A link among the inputs that leads out of the workdir: refused before it is read.
             outside = refused(step.workdir, step.inputs, "input")
@@ -390,6 +467,10 @@ class PipelineExecutor:
             started_at=handle.started if attempt == 1 else None,
             pid=handle.pid,
         )
+
+    def _note(self, line: bytes) -> None:
+        assert self._run is not None
+        self._run.note_attempt(line)
 
     def _journal_spawn(self, handle: Handle) -> None:
         assert self._run is not None
@@ -501,6 +582,24 @@ class PipelineExecutor:
         if verdict.state == UnitState.SUCCEEDED:
             key = self._keys.pop(name, None) or step_key(step)
         retrying = decision.delay is not None
+        # The outcome reaches the attempt journal before anything else happens because of it.
+        self._note(
+            end_line(
+                name,
+                attempt,
+                Ending(
+                    state=verdict.state,
+                    started_at=ended.started_at.timestamp(),
+                    ended_at=ended.at.timestamp(),
+                    exit_code=ended.exit_code,
+                    signal=ended.signal,
+                    pid=ended.pid,
+                    reason=verdict.reason,
+                    cache_key=key,
+                    retrying=retrying,
+                ),
+            )
+        )
         self._record_attempt(name, attempt, verdict, ended, key, retrying=retrying)
         if decision.delay is not None:
             self._retry_later(name, attempt, decision.delay, verdict, ended)
@@ -582,6 +681,10 @@ class PipelineExecutor:
         """Step ``name`` has ended for good as ``state``: what needs it may start, or is
         skipped; under fail_fast a failure stops the others."""
         if state == UnitState.SUCCEEDED:
+            if not self._fresh or self.recorder.commits != self._fresh_mark:
+                self._fresh = set()
+                self._fresh_mark = self.recorder.commits
+            self._fresh.add(name)
             self.scheduler.succeeded(name)
         else:
             self._skip(self.scheduler.failed(name, state=state))

@@ -60,6 +60,9 @@ class Recorder:
         self._uncommitted: list[tuple[Event, str]] = []  # journaled, not yet in the store
         self._reserve_path = events_path.with_name(".space-reserve")
         self._soon = False
+        #: Flushes that reached the store (or found nothing to write): whatever was queued
+        #: before a flush is committed once this has grown past its value at queueing time.
+        self.commits = 0
 
     def event(self, action: str, unit: str | None = None, **data: Any) -> Event:
         event = Event(
@@ -93,6 +96,7 @@ class Recorder:
         if self._unwritten:
             self._write_journal()
         if not self._uncommitted and not self._writes:
+            self.commits += 1
             return
         with self._store.transaction():
             for operation in self._writes:
@@ -103,6 +107,7 @@ class Recorder:
                     [data for _, data in self._uncommitted],
                 )
         self._uncommitted, self._writes = [], []
+        self.commits += 1
 
     def _write_journal(self) -> None:
         """Write what events.jsonl has not got yet, as far as the disk allows (never twice: a

@@ -81,6 +81,7 @@ class ExecutionRun:
         self.fault: str | None = None  # why a side task stopped the run, if one did
         self.started = 0.0
         self._journal = -1
+        self._attempts = -1
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._lifelong: list[asyncio.Task[None]] = []
 
@@ -104,6 +105,9 @@ class ExecutionRun:
             detail=self.containment.detail(),
         )
         self._journal = os.open(self.run_dir.spawns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._attempts = os.open(
+            self.run_dir.attempts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
         self._lifelong = [
             self.side_task("flush", self.recorder.flush_periodically()),
             self.side_task("heartbeat", heartbeat(self.recorder, self.store, self.execution_id)),
@@ -150,6 +154,11 @@ class ExecutionRun:
         small unbuffered append (no fsync: it must survive our death, not the machine's)."""
         os.write(self._journal, entry.encode())
 
+    def note_attempt(self, line: bytes) -> None:
+        """Append a line (:mod:`shipyard.engine.attemptlog`) to the attempt journal: one
+        unbuffered write, before whatever the line tells of is acted on."""
+        os.write(self._attempts, line)
+
     # -- the end ----------------------------------------------------------------------------
 
     async def end(self, state: ExecutionState, reason: str | None, **finished: Any) -> None:
@@ -170,3 +179,4 @@ class ExecutionRun:
             self.recorder.final_flush()
         finally:
             os.close(self._journal)
+            os.close(self._attempts)

@@ -162,6 +162,14 @@ class Scheduler:
         self._external_seen.add(name)
         return self._skip_dependants(name, why="never became healthy")
 
+    def unstart(self, name: str, reason: str) -> None:
+        """A step handed out by :meth:`take_ready` that was never started after all (the run
+        stopped while it waited): skipped, its slot given back."""
+        if self.state[name] == UnitState.RUNNING:
+            self._release(name)
+        self.state[name] = UnitState.SKIPPED
+        self.reason[name] = reason
+
     def drain(self, reason: str) -> list[str]:
         """Start nothing more: every step not yet started is skipped with ``reason``."""
         self._draining = True

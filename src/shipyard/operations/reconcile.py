@@ -52,10 +52,11 @@ def reconcile(store: Store, run_dir: RunDir, execution_id: str, clock: Clock) ->
     if why is None:
         return
     started = _stop_leftovers(run_dir, execution_id)
-    from shipyard.recovery import recover
+    from shipyard.recovery import recover, settle_attempts
 
     if recover(store, run_dir, execution_id):
         return  # it did end: the store missed it (disk full), events.jsonl had it
+    settle_attempts(store, run_dir, execution_id)  # what began and how it ended, if seen
     store.mark_lost(
         execution_id,
         reason=f"its process (pid {pid}) {why}; its running units were stopped "

@@ -370,8 +370,13 @@ class SQLiteStore:
             self._db.execute("DELETE FROM executions WHERE id = ?", (execution_id,))
 
     def attempt_counts(self, execution_id: str) -> dict[str, int]:
+        """Attempts made per unit: the highest number any record holds, so a resumed
+        execution never numbers an attempt as one made before."""
         rows = self._db.execute(
-            "SELECT name, attempts FROM units WHERE execution_id = ?", (execution_id,)
+            "SELECT name, MAX(attempts, COALESCE((SELECT MAX(number) FROM attempts a"
+            " WHERE a.execution_id = u.execution_id AND a.unit = u.name), 0)) AS attempts"
+            " FROM units u WHERE execution_id = ?",
+            (execution_id,),
         ).fetchall()
         return {row["name"]: row["attempts"] for row in rows}
 
