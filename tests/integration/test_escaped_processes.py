@@ -95,13 +95,30 @@ def assert_gone(pids: list[int], *, within: float = 15.0) -> None:
     assert not left, f"processes outlived their unit: {left}"
 
 
-def assert_tracked(pids: list[int], execution_id: str, unit: str, mechanism: str) -> None:
+def _cgroup(pid: int) -> str:
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    return next(line[3:] for line in lines if line.startswith("0::"))
+
+
+def _leader(ops: Operations, execution_id: str, unit: str) -> int:
+    """The PID of the unit's running leader, once the store has it."""
+    wait_for(lambda: ops.status(execution_id).unit(unit).pid is not None)
+    pid = ops.status(execution_id).unit(unit).pid
+    assert pid is not None
+    return pid
+
+
+def assert_tracked(
+    ops: Operations, pids: list[int], execution_id: str, unit: str, mechanism: str
+) -> None:
     """Running processes that left their unit's group are still its own: in its cgroup (they
-    were born in it), or carrying its marker."""
+    were born in it: the one its running leader is in, a unit cgroup of the execution), or
+    carrying its marker."""
     for pid in pids:
         if mechanism == "cgroup":
-            cgroup = Path(f"/proc/{pid}/cgroup").read_text().strip()
-            assert f"/shipyard.{execution_id}/{unit}." in cgroup, (pid, cgroup)
+            cgroup, leader = _cgroup(pid), _leader(ops, execution_id, unit)
+            assert f"/shipyard.{execution_id}/unit." in cgroup, (pid, cgroup)
+            assert cgroup == _cgroup(leader), (pid, cgroup, "leader", leader, _cgroup(leader))
         else:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             marker = f"SHIPYARD_UNIT={execution_id}/{unit}#".encode()
@@ -197,7 +214,7 @@ def test_a_stopped_step_takes_what_it_left_running_with_it(
     )
     status = ops.run(spec, detach=True)
     escaped = escaped_pids(pids)
-    assert_tracked(escaped, status.id, "busy", mechanism)
+    assert_tracked(ops, escaped, status.id, "busy", mechanism)
     ops.stop(status.id, grace=0)
     assert_gone(escaped)
     final = ops.status(status.id)
@@ -224,7 +241,7 @@ def test_a_service_brought_down_takes_what_it_left_running_with_it(
     pids = tmp_path / "escaped"
     status = ops.run(service_spec(write_spec, pids), detach=True)
     escaped = escaped_pids(pids)
-    assert_tracked(escaped, status.id, "s", mechanism)
+    assert_tracked(ops, escaped, status.id, "s", mechanism)
     ops.stop(status.id, grace=0)
     assert_gone(escaped)
     assert_contained(ops, status.id, mechanism)
@@ -391,3 +408,56 @@ def test_a_scope_leaves_its_leader_to_its_exit_watcher() -> None:
             os.kill(leader, signal.SIGKILL)
     pid, status = os.waitpid(leader, os.WNOHANG)  # ChildProcessError: the scope reaped it
     assert pid == leader and os.WTERMSIG(status) == signal.SIGKILL
+
+
+@pytest.fixture
+def cgroups(tmp_path: Path) -> Iterator[CgroupContainment]:
+    """An execution's cgroup containment, closed (and checked gone) afterwards."""
+    containment = choose_containment("exec_pool", tmp_path)
+    if not isinstance(containment, CgroupContainment):
+        containment.close()
+        missing_component("no writable cgroup2 hierarchy on this machine")
+    yield containment
+    containment.close()
+    assert not containment.root.exists(), f"a stale cgroup was left behind: {containment.root}"
+
+
+def _procs(path: str) -> list[int]:
+    return [int(pid) for pid in Path(path, "cgroup.procs").read_text().split()]
+
+
+def test_a_unit_cgroup_serves_a_later_run_only_once_empty(cgroups: CgroupContainment) -> None:
+    """A unit run's cgroup is reused (no mkdir and rmdir per step) once its run left nothing;
+    one released with a process still in it is never handed to another run."""
+    first = cgroups.scope("a")
+    os.waitpid(first.spawn(lambda: os.posix_spawnp("true", ["true"], dict(os.environ))), 0)
+    assert not first.escaped()
+    first.close()
+    second = cgroups.scope("b")
+    assert second.path == first.path, "an empty unit cgroup was not reused"
+    busy = second.spawn(lambda: os.posix_spawnp("sleep", ["sleep", "300"], dict(os.environ)))
+    try:
+        assert _procs(second.path) == [busy]
+        second.close()  # released while its process runs: it stays apart, still its own
+        third = cgroups.scope("c")
+        assert third.path != second.path, "a populated unit cgroup was handed out again"
+        assert second.alive() and second.members() == [busy]
+        second.kill()
+        wait_for(lambda: not second.alive(), timeout=10)
+        third.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(busy, signal.SIGKILL)
+        os.waitpid(busy, 0)
+
+
+def test_the_pool_of_unit_cgroups_stays_small(cgroups: CgroupContainment) -> None:
+    """Many unit runs at once (a fleet) make as many cgroups; released, only the pool's few
+    stay until the execution ends."""
+    scopes = [cgroups.scope(f"s{i}") for i in range(CgroupContainment.POOL + 5)]
+    assert len({scope.marker for scope in scopes}) == len(scopes)
+    assert len({getattr(scope, "path", None) for scope in scopes}) == len(scopes)
+    for scope in scopes:
+        scope.close()
+    left = [entry for entry in cgroups.root.iterdir() if entry.is_dir()]
+    assert len(left) == CgroupContainment.POOL, left

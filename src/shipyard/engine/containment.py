@@ -5,13 +5,16 @@ double fork) leaves it, and ignoring SIGTERM it would outlive its unit. Two mech
 whole tree of a unit run (one attempt of a step or hook, one start of a service):
 
 * ``cgroup``: a cgroup v2 directory per unit run, under one directory per execution
-  (``<our cgroup>/shipyard.<execution id>/<unit>.<n>``). The unit is *born* in it: this process
+  (``<our cgroup>/shipyard.<execution id>/unit.<k>``). The unit is *born* in it: this process
   joins the unit's cgroup for the instant of the spawn and goes back to its own, so no child can
   fork before it is tracked. Leaving a cgroup takes privileges a unit's processes should not
   have. "Anything left?" is one read of ``cgroup.events``; the kill is ``cgroup.kill`` (or
-  freeze, SIGKILL every member, thaw, on kernels before 5.14); the directory is removed once
-  empty, and the execution's directory at the end (by the watchdog, or by ``status``, when this
-  process died).
+  freeze, SIGKILL every member, thaw, on kernels before 5.14). A unit run's cgroup, once seen
+  empty, goes back to a small pool and serves a later unit run (an empty cgroup stays empty:
+  nothing is left in it to fork), so a step costs no mkdir and rmdir; the descriptors of its
+  ``cgroup.procs`` and ``cgroup.events`` stay open with it. One that is not empty when its run
+  is released is never reused. The execution's directory and its pool are removed at the end
+  (by the watchdog, or by ``status``, when this process died).
 * ``marker``: where no writable cgroup2 hierarchy is found. Every unit run's environment carries
   ``SHIPYARD_UNIT=<execution id>/<unit>#<n>``, inherited by its descendants; its members are the
   processes of /proc with that variable. A /proc scan costs ~1 ms per 100 processes, too much for
@@ -118,19 +121,64 @@ class UnitScope:
         return self._needle in variables.split(b"\0")
 
 
-class CgroupScope(UnitScope):
-    """One unit run's cgroup v2 directory; the marker still applies if the cgroup cannot."""
+class _Slot:
+    """A unit cgroup of the execution's pool, with open descriptors of its ``cgroup.procs``
+    (joined for a spawn) and ``cgroup.events`` (read again with one ``pread``). Plain string
+    paths: this is the hot path of every step."""
 
-    def __init__(self, marker: str, path: Path, home: int) -> None:
-        super().__init__(marker, adopting=False)
+    __slots__ = ("events", "path", "procs")
+
+    def __init__(self, path: str) -> None:
+        folder = Path(path)  # made once per slot: off the hot path
+        folder.mkdir()
+        procs = -1
+        try:
+            procs = os.open(f"{path}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            self.events = os.open(f"{path}/cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            if procs >= 0:
+                os.close(procs)
+            folder.rmdir()
+            raise
+        self.procs = procs
         self.path = path
-        self._events = f"{path}/cgroup.events"
+
+    def populated(self) -> bool:
+        """Is any process in the cgroup or below it? (Zombies are not: a process leaves its
+        cgroup as it exits.)"""
+        if self.events < 0:
+            return False  # closed with its execution: nothing of it runs any more
+        try:
+            return b"populated 1" in os.pread(self.events, 256, 0)
+        except OSError:
+            return False  # removed
+
+    def close(self) -> None:
+        for fd in (self.procs, self.events):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.procs = self.events = -1
+
+
+class CgroupScope(UnitScope):
+    """One unit run's cgroup v2 directory (a slot of the execution's pool); the marker still
+    applies if the cgroup cannot."""
+
+    def __init__(
+        self, marker: str, slot: _Slot, home: int, give_back: Callable[[_Slot], bool]
+    ) -> None:
+        super().__init__(marker, adopting=False)
+        self.path = slot.path
+        self._slot: _Slot | None = slot  # None once in the pool: it may serve another run
         self._home = home  # an open descriptor of our own cgroup's cgroup.procs
+        self._give_back = give_back
         self._tracked = False  # the leader was born in the cgroup
+        self._released = False
 
     def spawn(self, start: Callable[[], T]) -> T:
+        assert self._slot is not None, "a closed scope spawns nothing"
         try:
-            _join(self.path / "cgroup.procs")
+            os.write(self._slot.procs, b"0")  # "0": this process joins it
         except OSError:
             return start()  # not tracked by the cgroup: the marker is what is left
         try:
@@ -145,26 +193,29 @@ class CgroupScope(UnitScope):
     def alive(self) -> bool:
         if not self._tracked:
             return super().alive()
-        try:
-            with open(self._events, "rb") as events:
-                return b"populated 1" in events.read()
-        except FileNotFoundError:
-            return False
+        # Given back, it was empty: whatever runs in it now is another unit run's.
+        return self._slot is not None and self._slot.populated()
 
     def members(self) -> list[int]:
         if not self._tracked:
             return super().members()
-        return _cgroup_members(self.path)
+        return _cgroup_members(Path(self.path)) if self._slot is not None else []
 
     def kill(self) -> None:
         if not self._tracked:
             super().kill()
             return
-        _kill_cgroup(self.path)
+        if self._slot is not None:
+            _kill_cgroup(Path(self.path))
 
     def close(self) -> None:
+        """Give the cgroup back (once: a fleet may close a run twice); still populated, it
+        stays this scope's, to be asked and killed, until the execution's end."""
         super().close()
-        _remove_cgroup(self.path)
+        if self._slot is not None and not self._released:
+            self._released = True
+            if self._give_back(self._slot):
+                self._slot = None
 
 
 class Containment:
@@ -200,28 +251,52 @@ class Containment:
 
 
 class CgroupContainment(Containment):
-    """One cgroup per unit run, under ``root`` (the execution's own cgroup)."""
+    """One cgroup per unit run at a time, under ``root`` (the execution's own cgroup), taken
+    from a pool of empty ones (``POOL`` kept at most) or made."""
 
     mechanism = "cgroup"
+    POOL = 16  # empty unit cgroups kept for reuse: a fan-out needs max_parallel of them
 
     def __init__(self, execution_id: str, root: Path, home: Path, run_root: Path) -> None:
         self.execution_id = execution_id
         self._runs = itertools.count(1)
         self.adopting = self._was_subreaper = False
         self.root = root
+        self._root = str(root)
         self._home_path = home
         self._run_root = run_root
         self._home = -1  # our own cgroup.procs, opened with the first unit's cgroup
+        self._slots = itertools.count(1)
+        self._free: list[_Slot] = []  # empty, ready for the next unit run
+        self._kept: list[_Slot] = []  # not empty when released: removed with the execution
+        self._closed = False
 
     def scope(self, unit: str) -> UnitScope:
         marker = self._marker(unit)
-        path = self.root / f"{unit}.{marker.rsplit('#', 1)[1]}"
         try:
-            self._create()
-            path.mkdir()
+            slot = self._free.pop() if self._free else self._new_slot()
         except OSError:
             return UnitScope(marker, adopting=False)  # the marker is what is left
-        return CgroupScope(marker, path, self._home)
+        return CgroupScope(marker, slot, self._home, self._give_back)
+
+    def _new_slot(self) -> _Slot:
+        self._create()
+        return _Slot(f"{self._root}/unit.{next(self._slots)}")
+
+    def _give_back(self, slot: _Slot) -> bool:
+        """A unit run is released: its cgroup, if empty, serves the next one (True). An empty
+        cgroup stays empty (nothing is left in it to fork), so no process of this run can ever
+        be counted in the next. One still populated (its run could not be emptied) is never
+        handed out again: kept apart until the execution's end kills and removes it."""
+        if slot.populated():
+            self._kept.append(slot)
+            return False
+        if not self._closed and len(self._free) < self.POOL:
+            self._free.append(slot)
+        else:
+            slot.close()
+            _remove_cgroup(Path(slot.path))
+        return True
 
     def _create(self) -> None:
         """The execution's cgroup, made when its first unit starts (an executor that never
@@ -239,11 +314,15 @@ class CgroupContainment(Containment):
         """Kill whatever is left in the execution's cgroup and remove it (and sweep for any
         marked process that left it: one /proc scan per execution)."""
         super().close()
+        self._closed = True
         if self._home < 0:
             return  # no unit ever started: no cgroup was made
         _kill_cgroup(self.root)
         _wait_empty(self.root, timeout=5.0)
-        _remove_cgroup(self.root)
+        for slot in self._free + self._kept:
+            slot.close()
+        self._free, self._kept = [], []
+        _remove_cgroup(self.root)  # the pool's cgroups first, then the execution's
         with contextlib.suppress(OSError):
             os.close(self._home)
         self._home = -1
@@ -389,14 +468,6 @@ def _on_cgroup2(path: Path) -> bool:
     except OSError:
         return False
     return any(path.is_relative_to(point) and str(path) != point for _, point, _ in mounts)
-
-
-def _join(procs: Path) -> None:
-    fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, b"0")  # "0": the writing process itself
-    finally:
-        os.close(fd)
 
 
 def _cgroup_members(path: Path) -> list[int]:
