@@ -9,6 +9,7 @@ import pytest
 
 from shipyard.api import Operations
 from shipyard.errors import StoreCorrupt, StoreError
+from shipyard.models import ExecutionState, UnitState
 from shipyard.plan.cache import PlanCache
 from shipyard.store.migrations import SCHEMA_VERSION
 from shipyard.store.sqlite import SQLiteStore
@@ -111,3 +112,40 @@ def test_a_locked_store_loses_no_event(tmp_path: Path) -> None:
         "unit_finished",
     ]
     assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_lost_execution_keeps_no_health_or_pid_of_its_running_services(tmp_path: Path) -> None:
+    """What the store itself holds once a supervisor is lost, not only what is shown: a probe's
+    'healthy' and a pid outlived the processes (issue 10 §4)."""
+    store = SQLiteStore(tmp_path / "state.db")
+    store.insert_execution(
+        execution_id="exec_lost",
+        name="fleet",
+        mode="up",
+        spec_path=None,
+        spec_digest="d",
+        spec_text="",
+        parameters={},
+        run_dir=str(tmp_path),
+        created_at=1.0,
+        units=[("web", "service", None), ("db", "service", None), ("prep", "step", None)],
+    )
+    store.update_unit("exec_lost", "web", state=UnitState.RUNNING, pid=101)
+    store.update_service("exec_lost", "web", port=8100, url=None, health="healthy", restarts=0)
+    store.update_unit("exec_lost", "db", state=UnitState.STOPPED, pid=102)
+    store.update_service("exec_lost", "db", port=8101, url=None, health="down", restarts=0)
+    store.update_unit("exec_lost", "prep", state=UnitState.SUCCEEDED, pid=103)
+    store.update_execution("exec_lost", state=ExecutionState.RUNNING)
+    store.mark_lost("exec_lost", reason="its process died", at=2.0)
+    rows = {
+        row[0]: row[1:]
+        for row in sqlite3.connect(tmp_path / "state.db").execute(
+            "SELECT name, state, health, pid FROM units"
+        )
+    }
+    store.close()
+    assert rows == {
+        "web": ("cancelled", "unknown", None),
+        "db": ("stopped", "down", 102),
+        "prep": ("succeeded", None, 103),
+    }

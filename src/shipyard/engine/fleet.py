@@ -41,6 +41,7 @@ from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
 from shipyard.plan.model import Plan, PlannedService
 from shipyard.store.base import Store
+from shipyard.unitview import shown_health
 from shipyard.workspace import RunDir
 
 if TYPE_CHECKING:
@@ -673,7 +674,7 @@ class FleetExecutor:
             service.name,
             port=service.port,
             url=service_url(service.port) if service.port else None,
-            health=service.health,
+            health=shown_health("service", state, service.health),  # none kept once it ends
             restarts=service.restarts,
         )
 

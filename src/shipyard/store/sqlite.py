@@ -27,6 +27,7 @@ from shipyard.models import (
 )
 from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
 
 _ACTIVE = ("pending", "running")
 _DONE_UNIT_STATES = tuple(s.value for s in UnitState if s.finished)
@@ -240,10 +241,17 @@ class SQLiteStore:
                 " WHERE id = ? AND state IN ('pending', 'running')",
                 (reason, at, execution_id),
             )
+            # Nothing runs any more: no pid of theirs holds, nor any probe's verdict
+            # (the same rule as unitview.shown_health, kept in the store too).
             self._db.execute(
-                "UPDATE units SET state = 'cancelled', ended_at = ?, reason = ?"
+                "UPDATE units SET state = 'cancelled', ended_at = ?, reason = ?, pid = NULL"
                 " WHERE execution_id = ? AND state IN ('running', 'retrying')",
                 (at, reason, execution_id),
+            )
+            self._db.execute(
+                "UPDATE units SET health = CASE state WHEN 'stopped' THEN ? ELSE ? END"
+                " WHERE execution_id = ? AND kind = 'service'",
+                (DOWN, UNKNOWN, execution_id),
             )
 
     def update_unit(
@@ -400,6 +408,7 @@ class SQLiteStore:
             "SELECT * FROM units WHERE execution_id = ? ORDER BY position", (execution_id,)
         ).fetchall()
         last_resources = self._last_attempt_resources(execution_id)
+        ended = ExecutionState(row["state"]).finished
         units = [
             UnitStatus(
                 name=unit["name"],
@@ -411,12 +420,15 @@ class SQLiteStore:
                 duration_seconds=_span(unit["started_at"], unit["ended_at"]),
                 exit_code=unit["exit_code"],
                 reason=unit["reason"],
-                pid=unit["pid"],
+                # Only what holds now: no verdict or pid of a process that has ended.
+                pid=shown_pid(UnitState(unit["state"]), unit["pid"], execution_finished=ended),
                 log_path=unit["log_path"],
                 resources=last_resources.get(unit["name"], ResourceUsage()),
                 port=unit["port"],
                 url=unit["url"],
-                health=unit["health"],
+                health=shown_health(
+                    unit["kind"], UnitState(unit["state"]), unit["health"], execution_finished=ended
+                ),
                 restarts=unit["restarts"],
             )
             for unit in unit_rows
