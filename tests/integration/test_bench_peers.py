@@ -57,6 +57,13 @@ def test_a_quick_round_runs_every_tool_on_both_workloads(tmp_path: Path) -> None
     figures = json.loads(out.read_text())["quiet"]
     assert sorted(figures) == ["chain 10", "fan-out 40+1, P2"]
     for by_tool in figures.values():
-        assert sorted(by_tool) == ["doit", "shipyard", "snakemake", "xargs", "xargs (bash -c)"]
+        assert sorted(by_tool) == [
+            "doit",
+            "shipyard",
+            "shipyard (plan cached)",
+            "snakemake",
+            "xargs",
+            "xargs (bash -c)",
+        ]
         assert all(len(runs) == 1 and runs[0]["cpu"] > 0 for runs in by_tool.values())
     assert "orchestrator CPU per step" in done.stdout
