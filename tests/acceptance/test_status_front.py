@@ -1,0 +1,78 @@
+"""``shipyard status`` answered without Typer (cli/front.py) says exactly what Typer's command
+says, and imports neither Typer nor Click."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Shipyard
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
+
+# Run one line both ways in a fresh interpreter: through main() (the quick path) and through
+# the Typer app alone; the two outputs and exit codes are printed apart.
+PROBE = """
+import contextlib, io, json, sys
+from shipyard.cli import commands, main
+line = json.loads(sys.argv[1])
+for run in (main.main, commands.main):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(list(line))
+    print(json.dumps([code, out.getvalue(), err.getvalue()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["status", "-a", "--json"],
+        ["status", "no_such_execution"],
+        ["status", "--json", "no_such_execution"],
+    ],
+)
+def test_the_quick_status_answers_as_typer_does(
+    shipyard: Shipyard, tmp_path: Path, line: list[str]
+) -> None:
+    import json
+
+    assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(line)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    quick, typer = (json.loads(row) for row in done.stdout.splitlines())
+    assert quick == typer
+    if line[-1] == "no_such_execution":
+        assert quick[0] != 0 and "no execution 'no_such_execution'" in quick[2], quick
+    else:
+        assert quick[0] == 0 and "quickstart" in quick[1], quick
+
+
+def test_status_imports_neither_typer_nor_click(shipyard: Shipyard, tmp_path: Path) -> None:
+    assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
+    probe = (
+        "import sys\nfrom shipyard.cli.main import main\n"
+        "for argv in (['status'], ['status', '--json']):\n"
+        "    main(argv)\n"
+        "sys.stderr.write('loaded: %s' % sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'typer', 'click'}))\n"
+    )
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert "loaded: []" in done.stderr, done.stderr

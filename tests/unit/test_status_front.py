@@ -1,0 +1,44 @@
+"""``status`` lines parsed without Typer: the forms it knows, and everything else left to Typer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.cli.front import parse_status, quick
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "parsed"),
+    [
+        ([], None, (None, False, None, False)),
+        (["exec_1"], None, ("exec_1", False, None, False)),
+        (["--json"], None, (None, False, None, True)),
+        (["-a", "exec_1", "--json"], None, ("exec_1", True, None, True)),
+        (["--all"], None, (None, True, None, False)),
+        (["--home", "h"], None, (None, False, Path("h"), False)),
+        (["--home=h", "x"], None, ("x", False, Path("h"), False)),
+        ([], "/env/home", (None, False, Path("/env/home"), False)),
+        (["--home", "h"], "/env/home", (None, False, Path("h"), False)),  # the option wins
+        ([], "", (None, False, None, False)),  # an empty variable counts as unset
+        # Left to Typer: help, unknown options, a missing value, a second argument.
+        (["--help"], None, None),
+        (["-h"], None, None),
+        (["--bogus"], None, None),
+        (["-aj"], None, None),
+        (["--home"], None, None),
+        (["--home="], None, None),
+        (["a", "b"], None, None),
+        (["--", "x"], None, None),
+    ],
+)
+def test_parse_status(
+    args: list[str], env: str | None, parsed: tuple[str | None, bool, Path | None, bool] | None
+) -> None:
+    assert parse_status(args, env) == parsed
+
+
+@pytest.mark.parametrize("argv", [[], ["list"], ["run", "x.yaml"], ["--help"], ["status", "-x"]])
+def test_other_lines_go_to_typer(argv: list[str]) -> None:
+    assert quick(argv) is None
