@@ -120,6 +120,8 @@ class Context:
     env: dict[str, str]
     tools: list[str]
     timeout: float
+    # Other Shipyard source trees timed in the same rounds: tool name -> its src/ folder.
+    sources: dict[str, Path] = field(default_factory=dict)
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -188,7 +190,7 @@ def snakefile(work: Workload) -> str:
 
 def command(tool: str, work: Workload, folder: Path, bin_dir: Path) -> list[str]:
     """Write what ``tool`` needs into ``folder`` and return its command line."""
-    if tool in ("shipyard", CACHED):
+    if tool.startswith("shipyard"):
         (folder / "spec.yaml").write_text(shipyard_spec(work))
         return [str(bin_dir / "shipyard"), "run", "-q", "spec.yaml"]
     if tool == "doit":
@@ -250,6 +252,8 @@ def one_run(tool: str, work: Workload, base: Path, context: Context) -> Run:
         if tool.startswith("xargs"):
             (folder / ".stdin").write_text("".join(f"{i}\n" for i in range(work.steps)))
         env = {**context.env, "SHIPYARD_HOME": str(home)}
+        if tool in context.sources:  # ahead of the editable install's path entry
+            env["PYTHONPATH"] = str(context.sources[tool])
         return launch(argv, folder, env, context.timeout)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -349,6 +353,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, default=Path.cwd(), help="where to run (default: .)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=SRC",
+        help="also time the Shipyard of another source tree's src/ folder (e.g. a git archive "
+        "of an older commit), as 'shipyard LABEL', in the same rounds",
+    )
     args = parser.parse_args()
     if args.warmup is None:
         args.warmup = 0 if args.quick else 1
@@ -362,9 +374,10 @@ def main() -> None:
     if unknown or "xargs" not in tools:
         raise SystemExit(f"--tools: choose among {', '.join(TOOLS)} (xargs is always needed)")
     byte_compile(["shipyard", *(tool for tool in tools if tool in ("doit", "snakemake"))])
+    sources = other_sources(args.also)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "NO_COLOR": "1"}
-    context = Context(bin_dir, env, tools, args.timeout)
+    context = Context(bin_dir, env, [*sources, *tools], args.timeout, sources)
     results: dict[str, dict[str, dict[str, Figures]]] = {}
     # A fresh folder under the current one, where a user's .shipyard would be (not /tmp).
     with tempfile.TemporaryDirectory(prefix=".bench-peers-", dir=args.dir) as tmp:
@@ -378,6 +391,17 @@ def main() -> None:
                 spinning.wait()
     if args.json:
         args.json.write_text(json.dumps(jsonable(results), indent=2) + "\n")
+
+
+def other_sources(also: list[str]) -> dict[str, Path]:
+    sources: dict[str, Path] = {}
+    for item in also:
+        label, _, src = item.partition("=")
+        if not (Path(src) / "shipyard" / "__init__.py").is_file():
+            raise SystemExit(f"--also {item}: expected LABEL=DIR with DIR/shipyard/__init__.py")
+        compileall.compile_dir(Path(src) / "shipyard", quiet=1)
+        sources[f"shipyard {label}"] = Path(src).resolve()
+    return sources
 
 
 def jsonable(results: dict[str, dict[str, dict[str, Figures]]]) -> object:
