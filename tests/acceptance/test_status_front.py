@@ -1,8 +1,9 @@
-"""``shipyard status`` answered without Typer (cli/front.py) says exactly what Typer's command
-says, and imports neither Typer nor Click."""
+"""``shipyard status`` and ``ps`` answered without Typer (cli/front.py) say exactly what Typer's
+commands say, and import neither Typer nor Click."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,13 +37,13 @@ for run in (main.main, commands.main):
         ["status", "-a", "--json"],
         ["status", "no_such_execution"],
         ["status", "--json", "no_such_execution"],
+        ["ps", "--json"],  # no fleet: the same error both ways
+        ["ps", "no_such_execution"],
     ],
 )
 def test_the_quick_status_answers_as_typer_does(
     shipyard: Shipyard, tmp_path: Path, line: list[str]
 ) -> None:
-    import json
-
     assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
     env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
     done = subprocess.run(
@@ -56,17 +57,20 @@ def test_the_quick_status_answers_as_typer_does(
     assert done.returncode == 0, done.stderr
     quick, typer = (json.loads(row) for row in done.stdout.splitlines())
     assert quick == typer
-    if line[-1] == "no_such_execution":
+    if line[0] == "ps":
+        assert quick[0] != 0 and quick[2].startswith("error: "), quick
+    elif line[-1] == "no_such_execution":
         assert quick[0] != 0 and "no execution 'no_such_execution'" in quick[2], quick
     else:
         assert quick[0] == 0 and "quickstart" in quick[1], quick
 
 
-def test_status_imports_neither_typer_nor_click(shipyard: Shipyard, tmp_path: Path) -> None:
+def test_status_and_ps_import_neither_typer_nor_click(shipyard: Shipyard, tmp_path: Path) -> None:
     assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
+    execution_id = json.loads(shipyard("status", "--json").stdout)["id"]
     probe = (
-        "import sys\nfrom shipyard.cli.main import main\n"
-        "for argv in (['status'], ['status', '--json']):\n"
+        f"import sys\nID = {execution_id!r}\nfrom shipyard.cli.main import main\n"
+        "for argv in (['status'], ['status', '--json'], ['ps', '--json', ID]):\n"
         "    main(argv)\n"
         "sys.stderr.write('loaded: %s' % sorted({m.split('.')[0] for m in sys.modules}"
         " & {'typer', 'click'}))\n"

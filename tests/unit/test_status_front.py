@@ -1,4 +1,5 @@
-"""``status`` lines parsed without Typer: the forms it knows, and everything else left to Typer."""
+"""``status`` and ``ps`` lines parsed without Typer: the forms it knows, and the rest left
+to Typer."""
 
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ def test_parse_status(
     assert parse_status(args, env) == parsed
 
 
-@pytest.mark.parametrize("argv", [[], ["list"], ["run", "x.yaml"], ["--help"], ["status", "-x"]])
+def test_ps_has_no_all_option() -> None:
+    assert parse_status(["--json", "f"], None, with_all=False) == ("f", False, None, True)
+    assert parse_status(["-a"], None, with_all=False) is None  # Typer's error, as before
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["list"], ["run", "x.yaml"], ["--help"], ["status", "-x"], ["ps", "--all"]]
+)
 def test_other_lines_go_to_typer(argv: list[str]) -> None:
     assert quick(argv) is None
+
+
+@pytest.mark.parametrize("argv", [["status"], ["ps"], ["ps", "--json", "f"], ["status", "-a"]])
+def test_plain_status_and_ps_lines_run_without_typer(argv: list[str]) -> None:
+    assert quick(argv) is not None

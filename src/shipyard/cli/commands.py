@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shipyard import __version__
-from shipyard.cli.front import console, error_console, guarded, show_status
+from shipyard.cli.front import console, error_console, guarded, show_services, show_status
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
 from shipyard.errors import ShipyardError
@@ -313,15 +313,7 @@ def ps(
     as_json: JsonOption = False,
 ) -> None:
     """A fleet's services: state, health, pid, port, url, restarts, uptime, cpu, rss."""
-    ops = _ops(home)
-    status = ops.status(execution_id or ops.latest_fleet(active=False))
-    if as_json:
-        _dump(status.units)
-        return
-    from shipyard.cli import render
-
-    console().print(render.status_header(status))
-    console().print(render.services_table(status))
+    show_services(execution_id, home=home, as_json=as_json)
 
 
 @app.command()

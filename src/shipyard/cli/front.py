@@ -1,5 +1,5 @@
 """What every command of the CLI shares (consoles, JSON output, error reports), and ``status``
-answered without Typer.
+and ``ps`` answered without Typer.
 
 ``shipyard status`` is the command people and scripts run most, and its budget is 80 ms
 (docs/performance.md). Importing Typer and Click alone costs ~50 ms of that, so a plain
@@ -109,30 +109,47 @@ def show_status(
     console().print(render.status_table(result, show_all=show_all))
 
 
+def show_services(execution_id: str | None, *, home: Path | None, as_json: bool) -> None:
+    """``shipyard ps``: a fleet's services (the latest fleet's when no id is given)."""
+    operations = ops(home)
+    status = operations.status(execution_id or operations.latest_fleet(active=False))
+    if as_json:
+        dump(status.units)
+        return
+    from shipyard.cli import render
+
+    console().print(render.status_header(status))
+    console().print(render.services_table(status))
+
+
 def quick(argv: list[str]) -> Callable[[], None] | None:
     """The command ``argv`` names when it can run without Typer, or None (Typer's to parse)."""
-    if not argv or argv[0] != "status":
+    if not argv or argv[0] not in ("status", "ps"):
         return None
-    parsed = parse_status(argv[1:], os.environ.get("SHIPYARD_HOME"))
+    status = argv[0] == "status"
+    parsed = parse_status(argv[1:], os.environ.get("SHIPYARD_HOME"), with_all=status)
     if parsed is None:
         return None
     execution_id, show_all, home, as_json = parsed
+    if not status:
+        return functools.partial(show_services, execution_id, home=home, as_json=as_json)
     return functools.partial(
         show_status, execution_id, show_all=show_all, home=home, as_json=as_json
     )
 
 
 def parse_status(
-    args: list[str], home_env: str | None
+    args: list[str], home_env: str | None, *, with_all: bool = True
 ) -> tuple[str | None, bool, Path | None, bool] | None:
-    """``status``'s arguments as Typer reads them — (id, --all, --home, --json) — or None for
-    anything else, left to Typer (help, errors, forms this does not know)."""
+    """``status``'s (or, without ``--all``, ``ps``'s) arguments as Typer reads them — (id,
+    --all, --home, --json) — or None for anything else, left to Typer (help, errors, forms
+    this does not know)."""
     execution_id: str | None = None
     show_all = as_json = False
     home = home_env or None  # Click's envvar: an empty variable counts as unset
     words = iter(args)
     for word in words:
-        if word in ("--all", "-a"):
+        if with_all and word in ("--all", "-a"):
             show_all = True
         elif word == "--json":
             as_json = True
