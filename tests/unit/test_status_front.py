@@ -55,3 +55,19 @@ def test_other_lines_go_to_typer(argv: list[str]) -> None:
 @pytest.mark.parametrize("argv", [["status"], ["ps"], ["ps", "--json", "f"], ["status", "-a"]])
 def test_plain_status_and_ps_lines_run_without_typer(argv: list[str]) -> None:
     assert quick(argv) is not None
+
+
+def test_user_text_is_printed_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """Rich replaced ':thumbs_up:' in a unit's name or reason with an emoji: user text is never
+    parsed, as markup=False already said for [brackets]."""
+    from rich.table import Table
+
+    from shipyard.cli.front import console
+
+    table = Table()
+    table.add_column("unit")
+    table.add_row("fetch :thumbs_up: [bold]x[/bold]")
+    console().print(table)
+    console().print("exited :fire:")
+    out = capsys.readouterr().out
+    assert "fetch :thumbs_up: [bold]x[/bold]" in out and "exited :fire:" in out

@@ -36,8 +36,10 @@ def _console(*, stderr: bool = False) -> Console:
 
     probe = Console(stderr=stderr)
     width = None if probe.is_terminal or os.environ.get("COLUMNS") else 200
-    # markup=False: user text (commands, reasons, log lines) is printed as it is, never parsed.
-    return Console(stderr=stderr, highlight=False, markup=False, width=width)
+    # markup=False, emoji=False: user text (commands, reasons, log lines) is printed as it is,
+    # never parsed (":fire:" in a reason stays text; and Rich's emoji table, ~3 ms to import,
+    # is left out).
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=width)
 
 
 def console() -> Console:
