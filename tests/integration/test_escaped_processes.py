@@ -461,3 +461,23 @@ def test_the_pool_of_unit_cgroups_stays_small(cgroups: CgroupContainment) -> Non
         scope.close()
     left = [entry for entry in cgroups.root.iterdir() if entry.is_dir()]
     assert len(left) == CgroupContainment.POOL, left
+
+
+def test_a_unit_cgroup_that_could_not_be_joined_serves_no_later_run(
+    cgroups: CgroupContainment,
+) -> None:
+    """Removed under the engine (or otherwise refusing), a unit cgroup leaves its run to the
+    marker, and the next run gets a cgroup that works."""
+    first = cgroups.scope("a")
+    Path(first.path).rmdir()
+    os.waitpid(first.spawn(lambda: os.posix_spawnp("true", ["true"], dict(os.environ))), 0)
+    first.close()
+    second = cgroups.scope("b")
+    assert second.path != first.path, "a unit cgroup that could not be joined was reused"
+    busy = second.spawn(lambda: os.posix_spawnp("sleep", ["sleep", "300"], dict(os.environ)))
+    try:
+        assert _procs(second.path) == [busy]
+    finally:
+        os.kill(busy, signal.SIGKILL)
+        os.waitpid(busy, 0)
+    second.close()

@@ -165,7 +165,7 @@ class CgroupScope(UnitScope):
     applies if the cgroup cannot."""
 
     def __init__(
-        self, marker: str, slot: _Slot, home: int, give_back: Callable[[_Slot], bool]
+        self, marker: str, slot: _Slot, home: int, give_back: Callable[[_Slot, bool], bool]
     ) -> None:
         super().__init__(marker, adopting=False)
         self.path = slot.path
@@ -173,6 +173,7 @@ class CgroupScope(UnitScope):
         self._home = home  # an open descriptor of our own cgroup's cgroup.procs
         self._give_back = give_back
         self._tracked = False  # the leader was born in the cgroup
+        self._joined = True  # False once joining the cgroup failed: it serves no other run
         self._released = False
 
     def spawn(self, start: Callable[[], T]) -> T:
@@ -180,6 +181,7 @@ class CgroupScope(UnitScope):
         try:
             os.write(self._slot.procs, b"0")  # "0": this process joins it
         except OSError:
+            self._joined = False  # removed under us, say: the next run gets another
             return start()  # not tracked by the cgroup: the marker is what is left
         try:
             self._tracked = True
@@ -214,7 +216,7 @@ class CgroupScope(UnitScope):
         super().close()
         if self._slot is not None and not self._released:
             self._released = True
-            if self._give_back(self._slot):
+            if self._give_back(self._slot, self._joined):
                 self._slot = None
 
 
@@ -283,15 +285,16 @@ class CgroupContainment(Containment):
         self._create()
         return _Slot(f"{self._root}/unit.{next(self._slots)}")
 
-    def _give_back(self, slot: _Slot) -> bool:
-        """A unit run is released: its cgroup, if empty, serves the next one (True). An empty
-        cgroup stays empty (nothing is left in it to fork), so no process of this run can ever
-        be counted in the next. One still populated (its run could not be emptied) is never
-        handed out again: kept apart until the execution's end kills and removes it."""
+    def _give_back(self, slot: _Slot, usable: bool) -> bool:
+        """A unit run is released: its cgroup, if empty (and it could be joined), serves the
+        next one (True). An empty cgroup stays empty (nothing is left in it to fork), so no
+        process of this run can ever be counted in the next. One still populated (its run could
+        not be emptied) is never handed out again: kept apart until the execution's end kills
+        and removes it."""
         if slot.populated():
             self._kept.append(slot)
             return False
-        if not self._closed and len(self._free) < self.POOL:
+        if usable and not self._closed and len(self._free) < self.POOL:
             self._free.append(slot)
         else:
             slot.close()
