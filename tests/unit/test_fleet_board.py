@@ -39,3 +39,21 @@ def feed(display: FleetDisplay) -> None:
         ("service_started", "db", {"pid": 30, "port": 8101, "restarts": 0}),
     ]:
         display(Event(0.0, "exec_x", action, unit, data))
+
+
+def test_a_service_that_is_not_running_shows_no_verdict_and_no_pid() -> None:
+    display = FleetDisplay(Console(file=io.StringIO(), color_system=None))
+    with display:
+        for action, unit, data in [
+            ("service_started", "web", {"pid": 20, "port": 8100, "restarts": 0}),
+            ("service_healthy", "web", {}),
+            ("service_exited", "web", {"reason": "exited with code 3"}),
+            ("service_failed", "web", {"reason": "1 restarts used up"}),
+            ("service_started", "db", {"pid": 30, "port": 8101, "restarts": 0}),
+            ("service_healthy", "db", {}),
+            ("service_stopped", "db", {}),
+        ]:
+            display(Event(0.0, "exec_x", action, unit, data))
+    rows = render(display)
+    assert "web failed unknown — 8100 0" in rows
+    assert "db stopped down 30 8101 0" in rows

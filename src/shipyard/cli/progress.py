@@ -168,6 +168,17 @@ _BOARD_STATE = {
     "unit_skipped": "skipped",
 }
 
+#: What each event says about a service's health (as :func:`shipyard.unitview.shown_health`:
+#: a verdict only while it runs, ``down`` once stopped, ``unknown`` otherwise).
+_BOARD_HEALTH = {
+    "service_started": "starting",
+    "service_healthy": "healthy",
+    "service_unhealthy": "unhealthy",
+    "service_exited": "unknown",
+    "service_failed": "unknown",
+    "service_stopped": "down",
+}
+
 
 class FleetDisplay:
     """`up` in the foreground: one line per service (and step) event and, like `docker compose
@@ -227,12 +238,11 @@ class FleetDisplay:
         for key in ("pid", "port", "restarts"):
             if event.data.get(key) is not None:
                 unit[key] = event.data[key]
-        if event.action == "service_started":
-            unit["health"] = "starting"
-        elif event.action == "service_healthy":
-            unit["health"] = "healthy"
-        elif event.action in ("service_unhealthy", "service_exited", "service_failed"):
-            unit["health"] = "unhealthy" if event.action == "service_unhealthy" else "down"
+        health = _BOARD_HEALTH.get(event.action)
+        if health is not None:
+            unit["health"] = health
+        if event.action in ("service_exited", "service_failed"):
+            unit.pop("pid", None)  # its process is gone (as unitview.shown_pid says)
 
     def line(self, line: LogLine) -> None:
         """One line a unit wrote, as ``unit | text``."""
