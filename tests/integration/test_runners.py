@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.api import Operations
-from shipyard.engine.containment import choose_containment
+from shipyard.engine.containment import CgroupContainment, Containment, choose_containment
 from shipyard.engine.executor import PipelineExecutor
 from shipyard.engine.fleet import FleetExecutor
 from shipyard.engine.runners.base import Handle, Runner, Sampler, UnitLaunch
@@ -42,6 +42,12 @@ class NotingRunner:
         return self.inner.sampler()
 
 
+def assert_no_cgroup_left(containment: Containment) -> None:
+    """The execution's cgroup (where there was one) went with the run's end."""
+    if isinstance(containment, CgroupContainment):
+        assert not containment.root.exists(), f"a stale cgroup was left: {containment.root}"
+
+
 PIPELINE = """
 name: pipe
 hooks:
@@ -57,12 +63,19 @@ def test_every_unit_of_a_pipeline_starts_through_its_runner(
     ops: Operations, write_spec: SpecWriter
 ) -> None:
     plan, execution_id, run_dir = prepared(ops, write_spec(PIPELINE))
-    runner = NotingRunner(LocalRunner(choose_containment(execution_id, run_dir.root)))
+    containment = choose_containment(execution_id, run_dir.root)
+    runner = NotingRunner(LocalRunner(containment))
     runners: dict[str, Runner] = {"local": runner}
     executor = PipelineExecutor(
-        plan, execution_id=execution_id, run_dir=run_dir, store=ops.store, runners=runners
+        plan,
+        execution_id=execution_id,
+        run_dir=run_dir,
+        store=ops.store,
+        runners=runners,
+        containment=containment,  # the runner's: the run's end sweeps and removes it
     )
     state = asyncio.run(asyncio.wait_for(executor.run(), 30))
+    assert_no_cgroup_left(containment)
     assert state == ExecutionState.FAILED
     assert runner.started == ["_prepare", "a", "b", "b", "_cleanup"]
     # Each start is in the spawn journal, where the watchdog and `status` find it.
@@ -91,11 +104,18 @@ def test_services_and_steps_start_through_the_runner_and_are_wired_on_its_host(
     out = tmp_path / "out"
     out.mkdir()
     plan, execution_id, run_dir = prepared(ops, write_spec(MIXED.format(out=out)))
-    runner = NotingRunner(LocalRunner(choose_containment(execution_id, run_dir.root)))
+    containment = choose_containment(execution_id, run_dir.root)
+    runner = NotingRunner(LocalRunner(containment))
     executor = FleetExecutor(
-        plan, execution_id=execution_id, run_dir=run_dir, store=ops.store, runners={"local": runner}
+        plan,
+        execution_id=execution_id,
+        run_dir=run_dir,
+        store=ops.store,
+        runners={"local": runner},
+        containment=containment,
     )
     state = asyncio.run(asyncio.wait_for(executor.run(), 60))
+    assert_no_cgroup_left(containment)
     assert state == ExecutionState.SUCCEEDED
     assert sorted(runner.started) == ["use", "web"]
     status = ops.store.get_execution(execution_id)
