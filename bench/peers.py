@@ -368,6 +368,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.warmup is None:
         args.warmup = 0 if args.quick else 1
+    args.dir = args.dir.resolve()  # each tool runs in its own folder: paths must not be relative
     return args
 
 
