@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     # The result types are imported where they are made: creating their classes costs a few
     # milliseconds that most commands would pay for nothing.
     from shipyard.api import EventBatch, ValidationReport
+    from shipyard.engine.runners.base import RunnerFactory
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.store.base import Store
@@ -59,8 +60,10 @@ class LocalOperations(
 
     Every collaborator can be given: ``store`` (any :class:`shipyard.store.base.Store`; by
     default the workspace's SQLite file, opened on first use), ``clock`` (where time is read)
-    and ``runners`` (unit name → runner; kept for the engine, which will take its runners from
-    here once ``engine/runners/`` lands — typed loosely until then). A store given here belongs
+    and ``runners`` (runner name → a factory making that runner from an execution's
+    containment; default: the engine's local runner). Given runners drive the executions run in
+    this process (foreground, and :meth:`start`); a detached supervisor, a process of its own,
+    uses the default ones. A store given here belongs
     to the caller: ``close`` leaves it open, and a detached run starts a fresh interpreter
     rather than forking this process with the store's connection in it.
     """
@@ -71,11 +74,11 @@ class LocalOperations(
         *,
         store: Store | None = None,
         clock: Clock | None = None,
-        runners: Mapping[str, object] | None = None,
+        runners: Mapping[str, RunnerFactory] | None = None,
     ) -> None:
         self.workspace = workspace or Workspace.default()
         self.clock: Clock = clock or SystemClock()
-        self.runners: Mapping[str, object] = dict(runners or {})
+        self.runners: Mapping[str, RunnerFactory] = dict(runners or {})
         self._given_store = store
         self._store: Store | None = store
         #: Executions prepared with ``hold=True``, waiting for :meth:`start`: their plan, run
@@ -241,7 +244,7 @@ class LocalOperations(
         else:
             from shipyard.supervisor import drive
 
-            drive(self.store, plan, execution_id, run_dir, secrets=secrets)
+            drive(self.store, plan, execution_id, run_dir, secrets=secrets, runners=self.runners)
         return self.status(execution_id)
 
     def start(self, execution_id: str, *, detach: bool = False) -> ExecutionStatus:

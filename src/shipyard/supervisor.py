@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.engine.control import Controllable, dispatcher, serve
 from shipyard.engine.guard import start_watchdog, stop_watchdog
@@ -34,6 +34,9 @@ from shipyard.plan.model import Plan
 from shipyard.plan.secrets import reveal
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, Workspace, open_private
+
+if TYPE_CHECKING:
+    from shipyard.engine.runners.base import RunnerFactory
 
 
 class _Executor(Controllable, Protocol):
@@ -48,9 +51,11 @@ def drive(
     observer: Observer | None = None,
     *,
     secrets: Mapping[str, str] | None = None,
+    runners: Mapping[str, RunnerFactory] | None = None,
 ) -> None:
     """``secrets``: the values of the plan's secret parameters (the plan holds none). They go
-    into the units' environment in this process's memory only."""
+    into the units' environment in this process's memory only. ``runners``: where units run,
+    made for this execution from its containment (default: the engine's local runner)."""
     if plan.secrets:
         plan = reveal(plan, secrets or {})
     # A resumed execution: what already succeeded stays done, attempts number on.
@@ -65,6 +70,14 @@ def drive(
         "done": done,
         "attempts": attempts,
     }
+    if runners:
+        from shipyard.engine.containment import choose_containment
+
+        # The runners and the executor share one containment: the run's end sweeps and
+        # removes what the runners' units were tracked by.
+        containment = choose_containment(execution_id, run_dir.root)
+        common["containment"] = containment
+        common["runners"] = {name: make(containment) for name, make in runners.items()}
     if plan.checkpoint_interval:
         from shipyard.checkpoint import create  # the engine takes its automatic checkpoints so
 

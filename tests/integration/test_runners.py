@@ -146,3 +146,30 @@ def test_a_step_runner_other_than_local_is_refused_where_it_is_written(
     assert problem in found.message
     assert found.line == 5  # the runner: line
     assert "ssh and slurm runners come later" in (found.hint or "")
+
+
+def test_runners_given_to_local_operations_drive_its_runs(
+    tmp_path: Path, write_spec: SpecWriter
+) -> None:
+    """The composition root's ``runners=`` is used: a foreground run's units all start through
+    the runner made for that execution, and the run's end removes its containment."""
+    from shipyard.local import LocalOperations
+    from shipyard.workspace import Workspace
+
+    made: list[tuple[NotingRunner, Containment]] = []
+
+    def noting(containment: Containment) -> Runner:
+        runner = NotingRunner(LocalRunner(containment))
+        made.append((runner, containment))
+        return runner
+
+    ops = LocalOperations(Workspace(tmp_path / "home"), runners={"local": noting})
+    try:
+        status = ops.run(write_spec(PIPELINE))
+    finally:
+        ops.close()
+    assert status.state == ExecutionState.FAILED, status
+    assert len(made) == 1, "one runner per execution"
+    runner, containment = made[0]
+    assert runner.started == ["_prepare", "a", "b", "b", "_cleanup"]
+    assert_no_cgroup_left(containment)

@@ -14,10 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shipyard.engine.process import ExitStatus, SpawnError
 from shipyard.models import ResourceUsage
+
+if TYPE_CHECKING:
+    from shipyard.engine.containment import Containment
 
 __all__ = [
     "ExitStatus",
@@ -124,3 +127,11 @@ class Runner(Protocol):
     def sampler(self) -> Sampler:
         """A fresh sampler of this runner's units (one per executor)."""
         ...
+
+
+class RunnerFactory(Protocol):
+    """Makes an execution's runner from its containment (the cgroup or marker that tracks
+    the execution's units, which only exists once the execution does). What
+    :class:`shipyard.local.LocalOperations` takes as ``runners=``."""
+
+    def __call__(self, containment: Containment) -> Runner: ...
