@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shipyard.engine.runners.local import LocalRunner
 from shipyard.local import LocalOperations
 from shipyard.models import ExecutionState
 from shipyard.store.sqlite import SQLiteStore
@@ -29,7 +30,7 @@ def test_a_given_store_and_clock_are_the_ones_used(tmp_path: Path, write_spec: S
     workspace = Workspace(tmp_path / "home")
     workspace.home.mkdir(mode=0o700)
     store = SQLiteStore(tmp_path / "elsewhere.db")  # not the workspace's state.db
-    ops = LocalOperations(workspace, store=store, clock=YearAgo(), runners={"local": object()})
+    ops = LocalOperations(workspace, store=store, clock=YearAgo(), runners={"local": LocalRunner})
     spec = write_spec("name: given\nsteps:\n  a: {run: [echo, hi]}\n")
     try:
         status = ops.run(spec)
