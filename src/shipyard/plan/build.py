@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.dag import critical_path, stages
@@ -27,7 +28,14 @@ from shipyard.plan.model import (
 from shipyard.plan.secrets import MASK, secret_templates, variable
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
-from shipyard.spec.models import CheckpointSpec, HealthSpec, LogSettings, Scalar, Spec
+from shipyard.spec.models import (
+    CheckpointSpec,
+    HealthSpec,
+    LogSettings,
+    Scalar,
+    Spec,
+    StepSpec,
+)
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.pathchecks import resolved_path, resolved_workdir
 from shipyard.spec.templating import PLACEHOLDER, substitute
@@ -84,11 +92,9 @@ def build_plan(
     spec = loaded.spec
     secrets = frozenset(name for name, parameter in spec.parameters.items() if parameter.secret)
     values = _resolve(spec, overrides or {}, secrets, test_mode=mode == "test")
-    text_values = {name: render_value(value) for name, value in values.items()}
-    common_env = {key: substitute(value, text_values) for key, value in spec.env.items()}
-    common_env.update(parameter_env(values))
-    common_secret = secret_templates(spec.env, secrets)
-    common_secret.update({variable(name): f"{{{{ {name} }}}}" for name in sorted(secrets)})
+    unit_context = _unit_context(spec, values, secrets, loaded.base_dir)
+    text_values, common_env = unit_context.text_values, unit_context.common_env
+    common_secret = unit_context.common_secret
 
     # Steps order among themselves; the services a step needs are waited for at run time.
     needs = {
@@ -99,35 +105,13 @@ def build_plan(
     service_needs = _service_needs(spec, fleet) if fleet else {}
     levels = stages(needs)
     stage_of = {name: index for index, level in enumerate(levels) for name in level}
-    base = loaded.base_dir
 
-    steps = []
-    for name, step in spec.steps.items():
-        env = dict(common_env)
-        env.update({key: substitute(value, text_values) for key, value in step.env.items()})
-        workdir = resolved_workdir(name, step.workdir, text_values, base) if step.workdir else base
-        steps.append(
-            PlannedStep(
-                name=name,
-                description=step.description,
-                command=resolve_command(step.run, step.shell, text_values),
-                needs=needs[name],
-                needs_services=service_needs.get(name, []),
-                secret_env=_unit_secrets(common_secret, step.env, secrets),
-                env=env,
-                workdir=str(Path(workdir)),
-                timeout=step.timeout,
-                retries=RetrySettings(**step.retries.model_dump()),
-                resources=ResourceRequest(**step.resources.model_dump()),
-                stop=StopSettings(**step.stop.model_dump()),
-                enabled=step.enabled,
-                inputs=[resolved_path(name, "input", p, text_values) for p in step.inputs],
-                outputs=[resolved_path(name, "output", p, text_values) for p in step.outputs],
-                checkpoint=_checkpoint(name, step.checkpoint, text_values),
-                stage=stage_of[name],
-                runner=step.runner,
-            )
+    steps = [
+        _planned_step(
+            name, step, unit_context, (needs[name], service_needs.get(name, [])), stage_of[name]
         )
+        for name, step in spec.steps.items()
+    ]
 
     services, service_stages = (
         _services(loaded, fleet, common_env, text_values, common_secret, secrets)
@@ -165,6 +149,67 @@ def build_plan(
     )
     _check_programs(plan)
     return with_history(plan, dict(history)) if history else plan
+
+
+@dataclass(frozen=True)
+class _UnitContext:
+    """What every unit of one plan is resolved with."""
+
+    text_values: dict[str, str]
+    common_env: dict[str, str]
+    common_secret: dict[str, str]
+    secrets: frozenset[str]
+    base: Path
+
+
+def _unit_context(
+    spec: Spec, values: Mapping[str, Scalar], secrets: frozenset[str], base: Path
+) -> _UnitContext:
+    """Parameters as text, the spec-wide environment (with SHIPYARD_PARAM_*), and the
+    templates standing in for secrets."""
+    text_values = {name: render_value(value) for name, value in values.items()}
+    common_env = {key: substitute(value, text_values) for key, value in spec.env.items()}
+    common_env.update(parameter_env(values))
+    common_secret = secret_templates(spec.env, secrets)
+    common_secret.update({variable(name): f"{{{{ {name} }}}}" for name in sorted(secrets)})
+    return _UnitContext(text_values, common_env, common_secret, secrets, base)
+
+
+def _planned_step(
+    name: str,
+    step: StepSpec,
+    context: _UnitContext,
+    waits: tuple[list[str], list[str]],
+    stage: int,
+) -> PlannedStep:
+    """``waits``: the steps it needs, and the services it needs (healthy first)."""
+    values = context.text_values
+    needs, services = waits
+    env = dict(context.common_env)
+    env.update({key: substitute(value, values) for key, value in step.env.items()})
+    workdir = (
+        resolved_workdir(name, step.workdir, values, context.base) if step.workdir else context.base
+    )
+    return PlannedStep(
+        name=name,
+        description=step.description,
+        command=resolve_command(step.run, step.shell, values),
+        needs=needs,
+        needs_services=services,
+        secret_env=_unit_secrets(context.common_secret, step.env, context.secrets),
+        env=env,
+        workdir=str(Path(workdir)),
+        timeout=step.timeout,
+        retries=RetrySettings(**step.retries.model_dump()),
+        resources=ResourceRequest(**step.resources.model_dump()),
+        stop=StopSettings(**step.stop.model_dump()),
+        enabled=step.enabled,
+        inputs=[resolved_path(name, "input", p, values) for p in step.inputs],
+        outputs=[resolved_path(name, "output", p, values) for p in step.outputs],
+        checkpoint=_checkpoint(name, step.checkpoint, values),
+        stage=stage,
+        runner=step.runner,
+    )
 
 
 def _check_programs(plan: Plan) -> None:
