@@ -547,7 +547,7 @@ class PipelineExecutor:
         resources = self._samplers[running.step.runner].finish(name, cpu_seconds=status.cpu_seconds)
         verdict = judge_exit(
             ok=status.ok,
-            described="" if status.ok else _describe_exit(status),
+            described="" if status.ok else status.describe(),
             cancel_reason=running.cancel_reason,
             timed_out=running.timed_out,
             timeout=running.step.timeout,
@@ -905,12 +905,6 @@ def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     shutil.copy2(source, target)
-
-
-def _describe_exit(status: ExitStatus) -> str:
-    if status.signal is not None:
-        return f"killed by signal {status.signal}"
-    return f"exited with code {status.exit_code}"
 
 
 def _hook_dir(plan: Plan) -> Path:

@@ -565,11 +565,7 @@ class FleetExecutor:
         service.healthy.clear()
         service.health = "down"
         uptime = time.monotonic() - service.started
-        why = (
-            f"killed by signal {status.signal}"
-            if status.signal
-            else f"exited with code {status.exit_code}"
-        )
+        why = status.describe()
         self.recorder.event("service_exited", service.name, reason=why, uptime=round(uptime, 3))
         decision = decide_restart(
             service.planned.restart, exit_ok=status.ok, uptime=uptime, streak=service.streak

@@ -40,10 +40,25 @@ class ExitStatus:
         return self.exit_code == 0
 
     @property
+    def unknown(self) -> bool:
+        """It ended, but how is not known (another waiter reaped it)."""
+        return self.exit_code is None and self.signal is None
+
+    def describe(self) -> str:
+        """In words, for reasons and events: "exited with code 3", "killed by signal KILL"."""
+        if self.unknown:
+            return "ended, its exit status unknown (reaped elsewhere)"
+        if self.signal is not None:
+            return f"killed by signal {self.signal}"
+        return f"exited with code {self.exit_code}"
+
+    @property
     def returncode(self) -> int:
-        """Shell convention: 128 + signal number for a killed process."""
+        """Shell convention: 128 + signal number for a killed process; 255 when unknown."""
         if self.exit_code is not None:
             return self.exit_code
+        if self.signal is None:
+            return 255
         number = getattr(signal, f"SIG{self.signal}", signal.SIGKILL)
         return 128 + int(number)
 
@@ -182,7 +197,13 @@ def _resolve(future: asyncio.Future[ExitStatus], status: ExitStatus) -> None:
 
 
 def _reap_blocking(pid: int) -> ExitStatus:
-    _, status, usage = os.wait4(pid, 0)
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except ChildProcessError:
+        # Reaped by someone else (it should not happen; it did once, when a cleanup reaped a
+        # leader first): its exit status is gone, but it ended — a future left unresolved
+        # would keep the engine waiting for ever.
+        return ExitStatus(None, None, 0.0)
     cpu = usage.ru_utime + usage.ru_stime
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
