@@ -8,28 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ExecutionNotFound, ShipyardError
-from shipyard.models import ExecutionStatus, ExecutionSummary
+from shipyard.models import ExecutionStatus
 from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
 from shipyard.operations.clock import Clock, SystemClock
 from shipyard.operations.controlling import StopOperations
 from shipyard.operations.fleets import FleetOperations
 from shipyard.operations.logs import LogOperations
-from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT, reconcile
+from shipyard.operations.maintenance import MaintenanceOperations
+from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT
+from shipyard.operations.watching import WatchOperations
 from shipyard.workspace import RunDir, Workspace, secure_home
 
 if TYPE_CHECKING:
     # The result types are imported where they are made: creating their classes costs a few
     # milliseconds that most commands would pay for nothing.
-    from shipyard.api import EventBatch, ValidationReport
+    from shipyard.api import ValidationReport
     from shipyard.engine.runners.base import RunnerFactory
     from shipyard.plan.model import Plan, RunMode
-    from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.store.base import Store
 
 __all__ = ["HEARTBEAT_TIMEOUT", "LocalOperations"]
@@ -54,7 +55,13 @@ def _open_store(workspace: Workspace) -> Store:
 
 
 class LocalOperations(
-    StopOperations, FleetOperations, CheckpointOperations, CleanOperations, LogOperations
+    WatchOperations,
+    MaintenanceOperations,
+    StopOperations,
+    FleetOperations,
+    CheckpointOperations,
+    CleanOperations,
+    LogOperations,
 ):
     """:class:`shipyard.api.Operations` on this machine, state in ``workspace``.
 
@@ -93,22 +100,6 @@ class LocalOperations(
                 sys.stderr.write(f"shipyard: {note}\n")
             self._store = _open_store(self.workspace)
         return self._store
-
-    def check_store(self) -> StoreCheck:
-        """Is state.db sound (SQLite's header, quick_check), and has every run folder a
-        record? Reads only."""
-        from shipyard.recovery import check
-
-        self.close()
-        return check(self.workspace)
-
-    def rebuild_store(self) -> RebuildReport:
-        """Move state.db aside (kept as state.db.corrupt-<time>) and build a new one from the
-        run folders: every execution's units, states, exit codes, attempts and events."""
-        from shipyard.recovery import rebuild_store
-
-        self.close()
-        return rebuild_store(self.workspace)
 
     def close(self) -> None:
         if self._store is not None and self._store is not self._given_store:
@@ -291,54 +282,6 @@ class LocalOperations(
             status.id, keep=set(kept.kept), spec_text=text, spec_digest=plan.spec_digest
         )
         return self._drive(plan, status.id, run_dir, secrets, detach=detach, hold=hold)
-
-    # -- watching ---------------------------------------------------------------------------
-
-    def status(self, execution_id: str | None = None) -> ExecutionStatus:
-        wanted = execution_id or self.store.latest_execution_id()
-        if wanted is None:
-            raise ExecutionNotFound(
-                "there are no executions yet", hint="start one with `shipyard run FILE`"
-            )
-        self._reconcile(wanted)
-        status = self.store.get_execution(wanted)
-        if status is None:
-            raise ExecutionNotFound(
-                f"no execution '{wanted}' in {self.workspace.home}",
-                hint="`shipyard list` shows the executions; SHIPYARD_HOME selects the state folder",
-            )
-        if not status.state.finished and all(unit.kind == "step" for unit in status.units):
-            from shipyard.operations.estimates import with_estimate
-
-            status = with_estimate(status, self.store.mean_durations(status.name), self.clock)
-        return status
-
-    def events(self, execution_id: str, *, after: int = 0, limit: int | None = None) -> EventBatch:
-        """The execution's committed events after cursor ``after`` (the store's event id)."""
-        from shipyard.api import EventBatch
-
-        status = self.status(execution_id)
-        rows = self.store.events(status.id, after_id=after)
-        if limit is not None:
-            rows = rows[:limit]
-        # `finished` is read before the events are: an execution that ends between the two
-        # reads is reported unfinished, and the follower simply asks once more.
-        finished = status.state.finished and (limit is None or len(rows) < limit)
-        cursor = rows[-1][0] if rows else after
-        return EventBatch(status.id, [event for _, event in rows], cursor, finished)
-
-    def _looker(self, execution_id: str) -> Callable[[], ExecutionStatus]:
-        return lambda: self.status(execution_id)
-
-    def list_executions(
-        self, *, active_only: bool = False, name: str | None = None, limit: int = 50
-    ) -> list[ExecutionSummary]:
-        for summary in self.store.list_executions(active_only=True, limit=limit):
-            self._reconcile(summary.id)
-        return self.store.list_executions(active_only=active_only, name=name, limit=limit)
-
-    def _reconcile(self, execution_id: str) -> None:
-        reconcile(self.store, self.workspace.run_dir(execution_id), execution_id, self.clock)
 
 
 def _raise(error: ShipyardError | None) -> None:
