@@ -29,6 +29,7 @@ from typing import Any
 from shipyard.engine import attemptlog
 from shipyard.engine.attemptlog import OUTCOME_UNKNOWN, Noted
 from shipyard.errors import StoreCorrupt, from_os_error
+from shipyard.jsonlines import read_json_lines
 from shipyard.models import Attempt, Event, ExecutionState, ResourceUsage, UnitState, timestamp
 from shipyard.store.base import Store
 from shipyard.store.faults import looks_like_sqlite, quick_check
@@ -180,16 +181,7 @@ def replay(lines: Iterable[dict[str, Any]]) -> Replayed:
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:
     """events.jsonl line by line (bounded memory); a line the disk cut short is passed over."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        for raw in handle:
-            with contextlib.suppress(ValueError):
-                line = json.loads(raw)
-                if isinstance(line, dict):
-                    yield line
+    return read_json_lines(path, dict)
 
 
 def as_event(execution_id: str, line: dict[str, Any]) -> Event:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard.jsonlines import read_json_lines
 from shipyard.models import UnitState
 
 #: The reason of an attempt that began while its supervisor was alive and was never seen to end.
@@ -119,13 +120,4 @@ def latest(noted: dict[tuple[str, int], Noted]) -> dict[str, Noted]:
 
 def read(path: Path) -> Iterator[list[Any]]:
     """The journal's lines, each a JSON array; missing file: none."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        for raw in handle:
-            with contextlib.suppress(ValueError):
-                fields = json.loads(raw)
-                if isinstance(fields, list):
-                    yield fields
+    return read_json_lines(path, list)
