@@ -12,7 +12,7 @@ import pytest
 
 from shipyard.errors import SpecError, SpecProblem
 from shipyard.spec.loader import load_spec_text
-from shipyard.spec.yamlsource import MAX_DEPTH, MAX_NODES
+from shipyard.spec.yamlsource import MAX_DEPTH, MAX_NODES, _bounds_problem
 
 
 def only_problem(text: str) -> SpecProblem:
@@ -92,7 +92,7 @@ def test_hostile_yaml_is_refused_at_its_line(text: str, says: str, line: int) ->
     ("text", "alias", "line"),
     [
         (laughs(9), "*l4", 6),  # 1 KB that expands to 10**10 values
-        (laughs(30, width=2), "*l14", 16),  # deeper and narrower, the same growth
+        (laughs(30, width=2), "*l16", 18),  # deeper and narrower, the same growth
     ],
 )
 def test_an_alias_expansion_bomb_is_refused_before_it_is_expanded(
@@ -109,6 +109,12 @@ def test_too_many_plain_values_are_refused_too() -> None:
     text = "x: [" + ", ".join(["1"] * (MAX_NODES + 1)) + "]\n"
     message, _, _ = problem_in_child(text)
     assert f"more than {MAX_NODES:,} values" in message
+
+
+def test_fifty_thousand_plain_steps_are_within_the_bounds() -> None:
+    # Issue 10's scale target: 50,000 independent steps (250,000 values) must reach the model.
+    text = "steps:\n" + "".join(f"  s{i}: {{run: [true]}}\n" for i in range(50_000))
+    assert _bounds_problem(text, None) is None
 
 
 def test_aliases_used_as_intended_still_load() -> None:
