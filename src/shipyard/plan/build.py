@@ -7,11 +7,13 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from shipyard.dag import critical_path, stages
 from shipyard.errors import ParameterError
 from shipyard.plan.model import (
     CheckpointSettings,
+    FailureStrategy,
     HealthSettings,
     LogLimit,
     Plan,
@@ -128,27 +130,46 @@ def build_plan(
         mode=mode,
         parameters=values,
         env=common_env,
-        max_parallel=max_parallel or spec.execution.max_parallel or cores,
-        failure_strategy=spec.execution.failure_strategy,
-        timeout=spec.execution.timeout,
-        sample_interval=0.2 if mode == "profile" else spec.execution.sample_interval,
         prepare=[resolve_command(h.run, h.shell, text_values) for h in hooks.prepare],
         cleanup=[resolve_command(h.run, h.shell, text_values) for h in hooks.cleanup],
         steps=steps,
         stages=levels,
         critical_path=path,
-        checkpoint_interval=spec.execution.checkpoint_interval,
-        keep_checkpoints=spec.execution.keep_checkpoints,
         services=services,
         service_stages=service_stages,
-        base_port=spec.execution.base_port,
-        on_service_failure=spec.execution.on_service_failure,
         log_limits=log_limits(spec, fleet),
+        **_execution_settings(spec, mode, max_parallel or spec.execution.max_parallel or cores),
         secrets=[name for name in spec.parameters if name in secrets],
         secret_env=common_secret,
     )
     _check_programs(plan)
     return with_history(plan, dict(history)) if history else plan
+
+
+class _ExecutionSettings(TypedDict):
+    max_parallel: int
+    failure_strategy: FailureStrategy
+    timeout: float | None
+    sample_interval: float
+    checkpoint_interval: float | None
+    keep_checkpoints: int | None
+    base_port: int
+    on_service_failure: str
+
+
+def _execution_settings(spec: Spec, mode: RunMode, max_parallel: int) -> _ExecutionSettings:
+    """The plan's execution-wide settings, as the spec's ``execution:`` gives them."""
+    execution = spec.execution
+    return {
+        "max_parallel": max_parallel,
+        "failure_strategy": execution.failure_strategy,
+        "timeout": execution.timeout,
+        "sample_interval": 0.2 if mode == "profile" else execution.sample_interval,
+        "checkpoint_interval": execution.checkpoint_interval,
+        "keep_checkpoints": execution.keep_checkpoints,
+        "base_port": execution.base_port,
+        "on_service_failure": execution.on_service_failure,
+    }
 
 
 @dataclass(frozen=True)
