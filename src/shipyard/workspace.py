@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -186,6 +187,12 @@ class RunDir:
 
     def log_for(self, unit: str) -> Path:
         return self.logs / f"{unit}.log"
+
+    def log_paths(self, units: Iterable[str]) -> list[str]:
+        """``str(log_for(unit))`` for each unit, joined as strings: pathlib's ``/`` cost ~0.1 ms
+        a unit, twice per unit of every run (a unit's name holds no '/': NAME_PATTERN)."""
+        folder = str(self.logs)
+        return [os.path.join(folder, f"{unit}.log") for unit in units]  # noqa: PTH118
 
     def create(self) -> None:
         private_dir(self.root)

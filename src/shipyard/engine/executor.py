@@ -142,7 +142,8 @@ class PipelineExecutor:
         # Resolved once, not per attempt: the hot path between two steps stays free of pathlib.
         here = os.getcwd()  # noqa: PTH109 - compared as a string
         self._cwds = {s.name: None if s.workdir == here else s.workdir for s in plan.steps}
-        self._log_paths = {s.name: str(run_dir.log_for(s.name)) for s in plan.steps}
+        names = [s.name for s in plan.steps]
+        self._log_paths = dict(zip(names, run_dir.log_paths(names), strict=True))
         self._attempts: dict[str, int] = {
             name: (attempts or {}).get(name, 0) for name in self._steps
         }

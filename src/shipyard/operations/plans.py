@@ -117,9 +117,16 @@ def _record_new(
         parameters=dict(plan.parameters),
         run_dir=str(run_dir.root),
         created_at=now,
-        units=[(step.name, "step", str(run_dir.log_for(step.name))) for step in plan.steps]
-        + [(svc.name, "service", str(run_dir.log_for(svc.name))) for svc in plan.services],
+        units=_units(run_dir, plan),
     )
+
+
+def _units(run_dir: RunDir, plan: Plan) -> list[tuple[str, str, str]]:
+    """(name, kind, log path) of every unit, steps first."""
+    kinds = [(step.name, "step") for step in plan.steps]
+    kinds += [(service.name, "service") for service in plan.services]
+    paths = run_dir.log_paths(name for name, _ in kinds)
+    return [(name, kind, path) for (name, kind), path in zip(kinds, paths, strict=True)]
 
 
 @contextlib.contextmanager
