@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shipyard.engine.control import Controllable, dispatcher, serve
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.recorder import Observer
-from shipyard.models import ExecutionState, UnitState
+from shipyard.models import ExecutionState
 from shipyard.plan.codec import read_plan
 from shipyard.plan.model import Plan
 from shipyard.plan.secrets import reveal
@@ -59,8 +59,7 @@ def drive(
     if plan.secrets:
         plan = reveal(plan, secrets or {})
     # A resumed execution: what already succeeded stays done, attempts number on.
-    status = store.get_execution(execution_id)
-    done = [u.name for u in status.units if u.state == UnitState.SUCCEEDED] if status else []
+    done = store.succeeded_units(execution_id)
     attempts = store.attempt_counts(execution_id)
     common: dict[str, Any] = {
         "execution_id": execution_id,

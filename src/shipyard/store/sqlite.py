@@ -388,6 +388,16 @@ class SQLiteStore:
         ).fetchall()
         return {row["name"]: row["attempts"] for row in rows}
 
+    def succeeded_units(self, execution_id: str) -> list[str]:
+        # One column of one table: the engine's start read the whole status (every unit's
+        # row, its last attempt's resources) for this, ~25 µs a unit.
+        rows = self._db.execute(
+            "SELECT name FROM units WHERE execution_id = ? AND state = 'succeeded'"
+            " ORDER BY position",
+            (execution_id,),
+        ).fetchall()
+        return [row["name"] for row in rows]
+
     def append_events(self, events: list[Event], encoded: list[str] | None = None) -> None:
         datas = encoded or [json.dumps(e.data, default=str) for e in events]
         self._db.executemany(
