@@ -92,6 +92,47 @@ def grouped(profile: Path) -> list[tuple[float, str]]:
     return sorted(((value, key) for key, value in totals.items()), reverse=True)
 
 
+# The engine's parts, by the functions that do them: (label, file part, function, measure)
+# where measure is "cum" (the function and what it calls) or "tot" (its own time only).
+PARTS = [
+    ("log file open (O_CREAT, per step)", "~", "<built-in method posix.open>", "tot"),
+    ("posix_spawnp, parent side", "~", "<built-in method posix.posix_spawnp>", "tot"),
+    ("runner start in all (open, spawn, containment)", "runners/local.py", "start", "cum"),
+    ("exit seen: pidfd reader + wait4", "engine/process.py", "_watch_exit", "cum"),
+    ("", "engine/process.py", "on_readable", "cum"),
+    ("leftovers check at exit", "engine/runners/local.py", "leftovers", "cum"),
+    ("attempt journal lines", "engine/executor.py", "_note", "cum"),
+    ("spawn journal line", "engine/executor.py", "_journal_spawn", "cum"),
+    ("recorder flush: events.jsonl + one store txn", "engine/recorder.py", "flush", "cum"),
+    ("events made (recorder.event)", "engine/recorder.py", "event", "cum"),
+    ("scheduler", "engine/scheduler.py", "*", "tot"),
+    ("cache key of a success", "engine/cachekey.py", "step_key", "cum"),
+    ("resource sampling (psutil import once)", "engine/sampler.py", "sample", "cum"),
+    ("", "engine/sampler.py", "finish", "cum"),
+    ("asyncio loop itself (_run_once + select)", "base_events.py", "_run_once", "tot"),
+    ("", "selectors.py", "select", "cum"),
+    ("per run: record + run folder + plan.json", "operations/plans.py", "prepare", "cum"),
+    ("per run: plan from the cache", "operations/plans.py", "cached_plan", "cum"),
+    ("per run: final status read", "operations/watching.py", "status", "cum"),
+    ("all (LocalOperations.run)", "shipyard/local.py", "run", "cum"),
+]
+
+
+def parts(profile: Path) -> list[tuple[str, float]]:
+    """Seconds per part of :data:`PARTS` (a part in several rows is summed)."""
+    import pstats
+
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    result: dict[str, float] = {}
+    label = ""
+    for name, file, function, measure in PARTS:
+        label = name or label
+        for (where, _, called), row in stats.items():
+            if file in where and function in ("*", called):
+                result[label] = result.get(label, 0.0) + row[3 if measure == "cum" else 2]
+    return list(result.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -111,6 +152,9 @@ def main() -> None:
         print(
             f"{label}: engine CPU {one_run(src, args.dir, target)[1] / (FAN + 1) * 1e6:.0f} µs/step"
         )
+        for name, seconds in parts(target):
+            print(f"{seconds / (FAN + 1) * 1e6:8.1f} µs/step  {name}")
+        print()
         rows = grouped(target)
         total = sum(value for value, _ in rows)
         print(f"profiled total {total / (FAN + 1) * 1e6:.0f} µs/step (cProfile inflates it)")
