@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from shipyard.errors import SpecProblem
+from shipyard.spec.fields import env_maps
 from shipyard.spec.models import Spec
 from shipyard.spec.templating import PLACEHOLDER
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -94,19 +95,11 @@ def check_shell_commands(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-def _env_maps(spec: Spec) -> Iterator[tuple[PathKey, dict[str, str]]]:
-    yield ("env",), spec.env
-    for name, step in spec.steps.items():
-        yield ("steps", name, "env"), step.env
-    for name, service in spec.services.items():
-        yield ("services", name, "env"), service.env
-
-
 def check_env_keys(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     """An environment variable's name can be neither empty nor hold '=' (``execve`` would read
     ``A=B=x`` as A set to ``B=x``; Python refuses both outright)."""
     problems = []
-    for path, env in _env_maps(spec):
+    for path, env in env_maps(spec):
         for key in env:
             if key and "=" not in key:
                 continue

@@ -80,3 +80,13 @@ def field_kind(path: PathKey) -> str:
     if field == "checkpoint":
         return "checkpoint path" if path[3] == "paths" else "checkpoint ready_file"
     return "env"
+
+
+def env_maps(spec: Spec) -> Iterator[tuple[PathKey, dict[str, str]]]:
+    """Every environment mapping of the spec (its own, each step's, each service's), with its
+    path."""
+    yield ("env",), spec.env
+    for name, step in spec.steps.items():
+        yield ("steps", name, "env"), step.env
+    for name, service in spec.services.items():
+        yield ("services", name, "env"), service.env

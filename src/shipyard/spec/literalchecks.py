@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from shipyard.errors import SpecProblem
+from shipyard.spec.fields import env_maps
 from shipyard.spec.models import Spec
 from shipyard.spec.templating import PLACEHOLDER
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -56,7 +57,7 @@ def check_untemplated(spec: Spec, source: SourceMap) -> list[SpecProblem]:
 
 
 def _written_strings(spec: Spec) -> Iterator[_Written]:
-    for at, env in _env_maps(spec):
+    for at, env in env_maps(spec):
         where = ".".join(map(str, at))
         for key in env:
             yield _Written((*at, key), f"the env name in {where}", key, _ENV_HINT, is_key=True)
@@ -76,11 +77,3 @@ def _written_strings(spec: Spec) -> Iterator[_Written]:
             if isinstance(choice, str):
                 what = f"parameter '{name}': the choice"
                 yield _Written(("parameters", name, "choices", index), what, choice, _VALUE_HINT)
-
-
-def _env_maps(spec: Spec) -> Iterator[tuple[PathKey, dict[str, str]]]:
-    yield ("env",), spec.env
-    for name, step in spec.steps.items():
-        yield ("steps", name, "env"), step.env
-    for name, service in spec.services.items():
-        yield ("services", name, "env"), service.env
