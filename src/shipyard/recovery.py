@@ -276,19 +276,32 @@ class UnitFix:
     cache_key: str | None = None
 
 
-def unit_fix(noted: Noted, state: UnitState, attempts: int) -> UnitFix | None:
+def unit_fix(
+    noted: Noted, state: UnitState, attempts: int, *, keyed: bool = True
+) -> UnitFix | None:
     """How the journal's latest attempt of a unit corrects the store's row (in ``state``, with
-    ``attempts`` committed), or None when the store already knows as much (pure).
+    ``attempts`` committed; ``keyed``: the row has its cache key), or None when the store
+    already knows as much (pure).
 
     The journal is written before the store, so an attempt it has that the store has not heard
     of (a higher number), or one the store still calls running, is newer news. An attempt of an
     earlier session (number not above the store's, unit back to pending by ``resume``) is not.
+    A success the store has without its cache key (put there from events.jsonl, which does not
+    carry keys) takes the journal's key, else ``resume`` would run it again.
     """
+    ending = noted.ending
     if noted.number < attempts:
         return None
     if noted.number == attempts and state not in (UnitState.RUNNING, UnitState.RETRYING):
-        return None
-    ending = noted.ending
+        keyless_success = (
+            state == UnitState.SUCCEEDED
+            and not keyed
+            and ending is not None
+            and ending.state == UnitState.SUCCEEDED
+            and ending.cache_key is not None
+        )
+        if not keyless_success:
+            return None
     if ending is None:  # began, never seen to end: running until the execution is marked lost
         return UnitFix(UnitState.RUNNING, noted.number)
     if ending.retrying:
@@ -346,6 +359,7 @@ def settle_attempts(store: Store, run_dir: RunDir, execution_id: str) -> None:
         return
     rows = {(row.unit, row.number): row for row in store.attempts(execution_id)}
     units = {unit.name: unit for unit in status.units}
+    keyed = store.cache_keys(execution_id)
     with store.transaction():
         for key, row in rows.items():
             if key not in noted and row.state == UnitState.RUNNING:
@@ -359,7 +373,7 @@ def settle_attempts(store: Store, run_dir: RunDir, execution_id: str) -> None:
             unit = units.get(name)
             if unit is None:
                 continue
-            fix = unit_fix(entry, unit.state, unit.attempts)
+            fix = unit_fix(entry, unit.state, unit.attempts, keyed=name in keyed)
             if fix is None:
                 continue
             store.update_unit(

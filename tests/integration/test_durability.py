@@ -211,3 +211,58 @@ def kill_at_random(
     numbers = {(a.unit, a.number) for a in ops.store.attempts(execution_id)}
     assert set(runs) <= numbers, f"{where}: attempts not recorded: {set(runs) - numbers}"
     return True
+
+
+def test_a_success_only_events_jsonl_had_keeps_its_cache_key(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """The supervisor died after journaling a success (events.jsonl, attempts.log) but before
+    the store had it: recovery puts the success in the store with the attempt journal's cache
+    key, so resume keeps it (seen in CI as a step run twice after a kill -9)."""
+    import json
+    import sqlite3
+
+    done_file = tmp_path / "done.txt"
+    spec = write_spec(
+        "name: pair\nsteps:\n"
+        + step("first", done_file)
+        + step("second", done_file, needs="first"),
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED, status.reason
+    run_dir = ops.workspace.run_dir(status.id)
+    # Back to the instant after `first` was journaled: the store still says running, and the
+    # journals have nothing after it.
+    events = [json.loads(line) for line in run_dir.events.read_text().splitlines()]
+    cut = next(i for i, e in enumerate(events) if e.get("action") == "unit_finished") + 1
+    run_dir.events.write_text("".join(json.dumps(e) + "\n" for e in events[:cut]))
+    assert events[cut - 1]["unit"] == "first"
+    attempts = run_dir.attempts.read_text().splitlines()
+    run_dir.attempts.write_text("".join(f"{line}\n" for line in attempts if '"first"' in line))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with sqlite3.connect(ops.workspace.home / "state.db") as db:
+        db.execute(
+            "UPDATE executions SET state = 'running', ended_at = NULL, supervisor_pid = ?,"
+            " heartbeat_at = ? WHERE id = ?",
+            (dead.pid, time.time(), status.id),
+        )
+        db.execute(
+            "UPDATE units SET state = 'running', cache_key = NULL, ended_at = NULL"
+            " WHERE execution_id = ? AND name = 'first'",
+            (status.id,),
+        )
+        db.execute(
+            "UPDATE units SET state = 'pending', attempts = 0 WHERE execution_id = ?"
+            " AND name = 'second'",
+            (status.id,),
+        )
+        db.execute("DELETE FROM attempts WHERE execution_id = ?", (status.id,))
+    lost = ops.status(status.id)
+    assert lost.state == ExecutionState.LOST, lost.reason
+    assert lost.unit("first").state == UnitState.SUCCEEDED
+    assert "first" in ops.store.cache_keys(status.id), "the recovered success has no cache key"
+    resumed = ops.resume(status.id)
+    assert resumed.state == ExecutionState.SUCCEEDED, resumed.reason
+    runs = [name for name, _ in finished(done_file)]
+    assert runs.count("first") == 1, f"the recovered success ran again: {runs}"

@@ -87,6 +87,16 @@ def test_unit_fix(noted: Noted, state: UnitState, attempts: int, expected: UnitF
     assert unit_fix(noted, state, attempts) == expected
 
 
+def test_unit_fix_gives_a_keyless_success_its_key() -> None:
+    """A success the store took from events.jsonl (no cache keys there) gets the attempt
+    journal's key, else resume would run it again; nothing else changes."""
+    key = UnitFix(UnitState.SUCCEEDED, 1, 11.0, 0, None, "key")
+    assert unit_fix(Noted("a", 1, 9.0, OK), UnitState.SUCCEEDED, 1, keyed=False) == key
+    assert unit_fix(Noted("a", 1, 9.0, OK), UnitState.SUCCEEDED, 1, keyed=True) is None
+    assert unit_fix(Noted("a", 1, 9.0, FAILED), UnitState.FAILED, 1, keyed=False) is None
+    assert unit_fix(Noted("a", 1, 9.0, None), UnitState.SUCCEEDED, 1, keyed=False) is None
+
+
 SAMPLED = ResourceUsage(rss_peak_bytes=1024, samples=3)
 
 

@@ -106,6 +106,13 @@ class UnitScope:
     def close(self) -> None:
         """The unit run is over and empty: release what tracked it, and reap the orphans it
         left us (not the leader, which its exit watcher reaps, before or after this)."""
+        # Every one has exited before any is reaped: a killed orphan's own child, killed too,
+        # is re-parented to us only as its parent's exit completes. Reaping in one pass missed
+        # it (not ours yet) and left it a zombie of the engine. A pidfd reads ready once its
+        # process has exited that far; "empty" (no member alive) came first, so this is short.
+        deadline = time.monotonic() + REAP_WAIT
+        for pidfd in self._signalled.values():
+            _wait_exited(pidfd, deadline)
         for pidfd in self._signalled.values():
             with contextlib.suppress(OSError):
                 os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)  # ECHILD: not ours
@@ -528,6 +535,21 @@ def _remove_cgroup(path: Path) -> None:
 
 
 # -- the subreaper ---------------------------------------------------------------------------
+
+#: At most this long (seconds) for the killed orphans of a unit to finish exiting at its end.
+REAP_WAIT = 2.0
+
+
+def _wait_exited(pidfd: int, deadline: float) -> None:
+    """Until the process of ``pidfd`` has exited (its pidfd reads ready), or ``deadline``."""
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        poller.poll(remaining * 1000)
+
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
