@@ -21,9 +21,13 @@ from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSum
 
 if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
     from shipyard.agents import DiscoveredAgent
+    from shipyard.analysis import AnalysisReport, MonitorSnapshot, PipelineHistory
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
+    from shipyard.registry import PipelineInfo
+    from shipyard.sweep import SweepReport, SweepSettings
+    from shipyard.templates import IndexRepo, TemplateInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +302,130 @@ class Maintenance(Protocol):
         """Set the state database aside and rebuild it from the run folders."""
 
 
-class Operations(Specs, Executions, Fleets, Agents, Checkpoints, Logs, Maintenance, Protocol):
+class Pipelines(Protocol):
+    """Named pipelines: a spec registered under a name, its content kept in the store. ``run``,
+    ``plan``, ``validate`` take the name where they take a spec; ``status``, ``stop``,
+    ``clean`` where they take an execution id (the name's latest execution)."""
+
+    def pipeline_add(
+        self, name: str, spec: SpecName, *, spec_text: str | None = None, replace: bool = False
+    ) -> PipelineInfo:
+        """Register a valid spec under ``name`` (``replace``: over an existing one)."""
+
+    def pipeline_list(self) -> list[PipelineInfo]: ...
+
+    def pipeline_show(self, name: str) -> PipelineInfo: ...
+
+    def pipeline_remove(self, name: str) -> PipelineInfo:
+        """Forget a pipeline (its executions stay); returns what it was."""
+
+    def pipeline_set(
+        self, name: str, defaults: Mapping[str, Any], *, unset: list[str] | None = None
+    ) -> PipelineInfo:
+        """Store parameter defaults that override the spec's (checked against its types and
+        choices); ``unset`` drops stored ones."""
+
+    def pipeline_step_add(
+        self, name: str, step: str, definition: Mapping[str, Any]
+    ) -> PipelineInfo:
+        """Add a step (its spec mapping, as in the YAML); the result must validate."""
+
+    def pipeline_step_remove(self, name: str, step: str) -> PipelineInfo: ...
+
+    def pipeline_step_replace(
+        self, name: str, step: str, definition: Mapping[str, Any]
+    ) -> PipelineInfo: ...
+
+    def pipeline_validate(self, name: str) -> ValidationReport: ...
+
+    def pipeline_spec(self, name: str) -> str:
+        """The registered spec's text (after edits)."""
+
+
+class Sweeps(Protocol):
+    """Parameter sweeps: one real execution per point of a parameter matrix."""
+
+    def sweep(
+        self,
+        spec: SpecName,
+        settings: SweepSettings | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        spec_text: str | None = None,
+        detach: bool = False,
+        resume: str | None = None,
+    ) -> SweepReport:
+        """Run every point (``settings`` None: the spec's ``sweep:`` block) and return the
+        result; ``detach``: start it in the background and return at once. ``resume``: an
+        earlier sweep whose succeeded points (by parameter hash) are kept."""
+
+    def sweep_status(self, sweep_id: str | None = None) -> SweepReport:
+        """A sweep's points, statistics and best point; the latest sweep when no id."""
+
+    def sweep_list(self, *, limit: int = 50) -> list[SweepReport]: ...
+
+    def sweep_stop(self, sweep_id: str) -> SweepReport:
+        """Start no more points and stop the running ones."""
+
+    def sweep_plot(self, sweep_id: str, path: str, *, metric: str | None = None) -> str:
+        """Plot a metric against each swept parameter as PNG at ``path``; returns the path."""
+
+
+class Templates(Protocol):
+    """The template index: ``run`` takes ``index:REPO/NAME`` where it takes a spec."""
+
+    def index_add(self, name: str, source: str) -> IndexRepo:
+        """Add a repository of templates: a local folder or a git URL (cloned)."""
+
+    def index_list(self) -> list[IndexRepo]: ...
+
+    def index_remove(self, name: str) -> IndexRepo: ...
+
+    def index_update(self, name: str | None = None) -> list[IndexRepo]:
+        """Pull the git repositories again (one, or all)."""
+
+    def index_templates(self, repo: str | None = None) -> list[TemplateInfo]: ...
+
+    def index_show(self, ref: str) -> TemplateInfo:
+        """One template, ``REPO/NAME``."""
+
+
+class Analysis(Protocol):
+    """Watching a run as it goes, judging it once it ended, and a pipeline's record."""
+
+    def monitor(self, execution_id: str | None = None) -> MonitorSnapshot:
+        """One snapshot of a running (or finished) execution; a front end asks again."""
+
+    def analyze(
+        self,
+        execution_id: str | None = None,
+        *,
+        baseline: str | None = "auto",
+        html: str | None = None,
+        cores: int | None = None,
+    ) -> AnalysisReport:
+        """Critical path, bottlenecks, efficiency, failures, deltas against ``baseline``
+        ("auto": the previous success with the same parameters), recommendations; ``html``:
+        also write a report there."""
+
+    def history(self, name: str, *, limit: int = 100) -> PipelineHistory:
+        """A pipeline's executions (by registered or spec name), success rate, percentiles."""
+
+
+class Operations(
+    Specs,
+    Executions,
+    Fleets,
+    Agents,
+    Checkpoints,
+    Logs,
+    Maintenance,
+    Pipelines,
+    Sweeps,
+    Templates,
+    Analysis,
+    Protocol,
+):
     """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ExecutionNotFound, ShipyardError
 from shipyard.models import ExecutionStatus
+from shipyard.operations.analysing import AnalysisOperations
 from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
 from shipyard.operations.clock import Clock, SystemClock
@@ -22,6 +23,9 @@ from shipyard.operations.fleets import FleetOperations
 from shipyard.operations.logs import LogOperations
 from shipyard.operations.maintenance import MaintenanceOperations
 from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT
+from shipyard.operations.registry import PipelineOperations
+from shipyard.operations.sweeping import SweepOperations
+from shipyard.operations.templates import IndexOperations
 from shipyard.operations.watching import WatchOperations
 from shipyard.workspace import RunDir, Workspace, secure_home
 
@@ -62,6 +66,10 @@ class LocalOperations(
     CheckpointOperations,
     CleanOperations,
     LogOperations,
+    PipelineOperations,
+    SweepOperations,
+    IndexOperations,
+    AnalysisOperations,
 ):
     """:class:`shipyard.api.Operations` on this machine, state in ``workspace``.
 

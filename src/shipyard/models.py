@@ -143,6 +143,18 @@ class ExecutionSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Metric:
+    """A figure a step reported by appending a JSON line to ``$SHIPYARD_METRICS``
+    (``{"name": "bw_mib", "value": 812.5, "unit": "MiB/s"}``); kept per attempt."""
+
+    unit: str  # the step that reported it
+    attempt: int
+    name: str
+    value: float
+    unit_label: str | None = None  # the figure's unit ("MiB/s"); ``unit`` is the step
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionStatus:
     id: str
     name: str
@@ -165,6 +177,10 @@ class ExecutionStatus:
     #: The process running the execution (foreground command or detached supervisor), while
     #: it runs.
     supervisor_pid: int | None = None
+    #: What its steps reported through ``$SHIPYARD_METRICS``, oldest first.
+    metrics: list[Metric] = field(default_factory=list)
+    #: The registered pipeline it ran as (``shipyard run NAME``), if any.
+    pipeline: str | None = None
 
     def unit(self, name: str) -> UnitStatus:
         for unit in self.units:

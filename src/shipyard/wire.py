@@ -253,6 +253,7 @@ def _signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
 
 def _result_types() -> dict[str, Any]:
     """Names the protocol's hints use that api.py imports only for type checking."""
+    from shipyard import analysis, registry, sweep, templates
     from shipyard.agents import DiscoveredAgent
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
@@ -265,6 +266,14 @@ def _result_types() -> dict[str, Any]:
         "RunMode": RunMode,
         "RebuildReport": RebuildReport,
         "StoreCheck": StoreCheck,
+        "PipelineInfo": registry.PipelineInfo,
+        "SweepReport": sweep.SweepReport,
+        "SweepSettings": sweep.SweepSettings,
+        "IndexRepo": templates.IndexRepo,
+        "TemplateInfo": templates.TemplateInfo,
+        "AnalysisReport": analysis.AnalysisReport,
+        "MonitorSnapshot": analysis.MonitorSnapshot,
+        "PipelineHistory": analysis.PipelineHistory,
     }
 
 

@@ -14,6 +14,17 @@ import pytest
 
 import shipyard
 from shipyard.agents import DiscoveredAgent
+from shipyard.analysis import (
+    Alert,
+    AnalysisReport,
+    DurationStats,
+    HistoryEntry,
+    MonitorSnapshot,
+    PipelineHistory,
+    Recommendation,
+    StepTiming,
+    UnitSample,
+)
 from shipyard.api import (
     CleanedRun,
     CleanReport,
@@ -37,6 +48,7 @@ from shipyard.models import (
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    Metric,
     Progress,
     ResourceUsage,
     UnitState,
@@ -44,6 +56,9 @@ from shipyard.models import (
 )
 from shipyard.plan.model import Plan
 from shipyard.recovery import RebuildReport, StoreCheck
+from shipyard.registry import ParameterInfo, PipelineInfo
+from shipyard.sweep import ParameterStats, SweepPoint, SweepReport, SweepSettings
+from shipyard.templates import IndexRepo, TemplateInfo
 from shipyard.wire import (
     RoundTripOperations,
     WireError,
@@ -71,6 +86,24 @@ STATUS = ExecutionStatus(
     duration_seconds=0.25, failed=1, spec_path="/s.yaml",
     parameters={"n": 2, "x": 1.5, "flag": True, "s": "text"}, reason="a step failed",
     units=[UNIT], estimated_end=WHEN, estimate_basis="2 runs", supervisor_pid=7,
+    metrics=[Metric("a", 1, "bw", 812.5, "MiB/s")], pipeline="bench",
+)  # fmt: skip
+PARAMETER = ParameterInfo(
+    "size", "str", default="4M", stored="16M", choices=["4M", "16M"], test="1M",
+    description="block size", secret=False,
+)  # fmt: skip
+PIPELINE = PipelineInfo(
+    "bench", "io", "/s.yaml", "d1", WHEN, WHEN, description="fio", steps=["a"],
+    services=["web"], parameters=[PARAMETER], defaults={"size": "16M"}, last_execution="exec_x",
+)  # fmt: skip
+POINT = SweepPoint(
+    {"size": "4M", "n": 2}, 1, "h1", "succeeded", "exec_x", 1.25, {"bw": 812.5}, reason=None
+)
+SWEEP = SweepReport(
+    "sweep_x", "io", "running", WHEN,
+    SweepSettings({"size": ["4M", "16M"], "n": [1, 2]}, [["size", "n"]], 2, 4, 30.0, 0.1, "bw:max"),
+    points=[POINT], stats=[ParameterStats("size", "4M", "bw", 2, 810.0, 2.5, 807.5, 812.5)],
+    best=POINT, ended_at=WHEN, reason="r", spec_path="/s.yaml",
 )  # fmt: skip
 EVENT = Event(
     ts=1.25,
@@ -141,6 +174,45 @@ RESULTS: dict[Any, Any] = {
         skipped={"exec_y": "why"},
     ),
     type(None): None,
+    PipelineInfo: PIPELINE,
+    list[PipelineInfo]: [PIPELINE],
+    SweepReport: SWEEP,
+    list[SweepReport]: [SWEEP],
+    IndexRepo: IndexRepo("builtin", "builtin", "builtin", "/t", 4, WHEN, WHEN, "abc"),
+    list[IndexRepo]: [IndexRepo("mine", "/f", "folder", "/f")],
+    TemplateInfo: TemplateInfo("builtin", "fio", "/t/fio.yaml", "d", "0.1", [PARAMETER]),
+    list[TemplateInfo]: [TemplateInfo("r", "t", "/p", usable=False, problem="needs 9.0")],
+    MonitorSnapshot: MonitorSnapshot(
+        "exec_x",
+        WHEN,
+        STATUS,
+        [UnitSample("a", "running", 50.0, 1024, 1.5)],
+        [Alert("a", "memory", "rss 2 GiB > 1 GiB", WHEN)],
+    ),
+    AnalysisReport: AnalysisReport(
+        "exec_x",
+        "x",
+        "succeeded",
+        2.5,
+        ["a", "b"],
+        2.0,
+        [StepTiming("a", 1.0, 0.5, 1024, 1, True, 0.8, 0.2)],
+        ["a"],
+        0.4,
+        2,
+        {"b": "exited 1"},
+        "exec_w",
+        "previous success",
+        [Recommendation("m", "e")],
+        "/r.html",
+    ),
+    PipelineHistory: PipelineHistory(
+        "x",
+        [HistoryEntry("exec_x", "succeeded", WHEN, 1.5, {"n": 1})],
+        0.5,
+        DurationStats(2, 1.0, 1.5, 1.5),
+        {"a": DurationStats(1, 1.0, 1.0, 1.0)},
+    ),
 }
 
 

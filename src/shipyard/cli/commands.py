@@ -1006,3 +1006,13 @@ def main(argv: list[str]) -> int:
         target(args=args, prog_name=prog_name)
 
     return guarded(invoke)
+
+
+# Command groups kept in modules of their own; importing them registers their commands on `app`.
+from shipyard.cli import (  # noqa: E402
+    analysis_cli,  # noqa: F401
+    index_cli,  # noqa: F401
+    mcp_cli,  # noqa: F401
+    pipelines_cli,  # noqa: F401
+    sweep_cli,  # noqa: F401
+)

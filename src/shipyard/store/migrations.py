@@ -88,6 +88,65 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE units ADD COLUMN desired TEXT;
     """,
+    # 6: named pipelines, metrics steps report, sweeps and their points, template repositories
+    # (issue 12). Not shipped yet: each part's owner may still change its own statements here.
+    """
+    CREATE TABLE pipelines (
+        name        TEXT PRIMARY KEY,
+        spec_name   TEXT NOT NULL,
+        spec_path   TEXT,
+        spec_text   TEXT NOT NULL,
+        spec_digest TEXT NOT NULL,
+        defaults    TEXT NOT NULL DEFAULT '{}',
+        added_at    REAL NOT NULL,
+        updated_at  REAL NOT NULL
+    );
+    ALTER TABLE executions ADD COLUMN pipeline TEXT;
+    CREATE INDEX executions_by_pipeline ON executions (pipeline, created_at);
+    CREATE TABLE metrics (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        unit         TEXT NOT NULL,
+        attempt      INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        value        REAL NOT NULL,
+        unit_label   TEXT,
+        PRIMARY KEY (execution_id, unit, attempt, seq)
+    );
+    CREATE TABLE sweeps (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        spec_path      TEXT,
+        spec_text      TEXT NOT NULL,
+        settings       TEXT NOT NULL,
+        parameters     TEXT NOT NULL DEFAULT '{}',
+        state          TEXT NOT NULL,
+        created_at     REAL NOT NULL,
+        ended_at       REAL,
+        reason         TEXT,
+        supervisor_pid INTEGER
+    );
+    CREATE TABLE sweep_points (
+        sweep_id     TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+        point_hash   TEXT NOT NULL,
+        repeat       INTEGER NOT NULL,
+        position     INTEGER NOT NULL,
+        parameters   TEXT NOT NULL,
+        execution_id TEXT,
+        state        TEXT NOT NULL,
+        reason       TEXT,
+        PRIMARY KEY (sweep_id, point_hash, repeat)
+    );
+    CREATE TABLE index_repos (
+        name       TEXT PRIMARY KEY,
+        source     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        revision   TEXT,
+        added_at   REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

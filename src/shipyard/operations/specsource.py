@@ -1,0 +1,52 @@
+"""Where a spec comes from when an operation is given one: a file, its text, a registered
+pipeline's name (issue 12 §1) or a template of the index, ``index:REPO/NAME`` (§3).
+
+Every operation that takes a spec (validate, plan, run, up, sweep) resolves it here first, so
+the name forms work through every front end alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The prefix of a template reference: ``index:REPO/NAME``.
+INDEX_PREFIX = "index:"
+
+
+@dataclass(frozen=True, slots=True)
+class SpecSource:
+    """A spec, resolved: what to name it by (its path, for messages and the record), its text
+    (None: read the file), the parameter defaults that come with it (a registered pipeline's
+    stored ones; the caller's ``-p`` win over them) and the registered name it runs as."""
+
+    spec: str | Path
+    spec_text: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    pipeline: str | None = None
+
+
+def resolve(ops: Any, spec: str | Path, spec_text: str | None) -> SpecSource:
+    """``spec`` as given when it is a file (or comes with its text); else the template or the
+    registered pipeline it names. ``ops``: the LocalOperations asking (its store, workspace).
+    Names that are neither are left as given, for the file-not-found error to name them."""
+    if spec_text is not None:
+        return SpecSource(spec, spec_text)
+    text = str(spec)
+    if text.startswith(INDEX_PREFIX):
+        return _from_index(ops, text[len(INDEX_PREFIX) :])
+    if Path(text).exists():
+        return SpecSource(spec)
+    return _from_registry(ops, text) or SpecSource(spec)
+
+
+def _from_index(ops: Any, ref: str) -> SpecSource:
+    """The template ``REPO/NAME`` (issue 12 §3 fills this in)."""
+    return SpecSource(f"{INDEX_PREFIX}{ref}")
+
+
+def _from_registry(ops: Any, name: str) -> SpecSource | None:
+    """The registered pipeline ``name``, or None (issue 12 §1 fills this in)."""
+    return None

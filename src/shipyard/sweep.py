@@ -1,0 +1,66 @@
+"""Parameter sweeps: many executions of one spec over a parameter matrix (issue 12 §2). The
+records every front end shows; the operations are
+:class:`shipyard.operations.sweeping.SweepOperations`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSettings:
+    """How a sweep runs; also what a spec's ``sweep:`` block holds."""
+
+    matrix: dict[str, list[Scalar]]  # parameter → its values
+    zip_groups: list[list[str]] = field(default_factory=list)  # zipped together, not crossed
+    repeat: int = 1
+    max_parallel_runs: int = 1
+    timeout_per_run: float | None = None  # seconds
+    failure_threshold: float | None = None  # stop starting points past this failed fraction
+    objective: str | None = None  # "metric:max" | "metric:min"
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    """One execution of the sweep: a point of the matrix, one of its repeats."""
+
+    parameters: dict[str, Scalar]
+    repeat: int  # 1-based
+    point_hash: str  # the parameters' hash: what a resumed sweep matches on
+    state: str  # pending | running | succeeded | failed | cancelled | skipped | lost
+    execution_id: str | None = None
+    duration_seconds: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # reported by its steps (last value)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterStats:
+    """A metric over the points sharing one value of one parameter (repeats included)."""
+
+    parameter: str
+    value: Scalar
+    metric: str
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    id: str
+    name: str
+    state: str  # pending | running | succeeded | failed | cancelled | stopped_early
+    created_at: datetime
+    settings: SweepSettings
+    points: list[SweepPoint] = field(default_factory=list)
+    stats: list[ParameterStats] = field(default_factory=list)
+    best: SweepPoint | None = None  # the best point for the objective
+    ended_at: datetime | None = None
+    reason: str | None = None
+    spec_path: str | None = None
