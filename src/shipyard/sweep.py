@@ -55,7 +55,7 @@ class ParameterStats:
 class SweepReport:
     id: str
     name: str
-    state: str  # pending | running | succeeded | failed | cancelled | stopped_early
+    state: str  # pending | running | succeeded | failed | cancelled | stopped_early | lost
     created_at: datetime
     settings: SweepSettings
     points: list[SweepPoint] = field(default_factory=list)
@@ -64,3 +64,5 @@ class SweepReport:
     ended_at: datetime | None = None
     reason: str | None = None
     spec_path: str | None = None
+    best_value: float | None = None  # the objective's mean over the best point's repeats
+    resumed_from: str | None = None  # the sweep whose succeeded points this one kept
