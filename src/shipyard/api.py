@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +57,15 @@ class LogLine:
     #: lines read from the end (``tail``), whose position is not counted from the start.
     number: int | None
     text: str
+    #: Filled when lines are placed in time (``merge``, ``since``, ``level`` or ``annotate``):
+    #: the time the line is placed at, and where it comes from — ``"line"``: written in the
+    #: line itself; ``"inferred"``: the line states none (or one outside its unit's run), so it
+    #: takes its unit's previous line's time, or the unit's start (see docs/cli.md, logs).
+    time: datetime | None = None
+    time_source: str | None = None
+    #: debug, info, warning, error or critical: stated by the line, or carried over from the
+    #: unit's previous line that stated one (a traceback's lines keep its error); None: neither.
+    level: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +278,17 @@ class Logs(Protocol):
         tail: int | None = None,
         grep: str | None = None,
         follow: bool = False,
+        level: str | None = None,
+        since: str | None = None,
+        merge: bool = False,
+        annotate: bool = False,
     ) -> Iterator[LogLine]:
         """A unit's (or every unit's) log lines, streamed: memory does not grow with the log.
-        ``follow``: then the new lines as they are written, until the units have finished."""
+        ``follow``: then the new lines as they are written, until the units have finished.
+        ``merge``: every unit's lines in one stream by time (each unit's own order kept);
+        ``level``: that level and above (``warning``: warnings, errors, critical); ``since``: a
+        duration ago (``10m``) or an ISO 8601 time; ``annotate``: each line's time and level
+        filled in (any of the others implies it)."""
 
 
 class Maintenance(Protocol):

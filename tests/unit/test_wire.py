@@ -159,7 +159,11 @@ RESULTS: dict[Any, Any] = {
         bytes=10,
     ),
     list[Checkpoint]: [Checkpoint("exec_x/ckpt-0002", "exec_x", 2.0, "automatic", {})],
-    Iterator[LogLine]: [LogLine("a", 1, "hello"), LogLine("a", None, "tail ✓")],
+    Iterator[LogLine]: [
+        LogLine("a", 1, "hello"),
+        LogLine("a", None, "tail ✓"),
+        LogLine("b", 3, "W boom", time=WHEN, time_source="line", level="warning"),
+    ],
     CleanReport: CleanReport(
         "deep", True, [CleanedRun("exec_x", ["logs/a.log"], 12, True)], skipped=["exec_y"]
     ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,7 +145,18 @@ class LogOperations:
         tail: int | None = None,
         grep: str | None = None,
         follow: bool = False,
+        level: str | None = None,
+        since: str | None = None,
+        merge: bool = False,
+        annotate: bool = False,
     ) -> Iterator[LogLine]:
+        if level is not None or since is not None or merge or annotate:
+            return placed_logs(
+                self,
+                execution_id,
+                unit,
+                Query(tail=tail, grep=grep, follow=follow, level=level, since=since, merge=merge),
+            )
         if follow:
             # New lines as they are written, until the followed units (every unit when none is
             # named) have finished and every line is out; several units' lines interleave in
@@ -153,3 +165,51 @@ class LogOperations:
         paths = log_paths(self.status(execution_id), unit)
         # Checked here, read lazily.
         return stream_logs(paths, tail=tail, pattern=compile_grep(grep))
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    tail: int | None
+    grep: str | None
+    follow: bool
+    level: str | None
+    since: str | None
+    merge: bool
+
+
+def placed_logs(ops: Core, execution_id: str, unit: str | None, query: Query) -> Iterator[LogLine]:
+    """Lines with their time and level (see :mod:`shipyard.operations.logmerge`), filtered,
+    merged by time when asked. Everything is checked before the first line is read."""
+    from shipyard.loglines import RANK, parse_level, parse_since
+    from shipyard.operations import logmerge
+
+    minimum = None if query.level is None else RANK[parse_level(query.level)]
+    since = None if query.since is None else parse_since(query.since, now=ops.clock.now())
+    filters = logmerge.Filters(minimum, since, compile_grep(query.grep))
+    status = ops.status(execution_id)
+    paths = log_paths(status, unit)
+    clocks = logmerge.unit_clocks(status, ops.store.attempts(execution_id), [n for n, _ in paths])
+    if query.follow:
+        # Lines come as they are written (a unit's own in order): placing them is all there is
+        # to do; ``merge`` adds nothing to an order that is the writing order already.
+        raw = follow_lines(ops._looker(execution_id), unit, grep=None, tail=query.tail, poll=0.2)
+        return (line for _, line in logmerge.refine(raw, clocks, filters))
+    streams = [
+        (
+            clocks[name].start,
+            logmerge.refine(stream_logs([(name, path)], tail=None, pattern=None), clocks, filters),
+        )
+        for name, path in paths
+        # every line of a unit that ended before ``since`` is placed before it: not read
+        if since is None or (end := clocks[name].end) is None or end >= since
+    ]
+    if query.merge:
+        return _last(logmerge.merge(streams), query.tail)
+    return _last((line for _, placed in streams for _, line in placed), query.tail)
+
+
+def _last(lines: Iterator[LogLine], tail: int | None) -> Iterator[LogLine]:
+    """``lines``, or only their last ``tail`` (held in memory, read when asked for)."""
+    from collections import deque
+
+    yield from deque(lines, maxlen=tail) if tail else lines
