@@ -43,8 +43,12 @@ def resolve(ops: Any, spec: str | Path, spec_text: str | None) -> SpecSource:
 
 
 def _from_index(ops: Any, ref: str) -> SpecSource:
-    """The template ``REPO/NAME`` (issue 12 §3 fills this in)."""
-    return SpecSource(f"{INDEX_PREFIX}{ref}")
+    """The template ``REPO/NAME``: its spec file, which the execution records as its spec
+    path. Refused (by ``index_show``) when unknown, invalid or needing a newer Shipyard."""
+    from shipyard.spec.reading import read_spec_text
+
+    info = ops.index_show(ref)
+    return SpecSource(info.path, read_spec_text(Path(info.path)))
 
 
 def _from_registry(ops: Any, name: str) -> SpecSource | None:
