@@ -118,8 +118,10 @@ class LocalOperations(
 
     def validate(self, spec: str | Path, *, spec_text: str | None = None) -> ValidationReport:
         from shipyard.operations.plans import validate
+        from shipyard.operations.specsource import resolve
 
-        return validate(spec, spec_text)
+        source = resolve(self, spec, spec_text)  # a file, a registered name, index:REPO/NAME
+        return validate(source.spec, source.spec_text)
 
     def plan(
         self,
@@ -131,14 +133,16 @@ class LocalOperations(
         max_parallel: int | None = None,
     ) -> Plan:
         from shipyard.operations.plans import cached_plan
+        from shipyard.operations.specsource import resolve
 
         store = self.store  # opened first: it makes (or closes) the home the cache lives in
+        source = resolve(self, spec, spec_text)
         return cached_plan(
             self.workspace,
             store,
-            spec,
-            params,
-            spec_text=spec_text,
+            source.spec,
+            {**source.defaults, **(params or {})},  # -p wins over a pipeline's stored defaults
+            spec_text=source.spec_text,
             mode=mode,
             max_parallel=max_parallel,
         )
@@ -164,7 +168,11 @@ class LocalOperations(
         checkpoint_every: float | None = None,
     ) -> ExecutionStatus:
         from shipyard.operations import plans, resuming
+        from shipyard.operations.specsource import resolve
 
+        source = resolve(self, spec, spec_text)
+        params = {**source.defaults, **(params or {})}
+        spec, spec_text = source.spec, source.spec_text
         plan = self.plan(spec, params, spec_text=spec_text, mode=mode, max_parallel=max_parallel)
         secrets = plans.secrets_of(plan, params)
         if checkpoint_every is not None:
@@ -172,7 +180,7 @@ class LocalOperations(
         if resume_from is not None:
             earlier = self.status(resume_from).id  # a clear error if it does not exist
             old_keys = self.store.cache_keys(earlier)
-        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text)
+        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text, source.pipeline)
         if resume_from is not None:
             # A success is reused only with the same cache key and every dependency reused.
             kept = resuming.by_cache_key(plan, old_keys)
@@ -193,7 +201,11 @@ class LocalOperations(
         """Bring a fleet up; a spec's steps run beside it, and its services stay up after them
         (``run`` would bring them down once the steps are done)."""
         from shipyard.operations.plans import secrets_of
+        from shipyard.operations.specsource import resolve
 
+        source = resolve(self, spec, spec_text)
+        params = {**source.defaults, **(params or {})}
+        spec, spec_text = source.spec, source.spec_text
         plan = self.plan(spec, params, spec_text=spec_text)
         if plan.kind == "pipeline":
             raise ShipyardError(
@@ -202,16 +214,19 @@ class LocalOperations(
             )
         plan = dataclasses.replace(plan, stay_up=True)
         secrets = secrets_of(plan, params)
-        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text)
+        execution_id, run_dir = self._prepare(plan, Path(spec), spec_text, source.pipeline)
         return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=hold)
 
     def _prepare(
-        self, plan: Plan, spec_path: Path, spec_text: str | None = None
+        self, plan: Plan, spec_path: Path, spec_text: str | None = None, pipeline: str | None = None
     ) -> tuple[str, RunDir]:
+        """``pipeline``: the registered name it runs as (recorded with the execution)."""
         from shipyard.operations.plans import prepare
 
         now = self.clock.now()
-        return prepare(self.workspace, self.store, plan, spec_path, now, spec_text=spec_text)
+        return prepare(
+            self.workspace, self.store, plan, spec_path, now, spec_text=spec_text, pipeline=pipeline
+        )
 
     def _drive(
         self,
@@ -280,12 +295,12 @@ class LocalOperations(
         status = self.status(execution_id)
         _raise(resuming.refusal_to_resume(status))
         run_dir = self.workspace.run_dir(status.id)
-        plan, spec_path = resuming.plan_again(self.plan, status, run_dir)
+        plan, spec_path, ran = resuming.plan_again(self.plan, status, run_dir)
         secrets = plans.secrets_again(plan, params, f"shipyard resume {status.id}")
         kept = resuming.by_cache_key(plan, self.store.cache_keys(status.id))
         if not force:
             _raise(resuming.refusal_to_change(status.id, kept))
-        text = resuming.snapshot_spec(run_dir, spec_path, plan, self.clock.now())
+        text = resuming.snapshot_spec(run_dir, spec_path, plan, self.clock.now(), text=ran)
         self.store.reopen(
             status.id, keep=set(kept.kept), spec_text=text, spec_digest=plan.spec_digest
         )

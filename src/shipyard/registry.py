@@ -44,3 +44,17 @@ class PipelineInfo:
     parameters: list[ParameterInfo] = field(default_factory=list)
     defaults: dict[str, Scalar] = field(default_factory=dict)  # stored overrides
     last_execution: str | None = None  # the newest execution run under this name
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPipeline:
+    """A row of the store's ``pipelines`` table, as the store gives it back."""
+
+    name: str
+    spec_name: str
+    spec_path: str | None
+    spec_text: str
+    spec_digest: str
+    defaults: dict[str, Scalar]
+    added_at: float
+    updated_at: float

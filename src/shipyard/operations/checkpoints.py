@@ -82,10 +82,12 @@ class CheckpointOperations:
         from shipyard.operations import plans, resuming
 
         execution_id, name = split_id(checkpoint_id)
-        source = self.workspace.run_dir(self.status(execution_id).id)
+        earlier = self.status(execution_id)
+        source = self.workspace.run_dir(earlier.id)
         plan, saved = restored_plan(source, name)
         secrets = plans.secrets_again(plan, params, f"shipyard checkpoint restore {checkpoint_id}")
-        new_id, run_dir = self._prepare(plan, source.root / "spec.yaml")
+        # Still a run of the same registered pipeline (its latest, for `status NAME`).
+        new_id, run_dir = self._prepare(plan, source.root / "spec.yaml", pipeline=earlier.pipeline)
         kept = resuming.from_checkpoint(plan, saved.units)
         resuming.mark_restored(self.store, new_id, kept, saved.id, self.clock.now())
         return self._drive(plan, new_id, run_dir, secrets, detach=detach, hold=hold)

@@ -46,7 +46,7 @@ class Core(Protocol):
     def _looker(self, execution_id: str) -> Callable[[], ExecutionStatus]: ...
 
     def _prepare(
-        self, plan: Plan, spec_path: Path, spec_text: str | None = None
+        self, plan: Plan, spec_path: Path, spec_text: str | None = None, pipeline: str | None = None
     ) -> tuple[str, RunDir]: ...
 
     def _drive(

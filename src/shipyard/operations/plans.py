@@ -90,21 +90,29 @@ def prepare(
     now: float,
     *,
     spec_text: str | None = None,
+    pipeline: str | None = None,
 ) -> tuple[str, RunDir]:
     """The execution's folder and its record (pending), ready for an engine to take.
-    ``spec_text``: the spec's text when it was given as text (else read from ``spec_path``)."""
+    ``spec_text``: the spec's text when it was given as text (else read from ``spec_path``);
+    ``pipeline``: the registered pipeline it runs as."""
     created = datetime.fromtimestamp(now, UTC)
     execution_id = new_execution_id(plan.name, created)
     run_dir = workspace.run_dir(execution_id)
     if spec_text is None:
         spec_text = spec_path.read_text(encoding="utf-8")
     with _no_half_run(run_dir):
-        _record_new(store, plan, execution_id, run_dir, spec_text, now)
+        _record_new(store, plan, execution_id, run_dir, spec_text, now, pipeline)
     return execution_id, run_dir
 
 
 def _record_new(
-    store: Store, plan: Plan, execution_id: str, run_dir: RunDir, spec_text: str, now: float
+    store: Store,
+    plan: Plan,
+    execution_id: str,
+    run_dir: RunDir,
+    spec_text: str,
+    now: float,
+    pipeline: str | None = None,
 ) -> None:
     run_dir.create()
     write_private(run_dir.root / "spec.yaml", spec_text)
@@ -120,6 +128,7 @@ def _record_new(
         run_dir=str(run_dir.root),
         created_at=now,
         units=_units(run_dir, plan),
+        pipeline=pipeline,
     )
 
 

@@ -1,57 +1,241 @@
-"""Named pipelines (issue 12 §1): the registry's operations, mixed into LocalOperations."""
+"""Named pipelines (issue 12 §1): the registry's operations, mixed into LocalOperations.
+
+A pipeline is a spec's text kept in the store under a name, with parameter defaults of its own.
+Every change (add, set, a step edit) is validated before it is stored: what the store holds
+always loads, and a refused edit leaves the stored spec as it was.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
+from shipyard.operations.core import Core
+from shipyard.spec import editing
 
 if TYPE_CHECKING:
     from shipyard.api import ValidationReport
-    from shipyard.registry import PipelineInfo
+    from shipyard.registry import ParameterInfo, PipelineInfo, StoredPipeline
+    from shipyard.spec.loader import LoadedSpec
+    from shipyard.store.base import Store
 
-
-def _pending() -> ShipyardError:
-    return ShipyardError("named pipelines are not available yet", hint="run a spec file")
+    Edit = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class PipelineOperations:
     def pipeline_add(
-        self, name: str, spec: str | Path, *, spec_text: str | None = None, replace: bool = False
+        self: Core,
+        name: str,
+        spec: str | Path,
+        *,
+        spec_text: str | None = None,
+        replace: bool = False,
     ) -> PipelineInfo:
-        raise _pending()
+        """Register the valid spec ``spec`` (a file, or named so with ``spec_text``)."""
+        from shipyard.registry import StoredPipeline
 
-    def pipeline_list(self) -> list[PipelineInfo]:
-        raise _pending()
+        _raise(editing.name_problem(name))
+        text, path = _read(spec, spec_text)
+        loaded = _load(text, path)  # SpecError: every problem with its file:line
+        now = self.clock.now()
+        earlier = self.store.pipeline_get(name)
+        stored = StoredPipeline(
+            name=name,
+            spec_name=loaded.spec.name,
+            spec_path=str(path) if spec_text is None else None,
+            spec_text=text,
+            spec_digest=loaded.digest,
+            defaults={},
+            added_at=earlier.added_at if earlier and replace else now,
+            updated_at=now,
+        )
+        if not self.store.pipeline_put(stored, replace=replace):
+            raise ShipyardError(
+                f"a pipeline named '{name}' is already registered",
+                hint=f"--replace puts the new spec in its place (shipyard pipelines add {name} "
+                f"FILE --replace), or choose another name",
+            )
+        return _info(self.store, stored, loaded)
 
-    def pipeline_show(self, name: str) -> PipelineInfo:
-        raise _pending()
+    def pipeline_list(self: Core) -> list[PipelineInfo]:
+        return [_info(self.store, stored) for stored in self.store.pipeline_list()]
 
-    def pipeline_remove(self, name: str) -> PipelineInfo:
-        raise _pending()
+    def pipeline_show(self: Core, name: str) -> PipelineInfo:
+        return _info(self.store, _stored(self.store, name))
+
+    def pipeline_remove(self: Core, name: str) -> PipelineInfo:
+        stored = _stored(self.store, name)
+        info = _info(self.store, stored)
+        self.store.pipeline_delete(name)
+        return info
 
     def pipeline_set(
-        self, name: str, defaults: Mapping[str, Any], *, unset: list[str] | None = None
+        self: Core, name: str, defaults: Mapping[str, Any], *, unset: list[str] | None = None
     ) -> PipelineInfo:
-        raise _pending()
+        """Store parameter defaults (each a parameter of the spec, of its type, one of its
+        choices; never a secret one); ``unset`` drops stored ones."""
+        stored = _stored(self.store, name)
+        loaded = _load(stored.spec_text, _label(stored))
+        values = editing.stored_defaults(
+            loaded.spec.parameters, stored.defaults, defaults, list(unset or [])
+        )
+        changed = dataclasses.replace(stored, defaults=values, updated_at=self.clock.now())
+        self.store.pipeline_put(changed, replace=True)
+        return _info(self.store, changed, loaded)
 
     def pipeline_step_add(
-        self, name: str, step: str, definition: Mapping[str, Any]
+        self: Core, name: str, step: str, definition: Mapping[str, Any]
     ) -> PipelineInfo:
-        raise _pending()
+        return _edit(
+            self,
+            name,
+            f"adding step '{step}'",
+            lambda data: editing.add_step(data, step, definition),
+        )
 
-    def pipeline_step_remove(self, name: str, step: str) -> PipelineInfo:
-        raise _pending()
+    def pipeline_step_remove(self: Core, name: str, step: str) -> PipelineInfo:
+        return _edit(
+            self, name, f"removing step '{step}'", lambda data: editing.remove_step(data, step)
+        )
 
     def pipeline_step_replace(
-        self, name: str, step: str, definition: Mapping[str, Any]
+        self: Core, name: str, step: str, definition: Mapping[str, Any]
     ) -> PipelineInfo:
-        raise _pending()
+        return _edit(
+            self,
+            name,
+            f"replacing step '{step}'",
+            lambda data: editing.replace_step(data, step, definition),
+        )
 
-    def pipeline_validate(self, name: str) -> ValidationReport:
-        raise _pending()
+    def pipeline_validate(self: Core, name: str) -> ValidationReport:
+        from shipyard.operations.plans import validate
 
-    def pipeline_spec(self, name: str) -> str:
-        raise _pending()
+        stored = _stored(self.store, name)
+        return validate(_label(stored), stored.spec_text)
+
+    def pipeline_spec(self: Core, name: str) -> str:
+        return _stored(self.store, name).spec_text
+
+
+# -- the parts ----------------------------------------------------------------------------------
+
+
+def _raise(error: ShipyardError | None) -> None:
+    if error is not None:
+        raise error
+
+
+def _read(spec: str | Path, spec_text: str | None) -> tuple[str, Path]:
+    """The spec's text and the path it is named by (a file's resolved path: relative workdirs
+    in it stay relative to its folder when the pipeline runs from elsewhere)."""
+    from shipyard.spec.reading import read_spec_text
+
+    if spec_text is not None:
+        return spec_text, Path(spec)
+    path = Path(spec)
+    text = read_spec_text(path)  # a regular file of a sane size (SpecError otherwise)
+    return text, path.resolve()
+
+
+def _load(text: str, path: Path) -> LoadedSpec:
+    from shipyard.gcpause import collection_paused
+    from shipyard.spec.loader import load_spec_text
+
+    with collection_paused():
+        return load_spec_text(text, path)
+
+
+def _label(stored: StoredPipeline) -> Path:
+    """What the stored spec is named by: the file it was added from (for its relative paths
+    and for messages), else its registered name."""
+    return Path(stored.spec_path or stored.name)
+
+
+def _stored(store: Store, name: str) -> StoredPipeline:
+    stored = store.pipeline_get(name)
+    if stored is None:
+        raise unknown_pipeline(store, name)
+    return stored
+
+
+def unknown_pipeline(store: Store, name: str) -> ShipyardError:
+    """No pipeline ``name``: the error names the registered ones (the closest first)."""
+    import difflib
+
+    known = [stored.name for stored in store.pipeline_list()]
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        hint = f"did you mean '{close[0]}'? (shipyard pipelines list shows all)"
+    elif known:
+        hint = f"registered: {', '.join(known[:20])}{' …' if len(known) > 20 else ''}"
+    else:
+        hint = "none is registered yet: shipyard pipelines add NAME FILE"
+    return ShipyardError(f"no pipeline named '{name}'", hint=hint)
+
+
+def _edit(ops: Core, name: str, what: str, change: Edit) -> PipelineInfo:
+    """Apply ``change`` to the stored spec's mapping; store it only if it still validates."""
+    from shipyard.errors import SpecError
+
+    stored = _stored(ops.store, name)
+    label = _label(stored)
+    text = editing.dump(change(editing.parse(stored.spec_text, str(label))))
+    try:
+        loaded = _load(text, label)
+    except SpecError as error:
+        problems = "\n".join(f"  {problem.message}" for problem in error.problems)
+        raise ShipyardError(
+            f"{what} would leave pipeline '{name}' invalid; nothing was changed:\n{problems}",
+            hint=f"fix the definition; shipyard pipelines spec {name} prints the stored spec",
+        ) from None
+    changed = dataclasses.replace(
+        stored, spec_text=text, spec_digest=loaded.digest, updated_at=ops.clock.now()
+    )
+    ops.store.pipeline_put(changed, replace=True)
+    return _info(ops.store, changed, loaded)
+
+
+def _info(store: Store, stored: StoredPipeline, loaded: LoadedSpec | None = None) -> PipelineInfo:
+    from shipyard.registry import PipelineInfo
+
+    if loaded is None:
+        loaded = _load(stored.spec_text, _label(stored))
+    spec = loaded.spec
+    return PipelineInfo(
+        name=stored.name,
+        spec_name=spec.name,
+        spec_path=stored.spec_path,
+        spec_digest=stored.spec_digest,
+        added_at=datetime.fromtimestamp(stored.added_at, UTC),
+        updated_at=datetime.fromtimestamp(stored.updated_at, UTC),
+        description=spec.description,
+        steps=list(spec.steps),
+        services=list(spec.services),
+        parameters=parameter_menu(loaded, stored.defaults),
+        defaults=dict(stored.defaults),
+        last_execution=store.pipeline_latest_execution(stored.name),
+    )
+
+
+def parameter_menu(loaded: LoadedSpec, stored: Mapping[str, Any]) -> list[ParameterInfo]:
+    """The spec's parameters as a typed menu (a secret's default is never shown)."""
+    from shipyard.registry import ParameterInfo
+
+    return [
+        ParameterInfo(
+            name=name,
+            type=spec.type,
+            default=None if spec.secret else spec.default,
+            stored=stored.get(name),
+            choices=list(spec.choices or []),
+            test=None if spec.secret else spec.test,
+            description=spec.description,
+            secret=spec.secret,
+        )
+        for name, spec in loaded.spec.parameters.items()
+    ]

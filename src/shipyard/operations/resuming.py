@@ -69,12 +69,16 @@ def refusal_to_change(execution_id: str, kept: Kept) -> ShipyardError | None:
     )
 
 
-def snapshot_spec(run_dir: RunDir, spec_path: Path, plan: Plan, now: float) -> str:
+def snapshot_spec(
+    run_dir: RunDir, spec_path: Path, plan: Plan, now: float, *, text: str | None = None
+) -> str:
     """The spec and plan a resumed execution runs with, written to its folder (an earlier,
-    different snapshot is kept beside it). Returns the spec's text."""
+    different snapshot is kept beside it). Returns the spec's text (``text``: the text it was
+    planned from, when that is not ``spec_path``'s)."""
     from shipyard.operations.plans import save_plan
 
-    text = spec_path.read_text(encoding="utf-8")
+    if text is None:
+        text = spec_path.read_text(encoding="utf-8")
     snapshot = run_dir.root / "spec.yaml"
     if snapshot.exists() and snapshot.read_text(encoding="utf-8") != text:
         snapshot.rename(run_dir.root / f"spec.before-resume-{int(now)}.yaml")
@@ -119,9 +123,10 @@ def mark_restored(store: Store, execution_id: str, kept: Kept, checkpoint: str, 
 
 def plan_again(
     plan_of: Callable[..., Plan], status: ExecutionStatus, run_dir: RunDir
-) -> tuple[Plan, Path]:
+) -> tuple[Plan, Path, str | None]:
     """The plan a resumed execution runs: its spec now (or its snapshot, if the file is gone)
-    with its own parameters, mode and settings; and the spec file it came from.
+    with its own parameters, mode and settings; the spec file it came from; and the text it was
+    planned from when that is not the file's (None: the file's).
     ``plan_of``: :meth:`LocalOperations.plan` (through the plan cache)."""
     import dataclasses
 
@@ -129,8 +134,20 @@ def plan_again(
 
     before = load_plan(run_dir)
     spec_path = Path(status.spec_path) if status.spec_path else None
-    if spec_path is None or not spec_path.exists():
+    text = None
+    if status.pipeline is not None and spec_path is not None:
+        # A registered pipeline ran the text kept in the store (edited since it was added,
+        # perhaps), named by the file it was added from: the same text again, from the
+        # snapshot, still named by that file so its relative paths mean what they meant.
+        text = (run_dir.root / "spec.yaml").read_text(encoding="utf-8")
+    elif spec_path is None or not spec_path.exists():
         spec_path = run_dir.root / "spec.yaml"  # the file is gone: its snapshot
-    plan = plan_of(spec_path, status.parameters, mode=before.mode, max_parallel=before.max_parallel)
+    plan = plan_of(
+        spec_path,
+        status.parameters,
+        spec_text=text,
+        mode=before.mode,
+        max_parallel=before.max_parallel,
+    )
     # Brought up with `up`: still so.
-    return dataclasses.replace(plan, stay_up=before.stay_up), spec_path
+    return dataclasses.replace(plan, stay_up=before.stay_up), spec_path, text

@@ -52,5 +52,33 @@ def _from_index(ops: Any, ref: str) -> SpecSource:
 
 
 def _from_registry(ops: Any, name: str) -> SpecSource | None:
-    """The registered pipeline ``name``, or None (issue 12 §1 fills this in)."""
-    return None
+    """The registered pipeline ``name``: its stored text, named by the file it was added from
+    (relative paths in it stay relative to that folder), with its stored defaults. None when
+    ``name`` cannot be a pipeline's; a SpecError when it could but none is registered so."""
+    from shipyard.spec.editing import name_problem
+
+    if name_problem(name) is not None:
+        return None  # a path ('specs/x.yaml'): the file-not-found error names it
+    # No state database, no pipelines: a mistyped file name must not create a home folder.
+    stored = ops.store.pipeline_get(name) if ops.workspace.state_db.exists() else None
+    if stored is None:
+        raise _neither(ops, name)
+    return SpecSource(
+        stored.spec_path or name, stored.spec_text, dict(stored.defaults), pipeline=name
+    )
+
+
+def _neither(ops: Any, name: str) -> Exception:
+    """``name`` is neither a spec file nor a registered pipeline: say both, and what is known."""
+    from shipyard.errors import SpecError, SpecProblem
+
+    known = [p.name for p in ops.store.pipeline_list()] if ops.workspace.state_db.exists() else []
+    registered = f"registered pipelines: {', '.join(known[:20])}" if known else "none registered"
+    return SpecError(
+        [
+            SpecProblem(
+                f"no spec file at {name}, and no pipeline registered as '{name}'",
+                hint=f"check the path; {registered} (shipyard pipelines list)",
+            )
+        ]
+    )

@@ -17,18 +17,11 @@ if TYPE_CHECKING:
 
 class WatchOperations:
     def status(self: Core, execution_id: str | None = None) -> ExecutionStatus:
-        wanted = execution_id or self.store.latest_execution_id()
-        if wanted is None:
-            raise ExecutionNotFound(
-                "there are no executions yet", hint="start one with `shipyard run FILE`"
-            )
+        wanted = execution_id_of(self, execution_id)
         self._reconcile(wanted)
         status = self.store.get_execution(wanted)
-        if status is None:
-            raise ExecutionNotFound(
-                f"no execution '{wanted}' in {self.workspace.home}",
-                hint="`shipyard list` shows the executions; SHIPYARD_HOME selects the state folder",
-            )
+        if status is None:  # deleted between the two reads (clean --level complete)
+            raise not_found(self, wanted)
         if not status.state.finished and all(unit.kind == "step" for unit in status.units):
             from shipyard.operations.estimates import with_estimate
 
@@ -52,7 +45,9 @@ class WatchOperations:
         return EventBatch(status.id, [event for _, event in rows], cursor, finished)
 
     def _looker(self: Core, execution_id: str) -> Callable[[], ExecutionStatus]:
-        return lambda: self.status(execution_id)
+        # A pipeline's name is resolved once: a run of it started meanwhile is not followed.
+        wanted = execution_id_of(self, execution_id)
+        return lambda: self.status(wanted)
 
     def list_executions(
         self: Core, *, active_only: bool = False, name: str | None = None, limit: int = 50
@@ -63,3 +58,37 @@ class WatchOperations:
 
     def _reconcile(self: Core, execution_id: str) -> None:
         reconcile(self.store, self.workspace.run_dir(execution_id), execution_id, self.clock)
+
+
+def execution_id_of(ops: Core, given: str | None) -> str:
+    """The execution ``given`` names: an execution id; else a registered pipeline's name, for
+    its latest execution; None, the latest execution of all. Every operation that takes an
+    execution id comes through here (by :meth:`status`), so each front end takes names alike."""
+    store = ops.store
+    if given is None:
+        latest = store.latest_execution_id()
+        if latest is None:
+            raise ExecutionNotFound(
+                "there are no executions yet", hint="start one with `shipyard run FILE`"
+            )
+        return latest
+    if store.execution_state(given) is not None:
+        return given
+    latest = store.pipeline_latest_execution(given)
+    if latest is not None:
+        return latest
+    raise not_found(ops, given)
+
+
+def not_found(ops: Core, given: str) -> ExecutionNotFound:
+    """Neither an execution nor a pipeline that has run: both are named, with where to look."""
+    if ops.store.pipeline_get(given) is not None:
+        return ExecutionNotFound(
+            f"pipeline '{given}' has not run yet: it has no latest execution",
+            hint=f"start it with `shipyard run {given}`",
+        )
+    return ExecutionNotFound(
+        f"no execution '{given}' and no pipeline named so in {ops.workspace.home}",
+        hint="`shipyard list` shows the executions, `shipyard pipelines list` the pipelines; "
+        "SHIPYARD_HOME selects the state folder",
+    )

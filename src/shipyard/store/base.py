@@ -19,7 +19,7 @@ from shipyard.models import (
     ExecutionSummary,
     UnitState,
 )
-from shipyard.templates import IndexRepo
+from shipyard.registry import StoredPipeline
 
 
 class Store(Protocol):
@@ -38,8 +38,10 @@ class Store(Protocol):
         run_dir: str,
         created_at: float,
         units: Sequence[tuple[str, str, str | None]],
+        pipeline: str | None = None,
     ) -> None:
-        """A new execution in state ``pending`` with its units (name, kind, log path)."""
+        """A new execution in state ``pending`` with its units (name, kind, log path);
+        ``pipeline``: the registered pipeline it runs as."""
 
     def update_execution(
         self,
@@ -135,20 +137,19 @@ class Store(Protocol):
     def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
         """Mean duration of each step over the last ``last`` successful runs of ``name``."""
 
-    # -- template index repositories (issue 12 §3) -------------------------------------------
+    # -- named pipelines (issue 12 §1) --------------------------------------------------------
 
-    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
-        """Record a repository; False (nothing written) when its name is taken."""
+    def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
+        """Store a pipeline; False (nothing written) when the name is taken and not ``replace``."""
 
-    def index_repo_get(self, name: str) -> IndexRepo | None: ...
+    def pipeline_get(self, name: str) -> StoredPipeline | None: ...
 
-    def index_repo_list(self) -> list[IndexRepo]:
-        """Every recorded repository, by name (the builtin one is not recorded)."""
+    def pipeline_list(self) -> list[StoredPipeline]: ...
 
-    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
-        """A repository was read again (a git one at ``revision``)."""
+    def pipeline_delete(self, name: str) -> bool:
+        """Forget a pipeline (its executions stay); False if there was none."""
 
-    def index_repo_delete(self, name: str) -> bool:
-        """Forget a repository; False if there was none."""
+    def pipeline_latest_execution(self, name: str) -> str | None:
+        """The newest execution run under the registered name ``name``."""
 
     def close(self) -> None: ...

@@ -25,9 +25,9 @@ from shipyard.models import (
     seconds_between,
     timestamp,
 )
+from shipyard.registry import StoredPipeline
 from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from shipyard.templates import IndexRepo
 from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
 
 _ACTIVE = ("pending", "running")
@@ -132,11 +132,13 @@ class SQLiteStore:
         run_dir: str,
         created_at: float,
         units: Sequence[tuple[str, str, str | None]],
+        pipeline: str | None = None,
     ) -> None:
         with self.transaction():
             self._db.execute(
                 "INSERT INTO executions (id, name, state, mode, spec_path, spec_digest, spec_text,"
-                " parameters, run_dir, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                " parameters, run_dir, created_at, pipeline)"
+                " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     execution_id,
                     name,
@@ -147,6 +149,7 @@ class SQLiteStore:
                     json.dumps(parameters),
                     run_dir,
                     created_at,
+                    pipeline,
                 ),
             )
             self._db.executemany(
@@ -457,6 +460,7 @@ class SQLiteStore:
             units=units,
             # Only while it runs: the PID of a process that has ended may be anyone's by now.
             supervisor_pid=None if ExecutionState(row["state"]).finished else row["supervisor_pid"],
+            pipeline=row["pipeline"],
         )
 
     def _last_attempt_resources(self, execution_id: str) -> dict[str, ResourceUsage]:
@@ -564,33 +568,62 @@ class SQLiteStore:
         ).fetchall()
         return {row["unit"]: float(row["mean"]) for row in rows}
 
-    # -- template index repositories (issue 12 §3) -------------------------------------------
+    # -- named pipelines (issue 12 §1) --------------------------------------------------------
 
-    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
+    def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self._db.execute(
-            "INSERT OR IGNORE INTO index_repos (name, source, kind, path, revision, added_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (repo.name, repo.source, repo.kind, repo.path, repo.revision, at, at),
+            f"{verb} INTO pipelines (name, spec_name, spec_path, spec_text, spec_digest,"
+            " defaults, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                pipeline.name,
+                pipeline.spec_name,
+                pipeline.spec_path,
+                pipeline.spec_text,
+                pipeline.spec_digest,
+                json.dumps(pipeline.defaults),
+                pipeline.added_at,
+                pipeline.updated_at,
+            ),
         )
+        return self._changed()
+
+    def pipeline_get(self, name: str) -> StoredPipeline | None:
+        row = self._db.execute("SELECT * FROM pipelines WHERE name = ?", (name,)).fetchone()
+        return _stored_pipeline(row) if row else None
+
+    def pipeline_list(self) -> list[StoredPipeline]:
+        rows = self._db.execute("SELECT * FROM pipelines ORDER BY name").fetchall()
+        return [_stored_pipeline(row) for row in rows]
+
+    def pipeline_delete(self, name: str) -> bool:
+        self._db.execute("DELETE FROM pipelines WHERE name = ?", (name,))
+        return self._changed()
+
+    def _changed(self) -> bool:
+        """Whether the last statement wrote a row (``INSERT OR IGNORE`` may not)."""
         return bool(self._db.execute("SELECT changes()").fetchone()[0])
 
-    def index_repo_get(self, name: str) -> IndexRepo | None:
-        row = self._db.execute("SELECT * FROM index_repos WHERE name = ?", (name,)).fetchone()
-        return _index_repo(row) if row else None
+    def pipeline_latest_execution(self, name: str) -> str | None:
+        row = self._db.execute(
+            "SELECT id FROM executions WHERE pipeline = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        return str(row["id"]) if row else None
 
-    def index_repo_list(self) -> list[IndexRepo]:
-        rows = self._db.execute("SELECT * FROM index_repos ORDER BY name").fetchall()
-        return [_index_repo(row) for row in rows]
 
-    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
-        self._db.execute(
-            "UPDATE index_repos SET revision = ?, updated_at = ? WHERE name = ?",
-            (revision, at, name),
-        )
-
-    def index_repo_delete(self, name: str) -> bool:
-        self._db.execute("DELETE FROM index_repos WHERE name = ?", (name,))
-        return bool(self._db.execute("SELECT changes()").fetchone()[0])
+def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
+    return StoredPipeline(
+        name=row["name"],
+        spec_name=row["spec_name"],
+        spec_path=row["spec_path"],
+        spec_text=row["spec_text"],
+        spec_digest=row["spec_digest"],
+        defaults=json.loads(row["defaults"]),
+        added_at=row["added_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
@@ -621,15 +654,3 @@ def _resources(text: str) -> ResourceUsage:
 
 def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
-
-
-def _index_repo(row: sqlite3.Row) -> IndexRepo:
-    return IndexRepo(
-        name=row["name"],
-        source=row["source"],
-        kind=row["kind"],
-        path=row["path"],
-        added_at=timestamp(row["added_at"]),
-        updated_at=timestamp(row["updated_at"]),
-        revision=row["revision"],
-    )
