@@ -32,3 +32,6 @@ class TemplateInfo:
     parameters: list[ParameterInfo] = field(default_factory=list)
     usable: bool = True  # False when it needs a newer Shipyard (``problem`` says which)
     problem: str | None = None
+    kind: str = "pipeline"  # pipeline | fleet | mixed (steps beside services)
+    steps: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)

@@ -20,6 +20,7 @@ from shipyard.models import (
     UnitState,
 )
 from shipyard.registry import StoredPipeline
+from shipyard.templates import IndexRepo
 
 
 class Store(Protocol):
@@ -136,6 +137,22 @@ class Store(Protocol):
 
     def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
         """Mean duration of each step over the last ``last`` successful runs of ``name``."""
+
+    # -- template index repositories (issue 12 §3) -------------------------------------------
+
+    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
+        """Record a repository; False (nothing written) when its name is taken."""
+
+    def index_repo_get(self, name: str) -> IndexRepo | None: ...
+
+    def index_repo_list(self) -> list[IndexRepo]:
+        """Every recorded repository, by name (the builtin one is not recorded)."""
+
+    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
+        """A repository was read again (a git one at ``revision``)."""
+
+    def index_repo_delete(self, name: str) -> bool:
+        """Forget a repository; False if there was none."""
 
     # -- named pipelines (issue 12 §1) --------------------------------------------------------
 

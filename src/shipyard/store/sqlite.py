@@ -28,6 +28,7 @@ from shipyard.models import (
 from shipyard.registry import StoredPipeline
 from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from shipyard.templates import IndexRepo
 from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
 
 _ACTIVE = ("pending", "running")
@@ -568,6 +569,34 @@ class SQLiteStore:
         ).fetchall()
         return {row["unit"]: float(row["mean"]) for row in rows}
 
+    # -- template index repositories (issue 12 §3) -------------------------------------------
+
+    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
+        self._db.execute(
+            "INSERT OR IGNORE INTO index_repos (name, source, kind, path, revision, added_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (repo.name, repo.source, repo.kind, repo.path, repo.revision, at, at),
+        )
+        return bool(self._db.execute("SELECT changes()").fetchone()[0])
+
+    def index_repo_get(self, name: str) -> IndexRepo | None:
+        row = self._db.execute("SELECT * FROM index_repos WHERE name = ?", (name,)).fetchone()
+        return _index_repo(row) if row else None
+
+    def index_repo_list(self) -> list[IndexRepo]:
+        rows = self._db.execute("SELECT * FROM index_repos ORDER BY name").fetchall()
+        return [_index_repo(row) for row in rows]
+
+    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
+        self._db.execute(
+            "UPDATE index_repos SET revision = ?, updated_at = ? WHERE name = ?",
+            (revision, at, name),
+        )
+
+    def index_repo_delete(self, name: str) -> bool:
+        self._db.execute("DELETE FROM index_repos WHERE name = ?", (name,))
+        return bool(self._db.execute("SELECT changes()").fetchone()[0])
+
     # -- named pipelines (issue 12 §1) --------------------------------------------------------
 
     def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
@@ -654,3 +683,15 @@ def _resources(text: str) -> ResourceUsage:
 
 def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _index_repo(row: sqlite3.Row) -> IndexRepo:
+    return IndexRepo(
+        name=row["name"],
+        source=row["source"],
+        kind=row["kind"],
+        path=row["path"],
+        added_at=timestamp(row["added_at"]),
+        updated_at=timestamp(row["updated_at"]),
+        revision=row["revision"],
+    )
