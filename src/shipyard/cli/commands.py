@@ -625,14 +625,59 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
     ] = False,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--all", "-a", help="Every unit's lines merged by time (each unit's in its order)."
+        ),
+    ] = False,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level",
+            "-l",
+            help="Only this level and above: debug, info, warning, error, critical.",
+            show_default=False,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only lines from then on: a duration ago (10m, 2h) or an ISO 8601 time.",
+            show_default=False,
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write the lines with time and level to FILE.jsonl or FILE.json.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --export overwrite an existing file.")
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Output of an execution's units (stdout and stderr as written)."""
+    """Output of an execution's units (stdout and stderr as written); --all, --level and
+    --since place each line in time and read its level (see docs/cli.md, logs)."""
+    if merge and step is not None:
+        raise ShipyardError(
+            f"--all merges every unit's log, and a unit ('{step}') was named too",
+            hint=f"drop '{step}' to merge them all, or drop --all to read that unit's log",
+        )
     ops = _ops(home)
     prefix = step is None
     width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
-    lines = ops.logs(execution_id, step, tail=tail, grep=grep, follow=follow)
+    options: dict[str, Any] = {"tail": tail, "grep": grep, "follow": follow}
+    options.update(level=level, since=since, merge=merge)
+    if export is not None:
+        _export_logs(ops, execution_id, step, export, force=force, as_json=as_json, **options)
+        return
+    lines = ops.logs(execution_id, step, **options)
     # Streamed as read, never gathered: memory stays the same whatever the log's size.
     try:
         if as_json and not follow:
@@ -642,6 +687,33 @@ def logs(
     except BrokenPipeError:  # `shipyard logs … | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(1) from None
+
+
+def _export_logs(
+    ops: "Operations",
+    execution_id: str,
+    step: str | None,
+    path: Path,
+    *,
+    force: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """``logs --export``: the lines, with their time and level, to a file; says how many."""
+    from shipyard.cli import logexport
+
+    if options["follow"]:
+        raise ShipyardError(
+            "--export writes what the logs hold now; --follow waits for what comes",
+            hint="drop --follow (export again later for newer lines)",
+        )
+    logexport.export_format(path)  # a wrong suffix is refused before anything is read
+    lines = ops.logs(execution_id, step, annotate=True, **options)
+    count = logexport.export(lines, path, force=force)
+    if as_json:
+        _dump({"export": str(path), "format": logexport.export_format(path), "lines": count})
+    else:
+        console().print(f"wrote {count} log line{'' if count == 1 else 's'} to {path}")
 
 
 def _stream_log_lines(

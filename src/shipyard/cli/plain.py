@@ -49,8 +49,14 @@ def log_prefix(unit: str, *, width: int | None, colour: bool) -> str:
 def log_line_json(line: LogLine) -> str:
     """``{"unit": …, "number": …, "text": …}`` as ``json.dumps`` writes it, made by hand: this
     runs once per line of the log, and building a dict for the general encoder doubled the time
-    of ``logs --json``."""
+    of ``logs --json``. A line placed in time (``--all``, ``--level``, ``--since``,
+    ``--export``) has ``"time"`` (ISO 8601, UTC), ``"time_source"`` and ``"level"`` too."""
     from json.encoder import encode_basestring_ascii as quoted
 
     number = "null" if line.number is None else str(line.number)
-    return f'{{"unit": {quoted(line.unit)}, "number": {number}, "text": {quoted(line.text)}}}'
+    head = f'{{"unit": {quoted(line.unit)}, "number": {number}, "text": {quoted(line.text)}'
+    if line.time_source is None:
+        return head + "}"
+    time = "null" if line.time is None else quoted(line.time.isoformat().replace("+00:00", "Z"))
+    level = "null" if line.level is None else quoted(line.level)
+    return f'{head}, "time": {time}, "time_source": {quoted(line.time_source)}, "level": {level}}}'
