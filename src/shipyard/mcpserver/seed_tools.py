@@ -1,0 +1,465 @@
+"""The seed's twelve deployment tools (Jarvis MCP phase 4), with its names and parameters,
+each a few lines over :class:`shipyard.api.Operations` — no figure here is made up: every one
+comes from an operation's record.
+
+``pipeline_name`` is a registered pipeline, a spec path or ``index:REPO/NAME`` where a spec is
+meant, and "the latest execution of that pipeline" where an execution is meant.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+from shipyard.analysis import AnalysisReport
+from shipyard.api import CleanReport, LogLine, Operations
+from shipyard.errors import ShipyardError
+from shipyard.mcpserver.records import (
+    CheckpointResult,
+    LogsResult,
+    Monitoring,
+    PlanSummary,
+    RunResult,
+    StopResult,
+)
+from shipyard.mcpserver.toolkit import Kind, Reporter, tool
+from shipyard.models import ExecutionStatus, ResourceUsage
+from shipyard.sweep import SweepReport, SweepSettings
+
+Mode = Literal["normal", "debug", "profile", "test"]
+Params = dict[str, str | int | float | bool]
+#: How often a waited run or sweep is polled (its events are committed every 200 ms).
+POLL_SECONDS = 0.5
+#: The most log lines one call returns (``tail`` defaults to 200).
+MAX_LOG_LINES = 5000
+
+
+# -- shared by the tools -------------------------------------------------------------------------
+
+
+def execution_of(ops: Operations, execution_id: str | None, pipeline_name: str | None) -> str:
+    """The execution meant: the id given, else the pipeline's latest, else the latest."""
+    return execution_id or ops.status(pipeline_name).id
+
+
+def wait_for(ops: Operations, execution_id: str, report: Reporter) -> ExecutionStatus:
+    """Poll the execution until it has ended, reporting units done / total as progress."""
+    shown: tuple[int, int] | None = None
+    while True:
+        status = ops.status(execution_id)
+        done, total = status.progress.done, status.progress.total
+        if (done, total) != shown:
+            report(done, total, f"{status.name}: {status.state.value}, {done}/{total} units done")
+            shown = (done, total)
+        if status.state.finished:
+            return status
+        time.sleep(POLL_SECONDS)
+
+
+def plan_summary(
+    ops: Operations, spec: str, params: Params | None, mode: Mode, spec_text: str | None = None
+) -> PlanSummary:
+    """What a run would do (the spec is read and planned; nothing runs)."""
+    plan = ops.plan(spec, params, spec_text=spec_text, mode=mode)
+    return PlanSummary(
+        name=plan.name,
+        mode=plan.mode,
+        parameters={key: _scalar(value) for key, value in plan.parameters.items()},
+        steps=[step.name for step in plan.steps],
+        services=[service.name for service in plan.services],
+        stages=plan.stages,
+        critical_path=plan.critical_path,
+        critical_path_seconds=plan.critical_path_seconds,
+        ports=ops.preview_ports(plan) if plan.services else {},
+    )
+
+
+def _scalar(value: Any) -> str | int | float | bool | None:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def started(
+    ops: Operations,
+    report: Reporter,
+    start: Callable[[], ExecutionStatus],
+    *,
+    background: bool,
+) -> ExecutionStatus:
+    """Start detached (the run lives in a supervisor process, not in this server), then wait
+    for its end unless ``background``."""
+    status = start()
+    return status if background else wait_for(ops, status.id, report)
+
+
+def _run(
+    ops: Operations,
+    report: Reporter,
+    spec: str,
+    params: Params | None,
+    *,
+    mode: Mode,
+    background: bool,
+    dry_run: bool,
+    spec_text: str | None = None,
+) -> RunResult:
+    if dry_run:
+        return RunResult(dry_run=True, plan=plan_summary(ops, spec, params, mode, spec_text))
+    status = started(
+        ops,
+        report,
+        lambda: ops.run(spec, params, spec_text=spec_text, mode=mode, detach=True),
+        background=background,
+    )
+    return RunResult(dry_run=False, execution=status)
+
+
+# -- basic execution management ------------------------------------------------------------------
+
+
+@tool(Kind.START, "Run a pipeline")
+def run_pipeline(
+    ops: Operations,
+    report: Reporter,
+    pipeline_name: str,
+    execution_mode: Mode = "normal",
+    background: bool = False,
+    dry_run: bool = False,
+    parameters: Params | None = None,
+) -> RunResult:
+    """Run a pipeline: a registered name, a spec path or index:REPO/NAME. Waits for the end
+    (progress notifications: units done/total) unless background; dry_run only plans it."""
+    return _run(
+        ops,
+        report,
+        pipeline_name,
+        parameters,
+        mode=execution_mode,
+        background=background,
+        dry_run=dry_run,
+    )
+
+
+@tool(Kind.DESTROY, "Stop an execution")
+def stop_pipeline(
+    ops: Operations,
+    execution_id: str | None = None,
+    pipeline_name: str | None = None,
+    force: bool = False,
+    cleanup: bool = False,
+    grace: float = 30.0,
+    dry_run: bool = False,
+) -> StopResult:
+    """Stop an execution (the id, or the pipeline's latest): gracefully within grace seconds,
+    or at once with force; cleanup then cleans its run folder (standard level). dry_run: what
+    the stop would cut, without acting."""
+    if execution_id is None and pipeline_name is None:
+        raise ShipyardError(
+            "stop_pipeline needs execution_id or pipeline_name",
+            hint="list_executions(active_only=true) shows what runs",
+        )
+    target = execution_of(ops, execution_id, pipeline_name)
+    if dry_run:
+        return StopResult(stop=ops.stop_impact(target))
+    stopped = ops.stop(target, force=force, grace=grace, reason="stopped by the MCP stop_pipeline")
+    cleaned: CleanReport | None = ops.clean(target) if cleanup else None
+    return StopResult(stop=stopped, clean=cleaned)
+
+
+@tool(Kind.DESTROY, "Clean run folders")
+def clean_pipeline(
+    ops: Operations,
+    pipeline_name: str | None = None,
+    execution_id: str | None = None,
+    clean_level: Literal["minimal", "standard", "deep", "complete"] = "standard",
+    preserve_logs: bool = False,
+    preserve_outputs: bool | None = None,
+    all_finished: bool = False,
+    dry_run: bool = False,
+) -> CleanReport:
+    """Move what clean_level removes from finished run folders to the trash (clean_undo puts
+    it back): one execution, a pipeline's executions, or all_finished."""
+    return ops.clean(
+        execution_id,
+        pipeline=pipeline_name,
+        all_finished=all_finished,
+        level=clean_level,
+        preserve_logs=preserve_logs,
+        preserve_outputs=preserve_outputs,
+        dry_run=dry_run,
+    )
+
+
+@tool(Kind.READ, "Execution status")
+def get_pipeline_status(
+    ops: Operations,
+    pipeline_name: str | None = None,
+    execution_id: str | None = None,
+    include_resource_usage: bool = True,
+    include_node_status: bool = True,
+) -> ExecutionStatus:
+    """An execution's status (the id, the pipeline's latest, else the latest): state,
+    progress, estimated end, metrics and, with include_node_status, every unit (with measured
+    CPU and memory if include_resource_usage)."""
+    status = ops.status(execution_id or pipeline_name)
+    if not include_node_status:
+        return replace(status, units=[])
+    if not include_resource_usage:
+        return replace(status, units=[replace(u, resources=ResourceUsage()) for u in status.units])
+    return status
+
+
+# -- advanced execution ----------------------------------------------------------------------------
+
+
+@tool(Kind.START, "Run a YAML spec")
+def run_pipeline_from_yaml(
+    ops: Operations,
+    report: Reporter,
+    yaml_path: str | None = None,
+    yaml_text: str | None = None,
+    execution_mode: Mode = "normal",
+    override_params: Params | None = None,
+    dry_run: bool = False,
+    background: bool = False,
+) -> RunResult:
+    """Run a spec file (yaml_path) or spec text (yaml_text) with parameter overrides; as
+    run_pipeline otherwise."""
+    if (yaml_path is None) == (yaml_text is None):
+        raise ShipyardError(
+            "run_pipeline_from_yaml needs exactly one of yaml_path and yaml_text",
+            hint="give the spec file's path, or its YAML as text",
+        )
+    return _run(
+        ops,
+        report,
+        yaml_path or "mcp-input.yaml",
+        override_params,
+        mode=execution_mode,
+        background=background,
+        dry_run=dry_run,
+        spec_text=yaml_text,
+    )
+
+
+@tool(Kind.START, "Parameter sweep")
+def execute_pipeline_test(
+    ops: Operations,
+    report: Reporter,
+    pipeline_name: str,
+    parameter_sweep: dict[str, list[str | int | float | bool]] | None = None,
+    test_configuration: dict[str, Any] | None = None,
+    max_parallel_runs: int = 4,
+    parameters: Params | None = None,
+    background: bool = False,
+    resume: str | None = None,
+) -> SweepReport:
+    """A parameter sweep: one real execution per point of parameter_sweep (the spec's sweep:
+    block if none). test_configuration: zip (groups of parameters varied together), repeat,
+    timeout_per_run (s), failure_threshold (0..1), objective ("metric:max"). Waits for the
+    end (progress: points done/total) unless background."""
+    settings = sweep_settings(parameter_sweep, test_configuration, max_parallel_runs)
+    sweep = ops.sweep(pipeline_name, settings, parameters, detach=True, resume=resume)
+    if background:
+        return sweep
+    return wait_for_sweep(ops, sweep.id, report)
+
+
+_SWEEP_KEYS = ("zip", "repeat", "timeout_per_run", "failure_threshold", "objective")
+
+
+def sweep_settings(
+    matrix: dict[str, list[str | int | float | bool]] | None,
+    configuration: dict[str, Any] | None,
+    max_parallel_runs: int,
+) -> SweepSettings | None:
+    """The sweep's settings from the seed's two arguments (None: the spec's sweep: block)."""
+    extra = dict(configuration or {})
+    unknown = sorted(set(extra) - set(_SWEEP_KEYS))
+    if unknown:
+        raise ShipyardError(
+            f"test_configuration has unknown keys: {', '.join(unknown)}",
+            hint="its keys: " + ", ".join(_SWEEP_KEYS),
+        )
+    if matrix is None:
+        return None
+    return SweepSettings(
+        matrix=matrix,
+        zip_groups=[list(group) for group in extra.get("zip", [])],
+        repeat=int(extra.get("repeat", 1)),
+        max_parallel_runs=max_parallel_runs,
+        timeout_per_run=extra.get("timeout_per_run"),
+        failure_threshold=extra.get("failure_threshold"),
+        objective=extra.get("objective"),
+    )
+
+
+_SWEEP_ENDED = frozenset({"succeeded", "failed", "cancelled", "stopped_early"})
+
+
+def wait_for_sweep(ops: Operations, sweep_id: str, report: Reporter) -> SweepReport:
+    shown: tuple[int, int] | None = None
+    while True:
+        sweep = ops.sweep_status(sweep_id)
+        total = len(sweep.points)
+        done = sum(1 for point in sweep.points if point.state not in ("pending", "running"))
+        if (done, total) != shown:
+            report(done, total, f"sweep {sweep.id}: {sweep.state}, {done}/{total} points done")
+            shown = (done, total)
+        if sweep.state in _SWEEP_ENDED:
+            return sweep
+        time.sleep(POLL_SECONDS)
+
+
+@tool(Kind.START, "Run an index template")
+def run_pipeline_from_index(
+    ops: Operations,
+    report: Reporter,
+    index_name: str,
+    repository: str = "builtin",
+    execution_mode: Mode = "normal",
+    parameter_overrides: Params | None = None,
+    background: bool = False,
+    dry_run: bool = False,
+) -> RunResult:
+    """Run the template index_name of an index repository (index:REPOSITORY/INDEX_NAME; see
+    index_templates); as run_pipeline otherwise."""
+    return _run(
+        ops,
+        report,
+        f"index:{repository}/{index_name}",
+        parameter_overrides,
+        mode=execution_mode,
+        background=background,
+        dry_run=dry_run,
+    )
+
+
+# -- monitoring and analysis -----------------------------------------------------------------------
+
+
+@tool(Kind.READ, "Monitor an execution")
+def monitor_pipeline_execution(
+    ops: Operations,
+    report: Reporter,
+    execution_id: str | None = None,
+    pipeline_name: str | None = None,
+    monitoring_interval: float = 5.0,
+    samples: int = 1,
+    include_node_details: bool = True,
+) -> Monitoring:
+    """Snapshots of an execution (units, states, measured CPU and memory, alerts): samples of
+    them (1-60), monitoring_interval seconds apart (0.2-60), ending early once it has ended."""
+    if not 1 <= samples <= 60 or not 0.2 <= monitoring_interval <= 60:
+        raise ShipyardError(
+            f"samples={samples}, monitoring_interval={monitoring_interval} are out of range",
+            hint="samples 1-60, monitoring_interval 0.2-60 seconds",
+        )
+    target = execution_of(ops, execution_id, pipeline_name)
+    snapshots = []
+    for number in range(1, samples + 1):
+        snapshot = ops.monitor(target)
+        snapshots.append(snapshot if include_node_details else replace(snapshot, units=[]))
+        report(number, samples, f"snapshot {number}/{samples}: {snapshot.status.state.value}")
+        if snapshot.status.state.finished or number == samples:
+            break
+        time.sleep(monitoring_interval)
+    return Monitoring(execution_id=target, interval=monitoring_interval, snapshots=snapshots)
+
+
+@tool(Kind.READ, "Analyse an execution")
+def analyze_execution_results(
+    ops: Operations,
+    execution_id: str | None = None,
+    pipeline_name: str | None = None,
+    compare_with_baseline: bool = True,
+    baseline: str | None = None,
+    cores: int | None = None,
+    html_path: str | None = None,
+) -> AnalysisReport:
+    """Critical path, bottlenecks, CPU efficiency, failures, per-step deltas against a
+    baseline (baseline, else the previous success with the same parameters when
+    compare_with_baseline) and recommendations quoting their figures; html_path: also a
+    report with a Gantt timeline."""
+    target = execution_of(ops, execution_id, pipeline_name)
+    chosen = baseline or ("auto" if compare_with_baseline else None)
+    return ops.analyze(target, baseline=chosen, html=html_path, cores=cores)
+
+
+@tool(Kind.READ, "Read execution logs")
+def manage_execution_logs(
+    ops: Operations,
+    action: Literal["collect", "search", "export"] = "collect",
+    execution_id: str | None = None,
+    pipeline_name: str | None = None,
+    unit: str | None = None,
+    pattern: str | None = None,
+    tail: int | None = 200,
+    output_path: str | None = None,
+    output_format: Literal["jsonl", "json"] = "jsonl",
+) -> LogsResult:
+    """Log lines of an execution's units (unit, or every unit): collect (the last tail
+    lines), search (lines matching the regular expression pattern), export (written to
+    output_path as JSON lines or a JSON list). At most 5000 lines are returned."""
+    target = execution_of(ops, execution_id, pipeline_name)
+    if action == "search" and not pattern:
+        raise ShipyardError("the search action needs a pattern", hint="pattern='error|warn'")
+    if action == "export" and not output_path:
+        raise ShipyardError("the export action needs output_path", hint="output_path='logs.jsonl'")
+    lines = ops.logs(target, unit, tail=tail, grep=pattern)
+    kept = list(itertools.islice(lines, MAX_LOG_LINES + 1))
+    truncated = len(kept) > MAX_LOG_LINES
+    kept = kept[:MAX_LOG_LINES]
+    if action == "export" and output_path:
+        _export(kept, Path(output_path), output_format)
+    return LogsResult(target, action, kept, len(kept), truncated, output_path)
+
+
+def _export(lines: list[LogLine], path: Path, output_format: str) -> None:
+    rows = [{"unit": line.unit, "number": line.number, "text": line.text} for line in lines]
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            if output_format == "json":
+                json.dump(rows, out, indent=2)
+            else:
+                out.writelines(json.dumps(row) + "\n" for row in rows)
+    except OSError as error:
+        raise ShipyardError(
+            f"cannot write {path}: {error.strerror}", hint="give a path in a writable folder"
+        ) from None
+
+
+# -- advanced features -----------------------------------------------------------------------------
+
+
+@tool(Kind.START, "Checkpoints")
+def handle_checkpoint_restart(
+    ops: Operations,
+    report: Reporter,
+    action: Literal["create", "list", "restore"],
+    execution_id: str | None = None,
+    checkpoint_id: str | None = None,
+    background: bool = True,
+) -> CheckpointResult:
+    """create: checkpoint a running execution; list: its checkpoints (or every one); restore:
+    a new execution from checkpoint_id (waited for unless background). Automatic checkpoints
+    are a run option: the spec's checkpoint interval."""
+    if action == "create":
+        if execution_id is None:
+            raise ShipyardError("create needs execution_id", hint="the running execution's id")
+        return CheckpointResult(action, [ops.checkpoint_create(execution_id)])
+    if action == "list":
+        return CheckpointResult(action, ops.checkpoint_list(execution_id))
+    if checkpoint_id is None:
+        raise ShipyardError("restore needs checkpoint_id", hint="list shows the ids")
+    status = started(
+        ops,
+        report,
+        lambda: ops.checkpoint_restore(checkpoint_id, detach=True),
+        background=background,
+    )
+    return CheckpointResult(action, execution=status)

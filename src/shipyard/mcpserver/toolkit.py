@@ -1,0 +1,63 @@
+"""How a tool is declared: a plain function over :class:`shipyard.api.Operations`, its kind
+(which sets the MCP annotations) and its place in the registry the server is built from.
+
+A tool function's first parameter is ``ops`` (the server opens the Operations for each call);
+a parameter named ``report`` receives a progress callback ``report(done, total, message)``;
+every other parameter is the tool's input, its type hint giving the input schema, and the
+return hint the output schema. Tool functions are synchronous: the server runs each in a
+worker thread, so a long wait never blocks the MCP session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+#: ``report(done, total, message)``: a progress notification to the client, if it asked.
+Reporter = Callable[[float, float | None, str | None], None]
+
+
+class Kind(Enum):
+    """What a tool does to the world; each maps to the MCP hints (none reaches outside this
+    Shipyard: openWorldHint is False for every tool)."""
+
+    READ = "read"  # reads only
+    START = "start"  # starts new work or adds a record; calling again starts another
+    CHANGE = "change"  # sets a value; calling again with the same input changes nothing more
+    DESTROY = "destroy"  # stops, removes or overwrites; calling again changes nothing more
+    DESTROY_ONCE = "destroy_once"  # destructive, and each call acts again (restart, purge)
+
+    def hints(self) -> dict[str, bool]:
+        read = self is Kind.READ
+        destructive = self in (Kind.DESTROY, Kind.DESTROY_ONCE)
+        idempotent = self in (Kind.READ, Kind.CHANGE, Kind.DESTROY)
+        return {
+            "read_only_hint": read,
+            "destructive_hint": destructive,
+            "idempotent_hint": idempotent,
+            "open_world_hint": False,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    fn: Callable[..., Any]
+    kind: Kind
+    title: str
+
+
+#: Every tool, in the order they are declared (the server lists them in this order).
+REGISTRY: list[ToolSpec] = []
+
+
+def tool(kind: Kind, title: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a tool named after its function."""
+
+    def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY.append(ToolSpec(fn.__name__, fn, kind, title))
+        return fn
+
+    return declare
