@@ -157,12 +157,12 @@ def groups_of(names: Sequence[str], zip_groups: Sequence[Sequence[str]]) -> list
     result: list[list[str]] = []
     placed: set[int] = set()
     for name in names:
-        index = grouped.get(name)
-        if index is None:
+        where = grouped.get(name)
+        if where is None:
             result.append([name])
-        elif index not in placed:
-            placed.add(index)
-            result.append(list(zip_groups[index]))
+        elif where not in placed:
+            placed.add(where)
+            result.append(list(zip_groups[where]))
     return result
 
 

@@ -518,6 +518,35 @@ class TopologySpec(_Model):
     )
 
 
+class SweepSpec(_Model):
+    """A parameter sweep of this spec (``shipyard sweep FILE`` without -m runs it): each point
+    of the matrix is an execution of its own."""
+
+    matrix: dict[
+        Annotated[str, Field(pattern=PARAMETER_PATTERN)],
+        Annotated[list[Scalar], Field(min_length=1)],
+    ] = Field(min_length=1, description="parameter -> the values it takes")
+    zip: list[list[str]] = Field(
+        default_factory=list,
+        description="groups of parameters that move together (as many values each), as Jarvis's "
+        "loop; the groups, and the parameters in none, are crossed",
+    )
+    repeat: int = Field(1, ge=1, le=1000, description="executions of each point")
+    max_parallel_runs: int = Field(1, ge=1, le=256, description="points running at once")
+    timeout_per_run: Duration | None = Field(None, description="a point running longer is stopped")
+    failure_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="start no more points once the failed share of all points passes this",
+    )
+    objective: str | None = Field(
+        None,
+        pattern=r"^.+:(max|min)$",
+        description="the metric to optimise: METRIC:max or METRIC:min",
+    )
+
+
 class Spec(_Model):
     """A Shipyard spec file."""
 
@@ -536,3 +565,4 @@ class Spec(_Model):
         default_factory=dict, description="units that keep running (a fleet)"
     )
     topology: TopologySpec | None = Field(None, description="how the services connect")
+    sweep: SweepSpec | None = Field(None, description="a parameter sweep (shipyard sweep)")

@@ -169,4 +169,36 @@ class Store(Protocol):
     def pipeline_latest_execution(self, name: str) -> str | None:
         """The newest execution run under the registered name ``name``."""
 
+    # -- parameter sweeps (issue 12 §2) ----------------------------------------------------------
+    # Rows as mappings of column → value (JSON columns decoded); sweeping.py makes the records.
+
+    def insert_sweep(self, sweep: dict[str, Any], points: Sequence[dict[str, Any]]) -> None:
+        """A new sweep and all its points, in one transaction."""
+
+    def sweep_row(self, sweep_id: str) -> dict[str, Any] | None: ...
+
+    def sweep_ids(self, *, limit: int = 50) -> list[str]:
+        """The latest sweeps' ids, newest first."""
+
+    def sweep_point_rows(self, sweep_id: str) -> list[dict[str, Any]]:
+        """A sweep's points in their order."""
+
+    def update_sweep_point(
+        self, sweep_id: str, point_hash: str, repeat: int, **changes: Any
+    ) -> None:
+        """Set columns of one point (state, execution_id, reason, started_at, duration,
+        metrics)."""
+
+    def end_sweep(self, sweep_id: str, state: str, *, reason: str | None, at: float) -> None:
+        """A sweep still pending or running ends in ``state``."""
+
+    def set_sweep_supervisor(self, sweep_id: str, pid: int, *, at: float) -> None:
+        """The process running the sweep (its pid and first heartbeat); running now."""
+
+    def sweep_heartbeat(self, sweep_id: str, *, at: float) -> None: ...
+
+    def request_sweep_stop(self, sweep_id: str, *, at: float) -> None: ...
+
+    def sweep_stop_requested(self, sweep_id: str) -> bool: ...
+
     def close(self) -> None: ...

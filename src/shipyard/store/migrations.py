@@ -124,7 +124,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at     REAL NOT NULL,
         ended_at       REAL,
         reason         TEXT,
-        supervisor_pid INTEGER
+        supervisor_pid INTEGER,
+        heartbeat_at   REAL,
+        stop_requested_at REAL,
+        resumed_from   TEXT,
+        pipeline       TEXT
     );
     CREATE TABLE sweep_points (
         sweep_id     TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
@@ -135,6 +139,9 @@ MIGRATIONS: tuple[str, ...] = (
         execution_id TEXT,
         state        TEXT NOT NULL,
         reason       TEXT,
+        started_at   REAL,
+        duration     REAL,
+        metrics      TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (sweep_id, point_hash, repeat)
     );
     CREATE TABLE index_repos (

@@ -641,6 +641,121 @@ class SQLiteStore:
         ).fetchone()
         return str(row["id"]) if row else None
 
+    # -- parameter sweeps (issue 12 §2) ----------------------------------------------------------
+
+    def insert_sweep(self, sweep: dict[str, Any], points: Sequence[dict[str, Any]]) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO sweeps (id, name, spec_path, spec_text, settings, parameters, state,"
+                " created_at, resumed_from, pipeline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sweep["id"],
+                    sweep["name"],
+                    sweep["spec_path"],
+                    sweep["spec_text"],
+                    json.dumps(sweep["settings"]),
+                    json.dumps(sweep["parameters"]),
+                    sweep["state"],
+                    sweep["created_at"],
+                    sweep.get("resumed_from"),
+                    sweep.get("pipeline"),
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO sweep_points (sweep_id, point_hash, repeat, position, parameters,"
+                " execution_id, state, reason, duration, metrics)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sweep["id"],
+                        point["point_hash"],
+                        point["repeat"],
+                        point["position"],
+                        json.dumps(point["parameters"]),
+                        point.get("execution_id"),
+                        point["state"],
+                        point.get("reason"),
+                        point.get("duration"),
+                        json.dumps(point.get("metrics") or {}),
+                    )
+                    for point in points
+                ],
+            )
+
+    def sweep_row(self, sweep_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["settings"] = json.loads(data["settings"])
+        data["parameters"] = json.loads(data["parameters"])
+        return data
+
+    def sweep_ids(self, *, limit: int = 50) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM sweeps ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [row["id"] for row in rows]
+
+    def sweep_point_rows(self, sweep_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM sweep_points WHERE sweep_id = ? ORDER BY position", (sweep_id,)
+        ).fetchall()
+        result = []
+        for row in rows:
+            data = dict(row)
+            data["parameters"] = json.loads(data["parameters"])
+            data["metrics"] = json.loads(data["metrics"])
+            result.append(data)
+        return result
+
+    _POINT_COLUMNS = frozenset({"state", "execution_id", "reason", "started_at", "duration"})
+
+    def update_sweep_point(
+        self, sweep_id: str, point_hash: str, repeat: int, **changes: Any
+    ) -> None:
+        values = {key: value for key, value in changes.items() if key in self._POINT_COLUMNS}
+        if "metrics" in changes:
+            values["metrics"] = json.dumps(changes["metrics"])
+        if len(values) != len(changes):
+            raise ValueError(f"not sweep point columns: {sorted(set(changes) - set(values))}")
+        # The column names come from the fixed set above, never from a caller's text.
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        self._db.execute(
+            f"UPDATE sweep_points SET {assignments}"  # noqa: S608 - names from a fixed set
+            " WHERE sweep_id = ? AND point_hash = ? AND repeat = ?",
+            (*values.values(), sweep_id, point_hash, repeat),
+        )
+
+    def end_sweep(self, sweep_id: str, state: str, *, reason: str | None, at: float) -> None:
+        self._db.execute(
+            "UPDATE sweeps SET state = ?, reason = ?, ended_at = ?"
+            " WHERE id = ? AND state IN ('pending', 'running')",
+            (state, reason, at, sweep_id),
+        )
+
+    def set_sweep_supervisor(self, sweep_id: str, pid: int, *, at: float) -> None:
+        self._db.execute(
+            "UPDATE sweeps SET supervisor_pid = ?, heartbeat_at = ?, state = 'running'"
+            " WHERE id = ? AND state IN ('pending', 'running')",
+            (pid, at, sweep_id),
+        )
+
+    def sweep_heartbeat(self, sweep_id: str, *, at: float) -> None:
+        self._db.execute("UPDATE sweeps SET heartbeat_at = ? WHERE id = ?", (at, sweep_id))
+
+    def request_sweep_stop(self, sweep_id: str, *, at: float) -> None:
+        self._db.execute(
+            "UPDATE sweeps SET stop_requested_at = ? WHERE id = ? AND stop_requested_at IS NULL",
+            (at, sweep_id),
+        )
+
+    def sweep_stop_requested(self, sweep_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT stop_requested_at FROM sweeps WHERE id = ?", (sweep_id,)
+        ).fetchone()
+        return row is not None and row["stop_requested_at"] is not None
+
 
 def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
     return StoredPipeline(
