@@ -42,7 +42,13 @@ def clone(source: str, into: Path) -> str:
             hint="check the URL (and that it is a git repository); "
             "a local folder of templates can be added by its path",
         )
-    return revision(into)
+    head = _git(["rev-parse", "HEAD"], cwd=into, check=False)
+    if head.returncode != 0:
+        raise ShipyardError(
+            f"the git repository {source} has no commit yet",
+            hint="commit shipyard-index.yaml and its templates, then add it",
+        )
+    return head.stdout.strip()
 
 
 def fast_forward(clone_dir: Path) -> str:
