@@ -91,7 +91,14 @@ MaxParallelOption = Annotated[
         show_default=False,
     ),
 ]
-SpecArgument = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+SpecArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="The spec file (YAML), a registered pipeline's name (shipyard pipelines list) or "
+        "index:REPO/NAME.",
+        show_default=False,
+    ),
+]
 
 _MODES = ("normal", "debug", "profile", "test")
 
@@ -111,11 +118,9 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
 
 
 @app.command()
-def validate(spec: SpecArgument, as_json: JsonOption = False) -> None:
+def validate(spec: SpecArgument, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    from shipyard import connect
-
-    report = connect().validate(spec)
+    report = _ops(home).validate(spec)
     if as_json:
         _dump(report)
     else:
