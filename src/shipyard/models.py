@@ -72,6 +72,10 @@ class ResourceUsage:
     write_bytes: int | None = None
     cpu_seconds: float | None = None  # user + system time of the leader and what it waited for
     samples: int = 0
+    #: The latest sample of a running attempt (CPU % since the sample before, RSS now); None
+    #: once the attempt has ended (its record keeps the peaks and means).
+    cpu_percent_now: float | None = None
+    rss_now_bytes: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResourceUsage:
@@ -155,6 +159,18 @@ class Metric:
 
 
 @dataclass(frozen=True, slots=True)
+class Alert:
+    """A unit past a limit while it ran (its RSS over its memory limit, its time over the p95
+    of its history): raised by the engine as an ``alert`` event, shown by ``status``."""
+
+    unit: str
+    kind: str  # memory | duration
+    message: str  # what was measured against what
+    at: datetime
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionStatus:
     id: str
     name: str
@@ -181,6 +197,8 @@ class ExecutionStatus:
     metrics: list[Metric] = field(default_factory=list)
     #: The registered pipeline it ran as (``shipyard run NAME``), if any.
     pipeline: str | None = None
+    #: Units that passed a limit while they ran (``alert`` events), oldest first.
+    alerts: list[Alert] = field(default_factory=list)
 
     def unit(self, name: str) -> UnitStatus:
         for unit in self.units:

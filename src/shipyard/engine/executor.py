@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from shipyard.alerts import HISTORY_RUNS, DurationLimit, UnitLook, due_alerts, duration_limit
 from shipyard.confinement import confined_files, refused
 from shipyard.engine.attemptlog import Ending, end_line, start_line
 from shipyard.engine.cachekey import step_key
@@ -159,6 +160,11 @@ class PipelineExecutor:
         #: Where units run, by the name steps give in ``runner:`` (local: process groups here).
         self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
         self._samplers = {name: runner.sampler() for name, runner in self.runners.items()}
+        #: Each step's p95 from earlier runs (read at the first sample that sees a step
+        #: running: runs whose steps all end sooner never query it), and the alerts raised
+        #: per (step, attempt).
+        self._duration_limits: dict[str, DurationLimit] | None = None
+        self._raised: dict[tuple[str, int], frozenset[str]] = {}
         self._init_progress()
 
     def _init_progress(self) -> None:
@@ -835,6 +841,7 @@ class PipelineExecutor:
             await self._log_rotation.check(live)
             if interval > 0:
                 self._sample(live)
+                self._check_alerts(live)
 
     def _sample(self, live: dict[str, _Running]) -> None:
         """One sample of the running steps, through their runners' samplers. The latest figures
@@ -860,6 +867,34 @@ class PipelineExecutor:
                     resources=usage,
                 ),
             )
+
+    def _check_alerts(self, live: dict[str, _Running]) -> None:
+        """Raise the alerts :func:`shipyard.alerts.due_alerts` calls for, as ``alert`` events,
+        once per step attempt and kind."""
+        limits = self._duration_limits
+        if limits is None:
+            history = self.store.step_durations(self.plan.name, last=HISTORY_RUNS)
+            found = {name: duration_limit(durations) for name, durations in history.items()}
+            limits = self._duration_limits = {k: v for k, v in found.items() if v is not None}
+        now = time.time()
+        for name, running in live.items():
+            if self._running.get(name) is not running:
+                continue
+            usage = self._samplers[running.step.runner].current(name)
+            look = UnitLook(
+                rss_bytes=usage.rss_now_bytes if usage is not None else None,
+                elapsed_seconds=now - running.handle.started,
+                memory_limit=running.step.resources.memory,
+                duration=limits.get(name),
+            )
+            key = (name, running.attempt)
+            raised = self._raised.get(key, frozenset())
+            for kind, message in due_alerts(look, raised):
+                raised |= {kind}
+                self.recorder.event(
+                    "alert", name, attempt=running.attempt, kind=kind, message=message
+                )
+            self._raised[key] = raised
 
     # -- outcome ----------------------------------------------------------------------------
 

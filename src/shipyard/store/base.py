@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.models import (
+    Alert,
     Attempt,
     Event,
     ExecutionState,
@@ -21,6 +22,10 @@ from shipyard.models import (
 )
 from shipyard.registry import StoredPipeline
 from shipyard.templates import IndexRepo
+
+
+if TYPE_CHECKING:
+    from shipyard.analysis import HistoryEntry
 
 
 class Store(Protocol):
@@ -200,5 +205,29 @@ class Store(Protocol):
     def request_sweep_stop(self, sweep_id: str, *, at: float) -> None: ...
 
     def sweep_stop_requested(self, sweep_id: str) -> bool: ...
+
+    # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
+
+    def alerts(self, execution_id: str) -> list[Alert]:
+        """The execution's ``alert`` events as records, oldest first."""
+
+    def step_durations(self, name: str, *, last: int = 20) -> dict[str, list[float]]:
+        """Per step, the durations of its succeeded attempts in the last ``last`` successful
+        executions of spec ``name``, oldest first (what a duration alert's p95 rests on)."""
+
+    def execution_history(
+        self,
+        *,
+        name: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 100,
+        succeeded_only: bool = False,
+        before: float | None = None,
+    ) -> list[HistoryEntry]:
+        """Executions of spec ``name`` or registered ``pipeline``, newest first; ``before``:
+        created before that time."""
+
+    def unit_durations(self, execution_ids: Sequence[str]) -> dict[str, list[float]]:
+        """Per step, its durations in those executions where it succeeded."""
 
     def close(self) -> None: ...
