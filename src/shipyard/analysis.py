@@ -7,17 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shipyard.models import ExecutionStatus
+from shipyard.models import Alert, ExecutionStatus
 
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """A unit past a limit: stored as an ``alert`` event, shown by ``status``."""
-
-    unit: str
-    kind: str  # memory | duration
-    message: str  # what was measured against what
-    at: datetime
+__all__ = [
+    "Alert",
+    "AnalysisReport",
+    "DurationStats",
+    "HistoryEntry",
+    "MonitorSnapshot",
+    "PipelineHistory",
+    "Recommendation",
+    "StepTiming",
+    "UnitSample",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +103,4 @@ class PipelineHistory:
     success_rate: float | None = None
     durations: DurationStats = field(default_factory=lambda: DurationStats(0))
     steps: dict[str, DurationStats] = field(default_factory=dict)
+    basis: str | None = None  # which executions these are (registered name or spec name)

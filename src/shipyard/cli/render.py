@@ -262,7 +262,24 @@ def status_header(status: ExecutionStatus) -> Text:
             text.append(f"\nestimated end: unknown — {status.estimate_basis}", style="dim")
     if status.reason:
         text.append(f"\nreason: {status.reason}", style="yellow")
+    _append_alerts(text, status)
     return text
+
+
+#: ``status`` shows at most this many alerts (the newest); ``--json`` has them all.
+ALERTS_SHOWN = 10
+
+
+def _append_alerts(text: Text, status: ExecutionStatus) -> None:
+    """The units that passed a limit while they ran (issue 12 §4), newest last."""
+    alerts = status.alerts
+    if len(alerts) > ALERTS_SHOWN:
+        text.append(f"\n… {len(alerts) - ALERTS_SHOWN} earlier alerts (--json has them)")
+    for alert in alerts[-ALERTS_SHOWN:]:
+        text.append(
+            f"\nalert: {alert.unit} (attempt {alert.attempt}, {alert.kind}): {alert.message}",
+            style="bold yellow",
+        )
 
 
 def executions_table(summaries: list[ExecutionSummary]) -> Table:

@@ -31,6 +31,8 @@ class _Track:
     samples: int = 0
     io_read: dict[int, int] = field(default_factory=dict)
     io_write: dict[int, int] = field(default_factory=dict)
+    cpu_last: float | None = None  # the latest sample's CPU %, the monitor's "now"
+    rss_last: int = 0
 
 
 class ResourceSampler:
@@ -108,17 +110,24 @@ class ResourceSampler:
             )
             percent = max(0.0, 100.0 * used / elapsed)
             track.cpu_peak = max(track.cpu_peak, percent)
+            track.cpu_last = percent
             track.cpu_sum += percent
             track.cpu_samples += 1
         track.last_cpu = cpu_now
         track.last_time = now
         track.rss_peak = max(track.rss_peak, rss)
+        track.rss_last = rss
         track.rss_sum += rss
         track.samples += 1
 
 
 def _summary(track: _Track, *, cpu_seconds: float | None) -> ResourceUsage:
+    """The figures of ``track``; with no ``cpu_seconds`` (still running) its latest sample
+    too."""
+    live = cpu_seconds is None
     return ResourceUsage(
+        cpu_percent_now=round(track.cpu_last, 1) if live and track.cpu_last is not None else None,
+        rss_now_bytes=track.rss_last if live else None,
         cpu_percent_peak=round(track.cpu_peak, 1) if track.cpu_samples else None,
         cpu_percent_mean=round(track.cpu_sum / track.cpu_samples, 1) if track.cpu_samples else None,
         rss_peak_bytes=track.rss_peak,

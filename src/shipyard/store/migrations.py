@@ -144,6 +144,7 @@ MIGRATIONS: tuple[str, ...] = (
         metrics      TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (sweep_id, point_hash, repeat)
     );
+    CREATE INDEX events_alerts ON events (execution_id) WHERE action = 'alert';
     CREATE TABLE index_repos (
         name       TEXT PRIMARY KEY,
         source     TEXT NOT NULL,

@@ -8,11 +8,13 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError, StoreError, from_os_error
 from shipyard.models import (
+    Alert,
     Attempt,
     Event,
     ExecutionState,
@@ -30,6 +32,9 @@ from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from shipyard.templates import IndexRepo
 from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
+
+if TYPE_CHECKING:
+    from shipyard.analysis import HistoryEntry
 
 _ACTIVE = ("pending", "running")
 _DONE_UNIT_STATES = tuple(s.value for s in UnitState if s.finished)
@@ -461,6 +466,7 @@ class SQLiteStore:
             units=units,
             # Only while it runs: the PID of a process that has ended may be anyone's by now.
             supervisor_pid=None if ExecutionState(row["state"]).finished else row["supervisor_pid"],
+            alerts=self.alerts(execution_id),
             pipeline=row["pipeline"],
         )
 
@@ -568,6 +574,77 @@ class SQLiteStore:
             (name, last),
         ).fetchall()
         return {row["unit"]: float(row["mean"]) for row in rows}
+
+    # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
+
+    def alerts(self, execution_id: str) -> list[Alert]:
+        # `action = 'alert'` matches the partial index events_alerts: status pays nothing for
+        # the other events of a large execution.
+        rows = self._db.execute(
+            "SELECT ts, unit, data FROM events WHERE execution_id = ? AND action = 'alert'"
+            " ORDER BY id",
+            (execution_id,),
+        ).fetchall()
+        return [_alert(row) for row in rows]
+
+    def step_durations(self, name: str, *, last: int = 20) -> dict[str, list[float]]:
+        rows = self._db.execute(
+            "SELECT a.unit AS unit, a.ended_at - a.started_at AS seconds"
+            " FROM attempts a JOIN (SELECT id, created_at FROM executions"
+            "   WHERE name = ? AND state = 'succeeded' ORDER BY created_at DESC LIMIT ?) recent"
+            "   ON recent.id = a.execution_id"
+            " WHERE a.state = 'succeeded' AND a.started_at IS NOT NULL AND a.ended_at IS NOT NULL"
+            " ORDER BY recent.created_at, a.unit",
+            (name, last),
+        ).fetchall()
+        found: dict[str, list[float]] = {}
+        for row in rows:
+            found.setdefault(row["unit"], []).append(float(row["seconds"]))
+        return found
+
+    def execution_history(
+        self,
+        *,
+        name: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 100,
+        succeeded_only: bool = False,
+        before: float | None = None,
+    ) -> list[HistoryEntry]:
+        from shipyard.analysis import HistoryEntry
+
+        clauses, args = _history_clauses(name, pipeline, succeeded_only, before)
+        rows = self._db.execute(
+            "SELECT id, state, created_at, started_at, ended_at, parameters"  # noqa: S608
+            f" FROM executions WHERE {' AND '.join(clauses)}"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [
+            HistoryEntry(
+                execution_id=row["id"],
+                state=row["state"],
+                created_at=timestamp(row["created_at"]) or datetime.now(UTC),
+                duration_seconds=_span(row["started_at"], row["ended_at"]),
+                parameters=json.loads(row["parameters"]),
+            )
+            for row in rows
+        ]
+
+    def unit_durations(self, execution_ids: Sequence[str]) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(execution_ids), 500):  # SQLite's bound on variables
+            chunk = execution_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                "SELECT name, ended_at - started_at AS seconds FROM units"  # noqa: S608
+                f" WHERE execution_id IN ({marks}) AND kind = 'step' AND state = 'succeeded'"
+                " AND started_at IS NOT NULL AND ended_at IS NOT NULL",
+                tuple(chunk),
+            ).fetchall()
+            for row in rows:
+                found.setdefault(row["name"], []).append(float(row["seconds"]))
+        return found
 
     # -- template index repositories (issue 12 §3) -------------------------------------------
 
@@ -768,6 +845,37 @@ def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
         added_at=row["added_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    data = json.loads(row["data"])
+    return Alert(
+        unit=row["unit"] or "",
+        kind=str(data.get("kind", "")),
+        message=str(data.get("message", "")),
+        at=datetime.fromtimestamp(row["ts"], UTC),
+        attempt=int(data.get("attempt", 0)),
+    )
+
+
+def _history_clauses(
+    name: str | None, pipeline: str | None, succeeded_only: bool, before: float | None
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms of :meth:`SQLiteStore.execution_history` (fixed text; values bound)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if pipeline is not None:
+        clauses.append("pipeline = ?")
+        args.append(pipeline)
+    if name is not None:
+        clauses.append("name = ?")
+        args.append(name)
+    if succeeded_only:
+        clauses.append("state = 'succeeded'")
+    if before is not None:
+        clauses.append("created_at < ?")
+        args.append(before)
+    return clauses or ["1 = 1"], args
 
 
 def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
