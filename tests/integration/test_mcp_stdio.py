@@ -1,0 +1,231 @@
+"""The MCP server as a desktop assistant runs it: ``shipyard mcp --home H`` spawned through
+the SDK's stdio client, driven by a real client session (real runs, real store, real logs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from shipyard.mcpserver.api_tool import allowed_operations
+from tests.integration.mcp_session import (
+    call,
+    error_text,
+    server_command,
+    server_env,
+    structured,
+    write_specs,
+)
+
+pytestmark = pytest.mark.slow
+
+SEED_TOOLS = {
+    "run_pipeline",
+    "stop_pipeline",
+    "clean_pipeline",
+    "get_pipeline_status",
+    "run_pipeline_from_yaml",
+    "execute_pipeline_test",
+    "run_pipeline_from_index",
+    "monitor_pipeline_execution",
+    "analyze_execution_results",
+    "manage_execution_logs",
+    "handle_checkpoint_restart",
+    "integrate_python_api",
+}
+
+
+def stdio(home: Path, cwd: Path) -> Client:
+    command, *args = server_command(home)
+    return Client(StdioServerParameters(command=command, args=args, env=server_env(), cwd=cwd))
+
+
+def run_async(test: object) -> None:
+    anyio.run(test)  # type: ignore[arg-type]
+
+
+def test_tools_are_listed_with_annotations_and_output_schemas(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            assert set(tools) >= SEED_TOOLS
+            assert {
+                "up",
+                "down",
+                "ps",
+                "restart_service",
+                "agents_discover",
+                "agents_deploy",
+            } <= set(tools)
+            assert {
+                "pipelines_add",
+                "pipelines_show",
+                "sweep_status",
+                "index_templates",
+                "history",
+            } <= set(tools)
+            for tool in tools.values():
+                assert tool.output_schema is not None and tool.output_schema["type"] == "object", (
+                    tool.name
+                )
+                assert tool.annotations is not None and tool.annotations.open_world_hint is False
+            status = tools["get_pipeline_status"]
+            assert status.annotations is not None
+            assert status.annotations.read_only_hint and status.annotations.idempotent_hint
+            assert "units" in status.output_schema["properties"]  # type: ignore[index]
+            stop = tools["stop_pipeline"].annotations
+            assert stop is not None and stop.destructive_hint and not stop.read_only_hint
+            run = tools["run_pipeline"]
+            assert run.annotations is not None and not run.annotations.idempotent_hint
+            assert set(run.input_schema["properties"]) >= {
+                "pipeline_name",
+                "execution_mode",
+                "background",
+                "dry_run",
+            }
+            modes = run.input_schema["properties"]["execution_mode"]["enum"]
+            assert modes == ["normal", "debug", "profile", "test"]
+            templates = (await client.list_resource_templates()).resource_templates
+            assert [t.uri_template for t in templates] == [
+                "shipyard://executions/{execution_id}/logs/{unit}"
+            ]
+
+    run_async(scenario)
+
+
+def test_a_run_waited_on_reports_progress_then_its_status_and_logs_are_read(tmp_path: Path) -> None:
+    chain, _ = write_specs(tmp_path)
+    progress: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total))
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            result = await client.call_tool(
+                "run_pipeline",
+                {"pipeline_name": str(chain), "parameters": {"size": 3}},
+                progress_callback=on_progress,
+            )
+            execution = structured(result)["execution"]
+            assert execution["state"] == "succeeded"
+            assert [unit["name"] for unit in execution["units"]] == ["a", "b", "c"]
+            assert progress[-1] == (3, 3)
+            assert len(progress) >= 2 and progress[0][0] < 3  # seen before the end, not after
+            assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+            status = await call(client, "get_pipeline_status", execution_id=execution["id"])
+            assert status["state"] == "succeeded" and status["parameters"] == {"size": 3}
+            bare = await call(client, "get_pipeline_status", include_node_status=False)
+            assert bare["id"] == execution["id"] and bare["units"] == []
+
+            logs = await call(
+                client, "manage_execution_logs", execution_id=execution["id"], unit="a"
+            )
+            assert [line["text"] for line in logs["lines"]] == ["step-a size=3"]
+            found = await call(
+                client,
+                "manage_execution_logs",
+                action="search",
+                execution_id=execution["id"],
+                pattern="step-[bc]",
+            )
+            assert sorted(line["text"] for line in found["lines"]) == ["step-b", "step-c"]
+            read = await client.read_resource(f"shipyard://executions/{execution['id']}/logs/b")
+            assert [content.text for content in read.contents] == ["step-b\n"]  # type: ignore[union-attr]
+
+    run_async(scenario)
+
+
+def test_a_background_run_is_polled_then_stopped(tmp_path: Path) -> None:
+    _, slow = write_specs(tmp_path)
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            started = await call(client, "run_pipeline", pipeline_name=str(slow), background=True)
+            execution_id = started["execution"]["id"]
+            for _ in range(100):
+                status = await call(client, "get_pipeline_status", execution_id=execution_id)
+                if status["units"][0]["state"] == "running":
+                    break
+                await anyio.sleep(0.1)
+            assert status["state"] == "running"
+            stopped = await call(client, "stop_pipeline", execution_id=execution_id, grace=2)
+            assert (
+                stopped["stop"]["running"] == ["forever"]
+                and stopped["stop"]["state"] == "cancelled"
+            )
+            final = await call(client, "get_pipeline_status", execution_id=execution_id)
+            assert final["state"] == "cancelled"
+
+    run_async(scenario)
+
+
+def test_errors_come_back_as_tool_errors_with_a_hint(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            missing = error_text(
+                await client.call_tool("get_pipeline_status", {"execution_id": "exec_nope"})
+            )
+            assert "exec_nope" in missing and "\nhint: " in missing
+            unknown = error_text(
+                await client.call_tool("run_pipeline", {"pipeline_name": "no-such-pipeline"})
+            )
+            assert "no pipeline registered as 'no-such-pipeline'" in unknown and "hint: " in unknown
+            both = error_text(await client.call_tool("run_pipeline_from_yaml", {}))
+            assert "exactly one of yaml_path and yaml_text" in both
+            wrong_mode = error_text(
+                await client.call_tool(
+                    "run_pipeline", {"pipeline_name": "x", "execution_mode": "fast"}
+                )
+            )
+            assert "execution_mode" in wrong_mode
+
+    run_async(scenario)
+
+
+def test_the_python_api_tool_runs_literal_calls_and_refuses_anything_else(tmp_path: Path) -> None:
+    chain, _ = write_specs(tmp_path)
+    marker = tmp_path / "MARKER"
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            done = await call(
+                client,
+                "integrate_python_api",
+                api_commands=[
+                    f"ops.run({str(chain)!r}, {{'size': 2}})",
+                    "ops.list_executions(limit=5)",
+                ],
+            )
+            ran, listed = done["results"]
+            assert ran["ok"] and ran["result"]["state"] == "succeeded"
+            assert [row["id"] for row in listed["result"]] == [ran["result"]["id"]]
+            for hostile in (
+                f"__import__('os').system('touch {marker}')",
+                "ops.__class__.__init__.__globals__['os'].system('touch MARKER')",
+                f"ops.run(open({str(marker)!r}, 'w').name)",
+                "ops.store.connection.execute('DELETE FROM executions')",
+                "ops.status(lambda: __import__('os').system('touch MARKER'))",
+            ):
+                text = error_text(
+                    await client.call_tool("integrate_python_api", {"api_commands": [hostile]})
+                )
+                assert "hint:" in text
+            refused_two = error_text(
+                await client.call_tool(
+                    "integrate_python_api",
+                    {"api_commands": ["ops.list_executions()", "ops.close()"]},
+                )
+            )
+            assert "'close' is not an operation" in refused_two
+            described = await call(client, "integrate_python_api", api_action="describe")
+            assert len(described["allowed"]) == len(allowed_operations())
+            still = await call(client, "list_executions")
+            assert len(still["result"]) == 1  # nothing the hostile commands did reached the store
+
+    run_async(scenario)
+    assert not marker.exists()
+    assert not (tmp_path / "MARKER").exists()
