@@ -293,11 +293,25 @@ def test_the_builtin_repository_lists_its_four_templates(ops: Operations) -> Non
             assert any(p.test is not None for p in template.parameters), template.name
 
 
-@pytest.mark.parametrize("name", ["fio", "parallel-sort", "ml-train"])
-def test_every_builtin_pipeline_runs_to_success(ops: Operations, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "metrics"),
+    [
+        ("fio", {("summary", n) for n in ("write_bw", "read_bw", "write_iops", "read_iops")}),
+        (
+            "parallel-sort",
+            {*((f"sort-{i}", "sort_seconds") for i in range(4)), ("merge", "merge_seconds")},
+        ),
+        ("ml-train", {("train", "train_loss"), ("evaluate", "accuracy")}),
+    ],
+)
+def test_every_builtin_pipeline_runs_to_success_and_reports_its_metrics(
+    ops: Operations, name: str, metrics: set[tuple[str, str]]
+) -> None:
     status = ops.run(f"index:builtin/{name}", mode="test")
     assert status.state == ExecutionState.SUCCEEDED, [(u.name, u.reason) for u in status.units]
     assert all(u.state.value == "succeeded" for u in status.units)
+    assert {(m.unit, m.name) for m in status.metrics} == metrics
+    assert all(m.value > 0 for m in status.metrics)
 
 
 def test_the_ml_template_gates_on_accuracy(ops: Operations) -> None:

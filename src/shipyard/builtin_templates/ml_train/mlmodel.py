@@ -24,12 +24,13 @@ def workdir() -> Path:
     return folder
 
 
-def report(name: str, value: float, unit: str = "") -> None:
-    """Append one metric for Shipyard to record (nothing when it does not ask for them)."""
+def report(name: str, value: float) -> None:
+    """Append one metric (a plain number: no unit) for Shipyard to record; nothing when it does
+    not ask for them."""
     target = os.environ.get("SHIPYARD_METRICS")
     if target:
         with Path(target).open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"name": name, "value": value, "unit": unit}) + "\n")
+            out.write(json.dumps({"name": name, "value": value}) + "\n")
 
 
 def save(name: str, value: Any) -> None:
