@@ -34,8 +34,9 @@ def candidates(
     """What ``level`` removes from ``run_root`` (paths inside it), biggest units first.
 
     minimal: scratch folders (tmp/, scratch/). standard: + files in artifacts/ that are not
-    declared outputs (``protected``, relative to artifacts/). deep: + logs (unless preserved)
-    and checkpoints. complete: everything in the run directory.
+    declared outputs (``protected``, relative to artifacts/). deep: + logs and the metrics
+    files steps wrote (unless preserved; the figures stay in the store) and checkpoints.
+    complete: everything in the run directory.
     """
     root = run_root.resolve()
     if level == "complete":
@@ -45,7 +46,8 @@ def candidates(
         chosen += list(_unprotected(root / "artifacts", [Path(p) for p in protected]))
     if level == "deep":
         if not preserve_logs:
-            chosen += [p for p in (root / "logs", root / "events.jsonl") if _exists(p)]
+            told = (root / "logs", root / "events.jsonl", root / "metrics")
+            chosen += [p for p in told if _exists(p)]
         chosen += [p for p in (root / "checkpoints",) if _exists(p)]
     return [path for path in chosen if inside(root, path)]
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shipyard.engine import attemptlog
+from shipyard.engine import attemptlog, metrics
 from shipyard.engine.attemptlog import OUTCOME_UNKNOWN, Noted
 from shipyard.errors import StoreCorrupt, from_os_error
 from shipyard.jsonlines import read_json_lines
@@ -246,6 +246,7 @@ def recover(store: Store, run_dir: RunDir, execution_id: str) -> bool:
     with store.transaction():
         _apply(store, execution_id, replayed)
         _append_missing_events(store, execution_id, run_dir.events)
+        metrics_back(store, run_dir, execution_id, set(store.attempt_counts(execution_id)))
         if replayed.state is not None:
             store.append_events(
                 [
@@ -369,6 +370,8 @@ def settle_attempts(store: Store, run_dir: RunDir, execution_id: str) -> None:
             if attempt is not None:
                 key_of = entry.ending.cache_key if entry.ending else None
                 store.save_attempt(execution_id, attempt, key_of)
+                if entry.ending is not None:  # its figures were queued with the end record
+                    _reread_metrics(store, run_dir, execution_id, key, entry.ending.ended_at)
         for name, entry in attemptlog.latest(noted).items():
             unit = units.get(name)
             if unit is None:
@@ -387,6 +390,38 @@ def settle_attempts(store: Store, run_dir: RunDir, execution_id: str) -> None:
                 reason=fix.reason,
                 cache_key=fix.cache_key,
             )
+
+
+def _reread_metrics(
+    store: Store, run_dir: RunDir, execution_id: str, attempt: tuple[str, int], at: float | None
+) -> None:
+    """The figures one attempt left in ``metrics/`` into the store (replacing any it has), as
+    of ``at`` (default: when the file was last written)."""
+    unit, number = attempt
+    path = run_dir.metrics / metrics.file_name(unit, number)
+    reading = metrics.read(str(path), unit, number)
+    if reading is None or not reading.metrics:
+        return
+    if at is None:
+        try:
+            at = path.stat().st_mtime
+        except OSError:
+            at = time.time()
+    store.save_metrics(execution_id, reading.metrics, recorded_at=at)
+
+
+def metrics_back(store: Store, run_dir: RunDir, execution_id: str, units: set[str]) -> None:
+    """The figures of every metrics file of ``run_dir`` (of one of ``units``) that the store
+    has none of: what the end records it missed (or a rebuilt store) would have held."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(run_dir.metrics))
+    except OSError:
+        return
+    have = {(metric.unit, metric.attempt) for metric in store.metrics(execution_id)}
+    for name in names:
+        attempt = metrics.parse_name(name)
+        if attempt is not None and attempt[0] in units and attempt not in have:
+            _reread_metrics(store, run_dir, execution_id, attempt, None)
 
 
 # -- rebuilding the whole store ---------------------------------------------------------------
@@ -411,7 +446,8 @@ class RebuildReport:
         lines = [
             f"the state database {self.path} {self.why}{moved}.",
             f"rebuilt {len(self.rebuilt)} execution(s) from the run folders (runs/): units, "
-            f"states, exit codes, attempts and events from each events.jsonl"
+            f"states, exit codes, attempts and events from each events.jsonl, the figures "
+            f"steps reported from metrics/"
             + (
                 f"; {unfinished} whose end was never journaled are marked lost"
                 if unfinished
@@ -471,6 +507,7 @@ def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> 
                 )
         _apply(store, execution_id, replayed)
         _append_missing_events(store, execution_id, run_dir.events)
+        metrics_back(store, run_dir, execution_id, {step["name"] for step in plan["steps"]})
         if replayed.state is None:
             store.mark_lost(
                 execution_id,

@@ -9,6 +9,7 @@ $SHIPYARD_HOME (default ./.shipyard), owner-only: folders 0700, files 0600
     spawns.log       every process started (pid, start time, unit), written at once
     attempts.log     every step attempt's start and end, written at once
     logs/<unit>.log  stdout and stderr of each unit
+    metrics/<step>.<attempt>.jsonl  figures a step attempt reported ($SHIPYARD_METRICS)
     artifacts/       files steps declare as outputs
     tmp/             TMPDIR of every unit; removed at the end except in debug mode
     control.sock     the running supervisor's control socket (owner-only)
@@ -147,6 +148,11 @@ class RunDir:
     @property
     def artifacts(self) -> Path:
         return self.root / "artifacts"
+
+    @property
+    def metrics(self) -> Path:
+        """Where step attempts write the figures they report (``$SHIPYARD_METRICS``)."""
+        return self.root / "metrics"
 
     @property
     def tmp(self) -> Path:

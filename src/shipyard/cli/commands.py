@@ -550,6 +550,9 @@ def _execute(
         console().print(render.status_table(status))
         if mode == "profile":
             console().print(render.resource_table(status))
+        figures = render.metrics_table(status)
+        if figures is not None:
+            console().print(figures)
         console().print(render.status_header(status))
         if status.state != ExecutionState.SUCCEEDED:
             console().print(f"logs: shipyard logs {status.id} [STEP]", style="dim")

@@ -109,6 +109,9 @@ def show_status(
 
     console().print(render.status_header(result))
     console().print(render.status_table(result, show_all=show_all))
+    figures = render.metrics_table(result, show_all=show_all)
+    if figures is not None:
+        console().print(figures)
 
 
 def show_services(execution_id: str | None, *, home: Path | None, as_json: bool) -> None:

@@ -91,6 +91,8 @@ class RunDisplay:
                 self._done += 1
             if not self.live_mode and not self.quiet and not self.debug:
                 self._plain_line(event)
+        elif action in ("metrics_skipped", "metrics_cut") and not self.quiet and not self.debug:
+            self.console.print(metrics_note(event), style="yellow")
         elif action == "unit_retrying" and not self.live_mode and not self.quiet and event.unit:
             delay = format_duration(float(str(event.data.get("delay", 0))))
             self.console.print(f"↻ {event.unit}: retry {event.data.get('attempt')} in {delay}")
@@ -132,6 +134,21 @@ class RunDisplay:
         if len(self._running) > 12:
             table.add_row(Text(f"… and {len(self._running) - 12} more", style="dim"), "", "")
         return Group(table, self._progress)
+
+
+def metrics_note(event: Event) -> str:
+    """The line a ``metrics_skipped`` or ``metrics_cut`` event prints: what of a step's
+    ``$SHIPYARD_METRICS`` file was passed over, and where."""
+    data = event.data
+    who = f"{event.unit} (attempt {data.get('attempt')})"
+    if event.action == "metrics_cut":
+        return f"! {who}: metrics file not read to its end: {data.get('reason')}"
+    lines = int(str(data.get("lines", 1)))
+    more = f" ({lines} such lines)" if lines > 1 else ""
+    return (
+        f"! {who}: metrics line {data.get('line')} passed over: {data.get('reason')}{more}"
+        f" — {data.get('path')}"
+    )
 
 
 def _event_json(event: Event) -> dict[str, Any]:

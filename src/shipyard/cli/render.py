@@ -226,6 +226,40 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
     return table
 
 
+def metrics_table(status: ExecutionStatus, *, show_all: bool = False) -> Table | None:
+    """What the steps reported through ``$SHIPYARD_METRICS``, oldest first (None when they
+    reported nothing); above COMPACT_ABOVE rows only the latest, unless ``show_all``."""
+    rows = status.metrics
+    if not rows:
+        return None
+    hidden = 0
+    if not show_all and len(rows) > COMPACT_ABOVE:
+        hidden = len(rows) - COMPACT_ABOVE
+        rows = rows[hidden:]
+    caption = f"{hidden} earlier figures not shown (--all or --json shows them)" if hidden else None
+    table = Table(title="metrics", title_justify="left", expand=False, caption=caption)
+    table.caption_justify = "left"
+    for column in ("step", "attempt", "name", "value", "unit"):
+        table.add_column(column, justify="right" if column in ("attempt", "value") else "left")
+    for metric in rows:
+        table.add_row(
+            metric.unit,
+            str(metric.attempt),
+            metric.name,
+            figure(metric.value),
+            metric.unit_label or "",
+        )
+    return table
+
+
+def figure(value: float) -> str:
+    """A reported value as a table shows it: whole numbers whole, others to 6 significant
+    digits (``--json`` keeps every digit)."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
 def status_header(status: ExecutionStatus) -> Text:
     now = datetime.now(UTC)
     text = Text()

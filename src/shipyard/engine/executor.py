@@ -20,6 +20,7 @@ from typing import Protocol
 
 from shipyard.alerts import HISTORY_RUNS, DurationLimit, UnitLook, due_alerts, duration_limit
 from shipyard.confinement import confined_files, refused
+from shipyard.engine import metrics
 from shipyard.engine.attemptlog import Ending, end_line, start_line
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import Containment, choose_containment
@@ -36,7 +37,7 @@ from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
 from shipyard.store.base import Store
-from shipyard.workspace import RunDir, confined_path, open_private
+from shipyard.workspace import RunDir, confined_path, open_private, private_dir
 
 
 def machine_capacity() -> tuple[int, int]:
@@ -145,6 +146,7 @@ class PipelineExecutor:
         self._cwds = {s.name: None if s.workdir == here else s.workdir for s in plan.steps}
         names = [s.name for s in plan.steps]
         self._log_paths = dict(zip(names, run_dir.log_paths(names), strict=True))
+        self._metrics_dir = str(run_dir.metrics)
         self._attempts: dict[str, int] = {
             name: (attempts or {}).get(name, 0) for name in self._steps
         }
@@ -234,6 +236,7 @@ class PipelineExecutor:
         self._loop = asyncio.get_running_loop()
         self._done = self._loop.create_future()
         self._run = run
+        private_dir(self.run_dir.metrics)  # once per run: each attempt only gets a file name
         side = [
             run.side_task("sampling", self._sample_periodically()),
             run.side_task("checkpoint", self._checkpoint_periodically()),
@@ -431,6 +434,7 @@ class PipelineExecutor:
         env = {**self._base_env, **self._service_env.get(name, {}), **step.env}
         env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
+        env["SHIPYARD_METRICS"] = self._metrics_path(name, attempt)
         # Noted before the spawn: a number a process was given is never given again.
         self._note(start_line(name, attempt, time.time()))
         if step.inputs:
@@ -607,6 +611,7 @@ class PipelineExecutor:
                 ),
             )
         )
+        self._record_metrics(name, attempt, ended)
         self._record_attempt(name, attempt, verdict, ended, key, retrying=retrying)
         if decision.delay is not None:
             self._retry_later(name, attempt, decision.delay, verdict, ended)
@@ -624,6 +629,39 @@ class PipelineExecutor:
             cache_key=key,
         )
         self._settle(name, verdict.state)
+
+    def _metrics_path(self, name: str, attempt: int) -> str:
+        # Joined as a string, like the log paths (RunDir.log_paths): it is made at every start.
+        return os.path.join(self._metrics_dir, metrics.file_name(name, attempt))  # noqa: PTH118
+
+    def _record_metrics(self, name: str, attempt: int, ended: _Ended) -> None:
+        """The figures the attempt reported, queued with its end record (one transaction: they
+        are committed when its end is); what was passed over is noted once, as an event."""
+        reading = metrics.read(self._metrics_path(name, attempt), name, attempt)
+        if reading is None:
+            return  # the common case: the step reported nothing
+        if reading.metrics:
+            self.recorder.write(
+                self.store.save_metrics,
+                self.execution_id,
+                reading.metrics,
+                recorded_at=ended.at.timestamp(),
+            )
+        if reading.first_bad is not None:
+            line, why = reading.first_bad
+            self.recorder.event(
+                "metrics_skipped",
+                name,
+                attempt=attempt,
+                line=line,
+                reason=why,
+                lines=reading.bad_lines,
+                path=self._metrics_path(name, attempt),
+            )
+        if reading.cut is not None:
+            self.recorder.event(
+                "metrics_cut", name, attempt=attempt, reason=reading.cut, kept=len(reading.metrics)
+            )
 
     def _record_attempt(
         self,

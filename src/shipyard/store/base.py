@@ -18,6 +18,7 @@ from shipyard.models import (
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    Metric,
     UnitState,
 )
 from shipyard.registry import StoredPipeline
@@ -229,5 +230,17 @@ class Store(Protocol):
 
     def unit_durations(self, execution_ids: Sequence[str]) -> dict[str, list[float]]:
         """Per step, its durations in those executions where it succeeded."""
+
+    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
+
+    def save_metrics(
+        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
+    ) -> None:
+        """Figures of one attempt (all of the same unit and attempt), in the order reported;
+        saving the same attempt's again replaces them. ``recorded_at``: when it ended."""
+
+    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
+        """What an execution's steps reported (of ``unit`` only, if given), oldest first."""
+        ...
 
     def close(self) -> None: ...

@@ -111,6 +111,7 @@ MIGRATIONS: tuple[str, ...] = (
         name         TEXT NOT NULL,
         value        REAL NOT NULL,
         unit_label   TEXT,
+        recorded_at  REAL NOT NULL,
         PRIMARY KEY (execution_id, unit, attempt, seq)
     );
     CREATE TABLE sweeps (

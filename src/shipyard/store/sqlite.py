@@ -20,6 +20,7 @@ from shipyard.models import (
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    Metric,
     Progress,
     ResourceUsage,
     UnitState,
@@ -358,7 +359,7 @@ class SQLiteStore:
                 [(execution_id, row["name"]) for row in rows if row["name"] not in keep],
             )
 
-    _TABLES = ("executions", "units", "attempts", "events")
+    _TABLES = ("executions", "units", "attempts", "events", "metrics")
 
     def export_execution(self, execution_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every row of an execution, table by table (to put back with import_execution)."""
@@ -466,6 +467,7 @@ class SQLiteStore:
             units=units,
             # Only while it runs: the PID of a process that has ended may be anyone's by now.
             supervisor_pid=None if ExecutionState(row["state"]).finished else row["supervisor_pid"],
+            metrics=self.metrics(execution_id),
             alerts=self.alerts(execution_id),
             pipeline=row["pipeline"],
         )
@@ -832,6 +834,41 @@ class SQLiteStore:
             "SELECT stop_requested_at FROM sweeps WHERE id = ?", (sweep_id,)
         ).fetchone()
         return row is not None and row["stop_requested_at"] is not None
+
+    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
+
+    def save_metrics(
+        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
+    ) -> None:
+        if not metrics:
+            return
+        first = metrics[0]
+        # Saved again (a store rebuilt, a journal replayed): the attempt's figures are replaced,
+        # never doubled nor mixed with an older reading's.
+        self._db.execute(
+            "DELETE FROM metrics WHERE execution_id = ? AND unit = ? AND attempt = ?",
+            (execution_id, first.unit, first.attempt),
+        )
+        self._db.executemany(
+            "INSERT INTO metrics (execution_id, unit, attempt, seq, name, value, unit_label,"
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (execution_id, m.unit, m.attempt, seq, m.name, m.value, m.unit_label, recorded_at)
+                for seq, m in enumerate(metrics)
+            ],
+        )
+
+    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
+        query = "SELECT unit, attempt, name, value, unit_label FROM metrics WHERE execution_id = ?"
+        args: tuple[str, ...] = (execution_id,)
+        if unit is not None:
+            query += " AND unit = ?"
+            args += (unit,)
+        query += " ORDER BY recorded_at, unit, attempt, seq"
+        return [
+            Metric(row["unit"], row["attempt"], row["name"], row["value"], row["unit_label"])
+            for row in self._db.execute(query, args).fetchall()
+        ]
 
 
 def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
