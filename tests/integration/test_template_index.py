@@ -336,3 +336,22 @@ def test_the_builtin_fleet_comes_up_healthy_talks_and_goes_down(ops: Operations)
         stopped = ops.stop(started.id)
     assert stopped.state == ExecutionState.STOPPED
     assert all(u.state.value in ("stopped", "cancelled") for u in ops.status(started.id).units)
+
+
+def test_plan_validate_and_sweep_take_a_template(ops: Operations, folder_repo: Path) -> None:
+    from shipyard.sweep import SweepSettings
+
+    ops.index_add("mine", str(folder_repo))
+    template = str(folder_repo / "hello" / "hello.yaml")
+    report = ops.validate("index:mine/hello")
+    assert (report.valid, report.path) == (True, template)
+    plan = ops.plan("index:mine/hello", {"who": "planner"})
+    assert (plan.name, plan.spec_path, plan.parameters["who"]) == ("hello", template, "planner")
+    swept = ops.sweep("index:mine/hello", SweepSettings(matrix={"who": ["a", "b"]}))
+    assert [(p.parameters["who"], p.state) for p in swept.points] == [
+        ("a", "succeeded"),
+        ("b", "succeeded"),
+    ]
+    assert {ops.status(p.execution_id).spec_path for p in swept.points if p.execution_id} == {
+        template
+    }
