@@ -1,0 +1,99 @@
+"""Which front end reaches each operation: the explicit table behind the parity test
+(tests/unit/test_front_end_parity.py) and the tool reference in docs/mcp.md.
+
+Every member of :class:`shipyard.api.Operations` is either in :data:`REACHED` — the MCP tool
+that calls it and the CLI command that does (a command path, with an option where the option is
+what reaches it) — or in :data:`INTERNAL` with the reason it has no front end of its own. A new
+operation in neither fails the test until it gets a tool and a command, or a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    tool: str  # the MCP tool; "tool(parameter)" when that parameter is what calls it
+    command: str  # the CLI command path; "command --option" when the option is what calls it
+
+
+REACHED: dict[str, Reach] = {
+    # specs
+    "validate": Reach("validate_spec", "validate"),
+    "plan": Reach("plan_pipeline", "plan"),
+    "preview_ports": Reach("plan_pipeline", "plan"),
+    "schema": Reach("spec_schema", "schema"),
+    # executions
+    "run": Reach("run_pipeline", "run"),
+    "resume": Reach("resume_execution", "resume"),
+    "status": Reach("get_pipeline_status", "status"),
+    "list_executions": Reach("list_executions", "list"),
+    "events": Reach("get_execution_events", "run"),
+    "stop": Reach("stop_pipeline", "stop"),
+    "stop_impact": Reach("stop_pipeline(dry_run)", "stop"),
+    # fleets and agents
+    "up": Reach("up", "up"),
+    "wait_healthy": Reach("up(wait_healthy)", "up --wait"),
+    "latest_fleet": Reach("ps", "ps"),
+    "restart_service": Reach("restart_service", "restart"),
+    "service_stop": Reach("service_stop", "service stop"),
+    "service_start": Reach("service_start", "service start"),
+    "agents_discover": Reach("agents_discover", "agents discover"),
+    "agents_deploy": Reach("agents_deploy", "agents deploy"),
+    "agents_fleet": Reach("agents_undeploy", "agents undeploy"),
+    # checkpoints, logs, maintenance
+    "checkpoint_create": Reach("handle_checkpoint_restart(action)", "checkpoint create"),
+    "checkpoint_list": Reach("handle_checkpoint_restart(action)", "checkpoint list"),
+    "checkpoint_restore": Reach("handle_checkpoint_restart(checkpoint_id)", "checkpoint restore"),
+    "logs": Reach("manage_execution_logs", "logs"),
+    "clean": Reach("clean_pipeline", "clean"),
+    "clean_undo": Reach("clean_undo", "clean --undo"),
+    "clean_purge": Reach("clean_purge", "clean --purge"),
+    "check_store": Reach("store_check", "store check"),
+    "rebuild_store": Reach("store_rebuild", "store rebuild"),
+    # named pipelines
+    "pipeline_add": Reach("pipelines_add", "pipelines add"),
+    "pipeline_list": Reach("pipelines_list", "pipelines list"),
+    "pipeline_show": Reach("pipelines_show", "pipelines show"),
+    "pipeline_remove": Reach("pipelines_remove", "pipelines remove"),
+    "pipeline_set": Reach("pipelines_set", "pipelines set"),
+    "pipeline_step_add": Reach("pipelines_step_add", "pipelines step add"),
+    "pipeline_step_remove": Reach("pipelines_step_remove", "pipelines step remove"),
+    "pipeline_step_replace": Reach("pipelines_step_replace", "pipelines step replace"),
+    "pipeline_validate": Reach("pipelines_validate", "pipelines validate"),
+    "pipeline_spec": Reach("pipelines_spec", "pipelines spec"),
+    # sweeps
+    "sweep": Reach("execute_pipeline_test", "sweep"),
+    "sweep_status": Reach("sweep_status", "sweeps show"),
+    "sweep_list": Reach("sweep_list", "sweeps list"),
+    "sweep_stop": Reach("sweep_stop", "sweeps stop"),
+    "sweep_plot": Reach("sweep_plot", "sweeps plot"),
+    # the template index
+    "index_add": Reach("index_add", "index add"),
+    "index_list": Reach("index_list", "index list"),
+    "index_remove": Reach("index_remove", "index remove"),
+    "index_update": Reach("index_update", "index update"),
+    "index_templates": Reach("index_templates", "index templates"),
+    "index_show": Reach("index_show", "index show"),
+    # analysis
+    "monitor": Reach("monitor_pipeline_execution", "monitor"),
+    "analyze": Reach("analyze_execution_results", "analyze"),
+    "history": Reach("history", "history"),
+}
+
+INTERNAL: dict[str, str] = {
+    "close": "lets go of the implementation's connection; every front end calls it when done, "
+    "no user asks for it",
+    "start": "drives an execution prepared with hold=True by the same object; `shipyard run` "
+    "uses it to show a foreground run live, the MCP tools start detached runs instead",
+}
+
+#: Tools beyond the table: another way to an operation the table names (or, for the call
+#: language, to every one it allows).
+ALSO: dict[str, str] = {
+    "run_pipeline_from_yaml": "run",
+    "run_pipeline_from_index": "run",
+    "down": "stop",
+    "integrate_python_api": "*",
+}
