@@ -51,6 +51,8 @@ def test_add_show_set_run_by_name_and_status_by_name(shipyard: Shipyard, added: 
     assert status["parameters"] == {"size": 4, "label": "given"}
     by_name = json.loads(shipyard("status", "demo", "--json").stdout)  # the fast path
     assert by_name["id"] == status["id"]
+    header = shipyard("status", "demo").stdout
+    assert f"pipeline: demo ({added})" in header
     logs = shipyard("logs", "demo", "write")
     assert logs.stdout.strip() == "size=4 label=given"
     listed = json.loads(shipyard("pipelines", "list", "--json").stdout)

@@ -281,9 +281,10 @@ def status_header(status: ExecutionStatus) -> Text:
             f"   {status.progress.done}/{status.progress.total} units "
             f"({status.progress.percent:g}%)   elapsed {_elapsed(status, now)}\n"
         )
-    text.append(
-        f"spec: {status.spec_path}   mode: {status.mode}   started {_when(status.started_at)}\n"
-    )
+    spec = f"spec: {status.spec_path}"
+    if status.pipeline:  # run as a registered pipeline: its name first, then the file it names
+        spec = f"pipeline: {status.pipeline} ({status.spec_path})"
+    text.append(f"{spec}   mode: {status.mode}   started {_when(status.started_at)}\n")
     text.append(f"run dir: {status.run_dir}")
     if not status.state.finished:
         if status.estimated_end is not None:
