@@ -499,6 +499,7 @@ def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> 
             run_dir=str(run_dir.root),
             created_at=_created_at(execution_id, run_dir),
             units=_units_of(plan, run_dir),
+            pipeline=_pipeline_of(run_dir),
         )
         for step in plan["steps"]:
             if not step.get("enabled", True):
@@ -516,6 +517,16 @@ def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> 
                 at=replayed.ended_at or time.time(),
             )
     return replayed.state is not None
+
+
+def _pipeline_of(run_dir: RunDir) -> str | None:
+    """The registered pipeline the execution ran as: its run folder's ``pipeline`` file
+    (``shipyard.operations.plans.PIPELINE_FILE``, written when it was prepared)."""
+    try:
+        name = (run_dir.root / "pipeline").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
 
 
 def run_folders(workspace: Workspace) -> list[str]:

@@ -241,3 +241,11 @@ def test_resume_of_a_pipeline_run_replans_what_it_ran(
     ran = log.read_text().split()
     assert ran.count("first") == 1 and ran.count("second") == 2
     assert ran.count("third") == 1 and ran.count("fourth") == 1
+
+
+def test_a_rebuilt_store_keeps_which_pipeline_ran_an_execution(ops: Operations, spec: Path) -> None:
+    ops.pipeline_add("demo", spec)
+    ran = ops.run("demo")
+    ops.rebuild_store()
+    assert ops.status(ran.id).pipeline == "demo"
+    assert ops.status("demo").id == ran.id

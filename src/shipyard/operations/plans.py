@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from shipyard.store.base import Store
 
 
+#: In a run folder: the registered pipeline's name the execution ran as, if any.
+PIPELINE_FILE = "pipeline"
+
+
 def cached_plan(
     workspace: Workspace,
     store: Store,
@@ -116,6 +120,8 @@ def _record_new(
 ) -> None:
     run_dir.create()
     write_private(run_dir.root / "spec.yaml", spec_text)
+    if pipeline is not None:  # for a rebuild of the store from the run folders (recovery)
+        write_private(run_dir.root / PIPELINE_FILE, pipeline)
     save_plan(run_dir, plan)
     store.insert_execution(
         execution_id=execution_id,
