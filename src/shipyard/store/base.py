@@ -22,11 +22,10 @@ from shipyard.models import (
     UnitState,
 )
 from shipyard.registry import StoredPipeline
-from shipyard.templates import IndexRepo
-
 
 if TYPE_CHECKING:
     from shipyard.analysis import HistoryEntry
+    from shipyard.templates import IndexRepo
 
 
 class Store(Protocol):

@@ -31,11 +31,11 @@ from shipyard.models import (
 from shipyard.registry import StoredPipeline
 from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from shipyard.templates import IndexRepo
 from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
 
 if TYPE_CHECKING:
     from shipyard.analysis import HistoryEntry
+    from shipyard.templates import IndexRepo
 
 _ACTIVE = ("pending", "running")
 _DONE_UNIT_STATES = tuple(s.value for s in UnitState if s.finished)
@@ -946,6 +946,8 @@ def _statements(script: str) -> list[str]:
 
 
 def _index_repo(row: sqlite3.Row) -> IndexRepo:
+    from shipyard.templates import IndexRepo  # here: status never reads repositories
+
     return IndexRepo(
         name=row["name"],
         source=row["source"],
