@@ -355,3 +355,13 @@ def test_plan_validate_and_sweep_take_a_template(ops: Operations, folder_repo: P
     assert {ops.status(p.execution_id).spec_path for p in swept.points if p.execution_id} == {
         template
     }
+
+
+def test_a_clone_left_by_a_crash_is_replaced(
+    ops: Operations, git_repo: Path, tmp_path: Path
+) -> None:
+    left = tmp_path / ".shipyard" / "index" / "remote"
+    left.mkdir(parents=True)
+    (left / "half-written").write_text("from a clone that was never recorded")
+    ops.index_add("remote", f"file://{git_repo}")
+    assert sorted(p.name for p in left.iterdir()) == [".git", "hello.yaml", "shipyard-index.yaml"]

@@ -197,9 +197,16 @@ def _clone_validated(ops: Core, name: str, url: str) -> IndexRepo:
             )
         _validated(name, staging)
         target = cache / name
+        _refuse_taken(ops, name)  # again: another add of the name may have ended meanwhile
         if target.exists():  # a clone left by a crash before it was recorded
             shutil.rmtree(target)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError as error:
+            raise ShipyardError(
+                f"the clone could not be moved to {target}: {error.strerror or error}",
+                hint=f"is another 'shipyard index add {name}' running? then try again",
+            ) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging)
