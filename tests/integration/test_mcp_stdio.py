@@ -3,6 +3,7 @@ the SDK's stdio client, driven by a real client session (real runs, real store, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -229,3 +230,66 @@ def test_the_python_api_tool_runs_literal_calls_and_refuses_anything_else(tmp_pa
     run_async(scenario)
     assert not marker.exists()
     assert not (tmp_path / "MARKER").exists()
+
+
+def test_a_named_pipeline_is_registered_run_watched_analysed_and_its_logs_exported(
+    tmp_path: Path,
+) -> None:
+    chain, _ = write_specs(tmp_path)
+    exported = tmp_path / "out.jsonl"
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            added = await call(client, "pipelines_add", name="chain", spec_path=str(chain))
+            assert added["name"] == "chain" and added["steps"] == ["a", "b", "c"]
+            await call(client, "pipelines_set", name="chain", defaults={"size": 2})
+            bad = error_text(
+                await client.call_tool("pipelines_set", {"name": "chain", "defaults": {"size": 9}})
+            )
+            assert "size" in bad and "hint: " in bad
+            planned = await call(client, "run_pipeline", pipeline_name="chain", dry_run=True)
+            assert planned["execution"] is None
+            assert planned["plan"]["steps"] == ["a", "b", "c"]
+            assert planned["plan"]["parameters"] == {"size": 2}
+            ran = (await call(client, "run_pipeline", pipeline_name="chain"))["execution"]
+            assert ran["state"] == "succeeded" and ran["pipeline"] == "chain"
+
+            watched = await call(client, "monitor_pipeline_execution", pipeline_name="chain")
+            assert [s["status"]["id"] for s in watched["snapshots"]] == [ran["id"]]
+            analysis = await call(client, "analyze_execution_results", pipeline_name="chain")
+            assert analysis["execution_id"] == ran["id"]
+            assert analysis["critical_path"] == ["a", "b", "c"]
+            record = await call(client, "history", name="chain")
+            assert [entry["execution_id"] for entry in record["executions"]] == [ran["id"]]
+
+            merged = await call(
+                client,
+                "manage_execution_logs",
+                action="export",
+                pipeline_name="chain",
+                output_path=str(exported),
+            )
+            texts = [line["text"] for line in merged["lines"]]
+            assert texts == ["step-a size=2", "step-b", "step-c"]
+            again = error_text(
+                await client.call_tool(
+                    "manage_execution_logs",
+                    {"action": "export", "pipeline_name": "chain", "output_path": str(exported)},
+                )
+            )
+            assert "exists already" in again and "overwrite" in again
+
+            templates = await call(client, "index_templates")
+            assert "parallel-sort" in {t["name"] for t in templates["result"]}
+            sort_plan = await call(
+                client, "run_pipeline_from_index", index_name="parallel-sort", dry_run=True
+            )
+            assert sort_plan["plan"]["steps"]
+
+    run_async(scenario)
+    rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert [(row["unit"], row["text"]) for row in rows] == [
+        ("a", "step-a size=2"),
+        ("b", "step-b"),
+        ("c", "step-c"),
+    ]

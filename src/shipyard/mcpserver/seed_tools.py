@@ -398,35 +398,57 @@ def manage_execution_logs(
     pipeline_name: str | None = None,
     unit: str | None = None,
     pattern: str | None = None,
+    log_level: Literal["debug", "info", "warning", "error", "critical"] | None = None,
+    since: str | None = None,
     tail: int | None = 200,
     output_path: str | None = None,
     output_format: Literal["jsonl", "json"] = "jsonl",
+    overwrite: bool = False,
 ) -> LogsResult:
-    """Log lines of an execution's units (unit, or every unit): collect (the last tail
-    lines), search (lines matching the regular expression pattern), export (written to
-    output_path as JSON lines or a JSON list). At most 5000 lines are returned."""
+    """Log lines of an execution (the id, or the pipeline's latest): one unit's, or every
+    unit's merged by time. collect: the last tail lines (null: all); search: lines matching
+    the regular expression pattern; export: also written to output_path (JSON lines, or a JSON
+    list), never over an existing file unless overwrite. log_level: that level and above;
+    since: "10m" ago or an ISO 8601 time. At most 5000 lines are returned."""
     target = execution_of(ops, execution_id, pipeline_name)
     if action == "search" and not pattern:
         raise ShipyardError("the search action needs a pattern", hint="pattern='error|warn'")
     if action == "export" and not output_path:
         raise ShipyardError("the export action needs output_path", hint="output_path='logs.jsonl'")
-    lines = ops.logs(target, unit, tail=tail, grep=pattern)
+    lines = ops.logs(
+        target,
+        unit,
+        tail=tail,
+        grep=pattern,
+        level=log_level,
+        since=since,
+        merge=unit is None,
+        annotate=True,
+    )
     kept = list(itertools.islice(lines, MAX_LOG_LINES + 1))
     truncated = len(kept) > MAX_LOG_LINES
     kept = kept[:MAX_LOG_LINES]
     if action == "export" and output_path:
-        _export(kept, Path(output_path), output_format)
+        _export(kept, Path(output_path), output_format, overwrite=overwrite)
     return LogsResult(target, action, kept, len(kept), truncated, output_path)
 
 
-def _export(lines: list[LogLine], path: Path, output_format: str) -> None:
-    rows = [{"unit": line.unit, "number": line.number, "text": line.text} for line in lines]
+def _export(lines: list[LogLine], path: Path, output_format: str, *, overwrite: bool) -> None:
+    from shipyard.models import to_jsonable
+
+    rows = [to_jsonable(line) for line in lines]
+    text = (
+        json.dumps(rows, indent=2) + "\n"
+        if output_format == "json"
+        else "".join(json.dumps(row) + "\n" for row in rows)
+    )
     try:
-        with path.open("w", encoding="utf-8") as out:
-            if output_format == "json":
-                json.dump(rows, out, indent=2)
-            else:
-                out.writelines(json.dumps(row) + "\n" for row in rows)
+        with path.open("w" if overwrite else "x", encoding="utf-8") as out:
+            out.write(text)
+    except FileExistsError:
+        raise ShipyardError(
+            f"{path} exists already", hint="give another output_path, or overwrite=true"
+        ) from None
     except OSError as error:
         raise ShipyardError(
             f"cannot write {path}: {error.strerror}", hint="give a path in a writable folder"
