@@ -549,7 +549,17 @@ def rebuild(store: SQLiteStore, workspace: Workspace, report: RebuildReport) -> 
             continue
         report.rebuilt.append(execution_id)
         report.finished += finished
+    _pipelines_back(store, workspace)
     return report
+
+
+def _pipelines_back(store: SQLiteStore, workspace: Workspace) -> None:
+    """The registered pipelines, from their copies beside the store (issue 12 §1)."""
+    from shipyard.registry import read_copies
+
+    with store.transaction():
+        for pipeline in read_copies(workspace.home):
+            store.pipeline_put(pipeline, replace=False)  # one already there is kept
 
 
 def set_aside(path: Path, label: str = "corrupt") -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 Scalar = str | int | float | bool
 
@@ -58,3 +59,44 @@ class StoredPipeline:
     defaults: dict[str, Scalar]
     added_at: float
     updated_at: float
+
+
+# -- a copy of each pipeline beside the store -----------------------------------------------------
+# The store is the registry; a JSON copy of each pipeline in <home>/pipelines/ lets a store
+# rebuilt from the run folders (shipyard store rebuild, or a damaged state.db) get the registered
+# pipelines back with their stored defaults and edits, as it gets the executions back.
+
+COPIES = "pipelines"
+
+
+def save_copy(home: Path, pipeline: StoredPipeline) -> None:
+    """Write ``pipeline``'s copy (whole or not at all: a temporary file renamed over it)."""
+    import dataclasses
+    import json
+
+    from shipyard.workspace import write_private
+
+    folder = home / COPIES
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{pipeline.name}.json"
+    partial = folder / f".{pipeline.name}.json.partial"
+    write_private(partial, json.dumps(dataclasses.asdict(pipeline), indent=1))
+    partial.replace(path)
+
+
+def drop_copy(home: Path, name: str) -> None:
+    (home / COPIES / f"{name}.json").unlink(missing_ok=True)
+
+
+def read_copies(home: Path) -> list[StoredPipeline]:
+    """Every readable copy; one that is not (cut short, edited by hand) is left out."""
+    import json
+
+    found = []
+    for path in sorted((home / COPIES).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(StoredPipeline(**data))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found

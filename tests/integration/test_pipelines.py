@@ -246,6 +246,13 @@ def test_resume_of_a_pipeline_run_replans_what_it_ran(
 def test_a_rebuilt_store_keeps_which_pipeline_ran_an_execution(ops: Operations, spec: Path) -> None:
     ops.pipeline_add("demo", spec)
     ran = ops.run("demo")
+    ops.pipeline_set("demo", {"size": 2})
+    ops.pipeline_step_add("demo", "extra", {"run": ["true"]})
+    kept = ops.pipeline_show("demo")
+    ops.pipeline_add("gone", spec)
+    ops.pipeline_remove("gone")
     ops.rebuild_store()
     assert ops.status(ran.id).pipeline == "demo"
     assert ops.status("demo").id == ran.id
+    # The registry comes back with the executions: stored defaults and edits included.
+    assert ops.pipeline_list() == [kept]

@@ -53,7 +53,7 @@ class PipelineOperations:
             added_at=earlier.added_at if earlier and replace else now,
             updated_at=now,
         )
-        if not self.store.pipeline_put(stored, replace=replace):
+        if not _put(self, stored, replace=replace):
             raise ShipyardError(
                 f"a pipeline named '{name}' is already registered",
                 hint=f"--replace puts the new spec in its place (shipyard pipelines add {name} "
@@ -69,8 +69,11 @@ class PipelineOperations:
 
     def pipeline_remove(self: Core, name: str) -> PipelineInfo:
         stored = _stored(self.store, name)
+        from shipyard.registry import drop_copy
+
         info = _info(self.store, stored)
         self.store.pipeline_delete(name)
+        drop_copy(self.workspace.home, name)
         return info
 
     def pipeline_set(
@@ -84,7 +87,7 @@ class PipelineOperations:
             loaded.spec.parameters, stored.defaults, defaults, list(unset or [])
         )
         changed = dataclasses.replace(stored, defaults=values, updated_at=self.clock.now())
-        self.store.pipeline_put(changed, replace=True)
+        _put(self, changed, replace=True)
         return _info(self.store, changed, loaded)
 
     def pipeline_step_add(
@@ -128,6 +131,17 @@ class PipelineOperations:
 def _raise(error: ShipyardError | None) -> None:
     if error is not None:
         raise error
+
+
+def _put(ops: Core, stored: StoredPipeline, *, replace: bool) -> bool:
+    """Store ``stored`` and its copy beside the store (what a rebuilt store takes it back
+    from); False, nothing written, when the name is taken and not ``replace``."""
+    from shipyard.registry import save_copy
+
+    if not ops.store.pipeline_put(stored, replace=replace):
+        return False
+    save_copy(ops.workspace.home, stored)
+    return True
 
 
 def _read(spec: str | Path, spec_text: str | None) -> tuple[str, Path]:
@@ -196,7 +210,7 @@ def _edit(ops: Core, name: str, what: str, change: Edit) -> PipelineInfo:
     changed = dataclasses.replace(
         stored, spec_text=text, spec_digest=loaded.digest, updated_at=ops.clock.now()
     )
-    ops.store.pipeline_put(changed, replace=True)
+    _put(ops, changed, replace=True)
     return _info(ops.store, changed, loaded)
 
 
