@@ -256,3 +256,24 @@ def test_a_rebuilt_store_keeps_which_pipeline_ran_an_execution(ops: Operations, 
     assert ops.status("demo").id == ran.id
     # The registry comes back with the executions: stored defaults and edits included.
     assert ops.pipeline_list() == [kept]
+
+
+def test_a_fleet_comes_up_by_name_and_its_service_commands_take_the_name(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    fleet = write_spec(
+        """
+        name: fleet
+        services:
+          web: {run: [sleep, '60']}
+        """,
+        "fleet.yaml",
+    )
+    ops.pipeline_add("fleet", fleet)
+    up = ops.up("fleet", detach=True)
+    assert up.pipeline == "fleet"
+    ops.wait_healthy("fleet", timeout=30)
+    assert ops.status("fleet").unit("web").state == UnitState.RUNNING
+    stopped = ops.stop("fleet", grace=0.0)
+    assert stopped.execution_id == up.id and stopped.state is not None
+    assert ops.status("fleet").state.finished
