@@ -173,3 +173,18 @@ def test_a_builtin_template_runs_from_the_command_line(shipyard: Shipyard) -> No
     ran = shipyard("run", "index:builtin/parallel-sort", "--mode", "test", "-q")
     assert ran.returncode == 0, ran.stderr
     assert "succeeded 8/8 units" in ran.stdout
+
+
+def test_the_builtin_fleet_template_comes_up_and_goes_down(shipyard: Shipyard) -> None:
+    up = shipyard("up", "-d", "index:builtin/two-agents", "-p", "interval=0.2", "--json")
+    assert up.returncode == 0, up.stderr
+    execution = json.loads(up.stdout)["id"]
+    services = json.loads(shipyard("ps", execution, "--json").stdout)
+    assert sorted((s["name"], s["health"]) for s in services) == [
+        ("answerer", "healthy"),
+        ("asker", "healthy"),
+    ]
+    down = shipyard("down", execution, "--json")
+    assert down.returncode == 0, down.stderr
+    status = json.loads(shipyard("status", execution, "--json").stdout)
+    assert status["state"] == "stopped"
