@@ -13,15 +13,13 @@ import typer.main
 
 from shipyard.cli.commands import app
 from shipyard.mcpserver import catalog
-from shipyard.mcpserver.server import build_server
-from shipyard.mcpserver.toolkit import REGISTRY
+from shipyard.mcpserver.toolkit import registered
 from shipyard.wire import operation_names
 
 
 @functools.cache
 def tools() -> dict[str, inspect.Signature]:
-    build_server(None)  # imports every tool module (nothing is served, no store is opened)
-    return {spec.name: inspect.signature(spec.fn) for spec in REGISTRY}
+    return {spec.name: inspect.signature(spec.fn) for spec in registered()}
 
 
 def command(path: str) -> click.Command | None:

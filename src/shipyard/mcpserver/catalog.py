@@ -64,11 +64,11 @@ REACHED: dict[str, Reach] = {
     "pipeline_validate": Reach("pipelines_validate", "pipelines validate"),
     "pipeline_spec": Reach("pipelines_spec", "pipelines spec"),
     # sweeps
-    "sweep": Reach("execute_pipeline_test", "sweep"),
-    "sweep_status": Reach("sweep_status", "sweeps show"),
-    "sweep_list": Reach("sweep_list", "sweeps list"),
-    "sweep_stop": Reach("sweep_stop", "sweeps stop"),
-    "sweep_plot": Reach("sweep_plot", "sweeps plot"),
+    "sweep": Reach("execute_pipeline_test", "sweep run"),
+    "sweep_status": Reach("sweep_status", "sweep status"),
+    "sweep_list": Reach("sweep_list", "sweep list"),
+    "sweep_stop": Reach("sweep_stop", "sweep stop"),
+    "sweep_plot": Reach("sweep_plot", "sweep status --plot"),
     # the template index
     "index_add": Reach("index_add", "index add"),
     "index_list": Reach("index_list", "index list"),

@@ -30,7 +30,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, RootModel, create_model
 
 from shipyard.errors import ShipyardError
-from shipyard.mcpserver.toolkit import REGISTRY, Reporter, ToolSpec
+from shipyard.mcpserver.toolkit import Reporter, ToolSpec, registered
 
 INSTRUCTIONS = (
     "Shipyard deploys, runs and watches pipelines and fleets from YAML specs. A pipeline_name "
@@ -48,12 +48,11 @@ LOG_RESOURCE_LINES = 2000
 def build_server(home: Path | None) -> MCPServer[Any]:
     """The server over the Shipyard whose state is in ``home`` (every tool, the log resource)."""
     from shipyard import __version__
-    from shipyard.mcpserver import api_tool, more_tools, seed_tools  # noqa: F401  (registers)
 
     server: MCPServer[Any] = MCPServer(
         "shipyard", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
-    for spec in REGISTRY:
+    for spec in registered():
         server.add_tool(
             wrap(spec, home),
             name=spec.name,

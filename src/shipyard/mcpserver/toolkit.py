@@ -61,3 +61,18 @@ def tool(kind: Kind, title: str) -> Callable[[Callable[..., Any]], Callable[...,
         return fn
 
     return declare
+
+
+#: The modules that declare tools, in the order their tools are listed (the seed's twelve
+#: first, integrate_python_api last of them).
+TOOL_MODULES = ("seed_tools", "api_tool", "more_tools")
+
+
+def registered() -> list[ToolSpec]:
+    """Every tool, the declaring modules imported first."""
+    import importlib
+
+    order = {name: index for index, name in enumerate(TOOL_MODULES)}
+    for name in TOOL_MODULES:
+        importlib.import_module(f"shipyard.mcpserver.{name}")
+    return sorted(REGISTRY, key=lambda spec: order[spec.fn.__module__.rpartition(".")[2]])
