@@ -16,21 +16,19 @@ from shipyard.errors import ExecutionNotFound, ShipyardError
 from shipyard.models import ExecutionState
 from tests.conftest import SpecWriter
 
-PY = "python3"
-
 DAG = """
 name: dag
 parameters:
   slow: {type: float, default: 0.8}
 execution: {failure_strategy: continue, sample_interval: 0.2}
 steps:
-  fetch: {run: [%(py)s, -c, "pass"]}
+  fetch: {run: [python3, -c, "pass"]}
   crunch:
-    run: [%(py)s, -c, "import sys, time; time.sleep(float(sys.argv[1]))", "{{ slow }}"]
+    run: [python3, -c, "import sys, time; time.sleep(float(sys.argv[1]))", "{{ slow }}"]
     needs: [fetch]
-  light: {run: [%(py)s, -c, "pass"], needs: [fetch]}
-  report: {run: [%(py)s, -c, "pass"], needs: [crunch, light]}
-""" % {"py": PY}
+  light: {run: [python3, -c, "pass"], needs: [fetch]}
+  report: {run: [python3, -c, "pass"], needs: [crunch, light]}
+"""
 
 
 def test_analyze_finds_the_slow_step_on_the_critical_path_and_compares_with_a_baseline(
@@ -141,12 +139,12 @@ name: hog
 execution: {sample_interval: 0.1}
 steps:
   hog:
-    run: [%(py)s, -c, "import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.2)"]
+    run: [python3, -c, "import time; b = b'x' * (150 << 20); time.sleep(1.2)"]
     resources: {memory: 64M}
   modest:
-    run: [%(py)s, -c, "import time; time.sleep(1.2)"]
+    run: [python3, -c, "import time; time.sleep(1.2)"]
     resources: {memory: 512M}
-""" % {"py": PY}
+"""
 
 
 def test_a_step_past_its_memory_limit_raises_one_alert_shown_by_status(
@@ -197,7 +195,12 @@ def test_history_counts_successes_and_gives_percentiles_overall_and_per_step(
 ) -> None:
     spec = write_spec(SLEEPER)
     runs = [ops.run(spec, {"secs": secs}) for secs in (0.1, 0.2, 0.3)]
-    broken = write_spec(SLEEPER.replace('[sleep, "0.1"]', "[sh, -c, 'exit 1']"), "b.yaml")
+    broken = write_spec(
+        SLEEPER.replace('[sleep, "0.1"]', "[sh, -c, 'exit 1']").replace(
+            "sample_interval: 0.1", "sample_interval: 0.1, failure_strategy: continue"
+        ),
+        "b.yaml",
+    )
     failed = ops.run(broken)
     assert failed.state == ExecutionState.FAILED
     history = ops.history("sleeper")
@@ -207,10 +210,12 @@ def test_history_counts_successes_and_gives_percentiles_overall_and_per_step(
     ]
     assert history.success_rate == 0.75
     assert history.basis == "executions of the spec named 'sleeper'"
-    naps = sorted(run.unit("nap").duration_seconds or 0.0 for run in runs)
-    assert history.steps["nap"].count == 3
-    assert history.steps["nap"].p50 == pytest.approx(naps[1], abs=1e-5)
-    assert history.steps["nap"].p99 == pytest.approx(naps[1] + (naps[2] - naps[1]) * 0.98, abs=1e-5)
+    # a step's successes count in a failed run too ('nap' did its part in the broken one)
+    naps = sorted(run.unit("nap").duration_seconds or 0.0 for run in [*runs, failed])
+    assert history.steps["nap"].count == 4
+    assert history.steps["nap"].p50 == pytest.approx((naps[1] + naps[2]) / 2, abs=1e-5)
+    assert history.steps["nap"].p99 == pytest.approx(naps[2] + (naps[3] - naps[2]) * 0.97, abs=1e-5)
+    assert history.steps["steady"].count == 3  # it failed in the broken run
     assert history.durations.count == 3
     assert [e.execution_id for e in ops.history("sleeper", limit=2).executions] == [
         failed.id,
@@ -227,9 +232,8 @@ def test_the_monitor_shows_a_running_units_measured_cpu_and_memory(
         execution: {sample_interval: 0.1}
         steps:
           spin:
-            run: [%s, -c, "import time; end = time.time() + 30\\nwhile time.time() < end: pass"]
+            run: [python3, -c, "import time; t = time.time() + 30\\nwhile time.time() < t: pass"]
         """
-        % PY
     )
     status = ops.run(spec, detach=True)
     deadline = time.monotonic() + 20

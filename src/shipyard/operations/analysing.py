@@ -98,7 +98,7 @@ class AnalysisOperations:
     def history(self: Core, name: str, *, limit: int = 100) -> PipelineHistory:
         """A pipeline's executions: those run under the registered name ``name``, else those
         of the spec named ``name``; success rate over the finished ones, durations (p50, p95,
-        p99) over the successful ones, overall and step by step."""
+        p99) of the successful ones, and of each step where it succeeded."""
         from shipyard.analysis import HistoryEntry, PipelineHistory
 
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -119,7 +119,8 @@ class AnalysisOperations:
             )
         good = [entry for entry in entries if entry.state == "succeeded"]
         finished = [entry for entry in entries if entry.state not in ("pending", "running")]
-        steps = self.store.unit_durations([entry.execution_id for entry in good])
+        # A step's own successes count wherever they happened, in a run that failed later too.
+        steps = self.store.unit_durations([entry.execution_id for entry in entries])
         return PipelineHistory(
             name=name,
             executions=entries,
