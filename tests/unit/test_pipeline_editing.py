@@ -166,3 +166,10 @@ def test_a_definition_must_be_a_mapping() -> None:
     }
     with pytest.raises(ShipyardError, match="not a YAML mapping"):
         editing.definition_of("- echo\n", "--yaml")
+
+
+def test_the_name_rule_is_the_specs() -> None:
+    from shipyard.spec.models import NAME_PATTERN
+
+    # Kept apart so that checking a name does not import the spec's Pydantic models.
+    assert editing.NAME_RULE.pattern == NAME_PATTERN
