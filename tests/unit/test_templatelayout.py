@@ -34,7 +34,7 @@ def test_a_valid_index_gives_its_entries_with_their_lines() -> None:
         ("- a\n- b\n", "no 'templates' mapping", 1),
         ("templates: {}\n", "lists no templates", 1),
         ("templates:\n  a: {file: a.yaml}\nextra: 1\n", "unknown key 'extra'", 3),
-        ("templates:\n  'bad name': {file: a.yaml}\n", "template name 'bad name' is not allowed", 2),
+        ("templates:\n  'bad name': {file: a.yaml}\n", "name 'bad name' is not allowed", 2),
         ("templates:\n  a: just-a-string\n", "template 'a' is not a mapping", 2),
         ("templates:\n  a: {description: x}\n", "'file' is missing", 2),
         ("templates:\n  a:\n    file: ../../etc/passwd\n", "relative path inside", 3),
@@ -49,7 +49,7 @@ def test_a_valid_index_gives_its_entries_with_their_lines() -> None:
 def test_every_problem_of_an_index_is_named_with_its_line(
     text: str, message: str, line: int
 ) -> None:
-    entries, problems = parse_index(text, "repo/shipyard-index.yaml")
+    _, problems = parse_index(text, "repo/shipyard-index.yaml")
     assert problems, "the problem was not found"
     found = [p for p in problems if message in p.message]
     assert found, [p.message for p in problems]
