@@ -52,7 +52,13 @@ def server_command(home: Path, *extra: str) -> list[str]:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    scrubbed = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    # The test's own SHIPYARD_* settings stay out of the server's (--home says where), but
+    # SHIPYARD_WIRE_CHECK passes: under it every tool's calls cross JSON both ways.
+    scrubbed = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SHIPYARD_") or k == "SHIPYARD_WIRE_CHECK"
+    }
     return {**scrubbed, "NO_COLOR": "1", **extra}
 
 

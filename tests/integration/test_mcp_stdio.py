@@ -293,3 +293,32 @@ def test_a_named_pipeline_is_registered_run_watched_analysed_and_its_logs_export
         ("b", "step-b"),
         ("c", "step-c"),
     ]
+
+
+def test_a_fleet_is_brought_up_listed_restarted_and_brought_down(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            fleet = "index:builtin/two-agents"
+            planned = await call(client, "plan_pipeline", pipeline_name=fleet)
+            assert planned["services"] == ["answerer", "asker"]
+            assert set(planned["ports"]) == {"answerer", "asker"}
+            came = (await call(client, "up", pipeline_name=fleet, parameters={"interval": 0.2}))[
+                "execution"
+            ]
+            assert came["state"] == "running"
+            services = (await call(client, "ps"))["result"]
+            assert {s["name"]: s["health"] for s in services} == {
+                "answerer": "healthy",
+                "asker": "healthy",
+            }
+            before = {s["name"]: s["pid"] for s in services}
+            restarted = await call(client, "restart_service", service="answerer")
+            assert restarted["health"] == "healthy" and restarted["pid"] != before["answerer"]
+            unknown = error_text(await client.call_tool("restart_service", {"service": "nope"}))
+            assert "nope" in unknown and "hint: " in unknown
+            down = await call(client, "down")
+            assert down["execution_id"] == came["id"] and down["state"] == "stopped"
+            gone = await call(client, "get_pipeline_status", execution_id=came["id"])
+            assert {unit["state"] for unit in gone["units"]} == {"stopped"}
+
+    run_async(scenario)
