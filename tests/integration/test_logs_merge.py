@@ -43,6 +43,7 @@ for turn in range(turns):
 LEVELLED = """\
 import logging, sys
 logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.DEBUG)
+print("no level yet", flush=True)
 logging.debug("details")
 logging.info("started")
 print("plain before any warning", flush=True)
@@ -142,11 +143,12 @@ def test_level_keeps_that_level_and_above_with_their_continuations(
         "ValueError: bad",
     ]
     assert texts(level="error") == texts(level="warning")[2:]
-    assert len(texts(level="debug")) == 9  # the plain line before any level is dropped
+    assert len(texts(level="debug")) == 9  # of 10: the plain line before any level is dropped
     assert texts(level="warning", grep="continued") == ["  continued warning"]
     assert texts(level="warning", tail=2) == ['  File "x.py", line 1', "ValueError: bad"]
     levels = [line.level for line in ops.logs(status.id, annotate=True)]
     assert levels == [
+        None,
         "debug",
         "info",
         "info",

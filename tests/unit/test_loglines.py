@@ -65,6 +65,8 @@ from shipyard.operations.logmerge import Filters, UnitClock, merge, refine
         ("plain output", None),
         ("an error in lowercase prose is not a level", None),
         ("WARNINGS_SEEN=3", None),
+        ("noWARNING inside a word", None),
+        ("GET /index HTTP/1.1 ERROR 500", "error"),
         ("", None),
         (" " * 200 + "ERROR far from the start", None),
     ],
