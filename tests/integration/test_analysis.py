@@ -160,6 +160,10 @@ def test_a_step_past_its_memory_limit_raises_one_alert_shown_by_status(
     events = [e for e in ops.events(status.id).events if e.action == "alert"]
     assert [(e.unit, e.data["kind"]) for e in events] == [("hog", "memory")]
     assert ops.monitor(status.id).alerts == status.alerts
+    ops.rebuild_store()  # events.jsonl keeps them: a rebuilt store still has the alert
+    assert [(a.unit, a.kind, a.message) for a in ops.status(status.id).alerts] == [
+        (alert.unit, alert.kind, alert.message)
+    ]
 
 
 SLEEPER = """
@@ -188,6 +192,25 @@ def test_a_step_running_past_the_p95_of_its_history_raises_a_duration_alert(
         r"successful runs",
         alert.message,
     )
+
+
+def test_the_history_an_alert_rests_on_is_read_step_by_step(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(SLEEPER)
+    runs = [ops.run(spec) for _ in range(3)]
+    broken = write_spec(SLEEPER.replace('[sleep, "0.1"]', "[sh, -c, 'exit 1']"), "b.yaml")
+    ops.run(broken)  # a failed execution is no history
+    found = ops.store.step_durations("sleeper", ["nap", "nope"], last=2)  # type: ignore[attr-defined]
+    assert list(found) == ["nap"]
+    naps = [
+        a.duration_seconds
+        for run in runs[1:]
+        for a in ops.store.attempts(run.id, "nap")  # type: ignore[attr-defined]
+    ]
+    assert found["nap"] == pytest.approx(naps)  # the last two successes, oldest first
+    many = [f"s{i}" for i in range(1200)] + ["steady"]  # more names than SQLite binds at once
+    assert list(ops.store.step_durations("sleeper", many)) == ["steady"]  # type: ignore[attr-defined]
 
 
 def test_history_counts_successes_and_gives_percentiles_overall_and_per_step(

@@ -162,10 +162,10 @@ class PipelineExecutor:
         #: Where units run, by the name steps give in ``runner:`` (local: process groups here).
         self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
         self._samplers = {name: runner.sampler() for name, runner in self.runners.items()}
-        #: Each step's p95 from earlier runs (read at the first sample that sees a step
-        #: running: runs whose steps all end sooner never query it), and the alerts raised
-        #: per (step, attempt).
-        self._duration_limits: dict[str, DurationLimit] | None = None
+        #: Each step's p95 from earlier runs (None: too little history), read at the first
+        #: sample that sees it running: steps that end sooner never query it; and the alerts
+        #: raised per (step, attempt).
+        self._duration_limits: dict[str, DurationLimit | None] = {}
         self._raised: dict[tuple[str, int], frozenset[str]] = {}
         self._init_progress()
 
@@ -910,10 +910,11 @@ class PipelineExecutor:
         """Raise the alerts :func:`shipyard.alerts.due_alerts` calls for, as ``alert`` events,
         once per step attempt and kind."""
         limits = self._duration_limits
-        if limits is None:
-            history = self.store.step_durations(self.plan.name, last=HISTORY_RUNS)
-            found = {name: duration_limit(durations) for name, durations in history.items()}
-            limits = self._duration_limits = {k: v for k, v in found.items() if v is not None}
+        unseen = [name for name in live if name not in limits]
+        if unseen:
+            history = self.store.step_durations(self.plan.name, unseen, last=HISTORY_RUNS)
+            for name in unseen:
+                limits[name] = duration_limit(history.get(name, []))
         now = time.time()
         for name, running in live.items():
             if self._running.get(name) is not running:

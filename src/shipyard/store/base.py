@@ -211,9 +211,12 @@ class Store(Protocol):
     def alerts(self, execution_id: str) -> list[Alert]:
         """The execution's ``alert`` events as records, oldest first."""
 
-    def step_durations(self, name: str, *, last: int = 20) -> dict[str, list[float]]:
-        """Per step, the durations of its succeeded attempts in the last ``last`` successful
-        executions of spec ``name``, oldest first (what a duration alert's p95 rests on)."""
+    def step_durations(
+        self, name: str, steps: Sequence[str], *, last: int = 20
+    ) -> dict[str, list[float]]:
+        """Per step of ``steps``, the durations of its succeeded attempts in the last ``last``
+        successful executions of spec ``name``, oldest first (what a duration alert's p95
+        rests on); steps without any are left out."""
 
     def execution_history(
         self,
