@@ -217,6 +217,18 @@ def test_io_benchmark_example_with_fio(shipyard: Shipyard) -> None:
     assert [row["phase"] for row in summary] == ["write", "read"]
     assert all(row["mib_s"] > 0 and row["iops"] > 0 for row in summary)
     assert not (Path(status["run_dir"]) / "scratch").exists()  # the cleanup hook removed it
+    # The summary step reports fio's figures through $SHIPYARD_METRICS: the same as its JSON.
+    figures = {m["name"]: m for m in status["metrics"]}
+    assert set(figures) == {
+        f"{phase}_{what}"
+        for phase in ("write", "read")
+        for what in ("bw", "iops", "p50_lat", "p99_lat")
+    }
+    for row in summary:
+        bandwidth = figures[f"{row['phase']}_bw"]
+        assert (bandwidth["unit"], bandwidth["attempt"]) == ("summary", 1)
+        assert bandwidth["value"] == row["mib_s"] and bandwidth["unit_label"] == "MiB/s"
+        assert figures[f"{row['phase']}_iops"]["value"] == row["iops"]
 
 
 def test_a_second_ctrl_c_kills_at_once(write_spec: SpecWriter, tmp_path: Path) -> None:

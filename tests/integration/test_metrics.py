@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sqlite3
 import sys
 from pathlib import Path
@@ -154,6 +155,29 @@ assert os.path.getsize(path) > 1.1 * 2**20, os.path.getsize(path)
     assert len(cut) == 1 and cut[0]["kept"] == kept
     assert str(cut[0]["reason"]).startswith(why)
     assert not actions(ops, status.id, "metrics_skipped")  # the line cut in two is not bad
+
+
+def test_the_engine_reads_no_more_than_the_bound_of_a_file_however_big(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    # A sparse 256 MiB file (no disk used): read whole, it would raise this process's peak RSS
+    # (the engine runs in it) by 256 MiB; the bound reads 1 MiB of it.
+    spec = write_spec(
+        """
+        name: sparse
+        steps:
+          s: {run: 'truncate -s 256M "$SHIPYARD_METRICS"', shell: true}
+        """
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    status = ops.run(spec)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert status.state == ExecutionState.SUCCEEDED
+    assert grown_mib < 64, f"peak RSS grew by {grown_mib:.0f} MiB"
+    (skipped,) = actions(ops, status.id, "metrics_skipped")  # one line of NUL bytes
+    assert skipped["line"] == 1
+    (cut,) = actions(ops, status.id, "metrics_cut")
+    assert str(cut["reason"]).startswith(f"only the first {MAX_BYTES // 1024} KiB")
 
 
 def test_a_fifo_or_a_link_in_place_of_the_file_neither_hangs_nor_is_followed(

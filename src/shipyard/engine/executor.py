@@ -146,7 +146,7 @@ class PipelineExecutor:
         self._cwds = {s.name: None if s.workdir == here else s.workdir for s in plan.steps}
         names = [s.name for s in plan.steps]
         self._log_paths = dict(zip(names, run_dir.log_paths(names), strict=True))
-        self._metrics_dir = str(run_dir.metrics)
+        self._metrics_prefix = os.path.join(run_dir.metrics, "")  # noqa: PTH118 - ends in '/'
         self._attempts: dict[str, int] = {
             name: (attempts or {}).get(name, 0) for name in self._steps
         }
@@ -631,8 +631,8 @@ class PipelineExecutor:
         self._settle(name, verdict.state)
 
     def _metrics_path(self, name: str, attempt: int) -> str:
-        # Joined as a string, like the log paths (RunDir.log_paths): it is made at every start.
-        return os.path.join(self._metrics_dir, metrics.file_name(name, attempt))  # noqa: PTH118
+        # Two strings added (~0.2 µs; os.path.join ~1.2, pathlib more): made at every start.
+        return self._metrics_prefix + metrics.file_name(name, attempt)
 
     def _record_metrics(self, name: str, attempt: int, ended: _Ended) -> None:
         """The figures the attempt reported, queued with its end record (one transaction: they

@@ -3,7 +3,7 @@
 Each step attempt is given ``SHIPYARD_METRICS=<run dir>/metrics/<step>.<attempt>.jsonl``; a
 step that has figures appends lines like ``{"name": "bw_mib", "value": 812.5, "unit":
 "MiB/s"}``. The engine looks at the file once, when the attempt has ended, and only if it is
-there (most steps write none: the common case costs one failed ``open``). What it reads is
+there (most steps write none: the common case costs one ``access`` call). What it reads is
 bounded — :data:`MAX_BYTES` of the file, :data:`MAX_METRICS` figures — because the file is the
 step's to write and the engine reads it on its event loop.
 
@@ -132,8 +132,11 @@ def parse(data: bytes, unit: str, attempt: int, *, complete: bool = True) -> Rea
 def read(path: str, unit: str, attempt: int) -> Reading | None:
     """The figures of one attempt's metrics file, or None when there is none.
 
-    Opened without following a link and without blocking (a FIFO planted there must not hang
-    the engine); anything but a regular file is refused as a whole."""
+    Most steps write none: that case is one ``access`` call (~1 µs; a failed ``open`` with its
+    exception costs ~3). The file is opened without following a link and without blocking (a
+    FIFO planted there must not hang the engine); anything but a regular file is refused."""
+    if not os.access(path, os.F_OK):
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
