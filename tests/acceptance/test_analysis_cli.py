@@ -59,8 +59,12 @@ def test_analyze_json_and_html_through_the_cli(shipyard: Shipyard, tmp_path: Pat
     assert "measured: peak RSS" in shown.stdout
 
 
-def test_status_shows_the_alert_the_engine_raised(shipyard: Shipyard, tmp_path: Path) -> None:
-    execution = run_once(shipyard, tmp_path)
+def test_run_and_status_show_the_alert_the_engine_raised(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    done = shipyard("run", str(write(tmp_path)))
+    assert re.search(r"! alert: slow \(attempt 1, memory\): RSS [\d.]+MiB passed", done.stdout)
+    execution = json.loads(shipyard("list", "--json").stdout)[0]["id"]
     shown = shipyard("status", execution)
     assert re.search(
         r"alert: slow \(attempt 1, memory\): RSS [\d.]+MiB passed its memory limit 30\.5MiB",

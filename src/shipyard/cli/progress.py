@@ -93,6 +93,14 @@ class RunDisplay:
                 self._plain_line(event)
         elif action in ("metrics_skipped", "metrics_cut") and not self.quiet and not self.debug:
             self.console.print(metrics_note(event), style="yellow")
+        elif action == "alert" and not self.quiet and not self.debug:
+            # A step past its memory limit or its usual time, as the engine saw it (issue 12 §4).
+            data = event.data
+            self.console.print(
+                f"! alert: {event.unit} (attempt {data.get('attempt')}, {data.get('kind')}): "
+                f"{data.get('message')}",
+                style="bold yellow",
+            )
         elif action == "unit_retrying" and not self.live_mode and not self.quiet and event.unit:
             delay = format_duration(float(str(event.data.get("delay", 0))))
             self.console.print(f"↻ {event.unit}: retry {event.data.get('attempt')} in {delay}")
