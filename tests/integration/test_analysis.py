@@ -306,3 +306,25 @@ def test_the_baseline_cannot_be_the_execution_itself(
     status = ops.run(write_spec(DAG), {"slow": 0.0})
     with pytest.raises(ShipyardError, match="is the execution analysed itself"):
         ops.analyze(status.id, baseline=status.id)
+
+
+def test_a_registered_pipeline_is_its_own_history_and_baseline(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(DAG)
+    by_file = ops.run(spec, {"slow": 0.0})  # the same spec, not run by the name
+    ops.pipeline_add("nightly", str(spec))
+    first = ops.run("nightly", {"slow": 0.0})
+    second = ops.run("nightly", {"slow": 0.0})
+    assert second.pipeline == "nightly"
+    report = ops.analyze("nightly")  # a name where an id goes: its latest execution
+    assert report.execution_id == second.id and report.baseline_id == first.id
+    assert report.baseline_basis == (
+        "the previous successful execution of pipeline 'nightly' with the same parameters"
+    )
+    history = ops.history("nightly")
+    assert history.basis == "executions run as the registered pipeline 'nightly'"
+    assert [e.execution_id for e in history.executions] == [second.id, first.id]
+    by_name = ops.history("dag")  # the spec's name: every execution of it
+    assert by_name.basis == "executions of the spec named 'dag'"
+    assert [e.execution_id for e in by_name.executions] == [second.id, first.id, by_file.id]
