@@ -287,3 +287,16 @@ def test_no_sweep_block_and_no_matrix(sweeps: Operations, write_spec: SpecWriter
     assert "-m name=v1,v2" in (caught.value.hint or "")
     with pytest.raises(ShipyardError, match="there is no sweep 'nope'"):
         sweeps.sweep_status("nope")
+
+
+def test_a_registered_pipeline_is_swept_by_name(sweeps: Operations, write_spec: SpecWriter) -> None:
+    spec = write_spec(METRIC_SPEC)
+    sweeps.pipeline_add("scores", spec)
+    sweeps.pipeline_set("scores", {"mode": "b"})  # a stored default: part of every point
+    report = sweeps.sweep("scores", SweepSettings(matrix={"n": [1, 2]}, max_parallel_runs=2))
+    assert report.state == "succeeded"
+    assert [p.metrics["score"] for p in report.points] == [11.0, 21.0]
+    assert [p.parameters for p in report.points] == [{"mode": "b", "n": 1}, {"mode": "b", "n": 2}]
+    for point in report.points:
+        assert point.execution_id is not None
+        assert sweeps.status(point.execution_id).pipeline == "scores"
