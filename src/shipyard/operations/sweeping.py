@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from shipyard.operations.specsource import SpecSource
     from shipyard.plan.sweepmatrix import PlannedPoint
     from shipyard.spec.models import Spec
-    from shipyard.sweep import SweepPoint, SweepReport, SweepSettings
+    from shipyard.sweep import SweepReport, SweepSettings
     from shipyard.sweeprun import SweepHost
 
 #: A sweep process whose heartbeat is older than this is gone even if its pid is taken again
@@ -399,11 +399,3 @@ def _own_pid() -> int:
     import os
 
     return os.getpid()
-
-
-def points_summary(points: list[SweepPoint]) -> dict[str, int]:
-    """How many points are in each state (progress lines, reports)."""
-    counts: dict[str, int] = {}
-    for point in points:
-        counts[point.state] = counts.get(point.state, 0) + 1
-    return counts
