@@ -8,7 +8,9 @@ import json
 import os
 import resource
 import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -282,3 +284,93 @@ def test_the_store_row_is_what_the_engine_read(ops: Operations, write_spec: Spec
     ended = ops.store.attempts(status.id, "a")[0].ended_at
     assert ended is not None and row[6] == ended.timestamp()
     assert os.path.isdir(Path(status.run_dir) / "metrics")
+
+
+def _as_if_running(ops: Operations, execution_id: str) -> sqlite3.Connection:
+    """The store as a supervisor killed mid-run leaves it: the execution running under a
+    process that is gone, and no figure stored."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    db = sqlite3.connect(ops.workspace.home / "state.db")
+    db.execute(
+        "UPDATE executions SET state = 'running', ended_at = NULL, supervisor_pid = ?,"
+        " heartbeat_at = ? WHERE id = ?",
+        (dead.pid, time.time(), execution_id),
+    )
+    db.execute("DELETE FROM metrics WHERE execution_id = ?", (execution_id,))
+    return db
+
+
+def test_a_recovered_record_gets_back_the_figures_the_store_missed(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """The execution ended but the store missed its last batch (a full disk): status replays
+    events.jsonl, and the figures come back from metrics/."""
+    first = report('{"name": "a", "value": 1}')
+    second = report('{"name": "b", "value": 2, "unit": "s"}')
+    spec = write_spec(f"name: rec\nsteps:\n  x: {{run: {first}}}\n  y: {{run: {second}}}\n")
+    status = ops.run(spec)
+    with _as_if_running(ops, status.id) as db:
+        db.commit()
+    assert ops.store.metrics(status.id) == []
+    recovered = ops.status(status.id)
+    assert recovered.state == ExecutionState.SUCCEEDED
+    assert sorted(recovered.metrics, key=lambda m: m.unit) == sorted(
+        status.metrics, key=lambda m: m.unit
+    )
+
+
+def test_a_lost_executions_ended_attempts_get_their_figures_from_the_journal(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """The supervisor died after journaling `first`'s end, before the store had it: the attempt
+    gets its row from attempts.log, and its figures from metrics/ as of that end; a file of an
+    attempt never seen to end is read back too (as of its last write)."""
+    first = report('{"name": "bw", "value": 5, "unit": "MiB/s"}')
+    second = report('{"name": "t", "value": 1}')
+    spec = write_spec(
+        f"name: lost\nsteps:\n  first: {{run: {first}}}\n"
+        f"  second: {{needs: [first], run: {second}}}\n"
+    )
+    status = ops.run(spec)
+    run_dir = ops.workspace.run_dir(status.id)
+    events = [json.loads(line) for line in run_dir.events.read_text().splitlines()]
+    # Only the attempt journal saw `first` end: events.jsonl stops before it.
+    cut = next(i for i, e in enumerate(events) if e.get("action") == "unit_finished")
+    run_dir.events.write_text("".join(json.dumps(e) + "\n" for e in events[:cut]))
+    attempts = run_dir.attempts.read_text().splitlines()
+    run_dir.attempts.write_text("".join(f"{line}\n" for line in attempts if '"first"' in line))
+    with _as_if_running(ops, status.id) as db:
+        db.execute(
+            "UPDATE units SET state = 'running', ended_at = NULL WHERE execution_id = ?"
+            " AND name = 'first'",
+            (status.id,),
+        )
+        db.execute("DELETE FROM attempts WHERE execution_id = ?", (status.id,))
+        db.commit()
+    lost = ops.status(status.id)
+    assert lost.state == ExecutionState.LOST, lost.reason
+    assert lost.metrics == [Metric("first", 1, "bw", 5.0, "MiB/s"), Metric("second", 1, "t", 1.0)]
+    ended = ops.store.attempts(status.id, "first")[0].ended_at
+    rows = sqlite3.connect(ops.workspace.home / "state.db").execute(
+        "SELECT recorded_at FROM metrics WHERE execution_id = ? AND unit = 'first'", (status.id,)
+    )
+    assert ended is not None and rows.fetchall() == [(ended.timestamp(),)]
+
+
+def test_a_resumed_execution_keeps_the_figures_of_earlier_attempts(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    code = (
+        "import os, pathlib; a = os.environ['SHIPYARD_ATTEMPT'];"
+        ' line = \'{"name": "try", "value": %s}\\n\' % a;'
+        " open(os.environ['SHIPYARD_METRICS'], 'a').write(line);"
+        " raise SystemExit(0 if pathlib.Path('fixed').exists() else 1)"
+    )
+    spec = write_spec(f"name: again\nsteps:\n  s: {{run: {json.dumps([PY, '-c', code])}}}\n")
+    failed = ops.run(spec)
+    assert failed.state == ExecutionState.FAILED
+    (tmp_path / "fixed").touch()
+    resumed = ops.resume(failed.id)
+    assert resumed.state == ExecutionState.SUCCEEDED
+    assert resumed.metrics == [Metric("s", 1, "try", 1.0), Metric("s", 2, "try", 2.0)]
