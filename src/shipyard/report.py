@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,9 +31,12 @@ COLOURS = {
 }
 
 
-def gantt_png(attempts: list[Attempt], *, critical: frozenset[str] = frozenset()) -> bytes:
-    """A PNG of every attempt as a bar from its start to its end, one row per unit (in the
-    order they first started); critical-path units are labelled with a ``*``."""
+def gantt_png(
+    attempts: list[Attempt], *, now: datetime, critical: frozenset[str] = frozenset()
+) -> bytes:
+    """A PNG of every attempt as a bar from its start to its end (one still running: to
+    ``now``), one row per unit (in the order they first started); critical-path units are
+    labelled with a ``*``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,7 +50,7 @@ def gantt_png(attempts: list[Attempt], *, critical: frozenset[str] = frozenset()
         for attempt in timed:
             assert attempt.started_at is not None and origin is not None
             start = (attempt.started_at - origin).total_seconds()
-            end = (attempt.ended_at or attempt.started_at) - origin
+            end = (attempt.ended_at or now) - origin
             axes.barh(
                 rows.index(attempt.unit),
                 max(end.total_seconds() - start, 0.001),
@@ -137,13 +141,15 @@ def _list(title: str, items: list[str]) -> str:
     return f"<h2>{title}</h2><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 
 
-def write_report(report: AnalysisReport, attempts: list[Attempt], target: Path) -> Path:
+def write_report(
+    report: AnalysisReport, attempts: list[Attempt], target: Path, *, now: datetime
+) -> Path:
     """Write the report to ``target``; returns where it went."""
     if target.is_dir():
         raise ShipyardError(
             f"{target} is a folder", hint="give the report's file name: --html report.html"
         )
-    png = gantt_png(attempts, critical=frozenset(report.critical_path))
+    png = gantt_png(attempts, now=now, critical=frozenset(report.critical_path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_html(report, png), encoding="utf-8")

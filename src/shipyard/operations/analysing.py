@@ -92,7 +92,8 @@ class AnalysisOperations:
             recommendations=recommendations(run, facts),
         )
         if html is not None:
-            report = _write_html(report, html, self.store.attempts(status.id))
+            now = datetime.fromtimestamp(self.clock.now(), UTC)
+            report = _write_html(report, html, self.store.attempts(status.id), now)
         return report
 
     def history(self: Core, name: str, *, limit: int = 100) -> PipelineHistory:
@@ -301,7 +302,9 @@ def _stats(values: list[float]) -> DurationStats:
     return DurationStats(len(values), rounded(50), rounded(95), rounded(99))
 
 
-def _write_html(report: AnalysisReport, html: str, attempts: list[Attempt]) -> AnalysisReport:
+def _write_html(
+    report: AnalysisReport, html: str, attempts: list[Attempt], now: datetime
+) -> AnalysisReport:
     import dataclasses
 
     from shipyard.report import write_report
@@ -309,5 +312,5 @@ def _write_html(report: AnalysisReport, html: str, attempts: list[Attempt]) -> A
     if not isinstance(html, str) or not html.strip():
         raise ShipyardError("the HTML report path is empty", hint="give --html report.html")
     target = Path(html).expanduser().resolve()
-    written = write_report(report, attempts, target)
+    written = write_report(report, attempts, target, now=now)
     return dataclasses.replace(report, html_path=str(written))
