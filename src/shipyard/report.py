@@ -3,7 +3,8 @@
 A Gantt timeline of every attempt, plotted with matplotlib (Agg: no display needed) from the
 attempt records and embedded as a base64 PNG, then the analysis' tables. Every text taken from
 the records (step names, reasons) is HTML-escaped. matplotlib is imported here only, when a
-report is asked for: it costs ~0.3 s to import.
+report is asked for: matplotlib with pyplot took 0.65-0.80 s to import (three runs, on the
+shared 2-core machine this was written on).
 """
 
 from __future__ import annotations
