@@ -115,6 +115,13 @@ def test_monitor_json_streams_snapshots_until_the_end(shipyard: Shipyard, tmp_pa
     # an execution already over: one snapshot and done
     again = shipyard("monitor", execution, "--json")
     assert len(again.stdout.splitlines()) == 1
+    # the view off a terminal: printed once the execution has ended, with the trend it saw
+    second = json.loads(shipyard("run", "--detach", str(spec), "--json").stdout)["id"]
+    view = shipyard("monitor", second, "--interval", "0.2", timeout=60)
+    assert view.returncode == 0, view.stderr
+    assert f"{second}  succeeded" in view.stdout
+    (row,) = [line for line in view.stdout.splitlines() if "│ spin" in line]
+    assert re.search("[▁▂▃▄▅▆▇█]", row)  # the sparklines of what was sampled while it ran
 
 
 @pytest.mark.parametrize(
