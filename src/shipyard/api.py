@@ -57,14 +57,15 @@ class LogLine:
     #: lines read from the end (``tail``), whose position is not counted from the start.
     number: int | None
     text: str
-    #: Filled when lines are placed in time (``merge``, ``since``, ``level`` or ``annotate``):
-    #: the time the line is placed at, and where it comes from — ``"line"``: written in the
-    #: line itself; ``"inferred"``: the line states none (or one outside its unit's run), so it
+    #: Filled when lines are placed in time (``merge``, ``since`` or ``annotate``): the time
+    #: the line is placed at, and where it comes from — ``"line"``: written in the line
+    #: itself; ``"inferred"``: the line states none (or one outside its unit's run), so it
     #: takes its unit's previous line's time, or the unit's start (see docs/cli.md, logs).
     time: datetime | None = None
     time_source: str | None = None
-    #: debug, info, warning, error or critical: stated by the line, or carried over from the
-    #: unit's previous line that stated one (a traceback's lines keep its error); None: neither.
+    #: Filled when levels are read (``level`` or ``annotate``): debug, info, warning, error or
+    #: critical, stated by the line or carried over from the unit's previous line that stated
+    #: one (a traceback's lines keep its error); None: neither.
     level: str | None = None
 
 
@@ -288,7 +289,7 @@ class Logs(Protocol):
         ``merge``: every unit's lines in one stream by time (each unit's own order kept);
         ``level``: that level and above (``warning``: warnings, errors, critical); ``since``: a
         duration ago (``10m``) or an ISO 8601 time; ``annotate``: each line's time and level
-        filled in (any of the others implies it)."""
+        filled in (``merge`` and ``since`` fill the time, ``level`` the level)."""
 
 
 class Maintenance(Protocol):

@@ -300,3 +300,18 @@ def test_merge_reads_a_unit_only_when_it_reaches_its_start() -> None:
     assert read == ["first"]
     assert [line.text for line in merged] == ["first2", "second1"]
     assert read == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("times", "levels", "filled"),
+    [(True, True, (True, True)), (True, False, (True, False)), (False, True, (False, True))],
+)
+def test_refine_fills_only_what_is_asked(
+    times: bool, levels: bool, filled: tuple[bool, bool]
+) -> None:
+    """Placing and classifying cost a few µs a line each: text output of --all needs no
+    level, --level without --all or --since no time."""
+    lines = _lines("u", [f"{_stamp(4)} WARNING w"])
+    [(_, line)] = refine(lines, {"u": UnitClock(T0, None)}, Filters(times=times, levels=levels))
+    assert (line.time is not None, line.level is not None) == filled
+    assert (line.time_source is not None) == filled[0]

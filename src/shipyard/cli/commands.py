@@ -685,7 +685,9 @@ def logs(
     if export is not None:
         _export_logs(ops, execution_id, step, export, force=force, as_json=as_json, **options)
         return
-    lines = ops.logs(execution_id, step, **options)
+    # JSON shows a placed line's time and level: both are read then (text shows neither).
+    placed = merge or level is not None or since is not None
+    lines = ops.logs(execution_id, step, annotate=as_json and placed, **options)
     # Streamed as read, never gathered: memory stays the same whatever the log's size.
     try:
         if as_json and not follow:

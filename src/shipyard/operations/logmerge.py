@@ -38,6 +38,10 @@ class Filters:
     minimum: int | None = None  # RANK of the lowest level kept; None: every line
     since: float | None = None  # seconds since the epoch; None: from the start
     pattern: re.Pattern[str] | None = None
+    #: Place lines in time, read their levels: each costs a few µs a line, so only what the
+    #: merge, the filters or the caller (annotate) use is done.
+    times: bool = True
+    levels: bool = True
 
 
 @dataclass(slots=True)
@@ -109,10 +113,11 @@ def refine(
     from shipyard.api import LogLine
 
     minimum, since, pattern = filters.minimum, filters.since, filters.pattern
+    times, levels = filters.times, filters.levels
     for line in lines:
         clock = clocks[line.unit]
-        placed, stated = clock.place(line.text)
-        level = clock.classify(line.text)
+        placed, stated = clock.place(line.text) if times else (0.0, False)
+        level = clock.classify(line.text) if levels else None
         if since is not None and placed < since:
             continue
         if minimum is not None and (level is None or RANK[level] < minimum):
@@ -125,8 +130,8 @@ def refine(
                 line.unit,
                 line.number,
                 line.text,
-                time=datetime.fromtimestamp(placed, UTC),
-                time_source="line" if stated else "inferred",
+                time=datetime.fromtimestamp(placed, UTC) if times else None,
+                time_source=None if not times else "line" if stated else "inferred",
                 level=level,
             ),
         )

@@ -155,7 +155,7 @@ class LogOperations:
                 self,
                 execution_id,
                 unit,
-                Query(tail=tail, grep=grep, follow=follow, level=level, since=since, merge=merge),
+                Query(tail, grep, follow, level, since, merge, annotate),
             )
         if follow:
             # New lines as they are written, until the followed units (every unit when none is
@@ -175,6 +175,7 @@ class Query:
     level: str | None
     since: str | None
     merge: bool
+    annotate: bool
 
 
 def placed_logs(ops: Core, execution_id: str, unit: str | None, query: Query) -> Iterator[LogLine]:
@@ -185,7 +186,13 @@ def placed_logs(ops: Core, execution_id: str, unit: str | None, query: Query) ->
 
     minimum = None if query.level is None else RANK[parse_level(query.level)]
     since = None if query.since is None else parse_since(query.since, now=ops.clock.now())
-    filters = logmerge.Filters(minimum, since, compile_grep(query.grep))
+    filters = logmerge.Filters(
+        minimum,
+        since,
+        compile_grep(query.grep),
+        times=query.annotate or query.merge or since is not None,
+        levels=query.annotate or minimum is not None,
+    )
     status = ops.status(execution_id)
     paths = log_paths(status, unit)
     clocks = logmerge.unit_clocks(status, ops.store.attempts(execution_id), [n for n, _ in paths])
