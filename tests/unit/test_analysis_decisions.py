@@ -75,6 +75,7 @@ def test_a_duration_limit_needs_three_earlier_runs(
 
 
 LIMIT = DurationLimit(p95=2.0, runs=5)
+BOTH = UnitLook(2 * MIB, 3.0, memory_limit=MIB, duration=LIMIT)  # over both limits
 
 
 @pytest.mark.parametrize(
@@ -91,9 +92,9 @@ LIMIT = DurationLimit(p95=2.0, runs=5)
         (UnitLook(None, 2.1, duration=LIMIT), frozenset(), []),
         (UnitLook(None, 99.0), frozenset(), []),
         # both at once; once per kind
-        (UnitLook(2 * MIB, 3.0, memory_limit=MIB, duration=LIMIT), frozenset(), [MEMORY, DURATION]),
-        (UnitLook(2 * MIB, 3.0, memory_limit=MIB, duration=LIMIT), frozenset({MEMORY}), [DURATION]),
-        (UnitLook(2 * MIB, 3.0, memory_limit=MIB, duration=LIMIT), frozenset({MEMORY, DURATION}), []),
+        (BOTH, frozenset(), [MEMORY, DURATION]),
+        (BOTH, frozenset({MEMORY}), [DURATION]),
+        (BOTH, frozenset({MEMORY, DURATION}), []),
     ],
 )  # fmt: skip
 def test_due_alerts(look: UnitLook, raised: frozenset[str], kinds: list[str]) -> None:
