@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -58,7 +57,7 @@ def wait_for(ops: Operations, execution_id: str, report: Reporter) -> ExecutionS
             shown = (done, total)
         if status.state.finished:
             return status
-        time.sleep(POLL_SECONDS)
+        report.sleep(POLL_SECONDS)
 
 
 def plan_summary(
@@ -312,7 +311,7 @@ def wait_for_sweep(ops: Operations, sweep_id: str, report: Reporter) -> SweepRep
             shown = (done, total)
         if sweep.state in _SWEEP_ENDED:
             return sweep
-        time.sleep(POLL_SECONDS)
+        report.sleep(POLL_SECONDS)
 
 
 @tool(Kind.START, "Run an index template")
@@ -367,7 +366,7 @@ def monitor_pipeline_execution(
         report(number, samples, f"snapshot {number}/{samples}: {snapshot.status.state.value}")
         if snapshot.status.state.finished or number == samples:
             break
-        time.sleep(monitoring_interval)
+        report.sleep(monitoring_interval)
     return Monitoring(execution_id=target, interval=monitoring_interval, snapshots=snapshots)
 
 

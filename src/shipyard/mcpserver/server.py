@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import threading
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, RootModel, create_model
 
 from shipyard.errors import ShipyardError
-from shipyard.mcpserver.toolkit import Reporter, ToolSpec, registered
+from shipyard.mcpserver.toolkit import CallCancelled, Reporter, ToolSpec, registered
 
 INSTRUCTIONS = (
     "Shipyard deploys, runs and watches pipelines and fleets from YAML specs. A pipeline_name "
@@ -73,7 +74,13 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
     async def tool(ctx: Context, **arguments: Any) -> CallToolResult:
         report = reporter(ctx) if wants_report else None
         call = functools.partial(_call, spec, home, arguments, report, wrapped)
-        return await anyio.to_thread.run_sync(call)
+        try:
+            # abandon_on_cancel: a cancelled call returns at once; the Reporter's event then
+            # ends the thread's wait at its next pause.
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        finally:
+            if report is not None:
+                report.cancelled.set()
 
     context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
     returns = Annotated[CallToolResult, model]
@@ -100,12 +107,18 @@ def output_model(name: str, hint: Any) -> tuple[type[BaseModel], bool]:
 
 
 def reporter(ctx: Context) -> Reporter:
-    """A progress callback for the worker thread: each report is sent from the event loop."""
+    """A Reporter for the worker thread: each report is sent from the event loop."""
+    cancelled = threading.Event()
 
-    def report(done: float, total: float | None, message: str | None) -> None:
-        anyio.from_thread.run(ctx.report_progress, done, total, message)
+    def send(done: float, total: float | None, message: str | None) -> None:
+        try:
+            anyio.from_thread.run(ctx.report_progress, done, total, message)
+        except Exception:
+            # The call ended (cancelled) between the check and the send: nobody listens.
+            if not cancelled.is_set():
+                raise
 
-    return report
+    return Reporter(send, cancelled)
 
 
 def _call(
@@ -127,6 +140,8 @@ def _call(
             ops.close()
     except ShipyardError as error:
         return error_result(error)
+    except CallCancelled:
+        return error_result(ShipyardError("the call was cancelled before it ended"))
     data = to_jsonable(value)
     structured = {"result": data} if wrapped else data
     text = json.dumps(data, indent=2)

@@ -2,7 +2,9 @@
 (which sets the MCP annotations) and its place in the registry the server is built from.
 
 A tool function's first parameter is ``ops`` (the server opens the Operations for each call);
-a parameter named ``report`` receives a progress callback ``report(done, total, message)``;
+a parameter named ``report`` receives a :class:`Reporter` — ``report(done, total, message)``
+sends progress, ``report.sleep(seconds)`` waits between polls and ends the tool early once the
+client has cancelled the call;
 every other parameter is the tool's input, its type hint giving the input schema, and the
 return hint the output schema. Tool functions are synchronous: the server runs each in a
 worker thread, so a long wait never blocks the MCP session.
@@ -10,13 +12,39 @@ worker thread, so a long wait never blocks the MCP session.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-#: ``report(done, total, message)``: a progress notification to the client, if it asked.
-Reporter = Callable[[float, float | None, str | None], None]
+#: Sends one progress notification: ``(done, total, message)``.
+Send = Callable[[float, float | None, str | None], None]
+
+
+class CallCancelled(Exception):
+    """The client cancelled the call (or the server gave up on it): stop waiting."""
+
+
+class Reporter:
+    """What a waiting tool uses: progress to the client, and the pause between two polls.
+
+    The pause is where a cancelled call ends: the tool's thread stops polling at once instead
+    of following a run the client no longer waits for (the run itself goes on, detached)."""
+
+    def __init__(self, send: Send | None = None, cancelled: threading.Event | None = None) -> None:
+        self._send = send
+        self.cancelled = cancelled or threading.Event()
+
+    def __call__(self, done: float, total: float | None, message: str | None) -> None:
+        if self.cancelled.is_set():
+            raise CallCancelled
+        if self._send is not None:
+            self._send(done, total, message)
+
+    def sleep(self, seconds: float) -> None:
+        if self.cancelled.wait(seconds):
+            raise CallCancelled
 
 
 class Kind(Enum):
