@@ -374,3 +374,26 @@ def test_a_resumed_execution_keeps_the_figures_of_earlier_attempts(
     resumed = ops.resume(failed.id)
     assert resumed.state == ExecutionState.SUCCEEDED
     assert resumed.metrics == [Metric("s", 1, "try", 1.0), Metric("s", 2, "try", 2.0)]
+
+
+def test_a_step_run_beside_services_reports_figures_too(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """A spec with services and steps is run by the fleet executor, which hosts the steps."""
+    probe = report('{"name": "up", "value": 1}')
+    spec = write_spec(
+        f"""
+        name: mixed
+        services:
+          web:
+            run: {PY} -m http.server "$PORT" --bind 127.0.0.1
+            shell: true
+            port: auto
+            health: {{tcp: true}}
+        steps:
+          probe: {{needs: [web], run: {probe}}}
+        """
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED, status.reason
+    assert status.metrics == [Metric("probe", 1, "up", 1.0)]
