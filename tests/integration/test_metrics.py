@@ -397,3 +397,17 @@ def test_a_step_run_beside_services_reports_figures_too(
     status = ops.run(spec)
     assert status.state == ExecutionState.SUCCEEDED, status.reason
     assert status.metrics == [Metric("probe", 1, "up", 1.0)]
+
+
+def test_clean_complete_and_its_undo_keep_the_figures(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """complete removes the execution's records with the run folder (into the trash); undo puts
+    them back, figures included."""
+    command = report('{"name": "x", "value": 4, "unit": "s"}')
+    spec = write_spec(f"name: gone\nsteps:\n  a: {{run: {command}}}\n")
+    status = ops.run(spec)
+    ops.clean(status.id, level="complete")
+    assert ops.store.metrics(status.id) == []
+    ops.clean_undo(status.id)
+    assert ops.status(status.id).metrics == [Metric("a", 1, "x", 4.0, "s")]
