@@ -65,15 +65,18 @@ class AnalysisOperations:
         )
 
         counted = _cores(cores)
+        if html is not None and (not isinstance(html, str) or not html.strip()):
+            raise ShipyardError("the HTML report path is empty", hint="give --html report.html")
         status = self.status(execution_id)
         base, basis = _baseline(self, status, baseline)
         plan = _plan_of(status)
-        facts = _step_facts(status, self.store.attempts(status.id), plan, base)
+        attempts = self.store.attempts(status.id)  # every attempt, read once
+        facts = _step_facts(status, attempts, plan, base)
         durations = {step.name: step.duration_seconds for step in facts}
         needs = {step.name: list(step.needs) for step in plan.steps} if plan else {}
         path, path_seconds = path_of(needs or {name: [] for name in durations}, durations)
         wall = _wall_seconds(status, self.clock.now())
-        cpu = _cpu_seconds(self.store.attempts(status.id))
+        cpu = _cpu_seconds(attempts)
         run = RunFacts(status.id, path, path_seconds, cpu, wall, counted, base.id if base else None)
         report = AnalysisReport(
             execution_id=status.id,
@@ -93,7 +96,7 @@ class AnalysisOperations:
         )
         if html is not None:
             now = datetime.fromtimestamp(self.clock.now(), UTC)
-            report = _write_html(report, html, self.store.attempts(status.id), now)
+            report = _write_html(report, html, attempts, now)
         return report
 
     def history(self: Core, name: str, *, limit: int = 100) -> PipelineHistory:
@@ -309,8 +312,6 @@ def _write_html(
 
     from shipyard.report import write_report
 
-    if not isinstance(html, str) or not html.strip():
-        raise ShipyardError("the HTML report path is empty", hint="give --html report.html")
     target = Path(html).expanduser().resolve()
     written = write_report(report, attempts, target, now=now)
     return dataclasses.replace(report, html_path=str(written))
