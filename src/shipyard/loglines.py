@@ -39,6 +39,9 @@ RANK = {name: rank for rank, name in enumerate(LEVELS)}
 LEVEL_SPAN = 160
 TIME_SPAN = 96
 JSON_SPAN = 4096
+#: The last second a ``datetime`` can hold (9999-12-31T23:59:59Z): a line stating a later
+#: one (or one before 1970) states none that Shipyard can place.
+LATEST = 253402300799.0
 
 _ALIASES = {
     "trace": "debug",
@@ -214,7 +217,7 @@ def _epoch(number: str) -> float | None:
     """Seconds from an epoch number in seconds, ms, µs or ns (told apart by its digits)."""
     whole = number.split(".", 1)[0]
     scale = {10: 1.0, 9: 1.0, 13: 1e3, 16: 1e6, 19: 1e9}.get(len(whole))
-    return None if scale is None else float(number) / scale
+    return None if scale is None else float(number) / scale  # at most 10^10 s: year 2286
 
 
 def _iso(text: str, start: int, end: int) -> float | None:
@@ -288,12 +291,13 @@ def _minute(key: tuple[str, str, str, str, str, str | None]) -> float | None:
     year, month, day, hour, minute, zone = key
     try:
         moment = datetime(int(year), int(month), int(day), int(hour), int(minute))
-    except ValueError:  # 2026-13-45: digits that look like a date but are none
-        return None
-    offset = _zone(zone)
-    if offset is not None:
-        moment = moment.replace(tzinfo=UTC) - offset
-    return moment.timestamp()  # naive: local time
+        offset = _zone(zone)
+        if offset is not None:
+            moment = moment.replace(tzinfo=UTC) - offset
+        seconds = moment.timestamp()  # naive: local time
+    except (ValueError, OverflowError, OSError):
+        return None  # 2026-13-45, year 0001 minus a day: digits that look like a time, are none
+    return seconds if 0 <= seconds <= LATEST else None
 
 
 def _nearest_year(
@@ -329,11 +333,12 @@ def parse_since(value: str, *, now: float) -> float:
     except ValueError:
         pass  # not a duration: perhaps a time
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        seconds = datetime.fromisoformat(text).timestamp()  # a naive time is local
+    except (ValueError, OverflowError, OSError):
+        shown = value if len(value) <= 60 else value[:60] + "…"
         raise ShipyardError(
-            f"--since '{value}' is neither a duration nor an ISO 8601 time",
+            f"--since '{shown}' is neither a duration nor an ISO 8601 time",
             hint="give a duration ago like '10m', '2h' or '1d' (at most 365d), or a time "
             "like '2026-12-02T03:00:00Z' or '2026-12-02 03:00' (local time)",
         ) from None
-    return moment.timestamp()  # a naive time is local, as timestamp() reads it
+    return seconds

@@ -215,3 +215,56 @@ def test_bad_options_are_refused_before_anything_is_read(
         ops.logs(status.id, **options)  # type: ignore[arg-type]
     with pytest.raises(ShipyardError, match="has no unit 'nope'"):
         ops.logs(status.id, "nope", merge=True)
+
+
+HOSTILE = r"""
+print("0001-01-01T00:00:00+23:59 year one minus a day")
+print("9999-12-31T23:59:59-23:59 past year 9999")
+print('{"ts": 9999999999999999999, "level": 99999999999999999999}')
+print('{"level": "\u0000", "time": "9999-99-99T99:99:99Z"}')
+print("[" * 5000 + "WARN" + "]" * 5000)
+print("ERROR" * 20000)
+print("Jan 99 25:61:61 bad syslog")
+"""
+
+
+def test_lines_stating_impossible_times_or_levels_are_read_without_error(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    (tmp_path / "hostile.py").write_text(HOSTILE)
+    spec = write_spec(f"name: hostile\nsteps:\n  h: {{run: [{sys.executable}, hostile.py]}}\n")
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED, status.reason
+    lines = list(ops.logs(status.id, merge=True, annotate=True))
+    assert len(lines) == 7
+    unit = ops.status(status.id).units[0]
+    assert unit.started_at is not None and unit.ended_at is not None
+    for line in lines:  # every time kept within the unit's run
+        assert line.time is not None
+        assert unit.started_at <= line.time <= unit.ended_at
+    assert [line.time_source for line in lines] == ["inferred"] * 7
+    assert list(ops.logs(status.id, level="critical")) == []
+
+
+FOLLOWED = """\
+import sys, time
+for i in range(3):
+    print(f"INFO tick {i}", flush=True)
+    print(f"WARNING tock {i}", flush=True)
+    print("  under the warning", flush=True)
+    time.sleep(0.2)
+"""
+
+
+def test_follow_keeps_its_lines_filtered_by_level(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    (tmp_path / "followed.py").write_text(FOLLOWED)
+    spec = write_spec(f"name: followed\nsteps:\n  f: {{run: [{sys.executable}, followed.py]}}\n")
+    status = ops.run(spec, detach=True)
+    followed = list(ops.logs(status.id, follow=True, level="warning"))
+    assert ops.status(status.id).state == ExecutionState.SUCCEEDED
+    assert [line.text for line in followed] == [
+        text for i in range(3) for text in (f"WARNING tock {i}", "  under the warning")
+    ]
+    assert {line.level for line in followed} == {"warning"}

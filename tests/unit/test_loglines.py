@@ -145,6 +145,12 @@ REFERENCE = _utc(2026, 12, 2, 3, 0, 0)
         ('{"ts": 12345}', None),
         (" " * 100 + "2026-12-02T03:33:45Z far from the start", None),
         ("step 12:30:00 without a date", None),
+        # times no datetime can hold, or before 1970: none (never an exception)
+        ("0001-01-01T00:00:00+23:59 year one minus a day", None),
+        ("0001-01-01T00:00:00 local year one", None),
+        ("9999-12-31T23:59:59-23:59 past year 9999", None),
+        ("1969-12-31T23:59:59Z before the epoch", None),
+        ('{"ts": "0001-01-01T00:00:00+23:59"}', None),
     ],
 )
 def test_time_of(text: str, seconds: float | None) -> None:
@@ -176,7 +182,8 @@ def test_parse_since(value: str, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "-5m", "yesterday", "10 minutes", "400d", "nan", "2026-13-01"]
+    "value",
+    ["", "-5m", "yesterday", "10 minutes", "400d", "nan", "2026-13-01", "0001-01-01", "\x00"],
 )
 def test_parse_since_refuses_what_is_neither_a_duration_nor_a_time(value: str) -> None:
     with pytest.raises(ShipyardError) as caught:
@@ -315,3 +322,9 @@ def test_refine_fills_only_what_is_asked(
     [(_, line)] = refine(lines, {"u": UnitClock(T0, None)}, Filters(times=times, levels=levels))
     assert (line.time is not None, line.level is not None) == filled
     assert (line.time_source is not None) == filled[0]
+
+
+def test_a_long_since_is_cut_in_the_message() -> None:
+    with pytest.raises(ShipyardError) as caught:
+        parse_since("x" * 100_000, now=NOW)
+    assert len(str(caught.value)) < 400
