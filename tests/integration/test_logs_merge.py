@@ -268,3 +268,36 @@ def test_follow_keeps_its_lines_filtered_by_level(
         text for i in range(3) for text in (f"WARNING tock {i}", "  under the warning")
     ]
     assert {line.level for line in followed} == {"warning"}
+
+
+def test_a_retrys_lines_are_placed_from_its_attempts_start(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """The engine writes `==> shipyard: attempt 2 of 2` before a retry's output: plain lines
+    after it are placed at that attempt's start, not the first attempt's. Read through the
+    registered pipeline's name (its latest execution)."""
+    marker = tmp_path / "tried"
+    spec = write_spec(
+        f"""
+        name: flaky
+        steps:
+          flaky:
+            run: [sh, -c, "echo plain try; [ -f {marker} ] || {{ touch {marker}; exit 1; }}"]
+            retries: {{count: 1, backoff: 0.3s, jitter: false}}
+        """
+    )
+    ops.pipeline_add("flaky", spec)
+    status = ops.run("flaky")
+    assert status.state == ExecutionState.SUCCEEDED, status.reason
+    first, second = ops.store.attempts(status.id, "flaky")  # type: ignore[attr-defined]
+    lines = list(ops.logs("flaky", merge=True))
+    assert [line.text for line in lines] == [
+        "plain try",
+        "==> shipyard: attempt 2 of 2",
+        "plain try",
+    ]
+    expected = [first.started_at, second.started_at, second.started_at]
+    for line, began in zip(lines, expected, strict=True):
+        assert line.time is not None and began is not None
+        assert abs((line.time - began).total_seconds()) < 1e-3, (line.text, line.time, began)
+    assert first.started_at < second.started_at

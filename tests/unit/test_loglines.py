@@ -328,3 +328,28 @@ def test_a_long_since_is_cut_in_the_message() -> None:
     with pytest.raises(ShipyardError) as caught:
         parse_since("x" * 100_000, now=NOW)
     assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("texts", "placed", "levels"),
+    [
+        # a retry's lines are placed from its attempt's start, without the last one's level
+        (
+            ["ERROR first try", "  more", "==> shipyard: attempt 2 of 3", "plain", "INFO ok"],
+            [0, 0, 10, 10, 10],
+            ["error", "error", None, None, "info"],
+        ),
+        # an attempt whose start is not on record, or a marker a program printed: no move
+        (["x", "==> shipyard: attempt 7 of 9", "y"], [0, 0, 0], [None, None, None]),
+        (["x", "==> shipyard: attempt two", "y"], [0, 0, 0], [None, None, None]),
+        # a stated time after the attempt's start is taken as it is
+        ([f"{_stamp(12)} a", "==> shipyard: attempt 2 of 3", "b"], [12, 12, 12], [None] * 3),
+    ],
+)
+def test_a_retry_marker_starts_the_attempts_lines_at_its_start(
+    texts: list[str], placed: list[float], levels: list[str | None]
+) -> None:
+    clock = UnitClock(T0, None, {2: T0 + 10})
+    found = [(clock.place(text)[0] - T0, clock.classify(text)) for text in texts]
+    assert [round(at, 6) for at, _ in found] == placed
+    assert [level for _, level in found] == levels

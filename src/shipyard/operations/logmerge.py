@@ -20,11 +20,14 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shipyard.loglines import RANK, level_of, time_of
+
+#: What the engine writes into a step's log before a retry's output (engine/executor.py).
+ATTEMPT_MARKER = "==> shipyard: attempt "
 
 if TYPE_CHECKING:
     from shipyard.api import LogLine
@@ -51,6 +54,9 @@ class UnitClock:
 
     start: float
     end: float | None  # None while the unit runs
+    #: When each attempt after the first began, by number: the engine writes a marker line
+    #: into the log before a retry's output (``==> shipyard: attempt 2 of 3``).
+    retries: dict[int, float] = field(default_factory=dict)
     last: float = 0.0
     level: str | None = None
 
@@ -61,6 +67,8 @@ class UnitClock:
 
     def place(self, text: str) -> tuple[float, bool]:
         """(the time ``text`` is placed at, whether that is the time the line states)."""
+        if text.startswith(ATTEMPT_MARKER):
+            self._new_attempt(text)
         stated = time_of(text, reference=self.start)
         placed = self.last if stated is None or stated < self.last else stated
         if self.end is not None and placed > self.end:
@@ -68,7 +76,17 @@ class UnitClock:
         self.last = placed
         return placed, placed == stated
 
+    def _new_attempt(self, marker: str) -> None:
+        """A retry's output begins: its lines are not placed before the attempt's start."""
+        number = marker[len(ATTEMPT_MARKER) :].split(" ", 1)[0]
+        began = self.retries.get(int(number)) if number.isdigit() else None
+        if began is not None and began > self.last:
+            self.last = began
+
     def classify(self, text: str) -> str | None:
+        if text.startswith(ATTEMPT_MARKER):
+            self.level = None  # a new process: it does not carry on the previous one's level
+            return None
         stated = level_of(text)
         if stated is not None:
             self.level = stated
@@ -82,10 +100,12 @@ def unit_clocks(
     attempt's end (open while it has not finished)."""
     first: dict[str, float] = {}
     last: dict[str, float] = {}
+    retries: dict[str, dict[int, float]] = {}
     for attempt in attempts:
         if attempt.started_at is not None:
             began = attempt.started_at.timestamp()
             first[attempt.unit] = min(first.get(attempt.unit, began), began)
+            retries.setdefault(attempt.unit, {})[attempt.number] = began
         if attempt.ended_at is not None:
             ended = attempt.ended_at.timestamp()
             last[attempt.unit] = max(last.get(attempt.unit, ended), ended)
@@ -100,7 +120,7 @@ def unit_clocks(
         end = last.get(name) if unit.state.finished else None
         if end is None and unit.state.finished and unit.ended_at is not None:
             end = unit.ended_at.timestamp()
-        clocks[name] = UnitClock(start, end)
+        clocks[name] = UnitClock(start, end, retries.get(name, {}))
     return clocks
 
 

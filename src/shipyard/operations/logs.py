@@ -195,11 +195,11 @@ def placed_logs(ops: Core, execution_id: str, unit: str | None, query: Query) ->
     )
     status = ops.status(execution_id)
     paths = log_paths(status, unit)
-    clocks = logmerge.unit_clocks(status, ops.store.attempts(execution_id), [n for n, _ in paths])
+    clocks = logmerge.unit_clocks(status, ops.store.attempts(status.id), [n for n, _ in paths])
     if query.follow:
         # Lines come as they are written (a unit's own in order): placing them is all there is
         # to do; ``merge`` adds nothing to an order that is the writing order already.
-        raw = follow_lines(ops._looker(execution_id), unit, grep=None, tail=query.tail, poll=0.2)
+        raw = follow_lines(ops._looker(status.id), unit, grep=None, tail=query.tail, poll=0.2)
         return (line for _, line in logmerge.refine(raw, clocks, filters))
     streams = [
         (
