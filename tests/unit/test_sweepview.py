@@ -115,3 +115,22 @@ def test_csv_text() -> None:
 )
 def test_best_line(states: list[str], objective: str | None, line: str | None) -> None:
     assert sweepview.best_line(_report(states, objective)) == line
+
+
+@pytest.mark.parametrize(
+    ("objective", "metrics", "left"),
+    [
+        ("bw:max", ["bw"], 2),
+        (None, ["bw", "iops", "lat"], 0),
+        ("nothing:min", ["bw", "iops", "lat"], 0),  # not reported: every metric shown
+    ],
+)
+def test_shown_stats(objective: str | None, metrics: list[str], left: int) -> None:
+    import dataclasses
+
+    from shipyard.sweep import ParameterStats
+
+    report = _report(["succeeded"], objective)
+    stats = [ParameterStats("n", 1, m, 1, 1.0, 0.0, 1.0, 1.0) for m in ("bw", "iops", "lat")]
+    shown, hidden = sweepview.shown_stats(dataclasses.replace(report, stats=stats))
+    assert ([s.metric for s in shown], hidden) == (metrics, left)

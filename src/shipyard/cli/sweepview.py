@@ -12,7 +12,7 @@ from shipyard.errors import ShipyardError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from shipyard.sweep import SweepPoint, SweepReport
+    from shipyard.sweep import ParameterStats, SweepPoint, SweepReport
 
 
 def parse_matrix(pairs: list[str]) -> dict[str, list[str]]:
@@ -171,15 +171,35 @@ def _duration(seconds: float | None) -> str:
     return format_duration(seconds)
 
 
+def shown_stats(report: SweepReport) -> tuple[list[ParameterStats], int]:
+    """The statistics the table shows — of the objective's metric only, when there is one and
+    it was reported (a point may report many figures) — and how many are left out."""
+    objective = report.settings.objective
+    metric = objective.rpartition(":")[0] if objective else None
+    shown = [s for s in report.stats if s.metric == metric] if metric else report.stats
+    if not shown:
+        shown = report.stats
+    return shown, len(report.stats) - len(shown)
+
+
 def stats_table(report: SweepReport) -> Table | None:
     from rich.table import Table
 
-    if not report.stats:
+    shown, left = shown_stats(report)
+    if not shown:
         return None
-    table = Table(title="per parameter value", title_justify="left", expand=False)
+    caption = f"{left} more rows of other metrics: --json or --csv" if left else None
+    table = Table(
+        title="per parameter value",
+        title_justify="left",
+        expand=False,
+        caption=caption,
+        caption_justify="left",
+    )
     for column in ("parameter", "value", "metric", "n", "mean", "std", "min", "max"):
-        table.add_column(column, justify="left" if column in ("parameter", "value") else "right")
-    for stat in report.stats:
+        left_aligned = column in ("parameter", "value", "metric")
+        table.add_column(column, justify="left" if left_aligned else "right")
+    for stat in shown:
         table.add_row(
             stat.parameter,
             _shown(stat.value),
