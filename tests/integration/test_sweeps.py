@@ -300,3 +300,15 @@ def test_a_registered_pipeline_is_swept_by_name(sweeps: Operations, write_spec: 
     for point in report.points:
         assert point.execution_id is not None
         assert sweeps.status(point.execution_id).pipeline == "scores"
+
+
+def test_a_template_of_the_index_is_swept(sweeps: Operations) -> None:
+    settings = SweepSettings(matrix={"seed": [1, 2]}, max_parallel_runs=2)
+    report = sweeps.sweep("index:builtin/parallel-sort", settings, {"count": "2000"})
+    assert report.state == "succeeded", report
+    template = sweeps.index_show("builtin/parallel-sort")
+    assert report.spec_path == str(Path(template.path).resolve())
+    for point in report.points:
+        assert point.execution_id is not None
+        status = sweeps.status(point.execution_id)
+        assert status.spec_path == report.spec_path and len(status.units) == 8
