@@ -4,8 +4,10 @@ records every front end shows; the operations are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 Scalar = str | int | float | bool
 
@@ -66,3 +68,16 @@ class SweepReport:
     spec_path: str | None = None
     best_value: float | None = None  # the objective's mean over the best point's repeats
     resumed_from: str | None = None  # the sweep whose succeeded points this one kept
+
+
+def settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
+    """The settings a sweep's record keeps (``sweeps.settings``, JSON) as the record again."""
+    return SweepSettings(
+        matrix={name: list(values) for name, values in data["matrix"].items()},
+        zip_groups=[list(group) for group in data.get("zip_groups", [])],
+        repeat=int(data.get("repeat", 1)),
+        max_parallel_runs=int(data.get("max_parallel_runs", 1)),
+        timeout_per_run=data.get("timeout_per_run"),
+        failure_threshold=data.get("failure_threshold"),
+        objective=data.get("objective"),
+    )

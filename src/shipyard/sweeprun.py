@@ -99,7 +99,7 @@ class _Loop:
 
 
 def _loop_of(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -> _Loop:
-    from shipyard.operations.sweeping import settings_from_json
+    from shipyard.sweep import settings_from_json
 
     row = host.store.sweep_row(sweep_id)
     if row is None:
@@ -374,7 +374,7 @@ def log_path(workspace: Workspace, sweep_id: str) -> Path:
 
 
 def start_detached(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -> None:
-    """Start ``python -m shipyard.sweeprun`` for the sweep and return once it runs (its pid is
+    """Start ``python -m shipyard.sweepprocess`` for the sweep and return once it runs (its pid is
     recorded). A fresh interpreter, not a fork: the caller may have threads (an MCP server).
     The secrets go through a pipe, never a file or the command line."""
     import subprocess
@@ -383,7 +383,7 @@ def start_detached(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -
 
     log = log_path(host.workspace, sweep_id)
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "shipyard.sweeprun", str(host.workspace.home), sweep_id]
+    command = [sys.executable, "-m", "shipyard.sweepprocess", str(host.workspace.home), sweep_id]
     with open(open_private(log), "ab") as out:
         code = subprocess.run(
             command,
@@ -403,44 +403,3 @@ def start_detached(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -
         f"the process of sweep {sweep_id} did not start",
         hint=f"its output ({log}):\n{log.read_text(errors='replace')[-1500:]}",
     )
-
-
-def main(argv: list[str]) -> int:  # pragma: no cover - runs as the detached sweep process
-    """``python -m shipyard.sweeprun HOME SWEEP_ID``; the secrets as JSON on stdin. Returns
-    once the sweep process is on its way (it forks away from its launcher)."""
-    home, sweep_id = argv
-    secrets = json.loads(sys.stdin.read() or "{}")
-    if os.fork() != 0:
-        return 0
-    os.setsid()
-    if os.fork() != 0:
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    code = 1
-    try:
-        _run_detached(Path(home), sweep_id, secrets)
-        code = 0
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def _run_detached(home: Path, sweep_id: str, secrets: Mapping[str, str]) -> None:
-    from shipyard.local import LocalOperations
-    from shipyard.workspace import Workspace
-
-    ops = LocalOperations(Workspace(home))
-    ops.store.set_sweep_supervisor(sweep_id, os.getpid(), at=_now(ops))
-    try:
-        drive_sweep(ops, sweep_id, secrets)
-    except ShipyardError as error:
-        sys.stderr.write(f"shipyard sweep: {error.message}\n")
-        raise
-    finally:
-        ops.close()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.cli.commands import HomeOption, JsonOption, app
+from shipyard.cli.app import HomeOption, JsonOption, app
 from shipyard.cli.front import console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops

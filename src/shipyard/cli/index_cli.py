@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.cli.commands import _SETTINGS, HomeOption, JsonOption, app
+from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, app
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
 

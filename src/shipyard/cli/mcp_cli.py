@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli.commands import HomeOption, app
+from shipyard.cli.app import HomeOption, app
 
 
 @app.command(name="mcp")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli.commands import _SETTINGS, HomeOption, JsonOption, ParamOption, app
+from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, ParamOption, app
 from shipyard.cli.front import console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops

@@ -19,7 +19,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli.commands import _SETTINGS, HomeOption, JsonOption, ParamOption, app
+from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, ParamOption, app
 from shipyard.cli.front import console, error_console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
@@ -139,7 +139,7 @@ def sweep_run(
     statistics per parameter value and the best point. Exit code 0 only if every point
     succeeded. Ctrl-C stops the sweep and its running points.
     """
-    from shipyard.cli.commands import _duration, _params
+    from shipyard.cli.app import _duration, _params
 
     _one_format(as_json, as_csv)
     settings = _settings(

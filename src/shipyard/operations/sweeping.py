@@ -35,20 +35,6 @@ def settings_to_json(settings: SweepSettings) -> dict[str, Any]:
     return dataclasses.asdict(settings)
 
 
-def settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
-    from shipyard.sweep import SweepSettings
-
-    return SweepSettings(
-        matrix={name: list(values) for name, values in data["matrix"].items()},
-        zip_groups=[list(group) for group in data.get("zip_groups", [])],
-        repeat=int(data.get("repeat", 1)),
-        max_parallel_runs=int(data.get("max_parallel_runs", 1)),
-        timeout_per_run=data.get("timeout_per_run"),
-        failure_threshold=data.get("failure_threshold"),
-        objective=data.get("objective"),
-    )
-
-
 def settings_of_spec(spec: Spec, where: str) -> SweepSettings:
     """The spec's ``sweep:`` block as settings; an error when it has none."""
     from shipyard.sweep import SweepSettings
@@ -264,7 +250,7 @@ def report_of(row: Mapping[str, Any], point_rows: list[dict[str, Any]]) -> Sweep
     """The record every front end shows, from the store's rows."""
     from shipyard.models import timestamp
     from shipyard.plan import sweepmatrix
-    from shipyard.sweep import SweepPoint, SweepReport
+    from shipyard.sweep import SweepPoint, SweepReport, settings_from_json
 
     settings = settings_from_json(row["settings"])
     points = [

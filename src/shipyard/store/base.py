@@ -143,6 +143,21 @@ class Store(Protocol):
     def mean_durations(self, name: str, *, last: int = 5) -> dict[str, float]:
         """Mean duration of each step over the last ``last`` successful runs of ``name``."""
 
+    # -- named pipelines (issue 12 §1) --------------------------------------------------------
+
+    def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
+        """Store a pipeline; False (nothing written) when the name is taken and not ``replace``."""
+
+    def pipeline_get(self, name: str) -> StoredPipeline | None: ...
+
+    def pipeline_list(self) -> list[StoredPipeline]: ...
+
+    def pipeline_delete(self, name: str) -> bool:
+        """Forget a pipeline (its executions stay); False if there was none."""
+
+    def pipeline_latest_execution(self, name: str) -> str | None:
+        """The newest execution run under the registered name ``name``."""
+
     # -- template index repositories (issue 12 §3) -------------------------------------------
 
     def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
@@ -159,20 +174,44 @@ class Store(Protocol):
     def index_repo_delete(self, name: str) -> bool:
         """Forget a repository; False if there was none."""
 
-    # -- named pipelines (issue 12 §1) --------------------------------------------------------
+    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
 
-    def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
-        """Store a pipeline; False (nothing written) when the name is taken and not ``replace``."""
+    def save_metrics(
+        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
+    ) -> None:
+        """Figures of one attempt (all of the same unit and attempt), in the order reported;
+        saving the same attempt's again replaces them. ``recorded_at``: when it ended."""
 
-    def pipeline_get(self, name: str) -> StoredPipeline | None: ...
+    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
+        """What an execution's steps reported (of ``unit`` only, if given), oldest first."""
+        ...
 
-    def pipeline_list(self) -> list[StoredPipeline]: ...
+    # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
 
-    def pipeline_delete(self, name: str) -> bool:
-        """Forget a pipeline (its executions stay); False if there was none."""
+    def alerts(self, execution_id: str) -> list[Alert]:
+        """The execution's ``alert`` events as records, oldest first."""
 
-    def pipeline_latest_execution(self, name: str) -> str | None:
-        """The newest execution run under the registered name ``name``."""
+    def step_durations(
+        self, name: str, steps: Sequence[str], *, last: int = 20
+    ) -> dict[str, list[float]]:
+        """Per step of ``steps``, the durations of its succeeded attempts in the last ``last``
+        successful executions of spec ``name``, oldest first (what a duration alert's p95
+        rests on); steps without any are left out."""
+
+    def execution_history(
+        self,
+        *,
+        name: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 100,
+        succeeded_only: bool = False,
+        before: float | None = None,
+    ) -> list[HistoryEntry]:
+        """Executions of spec ``name`` or registered ``pipeline``, newest first; ``before``:
+        created before that time."""
+
+    def unit_durations(self, execution_ids: Sequence[str]) -> dict[str, list[float]]:
+        """Per step, its durations in those executions where it succeeded."""
 
     # -- parameter sweeps (issue 12 §2) ----------------------------------------------------------
     # Rows as mappings of column → value (JSON columns decoded); sweeping.py makes the records.
@@ -205,44 +244,5 @@ class Store(Protocol):
     def request_sweep_stop(self, sweep_id: str, *, at: float) -> None: ...
 
     def sweep_stop_requested(self, sweep_id: str) -> bool: ...
-
-    # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
-
-    def alerts(self, execution_id: str) -> list[Alert]:
-        """The execution's ``alert`` events as records, oldest first."""
-
-    def step_durations(
-        self, name: str, steps: Sequence[str], *, last: int = 20
-    ) -> dict[str, list[float]]:
-        """Per step of ``steps``, the durations of its succeeded attempts in the last ``last``
-        successful executions of spec ``name``, oldest first (what a duration alert's p95
-        rests on); steps without any are left out."""
-
-    def execution_history(
-        self,
-        *,
-        name: str | None = None,
-        pipeline: str | None = None,
-        limit: int = 100,
-        succeeded_only: bool = False,
-        before: float | None = None,
-    ) -> list[HistoryEntry]:
-        """Executions of spec ``name`` or registered ``pipeline``, newest first; ``before``:
-        created before that time."""
-
-    def unit_durations(self, execution_ids: Sequence[str]) -> dict[str, list[float]]:
-        """Per step, its durations in those executions where it succeeded."""
-
-    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
-
-    def save_metrics(
-        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
-    ) -> None:
-        """Figures of one attempt (all of the same unit and attempt), in the order reported;
-        saving the same attempt's again replaces them. ``recorded_at``: when it ended."""
-
-    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
-        """What an execution's steps reported (of ``unit`` only, if given), oldest first."""
-        ...
 
     def close(self) -> None: ...

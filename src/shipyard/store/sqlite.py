@@ -467,8 +467,8 @@ class SQLiteStore:
             units=units,
             # Only while it runs: the PID of a process that has ended may be anyone's by now.
             supervisor_pid=None if ExecutionState(row["state"]).finished else row["supervisor_pid"],
-            metrics=self.metrics(execution_id),
             alerts=self.alerts(execution_id),
+            metrics=self.metrics(execution_id),
             pipeline=row["pipeline"],
         )
 
@@ -655,34 +655,6 @@ class SQLiteStore:
                 found.setdefault(row["name"], []).append(float(row["seconds"]))
         return found
 
-    # -- template index repositories (issue 12 §3) -------------------------------------------
-
-    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
-        self._db.execute(
-            "INSERT OR IGNORE INTO index_repos (name, source, kind, path, revision, added_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (repo.name, repo.source, repo.kind, repo.path, repo.revision, at, at),
-        )
-        return bool(self._db.execute("SELECT changes()").fetchone()[0])
-
-    def index_repo_get(self, name: str) -> IndexRepo | None:
-        row = self._db.execute("SELECT * FROM index_repos WHERE name = ?", (name,)).fetchone()
-        return _index_repo(row) if row else None
-
-    def index_repo_list(self) -> list[IndexRepo]:
-        rows = self._db.execute("SELECT * FROM index_repos ORDER BY name").fetchall()
-        return [_index_repo(row) for row in rows]
-
-    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
-        self._db.execute(
-            "UPDATE index_repos SET revision = ?, updated_at = ? WHERE name = ?",
-            (revision, at, name),
-        )
-
-    def index_repo_delete(self, name: str) -> bool:
-        self._db.execute("DELETE FROM index_repos WHERE name = ?", (name,))
-        return bool(self._db.execute("SELECT changes()").fetchone()[0])
-
     # -- named pipelines (issue 12 §1) --------------------------------------------------------
 
     def pipeline_put(self, pipeline: StoredPipeline, *, replace: bool) -> bool:
@@ -726,6 +698,69 @@ class SQLiteStore:
             (name,),
         ).fetchone()
         return str(row["id"]) if row else None
+
+    # -- template index repositories (issue 12 §3) -------------------------------------------
+
+    def index_repo_add(self, repo: IndexRepo, *, at: float) -> bool:
+        self._db.execute(
+            "INSERT OR IGNORE INTO index_repos (name, source, kind, path, revision, added_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (repo.name, repo.source, repo.kind, repo.path, repo.revision, at, at),
+        )
+        return bool(self._db.execute("SELECT changes()").fetchone()[0])
+
+    def index_repo_get(self, name: str) -> IndexRepo | None:
+        row = self._db.execute("SELECT * FROM index_repos WHERE name = ?", (name,)).fetchone()
+        return _index_repo(row) if row else None
+
+    def index_repo_list(self) -> list[IndexRepo]:
+        rows = self._db.execute("SELECT * FROM index_repos ORDER BY name").fetchall()
+        return [_index_repo(row) for row in rows]
+
+    def index_repo_updated(self, name: str, *, revision: str | None, at: float) -> None:
+        self._db.execute(
+            "UPDATE index_repos SET revision = ?, updated_at = ? WHERE name = ?",
+            (revision, at, name),
+        )
+
+    def index_repo_delete(self, name: str) -> bool:
+        self._db.execute("DELETE FROM index_repos WHERE name = ?", (name,))
+        return bool(self._db.execute("SELECT changes()").fetchone()[0])
+
+    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
+
+    def save_metrics(
+        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
+    ) -> None:
+        if not metrics:
+            return
+        first = metrics[0]
+        # Saved again (a store rebuilt, a journal replayed): the attempt's figures are replaced,
+        # never doubled nor mixed with an older reading's.
+        self._db.execute(
+            "DELETE FROM metrics WHERE execution_id = ? AND unit = ? AND attempt = ?",
+            (execution_id, first.unit, first.attempt),
+        )
+        self._db.executemany(
+            "INSERT INTO metrics (execution_id, unit, attempt, seq, name, value, unit_label,"
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (execution_id, m.unit, m.attempt, seq, m.name, m.value, m.unit_label, recorded_at)
+                for seq, m in enumerate(metrics)
+            ],
+        )
+
+    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
+        query = "SELECT unit, attempt, name, value, unit_label FROM metrics WHERE execution_id = ?"
+        args: tuple[str, ...] = (execution_id,)
+        if unit is not None:
+            query += " AND unit = ?"
+            args += (unit,)
+        query += " ORDER BY recorded_at, unit, attempt, seq"
+        return [
+            Metric(row["unit"], row["attempt"], row["name"], row["value"], row["unit_label"])
+            for row in self._db.execute(query, args).fetchall()
+        ]
 
     # -- parameter sweeps (issue 12 §2) ----------------------------------------------------------
 
@@ -841,41 +876,6 @@ class SQLiteStore:
             "SELECT stop_requested_at FROM sweeps WHERE id = ?", (sweep_id,)
         ).fetchone()
         return row is not None and row["stop_requested_at"] is not None
-
-    # -- metrics steps report (issue 12 §2, $SHIPYARD_METRICS) ----------------------------------
-
-    def save_metrics(
-        self, execution_id: str, metrics: Sequence[Metric], *, recorded_at: float
-    ) -> None:
-        if not metrics:
-            return
-        first = metrics[0]
-        # Saved again (a store rebuilt, a journal replayed): the attempt's figures are replaced,
-        # never doubled nor mixed with an older reading's.
-        self._db.execute(
-            "DELETE FROM metrics WHERE execution_id = ? AND unit = ? AND attempt = ?",
-            (execution_id, first.unit, first.attempt),
-        )
-        self._db.executemany(
-            "INSERT INTO metrics (execution_id, unit, attempt, seq, name, value, unit_label,"
-            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (execution_id, m.unit, m.attempt, seq, m.name, m.value, m.unit_label, recorded_at)
-                for seq, m in enumerate(metrics)
-            ],
-        )
-
-    def metrics(self, execution_id: str, unit: str | None = None) -> list[Metric]:
-        query = "SELECT unit, attempt, name, value, unit_label FROM metrics WHERE execution_id = ?"
-        args: tuple[str, ...] = (execution_id,)
-        if unit is not None:
-            query += " AND unit = ?"
-            args += (unit,)
-        query += " ORDER BY recorded_at, unit, attempt, seq"
-        return [
-            Metric(row["unit"], row["attempt"], row["name"], row["value"], row["unit_label"])
-            for row in self._db.execute(query, args).fetchall()
-        ]
 
 
 def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
