@@ -30,6 +30,17 @@ if ! command -v fio >/dev/null 2>&1; then
   fi
 fi
 
+# PostgreSQL's server binaries: the coordinator's tests start a throwaway cluster with them
+# (tests/postgres.py); no server is left running.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing postgresql (apt-get; only its binaries are used)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL is missing; the coordinator's tests need it (apt-get install postgresql)" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
