@@ -309,7 +309,8 @@ class Maintenance(Protocol):
         """Move what ``level`` removes from finished run directories to the trash."""
 
     def clean_undo(self, execution_id: str) -> CleanedRun:
-        """Put back what the latest clean of ``execution_id`` moved to the trash."""
+        """Put back what the latest clean of ``execution_id`` moved to the trash; a
+        registered pipeline's name means its execution cleaned last."""
 
     def clean_purge(self) -> int:
         """Empty the trash for good; returns the bytes freed."""

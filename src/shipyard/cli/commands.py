@@ -760,7 +760,11 @@ def clean(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go.")] = False,
     undo: Annotated[
-        bool, typer.Option("--undo", help="Put back what the last clean of EXECUTION_ID moved.")
+        bool,
+        typer.Option(
+            "--undo",
+            help="Put back what the last clean of EXECUTION_ID (or of pipeline NAME) moved.",
+        ),
     ] = False,
     purge: Annotated[bool, typer.Option("--purge", help="Empty the trash for good.")] = False,
     home: HomeOption = None,
@@ -774,7 +778,9 @@ def clean(
         return
     if undo:
         if execution_id is None:
-            raise ShipyardError("--undo needs the execution id", hint="shipyard clean --undo ID")
+            raise ShipyardError(
+                "--undo needs the execution id", hint="shipyard clean --undo ID|PIPELINE"
+            )
         _clean_undo(ops, execution_id, as_json=as_json)
         return
     report = ops.clean(
@@ -811,7 +817,7 @@ def _clean_undo(ops: "Operations", execution_id: str, *, as_json: bool) -> None:
         return
     what = " and its records" if restored.records else ""
     sys.stdout.write(
-        f"{execution_id}: {len(restored.paths)} files{what} put back "
+        f"{restored.execution_id}: {len(restored.paths)} files{what} put back "
         f"({format_size(restored.bytes)})\n"
     )
 
@@ -1015,6 +1021,7 @@ def main(argv: list[str]) -> int:
 # Command groups kept in modules of their own; importing them registers their commands on `app`.
 from shipyard.cli import (  # noqa: E402
     analysis_cli,  # noqa: F401
+    db_cli,  # noqa: F401
     index_cli,  # noqa: F401
     mcp_cli,  # noqa: F401
     pipelines_cli,  # noqa: F401

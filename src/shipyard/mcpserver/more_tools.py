@@ -314,7 +314,8 @@ def index_show(ops: Operations, ref: str) -> TemplateInfo:
 
 @tool(Kind.CHANGE, "Undo a clean")
 def clean_undo(ops: Operations, execution_id: str) -> CleanedRun:
-    """Put back what the latest clean of an execution moved to the trash."""
+    """Put back what the latest clean of an execution moved to the trash (execution_id may
+    be a registered pipeline's name: its execution cleaned last)."""
     return ops.clean_undo(execution_id)
 
 

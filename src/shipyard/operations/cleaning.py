@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -121,13 +122,79 @@ def _trash_records(store: Store, target: str, batch: Path) -> None:
     store.delete_execution(target)
 
 
+#: What an execution id or a pipeline's name looks like (the spec's NAME_PATTERN, which
+#: execution ids also follow): nothing with a '/' or a leading '.', so a reference given to
+#: undo always names a folder directly inside the trash (``..`` once named the home itself,
+#: and undo deleted a run folder as if it were a batch).
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def undo_target(workspace: Workspace, store: Store, given: str) -> str:
+    """The execution whose last clean :func:`undo` puts back: ``given`` when it is an
+    execution id (in the trash or in the store); else a registered pipeline's name, for the
+    execution of that pipeline cleaned last — as every other command takes names."""
+    if not _REFERENCE.fullmatch(given):
+        raise ShipyardError(
+            f"{given[:80]!r} is not an execution id or a pipeline name",
+            hint="`shipyard list` shows execution ids, `shipyard pipelines list` the names",
+        )
+    if (workspace.trash / given).is_dir() or store.execution_state(given) is not None:
+        return given
+    cleaned = [
+        (_batch_order(_batches(entry)[-1]), entry.name)
+        for entry in _trash_entries(workspace.trash)
+        if _pipeline_of(store, entry) == given
+    ]
+    if cleaned:
+        return max(cleaned)[1]
+    if store.pipeline_get(given) is not None:
+        raise ShipyardError(
+            f"nothing of pipeline '{given}' is in the trash",
+            hint="only what `shipyard clean` moved can be put back, until `clean --purge`",
+        )
+    return given  # undo says nothing of it is in the trash
+
+
+def _trash_entries(trash: Path) -> list[Path]:
+    if not trash.is_dir():
+        return []
+    return [entry for entry in trash.iterdir() if entry.is_dir() and _batches(entry)]
+
+
+def _batches(folder: Path) -> list[Path]:
+    """A trash folder's batches (``STAMP/NS``), oldest first."""
+    found = [p for p in folder.glob("*/*") if p.is_dir()] if folder.is_dir() else []
+    return sorted(found, key=_batch_order)
+
+
+def _batch_order(batch: Path) -> tuple[str, int]:
+    # The clock's second, then the monotonic ns within it (compared as numbers: as text a
+    # shorter count sorted after a longer one).
+    return batch.parent.name, int(batch.name) if batch.name.isdigit() else 0
+
+
+def _pipeline_of(store: Store, entry: Path) -> str | None:
+    """The registered pipeline an execution in the trash ran as: its record's, or when a
+    complete clean took the record, the one saved in its last batch."""
+    status = store.get_execution(entry.name)
+    if status is not None:
+        return status.pipeline
+    try:
+        rows = json.loads((_batches(entry)[-1] / "records.json").read_text(encoding="utf-8"))
+        pipeline = rows["executions"][0].get("pipeline")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return pipeline if isinstance(pipeline, str) else None
+
+
 def undo(workspace: Workspace, store: Store, execution_id: str) -> CleanedRun:
     """Put back the last batch `clean` moved to the trash (and the records, if it took them)."""
     from shipyard import clean
     from shipyard.api import CleanedRun
 
+    execution_id = undo_target(workspace, store, execution_id)
     folder = workspace.trash / execution_id
-    batches = sorted(p for p in folder.glob("*/*") if p.is_dir()) if folder.is_dir() else []
+    batches = _batches(folder)
     if not batches:
         raise ShipyardError(
             f"nothing of {execution_id} is in the trash",

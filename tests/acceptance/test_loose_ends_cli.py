@@ -1,0 +1,47 @@
+"""Issue 12's loose ends through the installed command: what a demanding user tried with
+names, sweeps and bad input, and what each now answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Shipyard
+
+SPEC = "name: tidy\nsteps:\n  a: {run: [echo, hi]}\n"
+
+
+@pytest.fixture
+def registered(shipyard: Shipyard, tmp_path: Path) -> Path:
+    (tmp_path / "tidy.yaml").write_text(SPEC)
+    added = shipyard("pipelines", "add", "nightly", "tidy.yaml")
+    assert added.returncode == 0, added.stderr
+    return tmp_path / "home"
+
+
+def test_clean_undo_takes_a_pipeline_name(shipyard: Shipyard, registered: Path) -> None:
+    ran = json.loads(shipyard("run", "nightly", "--json").stdout)
+    cleaned = shipyard("clean", "nightly", "--level", "complete")
+    assert cleaned.returncode == 0, cleaned.stderr
+    undone = shipyard("clean", "--undo", "nightly")
+    assert undone.returncode == 0, undone.stderr
+    assert undone.stdout.startswith(f"{ran['id']}: ") and "its records" in undone.stdout
+    status = json.loads(shipyard("status", "nightly", "--json").stdout)
+    assert status["id"] == ran["id"] and status["state"] == "succeeded"
+    empty = shipyard("clean", "--undo", "nightly")
+    assert empty.returncode != 0 and "Traceback" not in empty.stderr
+    assert "nothing of pipeline 'nightly' is in the trash" in empty.stderr
+
+
+@pytest.mark.parametrize("hostile", ["..", "../runs", "/tmp"])
+def test_clean_undo_of_a_path_is_refused_and_the_runs_stay(
+    shipyard: Shipyard, registered: Path, hostile: str
+) -> None:
+    ran = json.loads(shipyard("run", "nightly", "--json").stdout)
+    refused = shipyard("clean", "--undo", hostile)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "is not an execution id or a pipeline name" in refused.stderr
+    assert "hint:" in refused.stderr
+    assert (registered / "runs" / ran["id"] / "logs").is_dir()
