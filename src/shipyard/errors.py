@@ -148,3 +148,39 @@ def from_os_error(error: OSError, doing: str, path: object = None) -> ShipyardEr
     """An OSError of the disk (ENOSPC, EROFS, EACCES, EIO…) as a ShipyardError."""
     where = path if path is not None else (error.filename or "a file")
     return machine_fault(error.errno, doing, where, error.strerror or str(error))
+
+
+# --- The coordinator's task queue (issue 13 §3) -------------------------------------------------
+# Each carries the HTTP status the server answers with, so the REST front end maps an error by
+# its class, not by its text.
+
+
+class CoordinatorError(ShipyardError):
+    """Something the coordinator refuses; ``http_status`` is its HTTP answer."""
+
+    http_status: int = 400
+
+
+class BadRequest(CoordinatorError):
+    """A request the coordinator cannot take as given (a value of the wrong kind or range)."""
+
+    http_status = 400
+
+
+class NotFound(CoordinatorError):
+    """No task (or worker) of that id."""
+
+    http_status = 404
+
+
+class Conflict(CoordinatorError):
+    """The task is no longer in a state that allows it (edited after start, lease lost…)."""
+
+    http_status = 409
+
+
+class DatabaseUnavailable(CoordinatorError):
+    """The coordinator's PostgreSQL cannot be reached or migrated."""
+
+    http_status = 503
+    exit_code = 3
