@@ -176,7 +176,7 @@ class LocalOperations(
         plan = self.plan(spec, params, spec_text=spec_text, mode=mode, max_parallel=max_parallel)
         secrets = plans.secrets_of(plan, params)
         if checkpoint_every is not None:
-            plan = dataclasses.replace(plan, checkpoint_interval=checkpoint_every)
+            plan = dataclasses.replace(plan, checkpoint_interval=_interval(checkpoint_every))
         if resume_from is not None:
             earlier = self.status(resume_from).id  # a clear error if it does not exist
             old_keys = self.store.cache_keys(earlier)
@@ -320,3 +320,21 @@ if TYPE_CHECKING:  # mypy checks that the local implementation satisfies the who
     from shipyard.api import Operations
 
     _conforms: Operations = LocalOperations()
+
+
+def _interval(seconds: float) -> float:
+    """A run's automatic checkpoint interval, checked: the engine sleeps it between two
+    checkpoints, so a negative one took a checkpoint on every turn of its loop, and 0 was
+    taken silently as "none"."""
+    import math
+
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ShipyardError(
+            f"checkpoint_every={seconds!r:.40} is not a number of seconds", hint="e.g. 600"
+        )
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ShipyardError(
+            f"checkpoint_every={seconds} must be a positive number of seconds",
+            hint="e.g. 600 (every 10 minutes); leave it out for no automatic checkpoints",
+        )
+    return float(seconds)

@@ -322,3 +322,134 @@ def test_a_fleet_is_brought_up_listed_restarted_and_brought_down(tmp_path: Path)
             assert {unit["state"] for unit in gone["units"]} == {"stopped"}
 
     run_async(scenario)
+
+
+#: A step that says its size and reports it as a figure (what the plot draws).
+MEASURED = """\
+name: mcpsweep
+parameters:
+  size: {type: int, default: 1, choices: [1, 2, 3, 4]}
+steps:
+  a:
+    shell: true
+    run: |
+      echo "step-a size=$SHIPYARD_PARAM_SIZE"
+      echo "{\\"name\\": \\"work\\", \\"value\\": $SHIPYARD_PARAM_SIZE}" >> "$SHIPYARD_METRICS"
+"""
+
+
+def test_a_four_point_sweep_runs_each_point_and_its_files_land_in_the_reports_folder(
+    tmp_path: Path,
+) -> None:
+    chain = tmp_path / "measured.yaml"
+    chain.write_text(MEASURED)
+    home = tmp_path / "home"
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    progress: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total))
+
+    async def scenario() -> None:
+        async with stdio(home, tmp_path) as client:
+            result = await client.call_tool(
+                "execute_pipeline_test",
+                {
+                    "pipeline_name": str(chain),
+                    "parameter_sweep": {"size": [1, 2, 3, 4]},
+                    "max_parallel_runs": 2,
+                },
+                progress_callback=on_progress,
+            )
+            sweep = structured(result)
+            points = sweep["points"]
+            assert sweep["state"] == "succeeded"
+            assert sorted(point["parameters"]["size"] for point in points) == [1, 2, 3, 4]
+            assert len({point["execution_id"] for point in points}) == 4
+            assert progress[-1] == (4, 4)
+            for point in points:
+                logs = await call(
+                    client, "manage_execution_logs", execution_id=point["execution_id"], unit="a"
+                )
+                size = point["parameters"]["size"]
+                assert [line["text"] for line in logs["lines"]] == [f"step-a size={size}"]
+
+            plotted = await call(client, "sweep_plot", sweep_id=sweep["id"], path="sweep.png")
+            assert plotted["result"] == str((home / "reports" / "sweep.png").resolve())
+            again = await call(client, "sweep_plot", sweep_id=sweep["id"], path="sweep.png")
+            assert again == plotted  # a previous report is replaced
+            for path in (str(outside), "../escape.png", str(chain)):
+                refused = error_text(
+                    await client.call_tool("sweep_plot", {"sweep_id": sweep["id"], "path": path})
+                )
+                assert "hint: " in refused
+            first = points[0]["execution_id"]
+            analysed = await call(
+                client, "analyze_execution_results", execution_id=first, html_path="first.html"
+            )
+            assert analysed["html_path"] == str((home / "reports" / "first.html").resolve())
+            through_api = await call(
+                client,
+                "integrate_python_api",
+                api_commands=[f"ops.sweep_plot({sweep['id']!r}, {str(outside)!r})"],
+            )
+            (refused_call,) = through_api["results"]
+            assert not refused_call["ok"] and "only under" in refused_call["error"]
+
+    run_async(scenario)
+    assert (home / "reports" / "sweep.png").read_bytes().startswith(b"\x89PNG")
+    assert "<html" in (home / "reports" / "first.html").read_text().lower()
+    assert chain.read_text() == MEASURED  # not written over
+    assert not outside.exists() and not (home / "escape.png").exists()
+
+
+def test_automatic_checkpoints_are_a_run_option_not_a_configure_action(tmp_path: Path) -> None:
+    _, slow = write_specs(tmp_path)
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            tool = next(
+                t
+                for t in (await client.list_tools()).tools
+                if t.name == "handle_checkpoint_restart"
+            )
+            assert tool.input_schema["properties"]["action"]["enum"] == [
+                "create",
+                "list",
+                "restore",
+            ]
+            assert "checkpoint_interval" in (tool.description or "")
+            configure = await client.call_tool(
+                "handle_checkpoint_restart", {"action": "configure", "checkpoint_interval": 600}
+            )
+            assert configure.is_error
+            bad = error_text(
+                await client.call_tool(
+                    "run_pipeline",
+                    {"pipeline_name": str(slow), "background": True, "checkpoint_interval": -1},
+                )
+            )
+            assert "positive number of seconds" in bad and "hint: " in bad
+            assert (await call(client, "list_executions"))["result"] == []
+            started = await call(
+                client,
+                "run_pipeline",
+                pipeline_name=str(slow),
+                background=True,
+                checkpoint_interval=0.3,
+            )
+            execution_id = started["execution"]["id"]
+            taken: list[dict[str, object]] = []
+            for _ in range(100):
+                listed = await call(
+                    client, "handle_checkpoint_restart", action="list", execution_id=execution_id
+                )
+                taken = listed["checkpoints"]
+                if taken:
+                    break
+                await anyio.sleep(0.1)
+            await call(client, "stop_pipeline", execution_id=execution_id, force=True)
+            assert taken and taken[0]["execution_id"] == execution_id
+            assert taken[0]["reason"] == "automatic"
+
+    run_async(scenario)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from shipyard.api import Operations
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver import calllang
+from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import ApiCallResult, ApiResult
 from shipyard.mcpserver.toolkit import Kind, tool
 
@@ -23,6 +24,9 @@ NOT_CALLABLE = {
     "close": "closes the server's own connection to the store",
     "start": "drives an execution prepared with hold=True by the same object; use run",
 }
+#: The arguments of operations that name a file to write, and its kind: each goes through the
+#: server's OutputRule as the tools' own paths do.
+OUTPUTS = {"sweep_plot": {"path": "plot"}, "analyze": {"html": "html"}}
 #: The most log lines a ``logs(...)`` call returns here.
 MAX_LOG_LINES = 1000
 
@@ -38,23 +42,27 @@ def integrate_python_api(
     ops: Operations,
     api_commands: list[str] | str | None = None,
     api_action: Literal["execute", "describe"] = "execute",
+    *,
+    files: OutputRule,
 ) -> ApiResult:
     """Call Shipyard's Python API: each command (a list, or one per line) is one call
     ops.NAME(args...) of an operation with literal arguments only, e.g.
     ops.status('exec_id') or ops.list_executions(active_only=True). All are checked before
-    any runs; the first error stops the rest. describe: the operations that may be called."""
+    any runs; the first error stops the rest. describe: the operations that may be called.
+    A file an operation writes (sweep_plot's path, analyze's html) follows the server's rule
+    for outputs: a relative path lands in the home's reports/ folder."""
     allowed = allowed_operations()
     if api_action == "describe":
         return ApiResult(action=api_action, allowed=[_signature(name) for name in allowed])
     calls = calllang.parse_all(api_commands or [], allowed)
-    return _execute(ops, calls, allowed)
+    return _execute(ops, calls, files)
 
 
-def _execute(ops: Operations, calls: Sequence[calllang.Call], allowed: list[str]) -> ApiResult:
+def _execute(ops: Operations, calls: Sequence[calllang.Call], files: OutputRule) -> ApiResult:
     results: list[ApiCallResult] = []
     for index, call in enumerate(calls):
         try:
-            value = _call(ops, call)
+            value = _call(ops, call, files)
         except ShipyardError as error:
             failed = ApiCallResult(
                 call.command, call.method, False, None, error.message, error.hint
@@ -64,7 +72,7 @@ def _execute(ops: Operations, calls: Sequence[calllang.Call], allowed: list[str]
     return ApiResult("execute", results)
 
 
-def _call(ops: Operations, call: calllang.Call) -> Any:
+def _call(ops: Operations, call: calllang.Call, files: OutputRule) -> Any:
     """Bind the arguments to the protocol's signature, decode them to its types, call the
     operation and encode its result (an iterator: its first lines)."""
     from shipyard import wire
@@ -88,6 +96,9 @@ def _call(ops: Operations, call: calllang.Call) -> Any:
             f"{call.command}: an argument does not fit {call.method}'s types ({error})",
             hint=f"its parameters: {_signature(call.method)}",
         ) from None
+    for name, kind in OUTPUTS.get(call.method, {}).items():
+        if decoded.get(name) is not None:
+            decoded[name] = str(files.place(decoded[name], kind))
     result = getattr(ops, call.method)(**decoded)
     returned = hints["return"]
     if typing.get_origin(returned) is Iterator:

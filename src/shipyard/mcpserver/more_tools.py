@@ -10,6 +10,7 @@ from shipyard.agents import DiscoveredAgent
 from shipyard.analysis import PipelineHistory
 from shipyard.api import CleanedRun, EventBatch, Operations, StopReport, ValidationReport
 from shipyard.errors import ShipyardError
+from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import PlanSummary, Purged, RunResult
 from shipyard.mcpserver.seed_tools import Mode, Params, plan_summary, started, wait_for
 from shipyard.mcpserver.toolkit import Kind, Reporter, tool
@@ -265,9 +266,13 @@ def sweep_stop(ops: Operations, sweep_id: str) -> SweepReport:
 
 
 @tool(Kind.CHANGE, "Plot a sweep")
-def sweep_plot(ops: Operations, sweep_id: str, path: str, metric: str | None = None) -> str:
-    """Plot a metric against each swept parameter as a PNG at path; returns the path."""
-    return ops.sweep_plot(sweep_id, path, metric=metric)
+def sweep_plot(
+    ops: Operations, sweep_id: str, path: str, metric: str | None = None, *, files: OutputRule
+) -> str:
+    """Plot a metric against each swept parameter as a PNG at path (.png; a relative path
+    lands in the home's reports/ folder, an absolute one must be in the home or the server's
+    working folder; only a previous report is replaced); returns the path written."""
+    return ops.sweep_plot(sweep_id, str(files.place(path, "plot")), metric=metric)
 
 
 # -- the template index ----------------------------------------------------------------------------

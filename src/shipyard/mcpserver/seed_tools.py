@@ -18,6 +18,7 @@ from typing import Any, Literal
 from shipyard.analysis import AnalysisReport
 from shipyard.api import CleanReport, LogLine, Operations
 from shipyard.errors import ShipyardError
+from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import (
     CheckpointResult,
     LogsResult,
@@ -105,13 +106,21 @@ def _run(
     background: bool,
     dry_run: bool,
     spec_text: str | None = None,
+    checkpoint_interval: float | None = None,
 ) -> RunResult:
     if dry_run:
         return RunResult(dry_run=True, plan=plan_summary(ops, spec, params, mode, spec_text))
     status = started(
         ops,
         report,
-        lambda: ops.run(spec, params, spec_text=spec_text, mode=mode, detach=True),
+        lambda: ops.run(
+            spec,
+            params,
+            spec_text=spec_text,
+            mode=mode,
+            detach=True,
+            checkpoint_every=checkpoint_interval,
+        ),
         background=background,
     )
     return RunResult(dry_run=False, execution=status)
@@ -129,9 +138,12 @@ def run_pipeline(
     background: bool = False,
     dry_run: bool = False,
     parameters: Params | None = None,
+    checkpoint_interval: float | None = None,
 ) -> RunResult:
     """Run a pipeline: a registered name, a spec path or index:REPO/NAME. Waits for the end
-    (progress notifications: units done/total) unless background; dry_run only plans it."""
+    (progress notifications: units done/total) unless background; dry_run only plans it.
+    checkpoint_interval: take an automatic checkpoint this many seconds apart while steps
+    run (the spec's execution.checkpoint_interval otherwise)."""
     return _run(
         ops,
         report,
@@ -140,6 +152,7 @@ def run_pipeline(
         mode=execution_mode,
         background=background,
         dry_run=dry_run,
+        checkpoint_interval=checkpoint_interval,
     )
 
 
@@ -225,6 +238,7 @@ def run_pipeline_from_yaml(
     override_params: Params | None = None,
     dry_run: bool = False,
     background: bool = False,
+    checkpoint_interval: float | None = None,
 ) -> RunResult:
     """Run a spec file (yaml_path) or spec text (yaml_text) with parameter overrides; as
     run_pipeline otherwise."""
@@ -242,6 +256,7 @@ def run_pipeline_from_yaml(
         background=background,
         dry_run=dry_run,
         spec_text=yaml_text,
+        checkpoint_interval=checkpoint_interval,
     )
 
 
@@ -324,6 +339,7 @@ def run_pipeline_from_index(
     parameter_overrides: Params | None = None,
     background: bool = False,
     dry_run: bool = False,
+    checkpoint_interval: float | None = None,
 ) -> RunResult:
     """Run the template index_name of an index repository (index:REPOSITORY/INDEX_NAME; see
     index_templates); as run_pipeline otherwise."""
@@ -335,6 +351,7 @@ def run_pipeline_from_index(
         mode=execution_mode,
         background=background,
         dry_run=dry_run,
+        checkpoint_interval=checkpoint_interval,
     )
 
 
@@ -379,14 +396,18 @@ def analyze_execution_results(
     baseline: str | None = None,
     cores: int | None = None,
     html_path: str | None = None,
+    *,
+    files: OutputRule,
 ) -> AnalysisReport:
     """Critical path, bottlenecks, CPU efficiency, failures, per-step deltas against a
     baseline (baseline, else the previous success with the same parameters when
     compare_with_baseline) and recommendations quoting their figures; html_path: also a
-    report with a Gantt timeline."""
+    report with a Gantt timeline (.html; a relative path lands in the home's reports/
+    folder, an absolute one must be in the home or the server's working folder)."""
     target = execution_of(ops, execution_id, pipeline_name)
     chosen = baseline or ("auto" if compare_with_baseline else None)
-    return ops.analyze(target, baseline=chosen, html=html_path, cores=cores)
+    html = str(files.place(html_path, "html")) if html_path is not None else None
+    return ops.analyze(target, baseline=chosen, html=html, cores=cores)
 
 
 @tool(Kind.READ, "Read execution logs")
@@ -403,17 +424,26 @@ def manage_execution_logs(
     output_path: str | None = None,
     output_format: Literal["jsonl", "json"] = "jsonl",
     overwrite: bool = False,
+    *,
+    files: OutputRule,
 ) -> LogsResult:
     """Log lines of an execution (the id, or the pipeline's latest): one unit's, or every
     unit's merged by time. collect: the last tail lines (null: all); search: lines matching
     the regular expression pattern; export: also written to output_path (JSON lines, or a JSON
-    list), never over an existing file unless overwrite. log_level: that level and above;
+    list; .jsonl/.json; a relative path lands in the home's reports/ folder, an absolute one
+    must be in the home or the server's working folder), never over an existing file unless
+    overwrite and it is a previous report. log_level: that level and above;
     since: "10m" ago or an ISO 8601 time. At most 5000 lines are returned."""
     target = execution_of(ops, execution_id, pipeline_name)
     if action == "search" and not pattern:
         raise ShipyardError("the search action needs a pattern", hint="pattern='error|warn'")
     if action == "export" and not output_path:
         raise ShipyardError("the export action needs output_path", hint="output_path='logs.jsonl'")
+    written = (
+        files.place(output_path, "logs", overwrite=overwrite)
+        if action == "export" and output_path
+        else None
+    )
     lines = ops.logs(
         target,
         unit,
@@ -427,9 +457,9 @@ def manage_execution_logs(
     kept = list(itertools.islice(lines, MAX_LOG_LINES + 1))
     truncated = len(kept) > MAX_LOG_LINES
     kept = kept[:MAX_LOG_LINES]
-    if action == "export" and output_path:
-        _export(kept, Path(output_path), output_format, overwrite=overwrite)
-    return LogsResult(target, action, kept, len(kept), truncated, output_path)
+    if written is not None:
+        _export(kept, written, output_format, overwrite=overwrite)
+    return LogsResult(target, action, kept, len(kept), truncated, str(written) if written else None)
 
 
 def _export(lines: list[LogLine], path: Path, output_format: str, *, overwrite: bool) -> None:
@@ -467,8 +497,9 @@ def handle_checkpoint_restart(
     background: bool = True,
 ) -> CheckpointResult:
     """create: checkpoint a running execution; list: its checkpoints (or every one); restore:
-    a new execution from checkpoint_id (waited for unless background). Automatic checkpoints
-    are a run option: the spec's checkpoint interval."""
+    a new execution from checkpoint_id (waited for unless background). There is no configure
+    action: automatic checkpoints are set per run, by run_pipeline's checkpoint_interval
+    (seconds) or the spec's execution.checkpoint_interval."""
     if action == "create":
         if execution_id is None:
             raise ShipyardError("create needs execution_id", hint="the running execution's id")

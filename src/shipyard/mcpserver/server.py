@@ -31,6 +31,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, RootModel, create_model
 
 from shipyard.errors import ShipyardError
+from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.toolkit import CallCancelled, Reporter, ToolSpec, registered
 
 INSTRUCTIONS = (
@@ -68,12 +69,17 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
     """The async tool the SDK registers for ``spec`` (see the module's docstring)."""
     signature = inspect.signature(spec.fn, eval_str=True)
     wants_report = "report" in signature.parameters
-    inputs = [p for name, p in signature.parameters.items() if name not in ("ops", "report")]
+    # A parameter named ``files`` receives where outputs may be written (mcpserver.outputs).
+    files = OutputRule.for_server(home) if "files" in signature.parameters else None
+    inputs = [
+        p for name, p in signature.parameters.items() if name not in ("ops", "report", "files")
+    ]
     model, wrapped = output_model(spec.name, signature.return_annotation)
 
     async def tool(ctx: Context, **arguments: Any) -> CallToolResult:
         report = reporter(ctx) if wants_report else None
-        call = functools.partial(_call, spec, home, arguments, report, wrapped)
+        given = {**arguments, "files": files} if files is not None else arguments
+        call = functools.partial(_call, spec, home, given, report, wrapped)
         try:
             # abandon_on_cancel: a cancelled call returns at once; the Reporter's event then
             # ends the thread's wait at its next pause.

@@ -4,7 +4,8 @@
 A tool function's first parameter is ``ops`` (the server opens the Operations for each call);
 a parameter named ``report`` receives a :class:`Reporter` — ``report(done, total, message)``
 sends progress, ``report.sleep(seconds)`` waits between polls and ends the tool early once the
-client has cancelled the call;
+client has cancelled the call; a parameter named ``files`` receives the
+:class:`shipyard.mcpserver.outputs.OutputRule` every path a tool writes goes through;
 every other parameter is the tool's input, its type hint giving the input schema, and the
 return hint the output schema. Tool functions are synchronous: the server runs each in a
 worker thread, so a long wait never blocks the MCP session.
