@@ -1,0 +1,226 @@
+"""Every query of the coordinator's users, groups, memberships, principals and signing key, by
+name (issue 13 §2). Each takes an open SQLAlchemy ``Connection``; the caller owns the
+transaction (``engine.begin()``), so several calls commit together or not at all."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shipyard.coordinator.authschema import groups, memberships, principals, signing_keys, users
+from shipyard.coordinator.tokens import Kind, Role, generate_key_pair, new_signature
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    name: str
+    password_hash: str
+    admin: bool
+    signature: int
+
+
+@dataclass(frozen=True)
+class PrincipalRow:
+    id: uuid.UUID
+    kind: Kind
+    group: str
+    signature: int
+    revoked: bool
+
+
+def _user(row: object) -> UserRow:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    return UserRow(
+        int(mapping["id"]),
+        str(mapping["name"]),
+        str(mapping["password_hash"]),
+        bool(mapping["admin"]),
+        int(mapping["signature"]),
+    )
+
+
+def user_by_name(connection: Connection, name: str) -> UserRow | None:
+    row = connection.execute(select(users).where(users.c.name == name)).first()
+    return _user(row) if row is not None else None
+
+
+def create_user(connection: Connection, name: str, password_hash: str, *, admin: bool) -> UserRow:
+    """A new user; :class:`sqlalchemy.exc.IntegrityError` when the name is taken."""
+    row = connection.execute(
+        insert(users)
+        .values(name=name, password_hash=password_hash, admin=admin, signature=new_signature())
+        .returning(users)
+    ).one()
+    return _user(row)
+
+
+def list_users(connection: Connection) -> list[UserRow]:
+    return [_user(row) for row in connection.execute(select(users).order_by(users.c.name))]
+
+
+def set_password(connection: Connection, user_id: int, password_hash: str) -> int:
+    """Store a new hash and draw a new signature (every older token of the user stops
+    working); the new signature."""
+    signature = new_signature()
+    connection.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=password_hash, signature=signature, updated_at=func.now())
+    )
+    return signature
+
+
+def set_admin(connection: Connection, user_id: int, admin: bool) -> None:
+    connection.execute(
+        update(users).where(users.c.id == user_id).values(admin=admin, updated_at=func.now())
+    )
+
+
+def count_admins(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).where(users.c.admin)).scalar_one())
+
+
+# Groups and memberships
+
+
+def group_id(connection: Connection, name: str) -> int | None:
+    found = connection.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
+    return int(found) if found is not None else None
+
+
+def create_group(connection: Connection, name: str, creator_id: int) -> int | None:
+    """A new group whose creator is its Admin; None when the name is taken."""
+    created = connection.execute(
+        pg_insert(groups)
+        .values(name=name, creator_id=creator_id)
+        .on_conflict_do_nothing(index_elements=[groups.c.name])
+        .returning(groups.c.id)
+    ).scalar()
+    if created is None:
+        return None
+    set_member(connection, int(created), creator_id, Role.ADMIN)
+    return int(created)
+
+
+def set_member(connection: Connection, group: int, user_id: int, role: Role) -> None:
+    """Add a member, or change the member's role."""
+    statement = pg_insert(memberships).values(user_id=user_id, group_id=group, role=int(role))
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[memberships.c.user_id, memberships.c.group_id],
+            set_={"role": statement.excluded.role},
+        )
+    )
+
+
+def remove_member(connection: Connection, group: int, user_id: int) -> bool:
+    removed = connection.execute(
+        delete(memberships).where(memberships.c.group_id == group, memberships.c.user_id == user_id)
+    )
+    return removed.rowcount > 0
+
+
+def role_in(connection: Connection, user_id: int, group_name: str) -> tuple[bool, Role | None]:
+    """(whether the group exists, the user's role in it or None)."""
+    row = connection.execute(
+        select(groups.c.id, memberships.c.role)
+        .select_from(
+            groups.outerjoin(
+                memberships,
+                (memberships.c.group_id == groups.c.id) & (memberships.c.user_id == user_id),
+            )
+        )
+        .where(groups.c.name == group_name)
+    ).first()
+    if row is None:
+        return False, None
+    return True, (Role(row.role) if row.role is not None else None)
+
+
+def groups_of(connection: Connection, user_id: int) -> dict[str, Role]:
+    rows = connection.execute(
+        select(groups.c.name, memberships.c.role)
+        .join(memberships, memberships.c.group_id == groups.c.id)
+        .where(memberships.c.user_id == user_id)
+        .order_by(groups.c.name)
+    )
+    return {str(row.name): Role(row.role) for row in rows}
+
+
+def all_groups(connection: Connection) -> list[str]:
+    return [
+        str(name)
+        for name in connection.execute(select(groups.c.name).order_by(groups.c.name)).scalars()
+    ]
+
+
+def members_of(connection: Connection, group: int) -> dict[str, Role]:
+    rows = connection.execute(
+        select(users.c.name, memberships.c.role)
+        .join(memberships, memberships.c.user_id == users.c.id)
+        .where(memberships.c.group_id == group)
+        .order_by(users.c.name)
+    )
+    return {str(row.name): Role(row.role) for row in rows}
+
+
+def count_group_admins(connection: Connection, group: int) -> int:
+    return int(
+        connection.execute(
+            select(func.count()).where(
+                memberships.c.group_id == group, memberships.c.role == int(Role.ADMIN)
+            )
+        ).scalar_one()
+    )
+
+
+# Worker and manager principals
+
+
+def create_principal(
+    connection: Connection, kind: Kind, group: int, creator_id: int
+) -> PrincipalRow:
+    new = uuid.uuid4()
+    signature = new_signature()
+    connection.execute(
+        insert(principals).values(
+            id=new, kind=kind.value, group_id=group, creator_id=creator_id, signature=signature
+        )
+    )
+    name = connection.execute(select(groups.c.name).where(groups.c.id == group)).scalar_one()
+    return PrincipalRow(new, kind, str(name), signature, False)
+
+
+def principal_by_id(connection: Connection, principal: uuid.UUID) -> PrincipalRow | None:
+    row = connection.execute(
+        select(principals, groups.c.name.label("group_name"))
+        .join(groups, groups.c.id == principals.c.group_id)
+        .where(principals.c.id == principal)
+    ).first()
+    if row is None:
+        return None
+    return PrincipalRow(
+        row.id, Kind(row.kind), str(row.group_name), int(row.signature), bool(row.revoked)
+    )
+
+
+# The signing key
+
+
+def signing_key_pair(connection: Connection) -> tuple[str, str]:
+    """The (private, public) PEM pair, made by whichever coordinator asks first: two starting
+    at once both insert, one wins, and both read the winner's pair."""
+    private_pem, public_pem = generate_key_pair()
+    connection.execute(
+        pg_insert(signing_keys)
+        .values(id=1, private_pem=private_pem, public_pem=public_pem)
+        .on_conflict_do_nothing(index_elements=[signing_keys.c.id])
+    )
+    row = connection.execute(
+        select(signing_keys.c.private_pem, signing_keys.c.public_pem).where(signing_keys.c.id == 1)
+    ).one()
+    return str(row.private_pem), str(row.public_pem)
