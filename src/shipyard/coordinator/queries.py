@@ -1,0 +1,186 @@
+"""Every SQL statement of the task queue, by name (STYLE 4: one module owns the queries).
+
+Parameters are always bound (``%(name)s``); the only text spliced in is a WHERE clause built by
+:func:`shipyard.coordinator.decisions.where_clause` from fixed column names and operators.
+"""
+
+from __future__ import annotations
+
+CHANNEL = "shipyard_tasks"
+
+NOTIFY = "SELECT pg_notify('shipyard_tasks', '')"
+
+TASK_COLUMNS = (
+    "uuid::text AS uuid, group_id, creator_id, state, priority, tags, labels, command, env, "
+    "local_path, timeout, max_attempts, attempts, "
+    "(SELECT u.uuid::text FROM tasks u WHERE u.id = t.watch_task) AS watch_upstream, "
+    "watch_state, lease_owner::text AS lease_owner, lease_expires, heartbeat_at, created_at, "
+    "started_at, ended_at, exit_status, output_tail, result, message"
+)
+
+UPSTREAMS = "SELECT uuid::text AS uuid, id, group_id FROM tasks WHERE uuid = ANY(%(uuids)s::uuid[])"
+
+# One statement for the whole batch: the rows travel as one JSON array (one round trip, no
+# parameter limit however many tasks). Ids are drawn in the SELECT's order (``n``, the place in
+# the batch), so the returned rows sorted by id pair with the batch's rows in order.
+SUBMIT = """
+INSERT INTO tasks (group_id, creator_id, priority, tags, labels, command, env, local_path,
+                   timeout, max_attempts, watch_task, watch_state)
+SELECT r.group_id, r.creator_id, r.priority, r.tags, r.labels, r.command, r.env, r.local_path,
+       r.timeout, r.max_attempts, r.watch_task, r.watch_state
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+    n bigint, group_id bigint, creator_id bigint, priority int, tags text[], labels jsonb,
+    command text[], env jsonb, local_path text, timeout double precision, max_attempts int,
+    watch_task bigint, watch_state text)
+ORDER BY r.n
+RETURNING id, uuid::text
+"""
+
+# Whether the watched upstream ``u`` reached the state task ``t`` waits for
+# (decisions.watch_outcome's "go").
+_REACHED = """CASE t.watch_state
+    WHEN 'started' THEN u.started_at IS NOT NULL
+    WHEN 'ended' THEN u.state IN ('succeeded', 'failed', 'cancelled')
+    ELSE u.state = t.watch_state END"""
+
+# The claim: lock up to n fetchable rows, skipping rows other fetchers hold, in priority then
+# age order, and mark them running in the same statement (no window between lock and mark).
+# The ordered, locked select sits in a subquery, as the locking clause applies after ORDER BY.
+FETCH = f"""
+WITH worker AS (
+    SELECT group_id, tags FROM workers WHERE id = %(worker)s::uuid AND state = 'active'
+), claimed AS (
+    UPDATE tasks SET state = 'running', attempts = tasks.attempts + 1,
+        lease_owner = %(worker)s::uuid, lease_expires = now() + make_interval(secs => %(lease)s),
+        heartbeat_at = now(), started_at = coalesce(tasks.started_at, now())
+    WHERE tasks.id IN (
+        SELECT t.id FROM tasks t, worker w
+        WHERE t.state = 'queued' AND t.group_id = w.group_id AND t.tags <@ w.tags
+          AND (t.watch_task IS NULL OR EXISTS (
+                SELECT 1 FROM tasks u WHERE u.id = t.watch_task AND {_REACHED}))
+        ORDER BY t.priority DESC, t.id
+        LIMIT %(limit)s
+        FOR UPDATE OF t SKIP LOCKED)
+    RETURNING tasks.id, tasks.uuid::text AS uuid, tasks.attempts, tasks.command, tasks.env,
+        tasks.local_path, tasks.timeout, tasks.priority, tasks.lease_expires
+), logged AS (
+    INSERT INTO attempts (task_id, number, worker_id)
+    SELECT id, attempts, %(worker)s::uuid FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority DESC, id
+"""  # noqa: S608 (constant text, spliced at import)
+
+# Leases run out (or a worker lets its tasks go): back to the queue while attempts remain,
+# given up otherwise; the attempt that held the lease is recorded as lost. SKIP LOCKED here too,
+# so two fetchers recovering at once never both move the same row.
+RECOVER = """
+WITH expired AS (
+    SELECT id FROM tasks
+    WHERE state = 'running' AND (lease_expires < now() OR lease_owner = %(release)s::uuid)
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE tasks t SET
+        state = CASE WHEN t.attempts >= t.max_attempts THEN 'failed' ELSE 'queued' END,
+        ended_at = CASE WHEN t.attempts >= t.max_attempts THEN now() END,
+        message = CASE WHEN t.attempts >= t.max_attempts
+            THEN format('gave up after %%s attempts: the last lost its lease', t.attempts)
+            ELSE format('attempt %%s lost its lease; queued again', t.attempts) END,
+        lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
+    FROM expired WHERE t.id = expired.id
+    RETURNING t.id, t.attempts, t.state
+), lost AS (
+    UPDATE attempts a SET outcome = 'lost', ended_at = now()
+    FROM moved WHERE a.task_id = moved.id AND a.number = moved.attempts AND a.outcome = 'running'
+)
+SELECT id, state FROM moved
+"""
+
+HEARTBEAT_WORKER = """
+UPDATE workers SET last_heartbeat = now() WHERE id = %(worker)s::uuid RETURNING state
+"""
+
+HEARTBEAT_TASKS = """
+UPDATE tasks SET lease_expires = now() + make_interval(secs => %(lease)s), heartbeat_at = now()
+WHERE lease_owner = %(worker)s::uuid AND state = 'running'
+RETURNING uuid::text
+"""
+
+HELD = """
+SELECT id, state, attempts, max_attempts, lease_owner::text AS lease_owner
+FROM tasks WHERE uuid = %(uuid)s::uuid FOR UPDATE
+"""
+
+END_ATTEMPT = """
+UPDATE attempts SET outcome = %(outcome)s, ended_at = now(), exit_status = %(exit_status)s
+WHERE task_id = %(id)s AND number = %(number)s
+"""
+
+END_TASK = """
+UPDATE tasks SET state = %(state)s, exit_status = %(exit_status)s, output_tail = %(output_tail)s,
+    result = %(result)s::jsonb, message = %(message)s,
+    ended_at = CASE WHEN %(state)s IN ('succeeded', 'failed') THEN now() END,
+    lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
+WHERE id = %(id)s
+"""
+
+# Tasks whose watched upstream ended without reaching the state they wait for can never go:
+# cancelled, saying why, instead of waiting forever.
+CANCEL_UNREACHABLE = f"""
+UPDATE tasks t SET state = 'cancelled', ended_at = now(),
+    message = format('upstream %%s ended %%s; it was watched for %%s', u.uuid, u.state,
+                     t.watch_state)
+FROM tasks u
+WHERE t.watch_task = u.id AND u.id = ANY(%(ended)s) AND t.state = 'queued'
+  AND u.state IN ('succeeded', 'failed', 'cancelled') AND NOT ({_REACHED})
+RETURNING t.id
+"""  # noqa: S608 (constant text, spliced at import)
+
+WATCHED = "SELECT 1 FROM tasks WHERE watch_task = ANY(%(ids)s) AND state = 'queued' LIMIT 1"
+
+GET = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE uuid = %(uuid)s::uuid"  # noqa: S608
+
+STATE_OF = "SELECT state, started_at IS NOT NULL AS started FROM tasks WHERE uuid = %(uuid)s::uuid"
+
+ATTEMPTS = """
+SELECT a.number, a.worker_id::text AS worker_id, a.started_at, a.ended_at, a.outcome,
+       a.exit_status
+FROM attempts a JOIN tasks t ON t.id = a.task_id
+WHERE t.uuid = %(uuid)s::uuid ORDER BY a.number
+"""
+
+# The columns a user may change before the task starts (decisions.can_edit); the SET list is
+# made of these fixed names only.
+EDITABLE = ("priority", "tags", "labels", "command", "env", "timeout", "max_attempts",
+            "local_path")  # fmt: skip
+EDIT = """
+UPDATE tasks SET {assignments}
+WHERE uuid = %(uuid)s::uuid AND state = 'queued' AND started_at IS NULL
+RETURNING id
+"""
+
+CANCEL = """
+UPDATE tasks t SET state = 'cancelled', ended_at = now(), message = %(message)s
+WHERE {where} AND t.state = 'queued'
+RETURNING t.id, t.uuid::text
+"""
+
+REGISTER = """
+INSERT INTO workers (group_id, tags) VALUES (%(group)s, %(tags)s) RETURNING id::text
+"""
+
+LEAVE = "UPDATE workers SET state = 'gone' WHERE id = %(worker)s::uuid RETURNING id"
+
+WORKER_EXISTS = "SELECT state FROM workers WHERE id = %(worker)s::uuid"
+
+ADD_ARTIFACT = """
+INSERT INTO artifacts (task_id, name, size, path)
+SELECT id, %(name)s, %(size)s, %(path)s FROM tasks WHERE uuid = %(uuid)s::uuid
+ON CONFLICT (task_id, name) DO UPDATE SET size = EXCLUDED.size, path = EXCLUDED.path,
+    created_at = now()
+RETURNING id
+"""
+
+ARTIFACTS = """
+SELECT a.name, a.size, a.path, a.created_at FROM artifacts a JOIN tasks t ON t.id = a.task_id
+WHERE t.uuid = %(uuid)s::uuid ORDER BY a.name
+"""

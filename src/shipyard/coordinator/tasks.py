@@ -1,0 +1,594 @@
+"""The coordinator's task queue on PostgreSQL (issue 13 §3): submit, query, edit, cancel, fetch
+with a lease, heartbeat, report, recover, and wait for work with LISTEN/NOTIFY.
+
+Synchronous psycopg 3, one connection per :class:`TaskQueue`, used by one thread at a time:
+FastAPI runs plain ``def`` handlers in its thread pool, workers and the bench are threads or
+processes, and a blocking ``notifies(timeout=…)`` is the simplest correct wait. Async would
+save a thread per long-polling fetcher; ``asyncio.to_thread`` over this class gives that to an
+async caller without a second implementation to keep right.
+
+Delivery is at least once: a task whose lease runs out runs again (its attempt recorded as
+lost), and every report carries the attempt number it was fetched with, so a worker that lost
+its lease cannot overwrite what the next attempt reports (a fencing token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shipyard.coordinator import queries
+from shipyard.coordinator.decisions import (
+    Outcome,
+    TaskFilter,
+    TaskSpec,
+    after_attempt,
+    can_cancel,
+    can_edit,
+    checked_uuid,
+    local_path_problem,
+    page,
+    spec_problem,
+    tail,
+    where_clause,
+)
+from shipyard.coordinator.migrate import libpq_url
+from shipyard.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import DictRow
+
+#: How long a fetched task is a worker's before it must heartbeat (seconds).
+LEASE = 30.0
+#: The longest output tail a task keeps (characters; the full log stays with the worker).
+OUTPUT_TAIL = 64 * 1024
+#: How often a waiting fetcher looks again with no notification (the safety net, seconds).
+POLL = 5.0
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submitted:
+    index: int
+    uuid: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubmitReport:
+    """A batch's outcome, task by task (``index`` is its place in the batch)."""
+
+    accepted: list[Submitted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A task a worker fetched: what to run, and the attempt number to report with."""
+
+    uuid: str
+    attempt: int
+    command: list[str]
+    env: dict[str, str]
+    local_path: str | None
+    timeout: float | None
+    priority: int
+    lease_expires: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    worker_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+    exit_status: int | None
+
+
+@dataclass(frozen=True)
+class Task:
+    uuid: str
+    group_id: int
+    creator_id: int
+    state: str
+    priority: int
+    tags: list[str]
+    labels: dict[str, Any]
+    command: list[str]
+    env: dict[str, str]
+    local_path: str | None
+    timeout: float | None
+    max_attempts: int
+    attempts: int
+    watch_upstream: str | None
+    watch_state: str | None
+    lease_owner: str | None
+    lease_expires: datetime | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    exit_status: int | None
+    output_tail: str | None
+    result: Any
+    message: str | None
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    cancelled: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    size: int
+    path: str
+    created_at: datetime
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+
+class TaskQueue:
+    """The queue over one connection. ``close()`` (or ``with``) when done."""
+
+    def __init__(self, url: str, *, lease: float = LEASE) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.url = libpq_url(url)
+        self.lease = lease
+        with _translated(self.url):
+            self._db: psycopg.Connection[DictRow] = psycopg.connect(
+                self.url, autocommit=True, row_factory=dict_row
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TaskQueue:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
+        with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
+            yield cursor
+
+    # --- submitting ---
+
+    def submit(self, specs: Sequence[TaskSpec]) -> SubmitReport:
+        """Queue the valid tasks of a batch in one statement; refuse the others, saying why."""
+        refused = [Refused(i, p) for i, spec in enumerate(specs) if (p := spec_problem(spec))]
+        bad = {entry.index for entry in refused}
+        with self._transaction() as cursor:
+            upstreams = self._upstreams(cursor, [s for i, s in enumerate(specs) if i not in bad])
+            rows: list[tuple[int, dict[str, Any]]] = []
+            for index, spec in enumerate(specs):
+                if index in bad:
+                    continue
+                row, problem = _row(spec, upstreams)
+                if problem:
+                    refused.append(Refused(index, problem))
+                else:
+                    rows.append((index, {**row, "n": index}))
+            accepted: list[Submitted] = []
+            if rows:
+                cursor.execute(queries.SUBMIT, {"rows": json.dumps([row for _, row in rows])})
+                made = sorted(cursor.fetchall(), key=lambda m: int(m["id"]))
+                accepted = [Submitted(i, m["uuid"]) for (i, _), m in zip(rows, made, strict=True)]
+                cursor.execute(queries.NOTIFY)
+        return SubmitReport(accepted, sorted(refused, key=lambda entry: entry.index))
+
+    def submit_one(self, spec: TaskSpec) -> str:
+        """One task's uuid, or BadRequest saying why it was refused."""
+        report = self.submit([spec])
+        if report.refused:
+            raise BadRequest(report.refused[0].reason, hint="fix that field and submit again")
+        return report.accepted[0].uuid
+
+    @staticmethod
+    def _upstreams(
+        cursor: psycopg.Cursor[DictRow], specs: Sequence[TaskSpec]
+    ) -> dict[str, tuple[int, int]]:
+        wanted = sorted({checked_uuid(s.watch.upstream) for s in specs if s.watch})
+        if not wanted:
+            return {}
+        cursor.execute(queries.UPSTREAMS, {"uuids": wanted})
+        return {row["uuid"]: (row["id"], row["group_id"]) for row in cursor.fetchall()}
+
+    # --- reading ---
+
+    def get(self, uuid: str) -> Task:
+        with self._transaction() as cursor:
+            cursor.execute(queries.GET, {"uuid": checked_uuid(uuid)})
+            row = cursor.fetchone()
+        if row is None:
+            raise _not_found(uuid)
+        return Task(**row)
+
+    def attempts(self, uuid: str) -> list[Attempt]:
+        self.get(uuid)
+        with self._transaction() as cursor:
+            cursor.execute(queries.ATTEMPTS, {"uuid": checked_uuid(uuid)})
+            return [Attempt(**row) for row in cursor.fetchall()]
+
+    def query(self, chosen: TaskFilter, *, limit: int = 50, offset: int = 0) -> list[Task]:
+        """The matching tasks, newest first, one page of them."""
+        where, params = where_clause(chosen)
+        limit, offset = page(limit, offset)
+        sql = (
+            f"SELECT {queries.TASK_COLUMNS} FROM tasks t WHERE {where} "  # noqa: S608 (fixed text)
+            "ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s"
+        )
+        with self._transaction() as cursor:
+            cursor.execute(sql.encode(), {**params, "limit": limit, "offset": offset})
+            return [Task(**row) for row in cursor.fetchall()]
+
+    def count(self, chosen: TaskFilter) -> int:
+        where, params = where_clause(chosen)
+        with self._transaction() as cursor:
+            cursor.execute(f"SELECT count(*) AS n FROM tasks t WHERE {where}".encode(), params)  # noqa: S608
+            row = cursor.fetchone()
+        return int(row["n"]) if row else 0
+
+    # --- changing before it runs ---
+
+    def edit(self, uuid: str, **changes: Any) -> Task:
+        """Change fields of a task that has not started (Conflict, 409, once it has)."""
+        unknown = sorted(set(changes) - set(queries.EDITABLE))
+        if unknown:
+            raise BadRequest(
+                f"{unknown[0]} cannot be edited",
+                hint=f"editable fields: {', '.join(queries.EDITABLE)}",
+            )
+        current = self.get(uuid)
+        merged = TaskSpec(**{**_spec_fields(current), **changes})
+        problem = spec_problem(merged)
+        if problem:
+            raise BadRequest(problem, hint="fix that field and edit again")
+        assignments = ", ".join(f"{name} = %({name})s" for name in changes)
+        params = {name: _bindable(name, value) for name, value in changes.items()}
+        with self._transaction() as cursor:
+            cursor.execute(
+                queries.EDIT.format(assignments=assignments).encode(),
+                {**params, "uuid": current.uuid},
+            )
+            done = cursor.fetchone()
+        if done is None:
+            raise self._not_editable(uuid)
+        return self.get(uuid)
+
+    def _not_editable(self, uuid: str) -> Conflict:
+        now = self.get(uuid)
+        assert not can_edit(now.state, now.started_at is not None)
+        return Conflict(
+            f"task {uuid} has {'started' if now.started_at else now.state}; only a task that "
+            "has not started can be edited",
+            hint="submit a new task with the changes (and cancel this one if it is queued)",
+        )
+
+    def cancel(self, uuid: str) -> None:
+        report = self.cancel_many([uuid])
+        if report.refused:
+            reason = report.refused[checked_uuid(uuid)]
+            if "no task" in reason:
+                raise _not_found(uuid)
+            raise Conflict(f"task {uuid} {reason}", hint="only queued tasks can be cancelled")
+
+    def cancel_many(self, uuids: Sequence[str], *, by: str = "a user") -> CancelReport:
+        """Cancel each queued task of the list; say for each other why not."""
+        wanted = [checked_uuid(uuid) for uuid in uuids]
+        done = self._cancel(TaskFilter(uuids=wanted), by)
+        refused: dict[str, str] = {}
+        for uuid in wanted:
+            if uuid not in done:
+                refused[uuid] = self._why_not_cancelled(uuid)
+        return CancelReport(done, refused)
+
+    def cancel_where(self, chosen: TaskFilter, *, by: str = "a user") -> list[str]:
+        """Cancel every queued task the filter matches; their uuids."""
+        return self._cancel(chosen, by)
+
+    def _cancel(self, chosen: TaskFilter, by: str) -> list[str]:
+        where, params = where_clause(chosen)
+        with self._transaction() as cursor:
+            cursor.execute(
+                queries.CANCEL.format(where=where).encode(),
+                {**params, "message": f"cancelled by {by}"},
+            )
+            rows = cursor.fetchall()
+            self._after_ends(cursor, [row["id"] for row in rows])
+        return [row["uuid"] for row in rows]
+
+    def _why_not_cancelled(self, uuid: str) -> str:
+        with self._transaction() as cursor:
+            cursor.execute(queries.STATE_OF, {"uuid": uuid})
+            row = cursor.fetchone()
+        if row is None:
+            return "no task has this id"
+        assert not can_cancel(row["state"])
+        return f"is {row['state']}"
+
+    # --- workers ---
+
+    def register_worker(self, group_id: int, tags: Sequence[str] = ()) -> str:
+        """A new worker's id: it fetches tasks of ``group_id`` whose tags it has all of."""
+        with self._transaction() as cursor:
+            cursor.execute(queries.REGISTER, {"group": group_id, "tags": list(tags)})
+            row = cursor.fetchone()
+        assert row is not None
+        return str(row["id"])
+
+    def leave(self, worker: str) -> list[str]:
+        """The worker is gone: its running tasks go back to the queue now (attempts lost)."""
+        worker = checked_uuid(worker, "worker id")
+        with self._transaction() as cursor:
+            cursor.execute(queries.LEAVE, {"worker": worker})
+            if cursor.fetchone() is None:
+                raise NotFound(f"no worker {worker}", hint="a worker registers first")
+        return self.recover(release=worker)
+
+    def fetch(self, worker: str, limit: int = 1) -> list[Claimed]:
+        """Claim up to ``limit`` tasks for ``worker`` (leases recovered first)."""
+        worker = checked_uuid(worker, "worker id")
+        self.recover()
+        with self._transaction() as cursor:
+            cursor.execute(queries.FETCH, {"worker": worker, "limit": limit, "lease": self.lease})
+            rows = cursor.fetchall()
+            if not rows:
+                self._check_worker(cursor, worker)
+        return [
+            Claimed(
+                uuid=row["uuid"],
+                attempt=row["attempts"],
+                command=row["command"],
+                env=row["env"],
+                local_path=row["local_path"],
+                timeout=row["timeout"],
+                priority=row["priority"],
+                lease_expires=row["lease_expires"],
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _check_worker(cursor: psycopg.Cursor[DictRow], worker: str) -> None:
+        cursor.execute(queries.WORKER_EXISTS, {"worker": worker})
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound(f"no worker {worker}", hint="register the worker first")
+        if row["state"] != "active":
+            raise Conflict(f"worker {worker} is {row['state']}", hint="register again")
+
+    def fetch_wait(
+        self, worker: str, listener: Listener, *, limit: int = 1, wait: float = 30.0
+    ) -> list[Claimed]:
+        """Like :meth:`fetch`, but wait up to ``wait`` seconds for work: woken by a
+        notification on submit, looking again every :data:`POLL` seconds in case one was lost.
+        The listener listens before the first look, so a submit in between is not missed."""
+        deadline = time.monotonic() + wait
+        while True:
+            claimed = self.fetch(worker, limit)
+            left = deadline - time.monotonic()
+            if claimed or left <= 0:
+                return claimed
+            listener.wait(min(left, POLL))
+
+    def heartbeat(self, worker: str) -> list[str]:
+        """Extend the leases of the worker's running tasks; the uuids it still holds (a task
+        missing from the list was recovered from it and must be abandoned)."""
+        worker = checked_uuid(worker, "worker id")
+        with self._transaction() as cursor:
+            cursor.execute(queries.HEARTBEAT_WORKER, {"worker": worker})
+            if cursor.fetchone() is None:
+                raise NotFound(f"no worker {worker}", hint="register the worker first")
+            cursor.execute(queries.HEARTBEAT_TASKS, {"worker": worker, "lease": self.lease})
+            return sorted(row["uuid"] for row in cursor.fetchall())
+
+    def report(
+        self,
+        worker: str,
+        uuid: str,
+        attempt: int,
+        *,
+        exit_status: int,
+        output: str | None = None,
+        result: Any = None,
+    ) -> str:
+        """The end of attempt ``attempt``: the task's next state (queued again while attempts
+        remain after a failure). Conflict (409) when the lease is no longer this attempt's."""
+        worker, uuid = checked_uuid(worker, "worker id"), checked_uuid(uuid)
+        outcome: Outcome = "succeeded" if exit_status == 0 else "failed"
+        with self._transaction() as cursor:
+            cursor.execute(queries.HELD, {"uuid": uuid})
+            held = cursor.fetchone()
+            if held is None:
+                raise _not_found(uuid)
+            _check_lease(held, worker, uuid, attempt)
+            state = after_attempt(outcome, attempt, held["max_attempts"])
+            cursor.execute(
+                queries.END_ATTEMPT,
+                {
+                    "outcome": outcome,
+                    "exit_status": exit_status,
+                    "id": held["id"],
+                    "number": attempt,
+                },
+            )
+            message = None
+            if state == "failed":
+                message = f"gave up after {attempt} attempts: the last exited {exit_status}"
+            cursor.execute(
+                queries.END_TASK,
+                {
+                    "state": state,
+                    "exit_status": exit_status,
+                    "output_tail": tail(output, OUTPUT_TAIL),
+                    "result": json.dumps(result) if result is not None else None,
+                    "message": message,
+                    "id": held["id"],
+                },
+            )
+            if state == "queued":
+                cursor.execute(queries.NOTIFY)
+            else:
+                self._after_ends(cursor, [held["id"]])
+        return state
+
+    def recover(self, release: str | None = None) -> list[str]:
+        """Tasks whose lease ran out (or held by ``release``) back to the queue, or given up
+        when out of attempts; the states they went to, by task id."""
+        with self._transaction() as cursor:
+            cursor.execute(queries.RECOVER, {"release": release})
+            moved = cursor.fetchall()
+            if moved:
+                cursor.execute(queries.NOTIFY)
+                self._after_ends(cursor, [row["id"] for row in moved if row["state"] == "failed"])
+        return [row["state"] for row in moved]
+
+    def _after_ends(self, cursor: psycopg.Cursor[DictRow], ended: list[int]) -> None:
+        """Tasks that ended may unblock watchers (notify) or make them impossible (cancel
+        those, and so on down the chain)."""
+        while ended:
+            cursor.execute(queries.WATCHED, {"ids": ended})
+            if cursor.fetchone() is None:
+                return
+            cursor.execute(queries.NOTIFY)
+            cursor.execute(queries.CANCEL_UNREACHABLE, {"ended": ended})
+            ended = [row["id"] for row in cursor.fetchall()]
+
+    # --- artifacts ---
+
+    def add_artifact(self, uuid: str, name: str, size: int, path: str) -> None:
+        """Record a file the task produced, stored at ``path`` under the storage folder."""
+        for value in (name, path):
+            problem = local_path_problem(value)
+            if problem:
+                raise BadRequest(problem.replace("local_path", "artifact"), hint="a plain name")
+        with self._transaction() as cursor:
+            cursor.execute(
+                queries.ADD_ARTIFACT, {"uuid": checked_uuid(uuid), "name": name, "size": size,
+                                       "path": path}
+            )  # fmt: skip
+            if cursor.fetchone() is None:
+                raise _not_found(uuid)
+
+    def artifacts(self, uuid: str) -> list[Artifact]:
+        self.get(uuid)
+        with self._transaction() as cursor:
+            cursor.execute(queries.ARTIFACTS, {"uuid": checked_uuid(uuid)})
+            return [Artifact(**row) for row in cursor.fetchall()]
+
+
+class Listener:
+    """A connection of its own that LISTENs for "there is work" (never the work itself: a
+    notification is a hint; the queue is always queried again)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = libpq_url(url)
+        with _translated(self.url):
+            self._db = psycopg.connect(self.url, autocommit=True)
+            self._db.execute(f"LISTEN {queries.CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a notification came within ``timeout`` seconds (all pending ones taken)."""
+        with _translated(self.url):
+            got = any(True for _ in self._db.notifies(timeout=timeout, stop_after=1))
+            # Drain what else arrived: one look at the queue answers them all.
+            while any(True for _ in self._db.notifies(timeout=0, stop_after=1)):
+                pass
+        return got
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _translated(url: str) -> Iterator[None]:
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        first = (str(error).strip().splitlines() or ["no answer"])[0]
+        raise DatabaseUnavailable(
+            f"the coordinator's database at {url.rsplit('@', 1)[-1]} does not answer: {first}",
+            hint="check that PostgreSQL runs there and `shipyard db upgrade` was run",
+        ) from None
+
+
+def _not_found(uuid: str) -> NotFound:
+    return NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
+
+
+def _check_lease(held: DictRow, worker: str, uuid: str, attempt: int) -> None:
+    if held["state"] != "running" or held["lease_owner"] != worker or held["attempts"] != attempt:
+        raise Conflict(
+            f"task {uuid}'s attempt {attempt} no longer holds its lease (the task is "
+            f"{held['state']}, at attempt {held['attempts']})",
+            hint="the lease ran out and the task was recovered; drop this attempt's result",
+        )
+
+
+def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[str, Any], str]:
+    """The JSON row SUBMIT inserts, or why not (an upstream unknown or of another group)."""
+    watch_task = None
+    if spec.watch:
+        found = upstreams.get(checked_uuid(spec.watch.upstream))
+        if found is None or found[1] != spec.group_id:
+            return {}, f"watch upstream {spec.watch.upstream} is no task of group {spec.group_id}"
+        watch_task = found[0]
+    row = {key: value for key, value in asdict(spec).items() if key != "watch"}
+    row.update(watch_task=watch_task, watch_state=spec.watch.state if spec.watch else None)
+    return row, ""
+
+
+def _spec_fields(task: Task) -> dict[str, Any]:
+    return {
+        "command": task.command,
+        "group_id": task.group_id,
+        "creator_id": task.creator_id,
+        "tags": task.tags,
+        "labels": task.labels,
+        "env": task.env,
+        "priority": task.priority,
+        "timeout": task.timeout,
+        "max_attempts": task.max_attempts,
+        "local_path": task.local_path,
+    }
+
+
+def _bindable(name: str, value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value) if name in ("labels", "env") else value
