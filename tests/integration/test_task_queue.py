@@ -13,7 +13,7 @@ import pytest
 from shipyard.coordinator import migrate, tasks
 from shipyard.coordinator.decisions import TaskFilter, TaskSpec, Watch
 from shipyard.coordinator.tasks import Listener, TaskQueue
-from shipyard.errors import BadRequest, Conflict, NotFound
+from shipyard.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 GROUP = 1
@@ -32,7 +32,8 @@ def queue(url: str) -> Iterator[TaskQueue]:
 
 
 def spec(*command: str, **fields: object) -> TaskSpec:
-    return TaskSpec(command=list(command or ["true"]), group_id=GROUP, creator_id=1, **fields)  # type: ignore[arg-type]
+    given: dict[str, object] = {"group_id": GROUP, "creator_id": 1, **fields}
+    return TaskSpec(command=list(command or ["true"]), **given)  # type: ignore[arg-type]
 
 
 def submit(queue: TaskQueue, *specs: TaskSpec) -> list[str]:
@@ -340,3 +341,22 @@ def test_an_unknown_worker_is_told_so(queue: TaskQueue) -> None:
         queue.fetch("00000000-0000-4000-8000-000000000000")
     with pytest.raises(BadRequest, match="worker id"):
         queue.heartbeat("nope")
+
+
+def test_hostile_values_are_refused_not_crashed(queue: TaskQueue) -> None:
+    report = queue.submit([spec(labels={"a": "x\x00"}), spec(group_id=2**63)])  # type: ignore[arg-type]
+    assert [entry.index for entry in report.refused] == [0, 1]
+    (uuid,) = submit(queue, spec())
+    worker = queue.register_worker(GROUP)
+    queue.fetch(worker)
+    with pytest.raises(BadRequest, match="exit_status"):
+        queue.report(worker, uuid, 1, exit_status=2**40)
+    with pytest.raises(BadRequest, match="limit"):
+        queue.fetch(worker, 0)
+    queue.report(worker, uuid, 1, exit_status=0, output="bin\x00ary")
+    assert queue.get(uuid).output_tail == "bin\ufffdary"
+
+
+def test_a_database_without_tables_says_to_upgrade(pg_url: str) -> None:  # noqa: F811
+    with TaskQueue(pg_url) as bare, pytest.raises(DatabaseUnavailable, match="no task tables"):
+        bare.get("00000000-0000-4000-8000-000000000000")

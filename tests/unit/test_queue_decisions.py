@@ -17,10 +17,13 @@ from shipyard.coordinator.decisions import (
     can_cancel,
     can_edit,
     int_condition,
+    json_problem,
     lease_expired,
     local_path_problem,
     page,
+    report_problem,
     spec_problem,
+    tail,
     watch_outcome,
     where_clause,
 )
@@ -228,3 +231,37 @@ def test_pages(limit: int, offset: int, ok: bool) -> None:
     else:
         with pytest.raises(BadRequest):
             page(limit, offset)
+
+
+@pytest.mark.parametrize(
+    ("value", "mapping", "said"),
+    [
+        ({"a": [1, "b"]}, True, None),
+        (["a"], True, "must be a JSON object"),
+        (["a"], False, None),
+        ({"a": "x\x00y"}, True, "NUL"),
+        ({"a": float("nan")}, True, "is not JSON"),
+        ({"a": object()}, True, "is not JSON"),
+    ],
+)
+def test_json_values(value: object, mapping: bool, said: str | None) -> None:
+    problem = json_problem("labels", value, mapping=mapping)
+    assert (problem is None) if said is None else (said in str(problem))
+
+
+@pytest.mark.parametrize(
+    ("text", "keep", "kept"),
+    [(None, 5, None), ("abc", 5, "abc"), ("abcdef", 3, "def"), ("a\x00b", 5, "a\ufffdb")],
+)
+def test_output_tail(text: str | None, keep: int, kept: str | None) -> None:
+    assert tail(text, keep) == kept
+
+
+@pytest.mark.parametrize(
+    ("exit_status", "result", "said"),
+    [(0, None, None), (-9, {"x": 1}, None), (2**40, None, "outside"), ("1", None, "whole"),
+     (0, {"x": b"raw"}, "is not JSON")],
+)  # fmt: skip
+def test_reports(exit_status: object, result: object, said: str | None) -> None:
+    problem = report_problem(exit_status, result)
+    assert (problem is None) if said is None else (said in str(problem))

@@ -184,12 +184,28 @@ def _watch_problem(watch: Watch | None) -> str | None:
     return uuid_problem(watch.upstream, "watch upstream")
 
 
+def json_problem(name: str, value: object, *, mapping: bool = False) -> str | None:
+    """Why ``value`` cannot be stored as JSONB (None: it can). PostgreSQL's JSONB refuses
+    the NUL character, so it is refused here with a message rather than there with a 500."""
+    if mapping and not isinstance(value, dict):
+        return f"{name} must be a JSON object"
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return f"{name} is not JSON: {str(error)[:80]}"
+    if "\\u0000" in text:
+        return f"{name} must not contain NUL characters"
+    return None
+
+
 def spec_problem(spec: TaskSpec) -> str | None:
     """The first thing wrong with a submission (None: it can be queued)."""
     return (
-        _command_problem(spec.command)
+        _int_problem("group_id", spec.group_id, 0, 2**62)
+        or _int_problem("creator_id", spec.creator_id, 0, 2**62)
+        or _command_problem(spec.command)
         or _strings_problem("tags", spec.tags)
-        or (None if isinstance(spec.labels, dict) else "labels must be a JSON object")
+        or json_problem("labels", spec.labels, mapping=True)
         or _env_problem(spec.env)
         or _limits_problem(spec)
         or (local_path_problem(spec.local_path) if spec.local_path is not None else None)
@@ -298,7 +314,15 @@ def page(limit: int, offset: int) -> tuple[int, int]:
 
 
 def tail(text: str | None, keep: int) -> str | None:
-    """The last ``keep`` characters of a task's output: what a user looks at first."""
-    if text is None or len(text) <= keep:
-        return text
-    return text[-keep:]
+    """The last ``keep`` characters of a task's output: what a user looks at first. A NUL
+    (which PostgreSQL's text cannot hold) shows as U+FFFD."""
+    if text is None:
+        return None
+    return text[-keep:].replace("\x00", "\ufffd")
+
+
+def report_problem(exit_status: object, result: object) -> str | None:
+    """What is wrong with a worker's report (None: it can be recorded)."""
+    return _int_problem("exit_status", exit_status, *INT32) or (
+        json_problem("result", result) if result is not None else None
+    )

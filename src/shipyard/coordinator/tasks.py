@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.coordinator import queries
 from shipyard.coordinator.decisions import (
+    MAX_LIMIT,
     Outcome,
     TaskFilter,
     TaskSpec,
@@ -33,6 +34,7 @@ from shipyard.coordinator.decisions import (
     checked_uuid,
     local_path_problem,
     page,
+    report_problem,
     spec_problem,
     tail,
     where_clause,
@@ -350,6 +352,8 @@ class TaskQueue:
     def fetch(self, worker: str, limit: int = 1) -> list[Claimed]:
         """Claim up to ``limit`` tasks for ``worker`` (leases recovered first)."""
         worker = checked_uuid(worker, "worker id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest(f"limit {limit!r} is outside 1..{MAX_LIMIT}", hint="fetch fewer")
         self.recover()
         with self._transaction() as cursor:
             cursor.execute(queries.FETCH, {"worker": worker, "limit": limit, "lease": self.lease})
@@ -417,6 +421,9 @@ class TaskQueue:
         """The end of attempt ``attempt``: the task's next state (queued again while attempts
         remain after a failure). Conflict (409) when the lease is no longer this attempt's."""
         worker, uuid = checked_uuid(worker, "worker id"), checked_uuid(uuid)
+        problem = report_problem(exit_status, result)
+        if problem:
+            raise BadRequest(problem, hint="report a whole exit status and a JSON result")
         outcome: Outcome = "succeeded" if exit_status == 0 else "failed"
         with self._transaction() as cursor:
             cursor.execute(queries.HELD, {"uuid": uuid})
@@ -540,11 +547,27 @@ def _translated(url: str) -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as error:
-        first = (str(error).strip().splitlines() or ["no answer"])[0]
         raise DatabaseUnavailable(
-            f"the coordinator's database at {url.rsplit('@', 1)[-1]} does not answer: {first}",
+            f"the coordinator's database at {url.rsplit('@', 1)[-1]} does not answer: "
+            f"{_first_line(error)}",
             hint="check that PostgreSQL runs there and `shipyard db upgrade` was run",
         ) from None
+    except psycopg.errors.UndefinedTable as error:
+        raise DatabaseUnavailable(
+            f"the coordinator's database has no task tables: {_first_line(error)}",
+            hint="run `shipyard db upgrade --db URL` first",
+        ) from None
+    except (psycopg.DataError, psycopg.IntegrityError) as error:
+        # The last line of defence: values the checks above let through but PostgreSQL
+        # refuses are the request's fault (400), said as PostgreSQL says it, never a 500.
+        raise BadRequest(
+            f"the database refused a value: {_first_line(error)}",
+            hint="check the request's values",
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or ["no detail"])[0]
 
 
 def _not_found(uuid: str) -> NotFound:
