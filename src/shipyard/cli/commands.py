@@ -1020,6 +1020,7 @@ def main(argv: list[str]) -> int:
 
 # Command groups kept in modules of their own; importing them registers their commands on `app`.
 from shipyard.cli import (  # noqa: E402
+    admin_cli,  # noqa: F401
     analysis_cli,  # noqa: F401
     db_cli,  # noqa: F401
     index_cli,  # noqa: F401

@@ -19,9 +19,16 @@ if TYPE_CHECKING:
     from shipyard.coordinator.authstore import UserRow
 
 
+def check_name(name: str) -> None:
+    problem = name_problem("user", name)
+    if problem:
+        raise BadRequest(problem)
+
+
 def check_new_user(name: str, password: str) -> None:
     """Refuse a name or a password the routes would refuse, before touching the database."""
-    problem = name_problem("a user", name) or passwords.password_problem(password)
+    check_name(name)
+    problem = passwords.password_problem(password)
     if problem:
         raise BadRequest(problem)
 

@@ -211,7 +211,7 @@ def _user_routes(routes: APIRouter, auth: Auth) -> None:
 
     @routes.post("/users", status_code=201)
     def create_user(body: NewUser, admin: Admin) -> UserInfo:
-        name = _valid_name("a user", body.name)
+        name = _valid_name("user", body.name)
         hashed = passwords.hash_password(_valid_password(body.password))
         with auth.engine.begin() as connection:
             if authstore.user_by_name(connection, name) is not None:
@@ -243,7 +243,7 @@ def _group_routes(routes: APIRouter, auth: Auth) -> None:
     def create_group(
         body: NewGroup, user: Annotated[User, Depends(auth.current_user)]
     ) -> GroupInfo:
-        name = _valid_name("a group", body.name)
+        name = _valid_name("group", body.name)
         with auth.engine.begin() as connection:
             if authstore.create_group(connection, name, user.id) is None:
                 raise Conflict(f"a group named {name!r} exists", hint="choose another name")
