@@ -305,6 +305,21 @@ def test_tokens_of_one_kind_cannot_call_routes_of_another(coordinator: Coordinat
             "takes a manager token, not a worker token")  # fmt: skip
 
 
+def test_a_revoked_worker_token_is_401(coordinator: Coordinator) -> None:
+    user, worker, manager = _group_with_tokens(coordinator)
+    worker_id = coordinator.http.get("/test/worker", headers=bearer(worker)).json()["id"]
+    revoked = coordinator.http.delete(f"/groups/lab/principals/{worker_id}", headers=bearer(user))
+    assert revoked.json() == {"id": worker_id, "group": "lab", "revoked": True}
+    refused(coordinator.http.get("/test/worker", headers=bearer(worker)), 401, "was revoked")
+    # The group's other principals keep working; an id of another group is not found there.
+    assert coordinator.http.get("/test/manager", headers=bearer(manager)).status_code == 200
+    coordinator.http.post("/groups", json={"name": "other"}, headers=bearer(user))
+    refused(coordinator.http.delete(f"/groups/other/principals/{worker_id}", headers=bearer(user)),
+            404, "no worker or manager")  # fmt: skip
+    refused(coordinator.http.delete("/groups/lab/principals/not-an-id", headers=bearer(user)),
+            400, "principal")  # fmt: skip
+
+
 # The paths that work
 
 

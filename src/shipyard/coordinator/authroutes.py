@@ -8,13 +8,15 @@ alone is the router, for a server that registers the handlers itself. Creations 
 - Administrators: ``GET|POST /users``, ``PUT /users/{name}/admin``, ``POST /users/{name}/password``.
 - ``POST /groups`` (the creator is its Admin), ``GET /groups`` (the caller's), ``GET
   /groups/{group}`` (Read), ``PUT|DELETE /groups/{group}/members/{user}`` (Admin),
-  ``POST /groups/{group}/workers`` and ``…/managers`` (Write): a token of that kind.
+  ``POST /groups/{group}/workers`` and ``…/managers`` (Write): a token of that kind;
+  ``DELETE /groups/{group}/principals/{id}`` (Write) revokes one.
 
 No ``from __future__ import annotations``: FastAPI reads the routes' annotations, and theirs
 name the ``auth`` of the enclosing factory (``Depends(auth.current_user)``), which only an
 annotation evaluated where it is written can see.
 """
 
+import uuid
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends
@@ -119,6 +121,12 @@ class PrincipalToken(BaseModel):
     group: str
     token: str
     expires_at: int
+
+
+class Revoked(BaseModel):
+    id: str
+    group: str
+    revoked: bool
 
 
 def _valid_name(what: str, name: str) -> str:
@@ -326,6 +334,14 @@ def _principal_routes(routes: APIRouter, auth: Auth) -> None:
     ) -> PrincipalToken:
         """A node manager token for the group."""
         return _issue(auth, Kind.MANAGER, member, body or NewPrincipal())
+
+    @routes.delete("/groups/{group}/principals/{principal}")
+    def revoke(group: str, principal: uuid.UUID, member: Writer) -> Revoked:
+        """Revoke a worker's or manager's token: it is refused (401) from the next request."""
+        with auth.engine.begin() as connection:
+            if not authstore.revoke_principal(connection, principal, _group_id(connection, group)):
+                raise NotFound(f"no worker or manager {principal} in group {group}")
+        return Revoked(id=str(principal), group=group, revoked=True)
 
 
 def _issue(auth: Auth, kind: Kind, member: Membership, body: NewPrincipal) -> PrincipalToken:

@@ -208,6 +208,16 @@ def principal_by_id(connection: Connection, principal: uuid.UUID) -> PrincipalRo
     )
 
 
+def revoke_principal(connection: Connection, principal: uuid.UUID, group: int) -> bool:
+    """Revoke a worker's or manager's token(s) of ``group``; whether there was one."""
+    done = connection.execute(
+        update(principals)
+        .where(principals.c.id == principal, principals.c.group_id == group)
+        .values(revoked=True)
+    )
+    return done.rowcount > 0
+
+
 # The signing key
 
 
