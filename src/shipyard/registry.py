@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 Scalar = str | int | float | bool
 
@@ -59,6 +60,10 @@ class StoredPipeline:
     defaults: dict[str, Scalar]
     added_at: float
     updated_at: float
+    #: What list and show print of the spec (description, steps, services, the parameters'
+    #: menu), taken when the spec was stored: reading them needs no spec load (the spec
+    #: models' import alone is ~200 ms). None: work it out from spec_text.
+    summary: dict[str, Any] | None = None
 
 
 # -- a copy of each pipeline beside the store -----------------------------------------------------

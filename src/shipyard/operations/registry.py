@@ -52,6 +52,7 @@ class PipelineOperations:
             defaults={},
             added_at=earlier.added_at if earlier and replace else now,
             updated_at=now,
+            summary=summary_of(loaded),
         )
         if not _put(self, stored, replace=replace):
             raise ShipyardError(
@@ -86,7 +87,9 @@ class PipelineOperations:
         values = editing.stored_defaults(
             loaded.spec.parameters, stored.defaults, defaults, list(unset or [])
         )
-        changed = dataclasses.replace(stored, defaults=values, updated_at=self.clock.now())
+        changed = dataclasses.replace(
+            stored, defaults=values, updated_at=self.clock.now(), summary=summary_of(loaded)
+        )
         _put(self, changed, replace=True)
         return _info(self.store, changed, loaded)
 
@@ -208,31 +211,71 @@ def _edit(ops: Core, name: str, what: str, change: Edit) -> PipelineInfo:
             hint=f"fix the definition; shipyard pipelines spec {name} prints the stored spec",
         ) from None
     changed = dataclasses.replace(
-        stored, spec_text=text, spec_digest=loaded.digest, updated_at=ops.clock.now()
+        stored,
+        spec_text=text,
+        spec_digest=loaded.digest,
+        updated_at=ops.clock.now(),
+        summary=summary_of(loaded),
     )
     _put(ops, changed, replace=True)
     return _info(ops.store, changed, loaded)
 
 
 def _info(store: Store, stored: StoredPipeline, loaded: LoadedSpec | None = None) -> PipelineInfo:
-    from shipyard.registry import PipelineInfo
+    """What a front end shows of a pipeline: from its stored summary (no spec load: list and
+    show stay as quick as any command), else from its spec loaded."""
+    from shipyard.registry import ParameterInfo, PipelineInfo
 
-    if loaded is None:
-        loaded = _load(stored.spec_text, _label(stored))
-    spec = loaded.spec
+    summary = stored.summary if loaded is None else None
+    if summary is None or not _summary_fits(summary):
+        summary = summary_of(loaded or _load(stored.spec_text, _label(stored)))
     return PipelineInfo(
         name=stored.name,
-        spec_name=spec.name,
+        spec_name=stored.spec_name,
         spec_path=stored.spec_path,
         spec_digest=stored.spec_digest,
         added_at=datetime.fromtimestamp(stored.added_at, UTC),
         updated_at=datetime.fromtimestamp(stored.updated_at, UTC),
-        description=spec.description,
-        steps=list(spec.steps),
-        services=list(spec.services),
-        parameters=parameter_menu(loaded, stored.defaults),
+        description=summary["description"],
+        steps=list(summary["steps"]),
+        services=list(summary["services"]),
+        parameters=[
+            ParameterInfo(**entry, stored=stored.defaults.get(entry["name"]))
+            for entry in summary["parameters"]
+        ],
         defaults=dict(stored.defaults),
         last_execution=store.pipeline_latest_execution(stored.name),
+    )
+
+
+_SUMMARY_KEYS = {"description", "steps", "services", "parameters"}
+_PARAMETER_KEYS = {"name", "type", "default", "choices", "test", "description", "secret"}
+
+
+def summary_of(loaded: LoadedSpec) -> dict[str, Any]:
+    """What :func:`_info` shows of a spec, as JSON the store keeps beside it."""
+    menu = parameter_menu(loaded, {})
+    return {
+        "description": loaded.spec.description,
+        "steps": list(loaded.spec.steps),
+        "services": list(loaded.spec.services),
+        "parameters": [
+            {key: getattr(entry, key) for key in sorted(_PARAMETER_KEYS)} for entry in menu
+        ],
+    }
+
+
+def _summary_fits(summary: Any) -> bool:
+    """Whether a stored summary has the shape :func:`_info` reads (a copy edited by hand, or
+    one of an older shape, is worked out again from the spec instead)."""
+    return (
+        isinstance(summary, dict)
+        and set(summary) == _SUMMARY_KEYS
+        and isinstance(summary["parameters"], list)
+        and all(
+            isinstance(entry, dict) and set(entry) == _PARAMETER_KEYS
+            for entry in summary["parameters"]
+        )
     )
 
 

@@ -99,7 +99,8 @@ MIGRATIONS: tuple[str, ...] = (
         spec_digest TEXT NOT NULL,
         defaults    TEXT NOT NULL DEFAULT '{}',
         added_at    REAL NOT NULL,
-        updated_at  REAL NOT NULL
+        updated_at  REAL NOT NULL,
+        summary     TEXT
     );
     ALTER TABLE executions ADD COLUMN pipeline TEXT;
     CREATE INDEX executions_by_pipeline ON executions (pipeline, created_at);

@@ -661,7 +661,7 @@ class SQLiteStore:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self._db.execute(
             f"{verb} INTO pipelines (name, spec_name, spec_path, spec_text, spec_digest,"
-            " defaults, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " defaults, added_at, updated_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pipeline.name,
                 pipeline.spec_name,
@@ -671,6 +671,7 @@ class SQLiteStore:
                 json.dumps(pipeline.defaults),
                 pipeline.added_at,
                 pipeline.updated_at,
+                None if pipeline.summary is None else json.dumps(pipeline.summary),
             ),
         )
         return self._changed()
@@ -888,6 +889,7 @@ def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
         defaults=json.loads(row["defaults"]),
         added_at=row["added_at"],
         updated_at=row["updated_at"],
+        summary=json.loads(row["summary"]) if row["summary"] else None,
     )
 
 
