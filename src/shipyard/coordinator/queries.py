@@ -105,22 +105,38 @@ WHERE lease_owner = %(worker)s::uuid AND state = 'running'
 RETURNING uuid::text
 """
 
-HELD = """
-SELECT id, state, attempts, max_attempts, lease_owner::text AS lease_owner
-FROM tasks WHERE uuid = %(uuid)s::uuid FOR UPDATE
-"""
-
-END_ATTEMPT = """
-UPDATE attempts SET outcome = %(outcome)s, ended_at = now(), exit_status = %(exit_status)s
-WHERE task_id = %(id)s AND number = %(number)s
-"""
-
-END_TASK = """
-UPDATE tasks SET state = %(state)s, exit_status = %(exit_status)s, output_tail = %(output_tail)s,
-    result = %(result)s::jsonb, message = %(message)s,
-    ended_at = CASE WHEN %(state)s IN ('succeeded', 'failed') THEN now() END,
-    lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
-WHERE id = %(id)s
+# A worker's report, in one statement: only the attempt that holds the lease may end it (the
+# attempt number is the fencing token); the next state is decisions.after_attempt's, in SQL.
+# No row back: the lease is not this attempt's (or no such task); STATE_OF then says which.
+REPORT = """
+WITH held AS (
+    SELECT id, max_attempts FROM tasks
+    WHERE uuid = %(uuid)s::uuid AND state = 'running' AND lease_owner = %(worker)s::uuid
+      AND attempts = %(attempt)s
+    FOR UPDATE
+), next AS (
+    SELECT id, CASE WHEN %(outcome)s = 'succeeded' THEN 'succeeded'
+                    WHEN %(attempt)s < max_attempts THEN 'queued'
+                    ELSE 'failed' END AS state
+    FROM held
+), ended AS (
+    UPDATE attempts a SET outcome = %(outcome)s, ended_at = now(), exit_status = %(exit_status)s
+    FROM held WHERE a.task_id = held.id AND a.number = %(attempt)s
+), moved AS (
+    UPDATE tasks t SET state = next.state, exit_status = %(exit_status)s,
+        output_tail = %(output_tail)s, result = %(result)s::jsonb,
+        ended_at = CASE WHEN next.state = 'queued' THEN NULL ELSE now() END,
+        message = CASE WHEN next.state = 'failed'
+            THEN format('gave up after %%s attempts: the last exited %%s', %(attempt)s,
+                        %(exit_status)s) END,
+        lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
+    FROM next WHERE t.id = next.id
+    RETURNING t.id, next.state
+)
+SELECT id, state,
+       EXISTS (SELECT 1 FROM tasks w WHERE w.watch_task = moved.id AND w.state = 'queued')
+           AS watched
+FROM moved
 """
 
 # Tasks whose watched upstream ended without reaching the state they wait for can never go:
@@ -139,7 +155,9 @@ WATCHED = "SELECT 1 FROM tasks WHERE watch_task = ANY(%(ids)s) AND state = 'queu
 
 GET = f"SELECT {TASK_COLUMNS} FROM tasks t WHERE uuid = %(uuid)s::uuid"  # noqa: S608
 
-STATE_OF = "SELECT state, started_at IS NOT NULL AS started FROM tasks WHERE uuid = %(uuid)s::uuid"
+STATE_OF = """
+SELECT state, started_at IS NOT NULL AS started, attempts FROM tasks WHERE uuid = %(uuid)s::uuid
+"""
 
 ATTEMPTS = """
 SELECT a.number, a.worker_id::text AS worker_id, a.started_at, a.ended_at, a.outcome,

@@ -28,7 +28,6 @@ from shipyard.coordinator.decisions import (
     Outcome,
     TaskFilter,
     TaskSpec,
-    after_attempt,
     can_cancel,
     can_edit,
     checked_uuid,
@@ -50,6 +49,9 @@ if TYPE_CHECKING:
 LEASE = 30.0
 #: The longest output tail a task keeps (characters; the full log stays with the worker).
 OUTPUT_TAIL = 64 * 1024
+#: How often a fetch first recovers expired leases (seconds): a lease lasts LEASE, so a second
+#: more before its task is queued again costs little, and a fetch is one transaction, not two.
+RECOVER_EVERY = 1.0
 #: How often a waiting fetcher looks again with no notification (the safety net, seconds).
 POLL = 5.0
 
@@ -156,6 +158,7 @@ class TaskQueue:
 
         self.url = libpq_url(url)
         self.lease = lease
+        self._recovered_at = -RECOVER_EVERY
         with _translated(self.url):
             self._db: psycopg.Connection[DictRow] = psycopg.connect(
                 self.url, autocommit=True, row_factory=dict_row
@@ -354,7 +357,8 @@ class TaskQueue:
         worker = checked_uuid(worker, "worker id")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit {limit!r} is outside 1..{MAX_LIMIT}", hint="fetch fewer")
-        self.recover()
+        if time.monotonic() - self._recovered_at >= RECOVER_EVERY:
+            self.recover()
         with self._transaction() as cursor:
             cursor.execute(queries.FETCH, {"worker": worker, "limit": limit, "lease": self.lease})
             rows = cursor.fetchall()
@@ -425,45 +429,42 @@ class TaskQueue:
         if problem:
             raise BadRequest(problem, hint="report a whole exit status and a JSON result")
         outcome: Outcome = "succeeded" if exit_status == 0 else "failed"
+        params = {
+            "uuid": uuid,
+            "worker": worker,
+            "attempt": attempt,
+            "outcome": outcome,
+            "exit_status": exit_status,
+            "output_tail": tail(output, OUTPUT_TAIL),
+            "result": json.dumps(result) if result is not None else None,
+        }
         with self._transaction() as cursor:
-            cursor.execute(queries.HELD, {"uuid": uuid})
-            held = cursor.fetchone()
-            if held is None:
-                raise _not_found(uuid)
-            _check_lease(held, worker, uuid, attempt)
-            state = after_attempt(outcome, attempt, held["max_attempts"])
-            cursor.execute(
-                queries.END_ATTEMPT,
-                {
-                    "outcome": outcome,
-                    "exit_status": exit_status,
-                    "id": held["id"],
-                    "number": attempt,
-                },
-            )
-            message = None
-            if state == "failed":
-                message = f"gave up after {attempt} attempts: the last exited {exit_status}"
-            cursor.execute(
-                queries.END_TASK,
-                {
-                    "state": state,
-                    "exit_status": exit_status,
-                    "output_tail": tail(output, OUTPUT_TAIL),
-                    "result": json.dumps(result) if result is not None else None,
-                    "message": message,
-                    "id": held["id"],
-                },
-            )
-            if state == "queued":
+            cursor.execute(queries.REPORT, params)
+            moved = cursor.fetchone()
+            if moved is None:
+                raise self._not_held(cursor, uuid, attempt)
+            if moved["state"] == "queued":
                 cursor.execute(queries.NOTIFY)
-            else:
-                self._after_ends(cursor, [held["id"]])
-        return state
+            elif moved["watched"]:
+                self._after_ends(cursor, [moved["id"]])
+        return str(moved["state"])
+
+    @staticmethod
+    def _not_held(cursor: psycopg.Cursor[DictRow], uuid: str, attempt: int) -> NotFound | Conflict:
+        cursor.execute(queries.STATE_OF, {"uuid": uuid})
+        row = cursor.fetchone()
+        if row is None:
+            return _not_found(uuid)
+        return Conflict(
+            f"task {uuid}'s attempt {attempt} no longer holds its lease (the task is "
+            f"{row['state']}, at attempt {row['attempts']})",
+            hint="the lease ran out and the task was recovered; drop this attempt's result",
+        )
 
     def recover(self, release: str | None = None) -> list[str]:
         """Tasks whose lease ran out (or held by ``release``) back to the queue, or given up
         when out of attempts; the states they went to, by task id."""
+        self._recovered_at = time.monotonic()
         with self._transaction() as cursor:
             cursor.execute(queries.RECOVER, {"release": release})
             moved = cursor.fetchall()
@@ -572,15 +573,6 @@ def _first_line(error: Exception) -> str:
 
 def _not_found(uuid: str) -> NotFound:
     return NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
-
-
-def _check_lease(held: DictRow, worker: str, uuid: str, attempt: int) -> None:
-    if held["state"] != "running" or held["lease_owner"] != worker or held["attempts"] != attempt:
-        raise Conflict(
-            f"task {uuid}'s attempt {attempt} no longer holds its lease (the task is "
-            f"{held['state']}, at attempt {held['attempts']})",
-            hint="the lease ran out and the task was recovered; drop this attempt's result",
-        )
 
 
 def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[str, Any], str]:
