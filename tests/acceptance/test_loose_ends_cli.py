@@ -45,3 +45,48 @@ def test_clean_undo_of_a_path_is_refused_and_the_runs_stay(
     assert "is not an execution id or a pipeline name" in refused.stderr
     assert "hint:" in refused.stderr
     assert (registered / "runs" / ran["id"] / "logs").is_dir()
+
+
+SWEPT = """\
+name: swept
+parameters:
+  n: {type: int, default: 1}
+steps:
+  a: {run: [echo, hi]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--plot", "missing/x.png"], "--plot missing/x.png: no folder missing"),
+        (["--plot", "."], "--plot .: not a file"),
+        (["--plot", "x.png", "--detach"], "--plot with --detach"),
+    ],
+)
+def test_a_sweep_plot_that_cannot_be_drawn_is_refused_before_any_point_runs(
+    shipyard: Shipyard, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    (tmp_path / "swept.yaml").write_text(SWEPT)
+    refused = shipyard("sweep", "swept.yaml", "-m", "n=1,2", *extra)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert message in refused.stderr and "hint:" in refused.stderr
+    assert json.loads(shipyard("list", "--json").stdout) == []
+
+
+def test_a_plot_that_fails_after_the_sweep_leaves_its_results_shown(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    (tmp_path / "swept.yaml").write_text(SWEPT)
+    ran = shipyard("sweep", "swept.yaml", "-m", "n=1,2", "--json", "--plot", "x.png")
+    assert ran.returncode != 0 and "has no metrics to plot" in ran.stderr
+    report = json.loads(ran.stdout)
+    assert [point["state"] for point in report["points"]] == ["succeeded", "succeeded"]
+
+
+def test_run_refuses_a_checkpoint_interval_of_zero(shipyard: Shipyard, tmp_path: Path) -> None:
+    (tmp_path / "tidy.yaml").write_text(SPEC)
+    refused = shipyard("run", "tidy.yaml", "--checkpoint-every", "0")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "must be a positive number of seconds" in refused.stderr
+    assert json.loads(shipyard("list", "--json").stdout) == []

@@ -142,6 +142,7 @@ def sweep_run(
     from shipyard.cli.app import _duration, _params
 
     _one_format(as_json, as_csv)
+    _plot_problem(plot, detach=detach)
     settings = _settings(
         matrix or [],
         zip_ or [],
@@ -254,11 +255,34 @@ def _show(
     plot: Path | None,
     metric: str | None,
 ) -> None:
-    from shipyard.cli import sweepview
-
+    _print_report(report, as_json=as_json, as_csv=as_csv)
+    # The plot comes after the results: a sweep's table is never lost to a plot that fails.
     if plot is not None:
         written = ops.sweep_plot(report.id, str(plot), metric=metric)
         error_console().print(f"plot: {written}", style="dim")
+
+
+def _plot_problem(plot: Path | None, *, detach: bool) -> None:
+    """Refuse a --plot that cannot be written before any point runs (it was found out only
+    once the whole sweep had run), and --plot with --detach (nothing would draw it)."""
+    if plot is None:
+        return
+    if detach:
+        raise ShipyardError(
+            "--plot with --detach: the sweep runs on in the background, nothing would draw it",
+            hint="draw it once it ends: shipyard sweep status ID --plot FILE.png",
+        )
+    folder = plot.parent if str(plot.parent) else Path()
+    if not plot.name or plot.is_dir() or not folder.is_dir():
+        raise ShipyardError(
+            f"--plot {plot}: {'no folder ' + str(folder) if not folder.is_dir() else 'not a file'}",
+            hint="give a PNG file in an existing folder, e.g. --plot sweep.png",
+        )
+
+
+def _print_report(report: "SweepReport", *, as_json: bool, as_csv: bool) -> None:
+    from shipyard.cli import sweepview
+
     if as_json:
         _dump(report)
         return
