@@ -58,6 +58,7 @@ def plot(report: SweepReport, path: str, metric: str | None = None) -> str:
     figure.tight_layout()
     target = Path(path)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as analyze --html makes its folder
         figure.savefig(target, format="png", dpi=100)
     except OSError as error:
         raise from_os_error(error, "write the plot", target) from None

@@ -59,8 +59,8 @@ steps:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--plot", "missing/x.png"], "--plot missing/x.png: no folder missing"),
-        (["--plot", "."], "--plot .: not a file"),
+        (["--plot", "swept.yaml/x.png"], "swept.yaml is a file, not a folder"),
+        (["--plot", "."], "--plot .: a folder, not a file"),
         (["--plot", "x.png", "--detach"], "--plot with --detach"),
     ],
 )
@@ -78,7 +78,7 @@ def test_a_plot_that_fails_after_the_sweep_leaves_its_results_shown(
     shipyard: Shipyard, tmp_path: Path
 ) -> None:
     (tmp_path / "swept.yaml").write_text(SWEPT)
-    ran = shipyard("sweep", "swept.yaml", "-m", "n=1,2", "--json", "--plot", "x.png")
+    ran = shipyard("sweep", "swept.yaml", "-m", "n=1,2", "--json", "--plot", "new/x.png")
     assert ran.returncode != 0 and "has no metrics to plot" in ran.stderr
     report = json.loads(ran.stdout)
     assert [point["state"] for point in report["points"]] == ["succeeded", "succeeded"]
@@ -90,3 +90,22 @@ def test_run_refuses_a_checkpoint_interval_of_zero(shipyard: Shipyard, tmp_path:
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "must be a positive number of seconds" in refused.stderr
     assert json.loads(shipyard("list", "--json").stdout) == []
+
+
+MEASURED = """\
+name: measured
+parameters:
+  n: {type: int, default: 1}
+steps:
+  a:
+    shell: true
+    run: |
+      echo "{\\"name\\": \\"n\\", \\"value\\": $SHIPYARD_PARAM_N}" >> "$SHIPYARD_METRICS"
+"""
+
+
+def test_a_plot_into_a_missing_folder_makes_it(shipyard: Shipyard, tmp_path: Path) -> None:
+    (tmp_path / "measured.yaml").write_text(MEASURED)
+    ran = shipyard("sweep", "measured.yaml", "-m", "n=1,2", "--plot", "plots/a/sweep.png")
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "plots" / "a" / "sweep.png").read_bytes().startswith(b"\x89PNG")

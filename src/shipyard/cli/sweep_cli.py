@@ -272,11 +272,17 @@ def _plot_problem(plot: Path | None, *, detach: bool) -> None:
             "--plot with --detach: the sweep runs on in the background, nothing would draw it",
             hint="draw it once it ends: shipyard sweep status ID --plot FILE.png",
         )
-    folder = plot.parent if str(plot.parent) else Path()
-    if not plot.name or plot.is_dir() or not folder.is_dir():
+    if not plot.name or plot.is_dir():
         raise ShipyardError(
-            f"--plot {plot}: {'no folder ' + str(folder) if not folder.is_dir() else 'not a file'}",
-            hint="give a PNG file in an existing folder, e.g. --plot sweep.png",
+            f"--plot {plot}: a folder, not a file", hint="give a PNG file: --plot sweep.png"
+        )
+    # Missing folders are made when the plot is drawn (as analyze --html and logs --export
+    # make theirs); the nearest one that exists must be a folder.
+    existing = next(folder for folder in plot.absolute().parents if folder.exists())
+    if not existing.is_dir():
+        raise ShipyardError(
+            f"--plot {plot}: {existing} is a file, not a folder",
+            hint="give a PNG file in a folder, e.g. --plot sweep.png",
         )
 
 
