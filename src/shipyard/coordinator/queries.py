@@ -46,16 +46,20 @@ _REACHED = """CASE t.watch_state
 # The claim: lock up to n fetchable rows, skipping rows other fetchers hold, in priority then
 # age order, and mark them running in the same statement (no window between lock and mark).
 # The ordered, locked select sits in a subquery, as the locking clause applies after ORDER BY.
+# The worker's group and tags are scalar subqueries (computed once, before the scan), so the
+# scan walks ix_tasks_claim (group, priority DESC, id) in order and stops after n rows; joined
+# to the workers row instead, PostgreSQL sorted every queued row of the group on each fetch.
 FETCH = f"""
-WITH worker AS (
-    SELECT group_id, tags FROM workers WHERE id = %(worker)s::uuid AND state = 'active'
-), claimed AS (
+WITH claimed AS (
     UPDATE tasks SET state = 'running', attempts = tasks.attempts + 1,
         lease_owner = %(worker)s::uuid, lease_expires = now() + make_interval(secs => %(lease)s),
         heartbeat_at = now(), started_at = coalesce(tasks.started_at, now())
     WHERE tasks.id IN (
-        SELECT t.id FROM tasks t, worker w
-        WHERE t.state = 'queued' AND t.group_id = w.group_id AND t.tags <@ w.tags
+        SELECT t.id FROM tasks t
+        WHERE t.state = 'queued'
+          AND t.group_id = (SELECT group_id FROM workers
+                            WHERE id = %(worker)s::uuid AND state = 'active')
+          AND t.tags <@ (SELECT tags FROM workers WHERE id = %(worker)s::uuid)
           AND (t.watch_task IS NULL OR EXISTS (
                 SELECT 1 FROM tasks u WHERE u.id = t.watch_task AND {_REACHED}))
         ORDER BY t.priority DESC, t.id

@@ -91,7 +91,13 @@ tasks = Table(
         f"watch_state IS NULL OR {_one_of('watch_state', WATCH_STATES)}", name="watch_state"
     ),
     # The claim's own index: only queued rows, in the claim's order (priority, then age).
-    Index("ix_tasks_claim", text("priority DESC"), "id", postgresql_where=text("state = 'queued'")),
+    Index(
+        "ix_tasks_claim",
+        "group_id",
+        text("priority DESC"),
+        "id",
+        postgresql_where=text("state = 'queued'"),
+    ),
     # Recovery scans running rows by lease expiry.
     Index("ix_tasks_lease", "lease_expires", postgresql_where=text("state = 'running'")),
     Index("ix_tasks_group_state", "group_id", "state"),

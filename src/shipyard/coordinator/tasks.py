@@ -18,7 +18,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -583,8 +583,21 @@ def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[st
         if found is None or found[1] != spec.group_id:
             return {}, f"watch upstream {spec.watch.upstream} is no task of group {spec.group_id}"
         watch_task = found[0]
-    row = {key: value for key, value in asdict(spec).items() if key != "watch"}
-    row.update(watch_task=watch_task, watch_state=spec.watch.state if spec.watch else None)
+    # By hand, not dataclasses.asdict: its deep copy was two thirds of a bulk submit's time.
+    row = {
+        "group_id": spec.group_id,
+        "creator_id": spec.creator_id,
+        "priority": spec.priority,
+        "tags": spec.tags,
+        "labels": spec.labels,
+        "command": spec.command,
+        "env": spec.env,
+        "local_path": spec.local_path,
+        "timeout": spec.timeout,
+        "max_attempts": spec.max_attempts,
+        "watch_task": watch_task,
+        "watch_state": spec.watch.state if spec.watch else None,
+    }
     return row, ""
 
 

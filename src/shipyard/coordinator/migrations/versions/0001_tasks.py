@@ -79,7 +79,7 @@ def _tasks() -> None:
     op.create_index(
         "ix_tasks_claim",
         "tasks",
-        [sa.text("priority DESC"), "id"],
+        ["group_id", sa.text("priority DESC"), "id"],
         postgresql_where=sa.text("state = 'queued'"),
     )
     op.create_index(
