@@ -93,21 +93,26 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def connect(home: str | Path | None = None, *, url: str | None = None) -> Operations:
+def connect(
+    home: str | Path | None = None, *, url: str | None = None, token: str | None = None
+) -> Operations:
     """The operations of the Shipyard whose state is in ``home`` (default: ``$SHIPYARD_HOME``,
-    else ``./.shipyard``), in this process; or, later, of the server at ``url``.
+    else ``./.shipyard``), in this process; or of the server at ``url`` (``shipyard serve``,
+    :class:`shipyard.remote.RemoteOperations`), with ``token``, else ``$SHIPYARD_TOKEN``, else
+    — a server on 127.0.0.1 — the token file it wrote under ``home``.
 
     With ``SHIPYARD_WIRE_CHECK=1`` every call crosses JSON text both ways on its way to the
     local engine (:class:`shipyard.wire.RoundTripOperations`): a test aid proving that the
     protocol can be served over a network.
     """
     if url is not None:
-        from shipyard.errors import ShipyardError
+        from typing import cast
 
-        raise ShipyardError(
-            f"cannot connect to {url}: the HTTP server and its client are not built yet",
-            hint="they come with the `shipyard serve` issue; use connect(home=...) meanwhile",
-        )
+        from shipyard.remote import RemoteOperations, token_for_url
+
+        # Every member of the protocol is forwarded (generated from it), unseen by mypy.
+        remote = RemoteOperations(url, token=token_for_url(url, token, home))
+        return cast("Operations", remote)
     from pathlib import Path
 
     from shipyard.local import LocalOperations

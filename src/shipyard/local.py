@@ -90,6 +90,7 @@ class LocalOperations(
         store: Store | None = None,
         clock: Clock | None = None,
         runners: Mapping[str, RunnerFactory] | None = None,
+        held: dict[str, tuple[Plan, RunDir, Mapping[str, str]]] | None = None,
     ) -> None:
         self.workspace = workspace or Workspace.default()
         self.clock: Clock = clock or SystemClock()
@@ -97,8 +98,12 @@ class LocalOperations(
         self._given_store = store
         self._store: Store | None = store
         #: Executions prepared with ``hold=True``, waiting for :meth:`start`: their plan, run
-        #: folder and secrets (kept in memory only, as a detached run's are).
-        self._held: dict[str, tuple[Plan, RunDir, Mapping[str, str]]] = {}
+        #: folder and secrets (kept in memory only, as a detached run's are). ``held``: a
+        #: dict shared by several objects (the server's, one per thread), so that ``start``
+        #: finds what another of them held.
+        self._held: dict[str, tuple[Plan, RunDir, Mapping[str, str]]] = (
+            held if held is not None else {}
+        )
 
     @property
     def store(self) -> Store:

@@ -317,9 +317,16 @@ def test_an_error_naming_a_class_outside_shipyard_becomes_a_plain_shipyard_error
     assert type(back) is ShipyardError and back.message == "m"
 
 
-def test_connect_to_a_url_says_the_server_comes_later() -> None:
-    with pytest.raises(ShipyardError, match="serve"):
-        shipyard.connect(url="http://127.0.0.1:8000")
+def test_connect_to_a_url_gives_the_remote_client() -> None:
+    # `shipyard serve` exists now (issue 13): a URL gives its client (tests/integration/
+    # test_server.py drives it against a real server); a URL that is none is refused.
+    from shipyard.remote import RemoteOperations
+
+    remote = shipyard.connect(url="http://127.0.0.1:8000", token="t" * 32)
+    assert isinstance(remote, RemoteOperations)
+    remote.close()
+    with pytest.raises(ShipyardError, match="not a server URL"):
+        shipyard.connect(url="127.0.0.1:8000")
 
 
 def test_connect_goes_through_the_wire_when_asked(

@@ -968,9 +968,7 @@ def _asdict(value: Any) -> Any:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec file (for editors and linters)."""
-    from shipyard import connect
-
-    sys.stdout.write(json.dumps(connect().schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(_ops(None).schema(), indent=2) + "\n")
 
 
 def _version(value: bool) -> None:
@@ -985,6 +983,22 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SHIPYARD_SERVER",
+            help="Use the Shipyard server at this URL (shipyard serve; docs/server.md).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SHIPYARD_TOKEN",
+            help="The server's token [default: SHIPYARD_HOME/server.token on 127.0.0.1]",
+        ),
+    ] = None,
 ) -> None:
     """Deploy, run and watch pipelines from one declarative YAML file."""
 
@@ -1026,5 +1040,6 @@ from shipyard.cli import (  # noqa: E402
     index_cli,  # noqa: F401
     mcp_cli,  # noqa: F401
     pipelines_cli,  # noqa: F401
+    serve_cli,  # noqa: F401
     sweep_cli,  # noqa: F401
 )

@@ -51,8 +51,14 @@ def error_console() -> Console:
 
 
 def ops(home: Path | None) -> Operations:
+    """The operations every command uses: of the server named by ``--server`` (or
+    ``$SHIPYARD_SERVER``; its token from ``--token``, ``$SHIPYARD_TOKEN`` or the token file
+    under ``home``), else in this process on ``home``."""
     from shipyard import connect
 
+    server = os.environ.get("SHIPYARD_SERVER")
+    if server:
+        return connect(home, url=server)
     return connect(home)
 
 

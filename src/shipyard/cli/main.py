@@ -14,7 +14,7 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (no ``sys.exit``: testable)."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = server_options(sys.argv[1:] if argv is None else list(argv))
     from shipyard.cli.front import guarded, quick
 
     command = quick(args)
@@ -23,6 +23,28 @@ def main(argv: list[str] | None = None) -> int:
     from shipyard.cli.commands import main as typer_main
 
     return typer_main(args)
+
+
+#: Root options naming a server (docs/server.md): before the command, as ``--server URL``.
+_SERVER_OPTIONS = {"--server": "SHIPYARD_SERVER", "--token": "SHIPYARD_TOKEN"}
+
+
+def server_options(args: list[str]) -> list[str]:
+    """``args`` without the leading ``--server URL`` and ``--token TOKEN``, which become
+    ``$SHIPYARD_SERVER`` and ``$SHIPYARD_TOKEN`` (every command, the fast ``status`` too,
+    reads them where it gets its operations: :func:`shipyard.cli.front.ops`)."""
+    while args:
+        name, equals, value = args[0].partition("=")
+        if name not in _SERVER_OPTIONS:
+            break
+        if not equals:
+            if len(args) < 2:
+                break  # left to Typer, which says the value is missing
+            value = args[1]
+            args = args[1:]
+        os.environ[_SERVER_OPTIONS[name]] = value
+        args = args[1:]
+    return args
 
 
 def run_cli() -> None:

@@ -55,7 +55,12 @@ class SQLiteStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Created owner-only before SQLite sees it: its -wal and -shm files take the
             # database file's mode, and the umask (which steps inherit) stays as it is.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            # Only when it does not exist yet (O_EXCL): closing any descriptor of a file drops
+            # every POSIX lock this process holds on it, so opening and closing an existing
+            # state.db here while another connection of this process (the server's threads)
+            # has it open let another process take it for unused and delete its WAL under us.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
             # Autocommit mode: we open transactions ourselves, so a batch is one commit.
             raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except OSError as error:

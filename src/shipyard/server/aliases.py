@@ -1,0 +1,113 @@
+"""Readable REST routes over the same operations, where people and dashboards expect them:
+executions, their events and logs (server-sent events), stop; fleets' services; agents;
+pipelines. Each answers the operation's result in its wire form, without the ``result``
+wrapper of ``/api/v1/ops/{name}``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from shipyard.server import streams
+from shipyard.server.host import OperationsHost
+from shipyard.wire import encode
+
+__all__ = ["aliases_router"]
+
+
+def aliases_router(host: OperationsHost) -> APIRouter:
+    router = APIRouter()
+    _executions(router, host)
+    _fleets(router, host)
+    _catalogue(router, host)
+    return router
+
+
+def _wire(name: str, result: Any) -> Any:
+    from shipyard.server.app import signature_of
+
+    return encode(result, signature_of(name)[1]["return"])
+
+
+def _executions(router: APIRouter, host: OperationsHost) -> None:
+    tags: list[str | Enum] = ["executions"]
+
+    @router.get("/executions", tags=tags)
+    def list_executions(
+        active: bool = False, name: str | None = None, limit: int = Query(50, ge=1, le=10_000)
+    ) -> Any:
+        result = host.ops().list_executions(active_only=active, name=name, limit=limit)
+        return _wire("list_executions", result)
+
+    @router.get("/executions/{execution_id}", tags=tags)
+    def status(execution_id: str) -> Any:
+        return _wire("status", host.ops().status(execution_id))
+
+    @router.get("/executions/{execution_id}/events", tags=tags)
+    def events(execution_id: str, after: int = Query(0, ge=0)) -> Any:
+        return _wire("events", host.ops().events(execution_id, after=after))
+
+    @router.get("/executions/{execution_id}/logs", tags=tags, response_class=StreamingResponse)
+    def logs(
+        execution_id: str,
+        unit: str | None = None,
+        follow: bool = False,
+        tail: int | None = Query(None, ge=0),
+        grep: str | None = None,
+        level: str | None = None,
+    ) -> StreamingResponse:
+        """The log lines as server-sent events (``line`` each, then ``end`` or ``error``)."""
+        from shipyard.api import LogLine
+
+        def opened() -> Any:  # on a stream thread, with its operations
+            return host.ops().logs(
+                execution_id, unit, tail=tail, grep=grep, follow=follow, level=level
+            )
+
+        return StreamingResponse(streams.sse(opened, LogLine), media_type="text/event-stream")
+
+    @router.post("/executions/{execution_id}/stop", tags=tags)
+    def stop(
+        execution_id: str, force: bool = False, grace: float = Query(30.0, ge=0, le=86_400)
+    ) -> Any:
+        return _wire("stop", host.ops().stop(execution_id, force=force, grace=grace))
+
+
+def _fleets(router: APIRouter, host: OperationsHost) -> None:
+    tags: list[str | Enum] = ["fleets"]
+
+    @router.get("/fleets/{execution_id}/services", tags=tags)
+    def services(execution_id: str) -> Any:
+        status = host.ops().status(execution_id)
+        return _wire("status", status)["units"]
+
+    @router.post("/fleets/{execution_id}/services/{service}/restart", tags=tags)
+    def restart(execution_id: str, service: str) -> Any:
+        return _wire("restart_service", host.ops().restart_service(execution_id, service))
+
+    @router.post("/fleets/{execution_id}/services/{service}/stop", tags=tags)
+    def service_stop(execution_id: str, service: str) -> Any:
+        return _wire("service_stop", host.ops().service_stop(execution_id, service))
+
+    @router.post("/fleets/{execution_id}/services/{service}/start", tags=tags)
+    def service_start(execution_id: str, service: str) -> Any:
+        return _wire("service_start", host.ops().service_start(execution_id, service))
+
+
+def _catalogue(router: APIRouter, host: OperationsHost) -> None:
+    @router.get("/agents", tags=["agents"])
+    def agents(folder: str) -> Any:
+        """The agents of a folder on the server (discovered, nothing runs)."""
+        return _wire("agents_discover", host.ops().agents_discover(Path(folder)))
+
+    @router.get("/pipelines", tags=["pipelines"])
+    def pipelines() -> Any:
+        return _wire("pipeline_list", host.ops().pipeline_list())
+
+    @router.get("/pipelines/{name}", tags=["pipelines"])
+    def pipeline(name: str) -> Any:
+        return _wire("pipeline_show", host.ops().pipeline_show(name))

@@ -1,0 +1,357 @@
+"""The HTTP app of ``shipyard serve``: the whole :class:`shipyard.api.Operations` protocol,
+one route per operation generated from the protocol itself, plus readable REST aliases.
+
+``POST /api/v1/ops/{name}`` takes the operation's arguments by name in their wire form
+(:mod:`shipyard.wire`) and answers ``{"result": …}``; an operation that yields (``logs``)
+answers a stream of NDJSON lines. Request and response schemas come from the same type hints
+(:mod:`shipyard.server.schemas`), so the OpenAPI document describes what really crosses. A
+ShipyardError is a 4xx with ``{"msg", "hint", "error"}`` (the client raises it again as its own
+class); anything unexpected is a 500 with a generic message, its detail in the server's log.
+
+Operations that would drive an execution to its end on the server (``run``, ``up``,
+``resume``, ``checkpoint_restore``, ``start``, ``sweep`` without ``detach`` or ``hold``) are
+started detached instead, so no request ties a worker thread for hours; the remote client
+follows their events to the end (:mod:`shipyard.remote`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+import json
+import logging
+import time
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from shipyard import __version__
+from shipyard.errors import ShipyardError
+from shipyard.server import auth, streams
+from shipyard.server.host import OperationsHost
+from shipyard.server.schemas import arguments_schema, is_stream, schema_of
+from shipyard.server.settings import Settings
+from shipyard.wire import WireError, decode, encode, encode_error, operation_names
+
+__all__ = ["API_PREFIX", "DRIVEN", "create_app", "error_status"]
+
+log = logging.getLogger("shipyard.server")
+
+API_PREFIX = "/api/v1"
+
+#: Operations that run an execution (or sweep) to its end unless told ``detach`` or ``hold``.
+DRIVEN = frozenset({"run", "up", "resume", "checkpoint_restore", "start", "sweep"})
+
+#: The coordinator's module, when it exists: ``routers(settings)`` gives its routers.
+COORDINATOR_ROUTES = "shipyard.coordinator.routes"
+
+
+def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
+    """The app serving ``settings.home``; ``token``: the bearer token every route but
+    ``/health`` and ``/metrics`` requires (default: the settings', else the home's file)."""
+    from shipyard.server import metrics
+    from shipyard.workspace import Workspace
+
+    workspace = Workspace(settings.home) if settings.home else Workspace.default()
+    host = OperationsHost(workspace)
+    expected = token or settings.token or _token_of(workspace.home)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        host.close()
+
+    app = FastAPI(
+        title="Shipyard",
+        version=__version__,
+        summary="Everything Shipyard does, over HTTP (docs/server.md).",
+        lifespan=lifespan,
+    )
+    app.state.host = host
+    app.state.settings = settings
+    app.state.metrics = metrics.install(app)
+    _install_errors(app)
+    guard = [Depends(auth.token_checker(expected))]
+    operations, components = _operations_router(host)
+    app.include_router(operations, prefix=f"{API_PREFIX}/ops", dependencies=guard)
+    from shipyard.server.aliases import aliases_router
+
+    app.include_router(aliases_router(host), prefix=API_PREFIX, dependencies=guard)
+    app.add_api_route("/health", _health, methods=["GET"], tags=["server"])
+    for router in coordinator_routers(settings):
+        app.include_router(router)
+    _document(app, components)
+    return app
+
+
+def _document(app: FastAPI, components: dict[str, dict[str, Any]]) -> None:
+    """The OpenAPI document with the records the operations' schemas refer to."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(components)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
+
+
+def _token_of(home: Path) -> str:
+    token = auth.read_token(auth.token_for(home))
+    if token is None:
+        raise ShipyardError(
+            f"the server's token file {home / auth.TOKEN_FILE} is empty",
+            hint="delete it: the next start writes a new one",
+        )
+    return token
+
+
+def _health() -> dict[str, str]:
+    """Open to all (no token): for probes and the readiness checks of tests and scripts."""
+    return {"status": "ok", "version": __version__}
+
+
+def coordinator_routers(settings: Settings) -> list[APIRouter]:
+    """The coordinator's routers when ``settings.db`` is set (``--db``)."""
+    if settings.db is None:
+        return []
+    if importlib.util.find_spec(COORDINATOR_ROUTES) is None:
+        raise ShipyardError(
+            "--db: the coordinator's routes are not built yet in this version",
+            hint="serve without --db (the local server, on SQLite) meanwhile",
+        )
+    module = importlib.import_module(COORDINATOR_ROUTES)
+    return list(module.routers(settings))
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def error_status(error: ShipyardError) -> int:
+    """The HTTP status of a ShipyardError: not found 404, a conflict with the state 409,
+    a spec or value that does not fit 422, a fault of the server's machine 503, else 400."""
+    from shipyard import errors
+
+    kind = type(error).__name__
+    if kind.endswith("NotFound") or "not found" in error.message:
+        return 404
+    if isinstance(error, errors.MachineFault):
+        return 503
+    if isinstance(error, errors.ControlUnavailable | errors.StoreError):
+        return 409
+    if isinstance(error, errors.SpecError | errors.ParameterError | WireError):
+        return 422
+    return 400
+
+
+def error_body(error: ShipyardError) -> dict[str, Any]:
+    data = encode_error(error)
+    return {"msg": data.pop("message"), **data}
+
+
+def _install_errors(app: FastAPI) -> None:
+    async def shipyard_error(_: Request, error: Exception) -> Response:
+        assert isinstance(error, ShipyardError)  # registered for that class
+        return JSONResponse(error_body(error), status_code=error_status(error))
+
+    async def unauthorized(_: Request, error: Exception) -> Response:
+        message = error.message if isinstance(error, auth.Unauthorized) else "unauthorized"
+        body = {"msg": message, "hint": "send Authorization: Bearer <token> (docs/server.md)"}
+        headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse(body | {"error": "unauthorized"}, status_code=401, headers=headers)
+
+    async def invalid(_: Request, error: Exception) -> Response:
+        problems = error.errors() if isinstance(error, RequestValidationError) else []
+        where = "; ".join(_problem(problem) for problem in problems) or "the request"
+        body = {"msg": f"bad request: {where}", "hint": "see /docs for the route's parameters"}
+        return JSONResponse(body | {"error": "invalid-request"}, status_code=422)
+
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        body = {"msg": "the server failed on this request; its log has the details"}
+        return JSONResponse(body | {"hint": None, "error": "internal"}, status_code=500)
+
+    app.add_exception_handler(ShipyardError, shipyard_error)
+    app.add_exception_handler(auth.Unauthorized, unauthorized)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _problem(problem: Any) -> str:
+    where = ".".join(str(part) for part in problem.get("loc", ()))
+    return f"{where}: {problem.get('msg', 'invalid')}"
+
+
+# -- one route per operation ----------------------------------------------------------------------
+
+
+def _operations_router(host: OperationsHost) -> tuple[APIRouter, dict[str, dict[str, Any]]]:
+    router = APIRouter(tags=["operations"])
+    components: dict[str, dict[str, Any]] = {}
+    for name in operation_names():
+        signature, hints = signature_of(name)
+        returned = hints["return"]
+        router.add_api_route(
+            f"/{name}",
+            _handler(host, name),
+            methods=["POST"],
+            name=name,
+            summary=_summary(name),
+            openapi_extra=_openapi(signature, hints, components),
+            response_class=StreamingResponse if is_stream(returned) else JSONResponse,
+        )
+    return router, components
+
+
+@functools.cache
+def signature_of(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
+    from shipyard import wire
+
+    return wire._signature(name)  # one resolver of the hints
+
+
+def _summary(name: str) -> str:
+    from shipyard import api
+
+    doc = inspect.getdoc(getattr(api.Operations, name)) or name.replace("_", " ")
+    return doc.split("\n\n")[0].replace("\n", " ")[:120]
+
+
+def _openapi(
+    signature: inspect.Signature, hints: dict[str, Any], components: dict[str, Any]
+) -> dict[str, Any]:
+    body = arguments_schema(hints, components)
+    required = [
+        name
+        for name, parameter in signature.parameters.items()
+        if name != "self" and parameter.default is inspect.Parameter.empty
+    ]
+    if required:
+        body["required"] = required
+    returned = hints["return"]
+    if is_stream(returned):
+        content = {"application/x-ndjson": {"schema": streams.line_schema(returned, components)}}
+    else:
+        result = {"type": "object", "properties": {"result": schema_of(returned, components)}}
+        content = {"application/json": {"schema": result | {"required": ["result"]}}}
+    error = {"description": "A ShipyardError: {msg, hint, error}"}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": {"description": "The result, in its wire form", "content": content},
+            "400": error,
+            "401": {"description": "Missing or wrong bearer token"},
+            "404": error,
+            "422": error,
+        },
+    }
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _handler(host: OperationsHost, name: str) -> Handler:
+    signature, hints = signature_of(name)
+    returned = hints["return"]
+
+    async def handle(request: Request) -> Response:
+        arguments = arguments_of(name, signature, hints, await _body(request))
+        if is_stream(returned):
+            item = typing.get_args(returned)[0]
+            opened = functools.partial(_open_stream, host, name, arguments)
+            return StreamingResponse(
+                streams.ndjson(opened, item), media_type="application/x-ndjson"
+            )
+        result = await run_in_threadpool(_call, host, name, arguments, returned)
+        return JSONResponse({"result": result})
+
+    handle.__name__ = f"op_{name}"
+    return handle
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise WireError(
+            f"the request body is not JSON: {error}",
+            hint="send the arguments as a JSON object, by name",
+        ) from None
+    if not isinstance(data, dict):
+        raise WireError("the request body must be a JSON object of arguments by name")
+    return data
+
+
+def arguments_of(
+    name: str, signature: inspect.Signature, hints: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """The operation's arguments decoded from ``data``; what does not fit is a WireError (422)
+    naming the argument, never an exception from deep inside."""
+    known = [key for key in signature.parameters if key != "self"]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise WireError(
+            f"{name}: unknown argument {', '.join(unknown)}",
+            hint=f"{name} takes: {', '.join(known) or 'no arguments'}",
+        )
+    missing = [
+        key
+        for key in known
+        if key not in data and signature.parameters[key].default is inspect.Parameter.empty
+    ]
+    if missing:
+        raise WireError(f"{name}: missing argument {', '.join(missing)}")
+    decoded: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            decoded[key] = decode(value, hints[key])
+            _within_choices(hints[key], decoded[key])
+        except (WireError, TypeError, ValueError, KeyError, AttributeError) as error:
+            raise WireError(
+                f"{name}: argument {key} does not fit its type: {error}",
+                hint=f"see the request schema of POST {API_PREFIX}/ops/{name} in /docs",
+            ) from None
+    return undetached(name, decoded)
+
+
+def _within_choices(hint: Any, value: Any) -> None:
+    """A Literal argument (``mode``) is one of its values: the wire passes it as it is."""
+    if typing.get_origin(hint) is typing.Literal and value not in typing.get_args(hint):
+        choices = ", ".join(map(str, typing.get_args(hint)))
+        raise ValueError(f"{value!r} is not one of {choices}")
+
+
+def undetached(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """An operation that would hold the request until an execution ends runs detached."""
+    if name in DRIVEN and not arguments.get("hold"):
+        return {**arguments, "detach": True}
+    return arguments
+
+
+def _call(host: OperationsHost, name: str, arguments: dict[str, Any], returned: Any) -> Any:
+    started = time.perf_counter()
+    result = getattr(host.ops(), name)(**arguments)
+    log.debug("%s took %.3f s", name, time.perf_counter() - started)
+    return encode(result, returned)
+
+
+def _open_stream(host: OperationsHost, name: str, arguments: dict[str, Any]) -> Iterator[Any]:
+    """The operation's iterator, on the operations of the stream thread it is read on."""
+    iterator: Iterator[Any] = getattr(host.ops(), name)(**arguments)
+    return iterator
