@@ -109,3 +109,10 @@ def test_a_plot_into_a_missing_folder_makes_it(shipyard: Shipyard, tmp_path: Pat
     ran = shipyard("sweep", "measured.yaml", "-m", "n=1,2", "--plot", "plots/a/sweep.png")
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "plots" / "a" / "sweep.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_folder_given_as_the_spec_gets_a_hint(shipyard: Shipyard) -> None:
+    refused = shipyard("run", ".")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "is a folder, not a spec file" in refused.stderr
+    assert "hint: give the spec file's path" in refused.stderr

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.errors import ShipyardError
+
 #: The prefix of a template reference: ``index:REPO/NAME``.
 INDEX_PREFIX = "index:"
 
@@ -35,6 +37,13 @@ def resolve(ops: Any, spec: str | Path, spec_text: str | None) -> SpecSource:
     if spec_text is not None:
         return SpecSource(spec, spec_text)
     text = str(spec)
+    if not text.strip():
+        # Path("") is Path("."): the error named "." as a folder, not the empty argument.
+        raise ShipyardError(
+            "no spec given: the spec argument is empty",
+            hint="give a spec file, a registered pipeline's name (shipyard pipelines list) or "
+            "index:REPO/NAME",
+        )
     if text.startswith(INDEX_PREFIX):
         return _from_index(ops, text[len(INDEX_PREFIX) :])
     if Path(text).exists():

@@ -55,7 +55,9 @@ def _check_kind(path: Path, info: os.stat_result) -> None:
             raise _too_large(path)
         return
     if stat.S_ISDIR(info.st_mode):
-        raise _error(f"{path} is a folder, not a spec file")
+        raise _error(
+            f"{path} is a folder, not a spec file", "give the spec file's path: FOLDER/NAME.yaml"
+        )
     kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
     raise _error(
         f"{path} is {kind}, not a regular file: a spec is read from a file",
