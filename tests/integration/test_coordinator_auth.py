@@ -320,6 +320,30 @@ def test_a_revoked_worker_token_is_401(coordinator: Coordinator) -> None:
             400, "principal")  # fmt: skip
 
 
+def test_a_worker_token_is_believed_for_a_second_then_its_row_is_read_again(
+    coordinator: Coordinator,
+) -> None:
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from shipyard.coordinator import authstore
+    from shipyard.coordinator.httperrors import Unauthorized
+
+    _, worker, _ = _group_with_tokens(coordinator)
+    now = [time.time()]
+    auth = Auth.start(coordinator.engine, clock=lambda: now[0], principal_ttl=1.0)
+    credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=worker)
+    principal = auth.current_worker(credentials)
+    with coordinator.engine.begin() as connection:  # revoked through another coordinator
+        group = authstore.group_id(connection, "lab")
+        assert group is not None
+        authstore.revoke_principal(connection, principal.id, group)
+    now[0] += 0.9
+    assert auth.current_worker(credentials) == principal
+    now[0] += 0.1
+    with pytest.raises(Unauthorized, match="was revoked"):
+        auth.current_worker(credentials)
+
+
 # The paths that work
 
 

@@ -44,6 +44,13 @@ if TYPE_CHECKING:
 #: month unless asked otherwise when issued.
 USER_LIFETIME = 7 * 24 * 3600
 PRINCIPAL_LIFETIME = 30 * 24 * 3600
+#: How long a worker's or manager's checked token is believed without reading its row again
+#: (seconds). Their routes are the queue's hot path (a fetch, a heartbeat); the row read costs
+#: a round trip to PostgreSQL (bench/auth.py). A revocation through this coordinator applies at
+#: once; one made through another coordinator of the same database, within this delay.
+PRINCIPAL_TTL = 1.0
+#: Past this many cached tokens the cache starts again (bounded memory).
+_CACHE_LIMIT = 10_000
 
 #: Missing or non-Bearer headers reach the dependencies as None (answered 401 with our own
 #: message); declared so the OpenAPI document shows the scheme.
@@ -90,20 +97,37 @@ class Auth:
         public_pem: str,
         *,
         clock: Callable[[], float] = time.time,
+        principal_ttl: float = PRINCIPAL_TTL,
     ) -> None:
         from cryptography.hazmat.primitives import serialization
 
         self.engine = engine
+        # The checks only read, one statement each: in autocommit there is no BEGIN before it
+        # and no ROLLBACK when the connection goes back to the pool (one round trip, not three).
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._private = serialization.load_pem_private_key(private_pem.encode(), password=None)
         self._public = serialization.load_pem_public_key(public_pem.encode())
         self.clock = clock
+        self.principal_ttl = principal_ttl
+        # token → (its claims, the principal, when its row was read)
+        self._believed: dict[str, tuple[Claims, Principal, float]] = {}
 
     @classmethod
-    def start(cls, engine: Engine, *, clock: Callable[[], float] = time.time) -> Auth:
+    def start(
+        cls,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+        principal_ttl: float = PRINCIPAL_TTL,
+    ) -> Auth:
         """Over a migrated database; the key pair is made there on the first start."""
         with engine.begin() as connection:
             private_pem, public_pem = authstore.signing_key_pair(connection)
-        return cls(engine, private_pem, public_pem, clock=clock)
+        return cls(engine, private_pem, public_pem, clock=clock, principal_ttl=principal_ttl)
+
+    def forget_principals(self) -> None:
+        """Read every worker's and manager's row again at its next request (after a revocation)."""
+        self._believed.clear()
 
     def issue(self, subject: str, kind: Kind, signature: int, lifetime: int) -> Issued:
         now = int(self.clock())
@@ -135,7 +159,7 @@ class Auth:
 
     def current_user(self, credentials: Credentials) -> User:
         claims = self.claims(credentials, Kind.USER)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = authstore.user_by_name(connection, claims.subject)
         if row is None:
             raise Unauthorized(f"the token's user {claims.subject!r} no longer exists")
@@ -152,12 +176,27 @@ class Auth:
         return self._principal(credentials, Kind.MANAGER)
 
     def _principal(self, credentials: HTTPAuthorizationCredentials | None, kind: Kind) -> Principal:
+        token = credentials.credentials if credentials is not None else ""
+        believed = self._believed.get(token)
+        now = self.clock()
+        if believed is not None and now - believed[2] < self.principal_ttl:
+            claims, principal, _ = believed
+            check_claims(_as_raw(claims), kind, now)  # still its kind, not expired since
+            return principal
         claims = self.claims(credentials, kind)
+        found = self._principal_row(claims, kind)
+        if self.principal_ttl > 0:
+            if len(self._believed) >= _CACHE_LIMIT:
+                self._believed.clear()
+            self._believed[token] = (claims, found, now)
+        return found
+
+    def _principal_row(self, claims: Claims, kind: Kind) -> Principal:
         try:
             principal = uuid.UUID(claims.subject)
         except ValueError:
             raise Unauthorized(f"the token's subject is not a {kind.value} id") from None
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = authstore.principal_by_id(connection, principal)
         if row is None or row.kind is not kind:
             raise Unauthorized(f"the token's {kind.value} {principal} is not known here")
@@ -185,7 +224,7 @@ class Auth:
 
     def check_role(self, user: User, group: str, needed: Role) -> Membership:
         """The same check for a group named elsewhere (a request's body)."""
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             exists, held = authstore.role_in(connection, user.id, group)
         if not exists:
             raise NotFound(f"no group named {group[:64]!r}", hint="GET /groups lists yours")
@@ -196,3 +235,8 @@ class Auth:
             raise Forbidden(f"{user.name} {has} in group {group}; this needs {needed.label}")
         assert held is not None
         return Membership(user, group, held)
+
+
+def _as_raw(claims: Claims) -> dict[str, object]:
+    return {"sub": claims.subject, "kind": claims.kind.value, "sig": claims.signature,
+            "exp": claims.expires}  # fmt: skip

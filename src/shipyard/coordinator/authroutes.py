@@ -341,6 +341,7 @@ def _principal_routes(routes: APIRouter, auth: Auth) -> None:
         with auth.engine.begin() as connection:
             if not authstore.revoke_principal(connection, principal, _group_id(connection, group)):
                 raise NotFound(f"no worker or manager {principal} in group {group}")
+        auth.forget_principals()
         return Revoked(id=str(principal), group=group, revoked=True)
 
 
