@@ -12,7 +12,7 @@ import pytest
 
 from shipyard.coordinator import migrate, tasks
 from shipyard.coordinator.decisions import TaskFilter, TaskSpec, Watch
-from shipyard.coordinator.tasks import Listener, TaskQueue
+from shipyard.coordinator.tasks import Listener, Report, TaskQueue
 from shipyard.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
@@ -360,3 +360,25 @@ def test_hostile_values_are_refused_not_crashed(queue: TaskQueue) -> None:
 def test_a_database_without_tables_says_to_upgrade(pg_url: str) -> None:  # noqa: F811
     with TaskQueue(pg_url) as bare, pytest.raises(DatabaseUnavailable, match="no task tables"):
         bare.get("00000000-0000-4000-8000-000000000000")
+
+
+def test_a_batch_of_reports_is_taken_report_by_report(url: str) -> None:
+    with TaskQueue(url, lease=0.3) as queue:
+        ok, retry, stale = submit(queue, spec(), spec(max_attempts=2), spec(priority=-1))
+        worker, other = queue.register_worker(GROUP), queue.register_worker(GROUP)
+        assert [t.uuid for t in queue.fetch(worker, 3)] == [ok, retry, stale]
+        assert queue.heartbeat(worker) == sorted([ok, retry, stale])
+        _wait_until_expired(queue, ok)
+        again = queue.fetch(other, 3)
+        assert {t.uuid for t in again} == {ok, retry, stale}
+        missing = "00000000-0000-4000-8000-000000000000"
+        outcome = queue.report_many(
+            other,
+            [Report(ok, 2, 0, "fine", {"n": 1}), Report(retry, 2, 1), Report(stale, 1, 0),
+             Report(missing, 1, 0)],
+        )  # fmt: skip
+        assert outcome.states == {ok: "succeeded", retry: "failed"}
+        assert isinstance(outcome.refused[stale], Conflict)
+        assert isinstance(outcome.refused[missing], NotFound)
+        assert queue.get(ok).result == {"n": 1} and queue.get(ok).output_tail == "fine"
+        assert queue.get(stale).state == "running"

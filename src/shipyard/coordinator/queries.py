@@ -109,35 +109,43 @@ WHERE lease_owner = %(worker)s::uuid AND state = 'running'
 RETURNING uuid::text
 """
 
-# A worker's report, in one statement: only the attempt that holds the lease may end it (the
-# attempt number is the fencing token); the next state is decisions.after_attempt's, in SQL.
-# No row back: the lease is not this attempt's (or no such task); STATE_OF then says which.
+# A worker's reports, in one statement however many: only the attempt that holds the lease may
+# end it (the attempt number is the fencing token); the next state is decisions.after_attempt's,
+# in SQL. Rows locked in id order, so two batches never deadlock. A report with no row back did
+# not hold its lease (or named no task); STATE_OF then says which.
 REPORT = """
-WITH held AS (
-    SELECT id, max_attempts FROM tasks
-    WHERE uuid = %(uuid)s::uuid AND state = 'running' AND lease_owner = %(worker)s::uuid
-      AND attempts = %(attempt)s
-    FOR UPDATE
+WITH r AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+        uuid uuid, attempt int, exit_status int, output_tail text, result jsonb)
+), held AS (
+    SELECT t.id, t.max_attempts, r.attempt, r.exit_status, r.output_tail, r.result
+    FROM tasks t JOIN r ON t.uuid = r.uuid
+    WHERE t.state = 'running' AND t.lease_owner = %(worker)s::uuid AND t.attempts = r.attempt
+    ORDER BY t.id
+    FOR UPDATE OF t
 ), next AS (
-    SELECT id, CASE WHEN %(outcome)s = 'succeeded' THEN 'succeeded'
-                    WHEN %(attempt)s < max_attempts THEN 'queued'
-                    ELSE 'failed' END AS state
+    SELECT held.*,
+        CASE WHEN exit_status = 0 THEN 'succeeded' ELSE 'failed' END AS outcome,
+        CASE WHEN exit_status = 0 THEN 'succeeded'
+             WHEN attempt < max_attempts THEN 'queued'
+             ELSE 'failed' END AS state
     FROM held
 ), ended AS (
-    UPDATE attempts a SET outcome = %(outcome)s, ended_at = now(), exit_status = %(exit_status)s
-    FROM held WHERE a.task_id = held.id AND a.number = %(attempt)s
+    UPDATE attempts a SET outcome = next.outcome, ended_at = now(),
+        exit_status = next.exit_status
+    FROM next WHERE a.task_id = next.id AND a.number = next.attempt
 ), moved AS (
-    UPDATE tasks t SET state = next.state, exit_status = %(exit_status)s,
-        output_tail = %(output_tail)s, result = %(result)s::jsonb,
+    UPDATE tasks t SET state = next.state, exit_status = next.exit_status,
+        output_tail = next.output_tail, result = next.result,
         ended_at = CASE WHEN next.state = 'queued' THEN NULL ELSE now() END,
         message = CASE WHEN next.state = 'failed'
-            THEN format('gave up after %%s attempts: the last exited %%s', %(attempt)s,
-                        %(exit_status)s) END,
+            THEN format('gave up after %%s attempts: the last exited %%s', next.attempt,
+                        next.exit_status) END,
         lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
     FROM next WHERE t.id = next.id
-    RETURNING t.id, next.state
+    RETURNING t.id, t.uuid::text AS uuid, next.state
 )
-SELECT id, state,
+SELECT id, uuid, state,
        EXISTS (SELECT 1 FROM tasks w WHERE w.watch_task = moved.id AND w.state = 'queued')
            AS watched
 FROM moved

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from shipyard.coordinator import queries
 from shipyard.coordinator.decisions import (
     MAX_LIMIT,
-    Outcome,
     TaskFilter,
     TaskSpec,
     can_cancel,
@@ -91,6 +90,25 @@ class Claimed:
     timeout: float | None
     priority: int
     lease_expires: datetime
+
+
+@dataclass(frozen=True)
+class Report:
+    """How an attempt ended, as its worker tells it."""
+
+    uuid: str
+    attempt: int
+    exit_status: int
+    output: str | None = None
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """Each taken report's next task state, and each refused one's error (by uuid)."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, NotFound | Conflict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -424,30 +442,29 @@ class TaskQueue:
     ) -> str:
         """The end of attempt ``attempt``: the task's next state (queued again while attempts
         remain after a failure). Conflict (409) when the lease is no longer this attempt's."""
-        worker, uuid = checked_uuid(worker, "worker id"), checked_uuid(uuid)
-        problem = report_problem(exit_status, result)
-        if problem:
-            raise BadRequest(problem, hint="report a whole exit status and a JSON result")
-        outcome: Outcome = "succeeded" if exit_status == 0 else "failed"
-        params = {
-            "uuid": uuid,
-            "worker": worker,
-            "attempt": attempt,
-            "outcome": outcome,
-            "exit_status": exit_status,
-            "output_tail": tail(output, OUTPUT_TAIL),
-            "result": json.dumps(result) if result is not None else None,
-        }
+        outcome = self.report_many(worker, [Report(uuid, attempt, exit_status, output, result)])
+        if outcome.refused:
+            raise next(iter(outcome.refused.values()))
+        return outcome.states[checked_uuid(uuid)]
+
+    def report_many(self, worker: str, reports: Sequence[Report]) -> ReportOutcome:
+        """Several attempts' ends in one transaction (a worker that claimed a batch). Each
+        report is taken or refused on its own: Conflict when its lease is gone, NotFound."""
+        worker = checked_uuid(worker, "worker id")
+        rows = [_report_row(report) for report in reports]
         with self._transaction() as cursor:
-            cursor.execute(queries.REPORT, params)
-            moved = cursor.fetchone()
-            if moved is None:
-                raise self._not_held(cursor, uuid, attempt)
-            if moved["state"] == "queued":
+            cursor.execute(queries.REPORT, {"worker": worker, "rows": json.dumps(rows)})
+            moved = cursor.fetchall()
+            states = {row["uuid"]: str(row["state"]) for row in moved}
+            if any(row["state"] == "queued" for row in moved):
                 cursor.execute(queries.NOTIFY)
-            elif moved["watched"]:
-                self._after_ends(cursor, [moved["id"]])
-        return str(moved["state"])
+            self._after_ends(cursor, [row["id"] for row in moved if row["watched"]])
+            refused = {
+                row["uuid"]: self._not_held(cursor, row["uuid"], row["attempt"])
+                for row in rows
+                if row["uuid"] not in states
+            }
+        return ReportOutcome(states, refused)
 
     @staticmethod
     def _not_held(cursor: psycopg.Cursor[DictRow], uuid: str, attempt: int) -> NotFound | Conflict:
@@ -573,6 +590,23 @@ def _first_line(error: Exception) -> str:
 
 def _not_found(uuid: str) -> NotFound:
     return NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
+
+
+def _report_row(report: Report) -> dict[str, Any]:
+    problem = report_problem(report.exit_status, report.result) or (
+        None
+        if isinstance(report.attempt, int) and not isinstance(report.attempt, bool)
+        else "attempt must be a whole number"
+    )
+    if problem:
+        raise BadRequest(problem, hint="report a whole exit status and a JSON result")
+    return {
+        "uuid": checked_uuid(report.uuid),
+        "attempt": report.attempt,
+        "exit_status": report.exit_status,
+        "output_tail": tail(report.output, OUTPUT_TAIL),
+        "result": report.result,
+    }
 
 
 def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[str, Any], str]:
