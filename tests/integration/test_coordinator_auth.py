@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -412,6 +413,23 @@ def test_bad_input_is_a_4xx_with_a_message(coordinator: Coordinator) -> None:
             "lifetime_seconds")  # fmt: skip
     refused(http.post("/login", json={"name": "nobody", "password": "x"}), 401,
             "wrong name or password")  # fmt: skip
+
+
+@pytest.mark.parametrize("hostile", ["nul\x00byte", "x" * 10_000, "a b", "adé", "<b>"])
+def test_hostile_names_are_4xx_never_500(coordinator: Coordinator, hostile: str) -> None:
+    root = coordinator.login("root", ADMIN_PASSWORD)
+    http, auth = coordinator.http, bearer(root)
+    refused(http.post("/login", json={"name": hostile[:200], "password": "whatever"}), 401,
+            "wrong name or password")  # fmt: skip
+    named = quote(hostile, safe="")
+    refused(http.get(f"/groups/{named}", headers=auth), 404, "no group named")
+    refused(http.get(f"/test/groups/{named}/write", headers=auth), 404, "no group named")
+    http.post("/groups", json={"name": "lab"}, headers=auth)
+    member = f"/groups/lab/members/{named}"
+    refused(http.put(member, json={"role": "Read"}, headers=auth), 404, "no user named")
+    refused(http.delete(member, headers=auth), 404, "no user named")
+    refused(http.put(f"/users/{named}/admin", json={"admin": True}, headers=auth), 404,
+            "no user named")  # fmt: skip
 
 
 def test_nobody_can_remove_the_last_admins(coordinator: Coordinator) -> None:

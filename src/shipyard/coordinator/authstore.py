@@ -11,7 +11,13 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shipyard.coordinator.authschema import groups, memberships, principals, signing_keys, users
-from shipyard.coordinator.tokens import Kind, Role, generate_key_pair, new_signature
+from shipyard.coordinator.tokens import (
+    Kind,
+    Role,
+    generate_key_pair,
+    name_problem,
+    new_signature,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,15 @@ def _user(row: object) -> UserRow:
     )
 
 
+def _nameable(name: str) -> bool:
+    """Whether any user or group could have ``name``: others (a NUL byte, which PostgreSQL's
+    text refuses with an error; 10,000 characters) are not looked up at all."""
+    return name_problem("", name) is None
+
+
 def user_by_name(connection: Connection, name: str) -> UserRow | None:
+    if not _nameable(name):
+        return None
     row = connection.execute(select(users).where(users.c.name == name)).first()
     return _user(row) if row is not None else None
 
@@ -88,6 +102,8 @@ def count_admins(connection: Connection) -> int:
 
 
 def group_id(connection: Connection, name: str) -> int | None:
+    if not _nameable(name):
+        return None
     found = connection.execute(select(groups.c.id).where(groups.c.name == name)).scalar()
     return int(found) if found is not None else None
 
@@ -126,6 +142,8 @@ def remove_member(connection: Connection, group: int, user_id: int) -> bool:
 
 def role_in(connection: Connection, user_id: int, group_name: str) -> tuple[bool, Role | None]:
     """(whether the group exists, the user's role in it or None)."""
+    if not _nameable(group_name):
+        return False, None
     row = connection.execute(
         select(groups.c.id, memberships.c.role)
         .select_from(
