@@ -443,6 +443,24 @@ def test_nobody_can_remove_the_last_admins(coordinator: Coordinator) -> None:
                                  headers=bearer(root)), 409, "the last Admin of lab")  # fmt: skip
 
 
+def test_starting_on_a_database_not_migrated_says_how_to_migrate(pg_url: str) -> None:  # noqa: F811
+    from shipyard.errors import BadRequest, DatabaseUnavailable
+
+    engine = create_engine(migrate.sqlalchemy_url(pg_url))
+    try:
+        with pytest.raises(BadRequest, match="no users tables yet") as refused:
+            Auth.start(engine)
+        assert refused.value.hint == "migrate it: shipyard db upgrade --db URL"
+        migrate.upgrade(pg_url, "0001_tasks")  # the queue's tables alone are not enough
+        with pytest.raises(BadRequest, match="no users tables yet"):
+            Auth.start(engine)
+    finally:
+        engine.dispose()
+    nowhere = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    with pytest.raises(DatabaseUnavailable, match="cannot read the coordinator's signing key"):
+        Auth.start(nowhere)
+
+
 def test_two_coordinators_on_one_database_share_one_key(coordinator: Coordinator) -> None:
     second = Auth.start(coordinator.engine)
     with coordinator.engine.connect() as connection:

@@ -35,7 +35,7 @@ from shipyard.coordinator.tokens import (
     make_claims,
     role_allows,
 )
-from shipyard.errors import NotFound
+from shipyard.errors import BadRequest, DatabaseUnavailable, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -121,8 +121,23 @@ class Auth:
         principal_ttl: float = PRINCIPAL_TTL,
     ) -> Auth:
         """Over a migrated database; the key pair is made there on the first start."""
-        with engine.begin() as connection:
-            private_pem, public_pem = authstore.signing_key_pair(connection)
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with engine.begin() as connection:
+                if not inspect(connection).has_table("signing_keys"):
+                    raise BadRequest(
+                        "the coordinator's database has no users tables yet",
+                        hint="migrate it: shipyard db upgrade --db URL",
+                    )
+                private_pem, public_pem = authstore.signing_key_pair(connection)
+        except SQLAlchemyError as error:
+            first = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            raise DatabaseUnavailable(
+                f"cannot read the coordinator's signing key: {first}",
+                hint="check that PostgreSQL runs there and the URL's user may connect",
+            ) from None
         return cls(engine, private_pem, public_pem, clock=clock, principal_ttl=principal_ttl)
 
     def forget_principals(self) -> None:
