@@ -382,3 +382,16 @@ def test_a_batch_of_reports_is_taken_report_by_report(url: str) -> None:
         assert isinstance(outcome.refused[missing], NotFound)
         assert queue.get(ok).result == {"n": 1} and queue.get(ok).output_tail == "fine"
         assert queue.get(stale).state == "running"
+
+
+def test_a_worker_registers_under_its_principals_id(queue: TaskQueue) -> None:
+    principal = "11111111-1111-4111-8111-111111111111"
+    assert queue.register_worker(GROUP, ["a"], worker_id=principal) == principal
+    queue.leave(principal)
+    (uuid,) = submit(queue, spec(tags=["b"]))
+    assert queue.register_worker(GROUP, ["b"], worker_id=principal) == principal  # again
+    assert [t.uuid for t in queue.fetch(principal)] == [uuid]
+    with pytest.raises(BadRequest, match="tags"):
+        queue.register_worker(GROUP, [""])
+    with pytest.raises(BadRequest, match="worker id"):
+        queue.register_worker(GROUP, worker_id="x")

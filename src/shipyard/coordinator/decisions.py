@@ -145,7 +145,7 @@ def _command_problem(command: object) -> str | None:
     return None
 
 
-def _strings_problem(name: str, values: object) -> str | None:
+def strings_problem(name: str, values: object) -> str | None:
     if not isinstance(values, list) or not all(
         isinstance(value, str) and value and "\x00" not in value for value in values
     ):
@@ -204,7 +204,7 @@ def spec_problem(spec: TaskSpec) -> str | None:
         _int_problem("group_id", spec.group_id, 0, 2**62)
         or _int_problem("creator_id", spec.creator_id, 0, 2**62)
         or _command_problem(spec.command)
-        or _strings_problem("tags", spec.tags)
+        or strings_problem("tags", spec.tags)
         or json_problem("labels", spec.labels, mapping=True)
         or _env_problem(spec.env)
         or _limits_problem(spec)

@@ -194,8 +194,14 @@ WHERE {where} AND t.state = 'queued'
 RETURNING t.id, t.uuid::text
 """
 
+# A worker given an id keeps it (the id of its token's principal, so the two are one worker);
+# registering again under that id updates its group and tags and makes it active again.
 REGISTER = """
-INSERT INTO workers (group_id, tags) VALUES (%(group)s, %(tags)s) RETURNING id::text
+INSERT INTO workers (id, group_id, tags)
+VALUES (coalesce(%(id)s::uuid, gen_random_uuid()), %(group)s, %(tags)s)
+ON CONFLICT (id) DO UPDATE SET group_id = EXCLUDED.group_id, tags = EXCLUDED.tags,
+    state = 'active', last_heartbeat = now()
+RETURNING id::text
 """
 
 LEAVE = "UPDATE workers SET state = 'gone' WHERE id = %(worker)s::uuid RETURNING id"

@@ -34,7 +34,9 @@ from shipyard.coordinator.decisions import (
     page,
     report_problem,
     spec_problem,
+    strings_problem,
     tail,
+    uuid_problem,
     where_clause,
 )
 from shipyard.coordinator.migrate import libpq_url
@@ -353,10 +355,20 @@ class TaskQueue:
 
     # --- workers ---
 
-    def register_worker(self, group_id: int, tags: Sequence[str] = ()) -> str:
-        """A new worker's id: it fetches tasks of ``group_id`` whose tags it has all of."""
+    def register_worker(
+        self, group_id: int, tags: Sequence[str] = (), *, worker_id: str | None = None
+    ) -> str:
+        """A worker's id: it fetches tasks of ``group_id`` whose tags it has all of. Give
+        ``worker_id`` (its token's principal id) to register under that id, or again."""
+        problem = strings_problem("tags", list(tags)) or (
+            uuid_problem(worker_id, "worker id") if worker_id is not None else None
+        )
+        if problem:
+            raise BadRequest(problem, hint="tags are non-empty strings; a worker id is a uuid")
         with self._transaction() as cursor:
-            cursor.execute(queries.REGISTER, {"group": group_id, "tags": list(tags)})
+            cursor.execute(
+                queries.REGISTER, {"id": worker_id, "group": group_id, "tags": list(tags)}
+            )
             row = cursor.fetchone()
         assert row is not None
         return str(row["id"])
