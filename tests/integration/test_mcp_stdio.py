@@ -183,6 +183,18 @@ def test_errors_come_back_as_tool_errors_with_a_hint(tmp_path: Path) -> None:
                 )
             )
             assert "execution_mode" in wrong_mode
+            wrong_repeat = error_text(
+                await client.call_tool(
+                    "execute_pipeline_test",
+                    {
+                        "pipeline_name": "x",
+                        "parameter_sweep": {"size": [1]},
+                        "test_configuration": {"repeat": "abc"},
+                    },
+                )
+            )
+            assert 'repeat="abc" is not a whole number' in wrong_repeat
+            assert "hint: " in wrong_repeat
 
     run_async(scenario)
 

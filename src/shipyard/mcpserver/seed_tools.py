@@ -299,6 +299,9 @@ def sweep_settings(
             f"test_configuration has unknown keys: {', '.join(unknown)}",
             hint="its keys: " + ", ".join(_SWEEP_KEYS),
         )
+    problem = configuration_problem(extra)
+    if problem is not None:
+        raise problem
     if matrix is None:
         return None
     return SweepSettings(
@@ -309,6 +312,39 @@ def sweep_settings(
         timeout_per_run=extra.get("timeout_per_run"),
         failure_threshold=extra.get("failure_threshold"),
         objective=extra.get("objective"),
+    )
+
+
+def configuration_problem(configuration: dict[str, Any]) -> ShipyardError | None:
+    """What is wrong with the types of test_configuration's values, or None (their ranges
+    are the sweep's to check). A value of another type once reached int()/float() and ended
+    the call as an internal error; a zip given as one string was read as its letters."""
+    zipped = configuration.get("zip", [])
+    if not (
+        isinstance(zipped, list)
+        and all(
+            isinstance(group, list) and all(isinstance(name, str) for name in group)
+            for group in zipped
+        )
+    ):
+        return _wrong("zip", zipped, "a list of groups of parameter names", '[["a", "b"]]')
+    checks = (
+        ("repeat", int, "a whole number", "2"),
+        ("timeout_per_run", int | float, "a number of seconds", "1800"),
+        ("failure_threshold", int | float, "a share between 0 and 1", "0.1"),
+        ("objective", str, 'a text "METRIC:max" or "METRIC:min"', '"bw_mib:max"'),
+    )
+    for key, kind, what, example in checks:
+        value = configuration.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            return _wrong(key, value, what, example)
+    return None
+
+
+def _wrong(key: str, value: Any, what: str, example: str) -> ShipyardError:
+    return ShipyardError(
+        f"test_configuration {key}={json.dumps(value)[:80]} is not {what}",
+        hint=f"for example {key}={example}",
     )
 
 
