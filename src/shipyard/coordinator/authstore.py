@@ -169,13 +169,6 @@ def groups_of(connection: Connection, user_id: int) -> dict[str, Role]:
     return {str(row.name): Role(row.role) for row in rows}
 
 
-def all_groups(connection: Connection) -> list[str]:
-    return [
-        str(name)
-        for name in connection.execute(select(groups.c.name).order_by(groups.c.name)).scalars()
-    ]
-
-
 def members_of(connection: Connection, group: int) -> dict[str, Role]:
     rows = connection.execute(
         select(users.c.name, memberships.c.role)
