@@ -57,3 +57,17 @@ def test_a_reference_that_is_no_name_is_refused_and_nothing_moves(
         ops.clean_undo(hostile)
     assert caught.value.hint
     assert run_dir.is_dir() and (run_dir / "logs").is_dir()
+
+
+def test_a_registered_name_selects_its_runs_for_list_and_clean(
+    ops: Operations, registered: Path, write_spec: SpecWriter
+) -> None:
+    # 'nightly' runs the spec named 'undoable': selecting by the registered name found none.
+    by_name = ops.run("nightly")
+    by_file = ops.run(write_spec(SPEC, "again.yaml"))  # the spec's own name selects it too
+    other = ops.run(write_spec("name: other\nsteps:\n  a: {run: [echo]}\n", "other.yaml"))
+    assert [s.id for s in ops.list_executions(name="nightly")] == [by_name.id]
+    assert {s.id for s in ops.list_executions(name="undoable")} == {by_name.id, by_file.id}
+    cleaned = ops.clean(pipeline="nightly", level="deep")
+    assert [run.execution_id for run in cleaned.runs] == [by_name.id]
+    assert ops.clean(pipeline="other", level="deep").runs[0].execution_id == other.id
