@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine
 
 from shipyard.coordinator import admin, authroutes, migrate
 from shipyard.coordinator.auth import Auth, Membership, Principal, User
+from shipyard.coordinator.throttle import LoginThrottle
 from shipyard.coordinator.tokens import Kind, Role, generate_key_pair
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
@@ -34,10 +35,10 @@ ADMIN_PASSWORD = "admin-password"
 PASSWORD = "a fine password"
 
 
-def protected_app(auth: Auth) -> FastAPI:
+def protected_app(auth: Auth, throttle: LoginThrottle) -> FastAPI:
     """The auth routes and one route per kind of check, as the coordinator's routes use them."""
     app = FastAPI()
-    authroutes.install(app, auth)
+    authroutes.install(app, auth, throttle=throttle)
 
     @app.get("/test/user")
     def as_user(user: Annotated[User, Depends(auth.current_user)]) -> dict[str, str]:
@@ -64,11 +65,22 @@ def protected_app(auth: Auth) -> FastAPI:
     return app
 
 
+class Clock:
+    """The login throttle's clock: still unless moved (token expiry runs on the real one)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class Coordinator:
     http: httpx.Client
     auth: Auth
     engine: Engine
+    clock: Clock
 
     def login(self, name: str, password: str = PASSWORD) -> str:
         answer = self.http.post("/login", json={"name": name, "password": password})
@@ -110,11 +122,11 @@ def coordinator(pg_url: str) -> Iterator[Coordinator]:  # noqa: F811
     migrate.upgrade(pg_url)
     admin.create_user(pg_url, "root", ADMIN_PASSWORD, admin=True)
     engine = create_engine(migrate.sqlalchemy_url(pg_url))
-    auth = Auth.start(engine)
-    server, thread, port = _serve(protected_app(auth))
+    auth, clock = Auth.start(engine), Clock()
+    server, thread, port = _serve(protected_app(auth, LoginThrottle(clock)))
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield Coordinator(http, auth, engine)
+            yield Coordinator(http, auth, engine, clock)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -430,6 +442,23 @@ def test_hostile_names_are_4xx_never_500(coordinator: Coordinator, hostile: str)
     refused(http.delete(member, headers=auth), 404, "no user named")
     refused(http.put(f"/users/{named}/admin", json={"admin": True}, headers=auth), 404,
             "no user named")  # fmt: skip
+
+
+def test_failed_logins_slow_down_the_next_attempts_for_that_name(
+    coordinator: Coordinator,
+) -> None:
+    root = coordinator.login("root", ADMIN_PASSWORD)
+    coordinator.user(root, "ada")
+    for _ in range(5):
+        answer = coordinator.http.post("/login", json={"name": "ada", "password": "guess 1234"})
+        refused(answer, 401, "wrong name or password")
+    # The right password too waits now: the attempt is refused before any check.
+    held = coordinator.http.post("/login", json={"name": "ada", "password": PASSWORD})
+    refused(held, 429, "5 failed logins in a row for this name; try again in 1 s")
+    assert held.headers["retry-after"] == "1"
+    assert coordinator.login("root", ADMIN_PASSWORD)  # other names are not held back
+    coordinator.clock.now += 1
+    assert coordinator.login("ada")
 
 
 def test_nobody_can_remove_the_last_admins(coordinator: Coordinator) -> None:

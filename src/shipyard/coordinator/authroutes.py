@@ -32,6 +32,7 @@ from shipyard.coordinator.auth import (
     User,
 )
 from shipyard.coordinator.httperrors import Forbidden, Unauthorized, install_handlers
+from shipyard.coordinator.throttle import LoginThrottle
 from shipyard.coordinator.tokens import Kind, Role, name_problem
 from shipyard.errors import BadRequest, Conflict, NotFound
 
@@ -155,31 +156,36 @@ def _known_user(connection: "Connection", name: str) -> authstore.UserRow:
     return row
 
 
-def install(app: "FastAPI", auth: Auth) -> None:
+def install(app: "FastAPI", auth: Auth, *, throttle: LoginThrottle | None = None) -> None:
     """Mount the routes on ``app`` with the handlers that answer refusals as ``{"msg": …}``."""
     install_handlers(app)
-    app.include_router(router(auth))
+    app.include_router(router(auth, throttle=throttle))
 
 
-def router(auth: Auth) -> APIRouter:
+def router(auth: Auth, *, throttle: LoginThrottle | None = None) -> APIRouter:
+    """The routes; ``throttle`` counts failed logins (default: one of its own on the auth's
+    clock)."""
     routes = APIRouter(tags=["users and groups"])
-    _session_routes(routes, auth)
+    _session_routes(routes, auth, throttle or LoginThrottle(auth.clock))
     _user_routes(routes, auth)
     _group_routes(routes, auth)
     _principal_routes(routes, auth)
     return routes
 
 
-def _session_routes(routes: APIRouter, auth: Auth) -> None:
-    @routes.post("/login")
+def _session_routes(routes: APIRouter, auth: Auth, throttle: LoginThrottle) -> None:
+    @routes.post("/login", responses={429: {"description": "Too many failed logins"}})
     def login(body: Login) -> Token:
         """A user token for a name and password (7 days)."""
+        throttle.check(body.name)
         with auth.engine.connect() as connection:
             row = authstore.user_by_name(connection, body.name)
         # An unknown name costs a hash too: how long a login takes tells no one which names exist.
         stored = row.password_hash if row is not None else passwords.DUMMY_HASH
         if not passwords.verify_password(body.password, stored) or row is None:
+            throttle.failed(body.name)
             raise Unauthorized("wrong name or password")
+        throttle.succeeded(body.name)
         return _user_token(auth, row.name, row.signature)
 
     @routes.get("/me")

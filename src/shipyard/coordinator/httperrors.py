@@ -36,9 +36,12 @@ async def _refused(request: Request, error: Exception) -> JSONResponse:
     from fastapi.responses import JSONResponse
 
     assert isinstance(error, CoordinatorError)
-    # 401 says which scheme would do (RFC 9110 §11.6.1).
-    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    return JSONResponse(body(error), status_code=error.http_status, headers=headers)
+    # 401 says which scheme would do (RFC 9110 §11.6.1); 429 when to come back (RFC 6585 §4).
+    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else {}
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body(error), status_code=error.http_status, headers=headers or None)
 
 
 async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
