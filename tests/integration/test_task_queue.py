@@ -297,6 +297,9 @@ def test_cancel_one_list_and_filter(queue: TaskQueue) -> None:
     with pytest.raises(BadRequest, match="not a task uuid"):
         queue.cancel("'; DROP TABLE tasks; --")
     assert queue.get(x1).message == "cancelled by a user"
+    with pytest.raises(BadRequest, match="at least one condition"):
+        queue.cancel_where(TaskFilter())
+    assert queue.count(TaskFilter(states=["cancelled"])) == 3
 
 
 def test_watch_holds_a_task_until_its_upstream_gets_there(queue: TaskQueue) -> None:

@@ -330,7 +330,13 @@ class TaskQueue:
         return CancelReport(done, refused)
 
     def cancel_where(self, chosen: TaskFilter, *, by: str = "a user") -> list[str]:
-        """Cancel every queued task the filter matches; their uuids."""
+        """Cancel every queued task the filter matches; their uuids. An empty filter is
+        refused: it would cancel every queued task of every group."""
+        if where_clause(chosen)[0] == "TRUE":
+            raise BadRequest(
+                "a cancel by filter needs at least one condition",
+                hint="name a group, tags, labels, states, creators… (or list the tasks)",
+            )
         return self._cancel(chosen, by)
 
     def _cancel(self, chosen: TaskFilter, by: str) -> list[str]:
