@@ -150,6 +150,12 @@ class LogOperations:
         merge: bool = False,
         annotate: bool = False,
     ) -> Iterator[LogLine]:
+        if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 1):
+            # 0 meant "every line" and a negative one ended in a ValueError from deque.
+            raise ShipyardError(
+                f"tail={tail!r:.40} is not a number of lines (1 or more)",
+                hint="tail=N keeps the last N lines; leave it out (null) for every line",
+            )
         if level is not None or since is not None or merge or annotate:
             return placed_logs(
                 self,
