@@ -42,9 +42,12 @@ def submit(queue: TaskQueue, *specs: TaskSpec) -> list[str]:
     return [entry.uuid for entry in report.accepted]
 
 
-def _fetch_all(url: str, worker: str, seen: list[str], errors: list[BaseException]) -> None:
+def _fetch_all(
+    url: str, worker: str, seen: list[str], errors: list[BaseException], start: threading.Barrier
+) -> None:
     try:
         with TaskQueue(url) as mine:
+            start.wait(timeout=30)  # all connected first: they really fetch side by side
             while claimed := mine.fetch(worker, 5):
                 for task in claimed:
                     seen.append(task.uuid)
@@ -58,8 +61,9 @@ def test_concurrent_fetchers_never_share_a_task(queue: TaskQueue, url: str) -> N
     workers = [queue.register_worker(GROUP) for _ in range(4)]
     seen: list[list[str]] = [[] for _ in workers]
     errors: list[BaseException] = []
+    start = threading.Barrier(len(workers))
     threads = [
-        threading.Thread(target=_fetch_all, args=(url, worker, mine, errors))
+        threading.Thread(target=_fetch_all, args=(url, worker, mine, errors, start))
         for worker, mine in zip(workers, seen, strict=True)
     ]
     for thread in threads:
@@ -119,11 +123,11 @@ def test_an_expired_lease_is_recovered_and_the_task_runs_again(url: str) -> None
 
 
 def test_a_heartbeat_keeps_the_lease(url: str) -> None:
-    with TaskQueue(url, lease=0.3) as queue:
+    with TaskQueue(url, lease=1.0) as queue:
         (uuid,) = submit(queue, spec())
         worker = queue.register_worker(GROUP)
         (claimed,) = queue.fetch(worker)
-        for _ in range(8):  # 0.8 s, well past one lease, kept alive by heartbeats
+        for _ in range(15):  # 1.5 s, past one lease, kept alive by heartbeats
             assert queue.heartbeat(worker) == [uuid]
             assert queue.recover() == []
             time.sleep(0.1)
