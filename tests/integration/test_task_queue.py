@@ -402,3 +402,19 @@ def test_a_worker_registers_under_its_principals_id(queue: TaskQueue) -> None:
         queue.register_worker(GROUP, [""])
     with pytest.raises(BadRequest, match="worker id"):
         queue.register_worker(GROUP, worker_id="x")
+
+
+def test_counts_by_state(queue: TaskQueue) -> None:
+    assert queue.counts().tasks == dict.fromkeys(
+        ("queued", "running", "succeeded", "failed", "cancelled"), 0
+    )
+    done, running, _waiting = submit(queue, spec(priority=2), spec(priority=1), spec())
+    worker = queue.register_worker(GROUP)
+    queue.fetch(worker, 2)
+    queue.report(worker, done, 1, exit_status=0)
+    gone = queue.register_worker(GROUP)
+    queue.leave(gone)
+    counts = queue.counts()
+    assert (counts.tasks["queued"], counts.tasks["running"], counts.tasks["succeeded"]) == (1, 1, 1)
+    assert counts.workers == {"active": 1, "draining": 0, "gone": 1}
+    assert queue.get(running).state == "running"

@@ -220,3 +220,7 @@ ARTIFACTS = """
 SELECT a.name, a.size, a.path, a.created_at FROM artifacts a JOIN tasks t ON t.id = a.task_id
 WHERE t.uuid = %(uuid)s::uuid ORDER BY a.name
 """
+
+# For /metrics: tasks and workers by state (the queue's depth is the queued count).
+TASK_STATES_COUNT = "SELECT state, count(*) AS n FROM tasks GROUP BY state"
+WORKER_STATES_COUNT = "SELECT state, count(*) AS n FROM workers GROUP BY state"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.coordinator import queries
 from shipyard.coordinator.decisions import (
     MAX_LIMIT,
+    TASK_STATES,
     TaskFilter,
     TaskSpec,
     can_cancel,
@@ -40,6 +41,7 @@ from shipyard.coordinator.decisions import (
     where_clause,
 )
 from shipyard.coordinator.migrate import libpq_url
+from shipyard.coordinator.tables import WORKER_STATES
 from shipyard.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 
 if TYPE_CHECKING:
@@ -156,6 +158,12 @@ class Task:
 class CancelReport:
     cancelled: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Counts:
+    tasks: dict[str, int]
+    workers: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -518,6 +526,20 @@ class TaskQueue:
             cursor.execute(queries.NOTIFY)
             cursor.execute(queries.CANCEL_UNREACHABLE, {"ended": ended})
             ended = [row["id"] for row in cursor.fetchall()]
+
+    # --- figures ---
+
+    def counts(self) -> Counts:
+        """Tasks and workers by state, every state present (0 when none): for /metrics."""
+        with self._transaction() as cursor:
+            cursor.execute(queries.TASK_STATES_COUNT)
+            tasks = {row["state"]: int(row["n"]) for row in cursor.fetchall()}
+            cursor.execute(queries.WORKER_STATES_COUNT)
+            workers = {row["state"]: int(row["n"]) for row in cursor.fetchall()}
+        return Counts(
+            tasks={state: tasks.get(state, 0) for state in TASK_STATES},
+            workers={state: workers.get(state, 0) for state in WORKER_STATES},
+        )
 
     # --- artifacts ---
 
