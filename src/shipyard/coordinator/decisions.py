@@ -24,6 +24,8 @@ WatchState = Literal["started", "succeeded", "failed", "ended"]
 TASK_STATES: tuple[TaskState, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 WATCH_STATES: tuple[WatchState, ...] = ("started", "succeeded", "failed", "ended")
+ATTEMPT_OUTCOMES = ("running", "succeeded", "failed", "lost", "cancelled")
+WORKER_STATES = ("active", "draining", "gone")
 #: PostgreSQL's INTEGER, the column priority and exit status are stored in.
 INT32 = (-(2**31), 2**31 - 1)
 MAX_ATTEMPTS = 100

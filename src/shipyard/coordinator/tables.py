@@ -31,12 +31,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from shipyard.coordinator.decisions import (
+    ATTEMPT_OUTCOMES,
+    TASK_STATES,
+    WATCH_STATES,
+    WORKER_STATES,
+)
 from shipyard.coordinator.schema import metadata
-
-TASK_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-ATTEMPT_OUTCOMES = ("running", "succeeded", "failed", "lost", "cancelled")
-WATCH_STATES = ("started", "succeeded", "failed", "ended")
-WORKER_STATES = ("active", "draining", "gone")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

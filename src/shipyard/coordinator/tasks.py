@@ -26,6 +26,7 @@ from shipyard.coordinator import queries
 from shipyard.coordinator.decisions import (
     MAX_LIMIT,
     TASK_STATES,
+    WORKER_STATES,
     TaskFilter,
     TaskSpec,
     can_cancel,
@@ -41,7 +42,6 @@ from shipyard.coordinator.decisions import (
     where_clause,
 )
 from shipyard.coordinator.migrate import libpq_url
-from shipyard.coordinator.tables import WORKER_STATES
 from shipyard.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 
 if TYPE_CHECKING:
