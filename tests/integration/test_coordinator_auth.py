@@ -472,6 +472,43 @@ def test_nobody_can_remove_the_last_admins(coordinator: Coordinator) -> None:
                                  headers=bearer(root)), 409, "the last Admin of lab")  # fmt: skip
 
 
+def test_two_demotions_at_once_cannot_leave_no_administrator(coordinator: Coordinator) -> None:
+    """The second transaction's count waits for the first's demotion, then sees one left."""
+    from shipyard.coordinator import authstore
+
+    root = coordinator.login("root", ADMIN_PASSWORD)
+    coordinator.user(root, "ada", is_admin=True)
+    counted: list[int] = []
+
+    def second() -> None:
+        with coordinator.engine.begin() as connection:
+            counted.append(authstore.count_admins(connection))
+
+    with coordinator.engine.begin() as first:
+        assert authstore.count_admins(first) == 2
+        ada = authstore.user_by_name(first, "ada")
+        assert ada is not None
+        authstore.set_admin(first, ada.id, False)
+        other = threading.Thread(target=second)
+        other.start()
+        deadline = time.monotonic() + 30
+        while not counted and not _waiting_on_a_lock(coordinator.engine):
+            assert time.monotonic() < deadline, "the second count neither ended nor waited"
+            time.sleep(0.01)
+    other.join(timeout=30)
+    assert counted == [1]
+
+
+def _waiting_on_a_lock(engine: Engine) -> bool:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar_one()
+    return int(waiting) > 0
+
+
 def test_starting_on_a_database_not_migrated_says_how_to_migrate(pg_url: str) -> None:  # noqa: F811
     from shipyard.errors import BadRequest, DatabaseUnavailable
 

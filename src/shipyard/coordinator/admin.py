@@ -64,14 +64,15 @@ def create_user(url: str, name: str, password: str, *, admin: bool) -> UserRow:
                     "the database has no coordinator tables yet",
                     hint="migrate it first: shipyard db upgrade --db URL",
                 )
-            if authstore.user_by_name(connection, name) is not None:
+            row = authstore.create_user(
+                connection, name, passwords.hash_password(password), admin=admin
+            )
+            if row is None:
                 raise Conflict(
                     f"a user named {name!r} exists",
                     hint="choose another name; an administrator can reset a password through "
                     "POST /users/NAME/password",
                 )
-            return authstore.create_user(
-                connection, name, passwords.hash_password(password), admin=admin
-            )
+            return row
     finally:
         engine.dispose()

@@ -200,9 +200,11 @@ def _session_routes(routes: APIRouter, auth: Auth, throttle: LoginThrottle) -> N
     ) -> Token:
         """Every token the user held stops working; the new one is returned."""
         _valid_password(body.new_password)
+        throttle.check(user.name)  # a stolen token is no way to guess the password faster
         with auth.engine.begin() as connection:
             row = _known_user(connection, user.name)
             if not passwords.verify_password(body.old_password, row.password_hash):
+                throttle.failed(user.name)
                 raise Forbidden("the old password is wrong")
             signature = authstore.set_password(
                 connection, row.id, passwords.hash_password(body.new_password)
@@ -228,9 +230,9 @@ def _user_routes(routes: APIRouter, auth: Auth) -> None:
         name = _valid_name("user", body.name)
         hashed = passwords.hash_password(_valid_password(body.password))
         with auth.engine.begin() as connection:
-            if authstore.user_by_name(connection, name) is not None:
-                raise Conflict(f"a user named {name!r} exists")
             row = authstore.create_user(connection, name, hashed, admin=body.admin)
+        if row is None:
+            raise Conflict(f"a user named {name!r} exists")
         return UserInfo(name=row.name, admin=row.admin)
 
     @routes.put("/users/{name}/admin")

@@ -62,14 +62,17 @@ def user_by_name(connection: Connection, name: str) -> UserRow | None:
     return _user(row) if row is not None else None
 
 
-def create_user(connection: Connection, name: str, password_hash: str, *, admin: bool) -> UserRow:
-    """A new user; :class:`sqlalchemy.exc.IntegrityError` when the name is taken."""
+def create_user(
+    connection: Connection, name: str, password_hash: str, *, admin: bool
+) -> UserRow | None:
+    """A new user; None when the name is taken (by a creation at the same moment too)."""
     row = connection.execute(
-        insert(users)
+        pg_insert(users)
         .values(name=name, password_hash=password_hash, admin=admin, signature=new_signature())
+        .on_conflict_do_nothing(index_elements=[users.c.name])
         .returning(users)
-    ).one()
-    return _user(row)
+    ).first()
+    return _user(row) if row is not None else None
 
 
 def list_users(connection: Connection) -> list[UserRow]:
@@ -95,7 +98,10 @@ def set_admin(connection: Connection, user_id: int, admin: bool) -> None:
 
 
 def count_admins(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).where(users.c.admin)).scalar_one())
+    """How many administrators there are, their rows locked until the transaction ends: two
+    demotions at once cannot both see the other administrator still there."""
+    locked = select(users.c.id).where(users.c.admin).with_for_update()
+    return len(connection.execute(locked).all())
 
 
 # Groups and memberships
@@ -180,13 +186,13 @@ def members_of(connection: Connection, group: int) -> dict[str, Role]:
 
 
 def count_group_admins(connection: Connection, group: int) -> int:
-    return int(
-        connection.execute(
-            select(func.count()).where(
-                memberships.c.group_id == group, memberships.c.role == int(Role.ADMIN)
-            )
-        ).scalar_one()
+    """How many Admins the group has, their memberships locked as in :func:`count_admins`."""
+    locked = (
+        select(memberships.c.user_id)
+        .where(memberships.c.group_id == group, memberships.c.role == int(Role.ADMIN))
+        .with_for_update()
     )
+    return len(connection.execute(locked).all())
 
 
 # Worker and manager principals
