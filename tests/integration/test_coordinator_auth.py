@@ -461,6 +461,20 @@ def test_failed_logins_slow_down_the_next_attempts_for_that_name(
     assert coordinator.login("ada")
 
 
+def test_guessing_the_old_password_with_a_stolen_token_is_slowed_down_too(
+    coordinator: Coordinator,
+) -> None:
+    root = coordinator.login("root", ADMIN_PASSWORD)
+    ada = coordinator.user(root, "ada")
+    change = {"old_password": "guess 1234", "new_password": "another fine one"}
+    for _ in range(5):
+        answer = coordinator.http.post("/me/password", json=change, headers=bearer(ada))
+        refused(answer, 403, "the old password is wrong")
+    right = {**change, "old_password": PASSWORD}
+    held = coordinator.http.post("/me/password", json=right, headers=bearer(ada))
+    refused(held, 429, "try again in 1 s")
+
+
 def test_nobody_can_remove_the_last_admins(coordinator: Coordinator) -> None:
     root = coordinator.login("root", ADMIN_PASSWORD)
     refused(coordinator.http.put("/users/root/admin", json={"admin": False}, headers=bearer(root)),
