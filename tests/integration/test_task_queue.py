@@ -226,6 +226,7 @@ def test_edits_before_start_only(queue: TaskQueue) -> None:
     assert refused.value.http_status == 409
     with pytest.raises(NotFound):
         queue.edit("00000000-0000-4000-8000-000000000000", priority=1)
+    assert queue.edit(uuid) == queue.get(uuid)  # nothing to change: nothing changed
 
 
 def test_a_batch_is_taken_task_by_task(queue: TaskQueue) -> None:

@@ -212,6 +212,8 @@ def test_where_clause(chosen: TaskFilter, sql: str, params: dict[str, object]) -
         (TaskFilter(states=["done"]), "state 'done' is no task state"),
         (TaskFilter(uuids=["x' OR 1=1"]), "is not a task uuid"),
         (TaskFilter(priority="high"), "is no condition"),
+        (TaskFilter(tags="gpu"), "tags must be a list"),  # type: ignore[arg-type]
+        (TaskFilter(labels=["a"]), "labels must be a JSON object"),  # type: ignore[arg-type]
     ],
 )
 def test_where_clause_refuses(chosen: TaskFilter, said: str) -> None:

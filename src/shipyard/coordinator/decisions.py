@@ -280,9 +280,21 @@ def _numeric(column: str, value: str | int | None, key: str) -> tuple[str, dict[
     return f"{column} {sql_operator} %({key})s", {key: number}
 
 
+def _listed(values: object) -> object:
+    """A tuple as a list; anything else (a bare string) as it is, to be refused."""
+    return list(values) if isinstance(values, tuple) else values
+
+
 def where_clause(chosen: TaskFilter) -> tuple[str, dict[str, Any]]:
     """The WHERE clause (with named psycopg parameters) of a filter. Values are always bound
     parameters; only fixed column names and operators are written into the text."""
+    problem = (
+        strings_problem("tags", _listed(chosen.tags)) if chosen.tags is not None else None
+    ) or (
+        json_problem("labels", chosen.labels, mapping=True) if chosen.labels is not None else None
+    )
+    if problem:
+        raise BadRequest(problem, hint="tags: a list of strings; labels: a JSON object")
     bad = [state for state in chosen.states or () if state not in TASK_STATES]
     if bad:
         raise BadRequest(

@@ -294,6 +294,8 @@ class TaskQueue:
                 hint=f"editable fields: {', '.join(queries.EDITABLE)}",
             )
         current = self.get(uuid)
+        if not changes:
+            return current
         merged = TaskSpec(**{**_spec_fields(current), **changes})
         problem = spec_problem(merged)
         if problem:
