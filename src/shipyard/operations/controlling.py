@@ -221,6 +221,7 @@ class StopOperations:
         """
         from shipyard.engine.liveness import pid_alive
 
+        _check_grace(grace)
         status = self.status(execution_id)
         report = stop_impact(status, self.workspace.run_dir(status.id))
         pid, _ = self.store.supervisor(report.execution_id)
@@ -238,3 +239,21 @@ class StopOperations:
                 look, lambda s: s.state.finished, clock=self.clock, timeout=timeout, interval=0.1
             )
         return dataclasses.replace(report, force=force, grace=grace, state=final.state)
+
+
+#: The longest grace a stop takes: a spec's durations stop at 365 days too.
+MAX_GRACE = 365 * 86400.0
+
+
+def _check_grace(grace: float) -> None:
+    """The CLI's --grace is a duration (never negative); the protocol took any number — a
+    negative grace was recorded as given, and a huge one held the caller waiting for it."""
+    import math
+
+    if isinstance(grace, bool) or not isinstance(grace, int | float):
+        raise ShipyardError(f"grace={grace!r:.40} is not a number of seconds", hint="e.g. 30")
+    if not (math.isfinite(grace) and 0 <= grace <= MAX_GRACE):
+        raise ShipyardError(
+            f"grace={grace} is outside 0 to {MAX_GRACE:.0f} seconds (365 days)",
+            hint="e.g. 30; force=true stops at once",
+        )
