@@ -501,7 +501,8 @@ class SQLiteStore:
             # The spec's name, or a registered pipeline's (whose spec may be named otherwise:
             # `clean --pipeline NAME` and `list --name NAME` found none of its runs).
             clauses.append("(e.name = ? OR e.pipeline = ?)")
-            args.extend((name, name))
+            args.append(name)
+            args.append(name)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         placeholders = ", ".join("?" for _ in _DONE_UNIT_STATES)
         rows = self._db.execute(
