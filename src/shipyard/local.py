@@ -40,6 +40,16 @@ if TYPE_CHECKING:
 __all__ = ["HEARTBEAT_TIMEOUT", "LocalOperations"]
 
 
+def _check_home(home: Path) -> None:
+    """A home that is a file (``--home /dev/null``) ended in a NotADirectoryError traceback
+    from the first stat under it."""
+    if home.exists() and not home.is_dir():
+        raise ShipyardError(
+            f"the Shipyard home {home} is not a folder",
+            hint="point --home (or SHIPYARD_HOME) at a folder; a missing one is made",
+        )
+
+
 def _open_store(workspace: Workspace) -> Store:
     """The workspace's store. A damaged, empty or missing state.db beside run folders is
     rebuilt from them, and said so on stderr: records are never silently started afresh
@@ -108,10 +118,17 @@ class LocalOperations(
     @property
     def store(self) -> Store:
         if self._store is None:
+            _check_home(self.workspace.home)
             note = secure_home(self.workspace.home)
             if note:
                 sys.stderr.write(f"shipyard: {note}\n")
-            self._store = _open_store(self.workspace)
+            try:
+                self._store = _open_store(self.workspace)
+            except (NotADirectoryError, PermissionError) as error:
+                raise ShipyardError(
+                    f"cannot open the state in {self.workspace.home}: {error.strerror}",
+                    hint="point --home (or SHIPYARD_HOME) at a folder you can write",
+                ) from None
         return self._store
 
     def close(self) -> None:

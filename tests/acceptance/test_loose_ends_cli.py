@@ -116,3 +116,14 @@ def test_a_folder_given_as_the_spec_gets_a_hint(shipyard: Shipyard) -> None:
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "is a folder, not a spec file" in refused.stderr
     assert "hint: give the spec file's path" in refused.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["pipelines", "list"], ["list"]])
+def test_a_home_that_is_a_file_is_one_message(
+    shipyard: Shipyard, tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    refused = shipyard(*command, "--home", str(tmp_path / "afile"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"the Shipyard home {tmp_path / 'afile'} is not a folder" in refused.stderr
+    assert "hint: point --home" in refused.stderr
