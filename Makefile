@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set themselves up first.
-.PHONY: setup demo test test-wire lint typecheck unit bench bench-peers lock clean
+.PHONY: setup demo test test-wire test-server lint typecheck unit bench bench-peers lock clean
 
 VENV := .venv/bin
 
@@ -28,9 +28,21 @@ WIRE_SUBSET := tests/acceptance $(addprefix tests/integration/test_,$(addsuffix 
 	operations_api lifecycle control fleet agents checkpoints resume clean secrets \
 	logs_bounded machine_faults mixed))
 
+# A third run with every command of the CLI going through a real `shipyard serve` of its test's
+# home (SHIPYARD_SERVER_CHECK=1, docs/server.md): the same commands and output against a
+# server. The whole acceptance suite so takes ~9 min on 2 shared cores, so `make test` runs the
+# files that cover each kind of command (run, live display, detach/follow/stop/resume/clean,
+# fleets, logs, pipelines, stop grace); `make test-server` runs all of them.
+SERVER_SUBSET := $(addprefix tests/acceptance/test_,$(addsuffix .py,\
+	cli lifecycle_cli fleet_cli logs_cli pipelines_cli stop_grace_cli))
+
 test: lint typecheck
 	$(VENV)/pytest
 	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q $(WIRE_SUBSET)
+	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(SERVER_SUBSET)
+
+test-server: setup
+	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q tests/acceptance
 
 test-wire: setup
 	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q tests/integration tests/acceptance

@@ -191,7 +191,8 @@ class RemoteOperations:
             else:
                 placed["spec_text"] = Path(spec).read_text(encoding="utf-8")
         for key in ("folder", "path", "html"):
-            if self._local and isinstance(placed.get(key), str | Path):
+            # An empty one stays empty: the server says what is wrong with it, as locally.
+            if self._local and isinstance(placed.get(key), str | Path) and str(placed[key]):
                 placed[key] = str(Path(placed[key]).resolve())
         return placed
 

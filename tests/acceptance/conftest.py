@@ -25,6 +25,27 @@ def shipyard_executable() -> str:
     return found
 
 
+@pytest.fixture(autouse=True)
+def through_a_server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """With ``SHIPYARD_SERVER_CHECK=1`` (``make test``'s third pass) every command of the test
+    goes through a real ``shipyard serve`` of the test's home (tests/serving.py): the proof
+    that the CLI works against a server with the same commands and output (docs/server.md).
+    A test that cannot is marked ``local_only`` with its reason."""
+    if os.environ.get("SHIPYARD_SERVER_CHECK") != "1":
+        yield
+        return
+    marker = request.node.get_closest_marker("local_only")
+    if marker is not None:
+        pytest.skip(f"not through a server: {marker.args[0]}")
+    from tests.serving import served
+
+    with served(tmp_path / "home", cwd=tmp_path) as server:
+        monkeypatch.setenv("SHIPYARD_SERVER", server.url)
+        yield
+
+
 @pytest.fixture
 def shipyard(tmp_path: Path) -> Iterator[Shipyard]:
     executable = shipyard_executable()

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.acceptance.conftest import Shipyard, shipyard_executable
 from tests.conftest import SpecWriter
 
@@ -172,6 +174,10 @@ def test_dry_run_starts_nothing(shipyard: Shipyard, write_spec: SpecWriter, tmp_
     assert not (tmp_path / "ran").exists()
 
 
+@pytest.mark.local_only(
+    "Ctrl-C reaches the engine's signal handlers in this process; through a server "
+    "the client asks for one graceful stop"
+)
 def test_ctrl_c_stops_cleanly_and_cleanup_runs(write_spec: SpecWriter, tmp_path: Path) -> None:
     started = tmp_path / "started"
     spec = write_spec(
@@ -231,6 +237,10 @@ def test_io_benchmark_example_with_fio(shipyard: Shipyard) -> None:
         assert figures[f"{row['phase']}_iops"]["value"] == row["iops"]
 
 
+@pytest.mark.local_only(
+    "Ctrl-C reaches the engine's signal handlers in this process; through a server "
+    "the client asks for one graceful stop"
+)
 def test_a_second_ctrl_c_kills_at_once(write_spec: SpecWriter, tmp_path: Path) -> None:
     pidfile = tmp_path / "stubborn.pid"
     spec = write_spec(
@@ -291,6 +301,10 @@ def test_plan_of_a_fleet_shows_stages_ports_urls_and_connections(shipyard: Shipy
     assert planned["urls"]["controller"] == f"http://127.0.0.1:{planned['ports']['controller']}"
 
 
+@pytest.mark.local_only(
+    "checks what the in-process fast path imports; the remote client's httpx imports "
+    "click and rich (its own CLI)"
+)
 def test_json_answers_never_import_rich(shipyard: Shipyard, tmp_path: Path) -> None:
     """Rich's tables cost ~30 ms a start; a script asking for JSON must not pay them."""
     assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0

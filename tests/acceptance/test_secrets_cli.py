@@ -65,6 +65,10 @@ def leaks(home: Path, secret: str) -> list[str]:
     ]
 
 
+@pytest.mark.local_only(
+    "a secret comes from the server's $SHIPYARD_PARAM_<NAME>: the client's environment "
+    "does not cross (docs/server.md)"
+)
 def test_nothing_the_cli_shows_or_writes_holds_the_secret(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     (tmp_path / "go").touch()
@@ -108,6 +112,10 @@ def test_validate_refuses_a_secret_on_a_command_line(cli: Cli, tmp_path: Path) -
     assert '"$SHIPYARD_PARAM_TOKEN"' in result.stdout
 
 
+@pytest.mark.local_only(
+    "a secret comes from the server's $SHIPYARD_PARAM_<NAME>: the client's environment "
+    "does not cross (docs/server.md)"
+)
 def test_detached_run_and_resume_take_the_secret_from_the_environment(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -65,6 +65,10 @@ def test_the_quick_status_answers_as_typer_does(
         assert quick[0] == 0 and "quickstart" in quick[1], quick
 
 
+@pytest.mark.local_only(
+    "checks what the in-process fast path imports; the remote client's httpx imports "
+    "click and rich (its own CLI)"
+)
 def test_status_and_ps_import_neither_typer_nor_click(shipyard: Shipyard, tmp_path: Path) -> None:
     assert shipyard("run", "-q", str(QUICKSTART), "--mode", "test").returncode == 0
     execution_id = json.loads(shipyard("status", "--json").stdout)["id"]
