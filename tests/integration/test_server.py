@@ -338,3 +338,48 @@ def test_every_operation_has_its_route(server: Served) -> None:
     for name in operation_names():
         route = document["paths"][f"/api/v1/ops/{name}"]["post"]
         assert "requestBody" in route and "200" in route["responses"]
+
+
+@pytest.mark.parametrize(
+    "execution_id",
+    ["../../etc/passwd", "exec\x00nul", "x" * 5000, "'; DROP TABLE executions; --", "ü🚀"],
+)
+def test_hostile_ids_are_404_through_the_client_and_the_aliases(
+    server: Served, remote: shipyard.Operations, execution_id: str
+) -> None:
+    with pytest.raises(ExecutionNotFound):
+        remote.status(execution_id)
+    response = httpx.post(
+        f"{server.url}/api/v1/ops/logs", json={"execution_id": execution_id}, headers=auth(server)
+    )
+    assert response.status_code == 200  # a stream: its error is its last line
+    assert json.loads(response.text.splitlines()[-1])["error"]["status"] == 404
+
+
+def test_ctrl_c_of_a_run_through_the_server_stops_it(server: Served, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = write(tmp_path, SLOW)
+    command = [str(Path(sys.executable).with_name("shipyard")), "--server", server.url, "run"]
+    env = {**os.environ, "SHIPYARD_HOME": str(server.home), "NO_COLOR": "1"}
+    client = subprocess.Popen(
+        [*command, str(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    local = shipyard.connect(server.home)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until its step runs on the server
+            active = local.list_executions(active_only=True, name="slow")
+            if active and local.status(active[0].id).units[0].state.value == "running":
+                break
+            time.sleep(0.05)
+        client.send_signal(signal.SIGINT)
+        _, errors = client.communicate(timeout=60)
+        assert client.returncode == 1, errors
+        assert local.status(active[0].id).state == ExecutionState.CANCELLED
+    finally:
+        local.close()
