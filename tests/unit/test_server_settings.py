@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shipyard.errors import (
+    Conflict,
     ControlUnavailable,
     DiskFull,
     ExecutionNotFound,
@@ -95,6 +96,7 @@ def test_the_coordinator_table_is_handed_on(tmp_path: Path) -> None:
         (ControlUnavailable("its supervisor does not answer"), 409),
         (DiskFull("no space left"), 503),
         (ShipyardError("anything else a user can cause"), 400),
+        (Conflict("the task runs already: it cannot be edited"), 409),  # its own http_status
     ],
 )
 def test_each_error_has_its_status(error: ShipyardError, status: int) -> None:

@@ -145,6 +145,9 @@ def error_status(error: ShipyardError) -> int:
     a spec or value that does not fit 422, a fault of the server's machine 503, else 400."""
     from shipyard import errors
 
+    declared = getattr(error, "http_status", None)  # the coordinator's errors carry their own
+    if isinstance(declared, int) and 400 <= declared < 600:
+        return declared
     kind = type(error).__name__
     if kind.endswith("NotFound") or "not found" in error.message:
         return 404
