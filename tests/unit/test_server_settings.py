@@ -184,3 +184,19 @@ def test_db_is_refused_until_the_coordinator_has_routes(monkeypatch: pytest.Monk
     monkeypatch.setattr(app, "COORDINATOR_ROUTES", "shipyard.coordinator.not_there")
     with pytest.raises(ShipyardError, match="not built yet"):
         app.coordinator_routers(Settings(db="postgresql://127.0.0.1/x"))
+
+
+def test_the_client_resolves_every_operation_of_the_protocol() -> None:
+    # RemoteOperations forwards by name: each member must bind and resolve its hints (a new
+    # operation whose hints name a type neither api.py nor the wire knows fails here).
+    from shipyard.remote import RemoteOperations, _signature
+    from shipyard.wire import operation_names
+
+    remote = RemoteOperations("http://127.0.0.1:1", token="t" * 32)
+    try:
+        for name in operation_names():
+            signature, hints = _signature(name)
+            assert "return" in hints and "self" in signature.parameters
+            assert callable(getattr(remote, name))
+    finally:
+        remote.close()

@@ -50,6 +50,10 @@ API_PREFIX = "/api/v1"
 #: Operations that run an execution (or sweep) to its end unless told ``detach`` or ``hold``.
 DRIVEN = frozenset({"run", "up", "resume", "checkpoint_restore", "start", "sweep"})
 
+#: Members of the protocol that are no operation to serve: ``close`` lets go of what the
+#: caller's implementation holds (the client closes its own connection).
+NOT_SERVED = frozenset({"close"})
+
 #: The coordinator's module, when it exists: ``routers(settings)`` gives its routers.
 COORDINATOR_ROUTES = "shipyard.coordinator.routes"
 
@@ -204,7 +208,7 @@ def _problem(problem: Any) -> str:
 def _operations_router(host: OperationsHost) -> tuple[APIRouter, dict[str, dict[str, Any]]]:
     router = APIRouter(tags=["operations"])
     components: dict[str, dict[str, Any]] = {}
-    for name in operation_names():
+    for name in served_operations():
         signature, hints = signature_of(name)
         returned = hints["return"]
         router.add_api_route(
@@ -217,6 +221,10 @@ def _operations_router(host: OperationsHost) -> tuple[APIRouter, dict[str, dict[
             response_class=StreamingResponse if is_stream(returned) else JSONResponse,
         )
     return router, components
+
+
+def served_operations() -> list[str]:
+    return [name for name in operation_names() if name not in NOT_SERVED]
 
 
 @functools.cache
