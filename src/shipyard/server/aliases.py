@@ -28,7 +28,7 @@ def aliases_router(host: OperationsHost) -> APIRouter:
 
 
 def _wire(name: str, result: Any) -> Any:
-    from shipyard.server.app import signature_of
+    from shipyard.server.protocol import signature_of
 
     return encode(result, signature_of(name)[1]["return"])
 

@@ -36,12 +36,22 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from shipyard import __version__
 from shipyard.errors import ShipyardError
 from shipyard.server import auth, streams
+from shipyard.server.errors import error_body, error_status
 from shipyard.server.host import OperationsHost
+from shipyard.server.protocol import NOT_SERVED, served_operations, signature_of
 from shipyard.server.schemas import arguments_schema, is_stream, schema_of
 from shipyard.server.settings import Settings
-from shipyard.wire import WireError, decode, encode, encode_error, operation_names
+from shipyard.wire import WireError, decode, encode
 
-__all__ = ["API_PREFIX", "DRIVEN", "create_app", "error_status"]
+__all__ = [
+    "API_PREFIX",
+    "DRIVEN",
+    "NOT_SERVED",
+    "create_app",
+    "error_body",
+    "error_status",
+    "signature_of",
+]
 
 log = logging.getLogger("shipyard.server")
 
@@ -49,10 +59,6 @@ API_PREFIX = "/api/v1"
 
 #: Operations that run an execution (or sweep) to its end unless told ``detach`` or ``hold``.
 DRIVEN = frozenset({"run", "up", "resume", "checkpoint_restore", "start", "sweep"})
-
-#: Members of the protocol that are no operation to serve: ``close`` lets go of what the
-#: caller's implementation holds (the client closes its own connection).
-NOT_SERVED = frozenset({"close"})
 
 #: The coordinator's module, when it exists: ``routers(settings)`` gives its routers.
 COORDINATOR_ROUTES = "shipyard.coordinator.routes"
@@ -144,31 +150,6 @@ def coordinator_routers(settings: Settings) -> list[APIRouter]:
 # -- errors ---------------------------------------------------------------------------------------
 
 
-def error_status(error: ShipyardError) -> int:
-    """The HTTP status of a ShipyardError: not found 404, a conflict with the state 409,
-    a spec or value that does not fit 422, a fault of the server's machine 503, else 400."""
-    from shipyard import errors
-
-    declared = getattr(error, "http_status", None)  # the coordinator's errors carry their own
-    if isinstance(declared, int) and 400 <= declared < 600:
-        return declared
-    kind = type(error).__name__
-    if kind.endswith("NotFound") or "not found" in error.message:
-        return 404
-    if isinstance(error, errors.MachineFault):
-        return 503
-    if isinstance(error, errors.ControlUnavailable | errors.StoreError):
-        return 409
-    if isinstance(error, errors.SpecError | errors.ParameterError | WireError):
-        return 422
-    return 400
-
-
-def error_body(error: ShipyardError) -> dict[str, Any]:
-    data = encode_error(error)
-    return {"msg": data.pop("message"), **data}
-
-
 def _install_errors(app: FastAPI) -> None:
     async def shipyard_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, ShipyardError)  # registered for that class
@@ -221,17 +202,6 @@ def _operations_router(host: OperationsHost) -> tuple[APIRouter, dict[str, dict[
             response_class=StreamingResponse if is_stream(returned) else JSONResponse,
         )
     return router, components
-
-
-def served_operations() -> list[str]:
-    return [name for name in operation_names() if name not in NOT_SERVED]
-
-
-@functools.cache
-def signature_of(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
-    from shipyard import wire
-
-    return wire._signature(name)  # one resolver of the hints
 
 
 def _summary(name: str) -> str:

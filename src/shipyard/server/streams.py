@@ -76,7 +76,7 @@ def _produce(
         future.cancel()
         return False
 
-    from shipyard.server.app import error_body, error_status
+    from shipyard.server.errors import error_body, error_status
 
     try:
         for item in opened():
