@@ -59,8 +59,10 @@ class SQLiteStore:
             # every POSIX lock this process holds on it, so opening and closing an existing
             # state.db here while another connection of this process (the server's threads)
             # has it open let another process take it for unused and delete its WAL under us.
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            except FileExistsError:
+                _writable(path)  # said as opening it for writing would, without a descriptor
             # Autocommit mode: we open transactions ourselves, so a batch is one commit.
             raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except OSError as error:
@@ -974,3 +976,14 @@ def _index_repo(row: sqlite3.Row) -> IndexRepo:
         updated_at=timestamp(row["updated_at"]),
         revision=row["revision"],
     )
+
+
+def _writable(path: Path) -> None:
+    """Raise what ``os.open(path, O_RDWR)`` would for a file that cannot be written — a
+    read-only file system, or no write permission — without opening it (see __init__)."""
+    import errno
+
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
