@@ -10,12 +10,12 @@ The address checks are pure functions (:func:`parse_address`, :func:`check_bind`
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
+from shipyard.netaddr import is_loopback
 
 #: The environment variable holding the HTTP bearer token.
 TOKEN_VARIABLE = "SHIPYARD_MCP_TOKEN"  # noqa: S105  (a variable's name, not a secret)
@@ -40,15 +40,6 @@ def parse_address(text: str) -> tuple[str, int]:
             hint="--http 127.0.0.1:8765",
         )
     return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, *, allow_remote: bool, token: str | None) -> None:

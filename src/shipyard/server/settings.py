@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
+from shipyard.netaddr import is_loopback
 
 __all__ = ["DEFAULT_PORT", "Settings", "load_settings"]
 
@@ -154,14 +155,3 @@ def check(settings: Settings) -> Settings:
             "every route but /health and /metrics needs the bearer token",
         )
     return dataclasses.replace(settings, home=settings.home.resolve() if settings.home else None)
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
