@@ -241,8 +241,30 @@ class Fleets(Protocol):
         """Start a stopped (or failed) service again; returns once it is healthy."""
 
 
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    """One agent of a folder, by name, as ATOLL's deployment server shows it: ``state`` is
+    ``discovered`` (found, not running), ``deployed`` (its process runs: ``pid``, ``port``,
+    ``health``), ``failed`` (its fleet gave it up: ``problem`` says why) or ``invalid`` (its
+    file is wrong: ``problem``). ``execution_id``: the fleet it runs (or last ran) in."""
+
+    name: str
+    state: str
+    folder: str
+    file: str
+    problem: str | None = None
+    execution_id: str | None = None
+    pid: int | None = None
+    port: int | None = None
+    url: str | None = None
+    health: str | None = None
+    restarts: int = 0
+    started_at: datetime | None = None
+
+
 class Agents(Protocol):
-    """Agent folders (one agent per subfolder) deployed as one fleet."""
+    """Agent folders (one agent per subfolder) deployed as one fleet, or agent by agent by
+    name (each such agent a fleet of its own, so deploying one never touches the others)."""
 
     def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]: ...
 
@@ -252,6 +274,26 @@ class Agents(Protocol):
 
     def agents_fleet(self, folder: str | Path, *, active: bool = True) -> str:
         """The (running, if ``active``) fleet deployed from ``folder``."""
+
+    # -- by name (issue 13: agents by name) --------------------------------------------------
+
+    def agents_list(self, folder: str | Path) -> list[AgentInfo]:
+        """Every agent of ``folder`` with its state (discovered, deployed, failed, invalid)."""
+
+    def agent_status(self, folder: str | Path, name: str) -> AgentInfo:
+        """One agent of ``folder`` by name."""
+
+    def agent_deploy(
+        self, folder: str | Path, name: str, *, max_agents: int | None = None, wait: bool = True
+    ) -> AgentInfo:
+        """Start one agent of ``folder`` (a fleet of its own; the others keep running); refused
+        when ``max_agents`` of the folder's agents run already. ``wait``: until healthy."""
+
+    def agent_undeploy(self, folder: str | Path, name: str, *, grace: float = 30.0) -> AgentInfo:
+        """Stop one deployed agent of ``folder`` (within ``grace`` seconds); the others stay."""
+
+    def agent_restart(self, folder: str | Path, name: str) -> AgentInfo:
+        """Restart one deployed agent of ``folder``: a new process, returned once healthy."""
 
 
 class Checkpoints(Protocol):

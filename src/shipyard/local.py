@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ExecutionNotFound, ShipyardError
 from shipyard.models import ExecutionStatus
+from shipyard.operations.agent_names import AgentOperations
 from shipyard.operations.analysing import AnalysisOperations
 from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
@@ -73,6 +74,7 @@ class LocalOperations(
     MaintenanceOperations,
     StopOperations,
     FleetOperations,
+    AgentOperations,
     CheckpointOperations,
     CleanOperations,
     LogOperations,

@@ -26,6 +26,7 @@ from shipyard.analysis import (
     UnitSample,
 )
 from shipyard.api import (
+    AgentInfo,
     CleanedRun,
     CleanReport,
     EventBatch,
@@ -148,6 +149,14 @@ RESULTS: dict[Any, Any] = {
     list[DiscoveredAgent]: [
         DiscoveredAgent("a", "/f/a", "/f/a/agent.toml", "discovered", service={"port": 1}),
         DiscoveredAgent("b", "/f/b", "/f/b/agent.json", "invalid", problem="no command"),
+    ],
+    AgentInfo: AgentInfo(
+        "a", "deployed", "/f/a", "/f/a/agent.toml", None, "exec_x", 4242, 8101,
+        "http://127.0.0.1:8101", "healthy", 1, WHEN,
+    ),  # fmt: skip
+    list[AgentInfo]: [
+        AgentInfo("b", "invalid", "/f/b", "/f/b/agent.json", problem="it needs a 'command'"),
+        AgentInfo("c", "failed", "/f/c", "/f/c/agent.yaml", "exited 3", "exec_y", port=8102),
     ],
     Checkpoint: Checkpoint(
         "exec_x/ckpt-0001",

@@ -42,6 +42,11 @@ REACHED: dict[str, Reach] = {
     "agents_discover": Reach("agents_discover", "agents discover"),
     "agents_deploy": Reach("agents_deploy", "agents deploy"),
     "agents_fleet": Reach("agents_undeploy", "agents undeploy"),
+    "agents_list": Reach("agents_list", "agents list"),
+    "agent_status": Reach("agent_status", "agents status"),
+    "agent_deploy": Reach("agent_deploy", "agents deploy"),
+    "agent_undeploy": Reach("agent_undeploy", "agents undeploy"),
+    "agent_restart": Reach("agent_restart", "agents restart"),
     # checkpoints, logs, maintenance
     "checkpoint_create": Reach("handle_checkpoint_restart(action)", "checkpoint create"),
     "checkpoint_list": Reach("handle_checkpoint_restart(action)", "checkpoint list"),

@@ -8,7 +8,14 @@ from typing import Any
 
 from shipyard.agents import DiscoveredAgent
 from shipyard.analysis import PipelineHistory
-from shipyard.api import CleanedRun, EventBatch, Operations, StopReport, ValidationReport
+from shipyard.api import (
+    AgentInfo,
+    CleanedRun,
+    EventBatch,
+    Operations,
+    StopReport,
+    ValidationReport,
+)
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import PlanSummary, Purged, RunResult
@@ -155,6 +162,43 @@ def agents_undeploy(ops: Operations, folder: str, grace: float = 30.0) -> StopRe
     """Bring down the running fleet deployed from folder."""
     fleet = ops.agents_fleet(folder, active=True)
     return ops.stop(fleet, grace=grace, reason="undeployed by the MCP agents_undeploy tool")
+
+
+# Agents by name, as ATOLL's deployment server has them: each a fleet of its own.
+
+
+@tool(Kind.READ, "List agents")
+def agents_list(ops: Operations, folder: str) -> list[AgentInfo]:
+    """Every agent of a folder by name: discovered, deployed (pid, port, health), failed or
+    invalid (with the problem)."""
+    return ops.agents_list(folder)
+
+
+@tool(Kind.READ, "Agent status")
+def agent_status(ops: Operations, folder: str, name: str) -> AgentInfo:
+    """One agent of a folder by name, with its process, port and health when deployed."""
+    return ops.agent_status(folder, name)
+
+
+@tool(Kind.START, "Deploy an agent")
+def agent_deploy(
+    ops: Operations, folder: str, name: str, max_agents: int | None = None, wait: bool = True
+) -> AgentInfo:
+    """Start one agent of a folder by name (the others keep running); refused when max_agents
+    of the folder's agents run already. wait: until it is healthy."""
+    return ops.agent_deploy(folder, name, max_agents=max_agents, wait=wait)
+
+
+@tool(Kind.DESTROY, "Undeploy an agent")
+def agent_undeploy(ops: Operations, folder: str, name: str, grace: float = 30.0) -> AgentInfo:
+    """Stop one deployed agent of a folder by name; the others keep running."""
+    return ops.agent_undeploy(folder, name, grace=grace)
+
+
+@tool(Kind.DESTROY_ONCE, "Restart an agent")
+def agent_restart(ops: Operations, folder: str, name: str) -> AgentInfo:
+    """Restart one deployed agent of a folder by name; returns once it is healthy again."""
+    return ops.agent_restart(folder, name)
 
 
 # -- named pipelines -------------------------------------------------------------------------------
