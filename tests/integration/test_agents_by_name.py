@@ -84,9 +84,9 @@ def test_unknown_and_invalid_names(ops: Operations, folder: Path) -> None:
         with pytest.raises(ShipyardError, match="no agent named 'nope'") as err:
             call(folder, "nope")
         assert err.value.hint and "broken, maps, weather" in err.value.hint
-    with pytest.raises(ShipyardError, match="'broken' cannot be deployed: .*agent.yaml: port"):
+    with pytest.raises(ShipyardError, match=r"'broken' cannot be deployed: .*agent.yaml: port"):
         ops.agent_deploy(folder, "broken")
-    with pytest.raises(ShipyardError, match="'maps' of .* is not deployed") as err:
+    with pytest.raises(ShipyardError, match=r"'maps' of .* is not deployed") as err:
         ops.agent_undeploy(folder, "maps")
     assert "shipyard agents deploy" in (err.value.hint or "")
     with pytest.raises(ShipyardError, match="is not a folder"):

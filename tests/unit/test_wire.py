@@ -151,9 +151,18 @@ RESULTS: dict[Any, Any] = {
         DiscoveredAgent("b", "/f/b", "/f/b/agent.json", "invalid", problem="no command"),
     ],
     AgentInfo: AgentInfo(
-        "a", "deployed", "/f/a", "/f/a/agent.toml", None, "exec_x", 4242, 8101,
-        "http://127.0.0.1:8101", "healthy", 1, WHEN,
-    ),  # fmt: skip
+        "a",
+        "deployed",
+        "/f/a",
+        "/f/a/agent.toml",
+        execution_id="exec_x",
+        pid=4242,
+        port=8101,
+        url="http://127.0.0.1:8101",
+        health="healthy",
+        restarts=1,
+        started_at=WHEN,
+    ),
     list[AgentInfo]: [
         AgentInfo("b", "invalid", "/f/b", "/f/b/agent.json", problem="it needs a 'command'"),
         AgentInfo("c", "failed", "/f/c", "/f/c/agent.yaml", "exited 3", "exec_y", port=8102),

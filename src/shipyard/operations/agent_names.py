@@ -34,7 +34,17 @@ if TYPE_CHECKING:
     from shipyard.agents import DiscoveredAgent
     from shipyard.api import StopReport
 
-__all__ = ["AgentOperations", "agent_info", "fleet_name"]
+__all__ = ["AgentConflict", "AgentNotFound", "AgentOperations", "agent_info", "fleet_name"]
+
+
+class AgentNotFound(ShipyardError):
+    """No agent of that name in the folder (HTTP 404: the name ends the class's)."""
+
+
+class AgentConflict(ShipyardError):
+    """The agent's state forbids it: already deployed, not deployed, max_agents reached."""
+
+    http_status = 409
 
 
 class _Agents(Core, Protocol):
@@ -198,7 +208,7 @@ def _named(root: Path, found: list[DiscoveredAgent], name: str) -> DiscoveredAge
             return agent
     names = ", ".join(agent.name for agent in found) or "none"
     shown = name if len(name) <= 80 else name[:80] + "…"
-    raise ShipyardError(
+    raise AgentNotFound(
         f"no agent named {shown!r} in {root}",
         hint=f"the agents there: {names} (`shipyard agents list {root}`)",
     )
@@ -240,7 +250,7 @@ def _refuse_if_running(root: Path, name: str, running: _Running | None) -> None:
         return
     if _runs(running):
         unit = running.unit
-        raise ShipyardError(
+        raise AgentConflict(
             f"agent '{name}' is already deployed (pid {unit.pid}, port {unit.port}, "
             f"in {running.status.id})",
             hint=f"restart it: shipyard agents restart {root} {name}",
@@ -252,7 +262,7 @@ def _refuse_over_limit(root: Path, where: dict[str, _Running], max_agents: int |
         return
     live = sorted(name for name, running in where.items() if _runs(running))
     if len(live) >= max_agents:
-        raise ShipyardError(
+        raise AgentConflict(
             f"max_agents is {max_agents} and {len(live)} agents of {root} run already: "
             f"{', '.join(live)}",
             hint=f"undeploy one first (shipyard agents undeploy {root} NAME) or raise --max-agents",
@@ -261,7 +271,7 @@ def _refuse_over_limit(root: Path, where: dict[str, _Running], max_agents: int |
 
 def _deployed(root: Path, name: str, running: _Running | None) -> _Running:
     if running is None or not _runs(running):
-        raise ShipyardError(
+        raise AgentConflict(
             f"agent '{name}' of {root} is not deployed",
             hint=f"deploy it: shipyard agents deploy {root} {name}",
         )
