@@ -96,7 +96,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
 
     app.include_router(aliases_router(host), prefix=API_PREFIX, dependencies=guard)
     app.add_api_route("/health", _health, methods=["GET"], tags=["server"])
-    for router in coordinator_routers(settings):
+    for router in coordinator_routers(settings, app.state.metrics):
         app.include_router(router)
     _document(app, components)
     return app
@@ -134,8 +134,9 @@ def _health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-def coordinator_routers(settings: Settings) -> list[APIRouter]:
-    """The coordinator's routers when ``settings.db`` is set (``--db``)."""
+def coordinator_routers(settings: Settings, registry: Any = None) -> list[APIRouter]:
+    """The coordinator's routers when ``settings.db`` is set (``--db``); its figures go to
+    ``registry`` (the app's /metrics)."""
     if settings.db is None:
         return []
     if importlib.util.find_spec(COORDINATOR_ROUTES) is None:
@@ -144,7 +145,7 @@ def coordinator_routers(settings: Settings) -> list[APIRouter]:
             hint="serve without --db (the local server, on SQLite) meanwhile",
         )
     module = importlib.import_module(COORDINATOR_ROUTES)
-    return list(module.routers(settings))
+    return list(module.routers(settings, registry))
 
 
 # -- errors ---------------------------------------------------------------------------------------

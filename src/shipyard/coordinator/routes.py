@@ -1,0 +1,747 @@
+"""The coordinator served (issue 13 §3–§5): ``routers(settings)`` gives the routers that
+``shipyard serve --db postgresql://…`` mounts under ``/api/v1`` — the users/groups routes of
+:mod:`shipyard.coordinator.authroutes`, the task routes and the worker routes below.
+
+- Users (a user token; Read on the task's group to look, Write to change):
+  ``POST /tasks`` one, ``POST /tasks/batch`` several (accepted and refused per task),
+  ``POST /tasks/query`` (filters; ``count`` only), ``GET /tasks/{uuid}``, ``PUT /tasks/{uuid}``
+  (409 once started), ``POST /tasks/{uuid}/cancel``, ``POST /tasks/cancel`` (a list or a filter),
+  ``GET /tasks/{uuid}/result``, ``GET /tasks/{uuid}/artifacts[/{name}]``.
+- Workers (a worker token, nothing else): ``POST /workers/register``, ``…/heartbeat``,
+  ``…/fetch`` (long-polls up to ``wait`` seconds, woken by LISTEN/NOTIFY), ``…/report`` (the
+  attempt number fetched with), ``…/leave``; ``PUT /tasks/{uuid}/artifacts/{name}`` (the
+  task's lease holder; the body streamed to a file under the server's home, size-limited).
+
+No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name
+the ``auth`` of the enclosing factory (as in authroutes).
+"""
+
+import os
+import uuid as uuidlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from shipyard.coordinator import authroutes
+from shipyard.coordinator.auth import Auth, Principal, User
+from shipyard.coordinator.decisions import MAX_LIMIT, TaskFilter, TaskSpec, Watch
+from shipyard.coordinator.httperrors import Forbidden
+from shipyard.coordinator.serving import (
+    MAX_ARTIFACT,
+    MAX_WAIT,
+    Coordinator,
+    install_metrics,
+    settings_number,
+)
+from shipyard.coordinator.tasks import POLL, Task
+from shipyard.coordinator.tokens import Role
+from shipyard.errors import BadRequest, CoordinatorError, NotFound
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from shipyard.server.settings import Settings
+
+PREFIX = "/api/v1"
+#: The most tasks one batch may hold (a bigger one is several requests).
+MAX_BATCH = 10_000
+ARTIFACT_FOLDER = "coordinator-artifacts"
+
+
+class TooLarge(CoordinatorError):
+    http_status = 413
+
+
+# --- bodies and answers --------------------------------------------------------------------------
+
+
+class WatchIn(BaseModel):
+    upstream: str = Field(description="The uuid of the task to wait for.")
+    state: Literal["started", "succeeded", "failed", "ended"] = "succeeded"
+
+
+class TaskIn(BaseModel):
+    group: str = Field(max_length=200)
+    command: list[str] = Field(description="argv; no shell.")
+    tags: list[str] = []
+    labels: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    priority: int = 0
+    timeout: float | None = None
+    max_attempts: int = 3
+    local_path: str | None = None
+    watch: WatchIn | None = None
+
+
+class Batch(BaseModel):
+    tasks: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class Accepted(BaseModel):
+    index: int
+    uuid: str
+
+
+class RefusedTask(BaseModel):
+    index: int
+    msg: str
+
+
+class BatchAnswer(BaseModel):
+    accepted: list[Accepted]
+    refused: list[RefusedTask]
+
+
+class TaskOut(BaseModel):
+    uuid: str
+    group: str
+    creator: str
+    state: str
+    priority: int
+    tags: list[str]
+    labels: dict[str, Any]
+    command: list[str]
+    env: dict[str, str]
+    local_path: str | None
+    timeout: float | None
+    max_attempts: int
+    attempts: int
+    watch_state: str | None
+    lease_owner: str | None
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    exit_status: int | None
+    message: str | None
+
+
+class Query(BaseModel):
+    group: str | None = Field(default=None, description="Default: every group of yours.")
+    creators: list[str] | None = None
+    states: list[str] | None = None
+    tags: list[str] | None = None
+    labels: dict[str, Any] | None = None
+    exit_status: str | int | None = Field(default=None, description='">=1", "!=0", 2…')
+    priority: str | int | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0)
+    count: bool = Field(default=False, description="Only the count.")
+
+
+class QueryAnswer(BaseModel):
+    count: int
+    tasks: list[TaskOut]
+
+
+class Edit(BaseModel):
+    command: list[str] | None = None
+    tags: list[str] | None = None
+    labels: dict[str, Any] | None = None
+    env: dict[str, str] | None = None
+    priority: int | None = None
+    timeout: float | None = None
+    max_attempts: int | None = None
+    local_path: str | None = None
+
+
+class CancelBody(BaseModel):
+    uuids: list[str] | None = Field(default=None, max_length=MAX_BATCH)
+    group: str | None = Field(default=None, description="With a filter: the group (needed).")
+    states: list[str] | None = None
+    tags: list[str] | None = None
+    labels: dict[str, Any] | None = None
+    priority: str | int | None = None
+
+
+class Cancelled(BaseModel):
+    cancelled: list[str]
+    refused: dict[str, str]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    worker_id: str
+    outcome: str
+    exit_status: int | None
+    started_at: str
+    ended_at: str | None
+
+
+class Result(BaseModel):
+    uuid: str
+    state: str
+    exit_status: int | None
+    output_tail: str | None
+    result: Any
+    message: str | None
+    attempts: list[AttemptOut]
+
+
+class ArtifactOut(BaseModel):
+    name: str
+    size: int
+    created_at: str
+
+
+class Register(BaseModel):
+    tags: list[str] = []
+
+
+class Registered(BaseModel):
+    worker_id: str
+    group: str
+
+
+class Held(BaseModel):
+    held: list[str] = Field(description="Tasks still this worker's; drop any other.")
+
+
+class FetchBody(BaseModel):
+    limit: int = Field(default=1, ge=1, le=MAX_LIMIT)
+    wait: float = Field(default=0.0, ge=0.0, description="Seconds to wait for work.")
+
+
+class ClaimedOut(BaseModel):
+    uuid: str
+    attempt: int
+    command: list[str]
+    env: dict[str, str]
+    local_path: str | None
+    timeout: float | None
+    priority: int
+    lease_expires: str
+
+
+class Fetched(BaseModel):
+    tasks: list[ClaimedOut]
+
+
+class ReportBody(BaseModel):
+    uuid: str
+    attempt: int
+    exit_status: int
+    output: str | None = Field(default=None, description="Its tail is kept.")
+    result: Any = None
+
+
+class Reported(BaseModel):
+    uuid: str
+    state: str
+
+
+class Left(BaseModel):
+    requeued: int
+
+
+# --- the routers ---------------------------------------------------------------------------------
+
+
+def routers(settings: "Settings", registry: "CollectorRegistry | None" = None) -> list[APIRouter]:
+    """The auth routes and the task and worker routes over ``settings.db``."""
+    coordinator = start(settings)
+    install_metrics(coordinator, registry)
+    return [_router(coordinator)]
+
+
+def start(settings: "Settings") -> Coordinator:
+    from sqlalchemy import create_engine
+
+    from shipyard.coordinator.migrate import sqlalchemy_url
+    from shipyard.workspace import Workspace
+
+    assert settings.db is not None
+    table = dict(settings.coordinator)
+    engine = create_engine(sqlalchemy_url(settings.db), pool_pre_ping=True)
+    home = settings.home or Workspace.default().home
+    return Coordinator(
+        url=settings.db,
+        engine=engine,
+        auth=Auth.start(engine),
+        storage=Path(home) / ARTIFACT_FOLDER,
+        max_artifact=int(settings_number(table, "max_artifact_bytes", MAX_ARTIFACT, 0)),
+        max_wait=settings_number(table, "max_fetch_wait", MAX_WAIT, 0),
+        poll=settings_number(table, "fetch_poll", POLL, 0.01),
+    )
+
+
+def _router(coordinator: Coordinator) -> APIRouter:
+    outer = APIRouter(prefix=PREFIX)
+    outer.include_router(authroutes.router(coordinator.auth))
+    tasks = APIRouter(tags=["tasks"])
+    _submit_routes(tasks, coordinator)
+    _read_routes(tasks, coordinator)
+    _change_routes(tasks, coordinator)
+    _artifact_routes(tasks, coordinator)
+    outer.include_router(tasks)
+    workers = APIRouter(tags=["workers"])
+    _worker_routes(workers, coordinator)
+    outer.include_router(workers)
+    return outer
+
+
+# --- groups and names ----------------------------------------------------------------------------
+
+
+def _group_ids(coordinator: Coordinator, user: User, needed: Role) -> dict[str, int]:
+    """The groups where ``user`` holds ``needed`` (every group for an administrator)."""
+    from sqlalchemy import text
+
+    with coordinator.engine.connect() as connection:
+        if user.admin:
+            rows = connection.execute(text("SELECT name, id FROM groups")).all()
+            return {name: group for name, group in rows}
+        rows = connection.execute(
+            text(
+                "SELECT g.name, g.id, m.role FROM memberships m JOIN groups g "
+                "ON g.id = m.group_id WHERE m.user_id = :user"
+            ),
+            {"user": user.id},
+        ).all()
+    return {name: group for name, group, role in rows if Role(role) >= needed}
+
+
+def _group_id(coordinator: Coordinator, user: User, group: str, needed: Role) -> int:
+    coordinator.auth.check_role(user, group, needed)
+    from sqlalchemy import text
+
+    with coordinator.engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT id FROM groups WHERE name = :name"), {"name": group}
+        ).scalar()
+    if found is None:
+        raise NotFound(f"no group named {group[:64]!r}")
+    return int(found)
+
+
+def _names(coordinator: Coordinator, tasks: list[Task]) -> tuple[dict[int, str], dict[int, str]]:
+    from sqlalchemy import bindparam, text
+
+    groups = sorted({task.group_id for task in tasks})
+    users = sorted({task.creator_id for task in tasks})
+    if not tasks:
+        return {}, {}
+    with coordinator.engine.connect() as connection:
+        group_rows = connection.execute(
+            text("SELECT id, name FROM groups WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": groups},
+        ).all()
+        user_rows = connection.execute(
+            text("SELECT id, name FROM users WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": users},
+        ).all()
+    return dict(group_rows), dict(user_rows)  # type: ignore[arg-type]
+
+
+def _out(task: Task, groups: dict[int, str], users: dict[int, str]) -> TaskOut:
+    return TaskOut(
+        uuid=task.uuid, group=groups.get(task.group_id, str(task.group_id)),
+        creator=users.get(task.creator_id, str(task.creator_id)), state=task.state,
+        priority=task.priority, tags=task.tags, labels=task.labels, command=task.command,
+        env=task.env, local_path=task.local_path, timeout=task.timeout,
+        max_attempts=task.max_attempts, attempts=task.attempts, watch_state=task.watch_state,
+        lease_owner=task.lease_owner, created_at=task.created_at.isoformat(),
+        started_at=_iso(task.started_at), ended_at=_iso(task.ended_at),
+        exit_status=task.exit_status, message=task.message,
+    )  # fmt: skip
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _described(coordinator: Coordinator, tasks: list[Task]) -> list[TaskOut]:
+    groups, users = _names(coordinator, tasks)
+    return [_out(task, groups, users) for task in tasks]
+
+
+def _task_for(coordinator: Coordinator, user: User, uuid: str, needed: Role) -> Task:
+    """The task, when the user holds ``needed`` in its group (404 for an unknown one, 403)."""
+    with coordinator.queues.borrow() as queue:
+        task = queue.get(uuid)
+    groups = _group_ids(coordinator, user, Role.READ)
+    names = {group: name for name, group in groups.items()}
+    if task.group_id not in names:
+        # Not even Read: the same answer as an unknown task, so ids cannot be probed.
+        raise NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
+    coordinator.auth.check_role(user, names[task.group_id], needed)
+    return task
+
+
+# --- submitting ----------------------------------------------------------------------------------
+
+
+def _spec(coordinator: Coordinator, user: User, body: TaskIn, group_id: int) -> TaskSpec:
+    watch = Watch(body.watch.upstream, body.watch.state) if body.watch else None
+    return TaskSpec(
+        command=body.command, group_id=group_id, creator_id=user.id, tags=body.tags,
+        labels=body.labels, env=body.env, priority=body.priority, timeout=body.timeout,
+        max_attempts=body.max_attempts, local_path=body.local_path, watch=watch,
+    )  # fmt: skip
+
+
+def _batch_specs(
+    coordinator: Coordinator, user: User, items: list[dict[str, Any]]
+) -> tuple[list[tuple[int, TaskSpec]], list[RefusedTask]]:
+    """Each item as a spec, or refused with why (a field of the wrong type, a group the user
+    may not write to): one bad task never sinks the batch."""
+    writable = _group_ids(coordinator, user, Role.WRITE)
+    specs: list[tuple[int, TaskSpec]] = []
+    refused: list[RefusedTask] = []
+    for index, item in enumerate(items):
+        try:
+            body = TaskIn.model_validate(item)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem.get("loc", ()))
+            refused.append(RefusedTask(index=index, msg=f"{where}: {problem.get('msg')}"))
+            continue
+        if body.group not in writable:
+            refused.append(RefusedTask(index=index, msg=f"no Write role in group {body.group!r}"))
+            continue
+        specs.append((index, _spec(coordinator, user, body, writable[body.group])))
+    return specs, refused
+
+
+def _submit_routes(routes: APIRouter, coordinator: Coordinator) -> None:
+    auth = coordinator.auth
+    Caller = Annotated[User, Depends(auth.current_user)]
+
+    @routes.post("/tasks", status_code=201)
+    def submit(body: TaskIn, user: Caller) -> Accepted:
+        """Queue one task (Write in its group); 400 says which field is wrong."""
+        group_id = _group_id(coordinator, user, body.group, Role.WRITE)
+        with coordinator.queues.borrow() as queue:
+            made = queue.submit_one(_spec(coordinator, user, body, group_id))
+        return Accepted(index=0, uuid=made)
+
+    @routes.post("/tasks/batch")
+    def submit_batch(body: Batch, user: Caller) -> BatchAnswer:
+        """Queue several tasks in one transaction; each refused one says why (by index)."""
+        specs, refused = _batch_specs(coordinator, user, body.tasks)
+        accepted: list[Accepted] = []
+        if specs:
+            with coordinator.queues.borrow() as queue:
+                report = queue.submit([spec for _, spec in specs])
+            places = [index for index, _ in specs]
+            accepted = [Accepted(index=places[a.index], uuid=a.uuid) for a in report.accepted]
+            refused += [RefusedTask(index=places[r.index], msg=r.reason) for r in report.refused]
+        return BatchAnswer(accepted=accepted, refused=sorted(refused, key=lambda r: r.index))
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _filter(coordinator: Coordinator, user: User, body: Query) -> TaskFilter:
+    readable = _group_ids(coordinator, user, Role.READ)
+    if body.group is not None:
+        groups = [_group_id(coordinator, user, body.group, Role.READ)]
+    else:
+        groups = sorted(readable.values())
+    creators = None
+    if body.creators is not None:
+        creators = _user_ids(coordinator, body.creators)
+    return TaskFilter(
+        group_ids=groups, creator_ids=creators, states=body.states, tags=body.tags,
+        labels=body.labels, exit_status=body.exit_status, priority=body.priority,
+    )  # fmt: skip
+
+
+def _user_ids(coordinator: Coordinator, names: list[str]) -> list[int]:
+    from sqlalchemy import bindparam, text
+
+    with coordinator.engine.connect() as connection:
+        return [
+            int(found)
+            for found in connection.execute(
+                text("SELECT id FROM users WHERE name IN :names").bindparams(
+                    bindparam("names", expanding=True)
+                ),
+                {"names": names},
+            ).scalars()
+        ]
+
+
+def _read_routes(routes: APIRouter, coordinator: Coordinator) -> None:
+    auth = coordinator.auth
+    Caller = Annotated[User, Depends(auth.current_user)]
+
+    @routes.post("/tasks/query")
+    def query(body: Query, user: Caller) -> QueryAnswer:
+        """Tasks of your groups (Read), newest first; tags and labels match by containment."""
+        chosen = _filter(coordinator, user, body)
+        with coordinator.queues.borrow() as queue:
+            count = queue.count(chosen)
+            found = [] if body.count else queue.query(chosen, limit=body.limit, offset=body.offset)
+        return QueryAnswer(count=count, tasks=_described(coordinator, found))
+
+    @routes.get("/tasks/{uuid}")
+    def get(uuid: str, user: Caller) -> TaskOut:
+        """One task (Read in its group)."""
+        task = _task_for(coordinator, user, uuid, Role.READ)
+        return _described(coordinator, [task])[0]
+
+    @routes.get("/tasks/{uuid}/result")
+    def result(uuid: str, user: Caller) -> Result:
+        """How it ended (or how far it is): exit status, output tail, JSON result, attempts."""
+        task = _task_for(coordinator, user, uuid, Role.READ)
+        with coordinator.queues.borrow() as queue:
+            attempts = queue.attempts(uuid)
+        return Result(
+            uuid=task.uuid, state=task.state, exit_status=task.exit_status,
+            output_tail=task.output_tail, result=task.result, message=task.message,
+            attempts=[
+                AttemptOut(number=a.number, worker_id=a.worker_id, outcome=a.outcome,
+                           exit_status=a.exit_status, started_at=a.started_at.isoformat(),
+                           ended_at=_iso(a.ended_at))
+                for a in attempts
+            ],
+        )  # fmt: skip
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+
+def _change_routes(routes: APIRouter, coordinator: Coordinator) -> None:
+    auth = coordinator.auth
+    Caller = Annotated[User, Depends(auth.current_user)]
+
+    @routes.put("/tasks/{uuid}")
+    def edit(uuid: str, body: Edit, user: Caller) -> TaskOut:
+        """Change a task that has not started (Write); 409 once it has."""
+        _task_for(coordinator, user, uuid, Role.WRITE)
+        changes = body.model_dump(exclude_unset=True)
+        with coordinator.queues.borrow() as queue:
+            task = queue.edit(uuid, **changes)
+        return _described(coordinator, [task])[0]
+
+    @routes.post("/tasks/{uuid}/cancel")
+    def cancel(uuid: str, user: Caller) -> Cancelled:
+        """Cancel a queued task (Write); 409 once it runs or ended."""
+        task = _task_for(coordinator, user, uuid, Role.WRITE)
+        with coordinator.queues.borrow() as queue:
+            queue.cancel(task.uuid)
+        return Cancelled(cancelled=[task.uuid], refused={})
+
+    @routes.post("/tasks/cancel")
+    def cancel_many(body: CancelBody, user: Caller) -> Cancelled:
+        """Cancel a list of tasks (``uuids``) or those a filter matches in ``group`` (Write)."""
+        if body.uuids is not None:
+            return _cancel_list(coordinator, user, body.uuids)
+        if body.group is None:
+            raise BadRequest("cancel needs uuids, or a group and a filter", hint="name a group")
+        group_id = _group_id(coordinator, user, body.group, Role.WRITE)
+        chosen = TaskFilter(
+            group_ids=[group_id], states=body.states, tags=body.tags, labels=body.labels,
+            priority=body.priority,
+        )  # fmt: skip
+        with coordinator.queues.borrow() as queue:
+            done = queue.cancel_where(chosen, by=user.name)
+        return Cancelled(cancelled=done, refused={})
+
+
+def _cancel_list(coordinator: Coordinator, user: User, uuids: list[str]) -> Cancelled:
+    writable = set(_group_ids(coordinator, user, Role.WRITE).values())
+    with coordinator.queues.borrow() as queue:
+        known = {t.uuid: t for t in queue.query(TaskFilter(uuids=uuids), limit=MAX_LIMIT)}
+        allowed = [u for u in known if known[u].group_id in writable]
+        report = queue.cancel_many(allowed, by=user.name)
+    refused = dict(report.refused)
+    for given in uuids:
+        key = str(uuidlib.UUID(given))
+        if key not in known:
+            refused[key] = "no task has this id"
+        elif key not in allowed:
+            refused[key] = "no Write role in its group"
+    return Cancelled(cancelled=report.cancelled, refused=refused)
+
+
+# --- artifacts -----------------------------------------------------------------------------------
+
+
+def _artifact_name(name: str) -> str:
+    if not name or len(name) > 200 or name in (".", "..") or any(c in name for c in "/\\\x00"):
+        raise BadRequest(
+            f"artifact name {name[:80]!r} is not a plain file name",
+            hint="letters, digits, dots and dashes; no slashes, no '..'",
+        )
+    return name
+
+
+def _artifact_routes(routes: APIRouter, coordinator: Coordinator) -> None:
+    auth = coordinator.auth
+    Caller = Annotated[User, Depends(auth.current_user)]
+    Worker = Annotated[Principal, Depends(auth.current_worker)]
+
+    @routes.put("/tasks/{uuid}/artifacts/{name}", status_code=201)
+    async def upload(uuid: str, name: str, request: Request, worker: Worker) -> ArtifactOut:
+        """A file the task made, as the raw body (the worker holding the task's lease)."""
+        name = _artifact_name(name)
+        task = await run_in_threadpool(_leased, coordinator, worker, uuid)
+        size = await _store(coordinator, request, task.uuid, name)
+        await run_in_threadpool(_record, coordinator, task.uuid, name, size)
+        return ArtifactOut(name=name, size=size, created_at=_now())
+
+    @routes.get("/tasks/{uuid}/artifacts")
+    def artifacts(uuid: str, user: Caller) -> list[ArtifactOut]:
+        """The task's artifacts (Read)."""
+        _task_for(coordinator, user, uuid, Role.READ)
+        with coordinator.queues.borrow() as queue:
+            found = queue.artifacts(uuid)
+        return [ArtifactOut(name=a.name, size=a.size, created_at=a.created_at.isoformat())
+                for a in found]  # fmt: skip
+
+    @routes.get("/tasks/{uuid}/artifacts/{name}", response_class=FileResponse)
+    def download(uuid: str, name: str, user: Caller) -> FileResponse:
+        """One artifact's bytes (Read)."""
+        _artifact_name(name)
+        task = _task_for(coordinator, user, uuid, Role.READ)
+        with coordinator.queues.borrow() as queue:
+            found = {a.name: a for a in queue.artifacts(task.uuid)}
+        if name not in found:
+            raise NotFound(f"task {task.uuid} has no artifact {name!r}")
+        path = coordinator.storage / found[name].path
+        if not path.is_file():
+            raise NotFound(f"artifact {name!r} of task {task.uuid} is gone from the storage")
+        return FileResponse(path, media_type="application/octet-stream", filename=name)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
+
+
+def _record(coordinator: Coordinator, uuid: str, name: str, size: int) -> None:
+    with coordinator.queues.borrow() as queue:
+        queue.add_artifact(uuid, name, size, f"{uuid}/{name}")
+
+
+def _leased(coordinator: Coordinator, worker: Principal, uuid: str) -> Task:
+    from shipyard.errors import Conflict
+
+    with coordinator.queues.borrow() as queue:
+        task = queue.get(uuid)
+    if task.lease_owner != str(worker.id) or task.state != "running":
+        raise Conflict(
+            f"task {task.uuid} is not running under worker {worker.id}",
+            hint="upload a task's artifacts while its attempt holds the lease",
+        )
+    return task
+
+
+async def _store(coordinator: Coordinator, request: Request, uuid: str, name: str) -> int:
+    """The body written to ``storage/uuid/name`` (through a temporary file, so a cut upload
+    leaves nothing behind); 413 past the size limit, checked as the bytes arrive."""
+    limit = coordinator.max_artifact
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the artifact is {declared} bytes; the limit is {limit}")
+    folder = coordinator.storage / uuid
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.{os.getpid()}.{uuidlib.uuid4().hex}.part"
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the artifact passed the limit of {limit} bytes")
+                out.write(chunk)  # a local disk's write; small next to the network's pace
+        partial.replace(folder / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    return size
+
+
+# --- workers -------------------------------------------------------------------------------------
+
+
+def _worker_group(coordinator: Coordinator, worker: Principal) -> int:
+    from sqlalchemy import text
+
+    with coordinator.engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT id FROM groups WHERE name = :name"), {"name": worker.group}
+        ).scalar()
+    if found is None:
+        raise Forbidden(f"the worker's group {worker.group!r} no longer exists")
+    return int(found)
+
+
+def _claimed(tasks: list[Any]) -> Fetched:
+    return Fetched(
+        tasks=[
+            ClaimedOut(uuid=c.uuid, attempt=c.attempt, command=c.command, env=c.env,
+                       local_path=c.local_path, timeout=c.timeout, priority=c.priority,
+                       lease_expires=c.lease_expires.isoformat())
+            for c in tasks
+        ]
+    )  # fmt: skip
+
+
+def _fetch(coordinator: Coordinator, worker: str, body: FetchBody) -> Fetched:
+    import time
+
+    if body.wait > coordinator.max_wait:
+        raise BadRequest(
+            f"wait {body.wait:g} s is longer than {coordinator.max_wait:g} s",
+            hint="wait less and fetch again",
+        )
+    deadline = time.monotonic() + body.wait
+    with coordinator.queues.borrow() as queue:
+        claimed = coordinator.timed_fetch(queue, worker, body.limit)
+        if claimed or body.wait <= 0:
+            return _claimed(claimed)
+        with coordinator.listeners.borrow() as listener:
+            # Listening before the next look: a submit in between wakes the wait below.
+            while not claimed and (left := deadline - time.monotonic()) > 0:
+                listener.wait(min(left, coordinator.poll))
+                claimed = coordinator.timed_fetch(queue, worker, body.limit)
+    return _claimed(claimed)
+
+
+def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
+    Worker = Annotated[Principal, Depends(coordinator.auth.current_worker)]
+
+    @routes.post("/workers/register")
+    def register(body: Register, worker: Worker) -> Registered:
+        """Register (again) under the token's id, with the tags it offers."""
+        group_id = _worker_group(coordinator, worker)
+        with coordinator.queues.borrow() as queue:
+            made = queue.register_worker(group_id, body.tags, worker_id=str(worker.id))
+        return Registered(worker_id=made, group=worker.group)
+
+    @routes.post("/workers/heartbeat")
+    def heartbeat(worker: Worker) -> Held:
+        """Extend the leases of the worker's tasks; the ones it still holds."""
+        with coordinator.queues.borrow() as queue:
+            return Held(held=queue.heartbeat(str(worker.id)))
+
+    @routes.post("/workers/fetch")
+    def fetch(body: FetchBody, worker: Worker) -> Fetched:
+        """Claim up to ``limit`` tasks, waiting up to ``wait`` seconds for some."""
+        return _fetch(coordinator, str(worker.id), body)
+
+    @routes.post("/workers/report")
+    def report(body: ReportBody, worker: Worker) -> Reported:
+        """How an attempt ended; 409 when that attempt no longer holds the lease."""
+        with coordinator.queues.borrow() as queue:
+            state = queue.report(
+                str(worker.id), body.uuid, body.attempt, exit_status=body.exit_status,
+                output=body.output, result=body.result,
+            )  # fmt: skip
+        return Reported(uuid=body.uuid, state=state)
+
+    @routes.post("/workers/leave")
+    def leave(worker: Worker) -> Left:
+        """The worker goes: its running tasks back to the queue now."""
+        with coordinator.queues.borrow() as queue:
+            return Left(requeued=len(queue.leave(str(worker.id))))
