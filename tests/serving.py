@@ -37,14 +37,17 @@ def _executable() -> str:
 
 
 @contextlib.contextmanager
-def served(home: Path, *, cwd: Path | None = None, timeout: float = 30.0) -> Iterator[Served]:
+def served(
+    home: Path, *, cwd: Path | None = None, timeout: float = 30.0, args: tuple[str, ...] = ()
+) -> Iterator[Served]:
+    """``shipyard serve`` of ``home`` on a free port, with ``args`` (more flags) added."""
     log = home.parent / f"{home.name}-server.log"
     home.parent.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
     env |= {"SHIPYARD_HOME": str(home), "NO_COLOR": "1"}
     with open(log, "w") as errors:
         process = subprocess.Popen(
-            [_executable(), "serve", "--port", "0", "--home", str(home)],
+            [_executable(), "serve", "--port", "0", "--home", str(home), *args],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,

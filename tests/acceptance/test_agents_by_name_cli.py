@@ -82,3 +82,12 @@ def test_bad_names_through_the_cli(shipyard: Shipyard, folder: Path) -> None:
     hostile = shipyard("agents", "status", where, "../../etc/passwd")
     assert hostile.returncode == 2 and "no agent named" in hostile.stderr
     assert "Traceback" not in hostile.stderr
+
+
+@pytest.mark.local_only("starts a server of its own with bad settings")
+def test_serve_refuses_bad_agents_settings(shipyard: Shipyard, tmp_path: Path) -> None:
+    zero = shipyard("serve", "--port", "0", "--max-agents", "0")
+    assert zero.returncode == 2 and "max_agents 0 is below 1" in zero.stderr
+    nowhere = shipyard("serve", "--port", "0", "--agents-dir", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 2 and "is not a folder" in nowhere.stderr
+    assert "Traceback" not in zero.stderr + nowhere.stderr

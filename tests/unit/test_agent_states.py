@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.models import ExecutionState, UnitState
-from shipyard.operations.agent_names import _state_of
+from shipyard.operations.agent_names import _state_of, capped
 
 E, U = ExecutionState, UnitState
 
@@ -30,3 +30,13 @@ E, U = ExecutionState, UnitState
 )
 def test_state_of(fleet: ExecutionState, unit: UnitState, shown: str) -> None:
     assert _state_of(fleet, unit) == shown
+
+
+@pytest.mark.parametrize(
+    ("asked", "limit", "runs_under"),
+    [(None, None, None), (3, None, 3), (None, 2, 2), (5, 2, 2), (1, 2, 1)],
+)
+def test_a_request_cannot_raise_the_servers_max_agents(
+    asked: int | None, limit: int | None, runs_under: int | None
+) -> None:
+    assert capped(asked, limit) == runs_under

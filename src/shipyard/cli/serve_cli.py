@@ -38,6 +38,21 @@ def serve(
         bool | None,
         typer.Option("--allow-remote", help="Listen on an address other than loopback (--host)."),
     ] = None,
+    agents_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--agents-dir",
+            help="The agents folder of /api/v1/agents/{name}/… when a request names none "
+            "[$SHIPYARD_AGENTS_DIR]",
+        ),
+    ] = None,
+    max_agents: Annotated[
+        int | None,
+        typer.Option(
+            "--max-agents",
+            help="The most agents a deploy by name may leave running [$SHIPYARD_MAX_AGENTS]",
+        ),
+    ] = None,
     openapi: Annotated[
         bool, typer.Option("--openapi", help="Print the OpenAPI document and exit.")
     ] = False,
@@ -46,7 +61,8 @@ def serve(
     --config, then $SHIPYARD_… variables, then these flags, each overriding the one before."""
     from shipyard.server.settings import load_settings
 
-    flags = {"host": host, "port": port, "db": db, "allow_remote": allow_remote}
+    flags: dict[str, object] = {"host": host, "port": port, "db": db}
+    flags |= {"allow_remote": allow_remote, "agents_dir": agents_dir, "max_agents": max_agents}
     settings = load_settings(config, os.environ, {**flags, "home": home})
     if openapi:
         from shipyard.server.run import openapi_document

@@ -48,6 +48,8 @@ class AgentConflict(ShipyardError):
 
 
 class _Agents(Core, Protocol):
+    agent_limit: int | None
+
     def stop(
         self,
         execution_id: str,
@@ -75,6 +77,9 @@ class _Running:
 
 
 class AgentOperations:
+    #: A limit no deploy by name can raise (the server's ``max_agents`` setting); None: none.
+    agent_limit: int | None = None
+
     def agents_list(self: _Agents, folder: str | Path) -> list[AgentInfo]:
         """Every agent of ``folder`` with its state (discovered, deployed, failed, invalid)."""
         root, found = _discover(folder)
@@ -103,6 +108,7 @@ class AgentOperations:
             )
         if max_agents is not None and max_agents < 1:
             raise ShipyardError(f"max_agents is {max_agents}", hint="give 1 or more")
+        max_agents = capped(max_agents, self.agent_limit)
         with _folder_lock(self, root):
             where = _where(self, root, found)
             _refuse_if_running(root, name, where.get(name))
@@ -147,6 +153,13 @@ class AgentOperations:
 def _status(ops: _Agents, root: Path, found: list[DiscoveredAgent], name: str) -> AgentInfo:
     agent = _named(root, found, name)
     return agent_info(agent, _where(ops, root, [agent]).get(name))
+
+
+def capped(asked: int | None, limit: int | None) -> int | None:
+    """The limit a deploy runs under: the lower of the one asked for and the server's."""
+    if asked is None or limit is None:
+        return limit if asked is None else asked
+    return min(asked, limit)
 
 
 def fleet_name(root: Path, agent: str) -> str:

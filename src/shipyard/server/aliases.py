@@ -1,12 +1,11 @@
 """Readable REST routes over the same operations, where people and dashboards expect them:
-executions, their events and logs (server-sent events), stop; fleets' services; agents;
-pipelines. Each answers the operation's result in its wire form, without the ``result``
-wrapper of ``/api/v1/ops/{name}``."""
+executions, their events and logs (server-sent events), stop; fleets' services; pipelines
+(agents by name: :mod:`shipyard.server.agent_routes`). Each answers the operation's result in
+its wire form, without the ``result`` wrapper of ``/api/v1/ops/{name}``."""
 
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -99,11 +98,7 @@ def _fleets(router: APIRouter, host: OperationsHost) -> None:
 
 
 def _catalogue(router: APIRouter, host: OperationsHost) -> None:
-    @router.get("/agents", tags=["agents"])
-    def agents(folder: str) -> Any:
-        """The agents of a folder on the server (discovered, nothing runs)."""
-        return _wire("agents_discover", host.ops().agents_discover(Path(folder)))
-
+    # The agents' routes (by name, with the server's agents_dir) are server/agent_routes.py.
     @router.get("/pipelines", tags=["pipelines"])
     def pipelines() -> Any:
         return _wire("pipeline_list", host.ops().pipeline_list())

@@ -22,8 +22,10 @@ __all__ = ["OperationsHost"]
 
 
 class OperationsHost:
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, agent_limit: int | None = None) -> None:
         self.workspace = workspace
+        #: The server's max_agents: no deploy by name through it runs more (agents by name).
+        self.agent_limit = agent_limit
         self._held: dict[str, Any] = {}
         self._mine = threading.local()
         self._lock = threading.Lock()
@@ -43,6 +45,7 @@ class OperationsHost:
         from shipyard.local import LocalOperations
 
         made = LocalOperations(self.workspace, held=self._held)
+        made.agent_limit = self.agent_limit
         with self._lock:
             self._made.append(made)
         return made

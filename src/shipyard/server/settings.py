@@ -39,6 +39,10 @@ class Settings:
     #: The bearer token clients must send; None: the token file under the home (made once).
     token: str | None = None
     log_level: str = "info"
+    #: Agents by name: the folder the ``/api/v1/agents`` routes use when a request names none,
+    #: and the most agents a deploy by name may leave running (whatever a request asks).
+    agents_dir: Path | None = None
+    max_agents: int | None = None
     #: The ``[coordinator]`` table of the file, handed to the coordinator as it is.
     coordinator: Mapping[str, Any] = field(default_factory=dict)
 
@@ -52,6 +56,8 @@ _TYPES: dict[str, type] = {
     "allow_remote": bool,
     "token": str,
     "log_level": str,
+    "agents_dir": Path,
+    "max_agents": int,
 }
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -138,6 +144,7 @@ def check(settings: Settings) -> Settings:
     """Refuse values that cannot work, before anything listens."""
     if not 0 <= settings.port <= 65535:
         raise ShipyardError(f"port {settings.port} is outside 0-65535", hint="e.g. --port 8420")
+    _check_agents(settings)
     if settings.log_level not in _LOG_LEVELS:
         raise ShipyardError(
             f"log level {settings.log_level!r} is not one of {', '.join(_LOG_LEVELS)}"
@@ -155,3 +162,15 @@ def check(settings: Settings) -> Settings:
             "every route but /health and /metrics needs the bearer token",
         )
     return dataclasses.replace(settings, home=settings.home.resolve() if settings.home else None)
+
+
+def _check_agents(settings: Settings) -> None:
+    if settings.max_agents is not None and settings.max_agents < 1:
+        raise ShipyardError(
+            f"max_agents {settings.max_agents} is below 1", hint="e.g. --max-agents 10"
+        )
+    if settings.agents_dir is not None and not settings.agents_dir.is_dir():
+        raise ShipyardError(
+            f"agents_dir {settings.agents_dir} is not a folder",
+            hint="give the folder holding one agent per subfolder (--agents-dir)",
+        )
