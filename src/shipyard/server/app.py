@@ -71,7 +71,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     from shipyard.workspace import Workspace
 
     workspace = Workspace(settings.home) if settings.home else Workspace.default()
-    host = OperationsHost(workspace)
+    host = OperationsHost(workspace, agent_limit=settings.max_agents)
     expected = token or settings.token or _token_of(workspace.home)
 
     @asynccontextmanager
@@ -95,6 +95,9 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     from shipyard.server.aliases import aliases_router
 
     app.include_router(aliases_router(host), prefix=API_PREFIX, dependencies=guard)
+    from shipyard.server.agent_routes import agents_router
+
+    app.include_router(agents_router(host, settings), prefix=API_PREFIX, dependencies=guard)
     app.add_api_route("/health", _health, methods=["GET"], tags=["server"])
     for router in coordinator_routers(settings, app.state.metrics):
         app.include_router(router)
