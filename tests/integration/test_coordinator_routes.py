@@ -350,3 +350,34 @@ def test_metrics_move(served: Served) -> None:
         )
         == 1
     )
+
+
+def test_the_apps_connections_are_closed_when_it_stops(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from shipyard.coordinator import admin, migrate
+    from shipyard.server.app import create_app
+    from shipyard.server.settings import Settings
+
+    migrate.upgrade(pg_url)
+    admin.create_user(pg_url, "root", PASSWORD, admin=True)
+    database = pg_url.rsplit("/", 1)[1]
+
+    def open_connections() -> int:
+        with psycopg.connect(pg_url) as look:
+            row = look.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()",
+                (database,),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    app = create_app(Settings(home=tmp_path / "home", db=pg_url), token="t" * 32)
+    with TestClient(app) as client:
+        login = client.post("/api/v1/login", json={"name": "root", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        assert client.post("/api/v1/tasks/query", json={}, headers=headers).status_code == 200
+        assert open_connections() >= 2  # the engine's and a queue's
+    assert open_connections() == 0

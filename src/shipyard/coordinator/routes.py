@@ -16,8 +16,10 @@ No ``from __future__ import annotations``: FastAPI reads the routes' annotations
 the ``auth`` of the enclosing factory (as in authroutes).
 """
 
+import contextlib
 import os
 import uuid as uuidlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -255,21 +257,37 @@ def start(settings: "Settings") -> Coordinator:
 
     assert settings.db is not None
     table = dict(settings.coordinator)
-    engine = create_engine(sqlalchemy_url(settings.db), pool_pre_ping=True)
+    # The settings first: a wrong one is said before the database is even asked.
+    limits = {
+        "max_artifact": int(settings_number(table, "max_artifact_bytes", MAX_ARTIFACT, 0)),
+        "max_wait": settings_number(table, "max_fetch_wait", MAX_WAIT, 0),
+        "poll": settings_number(table, "fetch_poll", POLL, 0.01),
+    }
     home = settings.home or Workspace.default().home
+    engine = create_engine(sqlalchemy_url(settings.db), pool_pre_ping=True)
+    try:
+        auth = Auth.start(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Coordinator(
         url=settings.db,
         engine=engine,
-        auth=Auth.start(engine),
+        auth=auth,
         storage=Path(home) / ARTIFACT_FOLDER,
-        max_artifact=int(settings_number(table, "max_artifact_bytes", MAX_ARTIFACT, 0)),
-        max_wait=settings_number(table, "max_fetch_wait", MAX_WAIT, 0),
-        poll=settings_number(table, "fetch_poll", POLL, 0.01),
+        max_artifact=int(limits["max_artifact"]),
+        max_wait=limits["max_wait"],
+        poll=limits["poll"],
     )
 
 
 def _router(coordinator: Coordinator) -> APIRouter:
-    outer = APIRouter(prefix=PREFIX)
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        coordinator.close()  # the pooled connections, at the server's shutdown
+
+    outer = APIRouter(prefix=PREFIX, lifespan=lifespan)
     outer.include_router(authroutes.router(coordinator.auth))
     tasks = APIRouter(tags=["tasks"])
     _submit_routes(tasks, coordinator)
