@@ -109,3 +109,24 @@ def test_by_name_sees_the_whole_folder_fleet(ops: Operations, folder: Path) -> N
     back = ops.agent_deploy(folder, "weather")
     assert back.state == "deployed" and back.execution_id == fleet.id
     assert json.dumps(back.port) and ops.agent_status(folder, "maps").pid == maps_pid
+
+
+def test_an_agent_that_dies_is_failed_with_why(ops: Operations, folder: Path) -> None:
+    crashing = folder / "crashing"
+    crashing.mkdir()
+    (crashing / "agent.json").write_text(
+        json.dumps(
+            {
+                "command": ["python3", "-c", "import sys; sys.exit(3)"],
+                "health": {"tcp": True, "interval": "0.2s"},  # without one, started = healthy
+            }
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ShipyardError, match="'crashing' did not become healthy") as err:
+        ops.agent_deploy(folder, "crashing")
+    assert "shipyard logs" in (err.value.hint or "")
+    failed = ops.agent_status(folder, "crashing")
+    assert failed.state == "failed" and failed.pid is None and failed.execution_id
+    assert failed.problem, failed
+    assert ops.agent_status(folder, "weather").state == "discovered"
