@@ -130,3 +130,11 @@ def test_an_agent_that_dies_is_failed_with_why(ops: Operations, folder: Path) ->
     assert failed.state == "failed" and failed.pid is None and failed.execution_id
     assert failed.problem, failed
     assert ops.agent_status(folder, "weather").state == "discovered"
+
+
+def test_the_whole_folder_is_refused_while_one_runs_by_name(ops: Operations, folder: Path) -> None:
+    weather = ops.agent_deploy(folder, "weather")
+    with pytest.raises(ShipyardError, match=r"run already, deployed by name: weather \(exec"):
+        ops.agents_deploy(folder)
+    assert ops.agent_status(folder, "weather").pid == weather.pid
+    assert ops.list_executions(name=f"agents-{folder.name}") == []  # no second weather

@@ -250,6 +250,22 @@ def _where(ops: _Agents, root: Path, agents: list[DiscoveredAgent]) -> dict[str,
     return where
 
 
+def refuse_if_any_runs_by_name(ops: Core, root: Path, found: list[DiscoveredAgent]) -> None:
+    """Deploying the whole folder would start a second process of an agent deployed by name."""
+    running = []
+    for agent in found:
+        for summary in ops.list_executions(
+            active_only=True, name=fleet_name(root, agent.name), limit=1
+        ):
+            running.append(f"{agent.name} ({summary.id})")
+    if running:
+        raise AgentConflict(
+            f"agents of {root} run already, deployed by name: {', '.join(running)}",
+            hint=f"undeploy them first (shipyard agents undeploy {root} NAME), or deploy the "
+            "others by name too",
+        )
+
+
 def _runs(running: _Running) -> bool:
     return _state_of(running.status.state, running.unit.state) == "deployed"
 

@@ -70,9 +70,12 @@ class FleetOperations:
     ) -> ExecutionStatus:
         """Bring up every valid agent of ``folder`` as one fleet (detached)."""
         from shipyard.agents import discover, fleet_spec
+        from shipyard.operations.agent_names import refuse_if_any_runs_by_name
 
         root = Path(folder).resolve()
-        text = fleet_spec(root, discover(root), max_agents=max_agents)
+        found = discover(root)
+        text = fleet_spec(root, found, max_agents=max_agents)
+        refuse_if_any_runs_by_name(self, root, found)  # else two processes of one agent
         spec = self.workspace.home / "agents" / f"{root.name}.yaml"
         spec.parent.mkdir(parents=True, exist_ok=True)
         spec.write_text(text, encoding="utf-8")
