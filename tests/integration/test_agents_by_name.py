@@ -138,3 +138,14 @@ def test_the_whole_folder_is_refused_while_one_runs_by_name(ops: Operations, fol
         ops.agents_deploy(folder)
     assert ops.agent_status(folder, "weather").pid == weather.pid
     assert ops.list_executions(name=f"agents-{folder.name}") == []  # no second weather
+
+
+def test_two_folders_of_one_name_stay_apart(ops: Operations, folder: Path) -> None:
+    twin = folder.parent / "elsewhere" / folder.name  # another agent-folder, same name
+    shutil.copytree(folder, twin)
+    weather = ops.agent_deploy(folder, "weather")
+    assert ops.agent_status(twin, "weather").state == "discovered"
+    assert ops.agent_status(folder, "weather").pid == weather.pid
+    with pytest.raises(ShipyardError, match="not deployed"):
+        ops.agent_undeploy(twin, "weather")
+    assert pid_alive(weather.pid or 0)

@@ -2,7 +2,7 @@
 ``restart NAME``, ``status NAME`` and ``list`` over an agent folder.
 
 How a running set of agents gains or loses one: each agent deployed by name is a fleet of its
-own (one service; execution name ``agents-<folder>.<agent>``), so starting or stopping it is
+own (one service; execution name ``agents-<folder>-<key>.<agent>``), so starting or stopping it is
 starting or stopping that fleet and no other agent's process is touched. A fleet cannot gain a
 service while it runs (its plan is fixed when it starts), and a service cannot be declared
 "not started" in a spec, so this is the simplest mechanism that never restarts the others. An
@@ -10,7 +10,7 @@ agent that runs in a fleet deployed with the whole folder (``agents deploy FOLDE
 too: by name it is stopped, started and restarted as that fleet's service (the control
 socket's service stop/start/restart), so both ways of deploying agree on what runs.
 
-Deploys of one folder are serialised by a lock file under the home (``agents/<folder>.lock``):
+Deploys of one folder are serialised by a lock file under the home (``agents/<folder>-<key>.lock``):
 ``max_agents`` is checked and the agent started and waited for while it is held, so two
 deploys at once can neither both pass the limit nor both probe the same free port.
 """
@@ -163,10 +163,19 @@ def capped(asked: int | None, limit: int | None) -> int | None:
 
 
 def fleet_name(root: Path, agent: str) -> str:
-    """The execution name of one agent deployed by name (``agents-<folder>.<agent>``)."""
+    """The execution name of one agent deployed by name: ``agents-<folder>-<key>.<agent>``,
+    the key telling apart two folders of the same name (``/a/agents``, ``/b/agents``)."""
+    return f"agents-{folder_key(root)}.{agent}"
+
+
+def folder_key(root: Path) -> str:
+    """The folder's name and 8 hex digits of its resolved path."""
+    import hashlib
+
     from shipyard.agents import _safe
 
-    return f"agents-{_safe(root.name)}.{agent}"
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{_safe(root.name)}-{digest}"
 
 
 def agent_info(agent: DiscoveredAgent, running: _Running | None) -> AgentInfo:
@@ -311,14 +320,12 @@ def _write_spec(ops: Core, root: Path, agent: DiscoveredAgent) -> Path:
     """The fleet spec of one agent, written under the home (a spec is a file to run)."""
     import yaml
 
-    from shipyard.agents import _safe
-
     spec = {
         "name": fleet_name(root, agent.name),
         "description": f"agent {agent.name} of {root}",
         "services": {agent.name: agent.service},
     }
-    path = ops.workspace.home / "agents" / _safe(root.name) / f"{agent.name}.yaml"
+    path = ops.workspace.home / "agents" / folder_key(root) / f"{agent.name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
@@ -332,9 +339,7 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 @contextlib.contextmanager
 def _folder_lock(ops: Core, root: Path) -> Iterator[None]:
-    from shipyard.agents import _safe
-
-    path = ops.workspace.home / "agents" / f"{_safe(root.name)}.lock"
+    path = ops.workspace.home / "agents" / f"{folder_key(root)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _THREAD_LOCKS_GUARD:
         mine = _THREAD_LOCKS.setdefault(path, threading.Lock())
