@@ -1,0 +1,152 @@
+"""``shipyard worker`` against a real ``shipyard serve --db`` (issue 13 §4): real subprocesses
+run in their own process groups with their timeouts, artifacts uploaded, results reported;
+SIGTERM finishes the current task, a second SIGTERM stops it now and it goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+# ruff: noqa: F811  (the fixture `served` is imported, and named by the tests' parameters)
+from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures)
+    Served,
+    _env,
+    _group,
+    _task,
+    pg_cluster,
+    pg_url,
+    served,
+)
+from tests.serving import _executable
+
+
+def _start_worker(served: Served, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    root = served.login("root")
+    issued = served.http.post("/api/v1/groups/lab/workers", headers=root).json()
+    env = _env(tmp_path / "home") | {"SHIPYARD_WORKER_TOKEN": issued["token"]}
+    return subprocess.Popen(
+        [_executable(), "worker", "--server", served.url, "--group", "lab",
+         "--folder", str(tmp_path / "worker"), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def _submit(served: Served, headers: dict[str, str], **fields: Any) -> str:
+    made = served.http.post("/api/v1/tasks", json=_task(**fields), headers=headers)
+    assert made.status_code == 201, made.text
+    return str(made.json()["uuid"])
+
+
+def _until_running(served: Served, headers: dict[str, str], uuid: str) -> None:
+    for _ in range(600):
+        if served.http.get(f"/api/v1/tasks/{uuid}", headers=headers).json()["state"] == "running":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"task {uuid} never started")
+
+
+def _result(served: Served, headers: dict[str, str], uuid: str) -> Any:
+    return served.http.get(f"/api/v1/tasks/{uuid}/result", headers=headers).json()
+
+
+def test_a_worker_runs_tasks_with_timeouts_artifacts_and_env(
+    served: Served, tmp_path: Path
+) -> None:
+    root = served.login("root")
+    _group(served, root)
+    failing = _submit(
+        served, root, max_attempts=1,
+        command=["sh", "-c", "echo hello; echo data > \"$SHIPYARD_ARTIFACTS/out.txt\"; exit 3"],
+    )  # fmt: skip
+    slow = _submit(served, root, max_attempts=1, command=["sleep", "300"], timeout=1)
+    greeting = _submit(
+        served, root, command=["sh", "-c", 'echo "$GREETING"'], env={"GREETING": "hi; rm -rf /"}
+    )
+    worker = _start_worker(served, tmp_path, "--max-tasks", "3", "--json")
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert '"ran": 3' in out
+
+    first = _result(served, root, failing)
+    assert (first["state"], first["exit_status"]) == ("failed", 3)
+    assert first["output_tail"].strip() == "hello"
+    got = served.http.get(f"/api/v1/tasks/{failing}/artifacts/out.txt", headers=root)
+    assert got.status_code == 200 and got.text == "data\n"
+    timed_out = _result(served, root, slow)
+    assert (timed_out["state"], timed_out["exit_status"]) == ("failed", 124)
+    said = _result(served, root, greeting)
+    assert said["state"] == "succeeded"
+    assert said["output_tail"] == "hi; rm -rf /\n"  # the environment as data, no shell of ours
+    assert (tmp_path / "worker" / "logs" / f"{greeting}.log").read_text() == "hi; rm -rf /\n"
+
+
+def test_sigterm_finishes_the_current_task_then_leaves(served: Served, tmp_path: Path) -> None:
+    root = served.login("root")
+    _group(served, root)
+    uuid = _submit(served, root, command=["sh", "-c", "sleep 2; echo done"])
+    worker = _start_worker(served, tmp_path)
+    _until_running(served, root, uuid)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    result = _result(served, root, uuid)
+    assert result["state"] == "succeeded" and result["output_tail"] == "done\n"
+    assert "ran 1 task" in out
+
+
+def test_a_second_sigterm_stops_the_task_now_and_it_is_queued_again(
+    served: Served, tmp_path: Path
+) -> None:
+    root = served.login("root")
+    _group(served, root)
+    uuid = _submit(served, root, command=["sh", "-c", "sleep 300 & echo $! > pid; wait"])
+    worker = _start_worker(served, tmp_path)
+    _until_running(served, root, uuid)
+    pid_file = tmp_path / "worker" / "tasks" / uuid / "pid"
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    worker.send_signal(signal.SIGTERM)
+    assert worker.stderr is not None
+    assert "after the current task" in worker.stderr.readline()  # taken: now the second
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "ran 0 task" in out
+    result = _result(served, root, uuid)
+    assert result["state"] == "queued"
+    assert [a["outcome"] for a in result["attempts"]] == ["lost"]
+    # The task's grandchild too: its whole process group was killed (reaped by init).
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the task's process {pid} still runs")
+
+
+def test_worker_without_token_or_with_a_bad_server_is_a_message(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    done = subprocess.run(
+        [_executable(), "worker", "--server", "http://127.0.0.1:9", "--group", "lab"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and "SHIPYARD_WORKER_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+    for server in ("ftp://x", "http://127.0.0.1:9"):
+        done = subprocess.run(
+            [_executable(), "worker", "--server", server, "--group", "lab"],
+            env=env | {"SHIPYARD_WORKER_TOKEN": "x"}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert "error:" in done.stderr
