@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 # ruff: noqa: F811  (the fixture `served` is imported, and named by the tests' parameters)
 from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures)
     Served,
@@ -62,7 +64,8 @@ def test_a_worker_runs_tasks_with_timeouts_artifacts_and_env(
     _group(served, root)
     failing = _submit(
         served, root, max_attempts=1,
-        command=["sh", "-c", "echo hello; echo data > \"$SHIPYARD_ARTIFACTS/out.txt\"; exit 3"],
+        command=["sh", "-c", "echo hello; echo data > \"$SHIPYARD_ARTIFACTS/out.txt\"; "
+                 "echo no > \"$SHIPYARD_ARTIFACTS/..bad\\\\name\"; exit 3"],
     )  # fmt: skip
     slow = _submit(served, root, max_attempts=1, command=["sleep", "300"], timeout=1)
     greeting = _submit(
@@ -75,7 +78,8 @@ def test_a_worker_runs_tasks_with_timeouts_artifacts_and_env(
 
     first = _result(served, root, failing)
     assert (first["state"], first["exit_status"]) == ("failed", 3)
-    assert first["output_tail"].strip() == "hello"
+    assert first["output_tail"].startswith("hello\n")  # then the refused artifact, said
+    assert "not uploaded" in first["output_tail"] and "name" in first["output_tail"]
     got = served.http.get(f"/api/v1/tasks/{failing}/artifacts/out.txt", headers=root)
     assert got.status_code == 200 and got.text == "data\n"
     timed_out = _result(served, root, slow)
@@ -100,13 +104,14 @@ def test_sigterm_finishes_the_current_task_then_leaves(served: Served, tmp_path:
     assert "ran 1 task" in out
 
 
+@pytest.mark.parametrize("force", [False, True])
 def test_a_second_sigterm_stops_the_task_now_and_it_is_queued_again(
-    served: Served, tmp_path: Path
+    served: Served, tmp_path: Path, force: bool
 ) -> None:
     root = served.login("root")
     _group(served, root)
     uuid = _submit(served, root, command=["sh", "-c", "sleep 300 & echo $! > pid; wait"])
-    worker = _start_worker(served, tmp_path)
+    worker = _start_worker(served, tmp_path, *(["--force"] if force else []))
     _until_running(served, root, uuid)
     pid_file = tmp_path / "worker" / "tasks" / uuid / "pid"
     for _ in range(200):
@@ -116,8 +121,9 @@ def test_a_second_sigterm_stops_the_task_now_and_it_is_queued_again(
     pid = int(pid_file.read_text())
     worker.send_signal(signal.SIGTERM)
     assert worker.stderr is not None
-    assert "after the current task" in worker.stderr.readline()  # taken: now the second
-    worker.send_signal(signal.SIGTERM)
+    if not force:
+        assert "after the current task" in worker.stderr.readline()  # taken: now the second
+        worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     assert "ran 0 task" in out

@@ -147,12 +147,26 @@ class Worker:
         status = self._spawn_and_wait(task, workdir, env, log)
         if status is None:
             return None
-        for item in sorted(artifacts.iterdir()):
-            if item.is_file():
-                with item.open("rb") as data:
-                    self._call(client, "PUT", f"/tasks/{uuid}/artifacts/{item.name}", content=data)
+        refused = self._upload(client, uuid, artifacts)
         return {"uuid": uuid, "attempt": task["attempt"], "exit_status": status,
-                "output": _tail(log)}  # fmt: skip
+                "output": _tail(log) + refused}  # fmt: skip
+
+    def _upload(self, client: httpx.Client, uuid: str, artifacts: Path) -> str:
+        """Each file of the task's artifacts folder; a refused one (too large, a name the
+        coordinator does not take) is said at the end of the output, not the worker's end."""
+        from urllib.parse import quote
+
+        said = ""
+        for item in sorted(artifacts.iterdir()):
+            if not item.is_file():
+                continue
+            try:
+                with item.open("rb") as data:
+                    path = f"/tasks/{uuid}/artifacts/{quote(item.name, safe='')}"
+                    self._call(client, "PUT", path, content=data)
+            except WorkerError as error:
+                said += f"\nshipyard worker: artifact {item.name!r} not uploaded: {error.message}"
+        return said
 
     def _spawn_and_wait(
         self, task: dict[str, Any], workdir: Path, env: dict[str, str], log: Path
