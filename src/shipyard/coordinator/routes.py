@@ -304,35 +304,38 @@ def _router(coordinator: Coordinator) -> APIRouter:
 # --- groups and names ----------------------------------------------------------------------------
 
 
-def _group_ids(coordinator: Coordinator, user: User, needed: Role) -> dict[str, int]:
-    """The groups where ``user`` holds ``needed`` (every group for an administrator)."""
+def _memberships(coordinator: Coordinator, user: User) -> dict[str, tuple[int, Role]]:
+    """The user's groups: name → (id, role); every group, as Admin, for an administrator.
+    One statement: a route reads it once and decides every group check from it."""
     from sqlalchemy import text
 
     with coordinator.engine.connect() as connection:
         if user.admin:
-            rows = connection.execute(text("SELECT name, id FROM groups")).all()
-            return {name: group for name, group in rows}
-        rows = connection.execute(
-            text(
-                "SELECT g.name, g.id, m.role FROM memberships m JOIN groups g "
-                "ON g.id = m.group_id WHERE m.user_id = :user"
-            ),
-            {"user": user.id},
-        ).all()
-    return {name: group for name, group, role in rows if Role(role) >= needed}
+            rows = connection.execute(text("SELECT name, id, 2 FROM groups")).all()
+        else:
+            rows = connection.execute(
+                text(
+                    "SELECT g.name, g.id, m.role FROM memberships m JOIN groups g "
+                    "ON g.id = m.group_id WHERE m.user_id = :user"
+                ),
+                {"user": user.id},
+            ).all()
+    return {name: (int(group), Role(role)) for name, group, role in rows}
+
+
+def _group_ids(coordinator: Coordinator, user: User, needed: Role) -> dict[str, int]:
+    """The groups where ``user`` holds ``needed`` (every group for an administrator)."""
+    found = _memberships(coordinator, user)
+    return {name: group for name, (group, role) in found.items() if role >= needed}
 
 
 def _group_id(coordinator: Coordinator, user: User, group: str, needed: Role) -> int:
+    held = _memberships(coordinator, user).get(group)
+    if held is not None and held[1] >= needed:
+        return held[0]
+    # Refused: the auth's own check says how (404 no such group, 403 too low a role).
     coordinator.auth.check_role(user, group, needed)
-    from sqlalchemy import text
-
-    with coordinator.engine.connect() as connection:
-        found = connection.execute(
-            text("SELECT id FROM groups WHERE name = :name"), {"name": group}
-        ).scalar()
-    if found is None:
-        raise NotFound(f"no group named {group[:64]!r}")
-    return int(found)
+    raise Forbidden(f"{user.name} may not do this in group {group}")
 
 
 def _names(coordinator: Coordinator, tasks: list[Task]) -> tuple[dict[int, str], dict[int, str]]:
@@ -384,12 +387,13 @@ def _task_for(coordinator: Coordinator, user: User, uuid: str, needed: Role) -> 
     """The task, when the user holds ``needed`` in its group (404 for an unknown one, 403)."""
     with coordinator.queues.borrow() as queue:
         task = queue.get(uuid)
-    groups = _group_ids(coordinator, user, Role.READ)
-    names = {group: name for name, group in groups.items()}
-    if task.group_id not in names:
+    held = {group: (name, role) for name, (group, role) in _memberships(coordinator, user).items()}
+    if task.group_id not in held:
         # Not even Read: the same answer as an unknown task, so ids cannot be probed.
         raise NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
-    coordinator.auth.check_role(user, names[task.group_id], needed)
+    name, role = held[task.group_id]
+    if role < needed:
+        raise Forbidden(f"{user.name} is {role.label} in group {name}; this needs {needed.label}")
     return task
 
 
