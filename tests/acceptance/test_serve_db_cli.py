@@ -25,6 +25,7 @@ def test_a_database_that_does_not_answer_is_a_message(shipyard: Shipyard) -> Non
         ('max_artifact_bytes = "lots"', "max_artifact_bytes"),
         ("max_fetch_wait = -1", "max_fetch_wait"),
         ("fetch_poll = true", "fetch_poll"),
+        ("lease = 0", "lease"),
     ],
 )
 def test_a_wrong_coordinator_setting_is_named(

@@ -156,3 +156,56 @@ def test_worker_without_token_or_with_a_bad_server_is_a_message(tmp_path: Path) 
         )  # fmt: skip
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
         assert "error:" in done.stderr
+
+
+def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_on(
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_coordinator_routes import _shipyard, _url, _wait_healthy, serve_db
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert _shipyard(home, "db", "upgrade", "--db", pg_url).returncode == 0
+    assert (
+        _shipyard(home, "admin", "create-user", "root", "--admin", "--db", pg_url).returncode == 0
+    )
+    (tmp_path / "settings.toml").write_text("[coordinator]\nlease = 1\n")
+    with serve_db(home, pg_url, "--config", str(tmp_path / "settings.toml")) as process:
+        url = _url(process, tmp_path / "server.log")
+        _wait_healthy(url, process, tmp_path / "server.log", 30)
+        import httpx
+
+        with httpx.Client(base_url=url, timeout=30) as http:
+            served = Served(url, http, tmp_path / "server.log")
+            root = served.login("root")
+            _group(served, root)
+            uuid = _submit(served, root, command=["sh", "-c", "sleep 3; echo late"])
+            worker = _start_worker(served, tmp_path)
+            _until_running(served, root, uuid)
+            # Another worker fetches after the 1 s lease ran out: the task is recovered and
+            # claimed again (attempt 2) while the first worker still runs attempt 1.
+            other = served.http.post("/api/v1/groups/lab/workers", headers=root).json()["token"]
+            second = {"Authorization": f"Bearer {other}"}
+            served.http.post("/api/v1/workers/register", json={"tags": []}, headers=second)
+            taken: list[Any] = []
+            for _ in range(100):
+                taken = served.http.post("/api/v1/workers/fetch", json={}, headers=second).json()[
+                    "tasks"
+                ]
+                if taken:
+                    break
+                time.sleep(0.1)
+            assert [t["attempt"] for t in taken] == [2]
+            assert worker.stderr is not None
+            line = worker.stderr.readline()  # attempt 1 ends, its report is refused (409)
+            assert "result dropped" in line and uuid in line
+            assert worker.poll() is None  # still working
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err
+            assert "ran 0 task" in out
+            attempts = _result(served, root, uuid)["attempts"]
+            # Attempt 1 lost (its late result dropped); attempt 2, never heartbeated by the
+            # test, may have lost its 1 s lease since.
+            assert attempts[0]["outcome"] == "lost" and len(attempts) == 2

@@ -39,7 +39,7 @@ from shipyard.coordinator.serving import (
     install_metrics,
     settings_number,
 )
-from shipyard.coordinator.tasks import POLL, Task
+from shipyard.coordinator.tasks import LEASE, POLL, Task
 from shipyard.coordinator.tokens import Role
 from shipyard.errors import BadRequest, CoordinatorError, NotFound
 
@@ -262,6 +262,7 @@ def start(settings: "Settings") -> Coordinator:
         "max_artifact": int(settings_number(table, "max_artifact_bytes", MAX_ARTIFACT, 0)),
         "max_wait": settings_number(table, "max_fetch_wait", MAX_WAIT, 0),
         "poll": settings_number(table, "fetch_poll", POLL, 0.01),
+        "lease": settings_number(table, "lease", LEASE, 1),
     }
     home = settings.home or Workspace.default().home
     engine = create_engine(sqlalchemy_url(settings.db), pool_pre_ping=True)
@@ -278,6 +279,7 @@ def start(settings: "Settings") -> Coordinator:
         max_artifact=int(limits["max_artifact"]),
         max_wait=limits["max_wait"],
         poll=limits["poll"],
+        lease=limits["lease"],
     )
 
 

@@ -42,7 +42,9 @@ TIMED_OUT = 124
 
 
 class WorkerError(CoordinatorError):
-    """The coordinator refused the worker (its message), or cannot be reached."""
+    """The coordinator refused the worker (its message), or cannot be reached (status 0)."""
+
+    status: int = 0
 
 
 @dataclass
@@ -87,7 +89,9 @@ class Worker:
                 message = answer.json().get("msg", answer.text)
             except ValueError:
                 message = answer.text[:200]
-            raise WorkerError(f"{method} {path}: {answer.status_code} {message}")
+            refused = WorkerError(f"{method} {path}: {answer.status_code} {message}")
+            refused.status = answer.status_code
+            raise refused
         return answer.json()
 
     # --- the loop ---
@@ -123,7 +127,15 @@ class Worker:
                 report = self._execute(client, task)
                 if report is None:  # stopped now: the task goes back to the queue on leave
                     return
-                self._call(client, "POST", "/workers/report", json=report)
+                try:
+                    self._call(client, "POST", "/workers/report", json=report)
+                except WorkerError as error:
+                    if error.status != 409:
+                        raise
+                    # The lease ran out and the task went to another attempt: this result
+                    # is dropped (the coordinator fenced it), the worker goes on.
+                    _say(f"task {report['uuid']}: result dropped: {error.message}")
+                    continue
                 self.ran += 1
 
     def _heartbeats(self) -> None:
@@ -217,11 +229,15 @@ class Worker:
         def handler(_signal: int, _frame: object) -> None:
             # Said on stderr: whoever sent the signal knows when it was taken (two signals
             # sent at once can arrive as one).
-            sys.stderr.write(f"shipyard worker: {self.stop()}\n")
-            sys.stderr.flush()
+            _say(self.stop())
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"shipyard worker: {text}\n")
+    sys.stderr.flush()
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
