@@ -245,6 +245,7 @@ def test_permissions_read_cannot_submit_and_a_worker_token_is_no_user(served: Se
         ("post", "/api/v1/tasks/query", {"limit": 0}),
         ("post", "/api/v1/tasks/cancel", {}),
         ("post", "/api/v1/tasks/cancel", {"uuids": ["\x00"]}),
+        ("post", "/api/v1/tasks/cancel", {"uuids": [str(n) for n in range(1001)]}),
         ("put", "/api/v1/tasks/00000000-0000-0000-0000-000000000000", {"colour": "red"}),
     ],
 )
@@ -287,6 +288,12 @@ def test_worker_bad_input_and_artifact_limits(served: Served) -> None:
     assert streamed.status_code == 413
     listed = served.http.get(f"/api/v1/tasks/{uuid}/artifacts", headers=root).json()
     assert listed == []
+    # The storage cannot take it (its folder for the task is a file): 507, said, not a 500.
+    blocked = served.log.parent / "home" / "coordinator-artifacts" / uuid
+    blocked.rmdir()  # empty: the refused uploads above left nothing behind
+    blocked.write_text("in the way")
+    full = served.http.put(f"/api/v1/tasks/{uuid}/artifacts/a", content=b"x", headers=worker)
+    assert full.status_code == 507 and "cannot store" in full.json()["msg"]
     for body in ({"limit": 0}, {"wait": 3600}, {"limit": "many"}):
         assert served.http.post("/api/v1/workers/fetch", json=body, headers=worker).status_code in (
             400,

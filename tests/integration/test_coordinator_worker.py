@@ -207,5 +207,5 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
             assert "ran 0 task" in out
             attempts = _result(served, root, uuid)["attempts"]
             # Attempt 1 lost (its late result dropped); attempt 2, never heartbeated by the
-            # test, may have lost its 1 s lease since.
-            assert attempts[0]["outcome"] == "lost" and len(attempts) == 2
+            # test, may have lost its 1 s lease since, and the going-on worker taken it again.
+            assert attempts[0]["outcome"] == "lost" and len(attempts) >= 2

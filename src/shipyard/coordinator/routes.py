@@ -58,6 +58,13 @@ class TooLarge(CoordinatorError):
     http_status = 413
 
 
+class StorageFull(CoordinatorError):
+    """The artifact folder cannot take the file (disk full, no permission): the server's
+    fault, said as such (507 Insufficient Storage), never a 500."""
+
+    http_status = 507
+
+
 # --- bodies and answers --------------------------------------------------------------------------
 
 
@@ -151,7 +158,7 @@ class Edit(BaseModel):
 
 
 class CancelBody(BaseModel):
-    uuids: list[str] | None = Field(default=None, max_length=MAX_BATCH)
+    uuids: list[str] | None = Field(default=None, max_length=MAX_LIMIT)
     group: str | None = Field(default=None, description="With a filter: the group (needed).")
     states: list[str] | None = None
     tags: list[str] | None = None
@@ -663,25 +670,37 @@ def _leased(coordinator: Coordinator, worker: Principal, uuid: str) -> Task:
 
 async def _store(coordinator: Coordinator, request: Request, uuid: str, name: str) -> int:
     """The body written to ``storage/uuid/name`` (through a temporary file, so a cut upload
-    leaves nothing behind); 413 past the size limit, checked as the bytes arrive."""
+    leaves nothing behind); 413 past the size limit, checked as the bytes arrive; 507 when the
+    storage cannot take it."""
     limit = coordinator.max_artifact
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the artifact is {declared} bytes; the limit is {limit}")
     folder = coordinator.storage / uuid
-    folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{name}.{os.getpid()}.{uuidlib.uuid4().hex}.part"
-    size = 0
     try:
-        with partial.open("wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(f"the artifact passed the limit of {limit} bytes")
-                out.write(chunk)  # a local disk's write; small next to the network's pace
+        folder.mkdir(parents=True, exist_ok=True)
+        size = await _copy(request, partial, limit)
         partial.replace(folder / name)
+    except OSError as error:
+        raise StorageFull(
+            f"cannot store the artifact under {coordinator.storage}: {error.strerror}",
+            hint="the server's home needs room and write permission",
+        ) from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # its folder may be what failed
+            partial.unlink(missing_ok=True)
+    return size
+
+
+async def _copy(request: Request, partial: Path, limit: int) -> int:
+    size = 0
+    with partial.open("wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"the artifact passed the limit of {limit} bytes")
+            out.write(chunk)  # a local disk's write; small next to the network's pace
     return size
 
 
