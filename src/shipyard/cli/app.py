@@ -13,6 +13,7 @@ import typer
 from shipyard.errors import ShipyardError
 
 if TYPE_CHECKING:
+    from shipyard.api import ValidationReport
     from shipyard.plan.model import RunMode
 
 #: Every Typer app here (the root, its groups, a single command run alone) behaves alike.
@@ -106,3 +107,18 @@ def _duration(option: str, text: str) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise ShipyardError(f"{option}: {error}") from None
+
+
+def _show_validation(report: "ValidationReport", *, as_json: bool) -> None:
+    """A validation report as JSON or as the problems' table; exit 1 when it is not valid
+    (`validate` and `pipelines validate` alike)."""
+    from shipyard.cli.front import console, dump
+
+    if as_json:
+        dump(report)
+    else:
+        from shipyard.cli import render
+
+        console().print(render.validation(report))
+    if not report.valid:
+        raise typer.Exit(1)

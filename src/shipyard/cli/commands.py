@@ -29,6 +29,7 @@ from shipyard.cli.app import (  # the root app and the options every command mod
     _duration,
     _mode,
     _params,
+    _show_validation,
     app,
 )
 from shipyard.cli.front import console, error_console, guarded, show_services, show_status
@@ -50,15 +51,7 @@ if TYPE_CHECKING:
 @app.command()
 def validate(spec: SpecArgument, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    report = _ops(home).validate(spec)
-    if as_json:
-        _dump(report)
-    else:
-        from shipyard.cli import render
-
-        console().print(render.validation(report))
-    if not report.valid:
-        raise typer.Exit(1)
+    _show_validation(_ops(home).validate(spec), as_json=as_json)
 
 
 @app.command()

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, ParamOption, app
+from shipyard.cli.app import (
+    _SETTINGS,
+    HomeOption,
+    JsonOption,
+    ParamOption,
+    _params,
+    _show_validation,
+    app,
+)
 from shipyard.cli.front import console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
@@ -109,9 +117,7 @@ def pipelines_set(
 ) -> None:
     """Store parameter defaults: -p name=value (checked against the parameter's type and
     choices) overrides the spec's default at every run; -p at a run still wins."""
-    from shipyard.spec.params import parse_assignments
-
-    given = parse_assignments(param or [])
+    given = _params(param)
     if not given and not unset:
         raise ShipyardError(
             "nothing to set", hint=f"shipyard pipelines set {name} -p NAME=VALUE [--unset NAME]"
@@ -124,15 +130,7 @@ def pipelines_validate(
     name: NameArgument, home: HomeOption = None, as_json: JsonOption = False
 ) -> None:
     """Validate the stored spec again (a file it names may have changed). Exit 1 if not valid."""
-    report = _ops(home).pipeline_validate(name)
-    if as_json:
-        _dump(report)
-    else:
-        from shipyard.cli import render
-
-        console().print(render.validation(report))
-    if not report.valid:
-        raise typer.Exit(1)
+    _show_validation(_ops(home).pipeline_validate(name), as_json=as_json)
 
 
 @pipelines_app.command("spec")
