@@ -41,6 +41,17 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   fi
 fi
 
+# redis-server: bench/tasks.py (and its smoke test) runs Celery beside the coordinator on a
+# throwaway Redis it starts itself on 127.0.0.1; no server is left running.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing redis-server (apt-get; only its binary is used)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "setup: redis-server is missing; bench/tasks.py needs it (apt-get install redis-server)" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
