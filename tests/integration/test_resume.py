@@ -150,3 +150,28 @@ def test_outputs_are_collected_and_a_missing_one_fails_the_step(
     forget = status.unit("forget")
     assert forget.state == UnitState.FAILED
     assert forget.reason == "declared output 'never.txt' was not written"
+
+
+def test_the_refusal_names_as_changed_only_the_step_whose_input_changed(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """Issue 11 item 17: only `a`'s input changed; `b` (which needs it) was named with it."""
+    data = tmp_path / "data.txt"
+    data.write_text("v1")
+    spec = write_spec(
+        """
+        name: chain
+        steps:
+          a: {run: [cat, data.txt], inputs: [data.txt]}
+          b: {run: [echo, b], needs: [a]}
+          c: {run: [sh, -c, 'exit 1'], needs: [b]}
+        """
+    )
+    failed = ops.run(spec)
+    assert failed.unit("b").state == UnitState.SUCCEEDED
+    data.write_text("v2")
+    with pytest.raises(ShipyardError) as error:
+        ops.resume(failed.id)
+    changed, _, after = error.value.message.partition(";")
+    assert changed.endswith("inputs changed): a"), error.value.message
+    assert "b" in after, error.value.message

@@ -25,11 +25,12 @@ def same_except(*changed: str) -> Callable[[str], bool]:
         ([], (), Kept((), (), ())),
         # Everything succeeded and nothing changed: all kept, in the order given.
         (["a", "b", "c", "d"], (), Kept(("a", "d", "b", "c"), (), ())),
-        # A changed step is not kept; the steps that need it are not kept either.
-        (["a", "b", "c", "d"], ("a",), Kept(("d",), ("a", "b", "c"), ())),
-        (["a", "b", "c", "d"], ("b",), Kept(("a", "d"), ("b", "c"), ())),
-        # A step whose dependency did not succeed before runs again (changed), even unchanged.
-        (["a", "c"], (), Kept(("a",), ("c",), ())),
+        # A changed step is not kept; the steps that need it are not kept either, but they
+        # are not said to have changed (they were never compared): downstream.
+        (["a", "b", "c", "d"], ("a",), Kept(("d",), ("a",), (), ("b", "c"))),
+        (["a", "b", "c", "d"], ("b",), Kept(("a", "d"), ("b",), (), ("c",))),
+        # A step whose dependency did not succeed before runs again (downstream), unchanged.
+        (["a", "c"], (), Kept(("a",), (), (), ("c",))),
         # A step that succeeded but is no longer in the plan is gone (sorted).
         (["a", "z", "y"], (), Kept(("a",), (), ("y", "z"))),
     ],
@@ -51,7 +52,35 @@ def test_unchanged_is_asked_only_when_the_dependencies_are_kept_and_once() -> No
 
 @pytest.mark.parametrize(
     ("kept", "all_same"),
-    [(Kept(("a",), (), ()), True), (Kept((), ("a",), ()), False), (Kept((), (), ("a",)), False)],
+    [
+        (Kept(("a",), (), ()), True),
+        (Kept((), ("a",), ()), False),
+        (Kept((), (), ("a",)), False),
+        (Kept((), (), (), ("a",)), False),
+    ],
 )
 def test_all_same(kept: Kept, all_same: bool) -> None:
     assert kept.all_same is all_same
+
+
+@pytest.mark.parametrize(
+    ("kept", "changed_part", "after_part"),
+    [
+        # Only the step whose key differs is named as changed; its dependants come apart.
+        (Kept(("d",), ("a",), (), ("b", "c")), "changed): a;", "run again after them: b, c"),
+        (Kept((), ("a",), ()), "changed): a", None),
+        (Kept((), (), ("z",)), "changed): z (no longer in the spec)", None),
+    ],
+)
+def test_the_refusal_names_only_changed_steps_as_changed(
+    kept: Kept, changed_part: str, after_part: str | None
+) -> None:
+    from shipyard.operations.resuming import refusal_to_change
+
+    error = refusal_to_change("exec_x", kept)
+    assert error is not None
+    assert changed_part in error.message
+    if after_part is None:
+        assert "run again after them" not in error.message
+    else:
+        assert after_part in error.message

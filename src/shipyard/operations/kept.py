@@ -15,13 +15,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Kept:
     kept: tuple[str, ...]  # in the order given (dependencies first)
-    changed: tuple[str, ...]  # succeeded before, but not kept now
+    changed: tuple[str, ...]  # succeeded before, but not the same step now (its cache key)
     gone: tuple[str, ...]  # succeeded before, no longer in the plan (sorted)
+    #: Succeeded before, not kept because a step it needs is not: whether it changed itself
+    #: was never asked (hashing its inputs would be wasted), so it is not named as changed.
+    downstream: tuple[str, ...] = ()
 
     @property
     def all_same(self) -> bool:
         """Would every step that succeeded before be kept?"""
-        return not self.changed and not self.gone
+        return not self.changed and not self.gone and not self.downstream
 
 
 def kept_steps(
@@ -35,12 +38,15 @@ def kept_steps(
     and at most once: it may be costly (a cache key hashes the step's input files)."""
     kept: dict[str, None] = {}  # ordered, and a quick `in` for the dependencies
     changed: list[str] = []
+    downstream: list[str] = []
     for name in order:
         if name not in succeeded:
             continue
-        if all(dep in kept for dep in needs.get(name, ())) and unchanged(name):
+        if not all(dep in kept for dep in needs.get(name, ())):
+            downstream.append(name)
+        elif unchanged(name):
             kept[name] = None
         else:
             changed.append(name)
     gone = sorted(set(succeeded) - set(order))
-    return Kept(tuple(kept), tuple(changed), tuple(gone))
+    return Kept(tuple(kept), tuple(changed), tuple(gone), tuple(downstream))

@@ -62,9 +62,17 @@ def refusal_to_change(execution_id: str, kept: Kept) -> ShipyardError | None:
     if kept.all_same:
         return None
     what = ", ".join([*kept.changed, *(f"{name} (no longer in the spec)" for name in kept.gone)])
+    # Only the steps found changed are named as changed; those that would run again only
+    # because a step they need does were never compared, and are said apart.
+    after = (
+        f"; run again after them: {', '.join(kept.downstream)} (they need a step not kept)"
+        if kept.downstream
+        else ""
+    )
     return ShipyardError(
         f"cannot resume {execution_id}: steps that succeeded would not be the same steps "
-        f"now (their command, environment, parameters or inputs changed): {what}",
+        f"now (their command, environment, parameters or inputs changed): {what or 'none'}"
+        f"{after}",
         hint="--force runs them again with the current spec; or start afresh with shipyard run",
     )
 
