@@ -105,7 +105,11 @@ def fleet_spec(root: Path, agents: list[DiscoveredAgent], *, max_agents: int | N
     """The fleet spec (YAML text) that runs every valid agent of ``root``."""
     valid = [agent for agent in agents if agent.state == "discovered"]
     if not valid:
-        raise ShipyardError(f"no valid agent in {root}", hint="shipyard agents discover DIR")
+        skipped = "; ".join(skipped_lines(agents))
+        raise ShipyardError(
+            f"no valid agent in {root}" + (f" ({skipped})" if skipped else ""),
+            hint=f"fix the agent files; `shipyard agents discover {root}` shows every problem",
+        )
     if max_agents is not None and len(valid) > max_agents:
         raise ShipyardError(
             f"{root} holds {len(valid)} agents, more than max_agents ({max_agents})",
@@ -115,7 +119,7 @@ def fleet_spec(root: Path, agents: list[DiscoveredAgent], *, max_agents: int | N
     if len(set(names)) != len(names):
         raise ShipyardError(f"two agents in {root} have the same name: {sorted(names)}")
     spec = {
-        "name": f"agents-{_safe(root.name)}",
+        "name": folder_fleet_name(root),
         "description": f"agents of {root}",
         "services": {agent.name: agent.service for agent in valid},
     }
@@ -123,5 +127,27 @@ def fleet_spec(root: Path, agents: list[DiscoveredAgent], *, max_agents: int | N
 
 
 def _safe(text: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "_-." else "-" for ch in text)
+    # ASCII only: an execution name is [A-Za-z0-9_.-] ('ü'.isalnum() is true).
+    cleaned = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-.") else "-" for ch in text)
     return cleaned.strip("-.") or "folder"
+
+
+def skipped_lines(agents: list[DiscoveredAgent]) -> list[str]:
+    """What a deploy of the whole folder leaves out, one line per invalid agent: its name, its
+    file and the problem (a deploy that said nothing of them looked like it had run them)."""
+    return [f"{a.name}: {a.file}: {a.problem}" for a in agents if a.state == "invalid"]
+
+
+def folder_key(root: Path) -> str:
+    """The folder's name (at most 24 characters of it) and 8 hex digits of its resolved path:
+    two folders of one name (``/a/agents``, ``/b/agents``) get two keys, so neither acts on the
+    other's fleet, and ``agents-<key>.<agent>`` stays within a name's 64 characters."""
+    import hashlib
+
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{_safe(root.name)[:24].rstrip('-.')}-{digest}"
+
+
+def folder_fleet_name(root: Path) -> str:
+    """The execution name of the fleet that runs the whole folder ``root`` (resolved)."""
+    return f"agents-{folder_key(root)}"

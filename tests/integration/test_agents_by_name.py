@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.agents import folder_fleet_name
 from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
@@ -137,7 +138,8 @@ def test_the_whole_folder_is_refused_while_one_runs_by_name(ops: Operations, fol
     with pytest.raises(ShipyardError, match=r"run already, deployed by name: weather \(exec"):
         ops.agents_deploy(folder)
     assert ops.agent_status(folder, "weather").pid == weather.pid
-    assert ops.list_executions(name=f"agents-{folder.name}") == []  # no second weather
+    folder_fleet = folder_fleet_name(folder.resolve())
+    assert ops.list_executions(name=folder_fleet) == []  # no second weather
 
 
 def test_two_folders_of_one_name_stay_apart(ops: Operations, folder: Path) -> None:

@@ -346,9 +346,14 @@ def agents_deploy(
     if name is not None:
         _agent_out(_ops(home).agent_deploy(folder, name, max_agents=max_agents), as_json)
         return
+    from shipyard.agents import skipped_lines
     from shipyard.cli.plain import service_lines
 
-    status = _ops(home).agents_deploy(folder, max_agents=max_agents)
+    ops = _ops(home)
+    status = ops.agents_deploy(folder, max_agents=max_agents)
+    # The invalid agents were left out: say which and why (on stderr, so --json stays clean).
+    for line in skipped_lines(ops.agents_discover(folder)):
+        sys.stderr.write(f"skipped (invalid) {line}\n")
     if as_json:
         _dump(status)
     else:

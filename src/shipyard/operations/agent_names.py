@@ -109,7 +109,7 @@ class AgentOperations:
         if max_agents is not None and max_agents < 1:
             raise ShipyardError(f"max_agents is {max_agents}", hint="give 1 or more")
         max_agents = capped(max_agents, self.agent_limit)
-        with _folder_lock(self, root):
+        with folder_lock(self, root):
             where = _where(self, root, found)
             _refuse_if_running(root, name, where.get(name))
             _refuse_over_limit(root, where, max_agents)
@@ -169,13 +169,10 @@ def fleet_name(root: Path, agent: str) -> str:
 
 
 def folder_key(root: Path) -> str:
-    """The folder's name and 8 hex digits of its resolved path."""
-    import hashlib
+    """The folder's name and 8 hex digits of its resolved path (:func:`agents.folder_key`)."""
+    from shipyard.agents import folder_key
 
-    from shipyard.agents import _safe
-
-    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{_safe(root.name)}-{digest}"
+    return folder_key(root)
 
 
 def agent_info(agent: DiscoveredAgent, running: _Running | None) -> AgentInfo:
@@ -239,7 +236,7 @@ def _named(root: Path, found: list[DiscoveredAgent], name: str) -> DiscoveredAge
 def _where(ops: _Agents, root: Path, agents: list[DiscoveredAgent]) -> dict[str, _Running]:
     """Each agent's fleet: its own (the newest, running or ended) or the folder's running one
     (which wins while it runs the agent: both cannot, deploy by name refuses)."""
-    from shipyard.agents import _safe
+    from shipyard.agents import folder_fleet_name
 
     where: dict[str, _Running] = {}
     for agent in agents:
@@ -248,7 +245,7 @@ def _where(ops: _Agents, root: Path, agents: list[DiscoveredAgent]) -> dict[str,
             unit = _unit(status, agent.name)
             if unit is not None:
                 where[agent.name] = _Running(status, unit, whole_folder=False)
-    folder_fleet = f"agents-{_safe(root.name)}"
+    folder_fleet = folder_fleet_name(root)
     for summary in ops.list_executions(active_only=True, name=folder_fleet, limit=1):
         status = ops.status(summary.id)
         for agent in agents:
@@ -272,6 +269,19 @@ def refuse_if_any_runs_by_name(ops: Core, root: Path, found: list[DiscoveredAgen
             f"agents of {root} run already, deployed by name: {', '.join(running)}",
             hint=f"undeploy them first (shipyard agents undeploy {root} NAME), or deploy the "
             "others by name too",
+        )
+
+
+def refuse_if_folder_deployed(ops: Core, root: Path) -> None:
+    """A second deploy of the whole folder would start every agent twice (on new ports), and
+    `agents undeploy` would stop only the newest of the two fleets."""
+    from shipyard.agents import folder_fleet_name
+
+    for summary in ops.list_executions(active_only=True, name=folder_fleet_name(root), limit=1):
+        raise AgentConflict(
+            f"the agents of {root} are already deployed, in {summary.id}",
+            hint=f"see them with `shipyard agents status {root}`; to deploy changed agent "
+            f"files, `shipyard agents undeploy {root}` first",
         )
 
 
@@ -338,7 +348,7 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 
 @contextlib.contextmanager
-def _folder_lock(ops: Core, root: Path) -> Iterator[None]:
+def folder_lock(ops: Core, root: Path) -> Iterator[None]:
     path = ops.workspace.home / "agents" / f"{folder_key(root)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _THREAD_LOCKS_GUARD:

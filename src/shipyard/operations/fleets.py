@@ -69,24 +69,30 @@ class FleetOperations:
         self: Core, folder: str | Path, *, max_agents: int | None = None, wait: bool = True
     ) -> ExecutionStatus:
         """Bring up every valid agent of ``folder`` as one fleet (detached)."""
-        from shipyard.agents import discover, fleet_spec
-        from shipyard.operations.agent_names import refuse_if_any_runs_by_name
+        from shipyard.agents import discover, fleet_spec, folder_key
+        from shipyard.operations import agent_names
 
         root = Path(folder).resolve()
         found = discover(root)
         text = fleet_spec(root, found, max_agents=max_agents)
-        refuse_if_any_runs_by_name(self, root, found)  # else two processes of one agent
-        spec = self.workspace.home / "agents" / f"{root.name}.yaml"
-        spec.parent.mkdir(parents=True, exist_ok=True)
-        spec.write_text(text, encoding="utf-8")
-        status = self.run(spec, detach=True)
+        # Under the folder's lock (the one deploys by name take), so two deploys at once
+        # cannot both find nothing running and both start the folder's agents.
+        with agent_names.folder_lock(self, root):
+            agent_names.refuse_if_any_runs_by_name(self, root, found)  # else an agent twice
+            agent_names.refuse_if_folder_deployed(self, root)
+            # Named by the folder's resolved path: two folders of one base name once shared
+            # a spec (and a fleet name), so `agents status` of one showed the other's fleet.
+            spec = self.workspace.home / "agents" / f"{folder_key(root)}.yaml"
+            spec.parent.mkdir(parents=True, exist_ok=True)
+            spec.write_text(text, encoding="utf-8")
+            status = self.run(spec, detach=True)
         return self.wait_healthy(status.id) if wait else status
 
     def agents_fleet(self: Core, folder: str | Path, *, active: bool = True) -> str:
         """The (running) fleet deployed from ``folder``."""
-        from shipyard.agents import _safe
+        from shipyard.agents import folder_fleet_name
 
-        name = f"agents-{_safe(Path(folder).resolve().name)}"
+        name = folder_fleet_name(Path(folder).resolve())
         for summary in self.list_executions(active_only=active, name=name, limit=1):
             return summary.id
         raise ExecutionNotFound(
