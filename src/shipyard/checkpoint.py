@@ -21,6 +21,7 @@ import signal as signals
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ PREFIX = "ckpt-"
 class Checkpoint:
     id: str  # <execution-id>/ckpt-0001
     execution_id: str
-    created_at: float
+    created_at: datetime  # ISO 8601 in --json and over the wire, like every other record
     reason: str  # "requested" or "automatic"
     units: dict[str, str]  # unit → state at that moment
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # step → {path: sha256}
@@ -96,7 +97,7 @@ def create(
     checkpoint = Checkpoint(
         id=f"{execution_id}/{name}",
         execution_id=execution_id,
-        created_at=time.time(),
+        created_at=datetime.fromtimestamp(time.time(), UTC),
         reason=reason,
         units=dict(states),
         files=files,
@@ -229,7 +230,8 @@ def _to_dict(checkpoint: Checkpoint) -> dict[str, Any]:
     return {
         "id": checkpoint.id,
         "execution_id": checkpoint.execution_id,
-        "created_at": checkpoint.created_at,
+        # The manifest keeps seconds since the epoch: manifests written before stay readable.
+        "created_at": checkpoint.created_at.timestamp(),
         "reason": checkpoint.reason,
         "units": checkpoint.units,
         "files": checkpoint.files,
@@ -248,7 +250,18 @@ def load(run_dir: RunDir, name: str) -> Checkpoint:
         ) from None
     except ValueError:
         raise ShipyardError(f"checkpoint {name} has a damaged manifest ({manifest})") from None
-    return Checkpoint(**data)
+    return _from_dict(data, manifest)
+
+
+def _from_dict(data: dict[str, Any], manifest: Path) -> Checkpoint:
+    created = data.get("created_at")
+    try:
+        if isinstance(created, bool) or not isinstance(created, int | float):
+            raise ValueError(created)
+        when = datetime.fromtimestamp(created, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ShipyardError(f"checkpoint manifest {manifest} has no valid created_at") from None
+    return Checkpoint(**(data | {"created_at": when}))
 
 
 def listing(run_dir: RunDir) -> list[Checkpoint]:

@@ -170,13 +170,13 @@ RESULTS: dict[Any, Any] = {
     Checkpoint: Checkpoint(
         "exec_x/ckpt-0001",
         "exec_x",
-        1.5,
+        WHEN,
         "requested",
         {"a": "running"},
         files={"a": {"out.bin": "ab12"}},
         bytes=10,
     ),
-    list[Checkpoint]: [Checkpoint("exec_x/ckpt-0002", "exec_x", 2.0, "automatic", {})],
+    list[Checkpoint]: [Checkpoint("exec_x/ckpt-0002", "exec_x", WHEN, "automatic", {})],
     Iterator[LogLine]: [
         LogLine("a", 1, "hello"),
         LogLine("a", None, "tail ✓"),

@@ -929,7 +929,7 @@ def checkpoint_list(
     if not found:
         sys.stdout.write("no checkpoints\n")
     for item in found:
-        when = datetime.fromtimestamp(item.created_at, UTC).astimezone().strftime("%H:%M:%S")
+        when = item.created_at.astimezone().strftime("%H:%M:%S")
         steps = ", ".join(item.files) or "no files"
         sys.stdout.write(
             f"{item.id}  {when}  {item.reason:<9}  {format_size(item.bytes):>9}  {steps}\n"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from shipyard.api import LogLine
 
-_DONE_ACTIONS = {"unit_finished", "unit_skipped"}
+_DONE_ACTIONS = {"unit_finished", "unit_skipped", "unit_retry_cancelled"}
 
 
 class RunDisplay:
@@ -75,7 +75,8 @@ class RunDisplay:
     def __call__(self, event: Event) -> None:
         """The engine's observer: called on the loop thread for every event; must be cheap."""
         if self.debug:
-            self.console.print_json(json.dumps(_event_json(event)), highlight=False)
+            # One JSON line per event (docs/cli.md), never wrapped: scripts read it line by line.
+            self.console.out(json.dumps(_event_json(event)), highlight=False)
         action = event.action
         if action == "execution_started":
             self._total = int(str(event.data["total"]))

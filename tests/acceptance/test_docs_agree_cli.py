@@ -1,0 +1,83 @@
+"""Issue 11 §18–21 through the installed command: where the CLI did not do what the docs say,
+and the small things a new user hit (wording, read-only commands, services-only specs)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Shipyard
+
+TWO_STEPS = """\
+name: two
+steps:
+  a: {run: [echo, "a step's output line that is long enough to be wrapped on a narrow screen"]}
+  b: {run: [echo, b], needs: [a]}
+"""
+
+
+def test_debug_mode_prints_each_event_as_one_json_line(
+    shipyard: Shipyard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "two.yaml").write_text(TWO_STEPS)
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow screen must not wrap a line either
+    ran = shipyard("run", "two.yaml", "--mode", "debug")
+    assert ran.returncode == 0, ran.stderr
+    lines = [line for line in ran.stdout.splitlines() if line.startswith("{")]
+    actions = [_one_json_line(line)["action"] for line in lines]
+    assert actions[0] == "execution_started" and actions.count("unit_finished") == 2, actions
+
+
+def _one_json_line(line: str) -> dict[str, object]:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        pytest.fail(f"a debug event is not one JSON line: {line!r}")
+    assert isinstance(event, dict), line
+    return event
+
+
+CHECKPOINTED = """\
+name: ck
+steps:
+  w:
+    shell: true
+    run: >-
+      echo 1 > state.txt; trap 'echo 2 > state.txt; touch state.ready' USR1;
+      touch started; while :; do sleep 0.05; done
+    checkpoint: {paths: [state.txt], signal: USR1, ready_file: state.ready, timeout: 10s}
+"""
+
+
+def _wait_for_file(path: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was never written: the step did not start"
+        time.sleep(0.05)
+
+
+def test_checkpoint_create_and_list_give_created_at_in_iso_8601(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    (tmp_path / "ck.yaml").write_text(CHECKPOINTED)
+    started = shipyard("run", "ck.yaml", "--detach", "--json")
+    assert started.returncode == 0, started.stderr
+    execution_id = json.loads(started.stdout)["id"]
+    try:
+        _wait_for_file(tmp_path / "started")
+        created = shipyard("checkpoint", "create", execution_id, "--json")
+        assert created.returncode == 0, created.stderr
+        listed = shipyard("checkpoint", "list", execution_id, "--json")
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        shipyard("stop", execution_id, "--force", "--yes")
+    taken = json.loads(created.stdout)
+    [entry] = json.loads(listed.stdout)
+    for when in (taken["created_at"], entry["created_at"]):
+        assert isinstance(when, str), f"created_at is {when!r}, not ISO 8601 text"
+        assert datetime.fromisoformat(when).tzinfo is not None
+    assert entry["created_at"] == taken["created_at"]
