@@ -918,8 +918,6 @@ def checkpoint_list(
     as_json: JsonOption = False,
 ) -> None:
     """The checkpoints of an execution, oldest first."""
-    from datetime import UTC, datetime
-
     from shipyard.spec.quantities import format_size
 
     found = _ops(home).checkpoint_list(execution_id)
