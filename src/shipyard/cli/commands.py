@@ -205,9 +205,10 @@ def up(
     else:
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
     if status.state.value in ("failed", "lost"):
+        from shipyard.cli.uphint import not_up_hint
+
         raise ShipyardError(
-            f"{status.id} did not come up: {status.reason}",
-            hint=f"shipyard logs {status.id} shows what the services said",
+            f"{status.id} did not come up: {status.reason}", hint=not_up_hint(status)
         )
 
 

@@ -81,8 +81,9 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
         where = ("topology",) if spec.topology else ("services",)
         problems.append(SpecProblem(str(error), source.locate(where, key=True)))
     else:
-        if cycle:
-            # A cycle among services alone is a TopologyError: this one has a step in it.
+        # A cycle of steps alone is check_no_cycle's (it was reported twice); one among
+        # services alone is a TopologyError: this one has a step and a service in it.
+        if cycle and any(name not in spec.steps for name in cycle):
             step = next(name for name in cycle if name in spec.steps)
             problems.append(
                 SpecProblem(
@@ -92,11 +93,26 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
                     "remove one of these needs/depends_on",
                 )
             )
-    explicit = [s.port for s in spec.services.values() if isinstance(s.port, int)]
-    if len(set(explicit)) != len(explicit):
-        problems.append(
-            SpecProblem("two services ask for the same port", source.locate(("services",)))
-        )
+    return problems + _port_clashes(spec, source)
+
+
+def _port_clashes(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+    """A fixed port asked for by a second service: named with the port and the first one,
+    at the second one's ``port``."""
+    problems = []
+    first: dict[int, str] = {}
+    for name, service in spec.services.items():
+        if not isinstance(service.port, int):
+            continue
+        other = first.setdefault(service.port, name)
+        if other != name:
+            problems.append(
+                SpecProblem(
+                    f"services '{other}' and '{name}' both ask for port {service.port}",
+                    source.locate(("services", name, "port")),
+                    hint=f"give '{name}' another port, or port: auto",
+                )
+            )
     return problems
 
 
@@ -277,8 +293,15 @@ def run_raw_checks(data: object, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-def run_checks(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+#: Checks that would speak of what a repaired spec lost (spec/repair.py), not of the file.
+_NOT_ON_REPAIRED: tuple[Check, ...] = (check_not_empty,)
+
+
+def run_checks(spec: Spec, source: SourceMap, *, repaired: bool = False) -> list[SpecProblem]:
+    """Every check's problems; ``repaired``: ``spec`` is the file patched past its shape
+    errors, so checks of what the patches removed are left out."""
     problems: list[SpecProblem] = []
     for check in CHECKS:
-        problems.extend(check(spec, source))
+        if not (repaired and check in _NOT_ON_REPAIRED):
+            problems.extend(check(spec, source))
     return problems

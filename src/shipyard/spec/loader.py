@@ -71,11 +71,44 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(_explain(error, data, source) + problems) from None
+        shape = _explain(error, data, source)
+        raise SpecError(shape + problems + _checks_despite(error, data, source)) from None
     problems += run_checks(spec, source)
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec, path, text, source)
+
+
+def _checks_despite(
+    error: ValidationError, data: dict[str, Any], source: SourceMap
+) -> list[SpecProblem]:
+    """The named checks, run on the spec patched past its shape errors (spec/repair.py), so a
+    wrong key does not hide an unknown ``{{ name }}`` or a port asked for twice."""
+    from shipyard.spec.repair import repair
+
+    def failures(candidate: dict[str, Any]) -> list[PathKey] | None:
+        try:
+            Spec.model_validate(candidate)
+        except ValidationError as again:
+            return _error_paths(again, candidate)
+        return None
+
+    fixed = repair(data, _error_paths(error, data), failures)
+    if fixed is None:
+        return []
+    return run_checks(Spec.model_validate(fixed), source, repaired=True)
+
+
+def _error_paths(error: ValidationError, data: Any) -> list[PathKey]:
+    """Where in ``data`` each of Pydantic's errors is (an unknown or missing key: the key
+    itself)."""
+    paths = []
+    for item in error.errors():
+        if item["type"] in ("extra_forbidden", "missing"):
+            paths.append((*_data_path(item["loc"][:-1], data), item["loc"][-1]))
+        else:
+            paths.append(_data_path(item["loc"], data))
+    return paths
 
 
 # -- turning Pydantic's errors into messages a person can act on -----------------------------

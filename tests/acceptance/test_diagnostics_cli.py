@@ -1,0 +1,62 @@
+"""Issue 11, "missing diagnostics" (items 12-17), through the installed CLI as a user meets
+them: every spec problem at once, a port asked for twice named, a refused fleet not sent to
+logs it never wrote."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from tests.acceptance.conftest import Shipyard
+from tests.conftest import SpecWriter
+
+
+def test_validate_reports_a_shape_error_a_template_a_cycle_and_a_port_at_once(
+    shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        """
+        name: multi
+        steps:
+          a: {run: [echo, "{{ missing }}"], needs: [b], timout: 3}
+          b: {run: [echo, b], needs: [a]}
+        services:
+          web: {run: [sleep, "60"], port: 8123}
+          api: {run: [sleep, "60"], port: 8123}
+        """
+    )
+    shown = shipyard("validate", str(spec))
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    for expected in (
+        "unknown key 'timout' in steps.a",
+        "'{{ missing }}' is not a parameter",
+        "dependency cycle: a → b → a",
+        "services 'web' and 'api' both ask for port 8123",
+    ):
+        assert expected in shown.stdout, shown.stdout
+    assert "Traceback" not in shown.stderr
+    report = json.loads(shipyard("validate", str(spec), "--json").stdout)
+    assert len(report["problems"]) == 4, report["problems"]
+    port = next(p for p in report["problems"] if "port 8123" in p["message"])
+    assert port["line"] == 7 and port["hint"] == "give 'api' another port, or port: auto"
+
+
+def test_a_fleet_refused_for_a_busy_port_is_not_sent_to_its_logs(
+    shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        spec = write_spec(
+            f"""
+            name: busy
+            services:
+              web: {{run: [sleep, "60"], port: {port}}}
+            """
+        )
+        refused = shipyard("up", "-d", str(spec))
+    assert refused.returncode != 0
+    assert f"port {port} of service 'web' is already in use" in refused.stderr
+    assert "shipyard logs" not in refused.stderr, refused.stderr
+    assert "nothing was started" in refused.stderr, refused.stderr
