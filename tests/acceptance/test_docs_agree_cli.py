@@ -81,3 +81,36 @@ def test_checkpoint_create_and_list_give_created_at_in_iso_8601(
         assert isinstance(when, str), f"created_at is {when!r}, not ISO 8601 text"
         assert datetime.fromisoformat(when).tzinfo is not None
     assert entry["created_at"] == taken["created_at"]
+
+
+WORDS = """\
+name: words
+parameters:
+  word: {type: str, default: x}
+  loud: false
+steps:
+  "off":
+    run: "echo {{ word }} {{ loud }} $COUNTRY > out.txt"
+    shell: yes
+    env: {COUNTRY: NO}
+  later: {run: [echo, never], enabled: no}
+"""
+
+
+def test_yes_and_no_are_booleans_only_where_a_boolean_stands(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    (tmp_path / "words.yaml").write_text(WORDS)
+    ran = shipyard("run", "words.yaml", "-p", "word=no", "-p", "loud=yes", "--json")
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "out.txt").read_text() == "no true NO\n"  # shell: yes ran it with sh
+    states = {unit["name"]: unit["state"] for unit in json.loads(ran.stdout)["units"]}
+    assert states == {"off": "succeeded", "later": "disabled"}, states
+    refused = shipyard("run", "words.yaml", "-p", "loud=maybe")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "parameter 'loud' is a bool, and 'maybe' is not" in refused.stderr
+    (tmp_path / "words.yaml").write_text(WORDS.replace("enabled: no", "enabled: y"))
+    invalid = shipyard("validate", "words.yaml")
+    assert invalid.returncode != 0 and "Traceback" not in invalid.stderr + invalid.stdout
+    assert "words.yaml:10:" in invalid.stdout + invalid.stderr
+    assert "steps.later.enabled should be true or false, not 'y'" in invalid.stdout + invalid.stderr

@@ -15,12 +15,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from shipyard.spec.params import bool_word
 from shipyard.spec.quantities import format_duration, parse_duration, parse_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -61,6 +63,31 @@ Size = Annotated[
     ),
 ]
 ParameterType = Literal["str", "int", "float", "bool"]
+
+
+def _flag(value: object) -> object:
+    named = bool_word(value)
+    return value if named is None else named
+
+
+#: A field that can only be a boolean: YAML reads yes/no/on/off as strings (1.2 booleans), and
+#: here they name the boolean, as -p does for a bool parameter. Strict after that, so 'y', 't'
+#: or 2 (which Pydantic's lax mode would take) are errors, as docs/spec.md says.
+Flag = Annotated[
+    bool,
+    BeforeValidator(_flag),
+    Strict(),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {"enum": [0, 1]},
+                {"enum": ["true", "false", "yes", "no", "on", "off", "1", "0"]},
+            ],
+            "description": "true or false; yes/no, on/off (any case) and 1/0 name them too",
+        }
+    ),
+]
 
 
 def _scalar_to_str(value: object) -> object:
@@ -146,7 +173,7 @@ class ParameterSpec(_Model):
     description: str = ""
     choices: list[Scalar] | None = Field(None, description="the only values allowed")
     test: Scalar | None = Field(None, description="value used in --mode test (small inputs)")
-    secret: bool = Field(
+    secret: Flag = Field(
         False,
         description="a password or token: given with -p or $SHIPYARD_PARAM_<NAME> at each run, "
         "shown and recorded as ***, passed to units only through their environment",
@@ -206,7 +233,7 @@ class RetryPolicy(_Model):
         1.0, description="delay before the first retry (at least 0.1s); doubles each time"
     )
     max_backoff: Duration = Field(60.0, description="cap on the delay between attempts")
-    jitter: bool = Field(True, description="randomise each delay by up to ±25%")
+    jitter: Flag = Field(True, description="randomise each delay by up to ±25%")
 
     @field_validator("count")
     @classmethod
@@ -264,7 +291,7 @@ class CheckpointSpec(_Model):
 
 class HookCommand(_Model):
     run: Command
-    shell: bool = False
+    shell: Flag = False
 
 
 def _hook_list(value: object) -> object:
@@ -355,7 +382,7 @@ class StepSpec(_Model):
 
     description: str = ""
     run: Command = Field(description="argv list, or a string (see shell)")
-    shell: bool = Field(False, description="run the string with /bin/sh -c")
+    shell: Flag = Field(False, description="run the string with /bin/sh -c")
     needs: list[str] = Field(
         default_factory=list,
         description="steps that must succeed first, or services that must be healthy first",
@@ -366,7 +393,7 @@ class StepSpec(_Model):
     retries: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
     resources: Resources = Field(default_factory=lambda: Resources())
     stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
-    enabled: bool = Field(True, description="false: skipped, dependants still run")
+    enabled: Flag = Field(True, description="false: skipped, dependants still run")
     inputs: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="files or folders the step reads (relative to workdir): their content is "
@@ -388,9 +415,9 @@ class HealthSpec(_Model):
     """How to tell a service is up: exactly one probe, then thresholds."""
 
     http: str | None = Field(None, description="GET this path on the service's port; 2xx/3xx = up")
-    tcp: bool = Field(False, description="a TCP connection to the service's port is accepted")
+    tcp: Flag = Field(False, description="a TCP connection to the service's port is accepted")
     exec: Argv | None = Field(None, description="this command exits 0")
-    a2a: bool = Field(
+    a2a: Flag = Field(
         False,
         description="an A2A agent card is served at /.well-known/agent-card.json (or agent.json) "
         "and names this service and its URL",
@@ -476,7 +503,7 @@ class ServiceSpec(_Model):
 
     description: str = ""
     run: Command = Field(description="argv list, or a string (see shell)")
-    shell: bool = Field(False, description="run the string with /bin/sh -c")
+    shell: Flag = Field(False, description="run the string with /bin/sh -c")
     env: EnvMap = Field(default_factory=dict)
     workdir: str | None = Field(None, description="relative to the spec file's folder")
     port: Annotated[int, Field(ge=1, le=65535)] | Literal["auto"] | None = Field(

@@ -22,12 +22,21 @@ def _to_str(value: object) -> Scalar | None:
     return str(value) if isinstance(value, str | int | float) else None
 
 
-def _to_bool(value: object) -> Scalar | None:
+def bool_word(value: object) -> bool | None:
+    """The boolean a value names where only a boolean can stand (a bool parameter, a bool field
+    of the spec): true/false, yes/no, on/off in any case, 1/0; None for anything else. Elsewhere
+    these words stay strings (docs/spec.md)."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return value == 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     return None
+
+
+def _to_bool(value: object) -> Scalar | None:
+    return bool_word(value)
 
 
 def _to_int(value: object) -> Scalar | None:
