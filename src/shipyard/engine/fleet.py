@@ -65,6 +65,9 @@ class _Service:
     probe: asyncio.Task[None] | None = None
     pending_restart: asyncio.TimerHandle | None = None
     stopping: bool = False
+    #: Being stopped for failing its probes (stop signal, grace, SIGKILL): its exit is
+    #: handled once that stop is over, not when its leader exits.
+    ending_unhealthy: bool = False
     failed: str | None = None  # why, once it has used up its restarts
 
     @property
@@ -492,13 +495,33 @@ class FleetExecutor:
                     service.health = "unhealthy"
                     self.recorder.event("service_unhealthy", service.name, failed_probes=bad)
                     self._record(service, UnitState.RUNNING)
-                    # Its exit (from this kill) goes through the restart policy like a crash.
-                    launched.signal("KILL")
+                    # Stopped like every stop (was SIGKILL at once), in a task of its own: this
+                    # one is cancelled when the leader exits. Then the restart policy decides.
+                    service.probe = None
+                    self._spawn_task(self._stop_unhealthy(service, launched, bad))
                     return
             pause = health.interval
             if service.health != "healthy" and health.start_interval is not None:
                 pause = health.start_interval  # quick until ready, then the liveness pace
             await asyncio.sleep(pause)
+
+    async def _stop_unhealthy(self, service: _Service, launched: Handle, failed: int) -> None:
+        """Its stop signal to its whole group, SIGKILL after its stop timeout — as ``down``
+        does — then its exit goes through the restart policy like a crash's."""
+        planned = service.planned
+        service.ending_unhealthy = True
+        try:
+            await launched.terminate(planned.stop.timeout)
+        finally:
+            service.ending_unhealthy = False
+        self._spawn_task(launched.release())
+        if service.stopping or service.launched is not launched:
+            return  # brought down meanwhile: that stop records it
+        why = (
+            f"unhealthy after {failed} failed probes; stopped with SIG{planned.stop.signal}"
+            f" (SIGKILL after {planned.stop.timeout:g}s)"
+        )
+        self._after_exit(service, exit_ok=False, why=why)
 
     async def _probe(self, service: _Service) -> bool:
         health = service.planned.health
@@ -551,7 +574,8 @@ class FleetExecutor:
         if done.cancelled() or service.launched is not launched:
             return
         status = done.result()
-        if not service.stopping:
+        stopped_here = service.stopping or service.ending_unhealthy
+        if not stopped_here:
             # Nothing it started outlives it, in its group or out of it (a stop does this
             # itself, signal and grace first).
             if launched.leftovers():
@@ -560,17 +584,21 @@ class FleetExecutor:
         if service.probe is not None:
             service.probe.cancel()
             service.probe = None
-        if service.stopping:
+        if stopped_here:
             return
+        self._after_exit(service, exit_ok=status.ok, why=status.describe())
+
+    def _after_exit(self, service: _Service, *, exit_ok: bool, why: str) -> None:
+        """``service`` is down (crashed, exited, or stopped unhealthy): recorded, and the
+        restart policy decides what next."""
         service.healthy.clear()
         service.health = "down"
         uptime = time.monotonic() - service.started
-        why = status.describe()
         self.recorder.event("service_exited", service.name, reason=why, uptime=round(uptime, 3))
         decision = decide_restart(
-            service.planned.restart, exit_ok=status.ok, uptime=uptime, streak=service.streak
+            service.planned.restart, exit_ok=exit_ok, uptime=uptime, streak=service.streak
         )
-        self._carry_out(service, decision, exit_ok=status.ok, why=why)
+        self._carry_out(service, decision, exit_ok=exit_ok, why=why)
 
     def _carry_out(
         self, service: _Service, decision: RestartDecision, *, exit_ok: bool, why: str
