@@ -22,15 +22,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Event",
+    "ExecutionNotFound",
     "ExecutionState",
     "ExecutionStatus",
     "ExecutionSummary",
     "LocalOperations",
     "LogLine",
     "Operations",
+    "ParameterError",
     "Plan",
     "ShipyardError",
     "SpecError",
+    "StoreError",
     "UnitState",
     "UnitStatus",
     "ValidationReport",
@@ -56,6 +59,9 @@ _WHERE = {
     "build_plan": "shipyard.plan.build",
     "ShipyardError": "shipyard.errors",
     "SpecError": "shipyard.errors",
+    "ParameterError": "shipyard.errors",
+    "ExecutionNotFound": "shipyard.errors",
+    "StoreError": "shipyard.errors",
     "Workspace": "shipyard.workspace",
     "load_spec": "shipyard.spec.loader",
 }
@@ -64,7 +70,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from shipyard.api import LogLine, Operations, ValidationReport
-    from shipyard.errors import ShipyardError, SpecError
+    from shipyard.errors import (
+        ExecutionNotFound,
+        ParameterError,
+        ShipyardError,
+        SpecError,
+        StoreError,
+    )
     from shipyard.local import LocalOperations
     from shipyard.models import (
         Event,
