@@ -1081,5 +1081,6 @@ from shipyard.cli import (  # noqa: E402
     pipelines_cli,  # noqa: F401
     serve_cli,  # noqa: F401
     sweep_cli,  # noqa: F401
+    tasks_cli,  # noqa: F401
     worker_cli,  # noqa: F401
 )

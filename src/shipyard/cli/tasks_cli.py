@@ -1,0 +1,252 @@
+"""shipyard tasks login|submit|list|results|cancel: a user's client of the coordinator's task
+routes (docs/coordinator.md "Served", docs/cli.md).
+
+The coordinator is ``--server URL`` (a root option) or ``$SHIPYARD_SERVER``; the user's token
+``--token`` or ``$SHIPYARD_TOKEN``, as ``shipyard tasks login NAME`` prints it. httpx loads
+inside the commands: every command line pays for what is imported here.
+
+No ``from __future__ import annotations``: Typer reads the commands' annotations.
+"""
+
+import getpass
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from shipyard.cli.app import _SETTINGS, JsonOption, app
+from shipyard.errors import BadRequest
+
+if TYPE_CHECKING:
+    from shipyard.coordinator.client import CoordinatorClient
+
+tasks_app = typer.Typer(
+    help="The coordinator's tasks: log in, submit, list, read results, cancel (server from "
+    "--server or $SHIPYARD_SERVER, token from --token or $SHIPYARD_TOKEN).",
+    **_SETTINGS,
+)
+app.add_typer(tasks_app, name="tasks")
+
+GroupOption = Annotated[
+    str | None, typer.Option("--group", help="The group's name.", show_default=False)
+]
+StateOption = Annotated[
+    list[str] | None,
+    typer.Option("--state", help="queued, running, succeeded, failed, cancelled (repeatable)."),
+]
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="A tag the tasks have (repeatable).")
+]
+#: The most --count copies one command submits (each is a row; the batch route takes 10,000).
+MAX_COUNT = 100_000
+
+
+def _server() -> str:
+    server = os.environ.get("SHIPYARD_SERVER", "")
+    if not server:
+        raise BadRequest(
+            "no coordinator given",
+            hint="shipyard --server http://host:8420 tasks …, or set $SHIPYARD_SERVER",
+        )
+    return server
+
+
+def _client(*, token_needed: bool = True) -> "CoordinatorClient":
+    from shipyard.coordinator.client import CoordinatorClient
+
+    token = os.environ.get("SHIPYARD_TOKEN", "")
+    if token_needed and not token:
+        raise BadRequest(
+            "no token given",
+            hint="export SHIPYARD_TOKEN=$(shipyard --server URL tasks login NAME), "
+            "or pass --token before the command",
+        )
+    return CoordinatorClient(_server(), token or None)
+
+
+def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in given or []:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise BadRequest(f"{flag} {item!r} is not NAME=VALUE", hint=f"{flag} GREETING=hi")
+        found[name] = value
+    return found
+
+
+def _out(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+@tasks_app.command("login")
+def login(
+    name: Annotated[str, typer.Argument(help="The user's name.", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Log in (password from $SHIPYARD_PASSWORD or a prompt) and print the token."""
+    password = os.environ.get("SHIPYARD_PASSWORD") or ""
+    if not password:
+        if not sys.stdin.isatty():
+            raise BadRequest("no password given", hint="set $SHIPYARD_PASSWORD, or use a terminal")
+        password = getpass.getpass("password: ")
+    with _client(token_needed=False) as client:
+        token = client.login(name, password)
+    sys.stdout.write((json.dumps({"token": token}) if as_json else token) + "\n")
+
+
+def _submitted(
+    command: list[str], group: str, count: int, index_env: str | None, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The tasks a submit sends: ``count`` copies, each with its index in ``index_env``."""
+    if not command:
+        raise BadRequest("no command given", hint="shipyard tasks submit --group G -- echo hi")
+    if not 1 <= count <= MAX_COUNT:
+        raise BadRequest(f"--count {count} is outside 1..{MAX_COUNT}", hint="--count 1000")
+    tasks = []
+    for index in range(count):
+        env = dict(fields["env"])
+        if index_env:
+            env[index_env] = str(index)
+        tasks.append({**fields, "group": group, "command": command, "env": env})
+    return tasks
+
+
+@tasks_app.command("submit")
+def submit(
+    command: Annotated[
+        list[str],
+        typer.Argument(help="The command (argv, no shell); after --.", show_default=False),
+    ],
+    group: Annotated[str, typer.Option("--group", help="The group's name.", show_default=False)],
+    tag: TagOption = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="NAME=VALUE in its environment (repeatable).")
+    ] = None,
+    priority: Annotated[int, typer.Option("--priority", help="Higher first.")] = 0,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds it may run.", show_default=False)
+    ] = None,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", help="Attempts in all.")] = 3,
+    count: Annotated[int, typer.Option("--count", help="Submit this many copies.")] = 1,
+    index_env: Annotated[
+        str | None,
+        typer.Option(
+            "--index-env",
+            help="Give each copy its index (0…) in this variable.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue a command (COUNT copies in one batch); prints each task's uuid."""
+    fields = {"tags": tag or [], "env": _pairs(env, "--env"), "priority": priority,
+              "timeout": timeout, "max_attempts": max_attempts}  # fmt: skip
+    tasks = _submitted(command, group, count, index_env, fields)
+    with _client() as client:
+        answer = client.submit(tasks)
+    if as_json:
+        _out(answer)
+    else:
+        for made in answer["accepted"]:
+            sys.stdout.write(f"{made['uuid']}\n")
+        for refused in answer["refused"]:
+            sys.stderr.write(f"task {refused['index']} refused: {refused['msg']}\n")
+    if answer["refused"]:
+        raise typer.Exit(1)
+
+
+def task_rows(tasks: list[dict[str, Any]]) -> str:
+    """``tasks list``'s table: uuid, state, exit status, attempts, command."""
+    lines = [f"{'uuid':<36}  {'state':<9}  {'exit':>4}  {'tries':>5}  command"]
+    for task in tasks:
+        status = "" if task["exit_status"] is None else str(task["exit_status"])
+        shown = " ".join(task["command"])
+        lines.append(f"{task['uuid']:<36}  {task['state']:<9}  {status:>4}  "
+                     f"{task['attempts']:>5}  {shown[:60]}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+@tasks_app.command("list")
+def list_tasks(
+    group: GroupOption = None,
+    state: StateOption = None,
+    tag: TagOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip the newest N.")] = 0,
+    count_only: Annotated[bool, typer.Option("--count", help="Only how many match.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Tasks of your groups, newest first (filters combine)."""
+    with _client() as client:
+        answer = client.query(group=group, states=state, tags=tag, limit=limit, offset=offset,
+                              count=count_only or None)  # fmt: skip
+    if as_json:
+        _out(answer)
+    elif count_only:
+        sys.stdout.write(f"{answer['count']}\n")
+    else:
+        sys.stdout.write(task_rows(answer["tasks"]))
+        shown = len(answer["tasks"])
+        if answer["count"] > shown:
+            sys.stdout.write(
+                f"({shown} of {answer['count']}; --offset {offset + shown} for more)\n"
+            )
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """One task's result, as ``tasks results`` shows it."""
+    status = "" if result["exit_status"] is None else f", exit {result['exit_status']}"
+    head = f"{result['uuid']}  {result['state']}{status}, {len(result['attempts'])} attempt(s)"
+    if result.get("message"):
+        head += f": {result['message']}"
+    tail = (result.get("output_tail") or "").rstrip("\n")
+    body = "".join(f"  | {line}\n" for line in tail.splitlines())
+    return head + "\n" + body
+
+
+@tasks_app.command("results")
+def results(
+    uuids: Annotated[list[str], typer.Argument(help="The tasks' uuids.", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """How each task ended (or how far it is): state, exit status, output's tail, attempts."""
+    with _client() as client:
+        found = [client.result(uuid) for uuid in uuids]
+    if as_json:
+        _out(found)
+    else:
+        sys.stdout.write("".join(result_text(result) for result in found))
+
+
+@tasks_app.command("cancel")
+def cancel(
+    uuids: Annotated[
+        list[str] | None, typer.Argument(help="The tasks' uuids (or a filter).", show_default=False)
+    ] = None,
+    group: GroupOption = None,
+    state: StateOption = None,
+    tag: TagOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel queued tasks: by uuid, or every one of --group matching the filters."""
+    if uuids and (group or state or tag):
+        raise BadRequest("give uuids or --group with filters, not both")
+    if not uuids and not group:
+        raise BadRequest("nothing to cancel", hint="shipyard tasks cancel UUID…, or --group G")
+    body: dict[str, Any] = {"uuids": uuids} if uuids else {"group": group}
+    if state:
+        body["states"] = state
+    if tag:
+        body["tags"] = tag
+    with _client() as client:
+        answer = client.cancel(body)
+    if as_json:
+        _out(answer)
+    else:
+        sys.stdout.write(f"cancelled {len(answer['cancelled'])}\n")
+        for uuid, why in answer["refused"].items():
+            sys.stdout.write(f"  {uuid}: {why}\n")
+    if answer["refused"]:  # a script sees that not all were cancelled
+        raise typer.Exit(1)

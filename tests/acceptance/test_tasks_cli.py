@@ -1,0 +1,126 @@
+"""``shipyard tasks login|submit|list|results|cancel`` as a user types them, against a real
+``shipyard serve --db`` on the throwaway PostgreSQL, with a real ``shipyard worker``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# ruff: noqa: F811  (the fixture `served` is imported, and named by the tests' parameters)
+from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures)
+    PASSWORD,
+    Served,
+    _group,
+    pg_cluster,
+    pg_url,
+    served,
+)
+from tests.integration.test_coordinator_worker import _start_worker
+from tests.serving import _executable
+
+pytestmark = pytest.mark.local_only("talks to a coordinator of its own, not to the local server")
+
+
+def tasks(
+    server: str, token: str | None, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
+    clean |= {"NO_COLOR": "1", "SHIPYARD_SERVER": server, **env}
+    if token is not None:
+        clean["SHIPYARD_TOKEN"] = token
+    return subprocess.run(
+        [_executable(), "tasks", *args], env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def _login(served: Served) -> str:
+    done = tasks(served.url, None, "login", "root", SHIPYARD_PASSWORD=PASSWORD)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_submit_list_cancel_and_results(served: Served, tmp_path: Path) -> None:
+    token = _login(served)
+    _group(served, {"Authorization": f"Bearer {token}"})
+    made = tasks(served.url, token, "submit", "--group", "lab", "--count", "3", "--index-env",
+                 "I", "--env", "WHO=ada", "--max-attempts", "1", "--json", "--",
+                 "sh", "-c", 'echo "$WHO $I"')  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    uuids = [a["uuid"] for a in json.loads(made.stdout)["accepted"]]
+    assert len(uuids) == 3
+
+    listed = tasks(served.url, token, "list", "--group", "lab")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("queued") == 3 and "sh -c" in listed.stdout
+    counted = tasks(served.url, token, "list", "--state", "queued", "--count")
+    assert counted.stdout.strip() == "3"
+
+    one = tasks(served.url, token, "cancel", uuids[2])
+    assert one.returncode == 0 and one.stdout.startswith("cancelled 1"), one.stdout
+
+    worker = _start_worker(served, tmp_path, "--max-tasks", "2")
+    worker.communicate(timeout=120)
+    assert worker.returncode == 0
+    shown = tasks(served.url, token, "results", *uuids)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"{uuids[0]}  succeeded, exit 0, 1 attempt(s)")
+    assert "  | ada 0" in lines and "  | ada 1" in lines  # each copy got its own index
+    assert f"{uuids[2]}  cancelled" in shown.stdout
+    as_json = json.loads(tasks(served.url, token, "results", uuids[1], "--json").stdout)
+    assert as_json[0]["output_tail"] == "ada 1\n"
+
+    ran = tasks(served.url, token, "list", "--state", "succeeded", "--json")
+    assert json.loads(ran.stdout)["count"] == 2
+    late = tasks(served.url, token, "cancel", uuids[0], "--json")
+    assert late.returncode == 1
+    assert uuids[0] in json.loads(late.stdout)["refused"]
+
+
+def test_cancel_by_filter(served: Served) -> None:
+    token = _login(served)
+    _group(served, {"Authorization": f"Bearer {token}"})
+    for tag in ("a", "a", "b"):
+        assert tasks(served.url, token, "submit", "--group", "lab", "--tag", tag, "--",
+                     "true").returncode == 0  # fmt: skip
+    done = tasks(served.url, token, "cancel", "--group", "lab", "--tag", "a", "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["cancelled"]) == 2
+    left = tasks(served.url, token, "list", "--state", "queued", "--count")
+    assert left.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "said"),
+    [
+        (("list",), None, "no token given"),
+        (("list",), "not-a-token", "401"),
+        (("results", "00000000-0000-0000-0000-000000000000"), "user", "404"),
+        (("submit", "--group", "nowhere", "--", "true"), "user", "refused"),
+        (("submit", "--group", "lab", "--env", "NOEQUALS", "--", "true"), "user", "NAME=VALUE"),
+        (("submit", "--group", "lab", "--count", "0", "--", "true"), "user", "--count 0"),
+        (("cancel",), "user", "nothing to cancel"),
+        (("login", "root"), None, "no password given"),
+    ],
+)
+def test_refusals_are_messages(
+    served: Served, args: tuple[str, ...], token: str | None, said: str
+) -> None:
+    given = _login(served) if token == "user" else token
+    done = tasks(served.url, given, *args)
+    assert done.returncode != 0
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_server_and_a_server_that_does_not_answer(tmp_path: Path) -> None:
+    done = tasks("", "t", "list")
+    assert done.returncode == 2 and "no coordinator given" in done.stderr
+    assert "hint:" in done.stderr
+    gone = tasks("http://127.0.0.1:1", "t", "list")
+    assert gone.returncode != 0 and "does not answer" in gone.stderr
+    assert "Traceback" not in gone.stderr
