@@ -266,7 +266,7 @@ def test_the_spec_sweep_block_is_taken(sweeps: Operations, write_spec: SpecWrite
         ({"mode": ["c"]}, {}, "must be one of a, b; the sweep gives c"),
         ({"n": ["x"]}, {}, "'n' is an int, and 'x' is not"),
         ({}, {}, "no parameters to vary"),
-        ({"n": [1]}, {"n": "2"}, "both swept (-m) and fixed (-p)"),
+        ({"n": [1]}, {"n": "2"}, "both swept and fixed"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(

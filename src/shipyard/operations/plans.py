@@ -184,7 +184,7 @@ def secrets_again(plan: Plan, params: Mapping[str, Any] | None, command: str) ->
         raise ParameterError(
             f"'{other[0]}' is not a secret parameter: {command} runs with the parameters "
             "the execution had (only secret ones, which are never stored, are given again)",
-            hint="to change parameters, start a new run: shipyard run SPEC -p …",
+            hint="to change parameters, start a new run with them",
         )
     return secrets_of(plan, params, again=command)
 

@@ -252,7 +252,7 @@ def _check_programs(plan: Plan) -> None:
             raise ParameterError(
                 f"{what} has no program to run once its parameters are substituted",
                 hint="its program comes from a parameter that is empty: give that parameter "
-                "a value (-p name=…)",
+                "a value",
             )
 
 

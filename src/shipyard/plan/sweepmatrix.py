@@ -83,8 +83,8 @@ def check_fixed(
             raise _unknown(name, declared)
         if name in swept:
             raise ShipyardError(
-                f"parameter '{name}' is both swept (-m) and fixed (-p)",
-                hint=f"drop -p {name}=… or its -m",
+                f"parameter '{name}' is both swept and fixed",
+                hint=f"sweep '{name}' or give it one value, not both",
             )
         result[name] = _checked_value(name, value, declared[name])
     return result

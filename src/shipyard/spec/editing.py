@@ -203,19 +203,19 @@ def _declared(declared: Mapping[str, ParameterSpec], name: str) -> ParameterSpec
 
 def checked_value(spec: ParameterSpec, name: str, raw: object) -> Scalar:
     """``raw`` as parameter ``name``'s value: its type, one of its choices, never a secret."""
-    from shipyard.spec.params import A_TYPE, coerce, render_value
+    from shipyard.spec.params import A_TYPE, choices_hint, coerce, render_value, type_hint
 
     if spec.secret:
         raise ParameterError(
             f"parameter '{name}' is secret: its value is never stored",
-            hint=f"give it at each run: -p {name}=… or $SHIPYARD_PARAM_{name.upper()}",
+            hint=f"give it at each run (or in $SHIPYARD_PARAM_{name.upper()})",
         )
     try:
         value = coerce(raw, spec.type)
     except ValueError:
         raise ParameterError(
             f"parameter '{name}' is {A_TYPE[spec.type]}, and {raw!r} is not",
-            hint=f"give a {spec.type}: -p {name}=…",
+            hint=type_hint(name, spec.type),
         ) from None
     if isinstance(value, str) and "\0" in value:
         raise ParameterError(f"the value of parameter '{name}' contains a NUL byte")
@@ -223,6 +223,6 @@ def checked_value(spec: ParameterSpec, name: str, raw: object) -> Scalar:
         allowed = ", ".join(render_value(choice) for choice in spec.choices)
         raise ParameterError(
             f"parameter '{name}' must be one of {allowed}; got {render_value(value)}",
-            hint=f"-p {name}=<one of {allowed}>",
+            hint=choices_hint(name, allowed),
         )
     return value

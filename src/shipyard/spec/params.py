@@ -69,6 +69,17 @@ def _to_float(value: object) -> Scalar | None:
 
 
 A_TYPE = {"str": "a str", "bool": "a bool", "int": "an int", "float": "a float"}
+_EXAMPLE = {"str": "'text'", "bool": "true", "int": "4", "float": "0.5"}
+
+
+def type_hint(name: str, kind: str) -> str:
+    """What to give a parameter, in the API's terms: ``-p`` is the CLI's way, not the only one
+    (Python's ``params=``, MCP, HTTP)."""
+    return f"give '{name}' {A_TYPE[kind]}, like {_EXAMPLE[kind]}"
+
+
+def choices_hint(name: str, allowed: str) -> str:
+    return f"give '{name}' one of {allowed}"
 
 _CONVERTERS = {"str": _to_str, "bool": _to_bool, "int": _to_int, "float": _to_float}
 
@@ -125,7 +136,7 @@ def resolve_parameters(
             raise ParameterError(
                 f"the value given for parameter '{name}' contains a NUL byte (\\0), which no "
                 "command line or environment variable can hold",
-                hint=f"pass -p {name}=… without it",
+                hint=f"give '{name}' a value without it",
             )
     values: dict[str, Scalar] = {}
     for name, spec in declared.items():
@@ -135,7 +146,7 @@ def resolve_parameters(
             except ValueError:
                 raise ParameterError(
                     f"parameter '{name}' is {A_TYPE[spec.type]}, and {overrides[name]!r} is not",
-                    hint=f"pass a {spec.type}: -p {name}=…",
+                    hint=type_hint(name, spec.type),
                 ) from None
         elif test_mode and spec.test is not None:
             value = spec.test
@@ -144,12 +155,13 @@ def resolve_parameters(
         else:
             raise ParameterError(
                 f"parameter '{name}' has no default and was not given",
-                hint=f"pass it with -p {name}=…",
+                hint=f"give '{name}' a value",
             )
         if spec.choices is not None and value not in spec.choices:
             allowed = ", ".join(render_value(choice) for choice in spec.choices)
             raise ParameterError(
-                f"parameter '{name}' must be one of {allowed}; got {render_value(value)}"
+                f"parameter '{name}' must be one of {allowed}; got {render_value(value)}",
+                hint=choices_hint(name, allowed),
             )
         values[name] = value
     return values
