@@ -150,6 +150,7 @@ _UNIT_EVENTS: dict[str, Callable[[Replayed, dict[str, Any]], None]] = {
     "unit_finished": _finished,
     "unit_retrying": _ended_as(UnitState.RETRYING),
     "unit_skipped": _ended_as(UnitState.SKIPPED),
+    "unit_retry_cancelled": _ended_as(UnitState.CANCELLED),
     "unit_reused": _reused,
     "service_started": _service_started,
     "service_failed": _ended_as(UnitState.FAILED),

@@ -4,7 +4,7 @@ that process runs.
 A probe's last verdict (``healthy``) and the pid of the process it was about outlive the process
 in the store: a fleet whose supervisor was killed kept showing ``healthy`` services and their
 pids in ``status`` and ``ps`` although nothing ran any more. The store writes and every view go
-through these two pure functions instead.
+through these pure functions instead, and the progress an execution shows counts with them.
 """
 
 from __future__ import annotations
@@ -37,10 +37,24 @@ def shown_health(
 
 
 def shown_pid(state: UnitState, pid: int | None, *, execution_finished: bool = False) -> int | None:
-    """The pid a record shows: the unit's process while it runs; a stopped service keeps the pid
-    of the process that was stopped (its group was seen empty before it was marked stopped, so
-    the number names a process known dead, which scripts check); any other unit that is not
-    running shows none, since the number may belong to anyone by now."""
-    if process_runs(state, execution_finished=execution_finished) or state == UnitState.STOPPED:
-        return pid
-    return None
+    """The pid a record shows: the unit's process while it runs, and none otherwise — a
+    stopped service's number names a process that is gone and may be anyone's by now (the
+    ``up`` summary and ``ps --json`` showed stopped services with their old pids)."""
+    return pid if process_runs(state, execution_finished=execution_finished) else None
+
+
+#: Step states that count as done in an execution's progress: it succeeded, or needs no run.
+DONE_STEP_STATES = (UnitState.SUCCEEDED, UnitState.DISABLED)
+
+
+def counts_as_done(
+    kind: str, state: UnitState, health: str | None, *, execution_finished: bool = False
+) -> bool:
+    """Does the unit count as done in its execution's progress? A step that succeeded (or is
+    disabled) — not one that was cancelled, skipped or lost; a service that is healthy now, so
+    a fleet shows healthy/total (cancelled runs showed "3/3 units (100%)", a healthy fleet
+    "0/5"). ``health`` is the recorded verdict; :func:`shown_health` decides if it holds."""
+    if kind != "service":
+        return state in DONE_STEP_STATES
+    shown = shown_health(kind, state, health, execution_finished=execution_finished)
+    return shown == "healthy"

@@ -112,7 +112,11 @@ def test_load_test_example_runs_its_steps_against_the_server_then_brings_it_down
     status = json.loads(shipyard("status", "--json").stdout)
     units = {u["name"]: u for u in status["units"]}
     assert status["state"] == "succeeded"
-    assert units["web"]["state"] == "stopped" and not pid_alive(units["web"]["pid"])
+    # A stopped service shows no pid (issue 11 §10); the one it ran as is in the events.
+    assert units["web"]["state"] == "stopped" and units["web"]["pid"] is None
+    events = Path(status["run_dir"], "events.jsonl").read_text().splitlines()
+    started = [json.loads(line) for line in events if '"service_started"' in line]
+    assert started and not any(pid_alive(event["pid"]) for event in started)
     figures = json.loads(Path(status["run_dir"], "artifacts", "load-test.json").read_text())
     assert figures["requests"] == 20 and figures["failures"] == 0  # the test: value
     assert figures["url"] == f"http://127.0.0.1:{units['web']['port']}/data.json"

@@ -77,25 +77,32 @@ def test_down_leaves_every_service_down(
     shipyard: Shipyard, write_spec: Callable[[str], Path]
 ) -> None:
     execution_id = up(shipyard, write_spec(FLEET))
+    pids = [u["pid"] for u in views(shipyard, execution_id)["ps"]]
     down = shipyard("down", execution_id)
     assert down.returncode == 0, down.stdout + down.stderr
     after = views(shipyard, execution_id)
     assert_nothing_claimed_alive(after)
+    assert not any(pid_alive(pid) for pid in pids)
     for view, units in after.items():
-        assert {(u["state"], u["health"]) for u in units} == {("stopped", "down")}, view
+        # A stopped service shows no pid: its number may be anyone's by now (issue 11 §10).
+        assert {(u["state"], u["health"], u["pid"]) for u in units} == {
+            ("stopped", "down", None)
+        }, view
 
 
 def test_a_stopped_service_is_down_while_the_rest_stays_healthy(
     shipyard: Shipyard, write_spec: Callable[[str], Path]
 ) -> None:
     execution_id = up(shipyard, write_spec(FLEET))
+    old = next(u["pid"] for u in views(shipyard, execution_id)["ps"] if u["name"] == "web")
     stopped = shipyard("service", "stop", execution_id, "web")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not pid_alive(old)
     after = views(shipyard, execution_id)
     for view, units in after.items():
         by_name = {u["name"]: u for u in units}
-        assert (by_name["web"]["state"], by_name["web"]["health"]) == ("stopped", "down"), view
-        assert not pid_alive(by_name["web"]["pid"]), view
+        web = (by_name["web"]["state"], by_name["web"]["health"], by_name["web"]["pid"])
+        assert web == ("stopped", "down", None), view
         assert by_name["db"]["health"] == "healthy" and pid_alive(by_name["db"]["pid"]), view
     shipyard("down", execution_id)
 

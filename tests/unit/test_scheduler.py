@@ -99,12 +99,14 @@ def test_disabled_steps_do_not_block_their_dependants() -> None:
     assert scheduler.state["a"] == UnitState.DISABLED
 
 
-def test_drain_skips_pending_and_retrying_steps() -> None:
+def test_drain_skips_pending_steps_and_cancels_one_waiting_for_its_retry() -> None:
     scheduler = Scheduler(steps(a=[], b=[]), Capacity(1, 8, 2**40), keep_going=False)
     scheduler.take_ready()
     scheduler.retrying("a")
     assert sorted(scheduler.drain("stopped")) == ["a", "b"]
     assert scheduler.finished
+    # `a` did run (and failed): it was not "not started"; only its retry was called off.
+    assert scheduler.state == {"a": UnitState.CANCELLED, "b": UnitState.SKIPPED}
 
 
 def test_a_step_needing_a_service_waits_until_it_is_ready() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.models import UnitState
-from shipyard.unitview import shown_health, shown_pid
+from shipyard.unitview import counts_as_done, shown_health, shown_pid
 
 S = UnitState
 
@@ -45,8 +45,9 @@ def test_shown_health(
     [
         (S.RUNNING, False, 41),
         (S.RUNNING, True, None),  # its supervisor is gone, and with it the process
-        (S.STOPPED, False, 41),  # the process that was stopped (seen dead before the record)
-        (S.STOPPED, True, 41),
+        # A stopped service's process is gone: its number may be anyone's (issue 11 §10).
+        (S.STOPPED, False, None),
+        (S.STOPPED, True, None),
         (S.CANCELLED, True, None),
         (S.FAILED, False, None),
         (S.RETRYING, False, None),
@@ -56,3 +57,30 @@ def test_shown_health(
 )
 def test_shown_pid(state: UnitState, ended: bool, shown: int | None) -> None:
     assert shown_pid(state, 41, execution_finished=ended) == shown
+
+
+@pytest.mark.parametrize(
+    ("kind", "state", "health", "ended", "done"),
+    [
+        # A step counts once it succeeded (or needs no run) — not once it merely ended.
+        ("step", S.SUCCEEDED, None, True, True),
+        ("step", S.DISABLED, None, True, True),
+        ("step", S.FAILED, None, True, False),
+        ("step", S.CANCELLED, None, True, False),
+        ("step", S.SKIPPED, None, True, False),
+        ("step", S.RUNNING, None, False, False),
+        ("step", S.RETRYING, None, False, False),
+        # A service counts while it is healthy now.
+        ("service", S.RUNNING, "healthy", False, True),
+        ("service", S.RUNNING, "starting", False, False),
+        ("service", S.RUNNING, "unhealthy", False, False),
+        ("service", S.RUNNING, "healthy", True, False),  # its supervisor was lost
+        ("service", S.STOPPED, "healthy", True, False),
+        ("service", S.SKIPPED, None, False, False),
+        ("service", S.CANCELLED, "healthy", True, False),
+    ],
+)
+def test_counts_as_done(
+    kind: str, state: UnitState, health: str | None, ended: bool, done: bool
+) -> None:
+    assert counts_as_done(kind, state, health, execution_finished=ended) is done

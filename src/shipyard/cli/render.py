@@ -289,9 +289,11 @@ def status_header(status: ExecutionStatus) -> Text:
     if not status.state.finished:
         if status.estimated_end is not None:
             left = (status.estimated_end - now).total_seconds()
+            # Past it, how late — "(in 0ms)" told nothing (issue 11 §9).
+            late = f"overdue by {format_duration(-left)}"
+            when = f"in {format_duration(left)}" if left > 0 else late
             text.append(
-                f"\nestimated end: {_when(status.estimated_end)} "
-                f"(in {format_duration(max(0.0, left))}; {status.estimate_basis})"
+                f"\nestimated end: {_when(status.estimated_end)} ({when}; {status.estimate_basis})"
             )
         elif status.estimate_basis:
             text.append(f"\nestimated end: unknown — {status.estimate_basis}", style="dim")

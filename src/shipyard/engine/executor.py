@@ -26,7 +26,7 @@ from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.recorder import Observer, Recorder
-from shipyard.engine.retries import Verdict, decide_retry, judge_exit
+from shipyard.engine.retries import Verdict, attempt_header, decide_retry, judge_exit
 from shipyard.engine.runners.base import ExitStatus, Handle, Runner, SpawnError, UnitLaunch
 from shipyard.engine.runners.local import LocalRunner
 from shipyard.engine.runtime import ExecutionRun, base_environment
@@ -150,6 +150,11 @@ class PipelineExecutor:
         self._attempts: dict[str, int] = {
             name: (attempts or {}).get(name, 0) for name in self._steps
         }
+        #: Attempts made before this run (a resumed execution): a step's retries, its start
+        #: and its time count from its first attempt in this run, not from the earlier run's.
+        self._earlier = dict(self._attempts)
+        #: Steps waiting for their retry: the last attempt's reason and end.
+        self._retrying: dict[str, tuple[str, float]] = {}
         self._keys: dict[str, str] = {}  # cache keys of steps whose inputs were hashed at start
         self._running: dict[str, _Running] = {}
         self._log_rotation = LogRotation(
@@ -447,7 +452,8 @@ class PipelineExecutor:
             self._keys[name] = step_key(step)
         if attempt > 1:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
-                log.write(f"==> shipyard: attempt {attempt} of {step.retries.count + 1}\n")
+                header = attempt_header(attempt, self._earlier[name], step.retries.count)
+                log.write(f"==> shipyard: {header}\n")
         launch = UnitLaunch(name, step.command.argv, env, self._cwds[name], log_path, stop)
         try:
             handle = self.runners[step.runner].start(launch)
@@ -475,9 +481,14 @@ class PipelineExecutor:
             name,
             state=UnitState.RUNNING,
             attempts=attempt,
-            started_at=handle.started if attempt == 1 else None,
+            started_at=handle.started if self._first_in_run(name, attempt) else None,
             pid=handle.pid,
         )
+
+    def _first_in_run(self, name: str, attempt: int) -> bool:
+        """Is this the step's first attempt in this run? Its record's start is that attempt's:
+        a resumed step's time is not the gap since the run before."""
+        return attempt == self._earlier[name] + 1
 
     def _note(self, line: bytes) -> None:
         assert self._run is not None
@@ -587,7 +598,10 @@ class PipelineExecutor:
         let the scheduler decide what follows."""
         step = self._steps[name]
         decision = decide_retry(
-            verdict, attempt=attempt, retries=step.retries, stopping=self._stop_reason is not None
+            verdict,
+            attempt=attempt - self._earlier[name],  # the retries are this run's
+            retries=step.retries,
+            stopping=self._stop_reason is not None,
         )
         key = None
         if verdict.state == UnitState.SUCCEEDED:
@@ -622,7 +636,7 @@ class PipelineExecutor:
             name,
             state=verdict.state,
             attempts=attempt,
-            started_at=ended.started_at.timestamp() if attempt == 1 else None,
+            started_at=ended.started_at.timestamp() if self._first_in_run(name, attempt) else None,
             ended_at=ended.at.timestamp(),
             exit_code=ended.exit_code,
             reason=verdict.reason,
@@ -710,6 +724,7 @@ class PipelineExecutor:
         the front of the queue once it is due."""
         assert self._loop is not None
         self.scheduler.retrying(name)
+        self._retrying[name] = (verdict.reason or "failed", ended.at.timestamp())
         self.recorder.event("unit_retrying", name, attempt=attempt + 1, delay=round(delay, 3))
         self.recorder.write(
             self.store.update_unit,
@@ -768,6 +783,7 @@ class PipelineExecutor:
         return None
 
     def _retry_due(self, name: str) -> None:
+        self._retrying.pop(name, None)
         self.scheduler.retry_due(name)
         self._pump()
 
@@ -775,6 +791,9 @@ class PipelineExecutor:
         for name in names:
             self._settled[name].set()
             reason = self.scheduler.reason.get(name, "not started")
+            if self.scheduler.state[name] == UnitState.CANCELLED:
+                self._call_off_retry(name, reason)
+                continue
             self.recorder.event("unit_skipped", name, reason=reason)
             self.recorder.write(
                 self.store.update_unit,
@@ -783,6 +802,21 @@ class PipelineExecutor:
                 state=UnitState.SKIPPED,
                 reason=reason,
             )
+
+    def _call_off_retry(self, name: str, reason: str) -> None:
+        """A step waiting for its retry when the run stopped: cancelled, ending when its last
+        attempt did (it showed ``skipped``, "not started", with no end, its time growing)."""
+        last, ended_at = self._retrying.pop(name)
+        why = f"{last}; retry cancelled: {reason.removeprefix('not started: ')}"
+        self.recorder.event("unit_retry_cancelled", name, state="cancelled", reason=why)
+        self.recorder.write(
+            self.store.update_unit,
+            self.execution_id,
+            name,
+            state=UnitState.CANCELLED,
+            ended_at=ended_at,
+            reason=why,
+        )
 
     def _record_disabled(self) -> None:
         for name, state in self.scheduler.state.items():

@@ -92,3 +92,14 @@ def decide_retry(
         uniform=uniform,
     )
     return RetryDecision(delay=max(delay, MIN_RETRY_DELAY))
+
+
+def attempt_header(attempt: int, earlier: int, count: int) -> str:
+    """The line a step's log gets before attempt ``attempt`` (``earlier``: attempts made
+    before this run, ``count``: retries allowed). Each run of a resumed execution gets its own
+    ``count`` retries, so the header counts this run's tries and names the overall number
+    apart (it said "attempt 2 of 1" after a resume)."""
+    tries = count + 1
+    if earlier == 0:
+        return f"attempt {attempt} of {tries}"
+    return f"attempt {attempt} (try {attempt - earlier} of {tries} in this run, resumed)"

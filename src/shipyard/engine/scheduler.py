@@ -171,12 +171,15 @@ class Scheduler:
         self.reason[name] = reason
 
     def drain(self, reason: str) -> list[str]:
-        """Start nothing more: every step not yet started is skipped with ``reason``."""
+        """Start nothing more: every step not yet started is skipped with ``reason``; one
+        waiting for its retry is cancelled (it did start: its retry is what is called off).
+        Returns both kinds; :attr:`state` tells them apart."""
         self._draining = True
         skipped = []
         for name, state in self.state.items():
             if state in (UnitState.PENDING, UnitState.RETRYING):
-                self.state[name] = UnitState.SKIPPED
+                retrying = state == UnitState.RETRYING
+                self.state[name] = UnitState.CANCELLED if retrying else UnitState.SKIPPED
                 self.reason[name] = reason
                 skipped.append(name)
         self._ready.clear()

@@ -25,7 +25,7 @@ class WatchOperations:
         if not status.state.finished and all(unit.kind == "step" for unit in status.units):
             from shipyard.operations.estimates import with_estimate
 
-            status = with_estimate(status, self.store.mean_durations(status.name), self.clock)
+            status = with_estimate(status, self.store, self.clock)
         return status
 
     def events(

@@ -31,14 +31,30 @@ from shipyard.models import (
 from shipyard.registry import StoredPipeline
 from shipyard.store.faults import Guarded, translate
 from shipyard.store.migrations import MIGRATIONS, SCHEMA_VERSION
-from shipyard.unitview import DOWN, UNKNOWN, shown_health, shown_pid
+from shipyard.unitview import (
+    DONE_STEP_STATES,
+    DOWN,
+    UNKNOWN,
+    counts_as_done,
+    shown_health,
+    shown_pid,
+)
 
 if TYPE_CHECKING:
     from shipyard.analysis import HistoryEntry
     from shipyard.templates import IndexRepo
 
 _ACTIVE = ("pending", "running")
-_DONE_UNIT_STATES = tuple(s.value for s in UnitState if s.finished)
+#: unitview.counts_as_done in SQL (a test holds the two to the same answers): a step that
+#: succeeded or is disabled; a service healthy now, in an execution that has not ended.
+_DONE_UNIT = (
+    "((u.kind != 'service' AND u.state IN ("
+    + ", ".join(f"'{state.value}'" for state in DONE_STEP_STATES)
+    + ")) OR (u.kind = 'service' AND u.state = 'running' AND u.health = 'healthy'"
+    " AND e.state IN ('pending', 'running')))"
+)
+#: What a unit's record says about how it ended; cleared when it runs again.
+_ENDED_FIELDS = ("ended_at", "exit_code", "reason")
 
 
 class SQLiteStore:
@@ -296,16 +312,29 @@ class SQLiteStore:
             "pid": pid,
             "cache_key": cache_key,
         }
-        self._update("units", "execution_id = ? AND name = ?", (execution_id, name), fields)
+        # A running unit has not ended: the end, exit code and reason of an earlier attempt
+        # (or run) are in its attempts, not its record (`ps` showed uptime -1ms, `ended_at`
+        # before `started_at`, and "restarting in 0.17s" on a service healthy again).
+        cleared = _ENDED_FIELDS if state == UnitState.RUNNING else ()
+        self._update(
+            "units", "execution_id = ? AND name = ?", (execution_id, name), fields, cleared
+        )
 
     def _update(
-        self, table: str, where: str, keys: tuple[Any, ...], fields: dict[str, Any]
+        self,
+        table: str,
+        where: str,
+        keys: tuple[Any, ...],
+        fields: dict[str, Any],
+        cleared: tuple[str, ...] = (),
     ) -> None:
-        """UPDATE only the fields given (None = leave as is). Table/column names are ours."""
+        """UPDATE only the fields given (None = leave as is), and set the ``cleared`` ones not
+        given to NULL. Table/column names are ours."""
         present = {column: value for column, value in fields.items() if value is not None}
         if not present:
             return
-        assignments = ", ".join(f"{column} = ?" for column in present)
+        nulls = [f"{column} = NULL" for column in cleared if column not in present]
+        assignments = ", ".join([*(f"{column} = ?" for column in present), *nulls])
         self._db.execute(
             f"UPDATE {table} SET {assignments} WHERE {where}",  # noqa: S608 - fixed names
             (*present.values(), *keys),
@@ -461,7 +490,13 @@ class SQLiteStore:
             )
             for unit in unit_rows
         ]
-        done = sum(1 for unit in units if unit.state.finished)
+        # What succeeded, and services healthy now (unitview.counts_as_done): not what ended.
+        done = sum(
+            counts_as_done(
+                row["kind"], UnitState(row["state"]), row["health"], execution_finished=ended
+            )
+            for row in unit_rows
+        )
         failed = sum(1 for unit in units if unit.state == UnitState.FAILED)
         return ExecutionStatus(
             **_summary_fields(row),
@@ -506,16 +541,14 @@ class SQLiteStore:
             args.append(name)
             args.append(name)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        placeholders = ", ".join("?" for _ in _DONE_UNIT_STATES)
         rows = self._db.execute(
-            "SELECT e.*,"  # noqa: S608 - placeholders and clauses are ours; values are bound
-            f" (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
-            f"   AND u.state IN ({placeholders})) AS done,"
+            "SELECT e.*,"  # noqa: S608 - clauses are ours; values are bound
+            f" (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id AND {_DONE_UNIT}) AS done,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id) AS total,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
             "   AND u.state = 'failed') AS failed"
             f" FROM executions e {where} ORDER BY e.created_at DESC, e.rowid DESC LIMIT ?",
-            (*_DONE_UNIT_STATES, *args, limit),
+            (*args, limit),
         ).fetchall()
         return [
             ExecutionSummary(
