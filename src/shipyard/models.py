@@ -120,6 +120,10 @@ class UnitStatus:
     url: str | None = None
     health: str | None = None  # starting | healthy | unhealthy
     restarts: int = 0
+    #: Its last health probe: what it saw ("HTTP 503 from /health", "connection refused by
+    #: 127.0.0.1:8123…") and whether that passed; None before the first probe.
+    probe: str | None = None
+    probe_ok: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 from tests.acceptance.conftest import Shipyard
 from tests.conftest import SpecWriter
@@ -60,3 +61,22 @@ def test_a_fleet_refused_for_a_busy_port_is_not_sent_to_its_logs(
     assert f"port {port} of service 'web' is already in use" in refused.stderr
     assert "shipyard logs" not in refused.stderr, refused.stderr
     assert "nothing was started" in refused.stderr, refused.stderr
+
+
+def test_a_failing_probe_is_shown_by_up_ps_and_status(
+    shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    from tests.integration.test_fleet_diagnostics import MISMATCH, wrong_card_fleet
+
+    spec = wrong_card_fleet(write_spec, tmp_path)
+    refused = shipyard("up", "-d", str(spec))
+    assert refused.returncode != 0
+    assert f"last probe: {MISMATCH}" in refused.stderr, refused.stderr
+    # (a narrow table folds its cells: words are compared, not lines)
+    said = "names 'wrong-name', not 'weather'"
+    shown = shipyard("ps")
+    assert said in " ".join(shown.stdout.split()), shown.stdout
+    status = shipyard("status")
+    assert said in " ".join(status.stdout.split()), status.stdout
+    (weather,) = json.loads(shipyard("ps", "--json").stdout)
+    assert (weather["probe"], weather["probe_ok"]) == (MISMATCH, False)

@@ -172,6 +172,7 @@ _FLEET_EVENTS = {
     "service_started": "started",
     "service_healthy": "healthy",
     "service_unhealthy": "unhealthy",
+    "probe_failed": "probe",  # what a failing probe saw, each time that changes
     "service_exited": "exited",
     "service_restarting": "restarting",
     "service_failed": "failed",

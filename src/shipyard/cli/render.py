@@ -221,9 +221,25 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
             _elapsed(unit, now),
             cpu,
             rss,
-            unit.reason or "",
+            unit_note(unit),
         )
     return table
+
+
+def unit_note(unit: UnitStatus) -> str:
+    """Why a unit is as it is: its reason, and for a service whose last health probe failed,
+    what that probe saw (a status code, an agent card's mismatch, a connection error)."""
+    note = unit.reason or ""
+    if unit.probe_ok is False and unit.probe and unit.probe not in note:
+        note = f"{note}; last probe: {unit.probe}" if note else f"last probe: {unit.probe}"
+    return note
+
+
+def probe_text(unit: UnitStatus) -> str:
+    """The last probe, as ``ps`` shows it: ``ok``, what a failed one saw, or — before any."""
+    if unit.probe_ok is None:
+        return "—"
+    return "ok" if unit.probe_ok else (unit.probe or "failed")
 
 
 def metrics_table(status: ExecutionStatus, *, show_all: bool = False) -> Table | None:
@@ -382,6 +398,7 @@ def services_table(status: ExecutionStatus) -> Table:
         )
     table.add_column("cpu", justify="right")
     table.add_column("rss", justify="right")
+    table.add_column("last probe", overflow="fold")
     for unit in status.units:
         cpu, rss = _resources(unit.resources)
         running = unit.state == UnitState.RUNNING
@@ -396,5 +413,6 @@ def services_table(status: ExecutionStatus) -> Table:
             _elapsed(unit, now) if running else "—",
             cpu if running else "—",
             rss if running else "—",
+            probe_text(unit),
         )
     return table

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.guard import start_watchdog, stop_watchdog
-from shipyard.engine.health import Listener, probe
+from shipyard.engine.health import Listener, ProbeResult, probe
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import RestartDecision, decide_restart
@@ -68,6 +68,7 @@ class _Service:
     #: Being stopped for failing its probes (stop signal, grace, SIGKILL): its exit is
     #: handled once that stop is over, not when its leader exits.
     ending_unhealthy: bool = False
+    last_probe: ProbeResult | None = None  # what its latest health probe saw
     failed: str | None = None  # why, once it has used up its restarts
 
     @property
@@ -406,6 +407,8 @@ class FleetExecutor:
             self._fail(why + self._last_output(service))
         elif not self._stop.is_set():
             trouble = "".join(f"; {line}" for line in self._port_trouble(service))
+            if service.last_probe is not None and not service.last_probe.ok:
+                trouble = f"; last probe: {service.last_probe.detail}{trouble}"
             why = f"service '{service.name}' was not healthy within {limit:g}s{trouble}"
             self._fail(why + self._last_output(service))
         return False
@@ -484,7 +487,7 @@ class FleetExecutor:
         await asyncio.sleep(health.initial_delay)
         good = bad = 0
         while not service.stopping and service.launched is launched:
-            ok = await self._probe(service) and self._answer_is_its_own(service, launched)
+            ok = await self._probe_once(service, launched)
             if ok:
                 good, bad = good + 1, 0
                 if service.health != "healthy" and good >= health.success_threshold:
@@ -493,7 +496,12 @@ class FleetExecutor:
                 good, bad = 0, bad + 1
                 if service.health == "healthy" and bad >= health.failure_threshold:
                     service.health = "unhealthy"
-                    self.recorder.event("service_unhealthy", service.name, failed_probes=bad)
+                    self.recorder.event(
+                        "service_unhealthy",
+                        service.name,
+                        failed_probes=bad,
+                        probe=self._seen(service),
+                    )
                     self._record(service, UnitState.RUNNING)
                     # Stopped like every stop (was SIGKILL at once), in a task of its own: this
                     # one is cancelled when the leader exits. Then the restart policy decides.
@@ -512,18 +520,53 @@ class FleetExecutor:
         service.ending_unhealthy = True
         try:
             await launched.terminate(planned.stop.timeout)
+            # Its exit callback (added at its start, so run before this task resumes) must
+            # see the flag: the group can be found empty before the exit is reported.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(launched.exited)
         finally:
             service.ending_unhealthy = False
         self._spawn_task(launched.release())
         if service.stopping or service.launched is not launched:
             return  # brought down meanwhile: that stop records it
         why = (
-            f"unhealthy after {failed} failed probes; stopped with SIG{planned.stop.signal}"
-            f" (SIGKILL after {planned.stop.timeout:g}s)"
+            f"unhealthy after {failed} failed probes (last: {self._seen(service)}); stopped with"
+            f" SIG{planned.stop.signal} (SIGKILL after {planned.stop.timeout:g}s)"
         )
         self._after_exit(service, exit_ok=False, why=why)
 
-    async def _probe(self, service: _Service) -> bool:
+    async def _probe_once(self, service: _Service, launched: Handle) -> bool:
+        """One probe; its result kept (the store and a ``probe_failed`` event when what it saw
+        changed: not at every probe) for ``ps``, ``status`` and failure reasons."""
+        result = await self._probe(service)
+        if result.ok and not self._answer_is_its_own(service, launched):
+            result = ProbeResult(False, self._not_its_own(service, launched))
+        if result != service.last_probe:
+            service.last_probe = result
+            self.recorder.write(
+                self.store.update_probe,
+                self.execution_id,
+                service.name,
+                ok=result.ok,
+                detail=result.detail,
+            )
+            if not result.ok:
+                self.recorder.event("probe_failed", service.name, detail=result.detail)
+        return result.ok
+
+    def _not_its_own(self, service: _Service, launched: Handle) -> str:
+        if not launched.alive():
+            return "an answer came, but the service's process is not alive"
+        return f"the answer on port {service.port} came from another process" + (
+            f": {service.listener.taken}" if service.listener.taken else ""
+        )
+
+    @staticmethod
+    def _seen(service: _Service) -> str:
+        """What its last probe saw, for a reason or an event."""
+        return service.last_probe.detail if service.last_probe else "no probe answered yet"
+
+    async def _probe(self, service: _Service) -> ProbeResult:
         health = service.planned.health
         assert health is not None
         return await probe(

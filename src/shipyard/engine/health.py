@@ -84,6 +84,15 @@ def _complete(response: bytearray, *, status_only: bool) -> bool:
     return False  # no length given: the server's close ends it
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One probe's verdict and what it saw, in words a user can act on: the status code, the
+    agent card's mismatch, the connection error, the command's exit code."""
+
+    ok: bool
+    detail: str
+
+
 async def probe(
     health: HealthSettings,
     *,
@@ -92,64 +101,116 @@ async def probe(
     port: int | None,
     env: dict[str, str],
     workdir: str,
-) -> bool:
-    """One probe of service ``name`` as its ``health`` says; False on any failure or after
-    its timeout."""
+) -> ProbeResult:
+    """One probe of service ``name`` as its ``health`` says; not ok on any failure or after
+    its timeout, with what went wrong."""
     try:
         async with asyncio.timeout(health.timeout):
             if health.exec is not None:
                 return await probe_exec(health.exec, env=env, cwd=workdir)
             if port is None:
-                return False
+                return ProbeResult(False, "it has no port to probe")
             if health.a2a:
                 return await probe_a2a(name, host, port)
             if health.http is None:
                 (await connect(host, port)).close()
-                return True
+                return ProbeResult(True, f"{host}:{port} accepted a connection")
             status, _ = await http_get(host, port, health.http, status_only=True)
-            return 200 <= status < 400
-    except (OSError, TimeoutError, ValueError):
-        return False
+            return http_verdict(status, health.http)
+    except TimeoutError:
+        return ProbeResult(False, f"no answer within {health.timeout:g}s")
+    except (OSError, ValueError) as error:
+        return ProbeResult(False, connection_trouble(error, host, port))
 
 
-async def probe_a2a(name: str, host: str, port: int) -> bool:
+def http_verdict(status: int, path: str) -> ProbeResult:
+    if 200 <= status < 400:
+        return ProbeResult(True, f"HTTP {status} from {path}")
+    return ProbeResult(False, f"HTTP {status} from {path} (2xx or 3xx wanted)")
+
+
+def connection_trouble(error: OSError | ValueError, host: str, port: int | None) -> str:
+    """An error of a probe's connection, said with where (``connection refused by
+    127.0.0.1:8123``)."""
+    where = f"{host}:{port}" if port is not None else host
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection refused by {where} (nothing listens there)"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror.lower()} ({where})"
+    return f"{error} ({where})"
+
+
+_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+
+
+async def probe_a2a(name: str, host: str, port: int) -> ProbeResult:
     """The agent card parses, and names this service and the URL it was given."""
-    for path in ("/.well-known/agent-card.json", "/.well-known/agent.json"):
+    for path in _CARD_PATHS:
         status, body = await http_get(host, port, path)
         if status == 404:
             continue
         if status != 200:
-            return False
+            return ProbeResult(False, f"HTTP {status} from {path} (200 wanted)")
         try:
             card = json.loads(body)
         except ValueError:
-            return False
-        expected = service_url(port, host)
-        return (
-            isinstance(card, dict)
-            and card.get("name") == name
-            and str(card.get("url", "")).rstrip("/") == expected
-        )
-    return False
+            return ProbeResult(False, f"the agent card at {path} is not JSON")
+        mismatch = card_mismatch(card, name, service_url(port, host))
+        if mismatch is not None:
+            return ProbeResult(False, f"the agent card at {path} {mismatch}")
+        return ProbeResult(True, f"the agent card at {path} names '{name}' and its URL")
+    return ProbeResult(False, f"no agent card: HTTP 404 from {' and '.join(_CARD_PATHS)}")
 
 
-async def probe_exec(argv: list[str], *, env: dict[str, str], cwd: str) -> bool:
+def card_mismatch(card: object, name: str, url: str) -> str | None:
+    """What is wrong with an agent card for service ``name`` at ``url``, or None."""
+    if not isinstance(card, dict):
+        return "is not a JSON object"
+    if card.get("name") != name:
+        return f"names {_shown(card.get('name'))}, not '{name}'"
+    given = str(card.get("url", "")).rstrip("/")
+    if given != url:
+        return f"gives the url {_shown(card.get('url'))}, not '{url}'"
+    return None
+
+
+def _shown(value: object) -> str:
+    """A value from a card, quoted and cut short (a card is the service's to write)."""
+    if value is None:
+        return "nothing"
+    text = str(value)
+    return f"'{text[:60]}…'" if len(text) > 60 else f"'{text}'"
+
+
+async def probe_exec(argv: list[str], *, env: dict[str, str], cwd: str) -> ProbeResult:
     """The command exits 0 (its output goes nowhere)."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-    )
+    import shlex
+
+    shown = shlex.join(argv)
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"
     try:
-        return await process.wait() == 0
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+        )
+    except OSError as error:
+        return ProbeResult(False, f"`{shown}` could not start: {error.strerror or error}")
+    try:
+        code = await process.wait()
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
         raise
+    if code == 0:
+        return ProbeResult(True, f"`{shown}` exited 0")
+    if code < 0:
+        return ProbeResult(False, f"`{shown}` was killed by signal {-code}")
+    return ProbeResult(False, f"`{shown}` exited with code {code}")
 
 
 #: Records an event about the service: (action, **data).

@@ -72,6 +72,9 @@ class Store(Protocol):
         restarts: int,
     ) -> None: ...
 
+    def update_probe(self, execution_id: str, name: str, *, ok: bool, detail: str) -> None:
+        """A service's last health probe: its verdict and what it saw."""
+
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
         """Record how a supervisor should stop (it reads this when it gets SIGTERM)."""
 

@@ -157,6 +157,12 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     """,
+    # 7: a service's last health probe: its verdict and what it saw (a status code, an agent
+    # card's mismatch, a connection error), shown by ps and status (issue 11 item 13)
+    """
+    ALTER TABLE units ADD COLUMN probe TEXT;
+    ALTER TABLE units ADD COLUMN probe_ok INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -228,6 +228,12 @@ class SQLiteStore:
             (port, url, health, restarts, execution_id, name),
         )
 
+    def update_probe(self, execution_id: str, name: str, *, ok: bool, detail: str) -> None:
+        self._db.execute(
+            "UPDATE units SET probe = ?, probe_ok = ? WHERE execution_id = ? AND name = ?",
+            (detail, int(ok), execution_id, name),
+        )
+
     def request_stop(self, execution_id: str, *, force: bool, grace: float, at: float) -> None:
         with self.transaction():
             self._db.execute(
@@ -487,6 +493,8 @@ class SQLiteStore:
                     unit["kind"], UnitState(unit["state"]), unit["health"], execution_finished=ended
                 ),
                 restarts=unit["restarts"],
+                probe=unit["probe"],
+                probe_ok=None if unit["probe_ok"] is None else bool(unit["probe_ok"]),
             )
             for unit in unit_rows
         ]
