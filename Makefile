@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both set themselves up first.
-.PHONY: setup demo test test-wire test-server lint typecheck unit bench bench-peers lock clean
+# The commands of the README: `make demo`, `make cluster-demo`, `make test`. Each sets itself up first.
+.PHONY: setup demo cluster-demo test test-wire test-server lint typecheck unit bench bench-peers lock clean
 
 VENV := .venv/bin
 
@@ -12,6 +12,13 @@ demo: setup
 	$(VENV)/shipyard run examples/quickstart.yaml
 	$(VENV)/shipyard status
 	$(VENV)/shipyard logs $$($(VENV)/shipyard list --json --limit 1 | $(VENV)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])') report
+
+# The coordinator end to end, then nothing left: a throwaway PostgreSQL, `shipyard serve --db`,
+# two `shipyard worker`s, 1,000 tasks, their results; everything stopped and removed, also on
+# Ctrl-C (scripts/cluster_demo.py; TASKS=50 for fewer).
+TASKS ?= 1000
+cluster-demo: setup
+	$(VENV)/python scripts/cluster_demo.py --tasks $(TASKS)
 
 lint: setup
 	$(VENV)/ruff check src tests bench

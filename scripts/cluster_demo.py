@@ -158,7 +158,9 @@ class Demo:
 
     def serve(self, db: str) -> str:
         self.stage.begin("the coordinator: shipyard serve --db … on a free port of 127.0.0.1")
-        server = self.start("server", ["serve", "--port", "0", "--db", db], self.env)
+        server = self.start(
+            "server", ["serve", "--port", "0", "--home", str(self.home), "--db", db], self.env
+        )
         assert server.stdout is not None
         first = server.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:\d+", first)
