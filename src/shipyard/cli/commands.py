@@ -210,6 +210,23 @@ def up(
         raise ShipyardError(
             f"{status.id} did not come up: {status.reason}", hint=not_up_hint(status)
         )
+    _refuse_ended_services(ops, status)
+
+
+def _refuse_ended_services(ops: "Operations", status: Any) -> None:
+    """A service that ended while `up -d` waited (its exit code in its reason) is an error,
+    with its last lines: the fleet is not up, whatever its own state says."""
+    ended = [u for u in status.units if u.kind == "service" and u.state.finished]
+    if not ended:
+        return
+    lines = []
+    for unit in ended:
+        lines.append(f"service '{unit.name}' {unit.reason or unit.state.value}")
+        lines += [f"  {unit.name} | {line.text}" for line in ops.logs(status.id, unit.name, tail=5)]
+    raise ShipyardError(
+        f"{status.id} is not up: " + "\n".join(lines),
+        hint=f"shipyard logs {status.id} shows what the services said",
+    )
 
 
 @app.command()

@@ -62,6 +62,9 @@ class _Service:
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
     started_once: asyncio.Event = field(default_factory=asyncio.Event)
     gave_up: asyncio.Event = field(default_factory=asyncio.Event)  # failed: it stays down
+    #: It exited and its restart policy keeps it down ("no", or "on-failure" after code 0):
+    #: `up` waiting for it must hear it at once, and `down` must keep how it ended.
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
     probe: asyncio.Task[None] | None = None
     pending_restart: asyncio.TimerHandle | None = None
     stopping: bool = False
@@ -199,6 +202,7 @@ class FleetExecutor:
             service.pending_restart.cancel()
         service.failed = None
         service.gave_up.clear()
+        service.ended.clear()
         service.streak = 0  # the count `ps` shows goes on: this start is not a restart
         self._start(service)
 
@@ -399,10 +403,13 @@ class FleetExecutor:
         """Wait until ``service`` is healthy; False (and the fleet fails) if it cannot be."""
         limit = service.planned.readiness_timeout
         healthy = asyncio.ensure_future(service.healthy.wait())
-        await self._first(healthy, service.gave_up.wait(), timeout=limit)
+        await self._first(healthy, service.gave_up.wait(), service.ended.wait(), timeout=limit)
         if healthy.done() and not healthy.cancelled():
             return True  # it was healthy, even if it has crashed since
-        if service.failed:
+        if service.ended.is_set():  # else `up` waited out the readiness timeout for nothing
+            why = f"service '{service.name}' {service.failed} while starting"
+            self._fail(why + self._last_output(service))
+        elif service.failed:
             why = f"service '{service.name}' failed while starting: {service.failed}"
             self._fail(why + self._last_output(service))
         elif not self._stop.is_set():
@@ -629,9 +636,13 @@ class FleetExecutor:
             service.probe = None
         if stopped_here:
             return
-        self._after_exit(service, exit_ok=status.ok, why=status.describe())
+        self._after_exit(
+            service, exit_ok=status.ok, why=status.describe(), exit_code=status.exit_code
+        )
 
-    def _after_exit(self, service: _Service, *, exit_ok: bool, why: str) -> None:
+    def _after_exit(
+        self, service: _Service, *, exit_ok: bool, why: str, exit_code: int | None = None
+    ) -> None:
         """``service`` is down (crashed, exited, or stopped unhealthy): recorded, and the
         restart policy decides what next."""
         service.healthy.clear()
@@ -641,10 +652,16 @@ class FleetExecutor:
         decision = decide_restart(
             service.planned.restart, exit_ok=exit_ok, uptime=uptime, streak=service.streak
         )
-        self._carry_out(service, decision, exit_ok=exit_ok, why=why)
+        self._carry_out(service, decision, exit_ok=exit_ok, why=why, exit_code=exit_code)
 
     def _carry_out(
-        self, service: _Service, decision: RestartDecision, *, exit_ok: bool, why: str
+        self,
+        service: _Service,
+        decision: RestartDecision,
+        *,
+        exit_ok: bool,
+        why: str,
+        exit_code: int | None = None,
     ) -> None:
         """Do what :func:`decide_restart` decided after ``service`` exited: give up (and, under
         ``on_service_failure: stop-all``, fail the fleet), stay down, or restart after the
@@ -659,14 +676,31 @@ class FleetExecutor:
                 self._fail(f"service '{service.name}' failed ({service.failed})")
             return
         if decision.delay is None:
-            state = UnitState.STOPPED if exit_ok else UnitState.FAILED
-            self._record(service, state, reason="exited; restart policy: " + policy.policy)
+            self._stays_down(service, exit_ok=exit_ok, why=why, exit_code=exit_code)
             return
         assert self._loop is not None
         service.restarts += 1  # the real count, shown by `ps`: never reset
         delay = decision.delay
         self._record(service, UnitState.RETRYING, reason=f"{why}; restarting in {delay:.2f}s")
         service.pending_restart = self._loop.call_later(delay, self._restart, service)
+
+    def _stays_down(
+        self, service: _Service, *, exit_ok: bool, why: str, exit_code: int | None
+    ) -> None:
+        """``service`` exited and its policy does not restart it: recorded with its exit code
+        (kept through `down`), and once no service is left running or restarting — none
+        stopped on request, which `service start` may bring back — the fleet ends."""
+        policy = service.planned.restart.policy
+        service.failed = f"{why or 'exited'} (restart policy {policy}: not restarted)"
+        service.ended.set()
+        state = UnitState.STOPPED if exit_ok else UnitState.FAILED
+        self._record(service, state, reason=service.failed, exit_code=exit_code)
+        self.recorder.flush_soon()  # `up` may be waiting for exactly this
+        if self._pipeline is None and all(s.ended.is_set() for s in self._services.values()):
+            self.request_stop("every service has exited: " + self._ended_summary())
+
+    def _ended_summary(self) -> str:
+        return "; ".join(f"{s.name} {s.failed}" for s in self._services.values())
 
     def _restart(self, service: _Service) -> None:
         service.pending_restart = None
@@ -722,6 +756,7 @@ class FleetExecutor:
         *,
         reason: str | None = None,
         started_at: float | None = None,
+        exit_code: int | None = None,
     ) -> None:
         launched = service.launched
         self.recorder.write(
@@ -732,6 +767,7 @@ class FleetExecutor:
             attempts=service.restarts + 1,
             started_at=started_at,
             ended_at=time.time() if state.finished else None,
+            exit_code=exit_code,
             reason=reason,
             pid=launched.pid if launched else None,
         )

@@ -150,15 +150,21 @@ def wait_healthy(
     clock: Clock,
     timeout: float,
 ) -> ExecutionStatus:
-    """Wait until every service is healthy or the execution has ended: told by its supervisor
-    over the control socket, else by watching the store."""
+    """Wait until every service is healthy, one has ended (it will not become healthy: a
+    service that exited under a policy that keeps it down once held this wait for its whole
+    timeout), or the execution has ended: told by its supervisor over the control socket,
+    else by watching the store."""
     deadline = clock.monotonic() + timeout
     if not status.state.finished:
         notify_healthy(socket, timeout)
 
     def settled(now: ExecutionStatus) -> bool:
         services = [unit for unit in now.units if unit.kind == "service"]
-        return now.state.finished or all(unit.health == "healthy" for unit in services)
+        return (
+            now.state.finished
+            or all(unit.health == "healthy" for unit in services)
+            or any(unit.state.finished for unit in services)
+        )
 
     status, done = poll_until(
         look, settled, clock=clock, timeout=deadline - clock.monotonic(), interval=0.01
