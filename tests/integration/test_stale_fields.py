@@ -267,3 +267,27 @@ def test_a_restarted_service_has_no_end_and_a_stopped_one_no_pid(
     assert old is not None and not pid_alive(old)
     ops.stop(status.id, grace=0)
     assert [unit.pid for unit in ops.status(status.id).units] == [None, None]
+
+
+def test_a_service_skipped_for_a_failed_step_made_no_attempt_and_has_no_health(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        f"""
+        name: mixed
+        execution: {{base_port: 18960}}
+        steps:
+          prep: {{run: [sh, -c, "exit 4"]}}
+        services:
+          web:
+            run: 'exec {PY} -m http.server --bind 127.0.0.1 $PORT'
+            shell: true
+            port: auto
+            depends_on: [prep]
+        """
+    )
+    status = ops.run(spec, detach=True)
+    wait_for(lambda: ops.status(status.id).state.finished)
+    web = ops.status(status.id).unit("web")
+    assert (web.state, web.health, web.pid, web.attempts) == (S.SKIPPED, "unknown", None, 0), web
+    assert ops.status(status.id).progress.done == 0

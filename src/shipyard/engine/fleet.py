@@ -764,7 +764,8 @@ class FleetExecutor:
             self.execution_id,
             service.name,
             state=state,
-            attempts=service.restarts + 1,
+            # A service never started made no attempt (a skipped one showed 1).
+            attempts=service.restarts + 1 if launched else None,
             started_at=started_at,
             ended_at=time.time() if state.finished else None,
             exit_code=exit_code,
