@@ -133,6 +133,11 @@ class LocalOperations(
                 ) from None
         return self._store
 
+    def _has_state(self) -> bool:
+        """A store is open (or given), or the workspace holds one: read-only operations ask
+        first, so `status` or `list` in any folder does not create .shipyard/ there."""
+        return self._store is not None or self.workspace.has_state()
+
     def close(self) -> None:
         if self._store is not None and self._store is not self._given_store:
             self._store.close()

@@ -218,6 +218,20 @@ class Workspace:
     def state_db(self) -> Path:
         return self.home / "state.db"
 
+    def has_state(self) -> bool:
+        """Whether there is any state here to read: a store, or run folders and pipeline
+        copies to rebuild one from. Read-only commands in a folder without state answer "no
+        executions" and create nothing."""
+        if self.state_db.exists():
+            return True
+        for folder in ("runs", "pipelines"):
+            try:
+                if any((self.home / folder).iterdir()):
+                    return True
+            except OSError:  # missing (or not a folder): nothing to rebuild from
+                continue
+        return False
+
     @property
     def trash(self) -> Path:
         """Where `clean` moves things, per execution, until `clean --purge`."""

@@ -114,3 +114,20 @@ def test_yes_and_no_are_booleans_only_where_a_boolean_stands(
     assert invalid.returncode != 0 and "Traceback" not in invalid.stderr + invalid.stdout
     assert "words.yaml:10:" in invalid.stdout + invalid.stderr
     assert "steps.later.enabled should be true or false, not 'y'" in invalid.stdout + invalid.stderr
+
+
+@pytest.mark.local_only("a server makes its home when it starts")
+def test_read_only_commands_in_a_folder_without_state_create_none(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    for command in (["list"], ["list", "--json"], ["pipelines", "list"]):
+        listed = shipyard(*command)
+        assert listed.returncode == 0, listed.stderr
+    assert json.loads(shipyard("list", "--json").stdout) == []
+    for command in (["status"], ["status", "--json"], ["status", "exec_x"], ["ps"]):
+        refused = shipyard(*command)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert not home.exists(), f"a read-only command created {sorted(home.rglob('*'))}"
+    said = shipyard("status").stderr
+    assert f"there are no executions yet in {home}" in said, said

@@ -63,6 +63,8 @@ class PipelineOperations:
         return _info(self.store, stored, loaded)
 
     def pipeline_list(self: Core) -> list[PipelineInfo]:
+        if not self._has_state():  # nothing registered, and nothing created to say so
+            return []
         return [_info(self.store, stored) for stored in self.store.pipeline_list()]
 
     def pipeline_show(self: Core, name: str) -> PipelineInfo:

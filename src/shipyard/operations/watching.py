@@ -52,6 +52,8 @@ class WatchOperations:
     def list_executions(
         self: Core, *, active_only: bool = False, name: str | None = None, limit: int = 50
     ) -> list[ExecutionSummary]:
+        if not self._has_state():
+            return []
         for summary in self.store.list_executions(active_only=True, limit=limit):
             self._reconcile(summary.id)
         return self.store.list_executions(active_only=active_only, name=name, limit=limit)
@@ -64,14 +66,18 @@ def execution_id_of(ops: Core, given: str | None) -> str:
     """The execution ``given`` names: an execution id; else a registered pipeline's name, for
     its latest execution; None, the latest execution of all. Every operation that takes an
     execution id comes through here (by :meth:`status`), so each front end takes names alike."""
-    store = ops.store
     if given is None:
-        latest = store.latest_execution_id()
+        latest = ops.store.latest_execution_id() if ops._has_state() else None
         if latest is None:
             raise ExecutionNotFound(
-                "there are no executions yet", hint="start one with `shipyard run FILE`"
+                f"there are no executions yet in {ops.workspace.home}",
+                hint="start one with `shipyard run FILE`, or point SHIPYARD_HOME (--home) at "
+                "the folder that holds them",
             )
         return latest
+    if not ops._has_state():
+        raise not_found(ops, given)
+    store = ops.store
     if store.execution_state(given) is not None:
         return given
     latest = store.pipeline_latest_execution(given)
@@ -82,7 +88,7 @@ def execution_id_of(ops: Core, given: str | None) -> str:
 
 def not_found(ops: Core, given: str) -> ExecutionNotFound:
     """Neither an execution nor a pipeline that has run: both are named, with where to look."""
-    if ops.store.pipeline_get(given) is not None:
+    if ops._has_state() and ops.store.pipeline_get(given) is not None:
         return ExecutionNotFound(
             f"pipeline '{given}' has not run yet: it has no latest execution",
             hint=f"start it with `shipyard run {given}`",
