@@ -10,6 +10,7 @@ from tests.serving import served
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "docs" / "api" / "openapi.json"
+OPENAPI_COORDINATOR = REPO / "docs" / "api" / "openapi-coordinator.json"
 
 
 def test_the_exported_openapi_document_is_the_apps(shipyard: Shipyard) -> None:
@@ -21,6 +22,21 @@ def test_the_exported_openapi_document_is_the_apps(shipyard: Shipyard) -> None:
     )
     document = json.loads(printed.stdout)
     assert "/api/v1/ops/run" in document["paths"] and "/health" in document["paths"]
+
+
+def test_the_exported_coordinator_document_is_the_apps(shipyard: Shipyard) -> None:
+    # serve --db's document: the same app with the coordinator's routes; no database is asked
+    # (nothing listens on port 9), so regenerating it needs no PostgreSQL.
+    printed = shipyard("serve", "--openapi", "--db", "postgresql://nobody@127.0.0.1:9/none")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == OPENAPI_COORDINATOR.read_text(), (
+        "docs/api/openapi-coordinator.json drifted from the app; regenerate it with: "
+        ".venv/bin/shipyard serve --openapi --db postgresql:// "
+        "> docs/api/openapi-coordinator.json"
+    )
+    paths = json.loads(printed.stdout)["paths"]
+    assert "/api/v1/tasks/query" in paths and "/api/v1/login" in paths
+    assert "/api/v1/workers/fetch" in paths and "/api/v1/ops/run" in paths
 
 
 def test_serve_refuses_what_cannot_work(shipyard: Shipyard, tmp_path: Path) -> None:

@@ -256,6 +256,22 @@ def routers(settings: "Settings", registry: "CollectorRegistry | None" = None) -
     return [_router(coordinator)]
 
 
+def document_routers(settings: "Settings") -> list[APIRouter]:
+    """The same routers over a database that is never asked and a throwaway signing key: the
+    OpenAPI document (``shipyard serve --openapi --db …``) depends on neither, and printing it
+    must not need a running PostgreSQL nor touch one."""
+    from sqlalchemy import create_engine
+
+    from shipyard.coordinator.migrate import sqlalchemy_url
+    from shipyard.coordinator.tokens import generate_key_pair
+
+    url = settings.db or "postgresql://"
+    engine = create_engine(sqlalchemy_url(url))  # lazy: no connection until a query
+    auth = Auth(engine, *generate_key_pair())
+    storage = Path(settings.home or ".") / ARTIFACT_FOLDER
+    return [_router(Coordinator(url=url, engine=engine, auth=auth, storage=storage))]
+
+
 def start(settings: "Settings") -> Coordinator:
     from sqlalchemy import create_engine
 
@@ -488,6 +504,12 @@ def _filter(coordinator: Coordinator, user: User, body: Query) -> TaskFilter:
 def _user_ids(coordinator: Coordinator, names: list[str]) -> list[int]:
     from sqlalchemy import bindparam, text
 
+    # A name with a NUL is no user's (names are checked when made) and PostgreSQL's text cannot
+    # even be compared with one; no name left: no task. (An empty expanding IN is typed INTEGER
+    # by SQLAlchemy, an error against a text column.) Both were 500s, found by schemathesis.
+    names = [name for name in names if "\x00" not in name]
+    if not names:
+        return []
     with coordinator.engine.connect() as connection:
         return [
             int(found)

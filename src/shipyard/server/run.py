@@ -3,6 +3,7 @@ one line saying where it listens and where its token is, then uvicorn until Ctrl
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
 from pathlib import Path
@@ -53,7 +54,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def openapi_document(settings: Settings) -> str:
-    """The OpenAPI document of the app, as ``docs/api/openapi.json`` holds it."""
+    """The OpenAPI document of the app, as ``docs/api/openapi.json`` holds it; with
+    ``settings.db``, of the coordinator's app (``serve --db``), as
+    ``docs/api/openapi-coordinator.json`` holds it — the database is not asked."""
     import json
     import tempfile
 
@@ -62,8 +65,11 @@ def openapi_document(settings: Settings) -> str:
     # A throwaway home and token: the document does not depend on either, and printing it
     # must not create a home (or a token) where the command was run.
     with tempfile.TemporaryDirectory() as scratch:
-        app = create_app(
-            Settings(home=Path(scratch), coordinator=settings.coordinator, db=settings.db),
-            token="x" * 32,
-        )
+        app = create_app(Settings(home=Path(scratch)), token="x" * 32)
+        if settings.db is not None:
+            from shipyard.coordinator.routes import document_routers
+
+            # The routes serve --db mounts, over a database never connected to.
+            for router in document_routers(dataclasses.replace(settings, home=Path(scratch))):
+                app.include_router(router)
         return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
