@@ -265,6 +265,8 @@ def test_a_restarted_service_has_no_end_and_a_stopped_one_no_pid(
     stopped = ops.service_stop(status.id, "web")
     assert stopped.state == S.STOPPED and stopped.pid is None, stopped
     assert old is not None and not pid_alive(old)
+    again = ops.service_start(status.id, "web")
+    assert again.state == S.RUNNING and (again.ended_at, again.reason) == (None, None), again
     ops.stop(status.id, grace=0)
     assert [unit.pid for unit in ops.status(status.id).units] == [None, None]
 
