@@ -44,6 +44,8 @@ GROUP = "demo"
 STALL = 120.0
 #: A worker asked to leave finishes its task first; past this (seconds) it is killed.
 LEAVE_GRACE = 30.0
+#: The states a task ends in.
+ENDED = ("succeeded", "failed", "cancelled")
 #: The task each of the N runs: argv, no shell of ours; N reaches it in the environment.
 TASK = ["sh", "-c", 'echo "task $N: $N squared is $((N * N))"']
 
@@ -205,15 +207,21 @@ class Demo:
         """Progress until every task ended; the time it took from the submit (seconds)."""
         self.stage.begin(f"{self.workers} workers run them")
         began = last_change = time.monotonic()
+        shown = 0.0
         ended = -1
+        # On a terminal one line redrawn at each change; elsewhere (a log, make's output) a
+        # line every 2 s at most.
+        every = 0.0 if sys.stdout.isatty() else 2.0
         while ended < total:
             self.check_alive()
-            counts = client.counts(GROUP)
+            counts = _snapshot(client, total)
             now = time.monotonic()
-            if counts["succeeded"] + counts["failed"] + counts["cancelled"] != ended:
-                ended = counts["succeeded"] + counts["failed"] + counts["cancelled"]
+            if sum(counts[state] for state in ENDED) != ended:
+                ended = sum(counts[state] for state in ENDED)
                 last_change = now
-                _progress(counts, total, now - began)
+                if now - shown >= every or ended == total:
+                    shown = now
+                    _progress(counts, total, now - began)
             elif now - last_change > STALL:
                 raise ShipyardError(
                     f"no task ended in {STALL:.0f} s ({counts})",
@@ -243,8 +251,17 @@ class Demo:
         self.stage.done()
 
 
+def _snapshot(client: CoordinatorClient, total: int) -> dict[str, int]:
+    """Tasks by state. One count per state, so not one instant: the ended ones are counted
+    first, then the running ones, and queued is what is left — so the figures add up to
+    ``total`` (counting queued too would count a task that moved meanwhile twice)."""
+    counts = {state: client.count(GROUP, [state]) for state in (*ENDED, "running")}
+    counts["queued"] = max(0, total - sum(counts.values()))
+    return counts
+
+
 def _progress(counts: dict[str, int], total: int, seconds: float) -> None:
-    ended = counts["succeeded"] + counts["failed"] + counts["cancelled"]
+    ended = sum(counts[state] for state in ENDED)
     width = 30
     bar = "#" * (width * ended // max(total, 1))
     line = (f"      [{bar:<{width}}] {ended}/{total} ended ({counts['succeeded']} succeeded, "

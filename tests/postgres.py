@@ -1,31 +1,30 @@
 """A throwaway PostgreSQL cluster for the tests that need one (the coordinator, issue 13).
 
-Made with the server's own tools — ``initdb`` then ``pg_ctl start`` — in a temporary folder, on
-a free port of 127.0.0.1 (and a Unix socket in that folder), once per test session; each test
-gets a database of its own. ``initdb`` refuses to run as root, so as root the cluster belongs to
-the ``postgres`` system user (``runuser``). No binaries: the test is skipped locally and fails
-under ``CI=true`` (:func:`tests.conftest.missing_component`); ``scripts/setup.sh`` installs them.
+Made by :mod:`shipyard.coordinator.throwaway` — ``initdb`` then ``pg_ctl start`` — in a
+temporary folder, on a free port of 127.0.0.1 (and a Unix socket in that folder), once per test
+session; each test gets a database of its own. ``initdb`` refuses to run as root, so as root the
+cluster belongs to the ``postgres`` system user (``runuser``). The cluster demo
+(scripts/cluster_demo.py) makes its own the same way. No binaries: the test is skipped locally
+and fails under ``CI=true`` (:func:`tests.conftest.missing_component`); ``scripts/setup.sh``
+installs them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import itertools
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from shipyard.coordinator import throwaway
 from tests.conftest import missing_component
 
-SUPERUSER = "shipyard"
+SUPERUSER = throwaway.SUPERUSER
 
 
 @dataclass(frozen=True)
@@ -47,52 +46,31 @@ class Cluster:
 
 
 def _binary(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
-    if not found[-1]:
-        missing_component(f"PostgreSQL's {name} is not installed (apt-get install postgresql)")
-    return found[-1]
-
-
-def _owner_prefix() -> list[str]:
-    """Run as ``postgres`` when we are root (initdb refuses root)."""
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    try:
+        return throwaway.binary(name)
+    except throwaway.PostgresMissing as missing:
+        missing_component(f"{missing.message} (apt-get install postgresql)")
+        raise  # not reached: missing_component skips, or fails the test
 
 
 def _as_owner(command: list[str], folder: Path) -> str:
+    """As :func:`throwaway.run_as_owner`, but a refusal is a RuntimeError (the fixtures
+    suppress it where a failed clean-up must not fail the test)."""
     done = subprocess.run(
-        [*_owner_prefix(), *command], capture_output=True, text=True, cwd=folder, check=False
-    )
+        [*throwaway.owner_prefix(), *command],
+        capture_output=True, text=True, cwd=folder, check=False,
+    )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def throwaway_cluster() -> Iterator[Cluster]:
     """A running cluster, stopped and removed on exit."""
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    folder = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    data = folder / "data"
-    port = _free_port()
-    try:
-        _as_owner([initdb, "-D", str(data), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8",
-                   "--no-sync"], folder)  # fmt: skip
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        _as_owner([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w",
-                   "start"], folder)  # fmt: skip
-        yield Cluster("127.0.0.1", port, folder)
-    finally:
-        with contextlib.suppress(RuntimeError):
-            _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    _binary("initdb")  # skipped (failed under CI=true) when PostgreSQL is not installed
+    with throwaway.throwaway_cluster() as made:
+        yield Cluster(made.host, made.port, made.folder)
 
 
 _databases = itertools.count(1)
