@@ -48,6 +48,7 @@ class ValidationReport:
     steps: int = 0
     parameters: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    services: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,3 +131,31 @@ def test_read_only_commands_in_a_folder_without_state_create_none(
     assert not home.exists(), f"a read-only command created {sorted(home.rglob('*'))}"
     said = shipyard("status").stderr
     assert f"there are no executions yet in {home}" in said, said
+
+
+FLEET = """\
+name: fleet
+services:
+  db: {run: "exec sleep 30", shell: true}
+  web: {run: "exec sleep 30", shell: true, depends_on: {db: started}}
+"""
+
+
+def test_a_services_only_spec_is_validated_planned_and_refused_by_run_as_a_fleet(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    (tmp_path / "fleet.yaml").write_text(FLEET)
+    valid = shipyard("validate", "fleet.yaml")
+    assert valid.returncode == 0, valid.stderr
+    assert "'fleet' is valid (2 services)" in valid.stdout, valid.stdout
+    planned = shipyard("plan", "fleet.yaml")
+    assert planned.returncode == 0, planned.stderr
+    assert "deployment: 2 start stages (db → web)" in planned.stdout, planned.stdout
+    assert "max_parallel" not in planned.stdout and "failure_strategy" not in planned.stdout
+    # -d: were it not refused, the run would return at once (in the foreground it would run
+    # until stopped, the very thing refused).
+    refused = shipyard("run", "fleet.yaml", "--detach")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "fleet.yaml has only services" in refused.stderr
+    assert "hint: bring the fleet up with: shipyard up fleet.yaml" in refused.stderr
+    assert json.loads(shipyard("list", "--json").stdout) == []  # nothing was started

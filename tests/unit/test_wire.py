@@ -123,6 +123,7 @@ RESULTS: dict[Any, Any] = {
         steps=2,
         parameters=["a"],
         problems=[Problem("bad", file="spec.yaml", line=3, column=5, hint="fix it")],
+        services=1,
     ),
     Plan: every_field_set(),
     dict[str, int]: {"web": 8100, "db": 8101},

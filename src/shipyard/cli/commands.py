@@ -146,6 +146,7 @@ def run(
         return
     params = _params(param)
     every = _duration("--checkpoint-every", checkpoint_every) if checkpoint_every else None
+    _refuse_a_fleet(ops.plan(spec, params, mode=run_mode, max_parallel=max_parallel), spec)
 
     def start(background: bool, hold: bool) -> "ExecutionStatus":
         return ops.run(
@@ -160,6 +161,17 @@ def run(
         )
 
     _execute(ops, home, start, mode=run_mode, detach=detach, quiet=quiet, as_json=as_json)
+
+
+def _refuse_a_fleet(plan: "Plan", spec: Path) -> None:
+    """`run` waits for steps to finish; a spec with only services has none, and would run
+    (silently, off a terminal) until stopped: `up` is the command for it (docs/cli.md)."""
+    if plan.kind == "fleet":
+        raise ShipyardError(
+            f"{spec} has only services: run waits for steps to finish, and it has none",
+            hint=f"bring the fleet up with: shipyard up {spec} (-d to return once it is "
+            "healthy; shipyard down stops it)",
+        )
 
 
 @app.command()

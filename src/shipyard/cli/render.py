@@ -45,15 +45,15 @@ def state_text(state: UnitState | ExecutionState | str) -> Text:
 
 
 def validation(report: ValidationReport) -> Text:
+    from shipyard.wording import counted, counted_list
+
     if report.valid:
-        params = f", {len(report.parameters)} parameters" if report.parameters else ""
-        return Text.assemble(
-            ("✓ ", "green"),
-            f"{report.path}: '{report.name}' is valid ({report.steps} steps{params})",
-        )
+        # Only what the spec has: a fleet is "(2 services)", never "(0 steps)".
+        parts = {"step": report.steps, "service": report.services}
+        what = counted_list(parts | {"parameter": len(report.parameters)})
+        return Text.assemble(("✓ ", "green"), f"{report.path}: '{report.name}' is valid ({what})")
     text = Text()
-    count = len(report.problems)
-    text.append(f"✗ {report.path}: {count} problem{'s' if count != 1 else ''}\n", "bold red")
+    text.append(f"✗ {report.path}: {counted(len(report.problems), 'problem')}\n", "bold red")
     for problem in report.problems:
         where = f"{problem.file}:{problem.line}:{problem.column}: " if problem.line else ""
         text.append(f"  {where}", "bold")
@@ -65,7 +65,12 @@ def validation(report: ValidationReport) -> Text:
 
 
 def plan_table(plan: Plan) -> Table:
-    title = f"plan: {plan.name} — {len(plan.steps)} steps in {len(plan.stages)} stages"
+    from shipyard.wording import counted
+
+    title = (
+        f"plan: {plan.name} — {counted(len(plan.steps), 'step')} "
+        f"in {counted(len(plan.stages), 'stage')}"
+    )
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column("stage", justify="right")
     table.add_column("step")
@@ -136,14 +141,29 @@ def _health(service: PlannedService) -> str:
     return "a2a card" if health.a2a else "tcp"
 
 
+def deployment(plan: Plan) -> str:
+    """How the fleet starts: "2 start stages (db → api, web)"."""
+    from shipyard.wording import counted
+
+    order = " → ".join(", ".join(stage) for stage in plan.service_stages)
+    return f"{counted(len(plan.service_stages), 'start stage')} ({order})"
+
+
 def plan_footer(plan: Plan) -> Text:
+    from shipyard.wording import counted
+
     text = Text()
     params = ", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"
     text.append(f"parameters: {params}\n")
-    text.append(
-        f"mode: {plan.mode}   max_parallel: {plan.max_parallel}   "
-        f"failure_strategy: {plan.failure_strategy}\n"
-    )
+    if plan.steps or not plan.services:
+        text.append(
+            f"mode: {plan.mode}   max_parallel: {plan.max_parallel}   "
+            f"failure_strategy: {plan.failure_strategy}\n"
+        )
+    if plan.services:
+        # A fleet's settings, not the steps' (max_parallel and failure_strategy do not apply).
+        lead = "services" if plan.steps else f"mode: {plan.mode}   deployment"
+        text.append(f"{lead}: {deployment(plan)}   on_service_failure: {plan.on_service_failure}\n")
     if not plan.steps:
         text.rstrip()
         return text

@@ -224,6 +224,7 @@ def validate(spec_path: str | Path, spec_text: str | None = None) -> ValidationR
         name=loaded.spec.name,
         steps=len(loaded.spec.steps),
         parameters=list(loaded.spec.parameters),
+        services=len(loaded.spec.services),
     )
 
 
