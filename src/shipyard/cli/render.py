@@ -175,7 +175,8 @@ def plan_footer(plan: Plan) -> Text:
         )
     else:
         text.append(
-            f"critical path: {path} ({len(plan.critical_path)} steps; no earlier runs to time it)"
+            f"critical path: {path} ({counted(len(plan.critical_path), 'step')}; "
+            "no earlier runs to time it)"
         )
     for label, commands in (("prepare", plan.prepare), ("cleanup", plan.cleanup)):
         for command in commands:
