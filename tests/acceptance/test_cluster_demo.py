@@ -10,24 +10,41 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.postgres import _binary
 
-pytestmark = pytest.mark.local_only("starts a cluster of its own, not through the local server")
+pytestmark = [
+    pytest.mark.local_only("starts a cluster of its own, not through the local server"),
+    pytest.mark.slow,  # ~25 s each here: PostgreSQL, a server and two workers start and stop
+    pytest.mark.timeout(300),
+]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster_demo.py"
 
 
-def _demo(*args: str) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _demo(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """The demo running; interrupted (its own clean-up) if the test ends before it does."""
     _binary("initdb")  # skipped (or failed under CI=true) without PostgreSQL
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
-    return subprocess.Popen(
+    demo = subprocess.Popen(
         [sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=env | {"NO_COLOR": "1"}, start_new_session=True,
     )  # fmt: skip
+    try:
+        yield demo
+    finally:
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
 
 
 def _folders(output: str) -> list[str]:
@@ -64,8 +81,8 @@ def _assert_nothing_left(output: str) -> None:
 
 
 def test_the_demo_runs_its_tasks_shows_results_and_leaves_nothing() -> None:
-    demo = _demo("--tasks", "30")
-    out, err = demo.communicate(timeout=300)
+    with _demo("--tasks", "30") as demo:
+        out, err = demo.communicate(timeout=240)
     assert demo.returncode == 0, f"{out}\n{err}"
     assert "by state: 30 succeeded" in out
     shown = re.findall(r"succeeded, exit 0, worker \w+: task (\d+): \1 squared is (\d+)", out)
@@ -77,17 +94,17 @@ def test_the_demo_runs_its_tasks_shows_results_and_leaves_nothing() -> None:
 
 
 def test_ctrl_c_stops_and_removes_everything() -> None:
-    demo = _demo("--tasks", "5000")
-    assert demo.stdout is not None
-    seen = ""
-    for line in demo.stdout:
-        seen += line
-        if line.startswith("[6/7]"):  # the workers run the tasks: every part is up
-            break
-    else:
-        raise AssertionError(f"the demo ended before its tasks ran:\n{seen}")
-    demo.send_signal(signal.SIGINT)
-    out, err = demo.communicate(timeout=120)
+    with _demo("--tasks", "5000") as demo:
+        assert demo.stdout is not None
+        seen = ""
+        for line in demo.stdout:
+            seen += line
+            if line.startswith("[6/7]"):  # the workers run the tasks: every part is up
+                break
+        else:
+            raise AssertionError(f"the demo ended before its tasks ran:\n{seen}")
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=120)
     seen += out
     assert demo.returncode == 130, f"{seen}\n{err}"
     assert "interrupted: everything started was stopped and removed" in seen
