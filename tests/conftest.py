@@ -36,6 +36,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith("SHIPYARD_") and name not in _TEST_MODES:
             monkeypatch.delenv(name)
+    # Each test's own registry of supervisors (shipyard.supervisors): `ps --all` in one test
+    # must not list another's, nor the user's own.
+    monkeypatch.setenv("SHIPYARD_SUPERVISORS_DIR", str(tmp_path / "supervisors"))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 

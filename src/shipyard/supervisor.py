@@ -93,10 +93,62 @@ def drive(
 
     async def run() -> None:
         async with serve(run_dir.control, dispatcher(executor)):
-            with _stop_on_signals(executor, store, execution_id):
+            with _stop_on_signals(executor, store, execution_id), _watching(run_dir, executor):
                 await executor.run()
 
-    asyncio.run(run())
+    from shipyard import supervisors
+
+    # Found by `shipyard ps --all` while it runs, wherever its folder is (or was).
+    entry = supervisors.register(
+        execution_id, run_dir.root.parent.parent, run_dir.root, run_dir.control
+    )
+    try:
+        asyncio.run(run())
+    finally:
+        supervisors.unregister(entry)
+
+
+#: How often a running execution looks whether its run folder is still there (one stat).
+FOLDER_CHECK_INTERVAL = 1.0
+
+
+def folder_gone(before: tuple[int, int], now: tuple[int, int] | None) -> bool:
+    """Whether the run folder (its device and inode when the run began) is gone: missing, or
+    another folder made in its place (a deleted working folder, checked out again)."""
+    return now is None or now != before
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+@contextlib.contextmanager
+def _watching(run_dir: RunDir, executor: Controllable) -> Iterator[None]:
+    """While the block runs, stop the execution if its run folder is deleted: its control
+    socket, logs and state went with it, so nobody could reach, watch or stop it any more."""
+    before = _identity(run_dir.root)
+    if before is None:
+        yield
+        return
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(FOLDER_CHECK_INTERVAL)
+            if folder_gone(before, _identity(run_dir.root)):
+                executor.request_stop(
+                    f"its run folder {run_dir.root} was deleted: nothing could reach it"
+                )
+                return
+
+    task = asyncio.get_running_loop().create_task(watch(), name="shipyard-folder-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 @contextlib.contextmanager

@@ -269,9 +269,42 @@ def ps(
     ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            "-a",
+            help="Every live supervisor of yours on this machine, whatever its folder "
+            "(its execution, pid, home; whether its folder still exists).",
+        ),
+    ] = False,
 ) -> None:
     """A fleet's services: state, health, pid, port, url, restarts, uptime, cpu, rss."""
+    if every:
+        _show_supervisors(execution_id, as_json=as_json)
+        return
     show_services(execution_id, home=home, as_json=as_json)
+
+
+def _show_supervisors(execution_id: str | None, *, as_json: bool) -> None:
+    """`ps --all`: this machine's registry of this user's supervisors (shipyard.supervisors),
+    not one home's store: what it finds may run in any folder, or in one since deleted."""
+    from shipyard import supervisors
+
+    if execution_id is not None:
+        raise ShipyardError(
+            "ps --all lists every supervisor; it takes no execution id",
+            hint=f"shipyard ps {execution_id} (with --home) shows one fleet",
+        )
+    found = supervisors.live()
+    if as_json:
+        _dump(found)
+        return
+    if not found:
+        sys.stdout.write("no supervisor of yours is running on this machine\n")
+    for entry in found:
+        where = entry.home if entry.folder_exists else f"{entry.home} (its folder was deleted)"
+        sys.stdout.write(f"{entry.execution_id}  pid {entry.pid}  {where}\n")
 
 
 @app.command()
