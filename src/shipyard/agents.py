@@ -21,6 +21,7 @@ from shipyard.errors import ShipyardError, SpecError
 from shipyard.spec.models import NAME_PATTERN, ServiceSpec
 from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import YamlProblems, read_yaml
+from shipyard.wording import counted
 
 FILES = ("agent.toml", "agent.json", "agent.yaml", "agent.yml")
 
@@ -112,7 +113,7 @@ def fleet_spec(root: Path, agents: list[DiscoveredAgent], *, max_agents: int | N
         )
     if max_agents is not None and len(valid) > max_agents:
         raise ShipyardError(
-            f"{root} holds {len(valid)} agents, more than max_agents ({max_agents})",
+            f"{root} holds {counted(len(valid), 'agent')}, more than max_agents ({max_agents})",
             hint="raise --max-agents or deploy fewer agents",
         )
     names = [agent.name for agent in valid]

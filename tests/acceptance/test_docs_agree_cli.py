@@ -159,3 +159,15 @@ def test_a_services_only_spec_is_validated_planned_and_refused_by_run_as_a_fleet
     assert "fleet.yaml has only services" in refused.stderr
     assert "hint: bring the fleet up with: shipyard up fleet.yaml" in refused.stderr
     assert json.loads(shipyard("list", "--json").stdout) == []  # nothing was started
+
+
+def test_status_gives_cpu_time_and_cpu_peak_each_in_a_column_of_its_own(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    (tmp_path / "two.yaml").write_text(TWO_STEPS)
+    ran = shipyard("run", "two.yaml", "-q")
+    assert ran.returncode == 0, ran.stderr
+    shown = shipyard("status").stdout
+    header = next(line for line in shown.splitlines() if "unit" in line and "state" in line)
+    assert "cpu time" in header and "cpu peak" in header, header
+    assert "s cpu" not in shown and "% peak" not in shown, shown  # one measure per column

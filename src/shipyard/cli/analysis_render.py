@@ -15,6 +15,7 @@ from rich.text import Text
 from shipyard.analysis import AnalysisReport, MonitorSnapshot, PipelineHistory
 from shipyard.cli.render import state_text, status_header
 from shipyard.spec.quantities import format_duration, format_size
+from shipyard.wording import counted
 
 BARS = "▁▂▃▄▅▆▇█"
 #: The snapshots a sparkline spans (the newest ones).
@@ -132,7 +133,7 @@ def _seconds(value: float | None) -> str:
 def history_view(history: PipelineHistory) -> Group:
     head = Text()
     head.append(f"{history.name}", style="bold")
-    head.append(f"   {len(history.executions)} executions ({history.basis})")
+    head.append(f"   {counted(len(history.executions), 'execution')} ({history.basis})")
     if history.success_rate is not None:
         head.append(f"\nsuccess rate: {history.success_rate:.0%}")
     stats = history.durations

@@ -814,11 +814,11 @@ def stop(
     ops = _ops(home)
     impact = ops.stop_impact(execution_id)
     if not as_json:
+        from shipyard.cli.sentences import stop_impact
+
         cut = "killed now" if force else f"stopped if not done within {grace}"
-        sys.stdout.write(
-            f"{impact.execution_id}: running {', '.join(impact.running) or 'nothing'} ({cut}); "
-            f"never started: {', '.join(impact.never_start) or 'nothing'}\n"
-        )
+        line = stop_impact(impact.execution_id, impact.running, impact.never_start, cut)
+        sys.stdout.write(line + "\n")
     if not yes and not as_json:
         if not sys.stdin.isatty():
             raise ShipyardError("stop needs confirmation", hint="add --yes to stop without asking")
@@ -918,18 +918,19 @@ def _clean_undo(ops: "Operations", execution_id: str, *, as_json: bool) -> None:
     if as_json:
         _dump(restored)
         return
-    what = " and its records" if restored.records else ""
-    sys.stdout.write(
-        f"{restored.execution_id}: {len(restored.paths)} files{what} put back "
-        f"({format_size(restored.bytes)})\n"
-    )
+    from shipyard.cli.sentences import put_back
+
+    size = format_size(restored.bytes)
+    line = put_back(restored.execution_id, len(restored.paths), bool(restored.records), size)
+    sys.stdout.write(line + "\n")
 
 
 def _print_clean_report(report: "CleanReport") -> None:
+    from shipyard.cli.sentences import cleaned
     from shipyard.spec.quantities import format_size
 
     for run in report.runs:
-        sys.stdout.write(f"{run.execution_id}: {len(run.paths)} items, {format_size(run.bytes)}\n")
+        sys.stdout.write(cleaned(run.execution_id, len(run.paths), format_size(run.bytes)) + "\n")
         for path in run.paths[:20]:
             sys.stdout.write(f"  {path}\n")
         if len(run.paths) > 20:
@@ -969,7 +970,9 @@ def checkpoint_create(
         _dump(taken)
         return
     files = sum(len(paths) for paths in taken.files.values())
-    sys.stdout.write(f"{taken.id}: {files} files, {format_size(taken.bytes)}\n")
+    from shipyard.cli.sentences import checkpoint_taken
+
+    sys.stdout.write(checkpoint_taken(taken.id, files, format_size(taken.bytes)) + "\n")
 
 
 @checkpoint_app.command("list")

@@ -197,14 +197,16 @@ def _elapsed(unit: UnitStatus | ExecutionSummary | ExecutionStatus, now: datetim
     return format_duration((end - unit.started_at).total_seconds())
 
 
-def _resources(usage: ResourceUsage) -> tuple[str, str]:
-    cpu = "—"
-    if usage.cpu_percent_peak is not None:
-        cpu = f"{usage.cpu_percent_peak:.0f}% peak"
-    elif usage.cpu_seconds:
-        cpu = f"{usage.cpu_seconds:.2f}s cpu"
-    rss = format_size(usage.rss_peak_bytes) if usage.rss_peak_bytes else "—"
-    return cpu, rss
+def cpu_cells(usage: ResourceUsage) -> tuple[str, str]:
+    """The CPU time and the sampled peak, each in a column of its own: one column that showed
+    either ("0.00s cpu" here, "26% peak" there) compared nothing row to row."""
+    seconds = "—" if usage.cpu_seconds is None else f"{usage.cpu_seconds:.2f}s"
+    peak = "—" if usage.cpu_percent_peak is None else f"{usage.cpu_percent_peak:.0f}%"
+    return seconds, peak
+
+
+def _rss(usage: ResourceUsage) -> str:
+    return format_size(usage.rss_peak_bytes) if usage.rss_peak_bytes else "—"
 
 
 #: Above this many units, ``status`` lists only those that are not plainly done.
@@ -229,19 +231,21 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
     table.add_column("attempts", justify="right")
     table.add_column("exit", justify="right")
     table.add_column("time", justify="right")
-    table.add_column("cpu", justify="right")
+    table.add_column("cpu time", justify="right")
+    table.add_column("cpu peak", justify="right")
     table.add_column("peak rss", justify="right")
     table.add_column("note", overflow="fold")
     for unit in units:
-        cpu, rss = _resources(unit.resources)
+        cpu_time, cpu_peak = cpu_cells(unit.resources)
         table.add_row(
             unit.name,
             state_text(unit.state),
             str(unit.attempts or "—"),
             "—" if unit.exit_code is None else str(unit.exit_code),
             _elapsed(unit, now),
-            cpu,
-            rss,
+            cpu_time,
+            cpu_peak,
+            _rss(unit.resources),
             unit_note(unit),
         )
     return table
@@ -298,6 +302,8 @@ def figure(value: float) -> str:
 
 
 def status_header(status: ExecutionStatus) -> Text:
+    from shipyard.wording import counted
+
     now = datetime.now(UTC)
     text = Text()
     text.append(f"{status.id}  ", style="bold")
@@ -312,7 +318,7 @@ def status_header(status: ExecutionStatus) -> Text:
             text.append(f", {done}/{len(steps)} steps done")
         text.append(f"   up {_elapsed(status, now)}\n")
     elif services and not steps:
-        text.append(f"   {len(services)} services   was up {_elapsed(status, now)}\n")
+        text.append(f"   {counted(len(services), 'service')}   was up {_elapsed(status, now)}\n")
     else:
         text.append(
             f"   {status.progress.done}/{status.progress.total} units "
@@ -417,11 +423,12 @@ def services_table(status: ExecutionStatus) -> Table:
         table.add_column(
             column, justify="right" if column in ("pid", "port", "restarts") else "left"
         )
-    table.add_column("cpu", justify="right")
+    table.add_column("cpu peak", justify="right")  # a percentage only, in every row
     table.add_column("rss", justify="right")
     table.add_column("last probe", overflow="fold")
     for unit in status.units:
-        cpu, rss = _resources(unit.resources)
+        cpu = cpu_cells(unit.resources)[1]
+        rss = _rss(unit.resources)
         running = unit.state == UnitState.RUNNING
         table.add_row(
             unit.name,

@@ -24,6 +24,7 @@ from shipyard.cli.front import console, error_console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
 from shipyard.errors import ShipyardError
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.api import Operations
@@ -217,7 +218,7 @@ def _started(report: "SweepReport", *, as_json: bool) -> None:
         _dump(report)
         return
     sys.stdout.write(
-        f"{report.id} started in the background ({len(report.points)} points)\n"
+        f"{report.id} started in the background ({counted(len(report.points), 'point')})\n"
         f"  shipyard sweep status {report.id}\n  shipyard sweep stop {report.id}\n"
     )
 

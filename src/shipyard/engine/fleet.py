@@ -25,7 +25,7 @@ from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.health import Listener, ProbeResult, probe
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.recorder import Observer, Recorder
-from shipyard.engine.restarts import RestartDecision, decide_restart
+from shipyard.engine.restarts import RestartDecision, decide_restart, used_up
 from shipyard.engine.runners.base import (
     ExitStatus,
     Handle,
@@ -669,8 +669,8 @@ class FleetExecutor:
         service.streak = decision.streak
         policy = service.planned.restart
         if decision.gave_up:
-            used_up = f"{policy.max_restarts} restarts used up (last: {why or 'exited'})"
-            self._give_up(service, "; ".join([used_up, *self._port_trouble(service)]))
+            reason = used_up(policy.max_restarts, why)
+            self._give_up(service, "; ".join([reason, *self._port_trouble(service)]))
             self.recorder.event("service_failed", service.name, reason=service.failed)
             if self.plan.on_service_failure == "stop-all":
                 self._fail(f"service '{service.name}' failed ({service.failed})")

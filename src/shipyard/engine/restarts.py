@@ -72,3 +72,10 @@ def decide_restart(
     base = max(policy.backoff, MIN_RESTART_DELAY)
     delay = retry_delay(streak, base=base, cap=max(policy.max_backoff, base), uniform=uniform)
     return RestartDecision(delay=max(delay, base), streak=streak)
+
+
+def used_up(max_restarts: int, why: str | None) -> str:
+    """The reason a service that gave up shows: "1 restart used up (last: exited with code 3)"."""
+    from shipyard.wording import counted
+
+    return f"{counted(max_restarts, 'restart')} used up (last: {why or 'exited'})"

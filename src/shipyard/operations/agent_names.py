@@ -29,6 +29,7 @@ from shipyard.api import AgentInfo
 from shipyard.errors import ShipyardError
 from shipyard.models import ExecutionState, ExecutionStatus, UnitState, UnitStatus
 from shipyard.operations.core import Core
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.agents import DiscoveredAgent
@@ -311,7 +312,8 @@ def _refuse_over_limit(root: Path, where: dict[str, _Running], max_agents: int |
     live = sorted(name for name, running in where.items() if _runs(running))
     if len(live) >= max_agents:
         raise AgentConflict(
-            f"max_agents is {max_agents} and {len(live)} agents of {root} run already: "
+            f"max_agents is {max_agents} and {counted(len(live), 'agent')} of {root} "
+            f"{'runs' if len(live) == 1 else 'run'} already: "
             f"{', '.join(live)}",
             hint=f"undeploy one first (shipyard agents undeploy {root} NAME) or raise --max-agents",
         )
