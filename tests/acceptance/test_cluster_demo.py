@@ -70,19 +70,21 @@ def _left_behind(folders: list[str]) -> list[str]:
     return left
 
 
-def _assert_nothing_left(output: str) -> None:
+def _sweep(output: str) -> tuple[list[str], list[str]]:
+    """What the demo left behind: processes (killed here, so that a failing test leaves
+    nothing to the next) and folders. Called before any other check of a test."""
     folders = _folders(output)
     left = _left_behind(folders)
-    for found in left:  # a failing demo's leftovers are not left to the next test
+    for found in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(found.split(":")[0]), signal.SIGKILL)
-    assert left == [], "processes left behind"
-    assert [f for f in folders if Path(f).exists()] == [], "folders left behind"
+    return left, [folder for folder in folders if Path(folder).exists()]
 
 
 def test_the_demo_runs_its_tasks_shows_results_and_leaves_nothing() -> None:
     with _demo("--tasks", "30") as demo:
         out, err = demo.communicate(timeout=240)
+    processes, folders = _sweep(out + err)
     assert demo.returncode == 0, f"{out}\n{err}"
     assert "by state: 30 succeeded" in out
     shown = re.findall(r"succeeded, exit 0, worker \w+: task (\d+): \1 squared is (\d+)", out)
@@ -90,7 +92,8 @@ def test_the_demo_runs_its_tasks_shows_results_and_leaves_nothing() -> None:
     ran = [int(n) for n in re.findall(r"worker \d: ran (\d+) tasks", out)]
     assert len(ran) == 2 and sum(ran) == 30, out
     assert re.search(r"throughput: 30 tasks in [\d.]+ s = \d+ tasks/s", out)
-    _assert_nothing_left(out + err)
+    assert processes == [], "processes left behind"
+    assert folders == [], "folders left behind"
 
 
 def test_ctrl_c_stops_and_removes_everything() -> None:
@@ -106,7 +109,34 @@ def test_ctrl_c_stops_and_removes_everything() -> None:
         demo.send_signal(signal.SIGINT)
         out, err = demo.communicate(timeout=120)
     seen += out
+    processes, folders = _sweep(seen + err)
     assert demo.returncode == 130, f"{seen}\n{err}"
     assert "interrupted: everything started was stopped and removed" in seen
     assert "server: stopped" in seen
-    _assert_nothing_left(seen + err)
+    assert processes == [], "processes left behind"
+    assert folders == [], "folders left behind"
+
+
+def test_a_part_that_dies_ends_the_demo_with_a_message_and_nothing_left() -> None:
+    with _demo("--tasks", "5000") as demo:
+        assert demo.stdout is not None
+        seen = ""
+        for line in demo.stdout:
+            seen += line
+            if line.startswith("[6/7]"):
+                break
+        else:
+            raise AssertionError(f"the demo ended before its tasks ran:\n{seen}")
+        home = re.search(r"everything under (\S+)", seen)
+        assert home is not None, seen
+        worker = [p for p in _left_behind([f"{home.group(1)}/worker-1"]) if "worker" in p]
+        assert len(worker) == 1, worker
+        os.kill(int(worker[0].split(":")[0]), signal.SIGKILL)
+        out, err = demo.communicate(timeout=120)
+    seen += out
+    processes, folders = _sweep(seen + err)
+    assert demo.returncode == 1, f"{seen}\n{err}"
+    assert "cluster demo failed: the worker 1 exited (status -9) before the end" in err
+    assert "server: stopped" in seen
+    assert processes == [], "processes left behind"
+    assert folders == [], "folders left behind"
