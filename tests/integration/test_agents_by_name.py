@@ -71,7 +71,8 @@ def test_deploy_by_name_keeps_the_others_running(ops: Operations, folder: Path) 
 
 def test_max_agents_and_a_second_deploy_are_refused(ops: Operations, folder: Path) -> None:
     first = ops.agent_deploy(folder, "weather", max_agents=1)
-    with pytest.raises(ShipyardError, match=r"max_agents is 1 and 1 agent of .* runs already: weather") as err:
+    refused = r"max_agents is 1 and 1 agent of .* runs already: weather"
+    with pytest.raises(ShipyardError, match=refused) as err:
         ops.agent_deploy(folder, "maps", max_agents=1)
     assert "undeploy one first" in (err.value.hint or "")
     assert ops.agent_status(folder, "maps").state == "discovered"
