@@ -81,6 +81,7 @@ def type_hint(name: str, kind: str) -> str:
 def choices_hint(name: str, allowed: str) -> str:
     return f"give '{name}' one of {allowed}"
 
+
 _CONVERTERS = {"str": _to_str, "bool": _to_bool, "int": _to_int, "float": _to_float}
 
 
