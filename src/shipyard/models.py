@@ -203,12 +203,21 @@ class ExecutionStatus:
     pipeline: str | None = None
     #: Units that passed a limit while they ran (``alert`` events), oldest first.
     alerts: list[Alert] = field(default_factory=list)
+    #: Its hooks that ran, as units of kind ``hook`` (``_prepare``, ``_cleanup``: one a
+    #: phase, its commands its attempts), apart from ``units``: they count in no progress.
+    hooks: list[UnitStatus] = field(default_factory=list)
 
     def unit(self, name: str) -> UnitStatus:
-        for unit in self.units:
+        for unit in self.every_unit():
             if unit.name == name:
                 return unit
         raise KeyError(name)
+
+    def every_unit(self) -> list[UnitStatus]:
+        """The prepare hooks, the units, the cleanup hooks: in the order they run."""
+        before = [hook for hook in self.hooks if hook.name == "_prepare"]
+        after = [hook for hook in self.hooks if hook.name != "_prepare"]
+        return [*before, *self.units, *after]
 
 
 @dataclass(frozen=True, slots=True)

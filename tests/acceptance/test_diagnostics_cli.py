@@ -80,3 +80,26 @@ def test_a_failing_probe_is_shown_by_up_ps_and_status(
     assert said in " ".join(status.stdout.split()), status.stdout
     (weather,) = json.loads(shipyard("ps", "--json").stdout)
     assert (weather["probe"], weather["probe_ok"]) == (MISMATCH, False)
+
+
+def test_a_failed_prepare_is_named_and_its_log_is_one_command_away(
+    shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    from tests.integration.test_hook_units import HOOKED
+
+    ran = shipyard("run", str(write_spec(HOOKED)))
+    assert ran.returncode == 1
+    said = " ".join(ran.stdout.split())  # the table and header as words
+    assert "reason: the prepare hook `sh -c 'echo oops >&2; exit 3'` exited with code 3" in said
+    row = next(line for line in ran.stdout.splitlines() if "_prepare" in line)
+    assert row.replace("│", " ").split()[:4] == ["_prepare", "failed", "2", "3"], row
+    hint = next(line for line in ran.stdout.splitlines() if line.startswith("logs: "))
+    command = hint.removeprefix("logs: shipyard ").split()
+    assert command[-1] == "_prepare", hint
+    shown = shipyard(*command)
+    assert shown.returncode == 0 and shown.stdout.split() == ["prepared", "oops"], shown
+    status = json.loads(shipyard("status", "--json").stdout)
+    assert [(h["name"], h["state"]) for h in status["hooks"]] == [
+        ("_prepare", "failed"),
+        ("_cleanup", "succeeded"),
+    ]

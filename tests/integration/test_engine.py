@@ -196,7 +196,7 @@ def test_failed_prepare_skips_every_step_but_cleanup_still_runs(
     )
     status = ops.run(spec)
     assert status.state == ExecutionState.FAILED
-    assert status.reason == "a prepare hook failed"
+    assert status.reason == "the prepare hook `sh -c 'exit 4'` exited with code 4"
     assert status.unit("a").state == UnitState.SKIPPED
     assert marker.exists()
     assert not (tmp_path / "never").exists() and not (tmp_path / "a-ran").exists()

@@ -589,7 +589,9 @@ def _execute(
             console().print(figures)
         console().print(render.status_header(status))
         if status.state != ExecutionState.SUCCEEDED:
-            console().print(f"logs: shipyard logs {status.id} [STEP]", style="dim")
+            from shipyard.cli.uphint import logs_hint
+
+            console().print(f"logs: {logs_hint(status)}", style="dim")
     if status.state != ExecutionState.SUCCEEDED:
         raise typer.Exit(1)
 

@@ -216,7 +216,7 @@ _QUIET_STATES = (UnitState.SUCCEEDED, UnitState.DISABLED)
 
 def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
     now = datetime.now(UTC)
-    units = status.units
+    units = status.every_unit()  # the hooks too: `_prepare` first, `_cleanup` last
     hidden = 0
     if not show_all and len(units) > COMPACT_ABOVE:
         shown = [unit for unit in units if unit.state not in _QUIET_STATES]

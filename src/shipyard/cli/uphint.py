@@ -20,3 +20,12 @@ def not_up_hint(status: ExecutionStatus) -> str:
             "port, or use port: auto (a free one is picked)"
         )
     return "nothing was started, so there are no logs: fix the cause above and run up again"
+
+
+def logs_hint(status: ExecutionStatus) -> str:
+    """The ``shipyard logs`` line under a run that did not succeed: a failed hook's own log
+    when a hook failed (no step wrote anything then), else the command with its STEP."""
+    failed = [hook for hook in status.hooks if hook.state.value == "failed"]
+    if failed:
+        return f"shipyard logs {status.id} {failed[0].name}"
+    return f"shipyard logs {status.id} [STEP]"

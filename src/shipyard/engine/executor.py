@@ -179,6 +179,7 @@ class PipelineExecutor:
         scheduler starts as done)."""
         self._stop_reason: str | None = None
         self._prepare_failed = False
+        self._hook_failure: str | None = None  # which prepare hook failed, and how
         self._hook: tuple[str, Handle] | None = None
         self._run: ExecutionRun | None = None  # the run the steps are part of, once begun
         self._fault: str | None = None  # why a side task of the run stopped it
@@ -282,8 +283,13 @@ class PipelineExecutor:
         return (
             self._fault
             or self._stop_reason
-            or ("a prepare hook failed" if self._prepare_failed else None)
+            or (self.prepare_failure if self._prepare_failed else None)
         )
+
+    @property
+    def prepare_failure(self) -> str:
+        """Why the prepare hooks failed: the command and how it ended."""
+        return self._hook_failure or "a prepare hook failed"
 
     # -- services the steps need (a spec with steps and services) ---------------------------
 
@@ -850,6 +856,7 @@ class PipelineExecutor:
             try:
                 hook = local.start(launch)
             except SpawnError as error:
+                self._hook_failed(phase, command, f"could not start: {error}")
                 self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
                 return False
             self._journal_spawn(hook)
@@ -861,12 +868,19 @@ class PipelineExecutor:
             if hook.leftovers():
                 await hook.terminate(10.0, "TERM")
             hook.close()
+            # How a failed one ended, in words ("killed by signal TERM" is no exit code 143).
+            how = {} if status.ok else {"reason": status.describe()}
             self.recorder.event(
-                "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode
+                "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode, **how
             )
             if not status.ok:
+                self._hook_failed(phase, command, status.describe())
                 return False
         return True
+
+    def _hook_failed(self, phase: str, command: PlannedCommand, how: str) -> None:
+        if phase == "prepare":
+            self._hook_failure = f"the prepare hook `{command.display}` {how}"
 
     # -- liveness ---------------------------------------------------------------------------
 

@@ -340,7 +340,7 @@ class FleetExecutor:
             await self._first(self._pipeline.prepared.wait())
             if not self._pipeline.prepare_ok:
                 if not self._stop.is_set():
-                    self._fail("a prepare hook failed")
+                    self._fail(self._pipeline.prepare_failure)
                 for service in self._services.values():
                     self._give_up(service, "not started: a prepare hook failed", UnitState.SKIPPED)
                 return

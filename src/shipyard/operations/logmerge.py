@@ -109,7 +109,7 @@ def unit_clocks(
         if attempt.ended_at is not None:
             ended = attempt.ended_at.timestamp()
             last[attempt.unit] = max(last.get(attempt.unit, ended), ended)
-    units = {unit.name: unit for unit in status.units}
+    units = {unit.name: unit for unit in status.every_unit()}
     fallback = (status.started_at or status.created_at).timestamp()
     clocks = {}
     for name in names:

@@ -31,8 +31,10 @@ def compile_grep(expression: str | None) -> re.Pattern[str] | None:
 
 
 def log_paths(status: ExecutionStatus, unit: str | None) -> list[tuple[str, Path]]:
-    """(unit, its log file) of ``unit``, or of every unit; an unknown unit is an error."""
-    names = [u.name for u in status.units]
+    """(unit, its log file) of ``unit``, or of every unit — the hooks too (``_prepare``
+    first, ``_cleanup`` last); an unknown unit is an error."""
+    every = status.every_unit()
+    names = [u.name for u in every]
     if unit is not None and unit not in names:
         raise ShipyardError(
             f"execution '{status.id}' has no unit '{unit}'",
@@ -40,7 +42,7 @@ def log_paths(status: ExecutionStatus, unit: str | None) -> list[tuple[str, Path
         )
     return [
         (record.name, Path(record.log_path))
-        for record in status.units
+        for record in every
         if (unit is None or record.name == unit) and record.log_path
     ]
 
@@ -100,7 +102,7 @@ def follow_lines(
                 numbers[name] = (numbers[name] or 0) + 1
             if pattern is None or pattern.search(text):
                 yield LogLine(unit=name, number=numbers[name], text=text)
-    followed = {u.name for u in status.units if unit is None or u.name == unit}
+    followed = {u.name for u in status.every_unit() if unit is None or u.name == unit}
     while True:
         finished = _all_finished(look(), followed)
         for name, follower in followers.items():
@@ -116,7 +118,7 @@ def follow_lines(
 
 def _all_finished(status: ExecutionStatus, followed: set[str]) -> bool:
     return status.state.finished or all(
-        u.state.finished for u in status.units if u.name in followed
+        u.state.finished for u in status.every_unit() if u.name in followed
     )
 
 

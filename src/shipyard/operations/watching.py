@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ExecutionNotFound
-from shipyard.models import ExecutionStatus, ExecutionSummary
+from shipyard.models import Event, ExecutionStatus, ExecutionSummary
 from shipyard.operations.core import Core
 from shipyard.operations.reconcile import reconcile
 
@@ -22,6 +22,7 @@ class WatchOperations:
         status = self.store.get_execution(wanted)
         if status is None:  # deleted between the two reads (clean --level complete)
             raise not_found(self, wanted)
+        status = with_hooks(status, self.store.hook_events(wanted))
         if not status.state.finished and all(unit.kind == "step" for unit in status.units):
             from shipyard.operations.estimates import with_estimate
 
@@ -60,6 +61,20 @@ class WatchOperations:
 
     def _reconcile(self: Core, execution_id: str) -> None:
         reconcile(self.store, self.workspace.run_dir(execution_id), execution_id, self.clock)
+
+
+def with_hooks(status: ExecutionStatus, events: list[Event]) -> ExecutionStatus:
+    """``status`` with its hooks as units (hookview.py), read from their events."""
+    if not events:
+        return status
+    import dataclasses
+    from pathlib import Path
+
+    from shipyard.hookview import hook_units
+
+    logs = str(Path(status.run_dir) / "logs")
+    hooks = hook_units(events, logs, execution_finished=status.state.finished)
+    return dataclasses.replace(status, hooks=hooks)
 
 
 def execution_id_of(ops: Core, given: str | None) -> str:

@@ -191,6 +191,9 @@ class Store(Protocol):
 
     # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
 
+    def hook_events(self, execution_id: str) -> list[Event]:
+        """The execution's ``hook_started`` and ``hook_finished`` events, oldest first."""
+
     def alerts(self, execution_id: str) -> list[Alert]:
         """The execution's ``alert`` events as records, oldest first."""
 

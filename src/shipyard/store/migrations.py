@@ -163,6 +163,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE units ADD COLUMN probe TEXT;
     ALTER TABLE units ADD COLUMN probe_ok INTEGER;
     """,
+    # 8: the hooks' events, read by every status (hooks are units of their run for status
+    # and logs, issue 11 item 12): found without reading the other events of a large run
+    """
+    CREATE INDEX events_hooks ON events (execution_id)
+        WHERE action IN ('hook_started', 'hook_finished');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

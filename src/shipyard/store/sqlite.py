@@ -640,6 +640,18 @@ class SQLiteStore:
         ).fetchall()
         return [_alert(row) for row in rows]
 
+    def hook_events(self, execution_id: str) -> list[Event]:
+        # The same IN as the partial index events_hooks: the other events are not read.
+        rows = self._db.execute(
+            "SELECT ts, action, unit, data FROM events WHERE execution_id = ?"
+            " AND action IN ('hook_started', 'hook_finished') ORDER BY id",
+            (execution_id,),
+        ).fetchall()
+        return [
+            Event(row["ts"], execution_id, row["action"], row["unit"], json.loads(row["data"]))
+            for row in rows
+        ]
+
     def step_durations(
         self, name: str, steps: Sequence[str], *, last: int = 20
     ) -> dict[str, list[float]]:
