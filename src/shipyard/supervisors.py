@@ -137,7 +137,10 @@ def unregister(path: Path | None) -> None:
 def live(directory: Path | None = None) -> list[SupervisorEntry]:
     """Every registered supervisor whose process still runs, oldest first; stale entries (and
     unreadable ones) are removed."""
-    folder = _private_dir(directory or registry_dir())
+    folder = directory or registry_dir()
+    if not folder.exists():
+        return []  # nothing ever registered: a read creates nothing
+    _private_dir(folder)
     found = []
     for path in sorted(folder.glob("*.json")):
         entry = _read(path)

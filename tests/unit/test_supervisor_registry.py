@@ -110,6 +110,11 @@ def test_stale_and_unreadable_entries_are_dropped(tmp_path: Path) -> None:
     assert list(registry.iterdir()) == [], "stale entries were kept"
 
 
+def test_listing_creates_no_registry(tmp_path: Path) -> None:
+    assert supervisors.live(tmp_path / "reg") == []
+    assert not (tmp_path / "reg").exists()
+
+
 def test_a_registry_others_may_write_to_is_refused(tmp_path: Path) -> None:
     registry = tmp_path / "reg"
     registry.mkdir()
