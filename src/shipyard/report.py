@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.errors import ShipyardError, from_os_error
 from shipyard.spec.quantities import format_duration, format_size
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.analysis import AnalysisReport
@@ -105,7 +106,8 @@ def _summary(report: AnalysisReport) -> str:
         path = " → ".join(report.critical_path)
         bits.append(f"critical path {e(path)} ({format_duration(report.critical_path_seconds)})")
     if report.cpu_efficiency is not None:
-        bits.append(f"CPU efficiency {report.cpu_efficiency:.1%} of {report.cores} cores")
+        cores = f" of {counted(report.cores, 'core')}" if report.cores else ""
+        bits.append(f"CPU efficiency {report.cpu_efficiency:.1%}{cores}")
     bits.append(f"baseline: {e(report.baseline_id or 'none')} — {e(report.baseline_basis or '')}")
     return "; ".join(bits)
 

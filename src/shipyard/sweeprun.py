@@ -292,7 +292,7 @@ def _check_threshold(host: SweepHost, loop: _Loop) -> None:
     if past_threshold(loop.failed, loop.total, threshold):
         left = len(loop.pending)
         loop.stopped_early = (
-            f"{loop.failed} of {loop.total} points failed ({loop.failed / loop.total:.0%}), "
+            f"{failed_points(loop.failed, loop.total)} ({loop.failed / loop.total:.0%}), "
             f"past the failure threshold of {threshold:.0%}: {left} not started"
         )
         for point in loop.pending:
@@ -350,6 +350,13 @@ def cancel_pending(host: SweepHost, sweep_id: str, reason: str) -> None:
             )
 
 
+def failed_points(failed: int, total: int) -> str:
+    """ "1 of 1 point failed", "2 of 5 points failed"."""
+    from shipyard.wording import plural
+
+    return f"{failed} of {total} {plural('point', total)} failed"
+
+
 def _final(host: SweepHost, loop: _Loop) -> tuple[str, str | None]:
     points = host.store.sweep_point_rows(loop.sweep_id)
     failed = sum(p["state"] == "failed" for p in points)
@@ -358,7 +365,7 @@ def _final(host: SweepHost, loop: _Loop) -> tuple[str, str | None]:
     if loop.stopped_early:
         return "stopped_early", loop.stopped_early
     if failed:
-        return "failed", f"{failed} of {len(points)} points failed"
+        return "failed", failed_points(failed, len(points))
     return "succeeded", None
 
 

@@ -55,3 +55,13 @@ def test_checkpoint_taken(files: int, said: str) -> None:
 )
 def test_restarts_used_up(count: int, why: str | None, said: str) -> None:
     assert used_up(count, why) == said
+
+
+@pytest.mark.parametrize(
+    ("failed", "total", "said"),
+    [(1, 1, "1 of 1 point failed"), (2, 5, "2 of 5 points failed"), (1, 2, "1 of 2 points failed")],
+)
+def test_failed_points_of_a_sweep(failed: int, total: int, said: str) -> None:
+    from shipyard.sweeprun import failed_points
+
+    assert failed_points(failed, total) == said

@@ -92,7 +92,8 @@ def analysis_view(report: AnalysisReport) -> Group:
     if report.bottlenecks:
         head.append(f"\nbottlenecks: {', '.join(report.bottlenecks)}")
     if report.cpu_efficiency is not None:
-        head.append(f"\nCPU efficiency: {report.cpu_efficiency:.1%} of {report.cores} cores")
+        cores = f" of {counted(report.cores, 'core')}" if report.cores else ""
+        head.append(f"\nCPU efficiency: {report.cpu_efficiency:.1%}{cores}")
     head.append(f"\nbaseline: {report.baseline_id or 'none'} ({report.baseline_basis})")
     for unit, reason in report.failures.items():
         head.append(f"\nfailed: {unit}: {reason}", style="bold red")

@@ -112,7 +112,7 @@ def _checked_value(name: str, value: object, spec: Declared) -> Scalar:
     except (ValueError, KeyError):
         raise ShipyardError(
             f"parameter '{name}' is {A_TYPE.get(spec.type, spec.type)}, and {value!r} is not",
-            hint=f"give {spec.type} values: -m {name}=…",
+            hint=f"give '{name}' {spec.type} values",
         ) from None
     if spec.choices is not None and result not in spec.choices:
         allowed = ", ".join(render_value(choice) for choice in spec.choices)
