@@ -134,6 +134,33 @@ def test_a_resumed_step_counts_its_own_run_and_its_own_retries(
     ]
 
 
+def test_a_step_skipped_in_the_resumed_run_shows_no_start_of_the_run_before(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    spec = write_spec(
+        """
+        name: skipped
+        execution: {failure_strategy: continue}
+        steps:
+          a: {run: [sh, -c, "exit 1"]}
+          b: {run: [sh, -c, "exit 1"]}
+        """
+    )
+    first = ops.run(spec)
+    assert ops.status(first.id).unit("b").started_at is not None  # it ran, and failed
+    # b (not succeeded, so it may change) now needs a, which fails again: b is skipped.
+    spec.write_text(
+        spec.read_text().replace(
+            'b: {run: [sh, -c, "exit 1"]}', 'b: {run: [sh, -c, "exit 1"], needs: [a]}'
+        )
+    )
+    ops.resume(first.id)
+    b = ops.status(first.id).unit("b")
+    assert b.state == S.SKIPPED
+    # Not the first run's start with no end: its time grew for ever on a finished run.
+    assert (b.started_at, b.ended_at) == (None, None), b
+
+
 def test_a_resumed_step_gets_the_retries_its_spec_allows_again(
     ops: Operations, write_spec: SpecWriter
 ) -> None:

@@ -382,7 +382,9 @@ class SQLiteStore:
         self, execution_id: str, *, keep: set[str], spec_text: str, spec_digest: str
     ) -> None:
         """Make a finished execution runnable again for ``resume``: units in ``keep`` stay as they
-        are; every other unit goes back to pending (its attempts and their history are kept)."""
+        are; every other unit goes back to pending (its attempts and their history are kept),
+        with no start either: one skipped in the resumed run showed the first run's start and
+        a time that grew for ever."""
         with self.transaction():
             self._db.execute(
                 "UPDATE executions SET state = 'pending', ended_at = NULL, reason = NULL,"
@@ -395,7 +397,8 @@ class SQLiteStore:
                 "SELECT name FROM units WHERE execution_id = ?", (execution_id,)
             ).fetchall()
             self._db.executemany(
-                "UPDATE units SET state = 'pending', ended_at = NULL, exit_code = NULL,"
+                "UPDATE units SET state = 'pending', started_at = NULL, ended_at = NULL,"
+                " exit_code = NULL,"
                 " reason = NULL, pid = NULL, cache_key = NULL"
                 " WHERE execution_id = ? AND name = ?",
                 [(execution_id, row["name"]) for row in rows if row["name"] not in keep],
