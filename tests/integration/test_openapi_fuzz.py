@@ -14,10 +14,12 @@ Below them, one regression test per fault schemathesis found, each through the r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -163,3 +165,68 @@ def test_a_creator_name_with_a_nul_matches_no_task_not_a_500(coordinator: Served
     answer = coordinator.http.post("/api/v1/tasks/query", json=body, headers=root)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"count": 0, "tasks": []}
+
+
+def _ask(http: httpx.Client, method: str, url: str, **given: Any) -> tuple[int, Any]:
+    """The status and JSON body of a request; a connection the server dropped is (0, why)."""
+    try:
+        answer = http.request(method, url, **given)
+    except httpx.TransportError as error:
+        return 0, f"no answer: {error!r}"
+    try:
+        return answer.status_code, answer.json()
+    except ValueError:
+        return answer.status_code, answer.text
+
+
+def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Path) -> None:
+    # Each was a 500 (ValueError: embedded null byte from a path, RecursionError from the JSON
+    # parser) or FastAPI's {"detail": …} in place of the {msg, hint, error} the document says.
+    with served(tmp_path / "home") as server:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            answers = {
+                "NUL in a spec path": _ask(http, "POST", "/api/v1/ops/run",
+                                           json={"spec": "a\x00.yaml"}),
+                "NUL in a folder": _ask(http, "POST", "/api/v1/ops/agent_status",
+                                        json={"folder": "/tmp\x00", "name": "a"}),
+                "NUL in a query": _ask(http, "GET", "/api/v1/agents",
+                                       params={"folder": "/tmp\x00"}),
+                "deep JSON": _ask(http, "POST", "/api/v1/ops/status", content=b"[" * 100_000),
+                "no such route": _ask(http, "GET", "/api/v1/nowhere"),
+                "no such method": _ask(http, "DELETE", "/health"),
+            }  # fmt: skip
+        log = server.log.read_text()
+    statuses = {what: status for what, (status, _) in answers.items()}
+    assert statuses == {
+        "NUL in a spec path": 422,
+        "NUL in a folder": 422,
+        "NUL in a query": 422,
+        "deep JSON": 422,
+        "no such route": 404,
+        "no such method": 405,
+    }, answers
+    for what, (_, body) in answers.items():
+        assert isinstance(body, dict) and set(body) >= {"msg", "hint", "error"}, (what, body)
+    assert "contains a NUL character" in answers["NUL in a folder"][1]["msg"]
+    assert "Traceback" not in log, log
+
+
+def test_the_documents_say_what_a_refusal_and_an_alias_answer() -> None:
+    # Were FastAPI's 422 {"detail": [...]} (never sent) and an untyped 200 for the REST
+    # aliases: nothing a schema check could hold the answers to.
+    from shipyard.server.run import openapi_document
+    from shipyard.server.settings import Settings
+
+    document = json.loads(openapi_document(Settings()))
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            refusals = {c: r for c, r in operation["responses"].items() if c.startswith("4")}
+            assert "4XX" in refusals, f"{method} {path}"
+            for code, response in refusals.items():
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == error, f"{method} {path} {code}: {schema}"
+    assert "HTTPValidationError" not in json.dumps(document)
+    status = document["paths"]["/api/v1/executions/{execution_id}"]["get"]["responses"]["200"]
+    assert status["content"]["application/json"]["schema"]["$ref"].endswith("/ExecutionStatus")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 
 from shipyard.errors import ShipyardError
 from shipyard.server.host import OperationsHost
+from shipyard.server.schemas import returns
 from shipyard.server.settings import Settings
 from shipyard.wire import encode
 
@@ -32,17 +33,17 @@ def agents_router(host: OperationsHost, settings: Settings) -> APIRouter:
             hint="add ?folder=PATH (a folder on the server), or serve with --agents-dir DIR",
         )
 
-    @router.get("/agents", tags=tags)
+    @router.get("/agents", tags=tags, responses=returns("agents_list"))
     def agents_list(folder: str | None = None) -> Any:
         """Every agent of the folder by name: discovered (nothing runs), deployed (pid, port,
         health), failed or invalid (with the problem)."""
         return _wire("agents_list", host.ops().agents_list(folder_of(folder)))
 
-    @router.get("/agents/{name}", tags=tags)
+    @router.get("/agents/{name}", tags=tags, responses=returns("agent_status"))
     def agent_status(name: str, folder: str | None = None) -> Any:
         return _wire("agent_status", host.ops().agent_status(folder_of(folder), name))
 
-    @router.post("/agents/{name}/deploy", tags=tags)
+    @router.post("/agents/{name}/deploy", tags=tags, responses=returns("agent_deploy"))
     def agent_deploy(
         name: str,
         folder: str | None = None,
@@ -54,14 +55,14 @@ def agents_router(host: OperationsHost, settings: Settings) -> APIRouter:
         result = ops.agent_deploy(folder_of(folder), name, max_agents=max_agents, wait=wait)
         return _wire("agent_deploy", result)
 
-    @router.post("/agents/{name}/undeploy", tags=tags)
+    @router.post("/agents/{name}/undeploy", tags=tags, responses=returns("agent_undeploy"))
     def agent_undeploy(
         name: str, folder: str | None = None, grace: float = Query(30.0, ge=0, le=86_400)
     ) -> Any:
         result = host.ops().agent_undeploy(folder_of(folder), name, grace=grace)
         return _wire("agent_undeploy", result)
 
-    @router.post("/agents/{name}/restart", tags=tags)
+    @router.post("/agents/{name}/restart", tags=tags, responses=returns("agent_restart"))
     def agent_restart(name: str, folder: str | None = None) -> Any:
         return _wire("agent_restart", host.ops().agent_restart(folder_of(folder), name))
 

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from shipyard.server import streams
 from shipyard.server.host import OperationsHost
+from shipyard.server.schemas import returns
 from shipyard.wire import encode
 
 __all__ = ["aliases_router"]
@@ -35,18 +36,18 @@ def _wire(name: str, result: Any) -> Any:
 def _executions(router: APIRouter, host: OperationsHost) -> None:
     tags: list[str | Enum] = ["executions"]
 
-    @router.get("/executions", tags=tags)
+    @router.get("/executions", tags=tags, responses=returns("list_executions"))
     def list_executions(
         active: bool = False, name: str | None = None, limit: int = Query(50, ge=1, le=10_000)
     ) -> Any:
         result = host.ops().list_executions(active_only=active, name=name, limit=limit)
         return _wire("list_executions", result)
 
-    @router.get("/executions/{execution_id}", tags=tags)
+    @router.get("/executions/{execution_id}", tags=tags, responses=returns("status"))
     def status(execution_id: str) -> Any:
         return _wire("status", host.ops().status(execution_id))
 
-    @router.get("/executions/{execution_id}/events", tags=tags)
+    @router.get("/executions/{execution_id}/events", tags=tags, responses=returns("events"))
     def events(execution_id: str, after: int = Query(0, ge=0)) -> Any:
         return _wire("events", host.ops().events(execution_id, after=after))
 
@@ -69,7 +70,7 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
 
         return StreamingResponse(streams.sse(opened, LogLine), media_type="text/event-stream")
 
-    @router.post("/executions/{execution_id}/stop", tags=tags)
+    @router.post("/executions/{execution_id}/stop", tags=tags, responses=returns("stop"))
     def stop(
         execution_id: str, force: bool = False, grace: float = Query(30.0, ge=0, le=86_400)
     ) -> Any:
@@ -79,30 +80,42 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
 def _fleets(router: APIRouter, host: OperationsHost) -> None:
     tags: list[str | Enum] = ["fleets"]
 
-    @router.get("/fleets/{execution_id}/services", tags=tags)
+    @router.get("/fleets/{execution_id}/services", tags=tags, responses=returns("status", "units"))
     def services(execution_id: str) -> Any:
         status = host.ops().status(execution_id)
         return _wire("status", status)["units"]
 
-    @router.post("/fleets/{execution_id}/services/{service}/restart", tags=tags)
+    @router.post(
+        "/fleets/{execution_id}/services/{service}/restart",
+        tags=tags,
+        responses=returns("restart_service"),
+    )
     def restart(execution_id: str, service: str) -> Any:
         return _wire("restart_service", host.ops().restart_service(execution_id, service))
 
-    @router.post("/fleets/{execution_id}/services/{service}/stop", tags=tags)
+    @router.post(
+        "/fleets/{execution_id}/services/{service}/stop",
+        tags=tags,
+        responses=returns("service_stop"),
+    )
     def service_stop(execution_id: str, service: str) -> Any:
         return _wire("service_stop", host.ops().service_stop(execution_id, service))
 
-    @router.post("/fleets/{execution_id}/services/{service}/start", tags=tags)
+    @router.post(
+        "/fleets/{execution_id}/services/{service}/start",
+        tags=tags,
+        responses=returns("service_start"),
+    )
     def service_start(execution_id: str, service: str) -> Any:
         return _wire("service_start", host.ops().service_start(execution_id, service))
 
 
 def _catalogue(router: APIRouter, host: OperationsHost) -> None:
     # The agents' routes (by name, with the server's agents_dir) are server/agent_routes.py.
-    @router.get("/pipelines", tags=["pipelines"])
+    @router.get("/pipelines", tags=["pipelines"], responses=returns("pipeline_list"))
     def pipelines() -> Any:
         return _wire("pipeline_list", host.ops().pipeline_list())
 
-    @router.get("/pipelines/{name}", tags=["pipelines"])
+    @router.get("/pipelines/{name}", tags=["pipelines"], responses=returns("pipeline_show"))
     def pipeline(name: str) -> Any:
         return _wire("pipeline_show", host.ops().pipeline_show(name))

@@ -32,11 +32,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipyard import __version__
 from shipyard.errors import ShipyardError
 from shipyard.server import auth, streams
-from shipyard.server.errors import error_body, error_status
+from shipyard.server.errors import declare_errors, error_body, error_status
 from shipyard.server.host import OperationsHost
 from shipyard.server.protocol import NOT_SERVED, served_operations, signature_of
 from shipyard.server.schemas import arguments_schema, is_stream, schema_of
@@ -89,7 +90,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
     _install_errors(app)
-    guard = [Depends(auth.token_checker(expected))]
+    guard = [Depends(auth.token_checker(expected)), Depends(_no_nul_in_parameters)]
     operations, components = _operations_router(host)
     app.include_router(operations, prefix=f"{API_PREFIX}/ops", dependencies=guard)
     from shipyard.server.aliases import aliases_router
@@ -116,6 +117,7 @@ def _document(app: FastAPI, components: dict[str, dict[str, Any]]) -> None:
             )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(components)
+            declare_errors(document)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -171,6 +173,17 @@ def _install_errors(app: FastAPI) -> None:
         body = {"msg": f"bad request: {where}", "hint": "see /docs for the route's parameters"}
         return JSONResponse(body | {"error": "invalid-request"}, status_code=422)
 
+    async def refused(request: Request, error: Exception) -> Response:
+        # Starlette's own refusals (no such route 404, a method the route lacks 405) in the
+        # one shape of error every other answer has, not FastAPI's {"detail": …}.
+        assert isinstance(error, StarletteHTTPException)  # registered for that class
+        headers = dict(error.headers or {})
+        if error.status_code < 400:
+            return Response(status_code=error.status_code, headers=headers)
+        message = f"{request.method} {request.url.path}: {error.detail}"
+        body = {"msg": message, "hint": "see /docs for the routes", "error": "http"}
+        return JSONResponse(body, status_code=error.status_code, headers=headers)
+
     async def unexpected(request: Request, error: Exception) -> Response:
         log.error("%s %s failed", request.method, request.url.path, exc_info=error)
         body = {"msg": "the server failed on this request; its log has the details"}
@@ -179,6 +192,7 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(ShipyardError, shipyard_error)
     app.add_exception_handler(auth.Unauthorized, unauthorized)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, refused)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -278,6 +292,8 @@ async def _body(request: Request) -> dict[str, Any]:
             f"the request body is not JSON: {error}",
             hint="send the arguments as a JSON object, by name",
         ) from None
+    except RecursionError:  # the parser's own limit (was a 500)
+        raise WireError("the request body is nested too deeply to read") from None
     if not isinstance(data, dict):
         raise WireError("the request body must be a JSON object of arguments by name")
     return data
@@ -304,6 +320,8 @@ def arguments_of(
         raise WireError(f"{name}: missing argument {', '.join(missing)}")
     decoded: dict[str, Any] = {}
     for key, value in data.items():
+        if _has_nul(value):
+            raise WireError(f"{name}: argument {key} contains a NUL character", hint=_NUL_HINT)
         try:
             decoded[key] = decode(value, hints[key])
             _within_choices(hints[key], decoded[key])
@@ -313,6 +331,30 @@ def arguments_of(
                 hint=f"see the request schema of POST {API_PREFIX}/ops/{name} in /docs",
             ) from None
     return undetached(name, decoded)
+
+
+_NUL_HINT = "no file name, name or text Shipyard keeps may hold one: remove it"
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL is in ``value`` (JSON: text, lists, objects). The operating system refuses
+    it in a path (a ValueError from deep inside, which was a 500), SQLite and YAML in text."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
+
+
+def _no_nul_in_parameters(request: Request) -> None:
+    """The REST routes' path and query parameters, refused (422) when one holds a NUL."""
+    for where, values in (("path", request.path_params.items()),
+                          ("query", request.query_params.multi_items())):  # fmt: skip
+        for key, value in values:
+            if _has_nul(value):
+                raise WireError(f"{where} parameter {key} contains a NUL character", hint=_NUL_HINT)
 
 
 def _within_choices(hint: Any, value: Any) -> None:

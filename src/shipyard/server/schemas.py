@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["schema_of"]
+__all__ = ["returns", "schema_of"]
 
 Components = dict[str, dict[str, Any]]
 
@@ -110,3 +110,18 @@ def arguments_schema(hints: Mapping[str, Any], components: Components) -> dict[s
         if name not in ("self", "return")
     }
     return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def returns(name: str, field: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a REST alias (``GET /executions/{id}``…): its 200 is operation
+    ``name``'s result in its wire form — or that result's ``field`` — described as
+    ``POST /ops/{name}`` describes it, so the alias's answers are checkable too. The records
+    it refers to are the components the operations' routes add to the document."""
+    from shipyard.server.protocol import signature_of
+
+    returned = signature_of(name)[1]["return"]
+    if field is not None:
+        returned = typing.get_type_hints(returned)[field]
+    schema = schema_of(returned, {})  # its records: the same components the /ops routes name
+    content = {"application/json": {"schema": schema}}
+    return {200: {"description": f"What {name} returns, in its wire form", "content": content}}
