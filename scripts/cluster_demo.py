@@ -94,8 +94,7 @@ class Demo:
 
     def shipyard(self, *args: str, env: dict[str, str] | None = None) -> str:
         """One ``shipyard`` command to its end: its output, or an error with what it said."""
-        shown = " ".join(a if " " not in a else repr(a) for a in args)
-        say(f"      $ shipyard {shown}")
+        say(f"      $ shipyard {shlex.join(args)}")
         done = subprocess.run([shipyard_command(), *args], env=env or self.env,
                               capture_output=True, text=True, check=False)  # fmt: skip
         if done.returncode != 0:

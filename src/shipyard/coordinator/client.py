@@ -83,10 +83,6 @@ class CoordinatorClient:
             raise refusal(method, path, answer.status_code, _json_or_text(answer))
         return answer.json()
 
-    def with_token(self, token: str) -> CoordinatorClient:
-        """A client of the same server holding ``token`` (this one is left as it is)."""
-        return CoordinatorClient(self.url, token, timeout=self._http.timeout.read or 60.0)
-
     # --- users, groups, tokens ---
 
     def login(self, name: str, password: str) -> str:
