@@ -21,8 +21,8 @@ cluster-demo: setup
 	$(VENV)/python scripts/cluster_demo.py --tasks $(TASKS)
 
 lint: setup
-	$(VENV)/ruff check src tests bench
-	$(VENV)/ruff format --check src tests bench
+	$(VENV)/ruff check src tests bench scripts
+	$(VENV)/ruff format --check src tests bench scripts
 
 typecheck: setup
 	$(VENV)/mypy
