@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -37,6 +38,17 @@ def fleet(reason: str, *units: UnitStatus) -> ExecutionStatus:
         (
             fleet("no free port left", UnitStatus("web", UnitState.PENDING)),
             "nothing was started, so there are no logs",
+        ),
+        # a prepare hook failed: nothing else started, its log says why
+        (
+            dataclasses.replace(
+                fleet(
+                    "the prepare hook `false` exited with code 1",
+                    UnitStatus("web", UnitState.SKIPPED),
+                ),
+                hooks=[UnitStatus("_prepare", UnitState.FAILED, "hook", 1, NOW)],
+            ),
+            "shipyard logs exec_x _prepare shows what the hook said",
         ),
     ],
 )

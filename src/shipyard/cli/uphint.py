@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 def not_up_hint(status: ExecutionStatus) -> str:
     """The hint under "EXEC did not come up: REASON". ``shipyard logs`` only when something
     ran and so wrote a log: a fleet refused before its first start (a port taken) has none."""
+    failed = [hook for hook in status.hooks if hook.state.value == "failed"]
+    if failed:  # nothing else started: the hook's own log says why
+        return f"shipyard logs {status.id} {failed[0].name} shows what the hook said"
     if any(unit.started_at is not None or unit.attempts for unit in status.units):
         return f"shipyard logs {status.id} shows what the services said"
     reason = status.reason or ""
