@@ -58,6 +58,12 @@ def test_submit_list_results_and_cancel(served: Served, tmp_path: Path) -> None:
     assert listed.stdout.count("queued") == 3 and "sh -c" in listed.stdout
     counted = tasks(served.url, token, "list", "--state", "queued", "--count")
     assert counted.stdout.strip() == "3"
+    rooted = subprocess.run(  # the root options, as every command takes them
+        [_executable(), "--server", served.url, "--token", token, "tasks", "list", "--count"],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")},
+    )  # fmt: skip
+    assert (rooted.returncode, rooted.stdout.strip()) == (0, "3"), rooted.stderr
 
     one = tasks(served.url, token, "cancel", uuids[2])
     assert one.returncode == 0 and one.stdout.startswith("cancelled 1"), one.stdout
