@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipyard.coordinator import authstore
@@ -190,14 +191,34 @@ class Auth:
     def current_manager(self, credentials: Credentials) -> Principal:
         return self._principal(credentials, Kind.MANAGER)
 
+    async def served_worker(self, credentials: Credentials) -> Principal:
+        """:meth:`current_worker` as the worker routes' dependency. FastAPI runs a plain
+        ``def`` dependency on a thread of its pool; a believed token needs no I/O, so it is
+        answered here on the event loop, and only a row read goes to a thread: one hand-off
+        less on each fetch and report (the thread hand-offs were a third of the server's CPU
+        under load, measured with py-spy)."""
+        believed = self._believed_principal(credentials, Kind.WORKER)
+        if believed is not None:
+            return believed
+        return await run_in_threadpool(self.current_worker, credentials)
+
+    def _believed_principal(
+        self, credentials: HTTPAuthorizationCredentials | None, kind: Kind
+    ) -> Principal | None:
+        believed = self._believed.get(credentials.credentials if credentials is not None else "")
+        now = self.clock()
+        if believed is None or now - believed[2] >= self.principal_ttl:
+            return None
+        claims, principal, _ = believed
+        check_claims(_as_raw(claims), kind, now)  # still its kind, not expired since
+        return principal
+
     def _principal(self, credentials: HTTPAuthorizationCredentials | None, kind: Kind) -> Principal:
         token = credentials.credentials if credentials is not None else ""
-        believed = self._believed.get(token)
+        believed = self._believed_principal(credentials, kind)
+        if believed is not None:
+            return believed
         now = self.clock()
-        if believed is not None and now - believed[2] < self.principal_ttl:
-            claims, principal, _ = believed
-            check_claims(_as_raw(claims), kind, now)  # still its kind, not expired since
-            return principal
         claims = self.claims(credentials, kind)
         found = self._principal_row(claims, kind)
         if self.principal_ttl > 0:

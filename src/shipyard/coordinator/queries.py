@@ -10,6 +10,11 @@ CHANNEL = "shipyard_tasks"
 
 NOTIFY = "SELECT pg_notify('shipyard_tasks', '')"
 
+#: Tasks ended (succeeded, failed, cancelled): a result awaited with ``wait`` looks again. A
+#: channel of its own, so an end never wakes the workers' waiting fetches.
+ENDED_CHANNEL = "shipyard_ended"
+NOTIFY_ENDED = "SELECT pg_notify('shipyard_ended', '')"
+
 TASK_COLUMNS = (
     "uuid::text AS uuid, group_id, creator_id, state, priority, tags, labels, command, env, "
     "local_path, timeout, max_attempts, attempts, "

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from shipyard.coordinator import authroutes
 from shipyard.coordinator.auth import Auth, Principal, User
-from shipyard.coordinator.decisions import MAX_LIMIT, TaskFilter, TaskSpec, Watch
+from shipyard.coordinator.decisions import MAX_LIMIT, TERMINAL, TaskFilter, TaskSpec, Watch
 from shipyard.coordinator.httperrors import Forbidden
 from shipyard.coordinator.serving import (
     MAX_ARTIFACT,
@@ -542,9 +542,12 @@ def _read_routes(routes: APIRouter, coordinator: Coordinator) -> None:
         return _described(coordinator, [task])[0]
 
     @routes.get("/tasks/{uuid}/result")
-    def result(uuid: str, user: Caller) -> Result:
-        """How it ended (or how far it is): exit status, output tail, JSON result, attempts."""
+    def result(uuid: str, user: Caller, wait: float = 0.0) -> Result:
+        """How it ended (or how far it is): exit status, output tail, JSON result, attempts.
+        ``wait``: seconds to wait for the task's end first (a long poll, woken by its end)."""
         task = _task_for(coordinator, user, uuid, Role.READ)
+        if task.state not in TERMINAL and wait != 0:
+            task = _until_ended(coordinator, task, wait)
         with coordinator.queues.borrow() as queue:
             attempts = queue.attempts(uuid)
         return Result(
@@ -631,7 +634,7 @@ def _artifact_name(name: str) -> str:
 def _artifact_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     auth = coordinator.auth
     Caller = Annotated[User, Depends(auth.current_user)]
-    Worker = Annotated[Principal, Depends(auth.current_worker)]
+    Worker = Annotated[Principal, Depends(auth.served_worker)]
 
     @routes.put("/tasks/{uuid}/artifacts/{name}", status_code=201)
     async def upload(uuid: str, name: str, request: Request, worker: Worker) -> ArtifactOut:
@@ -773,8 +776,29 @@ def _fetch(coordinator: Coordinator, worker: str, body: FetchBody) -> Fetched:
     return _claimed(claimed)
 
 
+def _until_ended(coordinator: Coordinator, task: Task, wait: float) -> Task:
+    """The task once it ended, or as it is after ``wait`` seconds (at most ``max_wait``):
+    woken by the reports' NOTIFY on the ended channel, looking again every ``poll`` s."""
+    import math
+    import time
+
+    if not 0 < wait <= coordinator.max_wait or math.isnan(wait):
+        raise BadRequest(
+            f"wait {wait:g} s is outside 0..{coordinator.max_wait:g} s",
+            hint="wait less, and ask again if the task has not ended",
+        )
+    deadline = time.monotonic() + wait
+    with coordinator.ended.borrow() as listener, coordinator.queues.borrow() as queue:
+        # Listening already (since the listener was made): an end after this look wakes us.
+        task = queue.get(task.uuid)
+        while task.state not in TERMINAL and (left := deadline - time.monotonic()) > 0:
+            listener.wait(min(left, coordinator.poll))
+            task = queue.get(task.uuid)
+    return task
+
+
 def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
-    Worker = Annotated[Principal, Depends(coordinator.auth.current_worker)]
+    Worker = Annotated[Principal, Depends(coordinator.auth.served_worker)]
 
     @routes.post("/workers/register")
     def register(body: Register, worker: Worker) -> Registered:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from shipyard.coordinator.queries import ENDED_CHANNEL
 from shipyard.coordinator.tasks import POLL, Listener, TaskQueue
 from shipyard.errors import BadRequest, DatabaseUnavailable
 
@@ -106,6 +107,8 @@ class Coordinator:
     fetch_seconds: Histogram | None = None
     queues: Pool[TaskQueue] = field(init=False)
     listeners: Pool[Listener] = field(init=False)
+    #: Listeners for tasks' ends: a result awaited with ``wait`` (GET /tasks/{uuid}/result).
+    ended: Pool[Listener] = field(init=False)
 
     def __post_init__(self) -> None:
         lease = self.lease
@@ -115,10 +118,12 @@ class Coordinator:
 
         self.queues = Pool(queue)
         self.listeners = Pool(lambda: Listener(self.url))
+        self.ended = Pool(lambda: Listener(self.url, ENDED_CHANNEL))
 
     def close(self) -> None:
         self.queues.close()
         self.listeners.close()
+        self.ended.close()
         self.engine.dispose()
 
     def timed_fetch(self, queue: TaskQueue, worker: str, limit: int) -> list[Any]:

@@ -357,6 +357,8 @@ class TaskQueue:
                 {**params, "message": f"cancelled by {by}"},
             )
             rows = cursor.fetchall()
+            if rows:
+                cursor.execute(queries.NOTIFY_ENDED)
             self._after_ends(cursor, [row["id"] for row in rows])
         return [row["uuid"] for row in rows]
 
@@ -486,6 +488,8 @@ class TaskQueue:
             states = {row["uuid"]: str(row["state"]) for row in moved}
             if any(row["state"] == "queued" for row in moved):
                 cursor.execute(queries.NOTIFY)
+            if any(row["state"] != "queued" for row in moved):
+                cursor.execute(queries.NOTIFY_ENDED)  # results awaited with wait look again
             self._after_ends(cursor, [row["id"] for row in moved if row["watched"]])
             refused = {
                 row["uuid"]: self._not_held(cursor, row["uuid"], row["attempt"])
@@ -515,6 +519,8 @@ class TaskQueue:
             moved = cursor.fetchall()
             if moved:
                 cursor.execute(queries.NOTIFY)
+                if "failed" in (row["state"] for row in moved):
+                    cursor.execute(queries.NOTIFY_ENDED)
                 self._after_ends(cursor, [row["id"] for row in moved if row["state"] == "failed"])
         return [row["state"] for row in moved]
 
@@ -568,15 +574,16 @@ class TaskQueue:
 
 class Listener:
     """A connection of its own that LISTENs for "there is work" (never the work itself: a
-    notification is a hint; the queue is always queried again)."""
+    notification is a hint; the queue is always queried again), or on ``channel``
+    :data:`~shipyard.coordinator.queries.ENDED_CHANNEL` for "tasks ended"."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str = queries.CHANNEL) -> None:
         import psycopg
 
         self.url = libpq_url(url)
         with _translated(self.url):
             self._db = psycopg.connect(self.url, autocommit=True)
-            self._db.execute(f"LISTEN {queries.CHANNEL}")
+            self._db.execute(f"LISTEN {channel}")
 
     def wait(self, timeout: float) -> bool:
         """Whether a notification came within ``timeout`` seconds (all pending ones taken)."""
