@@ -112,33 +112,27 @@ def drive(
 FOLDER_CHECK_INTERVAL = 1.0
 
 
-def folder_gone(before: tuple[int, int], now: tuple[int, int] | None) -> bool:
-    """Whether the run folder (its device and inode when the run began) is gone: missing, or
-    another folder made in its place (a deleted working folder, checked out again)."""
-    return now is None or now != before
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
+def folder_gone(links: int) -> bool:
+    """Whether the run folder is gone, from its link count through a descriptor opened when
+    the run began: 0 once it is removed; renamed or moved with its working folder it keeps
+    its links (and its socket, logs and state, which still work there), so it runs on."""
+    return links == 0
 
 
 @contextlib.contextmanager
 def _watching(run_dir: RunDir, executor: Controllable) -> Iterator[None]:
     """While the block runs, stop the execution if its run folder is deleted: its control
     socket, logs and state went with it, so nobody could reach, watch or stop it any more."""
-    before = _identity(run_dir.root)
-    if before is None:
+    try:
+        folder = os.open(run_dir.root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
         yield
         return
 
     async def watch() -> None:
         while True:
             await asyncio.sleep(FOLDER_CHECK_INTERVAL)
-            if folder_gone(before, _identity(run_dir.root)):
+            if folder_gone(os.fstat(folder).st_nlink):
                 executor.request_stop(
                     f"its run folder {run_dir.root} was deleted: nothing could reach it"
                 )
@@ -149,6 +143,7 @@ def _watching(run_dir: RunDir, executor: Controllable) -> Iterator[None]:
         yield
     finally:
         task.cancel()
+        os.close(folder)
 
 
 @contextlib.contextmanager

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,18 +33,15 @@ def test_an_entry_is_stale_when_its_process_is_not_the_one_recorded(
 
 
 @pytest.mark.parametrize(
-    ("before", "now", "gone"),
+    ("links", "gone"),
     [
-        ((1, 10), (1, 10), False),
-        ((1, 10), None, True),  # deleted
-        ((1, 10), (1, 11), True),  # deleted, and another folder made in its place
-        ((1, 10), (2, 10), True),
+        (2, False),  # there (or renamed, or moved with its working folder)
+        (7, False),  # with subfolders
+        (0, True),  # removed
     ],
 )
-def test_a_run_folder_is_gone_when_missing_or_replaced(
-    before: tuple[int, int], now: tuple[int, int] | None, gone: bool
-) -> None:
-    assert folder_gone(before, now) is gone
+def test_a_run_folder_is_gone_once_removed_not_when_moved(links: int, gone: bool) -> None:
+    assert folder_gone(links) is gone
 
 
 @pytest.mark.parametrize(
@@ -122,3 +121,41 @@ def test_a_registry_others_may_write_to_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ShipyardError, match="may be written by other users") as err:
         supervisors.live(registry)
     assert err.value.hint == f"chmod 700 {registry}"
+
+
+class _Stops:
+    """What the watch asks of the executor (the one call it makes), kept to look at."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self.asked = asyncio.Event()
+
+    def request_stop(self, reason: str = "", *, force: bool = False) -> None:
+        self.reasons.append(reason)
+        self.asked.set()
+
+    def stop_gracefully(self, reason: str, *, grace: float) -> None:
+        raise AssertionError("the watch stops as down does, not gracefully")
+
+
+def test_the_watch_stops_a_run_whose_folder_is_removed_not_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard import supervisor
+    from shipyard.workspace import RunDir
+
+    monkeypatch.setattr(supervisor, "FOLDER_CHECK_INTERVAL", 0.01)
+    root = tmp_path / "work" / ".shipyard" / "runs" / "exec_x"
+    root.mkdir(parents=True)
+    stops = _Stops()
+
+    async def scenario() -> None:
+        with supervisor._watching(RunDir(root), stops):
+            (tmp_path / "work").rename(tmp_path / "moved")  # moved: it runs on
+            await asyncio.sleep(0.3)  # thirty looks at the folder
+            assert stops.reasons == [], "a moved run folder was taken for deleted"
+            shutil.rmtree(tmp_path / "moved")
+            await asyncio.wait_for(stops.asked.wait(), 30)
+        assert len(stops.reasons) == 1 and "was deleted" in stops.reasons[0]
+
+    asyncio.run(scenario())
