@@ -228,8 +228,7 @@ class Demo:
                 )
             time.sleep(0.25)
         elapsed = time.monotonic() - began
-        if sys.stdout.isatty():
-            sys.stdout.write("\n")
+        _end_line()
         self.stage.done(f"all {total} ended")
         return elapsed
 
@@ -269,8 +268,20 @@ def _progress(counts: dict[str, int], total: int, seconds: float) -> None:
     if sys.stdout.isatty():
         sys.stdout.write("\r" + line)
         sys.stdout.flush()
+        _redrawn.add("progress")
     else:
         say(line)
+
+
+#: Holds "progress" while a line redrawn in place (no newline yet) is on the terminal.
+_redrawn: set[str] = set()
+
+
+def _end_line() -> None:
+    """End a progress line being redrawn, so the next text starts on a line of its own."""
+    if _redrawn:
+        _redrawn.clear()
+        say("")
 
 
 def _wait_healthy(url: str, check_alive: Callable[[], None], timeout: float = 60.0) -> None:
@@ -330,6 +341,7 @@ def _cleanup(demo: Demo | None, home: Path) -> None:
     """Stop and remove everything; a Ctrl-C now would leave a half-stopped cluster: ignored."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
+    _end_line()
     say("[stop] workers (one waiting for work leaves within 5 s), the server, PostgreSQL")
     if demo is not None:
         demo.stop_all()

@@ -101,3 +101,9 @@ def test_rows_and_results_as_shown() -> None:
     queued = {"uuid": "u2", "state": "queued", "exit_status": None, "attempts": [],
               "message": None, "output_tail": None}  # fmt: skip
     assert result_text(queued) == "u2  queued, 0 attempt(s)\n"
+
+
+def test_the_client_batches_as_the_route_takes_them() -> None:
+    from shipyard.coordinator import client, routes
+
+    assert client.BATCH == routes.MAX_BATCH
