@@ -68,6 +68,18 @@ def _schemathesis(url: str, token: str, *filters: str, cwd: Path) -> str:
     return report
 
 
+def _run_tiny(folder: Path, home: Path) -> str:
+    """A run of one step in ``home`` (through the CLI); its execution id."""
+    spec = folder / "tiny.yaml"
+    spec.write_text("name: tiny\nsteps:\n  hello:\n    run: [echo, hi]\n")
+    ran = subprocess.run(
+        [_executable(), "run", str(spec), "--json"], capture_output=True, text=True,
+        env=_env(home), cwd=folder, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    return str(json.loads(ran.stdout)["id"])
+
+
 def _tested(report: str) -> int:
     """How many operations the run tested (so a filter that selects nothing is seen)."""
     for line in report.splitlines():
@@ -80,13 +92,7 @@ def _tested(report: str) -> int:
 @pytest.mark.timeout(600)  # the whole fuzz; each request has its own timeout
 def test_the_local_server_answers_no_5xx_and_fits_its_schema(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text("name: tiny\nsteps:\n  hello:\n    run: [echo, hi]\n")
-    ran = subprocess.run(
-        [_executable(), "run", str(spec), "--json"], capture_output=True, text=True,
-        env=_env(home), cwd=tmp_path, timeout=120,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
+    _run_tiny(tmp_path, home)
     with served(home) as server:
         report = _schemathesis(server.url, server.token, cwd=tmp_path)
         log = server.log
@@ -182,6 +188,7 @@ def _ask(http: httpx.Client, method: str, url: str, **given: Any) -> tuple[int, 
 def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Path) -> None:
     # Each was a 500 (ValueError: embedded null byte from a path, RecursionError from the JSON
     # parser) or FastAPI's {"detail": …} in place of the {msg, hint, error} the document says.
+    ran = _run_tiny(tmp_path, tmp_path / "home")
     with served(tmp_path / "home") as server:
         headers = {"Authorization": f"Bearer {server.token}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
@@ -192,6 +199,10 @@ def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Pat
                                         json={"folder": "/tmp\x00", "name": "a"}),
                 "NUL in a query": _ask(http, "GET", "/api/v1/agents",
                                        params={"folder": "/tmp\x00"}),
+                "NUL in a text naming a file": _ask(http, "POST", "/api/v1/ops/analyze",
+                                                    json={"execution_id": ran, "html": "a\x00"}),
+                "NUL in an id": _ask(http, "POST", "/api/v1/ops/status",
+                                     json={"execution_id": "exec\x00nul"}),
                 "deep JSON": _ask(http, "POST", "/api/v1/ops/status", content=b"[" * 100_000),
                 "no such route": _ask(http, "GET", "/api/v1/nowhere"),
                 "no such method": _ask(http, "DELETE", "/health"),
@@ -202,6 +213,8 @@ def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Pat
         "NUL in a spec path": 422,
         "NUL in a folder": 422,
         "NUL in a query": 422,
+        "NUL in a text naming a file": 422,
+        "NUL in an id": 404,  # merely no execution's (test_server.py's hostile ids)
         "deep JSON": 422,
         "no such route": 404,
         "no such method": 405,

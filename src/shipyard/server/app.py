@@ -320,7 +320,7 @@ def arguments_of(
         raise WireError(f"{name}: missing argument {', '.join(missing)}")
     decoded: dict[str, Any] = {}
     for key, value in data.items():
-        if _has_nul(value):
+        if _names_a_file(hints[key]) and _has_nul(value):
             raise WireError(f"{name}: argument {key} contains a NUL character", hint=_NUL_HINT)
         try:
             decoded[key] = decode(value, hints[key])
@@ -333,12 +333,20 @@ def arguments_of(
     return undetached(name, decoded)
 
 
-_NUL_HINT = "no file name, name or text Shipyard keeps may hold one: remove it"
+_NUL_HINT = "no file or folder name may hold one: remove it"
+#: The REST routes' parameters that name a file or folder on the server.
+_FILE_PARAMETERS = frozenset({"folder"})
+
+
+def _names_a_file(hint: Any) -> bool:
+    """Whether an argument's type is (or may be) a path: ``Path``, ``str | Path``…"""
+    return hint is Path or any(_names_a_file(member) for member in typing.get_args(hint))
 
 
 def _has_nul(value: Any) -> bool:
     """Whether a NUL is in ``value`` (JSON: text, lists, objects). The operating system refuses
-    it in a path (a ValueError from deep inside, which was a 500), SQLite and YAML in text."""
+    it in a file name (a ValueError from deep inside, which was a 500). An id with one is
+    merely no execution's: its operation says so (404)."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, list):
@@ -349,11 +357,11 @@ def _has_nul(value: Any) -> bool:
 
 
 def _no_nul_in_parameters(request: Request) -> None:
-    """The REST routes' path and query parameters, refused (422) when one holds a NUL."""
+    """A REST route's parameter naming a file or folder, refused (422) when it holds a NUL."""
     for where, values in (("path", request.path_params.items()),
                           ("query", request.query_params.multi_items())):  # fmt: skip
         for key, value in values:
-            if _has_nul(value):
+            if key in _FILE_PARAMETERS and _has_nul(value):
                 raise WireError(f"{where} parameter {key} contains a NUL character", hint=_NUL_HINT)
 
 
@@ -373,7 +381,14 @@ def undetached(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
 
 def _call(host: OperationsHost, name: str, arguments: dict[str, Any], returned: Any) -> Any:
     started = time.perf_counter()
-    result = getattr(host.ops(), name)(**arguments)
+    try:
+        result = getattr(host.ops(), name)(**arguments)
+    except ValueError as error:
+        # The operating system's refusal of a NUL in a file name or a command's argv, from
+        # any argument that reached one (not only those typed as paths): the caller's input.
+        if "embedded null" not in str(error):
+            raise
+        raise WireError(f"{name}: an argument holds a NUL character", hint=_NUL_HINT) from None
     log.debug("%s took %.3f s", name, time.perf_counter() - started)
     return encode(result, returned)
 
