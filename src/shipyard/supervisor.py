@@ -108,7 +108,7 @@ def drive(
         supervisors.unregister(entry)
 
 
-#: How often a running execution looks whether its run folder is still there (one stat).
+#: How often a running execution looks whether its run folder is still there (one fstat).
 FOLDER_CHECK_INTERVAL = 1.0
 
 
