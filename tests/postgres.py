@@ -90,3 +90,24 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
     yield pg_cluster.url(name)
     with contextlib.suppress(RuntimeError):
         pg_cluster.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def stop(cluster: Cluster) -> None:
+    """Stop the cluster now (``-m fast``: every client's connection is cut), as an outage."""
+    _as_owner([_binary("pg_ctl"), "-D", str(cluster.folder / "data"), "-m", "fast", "-w",
+               "stop"], cluster.folder)  # fmt: skip
+
+
+def start(cluster: Cluster) -> None:
+    """Start a stopped cluster again on its port, with the options it was made with
+    (:mod:`shipyard.coordinator.throwaway`'s; ``pg_ctl start`` does not read them back, unlike
+    ``restart``), waiting until it takes connections."""
+    options = f"-p {cluster.port} -k {cluster.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    _as_owner([_binary("pg_ctl"), "-D", str(cluster.folder / "data"), "-o", options, "-l",
+               str(cluster.folder / "log"), "-w", "start"], cluster.folder)  # fmt: skip
+
+
+def restart(cluster: Cluster) -> None:
+    """``pg_ctl restart -m fast``: clients cut off, the server back on the same port."""
+    _as_owner([_binary("pg_ctl"), "-D", str(cluster.folder / "data"), "-m", "fast", "-l",
+               str(cluster.folder / "log"), "-w", "restart"], cluster.folder)  # fmt: skip

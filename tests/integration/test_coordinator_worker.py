@@ -180,11 +180,15 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
             served = Served(url, http, tmp_path / "server.log")
             root = served.login("root")
             _group(served, root)
-            uuid = _submit(served, root, command=["sh", "-c", "sleep 3; echo late"])
+            # Two attempts at most: attempt 2 (claimed below, never heartbeated) is given up
+            # when its lease runs out, rather than taken by the going-on worker again.
+            uuid = _submit(served, root, command=["sh", "-c", "sleep 2; echo late"], max_attempts=2)
             worker = _start_worker(served, tmp_path)
             _until_running(served, root, uuid)
-            # Another worker fetches after the 1 s lease ran out: the task is recovered and
-            # claimed again (attempt 2) while the first worker still runs attempt 1.
+            # The worker heartbeats every third of the lease: paused (as by a long GC pause
+            # or a partition), it cannot. Another worker fetches after the 1 s lease ran out:
+            # the task is recovered and claimed again (attempt 2) while attempt 1 still runs.
+            worker.send_signal(signal.SIGSTOP)
             other = served.http.post("/api/v1/groups/lab/workers", headers=root).json()["token"]
             second = {"Authorization": f"Bearer {other}"}
             served.http.post("/api/v1/workers/register", json={"tags": []}, headers=second)
@@ -197,8 +201,14 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
                     break
                 time.sleep(0.1)
             assert [t["attempt"] for t in taken] == [2]
+            log = tmp_path / "worker" / "logs" / f"{uuid}.log"
+            for _ in range(200):  # attempt 1 ends while its worker is paused
+                if log.exists() and log.read_text() == "late\n":
+                    break
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGCONT)
             assert worker.stderr is not None
-            line = worker.stderr.readline()  # attempt 1 ends, its report is refused (409)
+            line = worker.stderr.readline()  # its report is refused (409)
             assert "result dropped" in line and uuid in line
             assert worker.poll() is None  # still working
             worker.send_signal(signal.SIGTERM)

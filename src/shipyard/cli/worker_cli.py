@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.app import JsonOption, app
+from shipyard.coordinator.resilience import BACKOFF_CAP
 from shipyard.errors import BadRequest
 
 TOKEN_VARIABLE = "SHIPYARD_WORKER_TOKEN"  # noqa: S105 (a variable's name)
@@ -37,6 +38,15 @@ def worker(
     force: Annotated[
         bool, typer.Option("--force", help="On SIGTERM stop the current task now (requeued).")
     ] = False,
+    backoff_cap: Annotated[
+        float,
+        typer.Option(
+            "--backoff-cap",
+            min=0.1,
+            envvar="SHIPYARD_WORKER_BACKOFF_CAP",
+            help="The longest wait (s) between tries while the coordinator is away.",
+        ),
+    ] = BACKOFF_CAP,
     as_json: JsonOption = False,
 ) -> None:
     """Fetch and run the coordinator's tasks (token from $SHIPYARD_WORKER_TOKEN); SIGTERM
@@ -53,7 +63,7 @@ def worker(
         raise BadRequest(f"--server {server[:80]!r} is no http(s) URL", hint="http://host:8420")
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Worker(server, token, group, offered, (folder or Path("shipyard-worker")).resolve(),
-                     max_tasks=max_tasks, force=force)  # fmt: skip
+                     max_tasks=max_tasks, force=force, backoff_cap=backoff_cap)  # fmt: skip
     running.install_signals()
     ran = running.run()
     if as_json:

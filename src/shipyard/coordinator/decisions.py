@@ -115,6 +115,36 @@ class TaskSpec:
     max_attempts: int = 3
     local_path: str | None = None
     watch: Watch | None = None
+    #: The client's own name for the task, unique in its group: a batch sent again after a
+    #: lost answer does not queue the same task twice (docs/coordinator.md, "When things die").
+    key: str | None = None
+
+
+#: The longest task key (characters).
+MAX_KEY = 200
+
+
+def key_problem(key: object) -> str | None:
+    """Why ``key`` cannot name a task (None: it can, or there is none)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY or "\x00" in key:
+        return f"key must be a string of 1 to {MAX_KEY} characters without NUL"
+    return None
+
+
+def repeated_keys(specs: Sequence[TaskSpec]) -> dict[int, int]:
+    """Tasks of a batch whose key an earlier one of the same group has: index → the first's
+    index (refused: only one of them could be queued, and which is the client's to say)."""
+    first: dict[tuple[int, str], int] = {}
+    repeated: dict[int, int] = {}
+    for index, spec in enumerate(specs):
+        if spec.key is None:
+            continue
+        seen = first.setdefault((spec.group_id, spec.key), index)
+        if seen != index:
+            repeated[index] = seen
+    return repeated
 
 
 def local_path_problem(path: str) -> str | None:
@@ -212,6 +242,7 @@ def spec_problem(spec: TaskSpec) -> str | None:
         or _limits_problem(spec)
         or (local_path_problem(spec.local_path) if spec.local_path is not None else None)
         or _watch_problem(spec.watch)
+        or key_problem(spec.key)
     )
 
 

@@ -59,6 +59,31 @@ def _problem(item: dict[str, object]) -> str:
     return f"{place}: {item.get('msg', 'invalid')}" if place else str(item.get("msg", "invalid"))
 
 
+async def _database_away(request: Request, error: Exception) -> JSONResponse:
+    """The database's connection failed under a route (PostgreSQL restarting, unreachable):
+    503 with a message, as the queue's own DatabaseUnavailable — the client may try again."""
+    from fastapi.responses import JSONResponse
+
+    first = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["?"])[0]
+    return JSONResponse(
+        {"msg": f"the coordinator's database does not answer: {first[:300]}",
+         "hint": "try again shortly (PostgreSQL may be restarting)",
+         "error": "shipyard.errors:DatabaseUnavailable"},  # as the server says its own errors
+        status_code=503, headers={"Retry-After": "1"},
+    )  # fmt: skip
+
+
+def install_database_handlers(app: FastAPI) -> None:
+    """A connection error of the drivers under the routes (SQLAlchemy's, psycopg's) is a 503
+    with ``{"msg", "hint"}``, not a 500: the server itself is fine, its database is away."""
+    import psycopg
+    from sqlalchemy import exc
+
+    for kind in (exc.OperationalError, exc.InterfaceError, psycopg.OperationalError,
+                 psycopg.InterfaceError):  # fmt: skip
+        app.add_exception_handler(kind, _database_away)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Answer every :class:`~shipyard.errors.CoordinatorError` with its status and malformed
     bodies with 400 (not FastAPI's 422), both as ``{"msg": …}``."""

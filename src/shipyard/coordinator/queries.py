@@ -20,25 +20,35 @@ TASK_COLUMNS = (
     "local_path, timeout, max_attempts, attempts, "
     "(SELECT u.uuid::text FROM tasks u WHERE u.id = t.watch_task) AS watch_upstream, "
     "watch_state, lease_owner::text AS lease_owner, lease_expires, heartbeat_at, created_at, "
-    "started_at, ended_at, exit_status, output_tail, result, message"
+    "started_at, ended_at, exit_status, output_tail, result, message, key"
 )
 
 UPSTREAMS = "SELECT uuid::text AS uuid, id, group_id FROM tasks WHERE uuid = ANY(%(uuids)s::uuid[])"
 
 # One statement for the whole batch: the rows travel as one JSON array (one round trip, no
 # parameter limit however many tasks). Ids are drawn in the SELECT's order (``n``, the place in
-# the batch), so the returned rows sorted by id pair with the batch's rows in order.
+# the batch), so the returned rows sorted by id pair with the batch's rows in order — but for
+# rows whose key a task of their group already has: skipped (ON CONFLICT), and told apart by
+# their (group, key) missing from what comes back.
 SUBMIT = """
 INSERT INTO tasks (group_id, creator_id, priority, tags, labels, command, env, local_path,
-                   timeout, max_attempts, watch_task, watch_state)
+                   timeout, max_attempts, watch_task, watch_state, key)
 SELECT r.group_id, r.creator_id, r.priority, r.tags, r.labels, r.command, r.env, r.local_path,
-       r.timeout, r.max_attempts, r.watch_task, r.watch_state
+       r.timeout, r.max_attempts, r.watch_task, r.watch_state, r.key
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     n bigint, group_id bigint, creator_id bigint, priority int, tags text[], labels jsonb,
     command text[], env jsonb, local_path text, timeout double precision, max_attempts int,
-    watch_task bigint, watch_state text)
+    watch_task bigint, watch_state text, key text)
 ORDER BY r.n
-RETURNING id, uuid::text
+ON CONFLICT (group_id, key) DO NOTHING
+RETURNING id, uuid::text, group_id, key
+"""
+
+# The tasks already holding keys a submit found taken: (group, key) pairs as two arrays.
+KEYED = """
+SELECT t.group_id, t.key, t.uuid::text AS uuid
+FROM tasks t JOIN unnest(%(groups)s::bigint[], %(keys)s::text[]) AS k(group_id, key)
+  ON t.group_id = k.group_id AND t.key = k.key
 """
 
 # Whether the watched upstream ``u`` reached the state task ``t`` waits for
@@ -154,6 +164,14 @@ SELECT id, uuid, state,
        EXISTS (SELECT 1 FROM tasks w WHERE w.watch_task = moved.id AND w.state = 'queued')
            AS watched
 FROM moved
+"""
+
+# A report of an attempt that already ended so, by the same worker: the first report was taken
+# and its answer lost (the coordinator killed); the task's state now answers the repeat.
+REPLAYED = """
+SELECT t.state FROM attempts a JOIN tasks t ON t.id = a.task_id
+WHERE t.uuid = %(uuid)s::uuid AND a.number = %(attempt)s AND a.worker_id = %(worker)s::uuid
+  AND a.exit_status = %(exit_status)s AND a.outcome IN ('succeeded', 'failed')
 """
 
 # Tasks whose watched upstream ended without reaching the state they wait for can never go:

@@ -84,6 +84,11 @@ class TaskIn(BaseModel):
     max_attempts: int = 3
     local_path: str | None = None
     watch: WatchIn | None = None
+    key: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Your own name for the task, unique in its group: a submit sent again "
+        "(its answer lost) is refused for it with 409 and the task's uuid, not queued twice.",
+    )  # fmt: skip
 
 
 class Batch(BaseModel):
@@ -98,6 +103,8 @@ class Accepted(BaseModel):
 class RefusedTask(BaseModel):
     index: int
     msg: str
+    status: int = Field(default=400, description="409: its key is taken (see uuid); else 400.")
+    uuid: str | None = Field(default=None, description="The task that already has its key.")
 
 
 class BatchAnswer(BaseModel):
@@ -126,6 +133,7 @@ class TaskOut(BaseModel):
     ended_at: str | None
     exit_status: int | None
     message: str | None
+    key: str | None = None
 
 
 class Query(BaseModel):
@@ -203,6 +211,10 @@ class Register(BaseModel):
 class Registered(BaseModel):
     worker_id: str
     group: str
+    lease: float = Field(
+        description="Seconds a fetched task stays the worker's without a "
+        "heartbeat: heartbeat well within it (shipyard worker: a third)."
+    )
 
 
 class Held(BaseModel):
@@ -395,7 +407,7 @@ def _out(task: Task, groups: dict[int, str], users: dict[int, str]) -> TaskOut:
         max_attempts=task.max_attempts, attempts=task.attempts, watch_state=task.watch_state,
         lease_owner=task.lease_owner, created_at=task.created_at.isoformat(),
         started_at=_iso(task.started_at), ended_at=_iso(task.ended_at),
-        exit_status=task.exit_status, message=task.message,
+        exit_status=task.exit_status, message=task.message, key=task.key,
     )  # fmt: skip
 
 
@@ -430,7 +442,7 @@ def _spec(coordinator: Coordinator, user: User, body: TaskIn, group_id: int) -> 
     return TaskSpec(
         command=body.command, group_id=group_id, creator_id=user.id, tags=body.tags,
         labels=body.labels, env=body.env, priority=body.priority, timeout=body.timeout,
-        max_attempts=body.max_attempts, local_path=body.local_path, watch=watch,
+        max_attempts=body.max_attempts, local_path=body.local_path, watch=watch, key=body.key,
     )  # fmt: skip
 
 
@@ -479,7 +491,11 @@ def _submit_routes(routes: APIRouter, coordinator: Coordinator) -> None:
                 report = queue.submit([spec for _, spec in specs])
             places = [index for index, _ in specs]
             accepted = [Accepted(index=places[a.index], uuid=a.uuid) for a in report.accepted]
-            refused += [RefusedTask(index=places[r.index], msg=r.reason) for r in report.refused]
+            refused += [
+                RefusedTask(index=places[r.index], msg=r.reason, uuid=r.existing,
+                            status=400 if r.existing is None else 409)
+                for r in report.refused
+            ]  # fmt: skip
         return BatchAnswer(accepted=accepted, refused=sorted(refused, key=lambda r: r.index))
 
 
@@ -806,7 +822,8 @@ def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
         group_id = _worker_group(coordinator, worker)
         with coordinator.queues.borrow() as queue:
             made = queue.register_worker(group_id, body.tags, worker_id=str(worker.id))
-        return Registered(worker_id=made, group=worker.group)
+        lease = coordinator.lease if coordinator.lease is not None else LEASE
+        return Registered(worker_id=made, group=worker.group, lease=lease)
 
     @routes.post("/workers/heartbeat")
     def heartbeat(worker: Worker) -> Held:

@@ -67,9 +67,12 @@ class Pool(Generic[C]):
         try:
             yield item
         except DatabaseUnavailable:
-            # The connection may be the broken thing: a fresh one next time.
+            # The connection may be the broken thing: a fresh one next time. The idle ones
+            # went to the same server: after a PostgreSQL restart each would fail one more
+            # request (a 503 each) before being dropped, so they go now too.
             with contextlib.suppress(Exception):
                 item.close()
+            self.close()
             raise
         except BaseException:
             self._give_back(item)

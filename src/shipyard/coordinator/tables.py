@@ -85,6 +85,10 @@ tasks = Table(
     Column("output_tail", Text),
     Column("result", JSONB),
     Column("message", Text),
+    # The client's name for the task (revision 0003_task_keys): a retried submit finds it.
+    Column("key", Text),
+    # NULLs are distinct: tasks without a key never clash.
+    UniqueConstraint("group_id", "key", name="uq_tasks_group_key"),
     CheckConstraint(_one_of("state", TASK_STATES), name="state"),
     CheckConstraint("max_attempts >= 1", name="max_attempts"),
     CheckConstraint("timeout IS NULL OR timeout > 0", name="timeout"),

@@ -34,6 +34,7 @@ from shipyard.coordinator.decisions import (
     checked_uuid,
     local_path_problem,
     page,
+    repeated_keys,
     report_problem,
     spec_problem,
     strings_problem,
@@ -72,6 +73,8 @@ class Submitted:
 class Refused:
     index: int
     reason: str
+    #: The task already queued under the refused task's key (a submit sent again): 409.
+    existing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class Task:
     output_tail: str | None
     result: Any
     message: str | None
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,11 @@ class TaskQueue:
         """Queue the valid tasks of a batch in one statement; refuse the others, saying why."""
         refused = [Refused(i, p) for i, spec in enumerate(specs) if (p := spec_problem(spec))]
         bad = {entry.index for entry in refused}
+        for index, first in repeated_keys(specs).items():
+            if index not in bad:
+                bad.add(index)
+                refused.append(Refused(index, f"key {specs[index].key!r} is given to the task "
+                                              f"at index {first} of this batch too"))  # fmt: skip
         with self._transaction() as cursor:
             upstreams = self._upstreams(cursor, [s for i, s in enumerate(specs) if i not in bad])
             rows: list[tuple[int, dict[str, Any]]] = []
@@ -227,15 +236,38 @@ class TaskQueue:
             if rows:
                 cursor.execute(queries.SUBMIT, {"rows": json.dumps([row for _, row in rows])})
                 made = sorted(cursor.fetchall(), key=lambda m: int(m["id"]))
-                accepted = [Submitted(i, m["uuid"]) for (i, _), m in zip(rows, made, strict=True)]
-                cursor.execute(queries.NOTIFY)
+                accepted, taken = _paired(rows, made)
+                refused += self._already_there(cursor, taken)
+                if accepted:
+                    cursor.execute(queries.NOTIFY)
         return SubmitReport(accepted, sorted(refused, key=lambda entry: entry.index))
 
+    @staticmethod
+    def _already_there(
+        cursor: psycopg.Cursor[DictRow], taken: list[tuple[int, dict[str, Any]]]
+    ) -> list[Refused]:
+        """Rows whose key a task of their group holds: refused, naming that task."""
+        if not taken:
+            return []
+        cursor.execute(queries.KEYED, {"groups": [row["group_id"] for _, row in taken],
+                                       "keys": [row["key"] for _, row in taken]})  # fmt: skip
+        found = {(m["group_id"], m["key"]): m["uuid"] for m in cursor.fetchall()}
+        return [
+            Refused(index, f"a task with key {row['key']!r} already exists in its group: "
+                    f"{found.get((row['group_id'], row['key']))}",
+                    existing=found.get((row["group_id"], row["key"])))
+            for index, row in taken
+        ]  # fmt: skip
+
     def submit_one(self, spec: TaskSpec) -> str:
-        """One task's uuid, or BadRequest saying why it was refused."""
+        """One task's uuid, or BadRequest saying why it was refused (Conflict when a task of
+        its group already has its key)."""
         report = self.submit([spec])
         if report.refused:
-            raise BadRequest(report.refused[0].reason, hint="fix that field and submit again")
+            first = report.refused[0]
+            if first.existing is not None:
+                raise Conflict(first.reason, hint="that task is the one this submit asked for")
+            raise BadRequest(first.reason, hint="fix that field and submit again")
         return report.accepted[0].uuid
 
     @staticmethod
@@ -491,11 +523,18 @@ class TaskQueue:
             if any(row["state"] != "queued" for row in moved):
                 cursor.execute(queries.NOTIFY_ENDED)  # results awaited with wait look again
             self._after_ends(cursor, [row["id"] for row in moved if row["watched"]])
-            refused = {
-                row["uuid"]: self._not_held(cursor, row["uuid"], row["attempt"])
-                for row in rows
-                if row["uuid"] not in states
-            }
+            refused: dict[str, NotFound | Conflict] = {}
+            for row in rows:
+                if row["uuid"] in states:
+                    continue
+                # A report sent again (its answer lost to a coordinator that died) finds its
+                # attempt ended as it says: answered as the first was, not refused.
+                cursor.execute(queries.REPLAYED, {**row, "worker": worker})
+                again = cursor.fetchone()
+                if again is not None:
+                    states[row["uuid"]] = str(again["state"])
+                else:
+                    refused[row["uuid"]] = self._not_held(cursor, row["uuid"], row["attempt"])
         return ReportOutcome(states, refused)
 
     @staticmethod
@@ -681,8 +720,26 @@ def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[st
         "max_attempts": spec.max_attempts,
         "watch_task": watch_task,
         "watch_state": spec.watch.state if spec.watch else None,
+        "key": spec.key,
     }
     return row, ""
+
+
+def _paired(
+    rows: list[tuple[int, dict[str, Any]]], made: list[dict[str, Any]]
+) -> tuple[list[Submitted], list[tuple[int, dict[str, Any]]]]:
+    """The batch's rows paired with the tasks SUBMIT made (in id order, which is the rows'
+    order), and the rows it skipped: their (group, key) is not among what came back."""
+    inserted = {(m["group_id"], m["key"]) for m in made if m["key"] is not None}
+    tasks = iter(made)
+    accepted: list[Submitted] = []
+    taken: list[tuple[int, dict[str, Any]]] = []
+    for index, row in rows:
+        if row["key"] is not None and (row["group_id"], row["key"]) not in inserted:
+            taken.append((index, row))
+        else:
+            accepted.append(Submitted(index, next(tasks)["uuid"]))
+    return accepted, taken
 
 
 def _spec_fields(task: Task) -> dict[str, Any]:

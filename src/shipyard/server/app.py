@@ -102,6 +102,11 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     app.add_api_route("/health", _health, methods=["GET"], tags=["server"])
     for router in coordinator_routers(settings, app.state.metrics):
         app.include_router(router)
+    if settings.db is not None:
+        # The coordinator's database restarting is a 503 the client may retry, not a 500.
+        from shipyard.coordinator.httperrors import install_database_handlers
+
+        install_database_handlers(app)
     _document(app, components)
     return app
 
