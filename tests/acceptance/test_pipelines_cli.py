@@ -93,7 +93,11 @@ def test_step_edits_through_the_cli(shipyard: Shipyard, added: Path, tmp_path: P
             "'sise' is not a parameter of the spec",
             "did you mean 'size'?",
         ),
-        (("pipelines", "set", "demo", "-p", "size=3"), "must be one of 1, 2, 4; got 3", "-p"),
+        (
+            ("pipelines", "set", "demo", "-p", "size=3"),
+            "must be one of 1, 2, 4; got 3",
+            "give 'size' one of 1, 2, 4",
+        ),
         (("pipelines", "set", "demo", "-p", "size=big"), "is an int, and 'big' is not", "int"),
         (("pipelines", "set", "demo"), "nothing to set", "--unset"),
         (("pipelines", "add", "demo", "demo.yaml"), "already registered", "--replace"),
