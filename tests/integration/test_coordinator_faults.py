@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -264,6 +265,64 @@ def test_a_worker_that_lost_its_lease_kills_the_task_at_once_and_does_not_report
     assert worker.wait(timeout=60) == 0, site.said("paused")
 
 
+# --- the coordinator killed during a 5,000-task submit -------------------------------------------
+
+TASKS = 5_000
+BATCH = 500
+
+
+@dataclass
+class Submitter:
+    """A client sending the tasks in batches, each sent again until acknowledged: every task
+    of it accepted, or refused with 409 because its key is there already."""
+
+    site: Site
+    root: dict[str, str]
+    kill_before: int  # the batch whose sending lets the test kill the coordinator
+    proceed: threading.Event = field(default_factory=threading.Event)  # workers are at work
+    sending: threading.Event = field(default_factory=threading.Event)
+    uuids: dict[str, str] = field(default_factory=dict)
+    sent: int = 0  # requests, the repeats included
+    repeats_refused: int = 0  # tasks of repeated batches found there already (409)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def run(self) -> None:
+        try:
+            for first in range(0, TASKS, BATCH):
+                if first // BATCH == self.kill_before:
+                    assert self.proceed.wait(timeout=300), "the workers never got to work"
+                    self.sending.set()
+                self._send([f"t-{n}" for n in range(first, first + BATCH)])
+        except BaseException as error:  # the test fails with it
+            self.errors.append(error)
+
+    def _send(self, keys: list[str]) -> None:
+        body = {"tasks": [{"group": "lab", "command": ["true"], "key": key} for key in keys]}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            self.sent += 1
+            try:
+                answer = self.site.http.post("/api/v1/tasks/batch", json=body, headers=self.root)
+            except httpx.TransportError:
+                time.sleep(0.1)  # the coordinator is away: ask again
+                continue
+            if answer.status_code >= 500:
+                time.sleep(0.1)
+                continue
+            assert answer.status_code == 200, answer.text
+            self._take(keys, answer.json())
+            return
+        raise AssertionError(f"batch {keys[0]}… never acknowledged")
+
+    def _take(self, keys: list[str], answer: dict[str, Any]) -> None:
+        for accepted in answer["accepted"]:
+            self.uuids[keys[accepted["index"]]] = accepted["uuid"]
+        for refused in answer["refused"]:
+            assert refused["status"] == 409 and refused["uuid"], refused  # only "already there"
+            self.uuids[keys[refused["index"]]] = refused["uuid"]
+            self.repeats_refused += 1
+
+
 def _records(db: str) -> dict[str, Any]:
     import psycopg
 
@@ -287,6 +346,52 @@ def _records(db: str) -> dict[str, Any]:
             "attempts running": one("SELECT count(*) FROM attempts WHERE outcome = 'running'"),
             "by key": dict(connection.execute(b"SELECT key, uuid::text FROM tasks").fetchall()),
         }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # 5,000 real processes: 267 s measured at load 14 on 2 cores
+def test_the_coordinator_killed_during_a_big_submit_every_task_completes_once(
+    site: Site,
+) -> None:
+    root = site.login()
+    _group(site, root)
+    workers = [site.worker(name, root) for name in ("w1", "w2")]
+    client = Submitter(site, root, kill_before=3)
+    sender = threading.Thread(target=client.run, daemon=True)
+    sender.start()
+    # The workers registered and at work (a worker that never reached its coordinator stops:
+    # a wrong --server), then the coordinator killed as the next batch goes out.
+    _until("the workers at work", lambda: (_count(site, root, states=["succeeded"]) or 0) >= 20)
+    client.proceed.set()
+    assert client.sending.wait(timeout=120), client.errors
+    site.kill_server()  # kill -9 while batch 4 is on its way, workers fetching and reporting
+    site.start()
+    sender.join(timeout=300)
+    assert not sender.is_alive() and not client.errors, client.errors
+    assert len(client.uuids) == TASKS
+    _until(
+        f"all {TASKS} tasks succeeded",
+        lambda: _count(site, root, states=["succeeded"]) == TASKS,
+        seconds=600,
+    )
+    records = _records(site.db)
+    by_key = records.pop("by key")
+    assert records == {
+        "tasks": TASKS,
+        "keys": TASKS,
+        "succeeded": TASKS,
+        "succeeded attempts": TASKS,
+        "tasks not succeeded exactly once": 0,
+        "attempts running": 0,
+    }
+    assert by_key == client.uuids  # the client's acknowledgements name the tasks queued
+    for worker, name in zip(workers, ("w1", "w2"), strict=True):
+        assert worker.poll() is None, site.said(name)  # they waited the coordinator out
+    assert any("trying again" in site.said(name) for name in ("w1", "w2"))
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker, name in zip(workers, ("w1", "w2"), strict=True):
+        assert worker.wait(timeout=60) == 0, site.said(name)
 
 
 # --- PostgreSQL restarted under load ------------------------------------------------------------
