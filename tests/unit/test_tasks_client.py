@@ -107,3 +107,19 @@ def test_the_client_batches_as_the_route_takes_them() -> None:
     from shipyard.coordinator import client, routes
 
     assert client.BATCH == routes.MAX_BATCH
+
+
+@pytest.mark.parametrize(
+    ("path", "no_coordinator"),
+    [
+        ("/tasks/query", True),
+        ("/login", True),
+        ("/tasks/batch", True),
+        ("/tasks/abc/result", False),
+    ],
+)
+def test_a_404_on_a_fixed_route_says_the_server_has_no_coordinator(
+    path: str, no_coordinator: bool
+) -> None:
+    error = refusal("POST", path, 404, {"msg": "Not Found", "hint": "see /docs for the routes"})
+    assert ("serve --db" in (error.hint or "")) is no_coordinator

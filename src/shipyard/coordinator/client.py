@@ -31,6 +31,8 @@ _BY_STATUS: dict[int, type[CoordinatorError]] = {
 }
 #: Every state a task can be in, in the order a summary shows them.
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+#: Routes whose path names no task, group or user: a 404 there means no coordinator.
+_FIXED_ROUTES = frozenset({"/login", "/groups", "/tasks/batch", "/tasks/query", "/tasks/cancel"})
 #: The most tasks one batch request takes (routes.MAX_BATCH).
 BATCH = 10_000
 
@@ -41,6 +43,9 @@ def refusal(method: str, path: str, status: int, data: dict[str, Any]) -> Coordi
     hint = data.get("hint")
     if status == 401:
         hint = hint or "log in again: shipyard tasks login NAME, then set $SHIPYARD_TOKEN"
+    if status == 404 and path in _FIXED_ROUTES:
+        # These routes name nothing that could be missing: the server has no coordinator.
+        hint = "this server serves no coordinator: start it with shipyard serve --db postgresql://…"
     error = _BY_STATUS.get(status, CoordinatorError)(
         f"{method} {path}: {status} {message}", hint=str(hint) if hint else None
     )
