@@ -122,3 +122,14 @@ def test_patched(
     before = repr(data)
     assert patched(data, paths) == expected
     assert repr(data) == before  # the data given is not changed
+
+
+def test_a_wrong_depends_on_does_not_hide_a_port_asked_for_twice() -> None:
+    found = problems_of(
+        "name: p\nservices:\n  web: {run: [x], port: 9000, depends_on: [nope]}\n"
+        "  api: {run: [x], port: 9000}\n"
+    )
+    assert [p.message for p in found] == [
+        "service 'web' depends on 'nope', which is neither a service nor a step",
+        "services 'web' and 'api' both ask for port 9000",
+    ]

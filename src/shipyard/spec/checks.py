@@ -64,8 +64,10 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
                     hint="needs and depends_on name units: give each its own name",
                 )
             )
+    # Ports do not depend on what waits for what: a wrong depends_on must not hide them.
+    ports = _port_clashes(spec, source)
     if problems or not spec.services:
-        return problems
+        return problems + ports
     for name, service in spec.services.items():
         if service.replicas > 1 and isinstance(service.port, int):
             problems.append(
@@ -93,7 +95,7 @@ def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
                     "remove one of these needs/depends_on",
                 )
             )
-    return problems + _port_clashes(spec, source)
+    return problems + ports
 
 
 def _port_clashes(spec: Spec, source: SourceMap) -> list[SpecProblem]:
