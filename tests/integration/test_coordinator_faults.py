@@ -456,3 +456,20 @@ def test_postgresql_restarted_under_load_every_task_completes(
     for worker, name in zip(workers, ("w1", "w2"), strict=True):
         assert worker.poll() is None, site.said(name)  # they went on
     assert "Traceback" not in site.log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"), [("0", "not in the range"), ("soon", "not a valid float")]
+)
+def test_a_bad_backoff_cap_is_a_message(tmp_path: Path, given: str, said: str) -> None:
+    for how in ("flag", "env"):
+        env = _env(tmp_path) | {"SHIPYARD_WORKER_TOKEN": "x"}
+        args = [_executable(), "worker", "--server", "http://127.0.0.1:9", "--group", "lab"]
+        if how == "flag":
+            args += ["--backoff-cap", given]
+        else:
+            env["SHIPYARD_WORKER_BACKOFF_CAP"] = given
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (how, done.stderr)
+        assert "--backoff-cap" in done.stderr and said in done.stderr
+        assert "Traceback" not in done.stderr
