@@ -187,7 +187,8 @@ def _ask(http: httpx.Client, method: str, url: str, **given: Any) -> tuple[int, 
 
 def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Path) -> None:
     # Each was a 500 (ValueError: embedded null byte from a path, RecursionError from the JSON
-    # parser) or FastAPI's {"detail": …} in place of the {msg, hint, error} the document says.
+    # parser, OverflowError from SQLite) or FastAPI's {"detail": …} in place of the
+    # {msg, hint, error} the document says.
     ran = _run_tiny(tmp_path, tmp_path / "home")
     with served(tmp_path / "home") as server:
         headers = {"Authorization": f"Bearer {server.token}"}
@@ -204,6 +205,11 @@ def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Pat
                 "NUL in an id": _ask(http, "POST", "/api/v1/ops/status",
                                      json={"execution_id": "exec\x00nul"}),
                 "deep JSON": _ask(http, "POST", "/api/v1/ops/status", content=b"[" * 100_000),
+                "a cursor past 64 bits": _ask(http, "POST", "/api/v1/ops/events",
+                                              json={"execution_id": ran, "after": 10**22}),
+                "a cursor past 64 bits (REST)": _ask(http, "GET",
+                                                     f"/api/v1/executions/{ran}/events",
+                                                     params={"after": str(10**22)}),
                 "no such route": _ask(http, "GET", "/api/v1/nowhere"),
                 "no such method": _ask(http, "DELETE", "/health"),
             }  # fmt: skip
@@ -216,6 +222,8 @@ def test_bad_input_to_the_local_server_is_a_4xx_in_the_error_shape(tmp_path: Pat
         "NUL in a text naming a file": 422,
         "NUL in an id": 404,  # merely no execution's (test_server.py's hostile ids)
         "deep JSON": 422,
+        "a cursor past 64 bits": 422,  # SQLite's OverflowError: was a 500
+        "a cursor past 64 bits (REST)": 422,
         "no such route": 404,
         "no such method": 405,
     }, answers

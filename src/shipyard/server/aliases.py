@@ -48,7 +48,7 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
         return _wire("status", host.ops().status(execution_id))
 
     @router.get("/executions/{execution_id}/events", tags=tags, responses=returns("events"))
-    def events(execution_id: str, after: int = Query(0, ge=0)) -> Any:
+    def events(execution_id: str, after: int = Query(0, ge=0, le=2**63 - 1)) -> Any:
         return _wire("events", host.ops().events(execution_id, after=after))
 
     @router.get("/executions/{execution_id}/logs", tags=tags, response_class=StreamingResponse)
@@ -56,7 +56,7 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
         execution_id: str,
         unit: str | None = None,
         follow: bool = False,
-        tail: int | None = Query(None, ge=0),
+        tail: int | None = Query(None, ge=0, le=2**63 - 1),
         grep: str | None = None,
         level: str | None = None,
     ) -> StreamingResponse:

@@ -327,6 +327,8 @@ def arguments_of(
     for key, value in data.items():
         if _names_a_file(hints[key]) and _has_nul(value):
             raise WireError(f"{name}: argument {key} contains a NUL character", hint=_NUL_HINT)
+        if _too_large(value):
+            raise WireError(f"{name}: argument {key} holds a number past ±{INT64_MAX}")
         try:
             decoded[key] = decode(value, hints[key])
             _within_choices(hints[key], decoded[key])
@@ -361,6 +363,21 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+#: The largest whole number an argument may be: the store's (SQLite's) signed 64 bits.
+INT64_MAX = 2**63 - 1
+
+
+def _too_large(value: Any) -> bool:
+    """Whether a whole number argument (or one in a list) is past 64 bits: SQLite raised
+    OverflowError on one, a 500; no count, limit or cursor is that large. (A mapping's values,
+    a run's parameters, are the spec's to judge.)"""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) > INT64_MAX
+    if isinstance(value, list):
+        return any(_too_large(item) for item in value)
+    return False
+
+
 def _no_nul_in_parameters(request: Request) -> None:
     """A REST route's parameter naming a file or folder, refused (422) when it holds a NUL."""
     for where, values in (("path", request.path_params.items()),
@@ -388,6 +405,9 @@ def _call(host: OperationsHost, name: str, arguments: dict[str, Any], returned: 
     started = time.perf_counter()
     try:
         result = getattr(host.ops(), name)(**arguments)
+    except OverflowError:
+        # A number too large for the store, from wherever it came: the caller's input.
+        raise WireError(f"{name}: a number in the arguments is too large") from None
     except ValueError as error:
         # The operating system's refusal of a NUL in a file name or a command's argv, from
         # any argument that reached one (not only those typed as paths): the caller's input.
