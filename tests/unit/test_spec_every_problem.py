@@ -133,3 +133,15 @@ def test_a_wrong_depends_on_does_not_hide_a_port_asked_for_twice() -> None:
         "service 'web' depends on 'nope', which is neither a service nor a step",
         "services 'web' and 'api' both ask for port 9000",
     ]
+
+
+def test_a_duplicate_key_does_not_hide_the_rest_of_the_file() -> None:
+    found = problems_of(
+        "name: p\nsteps:\n  a: {run: [echo, '{{ missing }}']}\n  a: {run: [y]}\n"
+        "services:\n  web: {run: [x], port: 9000}\n  api: {run: [x], port: 9000}\n"
+    )
+    assert [p.message for p in found] == [
+        "'{{ missing }}' is not a parameter",
+        "duplicate key 'a' (first defined at line 3)",
+        "services 'web' and 'api' both ask for port 9000",
+    ]

@@ -53,21 +53,26 @@ def load_spec(path: str | Path) -> LoadedSpec:
 
 def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
     """Validate spec ``text``; ``path`` is used for messages and for resolving workdirs."""
+    found: list[SpecProblem] = []
     try:
         data, source = read_yaml(text, path)
     except YamlProblems as error:
-        raise SpecError(error.problems) from None
+        if error.read is None:
+            raise SpecError(error.problems) from None
+        found = error.problems  # read all the same: the rest of the file is checked too
+        data, source = error.read
     if not isinstance(data, dict):
         raise SpecError(
             [
+                *found,
                 SpecProblem(
                     "a spec is a YAML mapping with at least 'name' and 'steps'",
                     source.locate(()),
                     hint="see `shipyard schema` or docs/spec.md for the file's shape",
-                )
+                ),
             ]
         )
-    problems = run_raw_checks(data, source)
+    problems = found + run_raw_checks(data, source)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as error:

@@ -88,6 +88,9 @@ class _Walker:
         self.loader = loader
         self.source = source
         self.problems: list[SpecProblem] = []
+        #: Something was left out (a merge key, a key that is not a name): what was read is
+        #: not the file, and checking it would report that loss as more problems.
+        self.lossy = False
 
     def walk(self, node: yaml.Node, path: PathKey) -> Any:
         self.source.values[path] = _location(self.source.file, node.start_mark)  # type: ignore[assignment]
@@ -103,11 +106,13 @@ class _Walker:
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
                 self.problems.append(_merge_key_problem(self.source.file, key_node))
+                self.lossy = True
                 continue
             key = self.loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
                 where = _location(self.source.file, key_node.start_mark)
                 self.problems.append(SpecProblem("keys must be plain names", where))
+                self.lossy = True
                 continue
             key = str(key) if not isinstance(key, str) else key
             where = _location(self.source.file, key_node.start_mark)
@@ -252,13 +257,19 @@ def read_yaml(text: str, file: Path | None) -> tuple[Any, SourceMap]:
     finally:
         loader.dispose()
     if walker.problems:
-        raise YamlProblems(walker.problems)
+        # What was read is kept (a duplicate key's first value): the loader checks the rest
+        # of the file too, so every problem is reported at once.
+        raise YamlProblems(walker.problems, read=None if walker.lossy else (data, source))
     return data, source
 
 
 class YamlProblems(Exception):
-    """Internal: problems found while reading, turned into a SpecError by the loader."""
+    """Internal: problems found while reading, turned into a SpecError by the loader.
+    ``read``: the data and its positions, when the file could be read all the same."""
 
-    def __init__(self, problems: list[SpecProblem]) -> None:
+    def __init__(
+        self, problems: list[SpecProblem], *, read: tuple[Any, SourceMap] | None = None
+    ) -> None:
         self.problems = problems
+        self.read = read
         super().__init__(problems)
