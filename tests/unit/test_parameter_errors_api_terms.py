@@ -95,3 +95,17 @@ def test_a_parameter_both_swept_and_fixed_is_said_without_cli_flags() -> None:
     error = raised.value
     assert error.message == "parameter 'lines' is both swept and fixed"
     assert error.hint == "sweep 'lines' or give it one value, not both"
+
+
+def test_a_missing_secret_is_said_without_cli_flags() -> None:
+    from shipyard.plan.build import build_plan
+    from shipyard.plan.secrets import gather
+
+    loaded = load_spec_text(SPEC.replace("  lines: {type: int}\n", "  lines: 3\n"))
+    plan = build_plan(loaded, {})
+    with pytest.raises(ParameterError) as raised:
+        gather(plan, {}, {})
+    error = raised.value
+    assert error.message == "secret parameter 'token' was not given"
+    assert error.hint is not None and "SHIPYARD_PARAM_TOKEN=…" in error.hint
+    assert "-p " not in error.hint, error.hint

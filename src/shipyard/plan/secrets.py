@@ -52,8 +52,8 @@ def gather(
             why = " (its value is never stored)" if again else ""
             raise ParameterError(
                 f"secret parameter '{name}' was not given{why}",
-                hint=f"pass it in the environment: {how} (-p {name}=… works too, but other "
-                "users can read a command line)",
+                hint=f"pass it in the environment: {how} (a value among the parameters works "
+                "too, but on a command line other users can read it)",
             )
         if "\0" in text:
             raise ParameterError(
