@@ -242,17 +242,26 @@ def test_a_worker_that_lost_its_lease_kills_the_task_at_once_and_does_not_report
             ],
         )
         assert [t["attempt"] for t in taken] == [2]
+
+        def holding() -> None:  # attempt 2's holder heartbeats, as a live worker does
+            site.http.post("/api/v1/workers/heartbeat", headers=other)
+
         worker.send_signal(signal.SIGCONT)
         # Its next heartbeat no longer lists the task: the task's group is killed at once.
         deadline = time.monotonic() + 20
         while _alive(pid) and time.monotonic() < deadline:
+            holding()
             time.sleep(0.05)
         assert not _alive(pid), "the task whose lease was lost still runs on the old worker"
-        said = _until("the worker's word", lambda: "lease went to another" in site.said("paused"))
+        said = _until(
+            "the worker's word",
+            lambda: holding() or "lease went to another" in site.said("paused"),
+        )
         assert said
     finally:
         _kill_quietly(pid)
     # Nothing reported for attempt 1: still lost, and attempt 2 still holds the task.
+    holding()
     result = _result(site, root, uuid)
     assert result["state"] == "running"
     assert [(a["number"], a["outcome"]) for a in result["attempts"]] == [
