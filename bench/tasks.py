@@ -513,13 +513,17 @@ def run_rounds(systems: list[Any], args: argparse.Namespace) -> dict[str, dict[s
 
 def _table(figures: dict[str, dict[str, list[Any]]]) -> str:
     keys = sorted({key for mine in figures.values() for key in mine})
-    lines = ["| figure | " + " | ".join(f"{name} min / median" for name in figures) + " |"]
+    lines = ["| figure | " + " | ".join(f"{name} min / median / max" for name in figures) + " |"]
     lines.append("|---" * (len(figures) + 1) + "|")
     for key in keys:
         cells = []
         for mine in figures.values():
             values = mine.get(key)
-            cells.append(f"{min(values):.3g} / {statistics.median(values):.3g}" if values else "—")
+            cells.append(
+                f"{min(values):.3g} / {statistics.median(values):.3g} / {max(values):.3g}"
+                if values
+                else "—"
+            )
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
