@@ -135,7 +135,10 @@ class LocalOperations(
 
     def _has_state(self) -> bool:
         """A store is open (or given), or the workspace holds one: read-only operations ask
-        first, so `status` or `list` in any folder does not create .shipyard/ there."""
+        first, so `status` or `list` in any folder does not create .shipyard/ there. A home that
+        is a file is still said to be one."""
+        if self._store is None:
+            _check_home(self.workspace.home)
         return self._store is not None or self.workspace.has_state()
 
     def close(self) -> None:
