@@ -39,6 +39,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # Each test's own registry of supervisors (shipyard.supervisors): `ps --all` in one test
     # must not list another's, nor the user's own.
     monkeypatch.setenv("SHIPYARD_SUPERVISORS_DIR", str(tmp_path / "supervisors"))
+    # A wide terminal for the commands tests run: a message must not wrap at a length that
+    # depends on where pytest put the test's folder (deeper under pytest-xdist).
+    monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import Shipyard
+from tests.acceptance.conftest import Shipyard, shipyard_executable
 
 SPEC = """
 name: judged
@@ -90,23 +92,8 @@ def test_history_json_through_the_cli(shipyard: Shipyard, tmp_path: Path) -> Non
 
 
 def test_monitor_json_streams_snapshots_until_the_end(shipyard: Shipyard, tmp_path: Path) -> None:
-    spec = write(
-        tmp_path,
-        """
-        name: watched
-        execution: {sample_interval: 0.1}
-        steps:
-          spin:
-            run: [python3, -c, "import time; t = time.time() + 1.5\\nwhile time.time() < t: pass"]
-        """,
-        "watched.yaml",
-    )
-    started = shipyard("run", "--detach", str(spec), "--json")
-    assert started.returncode == 0, started.stderr
-    execution = json.loads(started.stdout)["id"]
-    done = shipyard("monitor", execution, "--json", "--interval", "0.2", timeout=60)
-    assert done.returncode == 0, done.stderr
-    snapshots = [json.loads(line) for line in done.stdout.splitlines()]
+    execution, view, lines = _monitored_until_released(shipyard, tmp_path)
+    snapshots = [json.loads(line) for line in lines]
     assert len(snapshots) >= 2
     assert snapshots[-1]["status"]["state"] == "succeeded"
     assert all(s["status"]["state"] in ("pending", "running") for s in snapshots[:-1])
@@ -116,12 +103,54 @@ def test_monitor_json_streams_snapshots_until_the_end(shipyard: Shipyard, tmp_pa
     again = shipyard("monitor", execution, "--json")
     assert len(again.stdout.splitlines()) == 1
     # the view off a terminal: printed once the execution has ended, with the trend it saw
-    second = json.loads(shipyard("run", "--detach", str(spec), "--json").stdout)["id"]
-    view = shipyard("monitor", second, "--interval", "0.2", timeout=60)
-    assert view.returncode == 0, view.stderr
-    assert f"{second}  succeeded" in view.stdout
-    (row,) = [line for line in view.stdout.splitlines() if "│ spin" in line]
-    assert re.search("[▁▂▃▄▅▆▇█]", row)  # the sparklines of what was sampled while it ran
+    assert f"{execution}  succeeded" in view
+    (row,) = [line for line in view.splitlines() if "│ spin" in line]
+    assert re.search("[▁▂▃▄▅▆▇█]", row), row  # the sparklines of what was sampled while it ran
+
+
+def _monitored_until_released(shipyard: Shipyard, tmp_path: Path) -> tuple[str, str, list[str]]:
+    """(execution id, the off-terminal view, the --json lines) of two monitors of a run whose
+    step spins until the test releases it — once the --json monitor has seen it measured a few
+    times, so the view (started first) has sampled it too, however slow the machine: a step of
+    fixed length could end before a loaded machine's monitor had started."""
+    release = tmp_path / "release"
+    spin = f"import os\\nwhile not os.path.exists({str(release)!r}): pass"
+    spec = write(
+        tmp_path,
+        f"""
+        name: watched
+        execution: {{sample_interval: 0.1}}
+        steps:
+          spin: {{run: [python3, -c, "{spin}"], timeout: 120}}
+        """,
+        "watched.yaml",
+    )
+    started = shipyard("run", "--detach", str(spec), "--json")
+    assert started.returncode == 0, started.stderr
+    execution = json.loads(started.stdout)["id"]
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+    command = [shipyard_executable(), "monitor", execution, "--interval", "0.2"]
+    lines: list[str] = []
+    with (
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as view,
+        subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE, text=True, env=env) as seen,
+    ):
+        try:
+            assert seen.stdout is not None
+            measured = 0
+            for line in seen.stdout:
+                lines.append(line)
+                units = json.loads(line)["units"]
+                measured += any(unit["rss_bytes"] is not None for unit in units)
+                if measured >= 4:
+                    break
+            assert measured >= 4, f"the monitor saw the spinning step measured {measured} times"
+        finally:
+            release.touch()
+        out, _ = view.communicate(timeout=60)
+        rest, _ = seen.communicate(timeout=60)
+    assert view.returncode == 0 and seen.returncode == 0
+    return execution, out, lines + rest.splitlines()
 
 
 @pytest.mark.parametrize(

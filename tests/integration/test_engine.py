@@ -282,16 +282,16 @@ def test_processes_a_step_leaves_behind_are_stopped(
 
 
 def test_profile_mode_measures_resources(ops: Operations, write_spec: SpecWriter) -> None:
-    burn = (
-        "import time\nt = time.time()\nx = bytearray(64 << 20)\nwhile time.time() - t < 1.2: pass"
-    )
+    # A fixed amount of CPU (not of wall time): on a busy machine the step takes longer but
+    # still burns 1.2 s of CPU, so the figures below do not depend on the load.
+    burn = "import time\nx = bytearray(64 << 20)\nwhile time.process_time() < 1.2: pass"
     spec = write_spec(f"name: prof\nsteps:\n  burn: {{run: [python3, -c, {json.dumps(burn)}]}}\n")
     status = ops.run(spec, mode="profile")
     usage = status.unit("burn").resources
     assert usage.samples >= 3
-    assert usage.cpu_percent_peak is not None and usage.cpu_percent_peak > 50
+    assert usage.cpu_percent_peak is not None and usage.cpu_percent_peak > 0
     assert usage.rss_peak_bytes is not None and usage.rss_peak_bytes > 64 << 20
-    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0.8
+    assert usage.cpu_seconds is not None and usage.cpu_seconds > 1.0
 
 
 def test_declared_cpus_serialise_steps_that_need_the_whole_machine(
