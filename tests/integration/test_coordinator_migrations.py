@@ -11,7 +11,7 @@ from shipyard.coordinator.schema import metadata
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 #: The queue's tables (the auth part's have their own revision and check).
-QUEUE_TABLES = {"tasks", "attempts", "workers", "artifacts"}
+QUEUE_TABLES = {"tasks", "attempts", "workers", "artifacts", "suites"}
 
 
 def _ours(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:

@@ -38,6 +38,7 @@ from shipyard.coordinator.decisions import (
     WORKER_STATES,
 )
 from shipyard.coordinator.schema import metadata
+from shipyard.coordinator.suitestate import SUITE_STATES
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -87,6 +88,8 @@ tasks = Table(
     Column("message", Text),
     # The client's name for the task (revision 0003_task_keys): a retried submit finds it.
     Column("key", Text),
+    # The suite the task belongs to (revision 0004_suites; issue 14): NULL for a lone task.
+    Column("suite_id", BigInteger, ForeignKey("suites.id", ondelete="SET NULL")),
     # NULLs are distinct: tasks without a key never clash.
     UniqueConstraint("group_id", "key", name="uq_tasks_group_key"),
     CheckConstraint(_one_of("state", TASK_STATES), name="state"),
@@ -110,6 +113,7 @@ tasks = Table(
     Index("ix_tasks_watch", "watch_task", postgresql_where=text("watch_task IS NOT NULL")),
     Index("ix_tasks_tags", "tags", postgresql_using="gin"),
     Index("ix_tasks_labels", "labels", postgresql_using="gin"),
+    Index("ix_tasks_suite", "suite_id", "state", postgresql_where=text("suite_id IS NOT NULL")),
 )
 
 attempts = Table(
@@ -151,4 +155,43 @@ artifacts = Table(
     _now(),
     UniqueConstraint("task_id", "name", name="uq_artifacts_task_name"),
     CheckConstraint("size >= 0", name="size"),
+)
+
+# Task suites (revision 0004_suites; issue 14 §1): the counters are kept by a trigger on tasks
+# (see that revision for why), in the same transaction as the task changes.
+suites = Table(
+    "suites",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "uuid",
+        UUID(as_uuid=False),
+        nullable=False,
+        unique=True,
+        server_default=text("gen_random_uuid()"),
+    ),
+    Column("name", Text),
+    Column("description", Text),
+    Column("group_id", BigInteger, nullable=False),
+    Column("creator_id", BigInteger, nullable=False),
+    Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("labels", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("worker_schedule", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("env_preparation", JSONB),
+    Column("env_cleanup", JSONB),
+    Column("state", Text, nullable=False, server_default="open"),
+    Column("reason", Text),
+    *(
+        Column(name, BigInteger, nullable=False, server_default="0")
+        for name in ("total", "pending", "running", "done", "failed", "cancelled")
+    ),
+    _now(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("last_task_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    CheckConstraint(_one_of("state", SUITE_STATES), name="state"),
+    Index("ix_suites_group_state", "group_id", "state"),
+    Index("ix_suites_live", "state", postgresql_where=text("state IN ('open', 'closed')")),
 )
