@@ -121,7 +121,8 @@ def test_read_only_commands_in_a_folder_without_state_create_none(
     shipyard: Shipyard, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    for command in (["list"], ["list", "--json"], ["pipelines", "list"]):
+    read_only = (["list"], ["list", "--json"], ["pipelines", "list"], ["index", "list"])
+    for command in read_only:
         listed = shipyard(*command)
         assert listed.returncode == 0, listed.stderr
     assert json.loads(shipyard("list", "--json").stdout) == []

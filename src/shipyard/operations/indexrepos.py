@@ -121,7 +121,9 @@ def builtin_repo() -> IndexRepo:
 
 
 def _repos(ops: Core) -> list[IndexRepo]:
-    return [builtin_repo(), *ops.store.index_repo_list()]
+    # A folder without state has only the builtin one: reading creates no .shipyard/ there.
+    added = ops.store.index_repo_list() if ops._has_state() else []
+    return [builtin_repo(), *added]
 
 
 def _repo(ops: Core, name: str) -> IndexRepo:
