@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
+from tests.postgres import Cluster, pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.serving import _executable, _stop, _url, _wait_healthy
 
 PASSWORD = "a fine password"
@@ -78,16 +78,41 @@ def serve_db(home: Path, db: str, *extra: str) -> Iterator[subprocess.Popen[str]
 
 @pytest.fixture
 def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:  # noqa: F811
+    with _serving(pg_url, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def served_to_refuse(
+    pg_cluster: Cluster,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Served, dict[str, str]]]:
+    """One server (and database, with the group 'lab') for the bad-input cases: each only reads
+    or is refused, so they need not pay a server's start-up each."""
+    name = f"refusals_{os.getpid()}"
+    pg_cluster.psql(f"CREATE DATABASE {name}")
+    try:
+        with _serving(pg_cluster.url(name), tmp_path_factory.mktemp("refusals")) as served:
+            root = served.login("root")
+            _group(served, root)
+            yield served, root
+    finally:
+        with contextlib.suppress(RuntimeError):
+            pg_cluster.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def _serving(db_url: str, tmp_path: Path) -> Iterator[Served]:
     home = tmp_path / "home"
     home.mkdir()
-    assert _shipyard(home, "db", "upgrade", "--db", pg_url).returncode == 0
-    made = _shipyard(home, "admin", "create-user", "root", "--admin", "--db", pg_url)
+    assert _shipyard(home, "db", "upgrade", "--db", db_url).returncode == 0
+    made = _shipyard(home, "admin", "create-user", "root", "--admin", "--db", db_url)
     assert made.returncode == 0, made.stderr
     (tmp_path / "settings.toml").write_text(
         # fetch_poll past any wait: a waiting fetch is woken by NOTIFY or not at all
         "[coordinator]\nmax_artifact_bytes = 100000\nfetch_poll = 600\nmax_fetch_wait = 600\n"
     )
-    with serve_db(home, pg_url, "--config", str(tmp_path / "settings.toml")) as process:
+    with serve_db(home, db_url, "--config", str(tmp_path / "settings.toml")) as process:
         url = _url(process, tmp_path / "server.log")
         _wait_healthy(url, process, tmp_path / "server.log", 30)
         with httpx.Client(base_url=url, timeout=30) as http:
@@ -250,10 +275,9 @@ def test_permissions_read_cannot_submit_and_a_worker_token_is_no_user(served: Se
     ],
 )
 def test_bad_input_is_a_4xx_with_a_message(
-    served: Served, method: str, path: str, body: Any
+    served_to_refuse: tuple[Served, dict[str, str]], method: str, path: str, body: Any
 ) -> None:
-    root = served.login("root")
-    _group(served, root)
+    served, root = served_to_refuse
     if isinstance(body, str):
         answer = served.http.request(method, path, content=body, headers=root)
     else:
