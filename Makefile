@@ -49,16 +49,21 @@ WIRE_SUBSET = $(filter-out $(SERVER_SUBSET) $(NOT_THE_PROTOCOL),$(wildcard tests
 SERVER_SUBSET := $(addprefix tests/acceptance/test_,$(addsuffix .py,\
 	cli lifecycle_cli fleet_cli logs_cli pipelines_cli stop_grace_cli))
 
+# The suites run in 3 processes (pytest-xdist), a file to a process so that a module's fixtures
+# (a served coordinator, 2 x 40 MB of logs) are made once: most tests wait on the processes they
+# start, so 3 keep 2 cores busy. Measured on 2 cores: docs/performance.md ("The test suite").
+PARALLEL := -n 3 --dist loadfile
+
 test: lint typecheck
-	$(VENV)/pytest
-	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q $(WIRE_SUBSET)
-	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(SERVER_SUBSET)
+	$(VENV)/pytest $(PARALLEL)
+	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q $(PARALLEL) $(WIRE_SUBSET)
+	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(PARALLEL) $(SERVER_SUBSET)
 
 test-server: setup
-	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q tests/acceptance
+	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(PARALLEL) tests/acceptance
 
 test-wire: setup
-	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q tests/integration tests/acceptance
+	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q $(PARALLEL) tests/integration tests/acceptance
 
 bench: setup
 	$(VENV)/python bench/fanout.py
