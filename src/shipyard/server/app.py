@@ -164,7 +164,9 @@ def coordinator_routers(settings: Settings, registry: Any = None) -> list[APIRou
 def _install_errors(app: FastAPI) -> None:
     async def shipyard_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, ShipyardError)  # registered for that class
-        return JSONResponse(error_body(error), status_code=error_status(error))
+        status = error_status(error)
+        headers = _error_headers(error, status)
+        return JSONResponse(error_body(error), status_code=status, headers=headers)
 
     async def unauthorized(_: Request, error: Exception) -> Response:
         message = error.message if isinstance(error, auth.Unauthorized) else "unauthorized"
@@ -199,6 +201,16 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, refused)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _error_headers(error: ShipyardError, status: int) -> dict[str, str] | None:
+    """A 401 says which scheme would do (RFC 9110 §11.6.1), a 429 when to come back (RFC 6585
+    §4): the coordinator's refusals carried them only in its own app, not when served here."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool):
+        headers["Retry-After"] = str(retry_after)
+    return headers or None
 
 
 def _problem(problem: Any) -> str:
