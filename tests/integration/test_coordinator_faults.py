@@ -482,3 +482,20 @@ def test_a_bad_backoff_cap_is_a_message(tmp_path: Path, given: str, said: str) -
         assert done.returncode == 2, (how, done.stderr)
         assert "--backoff-cap" in done.stderr and said in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_stop_now_that_came_while_the_task_was_starting_still_kills_it(tmp_path: Path) -> None:
+    """A SIGTERM can land between the task's spawn and the worker noting its process (the
+    task already running, its pid written): stop() then finds nothing to kill. The worker
+    looks again once the process is noted, so the task does not run on to its end."""
+    from shipyard.coordinator.worker import Worker
+
+    worker = Worker("http://127.0.0.1:9", "token", "lab", [], tmp_path, force=True)
+    said = worker.stop()  # before any process is noted: nothing to kill yet
+    assert "stopping now" in said
+    status = worker._spawn_and_wait(
+        {"command": ["sh", "-c", "sleep 3; touch finished"], "uuid": "t"},
+        tmp_path, dict(os.environ), tmp_path / "task.log",
+    )  # fmt: skip
+    assert status is None  # not this task's result: it goes back to the queue
+    assert not (tmp_path / "finished").exists(), "the task ran to its end after a stop-now"

@@ -158,6 +158,14 @@ def test_worker_without_token_or_with_a_bad_server_is_a_message(tmp_path: Path) 
         assert "error:" in done.stderr
 
 
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie its (paused) parent has not reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_on(
     pg_url: str,
     tmp_path: Path,
@@ -182,7 +190,10 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
             _group(served, root)
             # Two attempts at most: attempt 2 (claimed below, never heartbeated) is given up
             # when its lease runs out, rather than taken by the going-on worker again.
-            uuid = _submit(served, root, command=["sh", "-c", "sleep 2; echo late"], max_attempts=2)
+            uuid = _submit(
+                served, root, command=["sh", "-c", "echo $$ > pid; sleep 2; echo late"],
+                max_attempts=2,
+            )  # fmt: skip
             worker = _start_worker(served, tmp_path)
             _until_running(served, root, uuid)
             # The worker heartbeats every third of the lease: paused (as by a long GC pause
@@ -202,8 +213,9 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
                 time.sleep(0.1)
             assert [t["attempt"] for t in taken] == [2]
             log = tmp_path / "worker" / "logs" / f"{uuid}.log"
-            for _ in range(200):  # attempt 1 ends while its worker is paused
-                if log.exists() and log.read_text() == "late\n":
+            pid = int((tmp_path / "worker" / "tasks" / uuid / "pid").read_text())
+            for _ in range(200):  # attempt 1 ends while its worker is paused (a zombie then)
+                if log.exists() and log.read_text() == "late\n" and _ended(pid):
                     break
                 time.sleep(0.05)
             worker.send_signal(signal.SIGCONT)

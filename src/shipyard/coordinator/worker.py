@@ -84,7 +84,9 @@ class Worker:
     _process: subprocess.Popen[bytes] | None = None
     _running: str | None = None  # the uuid of the task whose process runs
     _lost: str | None = None  # a task the heartbeat found gone to another attempt
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Re-entrant: stop() takes it from the signal handler, which runs on the main thread, maybe
+    # while that thread holds it.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _done: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
 
@@ -294,6 +296,11 @@ class Worker:
                 return 127
         with self._lock:
             self._process, self._running = process, str(task["uuid"])
+            stopped_meanwhile = self._leaving_now()
+        if stopped_meanwhile:
+            # A stop-now that came while the task was being started found no process to kill
+            # (stop() reads it under the same lock): killed here instead, not left to run.
+            _kill_group(process, signal.SIGKILL)
         try:
             return self._wait(process, task.get("timeout"), str(task["uuid"]))
         finally:
