@@ -34,11 +34,15 @@ def test_agents_by_name_through_mcp(tmp_path: Path) -> None:
             assert "max_agents is 1" in error_text(refused) and "hint: " in error_text(refused)
             unknown = await client.call_tool("agent_status", {"folder": folder, "name": "nope"})
             assert "no agent named 'nope'" in error_text(unknown)
-            restarted = await call(client, "agent_restart", folder=folder, name="weather")
+            restarted = await call(
+                client, "agent_restart", folder=folder, name="weather", confirm=True
+            )
             assert restarted["pid"] != weather["pid"]
             status = await call(client, "agent_status", folder=folder, name="weather")
             assert status["pid"] == restarted["pid"]
-            gone = await call(client, "agent_undeploy", folder=folder, name="weather", grace=5)
+            gone = await call(
+                client, "agent_undeploy", folder=folder, name="weather", grace=5, confirm=True
+            )
             assert gone["state"] == "discovered" and not pid_alive(restarted["pid"])
 
     anyio.run(scenario)

@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -33,13 +33,13 @@ pytestmark = pytest.mark.slow
 
 
 @contextlib.contextmanager
-def http_server(home: Path, cwd: Path, **env: str) -> Iterator[str]:
+def http_server(home: Path, cwd: Path, *, extra: tuple[str, ...] = (), **env: str) -> Iterator[str]:
     """The server on a free loopback port; yields its endpoint URL once it accepts."""
     port = free_port()
     errors = cwd / "mcp-server.stderr"
     with errors.open("wb") as stderr:
         process = subprocess.Popen(
-            server_command(home, "--http", f"127.0.0.1:{port}"),
+            server_command(home, "--http", f"127.0.0.1:{port}", *extra),
             env=server_env(**env),
             cwd=cwd,
             stdout=subprocess.DEVNULL,
@@ -65,6 +65,22 @@ def http_server(home: Path, cwd: Path, **env: str) -> Iterator[str]:
             process.wait()
 
 
+def home_token(home: Path) -> str:
+    """The token ``shipyard serve`` would use too: the home's server.token (made at start)."""
+    return (home / "server.token").read_text(encoding="utf-8").strip()
+
+
+@contextlib.asynccontextmanager
+async def session(url: str, token: str, origin: str | None = None) -> AsyncIterator[Client]:
+    """The SDK's streamable HTTP client, sending the bearer token (and an Origin if given)."""
+    headers = {"Authorization": f"Bearer {token}"} | ({"Origin": origin} if origin else {})
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
 def test_over_http_a_run_is_waited_on_with_progress_and_its_logs_read(tmp_path: Path) -> None:
     chain, slow = write_specs(tmp_path)
     progress: list[float] = []
@@ -73,7 +89,7 @@ def test_over_http_a_run_is_waited_on_with_progress_and_its_logs_read(tmp_path: 
         progress.append(done)
 
     async def scenario(url: str) -> None:
-        async with Client(url) as client:
+        async with session(url, home_token(tmp_path / "home")) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             assert {"run_pipeline", "execute_pipeline_test", "integrate_python_api", "up"} <= names
             result = await client.call_tool(
@@ -86,10 +102,14 @@ def test_over_http_a_run_is_waited_on_with_progress_and_its_logs_read(tmp_path: 
             assert [content.text for content in read.contents] == ["step-a size=1\n"]  # type: ignore[union-attr]
             started = await call(client, "run_pipeline", pipeline_name=str(slow), background=True)
             stopped = await call(
-                client, "stop_pipeline", execution_id=started["execution"]["id"], force=True
+                client,
+                "stop_pipeline",
+                execution_id=started["execution"]["id"],
+                force=True,
+                confirm=True,
             )
             assert stopped["stop"]["state"] == "cancelled"
-            missing = error_text(await client.call_tool("stop_pipeline", {}))
+            missing = error_text(await client.call_tool("stop_pipeline", {"confirm": True}))
             assert "needs execution_id or pipeline_name" in missing and "hint: " in missing
 
     with http_server(tmp_path / "home", tmp_path) as url:
@@ -104,7 +124,7 @@ def test_over_http_a_four_point_sweep_runs_each_point(tmp_path: Path) -> None:
         progress.append((done, total))
 
     async def scenario(url: str) -> None:
-        async with Client(url) as client:
+        async with session(url, home_token(tmp_path / "home")) as client:
             result = await client.call_tool(
                 "execute_pipeline_test",
                 {
@@ -162,7 +182,8 @@ def test_with_a_token_set_a_request_without_it_is_refused(tmp_path: Path) -> Non
     ("args", "env", "message"),
     [
         (["--http", "0.0.0.0:8765"], {}, "not a loopback address"),
-        (["--http", "192.0.2.1:8765", "--allow-remote"], {}, "SHIPYARD_MCP_TOKEN is not set"),
+        (["--tools", "pipelines,nope"], {}, "no group named nope"),
+        (["--http", "8765", "--allow-origin", "evil.example"], {}, "is not an origin"),
         (["--http", "127.0.0.1:99999"], {}, "the port must be a number from 1 to 65535"),
     ],
 )

@@ -28,40 +28,52 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, RootModel, create_model
+from pydantic import BaseModel, Field, RootModel, create_model
 
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver.outputs import OutputRule
-from shipyard.mcpserver.toolkit import CallCancelled, Reporter, ToolSpec, registered
+from shipyard.mcpserver.toolkit import CallCancelled, Kind, Reporter, ToolSpec, registered
 
 INSTRUCTIONS = (
     "Shipyard deploys, runs and watches pipelines and fleets from YAML specs. A pipeline_name "
     "is a registered pipeline (pipelines_list), a spec path, or index:REPO/NAME "
     "(index_templates). run_pipeline waits for the end with progress notifications unless "
-    "background=true; then poll get_pipeline_status. Logs are also resources: "
-    "shipyard://executions/{execution_id}/logs/{unit}."
+    "background=true; then poll get_pipeline_status. Destructive tools (stop, clean, down, "
+    "remove…) only say what they would do unless given confirm=true. Executions, their "
+    "specs and logs are also resources: shipyard://executions, "
+    "shipyard://executions/{execution_id}, …/spec, …/logs/{unit}."
 )
 
-#: The resource template of a unit's log (its last lines).
-LOG_URI = "shipyard://executions/{execution_id}/logs/{unit}"
-LOG_RESOURCE_LINES = 2000
+#: The kinds whose tools need ``confirm=true`` to act (their destructiveHint is true).
+CONFIRMED = (Kind.DESTROY, Kind.DESTROY_ONCE)
+CONFIRM_HELP = (
+    "true to do it; without it (false, the default) nothing changes and the answer says what "
+    "the call would do"
+)
 
 
-def build_server(home: Path | None) -> MCPServer[Any]:
-    """The server over the Shipyard whose state is in ``home`` (every tool, the log resource)."""
+def build_server(
+    home: Path | None, groups: tuple[str, ...] | None = None, *, read_only: bool = False
+) -> MCPServer[Any]:
+    """The server over the Shipyard whose state is in ``home``: the tools of ``groups`` (None:
+    the default set; see :mod:`shipyard.mcpserver.toolsets`), only the read-only ones with
+    ``read_only``; the resources, and the prompts whose tools are listed."""
     from shipyard import __version__
+    from shipyard.mcpserver import context, toolsets
 
     server: MCPServer[Any] = MCPServer(
         "shipyard", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
-    for spec in registered():
+    tools = toolsets.select(registered(), groups, read_only=read_only)
+    for spec in tools:
         server.add_tool(
             wrap(spec, home),
             name=spec.name,
             title=spec.title,
             annotations=ToolAnnotations(title=spec.title, **spec.kind.hints()),
         )
-    _add_log_resource(server, home)
+    context.add_resources(server, home)
+    context.add_prompts(server, [spec.name for spec in tools])
     return server
 
 
@@ -75,11 +87,17 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
         p for name, p in signature.parameters.items() if name not in ("ops", "report", "files")
     ]
     model, wrapped = output_model(spec.name, signature.return_annotation)
+    confirmed = spec.kind in CONFIRMED
+    if confirmed:
+        inputs.append(confirm_parameter())
 
     async def tool(ctx: Context, **arguments: Any) -> CallToolResult:
         report = reporter(ctx) if wants_report else None
+        confirm = arguments.pop("confirm", False)
         given = {**arguments, "files": files} if files is not None else arguments
         call = functools.partial(_call, spec, home, given, report, wrapped)
+        if confirmed and not confirm and not given.get("dry_run"):
+            call = functools.partial(preview, spec, home, given)
         try:
             # abandon_on_cancel: a cancelled call returns at once; the Reporter's event then
             # ends the thread's wait at its next pause.
@@ -162,29 +180,35 @@ def error_result(error: ShipyardError) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-def _add_log_resource(server: MCPServer[Any], home: Path | None) -> None:
-    @server.resource(
-        LOG_URI,
-        name="unit_log",
-        title="A unit's log",
-        description=f"The last {LOG_RESOURCE_LINES} lines of one unit's log in an execution.",
-        mime_type="text/plain",
+def confirm_parameter() -> inspect.Parameter:
+    """The ``confirm`` argument every destructive tool takes (issue 18 §2)."""
+    return inspect.Parameter(
+        "confirm",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[bool, Field(description=CONFIRM_HELP)],
     )
-    async def unit_log(execution_id: str, unit: str) -> str:
-        return await anyio.to_thread.run_sync(read_log, home, execution_id, unit)
 
 
-def read_log(home: Path | None, execution_id: str, unit: str) -> str:
-    """A unit's log as text (a ShipyardError becomes the SDK's resource error)."""
-    from mcp.server.mcpserver.exceptions import ResourceError
+def preview(spec: ToolSpec, home: Path | None, arguments: dict[str, Any]) -> CallToolResult:
+    """A destructive call without ``confirm``: what it would do, and nothing done. A tool
+    with a ``dry_run`` form (stop, clean) runs that, so the answer names what would be cut.
 
-    from shipyard import connect
-
-    ops = connect(home)
-    try:
-        lines = ops.logs(execution_id, unit, tail=LOG_RESOURCE_LINES)
-        return "".join(line.text + "\n" for line in lines)
-    except ShipyardError as error:
-        raise ResourceError(error.render()) from None
-    finally:
-        ops.close()
+    The answer is a tool error (isError), not a result: a client or a model that reads only
+    the flag still sees that nothing happened, and its structured form cannot be mistaken for
+    the record of a done stop."""
+    doc = " ".join((spec.fn.__doc__ or "").split())
+    given = {k: v for k, v in arguments.items() if k != "files" and v is not None}
+    text = (
+        f"not done: {spec.name} is destructive and needs confirm=true.\n"
+        f"it would: {doc}\narguments: {json.dumps(given, sort_keys=True, default=str)}"
+    )
+    if "dry_run" in inspect.signature(spec.fn).parameters:
+        dry = _call(spec, home, {**arguments, "dry_run": True}, None, wrapped=False)
+        if dry.is_error:
+            return dry  # the call could not act anyway (an unknown execution…): say why
+        text += "\nwhat it would do now: " + "".join(getattr(c, "text", "") for c in dry.content)
+    hint = f"to do it, call {spec.name} again with the same arguments and confirm=true"
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"{text}\nhint: {hint}")], is_error=True
+    )
