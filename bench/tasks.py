@@ -154,7 +154,6 @@ def _stop(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
 
 @dataclass
 class Shipyard:
-    name = "shipyard"
     url: str
     db: str
     folder: Path
@@ -163,6 +162,7 @@ class Shipyard:
     http: Any  # httpx.Client
     user: dict[str, str]
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
+    name: str = "shipyard"
 
     def pids(self) -> list[int]:
         return [self.server.pid, self.postmaster, *(w.pid for w in self.workers)]
@@ -267,6 +267,7 @@ class Shipyard:
             ).json()
             if got["state"] in ("succeeded", "failed", "cancelled"):
                 return dict(got)
+            time.sleep(0.001)  # a tree from before ?wait= answers at once: poll, gently
 
     def fetches(self, count: int) -> list[float]:
         self._clear()
@@ -304,14 +305,15 @@ def _postmaster(folder: Path) -> int:
 
 
 @contextlib.contextmanager
-def shipyard(folder: Path) -> Iterator[Shipyard]:
+def shipyard(folder: Path, name: str = "shipyard", src: str | None = None) -> Iterator[Shipyard]:
+    """Shipyard's processes; ``src``: another tree's ``src`` first on their PYTHONPATH."""
     import httpx
     from tests.postgres import throwaway_cluster
     from tests.serving import _url, _wait_healthy
 
     home = folder / "home"
     home.mkdir(parents=True)
-    env = _env(home)
+    env = _env(home) | ({"PYTHONPATH": src} if src else {})
     command = _shipyard_command()
     with throwaway_cluster() as cluster:
         db = cluster.url("postgres")
@@ -336,7 +338,8 @@ def shipyard(folder: Path) -> Iterator[Shipyard]:
                 user = {"Authorization": f"Bearer {login.json()['token']}"}
                 for group in (GROUP, IDLE_GROUP):
                     http.post("/api/v1/groups", json={"name": group}, headers=user)
-                system = Shipyard(url, db, folder, server, _postmaster(cluster.folder), http, user)
+                system = Shipyard(url, db, folder, server, _postmaster(cluster.folder), http, user,
+                                  name=name)  # fmt: skip
                 system.start_workers(env)
                 try:
                     yield system
@@ -529,15 +532,16 @@ def _table(figures: dict[str, dict[str, list[Any]]]) -> str:
 
 
 def _ratios(figures: dict[str, dict[str, list[Any]]]) -> str:
-    """Shipyard's median over each Celery variant's, per figure both have."""
-    ours = figures["shipyard"]
+    """The first system's median over each other's, per figure both have."""
+    first = next(iter(figures))
+    ours = figures[first]
     lines: list[str] = []
     for name, theirs in figures.items():
-        if name == "shipyard":
+        if name == first:
             continue
         for key in sorted(set(ours) & set(theirs)):
             ratio = statistics.median(ours[key]) / statistics.median(theirs[key])
-            lines.append(f"shipyard ÷ {name}, {key}: {ratio:.2f}×")
+            lines.append(f"{first} ÷ {name}, {key}: {ratio:.2f}×")
     return "\n".join(lines)
 
 
@@ -550,6 +554,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny sizes, 1 round")
     parser.add_argument("--json", type=Path, help="write the figures there too")
     parser.add_argument("--only-shipyard", action="store_true", help="no Celery (profiling)")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=SRC",
+        help="Shipyard from another tree's src/ (git archive it), as 'shipyard LABEL'; "
+        "several for a before/after in the same rounds (the working tree's is then left out)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.tasks, args.trips, args.fetches = 1, 200, 20, 50
@@ -557,7 +569,11 @@ def main() -> None:
     report: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
         with contextlib.ExitStack() as running:
-            systems: list[Any] = [running.enter_context(shipyard(folder / "shipyard"))]
+            trees = [tree.split("=", 1) for tree in args.tree]
+            systems: list[Any] = [
+                running.enter_context(shipyard(folder / label, f"shipyard {label}", src))
+                for label, src in trees
+            ] or [running.enter_context(shipyard(folder / "shipyard"))]
             if not args.only_shipyard:
                 systems += running.enter_context(celery(_made(folder / "celery")))
             figures = run_rounds(systems, args)
