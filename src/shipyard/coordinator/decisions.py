@@ -118,6 +118,8 @@ class TaskSpec:
     #: The client's own name for the task, unique in its group: a batch sent again after a
     #: lost answer does not queue the same task twice (docs/coordinator.md, "When things die").
     key: str | None = None
+    #: The suite the task joins (its row id; issue 14), None for a lone task.
+    suite_id: int | None = None
 
 
 #: The longest task key (characters).

@@ -32,13 +32,13 @@ UPSTREAMS = "SELECT uuid::text AS uuid, id, group_id FROM tasks WHERE uuid = ANY
 # their (group, key) missing from what comes back.
 SUBMIT = """
 INSERT INTO tasks (group_id, creator_id, priority, tags, labels, command, env, local_path,
-                   timeout, max_attempts, watch_task, watch_state, key)
+                   timeout, max_attempts, watch_task, watch_state, key, suite_id)
 SELECT r.group_id, r.creator_id, r.priority, r.tags, r.labels, r.command, r.env, r.local_path,
-       r.timeout, r.max_attempts, r.watch_task, r.watch_state, r.key
+       r.timeout, r.max_attempts, r.watch_task, r.watch_state, r.key, r.suite_id
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
     n bigint, group_id bigint, creator_id bigint, priority int, tags text[], labels jsonb,
     command text[], env jsonb, local_path text, timeout double precision, max_attempts int,
-    watch_task bigint, watch_state text, key text)
+    watch_task bigint, watch_state text, key text, suite_id bigint)
 ORDER BY r.n
 ON CONFLICT (group_id, key) DO NOTHING
 RETURNING id, uuid::text, group_id, key

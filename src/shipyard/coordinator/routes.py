@@ -89,6 +89,12 @@ class TaskIn(BaseModel):
         description="Your own name for the task, unique in its group: a submit sent again "
         "(its answer lost) is refused for it with 409 and the task's uuid, not queued twice.",
     )  # fmt: skip
+    suite_uuid: str | None = Field(
+        default=None, max_length=100,
+        description="The suite the task joins (of the task's group): it takes the suite's tags "
+        "and priority (unless it gives one); a closed suite reopens; 409 once it is complete or "
+        "cancelled.",
+    )  # fmt: skip
 
 
 class Batch(BaseModel):
@@ -263,9 +269,11 @@ class Left(BaseModel):
 
 def routers(settings: "Settings", registry: "CollectorRegistry | None" = None) -> list[APIRouter]:
     """The auth routes and the task and worker routes over ``settings.db``."""
+    from shipyard.coordinator import suiteroutes
+
     coordinator = start(settings)
     install_metrics(coordinator, registry)
-    return [_router(coordinator)]
+    return [_router(coordinator), suiteroutes.router(coordinator, settings)]
 
 
 def document_routers(settings: "Settings") -> list[APIRouter]:
@@ -281,7 +289,10 @@ def document_routers(settings: "Settings") -> list[APIRouter]:
     engine = create_engine(sqlalchemy_url(url))  # lazy: no connection until a query
     auth = Auth(engine, *generate_key_pair())
     storage = Path(settings.home or ".") / ARTIFACT_FOLDER
-    return [_router(Coordinator(url=url, engine=engine, auth=auth, storage=storage))]
+    coordinator = Coordinator(url=url, engine=engine, auth=auth, storage=storage)
+    from shipyard.coordinator import suiteroutes
+
+    return [_router(coordinator), suiteroutes.router(coordinator, settings, sweep=False)]
 
 
 def start(settings: "Settings") -> Coordinator:
@@ -439,10 +450,18 @@ def _task_for(coordinator: Coordinator, user: User, uuid: str, needed: Role) -> 
 
 def _spec(coordinator: Coordinator, user: User, body: TaskIn, group_id: int) -> TaskSpec:
     watch = Watch(body.watch.upstream, body.watch.state) if body.watch else None
+    tags, priority, suite_id = body.tags, body.priority, None
+    if body.suite_uuid is not None:  # issue 14: the task joins its suite
+        from shipyard.coordinator.suiteroutes import joined
+
+        suite = joined(coordinator, body.suite_uuid, group_id, body.group)
+        tags, suite_id = sorted(set(tags) | set(suite.tags)), suite.id
+        priority = priority if "priority" in body.model_fields_set else suite.priority
     return TaskSpec(
-        command=body.command, group_id=group_id, creator_id=user.id, tags=body.tags,
-        labels=body.labels, env=body.env, priority=body.priority, timeout=body.timeout,
+        command=body.command, group_id=group_id, creator_id=user.id, tags=tags,
+        labels=body.labels, env=body.env, priority=priority, timeout=body.timeout,
         max_attempts=body.max_attempts, local_path=body.local_path, watch=watch, key=body.key,
+        suite_id=suite_id,
     )  # fmt: skip
 
 
@@ -465,7 +484,10 @@ def _batch_specs(
         if body.group not in writable:
             refused.append(RefusedTask(index=index, msg=f"no Write role in group {body.group!r}"))
             continue
-        specs.append((index, _spec(coordinator, user, body, writable[body.group])))
+        try:
+            specs.append((index, _spec(coordinator, user, body, writable[body.group])))
+        except CoordinatorError as error:  # its suite: unknown, of another group, final
+            refused.append(RefusedTask(index=index, msg=error.message, status=error.http_status))
     return specs, refused
 
 

@@ -721,6 +721,7 @@ def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[st
         "watch_task": watch_task,
         "watch_state": spec.watch.state if spec.watch else None,
         "key": spec.key,
+        "suite_id": spec.suite_id,
     }
     return row, ""
 
