@@ -31,7 +31,7 @@ from shipyard.coordinator.suitemodels import SuiteIn
 from shipyard.coordinator.suites import Joined, NewSuite, Suite, SuiteStore
 from shipyard.coordinator.suitestate import IDLE_CLOSE, SUITE_STATES, SWEEP_EVERY
 from shipyard.coordinator.tokens import Role
-from shipyard.errors import BadRequest, NotFound
+from shipyard.errors import BadRequest, DatabaseUnavailable, NotFound
 
 if TYPE_CHECKING:
     from shipyard.server.settings import Settings
@@ -116,6 +116,10 @@ class SuiteRoutes:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.sweep_once)
+            except DatabaseUnavailable as away:  # expected while PostgreSQL restarts: one line
+                log.warning(
+                    "suite sweep failed: %s", away.message, extra={"action": "sweep_failed"}
+                )
             except Exception:  # the next sweep tries again; the server goes on
                 log.warning("suite sweep failed", exc_info=True, extra={"action": "sweep_failed"})
             with contextlib.suppress(TimeoutError):
