@@ -7,7 +7,9 @@ with two checks: no response is a 5xx, and every response fits the schema its ro
 A bounded number of examples per operation and a fixed seed keep each run to well under a
 minute on two cores and the same from run to run. Nothing is excluded silently: the
 coordinator's routes are fuzzed in three passes (below, with why), and the local operations
-a ``serve --db`` also serves are the local server's, fuzzed in the first test.
+a ``serve --db`` also serves are the local server's, fuzzed in the first test. The two streams
+(``POST /api/v1/ops/logs``, NDJSON; ``GET /api/v1/executions/{id}/logs``, server-sent events)
+are called like the rest, but schemathesis cannot parse their bodies: only their status counts.
 
 Below them, one regression test per fault schemathesis found, each through the real server.
 """
