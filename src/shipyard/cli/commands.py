@@ -1147,6 +1147,7 @@ from shipyard.cli import (  # noqa: E402
     mcp_cli,  # noqa: F401
     pipelines_cli,  # noqa: F401
     serve_cli,  # noqa: F401
+    suite_cli,  # noqa: F401
     sweep_cli,  # noqa: F401
     tasks_cli,  # noqa: F401
     worker_cli,  # noqa: F401

@@ -10,17 +10,18 @@ trigger of revision ``0004_suites``, in the same transaction as each task change
 from __future__ import annotations
 
 import contextlib
+import uuid as uuidlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shipyard.coordinator import queries, suitequeries
-from shipyard.coordinator.decisions import checked_uuid
+from shipyard.coordinator.decisions import uuid_problem
 from shipyard.coordinator.migrate import libpq_url
 from shipyard.coordinator.suitestate import IDLE_CLOSE, SuiteFacts, after, settled
 from shipyard.coordinator.tasks import _translated
-from shipyard.errors import Conflict, NotFound
+from shipyard.errors import BadRequest, Conflict, NotFound
 
 if TYPE_CHECKING:
     import psycopg
@@ -132,7 +133,7 @@ class SuiteStore:
 
     def get(self, uuid: str) -> Suite:
         with self._transaction() as cursor:
-            cursor.execute(suitequeries.GET, {"uuid": checked_uuid(uuid, "suite id")})
+            cursor.execute(suitequeries.GET, {"uuid": _checked(uuid)})
             row = cursor.fetchone()
         if row is None:
             raise _no_suite(uuid)
@@ -158,7 +159,7 @@ class SuiteStore:
     def joined(self, uuid: str) -> Joined:
         """The suite a task joins (its state is checked again by the trigger as it inserts)."""
         with self._transaction() as cursor:
-            cursor.execute(suitequeries.JOIN, {"uuid": checked_uuid(uuid, "suite id")})
+            cursor.execute(suitequeries.JOIN, {"uuid": _checked(uuid)})
             row = cursor.fetchone()
         if row is None:
             raise _no_suite(uuid)
@@ -233,7 +234,7 @@ class SuiteStore:
 
     @staticmethod
     def _locked(cursor: psycopg.Cursor[DictRow], uuid: str) -> Suite:
-        cursor.execute(suitequeries.LOCK, {"uuid": checked_uuid(uuid, "suite id")})
+        cursor.execute(suitequeries.LOCK, {"uuid": _checked(uuid)})
         row = cursor.fetchone()
         if row is None:
             raise _no_suite(uuid)
@@ -242,6 +243,13 @@ class SuiteStore:
 
 def _facts(suite: Suite) -> SuiteFacts:
     return SuiteFacts(suite.state, 0.0, suite.pending + suite.running)  # type: ignore[arg-type]
+
+
+def _checked(uuid: str) -> str:
+    if uuid_problem(uuid) is not None:
+        raise BadRequest(f"{uuid[:40]!r} is not a suite id (a uuid)",
+                         hint="`shipyard suite list` shows your suites' ids")  # fmt: skip
+    return str(uuidlib.UUID(uuid))
 
 
 def _no_suite(uuid: str) -> NotFound:
