@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,11 @@ Params = dict[str, str | int | float | bool]
 POLL_SECONDS = 0.5
 #: The most log lines one call returns (``tail`` defaults to 200).
 MAX_LOG_LINES = 5000
+#: The longest a tool call waits (a run's end, a status change): proxies and clients cut
+#: calls near a minute; past this the call answers and the assistant calls again.
+MAX_WAIT_SECONDS = 50.0
+#: How long a run tool waits for the run's end unless told (background: not at all).
+RUN_WAIT_SECONDS = 20.0
 
 
 # -- shared by the tools -------------------------------------------------------------------------
@@ -47,18 +53,43 @@ def execution_of(ops: Operations, execution_id: str | None, pipeline_name: str |
     return execution_id or ops.status(pipeline_name).id
 
 
-def wait_for(ops: Operations, execution_id: str, report: Reporter) -> ExecutionStatus:
-    """Poll the execution until it has ended, reporting units done / total as progress."""
+def wait_for(
+    ops: Operations, execution_id: str, report: Reporter, seconds: float = RUN_WAIT_SECONDS
+) -> ExecutionStatus:
+    """Poll the execution until it has ended, or for ``seconds`` at most (then its status as
+    it is: the run goes on, detached), reporting units done / total as progress. The first
+    report, sent at once, names the execution."""
+    deadline = time.monotonic() + bounded_wait(seconds)
     shown: tuple[int, int] | None = None
     while True:
         status = ops.status(execution_id)
         done, total = status.progress.done, status.progress.total
         if (done, total) != shown:
-            report(done, total, f"{status.name}: {status.state.value}, {done}/{total} units done")
+            message = f"{status.id} ({status.name}): {status.state.value}, {done}/{total} done"
+            report(done, total, message)
             shown = (done, total)
-        if status.state.finished:
+        if status.state.finished or time.monotonic() >= deadline:
             return status
-        report.sleep(POLL_SECONDS)
+        report.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+
+
+def bounded_wait(seconds: float) -> float:
+    """A wait an assistant asked for, refused outside 0..MAX_WAIT_SECONDS."""
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise ShipyardError(
+            f"wait_seconds={seconds} is out of range",
+            hint=f"0 to {MAX_WAIT_SECONDS:g} seconds; call again to wait longer",
+        )
+    return seconds
+
+
+def status_changed(before: ExecutionStatus, now: ExecutionStatus) -> bool:
+    """Whether an assistant waiting on ``before`` has something new to see in ``now``."""
+    if now.state != before.state or now.progress != before.progress:
+        return True
+    return [(u.name, u.state, u.attempts, u.health) for u in now.units] != [
+        (u.name, u.state, u.attempts, u.health) for u in before.units
+    ]
 
 
 def plan_summary(
@@ -89,11 +120,16 @@ def started(
     start: Callable[[], ExecutionStatus],
     *,
     background: bool,
+    wait_seconds: float = RUN_WAIT_SECONDS,
 ) -> ExecutionStatus:
     """Start detached (the run lives in a supervisor process, not in this server), then wait
-    for its end unless ``background``."""
+    for its end — ``wait_seconds`` at most — unless ``background``."""
+    bounded_wait(wait_seconds)
     status = start()
-    return status if background else wait_for(ops, status.id, report)
+    if background:
+        report(0, status.progress.total, f"{status.id} ({status.name}): started")
+        return status
+    return wait_for(ops, status.id, report, wait_seconds)
 
 
 def _run(
@@ -107,6 +143,7 @@ def _run(
     dry_run: bool,
     spec_text: str | None = None,
     checkpoint_interval: float | None = None,
+    wait_seconds: float = RUN_WAIT_SECONDS,
 ) -> RunResult:
     if dry_run:
         return RunResult(dry_run=True, plan=plan_summary(ops, spec, params, mode, spec_text))
@@ -122,6 +159,7 @@ def _run(
             checkpoint_every=checkpoint_interval,
         ),
         background=background,
+        wait_seconds=wait_seconds,
     )
     return RunResult(dry_run=False, execution=status)
 
@@ -139,9 +177,12 @@ def run_pipeline(
     dry_run: bool = False,
     parameters: Params | None = None,
     checkpoint_interval: float | None = None,
+    wait_seconds: float = RUN_WAIT_SECONDS,
 ) -> RunResult:
     """Run a pipeline: a registered name, a spec path or index:REPO/NAME. Waits for the end
-    (progress notifications: units done/total) unless background; dry_run only plans it.
+    (progress notifications: units done/total, the first naming the execution at once) for
+    wait_seconds at most (0-50; then its status, still running: call get_pipeline_status
+    with wait_seconds to wait on), not at all with background; dry_run only plans it.
     checkpoint_interval: take an automatic checkpoint this many seconds apart while steps
     run (the spec's execution.checkpoint_interval otherwise)."""
     return _run(
@@ -153,6 +194,7 @@ def run_pipeline(
         background=background,
         dry_run=dry_run,
         checkpoint_interval=checkpoint_interval,
+        wait_seconds=wait_seconds,
     )
 
 
@@ -209,19 +251,36 @@ def clean_pipeline(
 @tool(Kind.READ, "Execution status")
 def get_pipeline_status(
     ops: Operations,
+    report: Reporter,
     pipeline_name: str | None = None,
     execution_id: str | None = None,
     include_resource_usage: bool = True,
     include_node_status: bool = True,
+    wait_seconds: float = 0.0,
 ) -> ExecutionStatus:
     """An execution's status (the id, the pipeline's latest, else the latest): state,
     progress, estimated end, metrics and, with include_node_status, every unit (with measured
-    CPU and memory if include_resource_usage)."""
-    status = ops.status(execution_id or pipeline_name)
+    CPU and memory if include_resource_usage). wait_seconds (0-50): first wait until
+    something changes (state, units done, a unit's state) or it has ended — instead of
+    polling. A large run's units are summarised (counts by state, failures, slowest) and
+    paged with cursor."""
+    status = watch(ops, execution_id or pipeline_name, report, wait_seconds)
     if not include_node_status:
         return replace(status, units=[])
     if not include_resource_usage:
         return replace(status, units=[replace(u, resources=ResourceUsage()) for u in status.units])
+    return status
+
+
+def watch(ops: Operations, target: str | None, report: Reporter, seconds: float) -> ExecutionStatus:
+    """The status now, or the first that differs from it within ``seconds``."""
+    deadline = time.monotonic() + bounded_wait(seconds)
+    first = status = ops.status(target)
+    while not status.state.finished and time.monotonic() < deadline:
+        report.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+        status = ops.status(first.id)
+        if status_changed(first, status):
+            break
     return status
 
 
@@ -464,12 +523,19 @@ def manage_execution_logs(
     files: OutputRule,
 ) -> LogsResult:
     """Log lines of an execution (the id, or the pipeline's latest): one unit's, or every
-    unit's merged by time. collect: the last tail lines (null: all); search: lines matching
-    the regular expression pattern; export: also written to output_path (JSON lines, or a JSON
-    list; .jsonl/.json; a relative path lands in the home's reports/ folder, an absolute one
-    must be in the home or the server's working folder), never over an existing file unless
-    overwrite and it is a previous report. log_level: that level and above;
-    since: "10m" ago or an ISO 8601 time. At most 5000 lines are returned."""
+    unit's merged by time. collect: the last tail lines (1-5000); search: the last tail
+    lines matching the regular expression pattern; export: also written to output_path (JSON
+    lines, or a JSON list; .jsonl/.json; a relative path lands in the home's reports/
+    folder, an absolute one must be in the home or the server's working folder), never over
+    an existing file unless overwrite and it is a previous report. log_level: that level and above;
+    since: "10m" ago or an ISO 8601 time (lines then carry their time and level, as merged
+    ones do; one unit's tail is read from the end without). A long answer keeps the latest lines
+    (truncated: true; cursor pages back)."""
+    if tail is None or not 0 < tail <= MAX_LOG_LINES:
+        raise ShipyardError(
+            f"tail={tail}: a call returns the last 1 to {MAX_LOG_LINES} lines, never a whole log",
+            hint="tail=200 (the default); a pattern finds older lines",
+        )
     target = execution_of(ops, execution_id, pipeline_name)
     if action == "search" and not pattern:
         raise ShipyardError("the search action needs a pattern", hint="pattern='error|warn'")
@@ -488,7 +554,9 @@ def manage_execution_logs(
         level=log_level,
         since=since,
         merge=unit is None,
-        annotate=True,
+        # Placing lines in time reads a log from its start (a line's time may be its previous
+        # line's): one unit's tail is read from the end instead, unless a filter needs times.
+        annotate=unit is None or log_level is not None or since is not None,
     )
     kept = list(itertools.islice(lines, MAX_LOG_LINES + 1))
     truncated = len(kept) > MAX_LOG_LINES

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import os
 import threading
 import typing
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, RootModel, create_model
 
 from shipyard.errors import ShipyardError
+from shipyard.mcpserver import bounds
 from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.toolkit import CallCancelled, Kind, Reporter, ToolSpec, registered
 
@@ -87,6 +89,10 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
         p for name, p in signature.parameters.items() if name not in ("ops", "report", "files")
     ]
     model, wrapped = output_model(spec.name, signature.return_annotation)
+    # Every answer is bounded (mcpserver.bounds); a read-only tool pages what was cut.
+    limit, pageable = bounds.max_chars(os.environ), spec.kind is Kind.READ
+    if pageable:
+        inputs.append(cursor_parameter())
     confirmed = spec.kind in CONFIRMED
     if confirmed:
         inputs.append(confirm_parameter())
@@ -94,8 +100,11 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
     async def tool(ctx: Context, **arguments: Any) -> CallToolResult:
         report = reporter(ctx) if wants_report else None
         confirm = arguments.pop("confirm", False)
+        cursor = arguments.pop("cursor", None)
         given = {**arguments, "files": files} if files is not None else arguments
-        call = functools.partial(_call, spec, home, given, report, wrapped)
+        call = functools.partial(
+            _call, spec, home, given, report, wrapped, limit=limit, cursor=cursor
+        )
         if confirmed and not confirm and not given.get("dry_run"):
             call = functools.partial(preview, spec, home, given)
         try:
@@ -151,12 +160,17 @@ def _call(
     arguments: dict[str, Any],
     report: Reporter | None,
     wrapped: bool,
+    *,
+    limit: int = bounds.DEFAULT_MAX_CHARS,
+    cursor: str | None = None,
 ) -> CallToolResult:
     from shipyard import connect
     from shipyard.models import to_jsonable
 
     extra = {"report": report} if report is not None else {}
     try:
+        if cursor is not None:
+            bounds.decode_cursor(spec.name, cursor)  # a bad cursor is refused before any work
         ops = connect(home)
         try:
             value = spec.fn(ops, **extra, **arguments)
@@ -167,10 +181,51 @@ def _call(
     except CallCancelled:
         return error_result(ShipyardError("the call was cancelled before it ended"))
     data = to_jsonable(value)
-    structured = {"result": data} if wrapped else data
-    text = json.dumps(data, indent=2)
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=structured
+    return bounded_result({"result": data} if wrapped else data, spec, limit, cursor)
+
+
+def bounded_result(
+    structured: dict[str, Any], spec: ToolSpec, limit: int, cursor: str | None
+) -> CallToolResult:
+    """The answer, at most ``limit`` characters once serialised (its structured content and
+    the same as JSON text): cut, summarised and paged by :func:`bounds.bound` when longer."""
+
+    def answer(content: dict[str, Any]) -> CallToolResult:
+        text = json.dumps(content, ensure_ascii=False)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=content
+        )
+
+    def fits(content: dict[str, Any]) -> bool:
+        return len(answer(content).model_dump_json(by_alias=True, exclude_none=True)) <= limit
+
+    pageable = spec.kind is Kind.READ
+    # The text repeats the content, escaped: each half gets a little less than half the limit.
+    chosen = bounds.bound(
+        structured,
+        tool=spec.name,
+        budget=limit * 2 // 5,
+        cursor=cursor,
+        pageable=pageable,
+        fits=fits,
+    )
+    if not chosen.fits:  # nothing left to cut (one huge record, a JSON Schema): say so
+        return error_result(
+            ShipyardError(
+                f"{spec.name}'s answer is longer than {limit} characters even cut",
+                hint=f"raise ${bounds.MAX_CHARS_VARIABLE} (the limit of one answer)",
+            )
+        )
+    return answer(chosen.data)
+
+
+def cursor_parameter() -> inspect.Parameter:
+    """The ``cursor`` argument of every read-only tool (issue 18 §1)."""
+    return inspect.Parameter(
+        "cursor",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, Field(description=bounds.CURSOR_HELP)],
     )
 
 

@@ -1,0 +1,324 @@
+"""Bounded answers (issue 18 §1), through the SDK's client: every read-only tool, and the ones
+that act on an execution, called on a large execution — 3,000 steps, a 100 MB log, 400 other
+executions and a 1,500-point sweep — answers within the limit, in characters of the whole
+serialised result; a cut answer starts with truncated, a summary and a cursor that pages on.
+
+The large execution is made the project's own way but without 3,000 processes: the spec is
+prepared with ``run(hold=True)`` (its record and run folder, as a real run has them), then its
+units' ends are written through the store's API and its log is a generated file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+
+import shipyard
+from shipyard.local import LocalOperations
+from shipyard.mcpserver import bounds
+from shipyard.mcpserver.server import build_server
+from shipyard.models import Event, ExecutionState, UnitState
+
+STEPS = 3000
+FAILED = {17, 404, 2999}  # the steps that failed
+BIG_LOG_MB = 100
+
+
+def spec_text(steps: int) -> str:
+    lines = ["name: huge", "steps:"]
+    lines += [f"  s{i:04d}: {{run: [echo, '{i}']}}" for i in range(steps)]
+    return "\n".join(lines) + "\n"
+
+
+def finish(ops: LocalOperations, execution_id: str) -> None:
+    """Every unit ended (a few failed), the execution failed, and its events recorded."""
+    store, now = ops.store, time.time()
+    with store.transaction():
+        for i in range(STEPS):
+            failed = i in FAILED
+            store.update_unit(
+                execution_id,
+                f"s{i:04d}",
+                state=UnitState.FAILED if failed else UnitState.SUCCEEDED,
+                attempts=1,
+                started_at=now - 100 + i * 0.01,
+                ended_at=now - 100 + i * 0.01 + 0.5 + (i % 97),  # s0096 & co. are the slowest
+                exit_code=3 if failed else 0,
+                reason="exit code 3" if failed else None,
+            )
+        store.update_execution(
+            execution_id, state=ExecutionState.FAILED, started_at=now - 100, ended_at=now
+        )
+    events = [
+        Event(now - 100 + i * 0.01, execution_id, "unit_finished", f"s{i:04d}", {"exit_code": 0})
+        for i in range(STEPS)
+    ]
+    store.append_events(events)
+
+
+def big_log(path: Path) -> None:
+    """A 100 MB log: numbered lines, an ERROR every 1,000th, one line of 2 MB near the end."""
+    block = "".join(
+        f"line {n:05d} {'ERROR disk full' if n % 1000 == 0 else 'working'} " + "x" * 80 + "\n"
+        for n in range(10_000)
+    )
+    with path.open("w") as out:
+        for _ in range(BIG_LOG_MB * 2**20 // len(block)):
+            out.write(block)
+        out.write("y" * 2 * 2**20 + "\n")
+        out.write("the last line\n")
+
+
+def other_executions(ops: LocalOperations, count: int) -> None:
+    store, now = ops.store, time.time()
+    with store.transaction():
+        for n in range(count):
+            store.insert_execution(
+                execution_id=f"exec_other{n:04d}",
+                name="huge",
+                mode="normal",
+                spec_path=None,
+                spec_digest="d",
+                spec_text="",
+                parameters={},
+                run_dir=str(ops.workspace.home / "runs" / f"exec_other{n:04d}"),
+                created_at=now - 1000 + n,
+                units=[("only", "step", None)],
+            )
+            store.update_execution(
+                f"exec_other{n:04d}", state=ExecutionState.SUCCEEDED, ended_at=now - 999 + n
+            )
+
+
+def big_sweep(ops: LocalOperations, points: int) -> str:
+    sweep_id = "sweep_huge"
+    settings = {
+        "matrix": {"n": list(range(points))},
+        "zip_groups": [],
+        "repeat": 1,
+        "max_parallel_runs": 4,
+        "timeout_per_run": None,
+        "failure_threshold": None,
+        "objective": "score:max",
+    }
+    row = {
+        "id": sweep_id,
+        "name": "huge",
+        "spec_path": None,
+        "spec_text": spec_text(1),
+        "settings": settings,
+        "parameters": {},
+        "state": "succeeded",
+        "created_at": time.time(),
+    }
+    rows = [
+        {
+            "point_hash": f"h{n}",
+            "repeat": 0,
+            "position": n,
+            "parameters": {"n": n},
+            "state": "succeeded",
+            "duration": 1.0 + n % 7,
+            "metrics": {"score": float(n % 13)},
+        }
+        for n in range(points)
+    ]
+    ops.store.insert_sweep(row, rows)
+    return sweep_id
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    folder = tmp_path_factory.mktemp("large")
+    home = folder / "home"
+    ops = shipyard.connect(home)
+    assert isinstance(ops, LocalOperations)
+    try:
+        spec = folder / "huge.yaml"
+        spec.write_text(spec_text(STEPS))
+        execution = ops.run(str(spec), hold=True)
+        finish(ops, execution.id)
+        log = ops.status(execution.id).unit("s0000").log_path
+        assert log is not None
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        big_log(Path(log))
+        other_executions(ops, 400)
+        big_sweep(ops, 1500)
+    finally:
+        ops.close()
+    yield home, execution.id
+
+
+def calls(execution_id: str) -> dict[str, dict[str, Any]]:
+    """One call of each tool that reads an execution or a list, on the large one."""
+    on = {"execution_id": execution_id}
+    return {
+        "get_pipeline_status": on,
+        "monitor_pipeline_execution": on,
+        "analyze_execution_results": on,
+        "manage_execution_logs": {**on, "unit": "s0000", "tail": 5000},
+        "list_executions": {"limit": 5000},
+        "get_execution_events": {**on, "limit": None},
+        "ps": on,
+        "history": {"name": "huge", "limit": 1000},
+        "sweep_status": {"sweep_id": "sweep_huge"},
+        "sweep_list": {},
+        "handle_checkpoint_restart": {"action": "list", **on},
+        "stop_pipeline": {**on, "dry_run": True},
+        "clean_pipeline": {**on, "dry_run": True},
+        "spec_schema": {},
+        "validate_spec": {"spec": "huge", "spec_text": spec_text(STEPS)},
+        "plan_pipeline": {"pipeline_name": "huge.yaml", "spec_text": spec_text(STEPS)},
+        "integrate_python_api": {"api_commands": [f"ops.status('{execution_id}')"] * 3},
+    }
+
+
+#: Read-only tools that take what no large execution makes large (a folder, a name) — called
+#: with the smallest valid input, still checked against the limit.
+SMALL = {
+    "agents_discover": {"folder": "."},
+    "agents_list": {"folder": "."},
+    "agent_status": None,
+    "pipelines_list": {},
+    "pipelines_show": None,
+    "pipelines_validate": None,
+    "pipelines_spec": None,
+    "index_list": {},
+    "index_templates": {},
+    "index_show": None,
+    "store_check": {},
+}
+
+
+def length(result: CallToolResult) -> int:
+    return len(result.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def run_async(scenario: Any) -> None:
+    anyio.run(scenario)
+
+
+def test_every_answer_on_a_large_execution_is_within_the_limit(large: tuple[Path, str]) -> None:
+    home, execution_id = large
+    limit = bounds.DEFAULT_MAX_CHARS
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+            todo = calls(execution_id)
+            reading = {
+                n for n, t in listed.items() if t.annotations and t.annotations.read_only_hint
+            }
+            missing = reading - set(todo) - set(SMALL)
+            assert not missing, f"read-only tools without a call in this test: {missing}"
+            for name, arguments in {**todo, **SMALL}.items():
+                if arguments is None or name not in listed:
+                    continue
+                result = await client.call_tool(name, arguments)
+                assert length(result) <= limit, f"{name}: {length(result)} > {limit} characters"
+                if name in todo and name != "stop_pipeline":  # it ended: nothing to stop
+                    assert not result.is_error, (name, result.content)
+
+    run_async(scenario)
+
+
+def test_a_large_status_is_summarised_then_paged_to_its_end(large: tuple[Path, str]) -> None:
+    home, execution_id = large
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            first = await client.call_tool("get_pipeline_status", {"execution_id": execution_id})
+            answer = first.structured_content
+            assert answer is not None and answer["truncated"] is True
+            assert list(answer)[:3] == ["truncated", "truncation", "next_cursor"]  # the summary first
+            units = answer["truncation"]["units"]
+            assert units["total"] == STEPS and units["by_state"] == {
+                "failed": len(FAILED),
+                "succeeded": STEPS - len(FAILED),
+            }
+            assert [f["name"] for f in units["failures"]] == [f"s{i:04d}" for i in sorted(FAILED)]
+            assert units["slowest"][0]["duration_seconds"] == pytest.approx(96.5)
+            assert answer["state"] == "failed" and answer["id"] == execution_id
+            seen = [unit["name"] for unit in answer["units"]]
+            cursor, pages = answer.get("next_cursor"), 1
+            while cursor:
+                more = await client.call_tool(
+                    "get_pipeline_status", {"execution_id": execution_id, "cursor": cursor}
+                )
+                page = more.structured_content
+                assert page is not None and length(more) <= bounds.DEFAULT_MAX_CHARS
+                seen += [unit["name"] for unit in page["units"]]
+                cursor, pages = page.get("next_cursor"), pages + 1
+            assert seen == [f"s{i:04d}" for i in range(STEPS)], "every unit once, in order"
+            assert pages > 1
+
+    run_async(scenario)
+
+
+def test_logs_answer_their_tail_and_matching_lines_never_the_file(large: tuple[Path, str]) -> None:
+    home, execution_id = large
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            tail = await client.call_tool(
+                "manage_execution_logs", {"execution_id": execution_id, "unit": "s0000", "tail": 50}
+            )
+            lines = [line["text"] for line in tail.structured_content["lines"]]  # type: ignore[index]
+            assert lines[-1] == "the last line" and len(tail.content[0].text) < 2 * 2**20  # type: ignore[union-attr]
+            assert length(tail) <= bounds.DEFAULT_MAX_CHARS
+            found = await client.call_tool(
+                "manage_execution_logs",
+                {
+                    "execution_id": execution_id,
+                    "unit": "s0000",
+                    "action": "search",
+                    "pattern": "ERROR",
+                    "tail": 30,
+                },
+            )
+            matched = found.structured_content["lines"]  # type: ignore[index]
+            assert matched and all("ERROR disk full" in line["text"] for line in matched)
+            whole = await client.call_tool(
+                "manage_execution_logs",
+                {"execution_id": execution_id, "unit": "s0000", "tail": None},
+            )
+            assert whole.is_error and "never a whole log" in whole.content[0].text  # type: ignore[union-attr]
+
+    run_async(scenario)
+
+
+def test_a_smaller_limit_from_the_environment_holds(
+    large: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, execution_id = large
+    monkeypatch.setenv(bounds.MAX_CHARS_VARIABLE, "8000")
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            for name, arguments in calls(execution_id).items():
+                result = await client.call_tool(name, arguments)
+                assert length(result) <= 8000, f"{name}: {length(result)} > 8000"
+
+    run_async(scenario)
+
+
+def test_a_cursor_the_server_did_not_give_is_a_tool_error(large: tuple[Path, str]) -> None:
+    home, execution_id = large
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            result = await client.call_tool(
+                "get_pipeline_status", {"execution_id": execution_id, "cursor": "not-a-cursor"}
+            )
+            text = result.content[0].text  # type: ignore[union-attr]
+            assert result.is_error and "is not one get_pipeline_status gave" in text
+            json.dumps(text)
+
+    run_async(scenario)
