@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shipyard.errors import ShipyardError
+from shipyard.serverurl import check_server_url
 from shipyard.wire import decode, decode_error, encode, operation_names
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ _DRIVEN = frozenset({"run", "up", "resume", "checkpoint_restore", "start"})
 def token_for_url(url: str, token: str | None, home: str | Path | None) -> str | None:
     """The token to send: the one given, else ``$SHIPYARD_TOKEN``, else (a server on this
     machine) the token file the server wrote under the home."""
+    check_server_url(url)  # before _is_local parses it
     if token:
         return token
     if os.environ.get(TOKEN_VARIABLE):
@@ -76,10 +78,7 @@ class RemoteOperations:
     def __init__(self, url: str, *, token: str | None = None) -> None:
         import httpx
 
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise ShipyardError(
-                f"{url!r} is not a server URL", hint="e.g. --server http://127.0.0.1:8420"
-            )
+        check_server_url(url)
         self.url = url.rstrip("/")
         self._local = _is_local(url)
         self._names = frozenset(operation_names())

@@ -50,7 +50,9 @@ def _server() -> str:
             "no coordinator given",
             hint="shipyard --server http://host:8420 tasks …, or set $SHIPYARD_SERVER",
         )
-    return server
+    from shipyard.serverurl import check_server_url
+
+    return check_server_url(server)
 
 
 def _client(*, token_needed: bool = True) -> "CoordinatorClient":

@@ -59,8 +59,9 @@ def worker(
             "no worker token",
             hint=f"set ${TOKEN_VARIABLE} to a token of POST /api/v1/groups/{group}/workers",
         )
-    if not server.startswith(("http://", "https://")):
-        raise BadRequest(f"--server {server[:80]!r} is no http(s) URL", hint="http://host:8420")
+    from shipyard.serverurl import check_server_url
+
+    check_server_url(server)
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Worker(server, token, group, offered, (folder or Path("shipyard-worker")).resolve(),
                      max_tasks=max_tasks, force=force, backoff_cap=backoff_cap)  # fmt: skip

@@ -41,9 +41,14 @@ def refusal(method: str, path: str, status: int, data: dict[str, Any]) -> Coordi
     """The error a refused request raises: its class from the status, the server's words."""
     message = str(data.get("msg") or data.get("detail") or f"status {status}")
     hint = data.get("hint")
-    if status == 401:
+    if status == 401 and path == "/login":
+        # Who is logging in has no token to renew: the name or the password is what to check.
+        hint = hint or "check the name, and the password in $SHIPYARD_PASSWORD (or the prompt's)"
+    elif status == 401:
         hint = hint or "log in again: shipyard tasks login NAME, then set $SHIPYARD_TOKEN"
-    if status == 404 and path in _FIXED_ROUTES:
+    if status == 404 and path in _FIXED_ROUTES and data.get("error") in (None, "http"):
+        # ("error": "http" is the framework's "no such route"; a coordinator's own 404 — an
+        # unknown group — names its class there and carries its own hint.)
         # These routes name nothing that could be missing: the server has no coordinator.
         hint = "this server serves no coordinator: start it with shipyard serve --db postgresql://…"
     error = _BY_STATUS.get(status, CoordinatorError)(
@@ -59,9 +64,9 @@ class CoordinatorClient:
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
         import httpx
 
-        if not url.startswith(("http://", "https://")):
-            raise BadRequest(f"{url[:80]!r} is no http(s) URL", hint="http://127.0.0.1:8420")
-        self.url = url.rstrip("/")
+        from shipyard.serverurl import check_server_url
+
+        self.url = check_server_url(url).rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
 

@@ -30,8 +30,24 @@ def sqlalchemy_url(url: str) -> str:
             f"the coordinator's database must be PostgreSQL, got {shown!r}",
             hint="give --db (or SHIPYARD_DB) a URL like postgresql://user@host:5432/shipyard",
         )
+    from shipyard.serverurl import database_url_problem
+
+    problem = database_url_problem(url) if "," not in url else None  # libpq's host1,host2
+    if problem is not None:
+        raise BadRequest(
+            f"the database URL {_shown(url)!r} {problem}",
+            hint="give --db (or SHIPYARD_DB) a URL like postgresql://user@host:5432/shipyard",
+        )
     rest = url.split("://", 1)[1]
     return f"postgresql+psycopg://{rest}"
+
+
+def _shown(url: str) -> str:
+    """The URL without its password (it may be on a screen shared with others)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, where = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}{':…' if ':' in credentials else ''}{at}{where}"[:200]
 
 
 def libpq_url(url: str) -> str:

@@ -4,6 +4,7 @@ one line saying where it listens and where its token is, then uvicorn until Ctrl
 from __future__ import annotations
 
 import dataclasses
+import errno
 import socket
 import sys
 from pathlib import Path
@@ -35,6 +36,14 @@ def serve(settings: Settings) -> None:
     uvicorn.Server(config).run(sockets=[listening])
 
 
+def _bind_hint(error: OSError) -> str:
+    """What to change when the address cannot be had: the port only when it is the port."""
+    if error.errno in (errno.EADDRINUSE, errno.EACCES):
+        return "another server may hold that port: pick another with --port (0: any free one)"
+    # A name that does not resolve (socket.gaierror) or an address of no interface here.
+    return "--host must be an address of this machine (e.g. 127.0.0.1) or a name resolving to one"
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
@@ -46,8 +55,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         listening.close()
         raise ShipyardError(
-            f"cannot listen on {host}:{port}: {error.strerror}",
-            hint="another server may hold that port: pick another with --port (0: any free one)",
+            f"cannot listen on {host}:{port}: {error.strerror}", hint=_bind_hint(error)
         ) from None
     listening.listen(128)
     return listening

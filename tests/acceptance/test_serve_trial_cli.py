@@ -1,0 +1,122 @@
+"""A new user's trial of ``shipyard serve``, ``--server`` and the coordinator (issue 13): what
+the trial found answering with a traceback or a misleading hint, each driven through the
+installed command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Shipyard
+from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
+from tests.serving import Served, served
+
+PASSWORD = "correct horse battery"
+
+#: URLs a typo makes: each was a Python traceback (urllib's or httpx's ValueError), or — the
+#: port out of range — "connection refused", which sends the user looking for a dead server.
+BAD_SERVER_URLS = [
+    ("http://[::1", "does not parse"),
+    ("http://127.0.0.1:abc", "does not parse"),
+    ("http://127.0.0.1:99999", "does not parse"),
+    ("http://127.0.0.1:8420?x=1", "query"),
+]
+
+
+def _one_message(done: subprocess.CompletedProcess[str], said: str) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert said in done.stderr, done.stderr
+    assert "hint:" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("url", "said"), BAD_SERVER_URLS)
+@pytest.mark.parametrize(
+    "command", [["status"], ["tasks", "list"], ["worker", "--group", "lab", "--max-tasks", "1"]]
+)
+def test_a_server_url_that_does_not_parse_is_one_message(
+    shipyard: Shipyard, url: str, said: str, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_TOKEN", "x" * 20)
+    monkeypatch.setenv("SHIPYARD_WORKER_TOKEN", "x" * 20)
+    if command[0] == "worker":
+        done = shipyard(*command, "--server", url)
+    else:
+        done = shipyard("--server", url, *command)
+    _one_message(done, said)
+    assert url in done.stderr, done.stderr
+
+
+BAD_DB_URLS = [
+    ("postgresql://[::1/x", "does not parse"),
+    ("postgresql://u@127.0.0.1:abc/x", "does not parse"),
+]
+
+
+@pytest.mark.parametrize(("url", "said"), BAD_DB_URLS)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "current"],
+        ["db", "upgrade"],
+        ["admin", "create-user", "root"],
+        ["serve", "--port", "0"],
+    ],
+)
+def test_a_database_url_that_does_not_parse_is_one_message(
+    shipyard: Shipyard, url: str, said: str, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_PASSWORD", PASSWORD)
+    done = shipyard(*command, "--db", url, timeout=30)
+    _one_message(done, said)
+
+
+def test_a_host_that_does_not_resolve_is_not_said_to_be_a_port_in_use(
+    shipyard: Shipyard,
+) -> None:
+    done = shipyard("serve", "--host", "no-such-host.invalid", "--allow-remote", "--port", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "no-such-host.invalid" in done.stderr
+    assert "hold that port" not in done.stderr, done.stderr  # the port is not the problem
+    assert "--host" in done.stderr, done.stderr
+
+
+@pytest.fixture
+def coordinator(
+    shipyard: Shipyard,
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Served]:
+    monkeypatch.setenv("SHIPYARD_PASSWORD", PASSWORD)
+    for args in (["db", "upgrade"], ["admin", "create-user", "root", "--admin"]):
+        done = shipyard(*args, "--db", pg_url)
+        assert done.returncode == 0, done.stderr
+    with served(tmp_path / "coordinator", args=("--db", pg_url)) as server:
+        yield server
+
+
+def test_the_coordinators_refusals_keep_their_own_hints(
+    shipyard: Shipyard, coordinator: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_SERVER", coordinator.url)
+    monkeypatch.setenv("SHIPYARD_PASSWORD", "not the password")
+    wrong = shipyard("tasks", "login", "root")
+    assert wrong.returncode != 0 and "wrong name or password" in wrong.stderr, wrong.stderr
+    # Telling someone who is logging in to "log in again" helps nobody.
+    assert "log in again" not in wrong.stderr, wrong.stderr
+    assert "SHIPYARD_PASSWORD" in wrong.stderr, wrong.stderr
+
+    monkeypatch.setenv("SHIPYARD_PASSWORD", PASSWORD)
+    login = shipyard("tasks", "login", "root", "--json")
+    assert login.returncode == 0, login.stderr
+    monkeypatch.setenv("SHIPYARD_TOKEN", json.loads(login.stdout)["token"])
+    unknown = shipyard("tasks", "list", "--group", "nope")
+    assert unknown.returncode != 0 and "no group named 'nope'" in unknown.stderr
+    # The coordinator answered (its group is unknown): it is there, and its hint is the one.
+    assert "serves no coordinator" not in unknown.stderr, unknown.stderr
+    assert "GET /groups" in unknown.stderr, unknown.stderr
