@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     """The app serving ``settings.home``; ``token``: the bearer token every route but
     ``/health`` and ``/metrics`` requires (default: the settings', else the home's file)."""
     from shipyard.server import metrics
+    from shipyard.server.limits import BodyLimit
     from shipyard.workspace import Workspace
 
     workspace = Workspace(settings.home) if settings.home else Workspace.default()
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     app.state.host = host
     app.state.settings = settings
     app.state.metrics = metrics.install(app)
+    app.add_middleware(BodyLimit)  # outermost (added last): nothing reads a body too large
     _install_errors(app)
     guard = [Depends(auth.token_checker(expected)), Depends(_no_nul_in_parameters)]
     operations, components = _operations_router(host)
@@ -188,7 +190,8 @@ def _install_errors(app: FastAPI) -> None:
         if error.status_code < 400:
             return Response(status_code=error.status_code, headers=headers)
         message = f"{request.method} {request.url.path}: {error.detail}"
-        body = {"msg": message, "hint": "see /docs for the routes", "error": "http"}
+        hint = getattr(error, "hint", "see /docs for the routes")  # limits.BodyTooLarge's
+        body = {"msg": message, "hint": hint, "error": "http"}
         return JSONResponse(body, status_code=error.status_code, headers=headers)
 
     async def unexpected(request: Request, error: Exception) -> Response:
