@@ -77,6 +77,10 @@ class ExecutionNotFound(ShipyardError):
     """No execution with the given id (or no execution at all)."""
 
 
+class PipelineNotFound(ShipyardError):
+    """No pipeline registered under the given name (404 when served)."""
+
+
 class StoreError(ShipyardError):
     """The state database cannot be opened or is of an unknown schema version."""
 

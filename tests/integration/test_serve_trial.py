@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+import shipyard
+from shipyard.errors import ShipyardError
 from shipyard.server.limits import MAX_BODY, body_limit_of
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.serving import Served, served
@@ -87,3 +89,18 @@ def test_the_open_login_route_refuses_a_huge_body_unread(coordinator: Served) ->
         f"{coordinator.url}/api/v1/login", json={"name": "root", "password": "x" * 8}, timeout=10
     )
     assert wrong.status_code == 401, wrong.text
+
+
+def test_an_unknown_pipeline_is_404_as_every_unknown_thing(server: Served) -> None:
+    # docs/server.md: "Not found is 404" — an unknown pipeline was a 400, as a bad request.
+    headers = {"Authorization": f"Bearer {server.token}"}
+    answer = httpx.get(f"{server.url}/api/v1/pipelines/nope", headers=headers, timeout=10)
+    assert answer.status_code == 404, (answer.status_code, answer.text)
+    assert answer.json()["msg"] == "no pipeline named 'nope'"
+    ops = shipyard.connect(url=server.url, token=server.token)
+    try:
+        with pytest.raises(ShipyardError, match="no pipeline named 'nope'") as raised:
+            ops.pipeline_show("nope")
+        assert type(raised.value).__name__ == "PipelineNotFound"
+    finally:
+        ops.close()

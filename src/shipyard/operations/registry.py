@@ -194,7 +194,9 @@ def unknown_pipeline(store: Store, name: str) -> ShipyardError:
         hint = f"registered: {', '.join(known[:20])}{' …' if len(known) > 20 else ''}"
     else:
         hint = "none is registered yet: shipyard pipelines add NAME FILE"
-    return ShipyardError(f"no pipeline named '{name}'", hint=hint)
+    from shipyard.errors import PipelineNotFound
+
+    return PipelineNotFound(f"no pipeline named '{name}'", hint=hint)
 
 
 def _edit(ops: Core, name: str, what: str, change: Edit) -> PipelineInfo:
