@@ -30,8 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The repository instead of bench/ first on the path: bench/queue.py would shadow the standard
-# library's queue (which psycopg imports), and tests/postgres.py is imported from the repository.
+# The repository instead of bench/ first on the path: tests/postgres.py is imported from it.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from fastapi.security import HTTPAuthorizationCredentials  # noqa: E402

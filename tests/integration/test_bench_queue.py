@@ -1,4 +1,4 @@
-"""bench/queue.py goes through end to end on a tiny workload against a throwaway PostgreSQL;
+"""bench/task_queue.py goes through end to end on a tiny workload against a throwaway PostgreSQL;
 its figures are not judged here, only that each is there and every task was done."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "queue.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "task_queue.py"
 
 
 def test_bench_queue_quick_run(tmp_path: Path, pg_url: str) -> None:  # noqa: F811

@@ -706,7 +706,7 @@ def _row(spec: TaskSpec, upstreams: dict[str, tuple[int, int]]) -> tuple[dict[st
             return {}, f"watch upstream {spec.watch.upstream} is no task of group {spec.group_id}"
         watch_task = found[0]
     # By hand, not dataclasses.asdict: its deep copy took 0.24 s for 10,000 specs, where the
-    # whole 10,000-task submit takes 0.37 s without it (bench/queue.py).
+    # whole 10,000-task submit takes 0.37 s without it (bench/task_queue.py).
     row = {
         "group_id": spec.group_id,
         "creator_id": spec.creator_id,

@@ -10,7 +10,7 @@ On a throwaway cluster (tests/postgres.py: initdb + pg_ctl, fsync off, 127.0.0.1
 gives one. Figures are printed (and written with --json); nothing is asserted. The load average
 before and after is printed beside them: the machine is shared.
 
-    python bench/queue.py [--tasks 10000] [--batch 1000] [--fetches 2000] [--claim 10]
+    python bench/task_queue.py [--tasks 10000] [--batch 1000] [--fetches 2000] [--claim 10]
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named queue.py, as the stdlib's queue module is: drop its own folder from the
-# path (Python put it first) before anything imports ``queue``.
+# The repository's root instead of bench/ on the path (Python put bench/ first): the benches
+# import each other only as bench.*.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 
