@@ -46,6 +46,7 @@ from shipyard.errors import BadRequest, CoordinatorError, NotFound
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from shipyard.coordinator.suiteroutes import GroupAccess
     from shipyard.server.settings import Settings
 
 PREFIX = "/api/v1"
@@ -273,7 +274,7 @@ def routers(settings: "Settings", registry: "CollectorRegistry | None" = None) -
 
     coordinator = start(settings)
     install_metrics(coordinator, registry)
-    return [_router(coordinator), suiteroutes.router(coordinator, settings)]
+    return [_router(coordinator), suiteroutes.router(coordinator, settings, _access())]
 
 
 def document_routers(settings: "Settings") -> list[APIRouter]:
@@ -292,7 +293,14 @@ def document_routers(settings: "Settings") -> list[APIRouter]:
     coordinator = Coordinator(url=url, engine=engine, auth=auth, storage=storage)
     from shipyard.coordinator import suiteroutes
 
-    return [_router(coordinator), suiteroutes.router(coordinator, settings, sweep=False)]
+    return [_router(coordinator), suiteroutes.router(coordinator, settings, _access(), sweep=False)]
+
+
+def _access() -> "GroupAccess":
+    """This module's group checks, for the suite routes (which may not import this module)."""
+    from shipyard.coordinator.suiteroutes import GroupAccess
+
+    return GroupAccess(_memberships, _group_id, _group_ids)
 
 
 def start(settings: "Settings") -> Coordinator:

@@ -18,7 +18,8 @@ No ``from __future__ import annotations``: FastAPI reads the routes' annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -92,10 +93,22 @@ class CancelOut(BaseModel):
     suite: SuiteOut
 
 
+@dataclass(frozen=True)
+class GroupAccess:
+    """The task routes' group checks, handed in by them (routes.py imports this module; an
+    import back would be a cycle): the user's memberships, a group's id when the user holds a
+    role there (else 404/403), and the groups where the user holds a role."""
+
+    memberships: Callable[[Coordinator, User], dict[str, tuple[int, Role]]]
+    group_id: Callable[[Coordinator, User, str, Role], int]
+    group_ids: Callable[[Coordinator, User, Role], dict[str, int]]
+
+
 class SuiteRoutes:
     """The suites' side of one served coordinator: its connections and its sweep settings."""
 
-    def __init__(self, coordinator: Coordinator, settings: "Settings") -> None:
+    def __init__(self, coordinator: Coordinator, settings: "Settings", groups: GroupAccess) -> None:
+        self.groups = groups
         table = dict(settings.coordinator)
         self.idle_close = settings_number(table, "suite_idle_close", IDLE_CLOSE, 0)
         self.sweep_every = settings_number(table, "suite_sweep", SWEEP_EVERY, 0.01)
@@ -126,8 +139,10 @@ class SuiteRoutes:
                 await asyncio.wait_for(stop.wait(), self.sweep_every)
 
 
-def router(coordinator: Coordinator, settings: "Settings", *, sweep: bool = True) -> APIRouter:
-    suites = SuiteRoutes(coordinator, settings)
+def router(
+    coordinator: Coordinator, settings: "Settings", groups: GroupAccess, *, sweep: bool = True
+) -> APIRouter:
+    suites = SuiteRoutes(coordinator, settings, groups)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -201,12 +216,10 @@ def _described(suites: SuiteRoutes, rows: list[Suite]) -> list[SuiteOut]:
 
 def _suite_for(suites: SuiteRoutes, user: User, uuid: str, needed: Role) -> Suite:
     """The suite, when ``user`` holds ``needed`` in its group (404 without even Read)."""
-    from shipyard.coordinator.routes import _memberships
-
     with suites.stores.borrow() as store:
         suite = store.get(uuid)
     held = {group: (name, role) for name, (group, role) in
-            _memberships(suites.coordinator, user).items()}  # fmt: skip
+            suites.groups.memberships(suites.coordinator, user).items()}  # fmt: skip
     if suite.group_id not in held:
         raise NotFound(f"no suite {uuid}", hint="`shipyard suite list` shows the suites you see")
     name, role = held[suite.group_id]
@@ -232,14 +245,12 @@ def joined(coordinator: Coordinator, uuid: str, group_id: int, group: str) -> Jo
 
 
 def _create_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
-    from shipyard.coordinator.routes import _group_id
-
     Caller = Annotated[User, Depends(suites.coordinator.auth.current_user)]
 
     @routes.post("/suites", status_code=201)
     def create(body: SuiteIn, user: Caller) -> Created:
         """Create a suite (Write in its group); it starts Open."""
-        group_id = _group_id(suites.coordinator, user, body.group, Role.WRITE)
+        group_id = suites.groups.group_id(suites.coordinator, user, body.group, Role.WRITE)
         new = NewSuite(
             group_id=group_id, creator_id=user.id, name=body.name, description=body.description,
             tags=body.tags, labels=body.labels, priority=body.priority,
@@ -252,8 +263,6 @@ def _create_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
 
 
 def _read_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
-    from shipyard.coordinator.routes import _group_ids
-
     Caller = Annotated[User, Depends(suites.coordinator.auth.current_user)]
 
     @routes.get("/suites")
@@ -269,7 +278,7 @@ def _read_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
         if state is not None and state not in SUITE_STATES:
             raise BadRequest(f"state {state!r} is none of {', '.join(SUITE_STATES)}",
                              hint="give one of those or leave state out")  # fmt: skip
-        readable = _group_ids(suites.coordinator, user, Role.READ)
+        readable = suites.groups.group_ids(suites.coordinator, user, Role.READ)
         if group is not None:
             readable = {group: readable[group]} if group in readable else {}
         with suites.stores.borrow() as store:
