@@ -53,7 +53,10 @@ def test_the_first_admin_is_created_with_the_password_from_the_environment(
     monkeypatch.setenv("SHIPYARD_DB", migrated)
     plain = shipyard("admin", "create-user", "ada")
     assert plain.returncode == 0, plain.stderr
-    assert plain.stdout == "created ada, a user; log in with POST /login\n"
+    assert plain.stdout == (
+        "created ada, a user; log in with: shipyard --server URL tasks login ada "
+        "(or POST /api/v1/login)\n"
+    )
     ada = _stored(pg_cluster, migrated, "ada")
     assert ada is not None and ada[1] is False
     again = shipyard("admin", "create-user", "root", "--db", migrated)

@@ -96,6 +96,9 @@ def coordinator(
     for args in (["db", "upgrade"], ["admin", "create-user", "root", "--admin"]):
         done = shipyard(*args, "--db", pg_url)
         assert done.returncode == 0, done.stderr
+    # What it says to do next must exist: the route is /api/v1/login (it said POST /login).
+    assert "shipyard --server URL tasks login root" in done.stdout, done.stdout
+    assert "POST /api/v1/login" in done.stdout, done.stdout
     with served(tmp_path / "coordinator", args=("--db", pg_url)) as server:
         yield server
 

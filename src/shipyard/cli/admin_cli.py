@@ -74,4 +74,7 @@ def create_user(
         sys.stdout.write(json.dumps({"name": row.name, "admin": row.admin}) + "\n")
         return
     role = "an administrator" if row.admin else "a user"
-    sys.stdout.write(f"created {row.name}, {role}; log in with POST /login\n")
+    sys.stdout.write(
+        f"created {row.name}, {role}; log in with: shipyard --server URL tasks login "
+        f"{row.name} (or POST /api/v1/login)\n"
+    )
