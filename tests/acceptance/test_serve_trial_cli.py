@@ -123,3 +123,14 @@ def test_the_coordinators_refusals_keep_their_own_hints(
     # The coordinator answered (its group is unknown): it is there, and its hint is the one.
     assert "serves no coordinator" not in unknown.stderr, unknown.stderr
     assert "GET /groups" in unknown.stderr, unknown.stderr
+
+
+def test_a_worker_whose_token_is_refused_is_told_where_tokens_come_from(
+    shipyard: Shipyard, coordinator: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SHIPYARD_WORKER_TOKEN", "not.a.token")
+    args = ("--server", coordinator.url, "--group", "lab", "--folder", str(tmp_path / "w"))
+    done = shipyard("worker", *args, "--max-tasks", "1", timeout=60)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "401" in done.stderr, done.stderr
+    assert "hint:" in done.stderr and "SHIPYARD_WORKER_TOKEN" in done.stderr, done.stderr

@@ -64,6 +64,23 @@ class WorkerError(CoordinatorError):
     status: int = 0
 
 
+def _refused(method: str, path: str, answer: httpx.Response, group: str) -> WorkerError:
+    """A refusal in the coordinator's words, with its hint — or, for a token refused (401,
+    403, which come without one), where a worker's token comes from."""
+    try:
+        data = answer.json()
+    except ValueError:
+        data = None
+    data = data if isinstance(data, dict) else {"msg": answer.text[:200]}
+    hint = data.get("hint")
+    if not hint and answer.status_code in (401, 403):
+        hint = f"set $SHIPYARD_WORKER_TOKEN to a token of POST /api/v1/groups/{group}/workers"
+    message = f"{method} {path}: {answer.status_code} {data.get('msg')}"
+    refused = WorkerError(message, hint=str(hint) if hint else None)
+    refused.status = answer.status_code
+    return refused
+
+
 @dataclass
 class Worker:
     server: str
@@ -113,13 +130,7 @@ class Worker:
             ) from None
         self._reached = True
         if answer.status_code >= 400:
-            try:
-                message = answer.json().get("msg", answer.text)
-            except ValueError:
-                message = answer.text[:200]
-            refused = WorkerError(f"{method} {path}: {answer.status_code} {message}")
-            refused.status = answer.status_code
-            raise refused
+            raise _refused(method, path, answer, self.group)
         return answer.json()
 
     def _retrying(
