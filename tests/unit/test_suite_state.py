@@ -52,6 +52,7 @@ CASES = [
     ("open", "sweep", IDLE - 0.1, 0, Transition("open")),
     ("open", "sweep", IDLE, 4, Transition("closed")),
     ("open", "sweep", IDLE, 0, Transition("closed")),
+    ("open", "sweep", 1e9, -1, Transition("open")),  # -1: never had a task (total 0)
     ("closed", "sweep", 0.0, 1, Transition("closed")),
     ("closed", "sweep", 0.0, 0, Transition("complete")),
     ("complete", "sweep", 1e9, 0, Transition("complete")),
@@ -63,7 +64,9 @@ CASES = [
 def test_every_transition(
     state: str, event: str, idle: float, unfinished: int, expected: Transition
 ) -> None:
-    got = after(event, SuiteFacts(state, idle, unfinished), IDLE)  # type: ignore[arg-type]
+    total = 0 if unfinished < 0 else 10
+    facts = SuiteFacts(state, idle, max(unfinished, 0), total)  # type: ignore[arg-type]
+    got = after(event, facts, IDLE)
     assert got == expected, f"{state} --{event}--> {got}, expected {expected}"
 
 
@@ -71,6 +74,7 @@ def test_every_transition(
     ("state", "idle", "unfinished", "expected"),
     [
         ("open", IDLE, 0, "complete"),  # idle and drained: closed, then complete
+        ("open", IDLE, -1, "open"),  # never had a task: stays open
         ("open", IDLE, 2, "closed"),
         ("open", 1.0, 0, "open"),
         ("closed", 0.0, 0, "complete"),
@@ -78,4 +82,5 @@ def test_every_transition(
     ],
 )
 def test_a_sweep_settles(state: str, idle: float, unfinished: int, expected: str) -> None:
-    assert settled(SuiteFacts(state, idle, unfinished), IDLE) == expected  # type: ignore[arg-type]
+    facts = SuiteFacts(state, idle, max(unfinished, 0), 0 if unfinished < 0 else 10)  # type: ignore[arg-type]
+    assert settled(facts, IDLE) == expected

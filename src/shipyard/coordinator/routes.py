@@ -39,6 +39,7 @@ from shipyard.coordinator.serving import (
     install_metrics,
     settings_number,
 )
+from shipyard.coordinator.suites import Joined
 from shipyard.coordinator.tasks import LEASE, POLL, Task
 from shipyard.coordinator.tokens import Role
 from shipyard.errors import BadRequest, CoordinatorError, NotFound
@@ -456,13 +457,21 @@ def _task_for(coordinator: Coordinator, user: User, uuid: str, needed: Role) -> 
 # --- submitting ----------------------------------------------------------------------------------
 
 
-def _spec(coordinator: Coordinator, user: User, body: TaskIn, group_id: int) -> TaskSpec:
+def _spec(
+    coordinator: Coordinator, user: User, body: TaskIn, group_id: int,
+    suites: dict[tuple[str, int], Joined] | None = None,
+) -> TaskSpec:  # fmt: skip
+    """The task as the queue takes it; ``suites``: the suites a batch's tasks joined so far (one
+    look-up per suite, not per task)."""
     watch = Watch(body.watch.upstream, body.watch.state) if body.watch else None
     tags, priority, suite_id = body.tags, body.priority, None
     if body.suite_uuid is not None:  # issue 14: the task joins its suite
         from shipyard.coordinator.suiteroutes import joined
 
-        suite = joined(coordinator, body.suite_uuid, group_id, body.group)
+        known = {} if suites is None else suites
+        place = (body.suite_uuid, group_id)
+        suite = known.get(place) or joined(coordinator, body.suite_uuid, group_id, body.group)
+        known[place] = suite
         tags, suite_id = sorted(set(tags) | set(suite.tags)), suite.id
         priority = priority if "priority" in body.model_fields_set else suite.priority
     return TaskSpec(
@@ -479,6 +488,7 @@ def _batch_specs(
     """Each item as a spec, or refused with why (a field of the wrong type, a group the user
     may not write to): one bad task never sinks the batch."""
     writable = _group_ids(coordinator, user, Role.WRITE)
+    suites: dict[tuple[str, int], Joined] = {}
     specs: list[tuple[int, TaskSpec]] = []
     refused: list[RefusedTask] = []
     for index, item in enumerate(items):
@@ -493,7 +503,7 @@ def _batch_specs(
             refused.append(RefusedTask(index=index, msg=f"no Write role in group {body.group!r}"))
             continue
         try:
-            specs.append((index, _spec(coordinator, user, body, writable[body.group])))
+            specs.append((index, _spec(coordinator, user, body, writable[body.group], suites)))
         except CoordinatorError as error:  # its suite: unknown, of another group, final
             refused.append(RefusedTask(index=index, msg=error.message, status=error.http_status))
     return specs, refused

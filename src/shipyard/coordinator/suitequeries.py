@@ -64,7 +64,7 @@ SELECT count(*) AS n FROM gone
 
 # The sweep's facts: every live suite, with how long it has waited for a task.
 LIVE = """
-SELECT id, state, pending + running AS unfinished,
+SELECT id, state, pending + running AS unfinished, total,
     extract(epoch FROM now() - coalesce(last_task_at, created_at))::float8 AS idle
 FROM suites WHERE state IN ('open', 'closed')
 """
@@ -73,7 +73,7 @@ FROM suites WHERE state IN ('open', 'closed')
 # (which reopens the suite and moves last_task_at) keeps it open.
 CLOSE_IDLE = """
 UPDATE suites SET state = 'closed', closed_at = now(), updated_at = now()
-WHERE id = ANY(%(ids)s) AND state = 'open'
+WHERE id = ANY(%(ids)s) AND state = 'open' AND total > 0
   AND coalesce(last_task_at, created_at) <= now() - make_interval(secs => %(idle)s)
 RETURNING id
 """

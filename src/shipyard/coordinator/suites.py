@@ -208,7 +208,9 @@ class SuiteStore:
         to_close: list[int] = []
         to_complete: list[int] = []
         for row in live:
-            facts = SuiteFacts(row["state"], float(row["idle"]), int(row["unfinished"]))
+            facts = SuiteFacts(
+                row["state"], float(row["idle"]), int(row["unfinished"]), int(row["total"])
+            )
             target = settled(facts, idle_close)
             if facts.state == "open" and target != "open":
                 to_close.append(int(row["id"]))

@@ -1,6 +1,6 @@
 """A task suite's state machine (issue 14 §1), pure: no I/O, so a table of cases tests it.
 
-    open ──(no new task for idle_close seconds, or a user's close)──▶ closed
+    open ──(no new task for idle_close seconds, once it had one; or a user's close)──▶ closed
     closed ──(every task ended: nothing queued, nothing running)──▶ complete
     closed ──(a task submitted)──▶ open
     open | closed | complete ──(a user's cancel)──▶ cancelled
@@ -41,6 +41,8 @@ class SuiteFacts:
     idle: float = 0.0
     #: Its tasks queued or running.
     unfinished: int = 0
+    #: Its tasks ever submitted.
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def after(event: SuiteEvent, facts: SuiteFacts, idle_close: float = IDLE_CLOSE) 
 
 
 def _swept(facts: SuiteFacts, idle_close: float) -> Transition:
-    if facts.state == "open" and facts.idle >= idle_close:
+    # A suite that never had a task stays open: it was made to receive them, and closing it
+    # (then completing it, empty) would refuse the first batch of a slow client.
+    if facts.state == "open" and facts.idle >= idle_close and facts.total > 0:
         return Transition("closed")
     if facts.state == "closed" and facts.unfinished == 0:
         return Transition("complete")
@@ -80,7 +84,8 @@ def settled(facts: SuiteFacts, idle_close: float = IDLE_CLOSE) -> SuiteState:
     closed to complete in one sweep, as two sweeps in a row would take it."""
     state = facts.state
     while True:
-        step = _swept(SuiteFacts(state, facts.idle, facts.unfinished), idle_close).state
+        now = SuiteFacts(state, facts.idle, facts.unfinished, facts.total)
+        step = _swept(now, idle_close).state
         if step == state:
             return state
         state = step
