@@ -663,13 +663,23 @@ def _translated(url: str) -> Iterator[None]:
             f"the coordinator's database has no task tables: {_first_line(error)}",
             hint="run `shipyard db upgrade --db URL` first",
         ) from None
+    except psycopg.errors.CheckViolation as error:
+        if error.diag.constraint_name != "suite_takes_tasks":
+            raise _refused(error) from None
+        # The suite turned complete or was cancelled between the route's check and the insert
+        # (revision 0004_suites' trigger): the same 409 the route gives.
+        raise Conflict(_first_line(error), hint="create a new suite for new tasks") from None
     except (psycopg.DataError, psycopg.IntegrityError) as error:
-        # The last line of defence: values the checks above let through but PostgreSQL
-        # refuses are the request's fault (400), said as PostgreSQL says it, never a 500.
-        raise BadRequest(
-            f"the database refused a value: {_first_line(error)}",
-            hint="check the request's values",
-        ) from None
+        raise _refused(error) from None
+
+
+def _refused(error: Exception) -> BadRequest:
+    # The last line of defence: values the checks above let through but PostgreSQL
+    # refuses are the request's fault (400), said as PostgreSQL says it, never a 500.
+    return BadRequest(
+        f"the database refused a value: {_first_line(error)}",
+        hint="check the request's values",
+    )
 
 
 def _first_line(error: Exception) -> str:

@@ -66,8 +66,9 @@ BEGIN
         WHERE id IN (SELECT suite_id FROM new_rows) AND state IN ('open', 'closed');
         GET DIAGNOSTICS taken = ROW_COUNT;
         IF taken < wanted THEN
+            -- Named, so the queue answers 409 for it (tasks._translated), not 400.
             RAISE EXCEPTION 'a task was submitted to a suite that is complete or cancelled'
-                USING ERRCODE = 'check_violation';
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'suite_takes_tasks';
         END IF;
         WITH changed AS (SELECT suite_id, state, 1 AS d FROM new_rows) {_APPLY};
     ELSIF TG_OP = 'UPDATE' THEN
