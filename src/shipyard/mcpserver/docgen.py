@@ -35,6 +35,8 @@ def _row(spec: ToolSpec) -> str:
     ]
     if spec.kind in (Kind.DESTROY, Kind.DESTROY_ONCE):
         parameters.append("`confirm: bool = False`")  # added by the server (server.preview)
+    if spec.kind is Kind.READ:
+        parameters.append("`cursor: str \\| None = None`")  # added by the server (bounds)
     doc = " ".join((spec.fn.__doc__ or "").split())
     listed = "<br>".join(parameters) or "—"
     return f"| `{spec.name}` | {group_of(spec.name)} | {listed} | {_KINDS[spec.kind]} | {doc} |"

@@ -334,7 +334,8 @@ def execute_pipeline_test(
     """A parameter sweep: one real execution per point of parameter_sweep (the spec's sweep:
     block if none). test_configuration: zip (groups of parameters varied together), repeat,
     timeout_per_run (s), failure_threshold (0..1), objective ("metric:max"). Waits for the
-    end (progress: points done/total) unless background."""
+    end (progress: points done/total), 50 s at most (then sweep_status follows it), unless
+    background."""
     settings = sweep_settings(parameter_sweep, test_configuration, max_parallel_runs)
     sweep = ops.sweep(pipeline_name, settings, parameters, detach=True, resume=resume)
     if background:
@@ -411,6 +412,9 @@ _SWEEP_ENDED = frozenset({"succeeded", "failed", "cancelled", "stopped_early"})
 
 
 def wait_for_sweep(ops: Operations, sweep_id: str, report: Reporter) -> SweepReport:
+    """Poll the sweep until it has ended, MAX_WAIT_SECONDS at most (then its report as it is:
+    the sweep goes on, detached; sweep_status follows it)."""
+    deadline = time.monotonic() + MAX_WAIT_SECONDS
     shown: tuple[int, int] | None = None
     while True:
         sweep = ops.sweep_status(sweep_id)
@@ -419,7 +423,7 @@ def wait_for_sweep(ops: Operations, sweep_id: str, report: Reporter) -> SweepRep
         if (done, total) != shown:
             report(done, total, f"sweep {sweep.id}: {sweep.state}, {done}/{total} points done")
             shown = (done, total)
-        if sweep.state in _SWEEP_ENDED:
+        if sweep.state in _SWEEP_ENDED or time.monotonic() >= deadline:
             return sweep
         report.sleep(POLL_SECONDS)
 

@@ -39,11 +39,13 @@ from shipyard.mcpserver.toolkit import CallCancelled, Kind, Reporter, ToolSpec, 
 INSTRUCTIONS = (
     "Shipyard deploys, runs and watches pipelines and fleets from YAML specs. A pipeline_name "
     "is a registered pipeline (pipelines_list), a spec path, or index:REPO/NAME "
-    "(index_templates). run_pipeline waits for the end with progress notifications unless "
-    "background=true; then poll get_pipeline_status. Destructive tools (stop, clean, down, "
-    "remove…) only say what they would do unless given confirm=true. Executions, their "
-    "specs and logs are also resources: shipyard://executions, "
-    "shipyard://executions/{execution_id}, …/spec, …/logs/{unit}."
+    "(index_templates). run_pipeline waits for the end (wait_seconds, 20 s at most by "
+    "default) with progress notifications unless background=true; then follow the run with "
+    "get_pipeline_status(wait_seconds=…), which answers at the next change. A long answer is "
+    "cut: truncated=true, a summary first, and next_cursor to pass as cursor for the rest. "
+    "Destructive tools (stop, clean, down, remove…) only say what they would do unless "
+    "given confirm=true. Executions, their specs and logs are also resources: "
+    "shipyard://executions, shipyard://executions/{execution_id}, …/spec, …/logs/{unit}."
 )
 
 #: The kinds whose tools need ``confirm=true`` to act (their destructiveHint is true).
