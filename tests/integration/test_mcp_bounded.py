@@ -259,6 +259,7 @@ def test_a_large_status_is_summarised_then_paged_to_its_end(
             seen = [unit["name"] for unit in answer["units"]]
             cursor, pages = answer.get("next_cursor"), 1
             while cursor:
+                assert len(seen) <= STEPS, "the pages go on past the last unit"
                 more = await client.call_tool(
                     "get_pipeline_status", {"execution_id": execution_id, "cursor": cursor}
                 )
