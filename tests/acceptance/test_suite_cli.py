@@ -13,7 +13,7 @@ import pytest
 
 # ruff: noqa: F811  (the fixture `served` is imported, and named by the tests' parameters)
 from tests.integration.test_coordinator_routes import PASSWORD, Served, _group
-from tests.integration.test_coordinator_worker import _start_worker
+from tests.integration.test_coordinator_worker import _start_worker, _until_running
 from tests.integration.test_suite_routes import pg_cluster, pg_url, served  # noqa: F401
 from tests.serving import _executable
 
@@ -67,7 +67,9 @@ def test_a_suite_file_runs_to_complete_on_a_worker(served: Served, tmp_path: Pat
     worker.communicate(timeout=120)
     assert watched.returncode == 0, watched.stderr
     states = [json.loads(line)["state"] for line in watched.stdout.splitlines()]
-    assert states[-1] == "complete" and "closed" in states, states  # through Closed
+    assert states[-1] == "complete" and states.count("complete") == 1, states
+    final = json.loads(watched.stdout.splitlines()[-1])
+    assert final["closed_at"] is not None  # through Closed (a look may fall between)
     final = json.loads(watched.stdout.splitlines()[-1])
     assert final["counters"] == {"total": 6, "pending": 0, "running": 0, "done": 6,
                                  "failed": 0, "cancelled": 0}  # fmt: skip
@@ -96,3 +98,32 @@ def test_cancel_close_and_bad_input_through_the_cli(served: Served, tmp_path: Pa
     unknown = suite(served.url, token, "suite", "status", "nope")
     assert unknown.returncode == 2, unknown.stderr
     assert "'nope' is not a suite id" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_cancel_running_stops_the_task_on_its_worker(served: Served, tmp_path: Path) -> None:
+    token = suite(served.url, None, "tasks", "login", "root").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    _group(served, headers)
+    (tmp_path / "s.yaml").write_text("group: lab\ntasks:\n  - command: [sleep, '600']\n")
+    made = json.loads(
+        suite(served.url, token, "suite", "create", str(tmp_path / "s.yaml"), "--json").stdout
+    )
+    (task,) = made["accepted"]
+    worker = _start_worker(served, tmp_path, "--max-tasks", "1")
+    try:
+        _until_running(served, headers, task["uuid"])
+        cancelled = suite(served.url, token, "suite", "cancel", made["uuid"], "--running")
+        assert cancelled.returncode == 0 and "1 task(s) cancelled" in cancelled.stdout
+        # A lone task for the worker's one counted run: it exits once that is done.
+        lone = served.http.post("/api/v1/tasks", headers=headers,
+                                json={"group": "lab", "command": ["true"]})  # fmt: skip
+        assert lone.status_code == 201, lone.text
+        _, errors = worker.communicate(timeout=120)  # the sleep's 600 s would time this out
+    finally:
+        if worker.poll() is None:  # failed early: the worker (which kills its task) goes
+            worker.terminate()
+            worker.communicate(timeout=60)
+    assert worker.returncode == 0, errors
+    assert f"task {task['uuid']}: " in errors and "stopped it" in errors, errors
+    shown = served.http.get(f"/api/v1/tasks/{task['uuid']}", headers=headers).json()
+    assert shown["state"] == "cancelled" and shown["message"] == "suite cancelled", shown
