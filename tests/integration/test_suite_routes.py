@@ -150,7 +150,11 @@ def test_idle_suite_closes_reopens_on_a_task_and_completes(served: Served) -> No
     _submit(served, root, suite, ["true"])
     _until("the idle suite closing", lambda: _get(served, root, suite)["state"] == "closed")
     _submit(served, root, suite, ["true"])  # a closed suite reopens
-    assert _get(served, root, suite)["state"] == "open"
+    again = _get(served, root, suite)
+    # Open — unless this look came over the 1 s idle time after the submit and the sweep
+    # closed it anew (test_suite_store checks the reopening itself, without a sweep).
+    assert again["state"] == "open" or again["closed_at"] > again["last_task_at"], again
+    assert again["counters"]["total"] == 2
     worker = _worker(served, root, "lab", [])
     _run_one(served, worker, 0)
     _run_one(served, worker, 0)
