@@ -334,3 +334,22 @@ def test_a_cursor_the_server_did_not_give_is_a_tool_error(large: tuple[Path, str
             json.dumps(text)
 
     run_async(scenario)
+
+
+def test_resources_of_a_large_execution_are_within_the_limit(large: tuple[Path, str]) -> None:
+    home, execution_id = large
+    limit = bounds.DEFAULT_MAX_CHARS
+
+    async def scenario() -> None:
+        async with Client(build_server(home)) as client:
+            status = await client.read_resource(f"shipyard://executions/{execution_id}")
+            assert len(status.model_dump_json(by_alias=True, exclude_none=True)) <= limit
+            answer = json.loads(status.contents[0].text)  # type: ignore[union-attr]
+            assert answer["truncated"] is True and answer["id"] == execution_id
+            assert answer["truncation"]["units"]["by_state"]["failed"] == len(FAILED)
+            log = await client.read_resource(f"shipyard://executions/{execution_id}/logs/s0000")
+            assert len(log.model_dump_json(by_alias=True, exclude_none=True)) <= limit
+            text = log.contents[0].text  # type: ignore[union-attr]
+            assert text.startswith("[") and text.endswith("\nthe last line\n"), text[-300:]
+
+    run_async(scenario)

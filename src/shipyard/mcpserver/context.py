@@ -12,6 +12,7 @@ resource error with its hint.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,9 +52,24 @@ def read(home: Path | None, action: Callable[[Operations], T]) -> T:
 
 
 def as_json(value: Any) -> str:
+    """The record as JSON text within the answer limit (mcpserver.bounds, as the tools'): a
+    large execution's units cut, what was cut summarised first; the tools page the rest."""
+    from shipyard.mcpserver import bounds
     from shipyard.models import to_jsonable
 
-    return json.dumps(to_jsonable(value), indent=2)
+    data = to_jsonable(value)
+    limit = bounds.max_chars(os.environ)
+
+    def fits(content: Any) -> bool:  # the text as it travels: a JSON string in the answer
+        return len(json.dumps(json.dumps(content, indent=2))) + 200 <= limit
+
+    if fits(data):
+        return json.dumps(data, indent=2)
+    body = data if isinstance(data, dict) else {"result": data}
+    chosen = bounds.bound(
+        body, tool="resource", budget=limit, cursor=None, pageable=False, fits=fits
+    )
+    return json.dumps(chosen.data, indent=2)
 
 
 def add_resources(server: MCPServer[Any], home: Path | None) -> None:
@@ -125,8 +141,16 @@ def run_spec(ops: Operations, execution_id: str) -> str:
 
 
 def log_tail(ops: Operations, execution_id: str, unit: str) -> str:
+    """The log's last lines, and of them no more characters than an answer may hold (the
+    end kept: a line of megabytes near the end would otherwise fill it alone)."""
+    from shipyard.mcpserver import bounds
+
     lines = ops.logs(execution_id, unit, tail=LOG_RESOURCE_LINES)
-    return "".join(line.text + "\n" for line in lines)
+    text = "".join(line.text + "\n" for line in lines)
+    room = bounds.max_chars(os.environ) * 2 // 5  # escaped in JSON, a text grows
+    if len(text) <= room:
+        return text
+    return f"[{len(text) - room} characters cut before the last {room}]\n" + text[-room:]
 
 
 # -- prompts ------------------------------------------------------------------------------------
