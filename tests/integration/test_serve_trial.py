@@ -104,3 +104,41 @@ def test_an_unknown_pipeline_is_404_as_every_unknown_thing(server: Served) -> No
         assert type(raised.value).__name__ == "PipelineNotFound"
     finally:
         ops.close()
+
+
+def test_a_log_stream_refused_at_once_is_its_status_not_a_200(
+    server: Served, tmp_path: Path
+) -> None:
+    # An unknown execution was "200 OK" whose body was an error event: curl, a dashboard or a
+    # proxy saw success. A refusal raised before the first line is now the route's status.
+    spec = tmp_path / "hello.yaml"
+    spec.write_text("name: hello\nsteps:\n  hello:\n    run: [echo, hi]\n")
+    ops = shipyard.connect(url=server.url, token=server.token)
+    try:
+        done = ops.run(str(spec), {})
+    finally:
+        ops.close()
+    headers = {"Authorization": f"Bearer {server.token}"}
+    base = f"{server.url}/api/v1"
+    refused = [
+        httpx.get(f"{base}/executions/nope/logs", headers=headers, timeout=30),
+        httpx.post(f"{base}/ops/logs", json={"execution_id": "nope"}, headers=headers, timeout=30),
+        httpx.get(f"{base}/executions/{done.id}/logs?unit=nope", headers=headers, timeout=30),
+    ]
+    assert [answer.status_code for answer in refused] == [404, 404, 400], [
+        answer.text[:200] for answer in refused
+    ]
+    assert "no execution 'nope'" in refused[0].json()["msg"]
+    assert "status" not in refused[0].json()  # the body is the Error schema's, as any refusal
+    assert "hello" in (refused[2].json()["hint"] or "")
+    lines = httpx.get(f"{base}/executions/{done.id}/logs", headers=headers, timeout=30)
+    assert lines.status_code == 200 and "event: line" in lines.text
+    assert lines.text.rstrip().endswith("data: null"), lines.text[-200:]  # its end event
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"[" * 100_000])
+def test_a_body_that_is_no_object_says_what_to_send(server: Served, body: bytes) -> None:
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    answer = httpx.post(f"{server.url}/api/v1/ops/status", content=body, headers=headers)
+    assert answer.status_code == 422, answer.text[:300]
+    assert answer.json()["hint"], answer.json()  # it was null: what is wrong, not what to do

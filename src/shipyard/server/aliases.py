@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from shipyard.server import streams
 from shipyard.server.host import OperationsHost
@@ -52,15 +52,16 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
         return _wire("events", host.ops().events(execution_id, after=after))
 
     @router.get("/executions/{execution_id}/logs", tags=tags, response_class=StreamingResponse)
-    def logs(
+    async def logs(
         execution_id: str,
         unit: str | None = None,
         follow: bool = False,
         tail: int | None = Query(None, ge=0, le=2**63 - 1),
         grep: str | None = None,
         level: str | None = None,
-    ) -> StreamingResponse:
-        """The log lines as server-sent events (``line`` each, then ``end`` or ``error``)."""
+    ) -> Response:
+        """The log lines as server-sent events (``line`` each, then ``end`` or ``error``); a
+        refusal before the first line is the answer's status (404 unknown execution, 400)."""
         from shipyard.api import LogLine
 
         def opened() -> Any:  # on a stream thread, with its operations
@@ -68,7 +69,7 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
                 execution_id, unit, tail=tail, grep=grep, follow=follow, level=level
             )
 
-        return StreamingResponse(streams.sse(opened, LogLine), media_type="text/event-stream")
+        return await streams.respond(opened, LogLine, streams.sse_of, "text/event-stream")
 
     @router.post("/executions/{execution_id}/stop", tags=tags, responses=returns("stop"))
     def stop(

@@ -291,9 +291,7 @@ def _handler(host: OperationsHost, name: str) -> Handler:
         if is_stream(returned):
             item = typing.get_args(returned)[0]
             opened = functools.partial(_open_stream, host, name, arguments)
-            return StreamingResponse(
-                streams.ndjson(opened, item), media_type="application/x-ndjson"
-            )
+            return await streams.respond(opened, item, streams.ndjson_of, "application/x-ndjson")
         result = await run_in_threadpool(_call, host, name, arguments, returned)
         return JSONResponse({"result": result})
 
@@ -313,10 +311,13 @@ async def _body(request: Request) -> dict[str, Any]:
             hint="send the arguments as a JSON object, by name",
         ) from None
     except RecursionError:  # the parser's own limit (was a 500)
-        raise WireError("the request body is nested too deeply to read") from None
+        raise WireError("the request body is nested too deeply to read", hint=_SEND) from None
     if not isinstance(data, dict):
-        raise WireError("the request body must be a JSON object of arguments by name")
+        raise WireError("the request body must be a JSON object of arguments by name", hint=_SEND)
     return data
+
+
+_SEND = 'send {"argument": value, …}: the schema of each operation is at /docs'
 
 
 def arguments_of(

@@ -17,14 +17,17 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
 from shipyard.wire import encode
 
+if TYPE_CHECKING:
+    from starlette.responses import Response
+
 log = logging.getLogger("shipyard.server")
 
-__all__ = ["events", "line_schema", "ndjson", "sse"]
+__all__ = ["events", "line_schema", "ndjson", "ndjson_of", "respond", "sse", "sse_of"]
 
 #: Items waiting between the reading thread and the response.
 QUEUE = 256
@@ -40,20 +43,61 @@ Opened = Callable[[], Iterator[Any]]
 Message = tuple[str, Any]
 
 
-async def events(opened: Opened, hint: Any) -> AsyncIterator[Message]:
-    """The iterator's items in wire form, then ("end", None) or ("error", body)."""
-    loop = asyncio.get_running_loop()
+#: Seconds a stream's answer waits for its first message before it starts. A refusal raised
+#: at once (an unknown execution or unit, a bad level or pattern) is then the answer's status
+#: (404, 400) with the Error body, rather than a "200 OK" whose body is an error, which curl,
+#: a dashboard or a proxy took for success. A follow with no line yet starts after it anyway.
+FIRST = 2.0
+
+
+def _start(opened: Opened, hint: Any) -> tuple[asyncio.Queue[Message], threading.Event]:
     queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE)
     stop = threading.Event()
-    _POOL.submit(_produce, opened, hint, loop, queue, stop)
+    _POOL.submit(_produce, opened, hint, asyncio.get_running_loop(), queue, stop)
+    return queue, stop
+
+
+async def _drained(
+    first: Message | None, queue: asyncio.Queue[Message], stop: threading.Event
+) -> AsyncIterator[Message]:
     try:
+        kind, data = first if first is not None else await queue.get()
         while True:
-            kind, data = await queue.get()
             yield kind, data
             if kind != "item":
                 return
+            kind, data = await queue.get()
     finally:
         stop.set()  # the client went away, or the stream ended: the thread stops
+
+
+async def events(opened: Opened, hint: Any) -> AsyncIterator[Message]:
+    """The iterator's items in wire form, then ("end", None) or ("error", body)."""
+    queue, stop = _start(opened, hint)
+    async for message in _drained(None, queue, stop):
+        yield message
+
+
+async def respond(
+    opened: Opened,
+    hint: Any,
+    render: Callable[[AsyncIterator[Message]], AsyncIterator[bytes]],
+    media_type: str,
+) -> Response:
+    """The stream as a response; a refusal that comes first (within :data:`FIRST`) as its own
+    status and Error body instead."""
+    from fastapi.responses import JSONResponse, StreamingResponse
+
+    queue, stop = _start(opened, hint)
+    try:
+        first: Message | None = await asyncio.wait_for(queue.get(), FIRST)
+    except TimeoutError:
+        first = None  # a follow waiting for its first line: the stream starts all the same
+    if first is not None and first[0] == "error" and "status" in first[1]:
+        stop.set()
+        body = dict(first[1])
+        return JSONResponse(body, status_code=int(body.pop("status")))
+    return StreamingResponse(render(_drained(first, queue, stop)), media_type=media_type)
 
 
 def _produce(
@@ -93,19 +137,27 @@ def _produce(
     put(("end", None))
 
 
-async def ndjson(opened: Opened, hint: Any) -> AsyncIterator[bytes]:
-    async for kind, data in events(opened, hint):
+async def ndjson_of(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
+    async for kind, data in messages:
         line = {"item": data} if kind == "item" else {"error": data} if kind == "error" else {}
         if kind == "end":
             line = {"end": True}
         yield json.dumps(line).encode() + b"\n"
 
 
-async def sse(opened: Opened, hint: Any) -> AsyncIterator[bytes]:
+async def sse_of(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
     """Server-sent events: ``line`` events, then one ``end`` or ``error`` event."""
-    async for kind, data in events(opened, hint):
+    async for kind, data in messages:
         name = "line" if kind == "item" else kind
         yield f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def ndjson(opened: Opened, hint: Any) -> AsyncIterator[bytes]:
+    return ndjson_of(events(opened, hint))
+
+
+def sse(opened: Opened, hint: Any) -> AsyncIterator[bytes]:
+    return sse_of(events(opened, hint))
 
 
 def line_schema(hint: Any, components: dict[str, dict[str, Any]]) -> dict[str, Any]:
