@@ -95,6 +95,7 @@ def test_the_status_waits_for_a_change_instead_of_answering_the_same(
         ("get_pipeline_status", {"wait_seconds": 600}),
         ("get_pipeline_status", {"wait_seconds": -1}),
         ("run_pipeline", {"pipeline_name": "x.yaml", "wait_seconds": 3600}),
+        ("up", {"pipeline_name": "x.yaml", "timeout": 300}),
     ],
 )
 def test_a_wait_out_of_bounds_is_refused_with_the_range(
@@ -103,6 +104,7 @@ def test_a_wait_out_of_bounds_is_refused_with_the_range(
     async def scenario() -> None:
         async with Client(build_server(home)) as client:
             text = error_text(await client.call_tool(tool, arguments))
-            assert "wait_seconds" in text and "0 to 50 seconds" in text, text
+            named = "timeout" if tool == "up" else "wait_seconds"
+            assert f"{named}=" in text and "0 to 50 seconds" in text, text
 
     anyio.run(scenario)

@@ -19,7 +19,15 @@ from shipyard.api import (
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import PlanSummary, Purged, RunResult
-from shipyard.mcpserver.seed_tools import Mode, Params, plan_summary, started, wait_for
+from shipyard.mcpserver.seed_tools import (
+    MAX_WAIT_SECONDS,
+    Mode,
+    Params,
+    bounded_wait,
+    plan_summary,
+    started,
+    wait_for,
+)
 from shipyard.mcpserver.toolkit import Kind, Reporter, tool
 from shipyard.models import ExecutionStatus, ExecutionSummary, UnitStatus
 from shipyard.recovery import RebuildReport, StoreCheck
@@ -100,10 +108,12 @@ def up(
     pipeline_name: str,
     parameters: Params | None = None,
     wait_healthy: bool = True,
-    timeout: float = 300.0,
+    timeout: float = MAX_WAIT_SECONDS,
 ) -> RunResult:
     """Bring a fleet's services up (they stay up until down); waits until every service is
-    healthy unless wait_healthy is false."""
+    healthy (timeout: 0-50 seconds, then an error while the fleet goes on starting; ps
+    shows it) unless wait_healthy is false."""
+    bounded_wait(timeout, "timeout")  # a call never waits long: proxies cut calls near a minute
     status = ops.up(pipeline_name, parameters, detach=True)
     if wait_healthy:
         report(0, 1, f"{status.name}: waiting for its services to be healthy")

@@ -73,11 +73,11 @@ def wait_for(
         report.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
 
 
-def bounded_wait(seconds: float) -> float:
-    """A wait an assistant asked for, refused outside 0..MAX_WAIT_SECONDS."""
+def bounded_wait(seconds: float, name: str = "wait_seconds") -> float:
+    """A wait an assistant asked for (argument ``name``), refused outside 0..MAX_WAIT_SECONDS."""
     if not 0 <= seconds <= MAX_WAIT_SECONDS:
         raise ShipyardError(
-            f"wait_seconds={seconds} is out of range",
+            f"{name}={seconds} is out of range",
             hint=f"0 to {MAX_WAIT_SECONDS:g} seconds; call again to wait longer",
         )
     return seconds
