@@ -134,3 +134,16 @@ def test_a_worker_whose_token_is_refused_is_told_where_tokens_come_from(
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     assert "401" in done.stderr, done.stderr
     assert "hint:" in done.stderr and "SHIPYARD_WORKER_TOKEN" in done.stderr, done.stderr
+
+
+def test_a_revision_past_the_ends_names_the_revisions_there_are(
+    shipyard: Shipyard,
+    pg_url: str,  # noqa: F811
+) -> None:
+    assert shipyard("db", "upgrade", "--db", pg_url).returncode == 0
+    for args in (["downgrade", "0001_tasks-9"], ["upgrade", "+9"], ["downgrade", "0009"]):
+        done = shipyard("db", *args, "--db", pg_url)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        # Alembic's words ("Walked too far") were all it said; the hint named two revisions.
+        assert "0002_auth, 0003_task_keys" in done.stderr, done.stderr
+        assert "base" in done.stderr, done.stderr

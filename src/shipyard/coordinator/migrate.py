@@ -75,7 +75,8 @@ def _translated(url: str, doing: str) -> Iterator[None]:
     except CommandError as error:
         raise BadRequest(
             f"cannot {doing}: {error}",
-            hint="`shipyard db current` shows the revision; revisions are 0001_tasks, …, head",
+            hint=f"`shipyard db current` shows the revision; the revisions are {_revisions()} "
+            "(base: none; head: the newest; N+1 / N-1 count from N)",
         ) from None
     except SQLAlchemyError as error:
         first = str(getattr(error, "orig", error)).strip().splitlines()[0]
@@ -83,6 +84,12 @@ def _translated(url: str, doing: str) -> Iterator[None]:
             f"cannot {doing} {_where(url)}: {first}",
             hint="check that PostgreSQL runs there and the URL's user may connect",
         ) from None
+
+
+def _revisions() -> str:
+    """Every revision this Shipyard ships, oldest first (the files' names say their order)."""
+    names = sorted(path.stem for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
+    return ", ".join(["base", *names])
 
 
 def _where(url: str) -> str:
