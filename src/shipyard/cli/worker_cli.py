@@ -17,6 +17,8 @@ from shipyard.coordinator.resilience import BACKOFF_CAP
 from shipyard.errors import BadRequest
 
 TOKEN_VARIABLE = "SHIPYARD_WORKER_TOKEN"  # noqa: S105 (a variable's name)
+#: The most tasks one worker runs at once (a fetch claims at most the coordinator's 1,000).
+MAX_CONCURRENCY = 256
 
 
 @app.command()
@@ -47,10 +49,21 @@ def worker(
             help="The longest wait (s) between tries while the coordinator is away.",
         ),
     ] = BACKOFF_CAP,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=MAX_CONCURRENCY,
+            envvar="SHIPYARD_WORKER_CONCURRENCY",
+            help="How many tasks run at once (each its own process group, timeout and log).",
+        ),
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Fetch and run the coordinator's tasks (token from $SHIPYARD_WORKER_TOKEN); SIGTERM
-    finishes the current task and leaves, a second SIGTERM stops it now."""
+    """Fetch and run the coordinator's tasks (token from $SHIPYARD_WORKER_TOKEN), up to
+    --concurrency at once; SIGTERM finishes the running tasks and leaves, a second SIGTERM
+    stops them now."""
     from shipyard.coordinator.worker import Worker
 
     token = os.environ.get(TOKEN_VARIABLE, "")
@@ -64,7 +77,8 @@ def worker(
     check_server_url(server)
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Worker(server, token, group, offered, (folder or Path("shipyard-worker")).resolve(),
-                     max_tasks=max_tasks, force=force, backoff_cap=backoff_cap)  # fmt: skip
+                     max_tasks=max_tasks, force=force, backoff_cap=backoff_cap,
+                     concurrency=concurrency)  # fmt: skip
     running.install_signals()
     ran = running.run()
     if as_json:

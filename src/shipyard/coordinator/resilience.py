@@ -7,6 +7,8 @@ pure decisions, no I/O, tested with tables (tests/unit/test_worker_resilience.py
   so workers that lost the coordinator together do not all knock again in the same instant.
 - :func:`heartbeat_every`: how often to heartbeat under the coordinator's lease.
 - :func:`lease_lost`: whether a heartbeat's answer says the running task is no longer ours.
+- :func:`flush_wait`: whether the results waiting are reported now in one call, or after how
+  long (a worker running several tasks at once reports those that end close together at once).
 """
 
 from __future__ import annotations
@@ -64,3 +66,23 @@ def lease_lost(running: str | None, asked_for: str | None, held: Collection[str]
     when the heartbeat was *sent*: a heartbeat sent before the task was claimed cannot list it,
     and must not kill it."""
     return running is not None and running == asked_for and running not in held
+
+
+#: How long a finished task's result may wait for others to share its report call (seconds).
+FLUSH_WINDOW = 0.02
+
+
+def flush_wait(waiting: int, oldest: float, running: int, *, most: int, stopping: bool,
+               window: float = FLUSH_WINDOW) -> float | None:  # fmt: skip
+    """Seconds to wait before reporting the ``waiting`` results (0: report now; None: nothing
+    to report). ``oldest``: how long the first of them has waited; ``running``: tasks still
+    running, whose ends could share the call; ``most``: the most one call carries.
+
+    Now when the call is full, when no running task could join it, when stopping (a result
+    must not wait on a leave), or when the first has waited the window; else until then.
+    """
+    if waiting <= 0:
+        return None
+    if waiting >= most or running <= 0 or stopping or oldest >= window:
+        return 0.0
+    return window - oldest

@@ -9,7 +9,8 @@
   ``GET /tasks/{uuid}/result``, ``GET /tasks/{uuid}/artifacts[/{name}]``.
 - Workers (a worker token, nothing else): ``POST /workers/register``, ``…/heartbeat``,
   ``…/fetch`` (long-polls up to ``wait`` seconds, woken by LISTEN/NOTIFY), ``…/report`` (the
-  attempt number fetched with), ``…/leave``; ``PUT /tasks/{uuid}/artifacts/{name}`` (the
+  attempt number fetched with), ``…/reports`` (several at once, each fenced by its attempt,
+  one result each), ``…/leave``; ``PUT /tasks/{uuid}/artifacts/{name}`` (the
   task's lease holder; the body streamed to a file under the server's home, size-limited).
 
 No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name
@@ -30,7 +31,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from shipyard.coordinator import authroutes
 from shipyard.coordinator.auth import Auth, Principal, User
-from shipyard.coordinator.decisions import MAX_LIMIT, TERMINAL, TaskFilter, TaskSpec, Watch
+from shipyard.coordinator.decisions import (
+    MAX_LIMIT,
+    TERMINAL,
+    TaskFilter,
+    TaskSpec,
+    Watch,
+    checked_uuid,
+)
 from shipyard.coordinator.httperrors import Forbidden
 from shipyard.coordinator.serving import (
     MAX_ARTIFACT,
@@ -40,7 +48,7 @@ from shipyard.coordinator.serving import (
     settings_number,
 )
 from shipyard.coordinator.suites import Joined
-from shipyard.coordinator.tasks import LEASE, POLL, Task
+from shipyard.coordinator.tasks import LEASE, POLL, Report, Task
 from shipyard.coordinator.tokens import Role
 from shipyard.errors import BadRequest, CoordinatorError, NotFound
 
@@ -260,6 +268,26 @@ class ReportBody(BaseModel):
 class Reported(BaseModel):
     uuid: str
     state: str
+
+
+#: The most reports one ``POST /workers/reports`` takes (a worker sends what finished within a
+#: few milliseconds: far fewer).
+MAX_REPORTS = 1000
+
+
+class ReportsBody(BaseModel):
+    reports: list[ReportBody] = Field(min_length=1, max_length=MAX_REPORTS)
+
+
+class ReportedItem(BaseModel):
+    uuid: str
+    status: int = Field(description="200 taken; 409 its attempt no longer holds the lease; 404.")
+    state: str | None = Field(default=None, description="The task's next state, when taken.")
+    msg: str | None = None
+
+
+class ReportsAnswer(BaseModel):
+    results: list[ReportedItem] = Field(description="One per report, in the order sent.")
 
 
 class Left(BaseModel):
@@ -853,6 +881,28 @@ def _until_ended(coordinator: Coordinator, task: Task, wait: float) -> Task:
     return task
 
 
+def _report_batch(
+    coordinator: Coordinator, worker: str, reports: list[ReportBody]
+) -> ReportsAnswer:
+    seen = [checked_uuid(r.uuid) for r in reports]
+    if len(set(seen)) != len(seen):
+        raise BadRequest("a task is reported twice in one batch",
+                         hint="send each task's report once")  # fmt: skip
+    with coordinator.queues.borrow() as queue:
+        outcome = queue.report_many(worker, [
+            Report(r.uuid, r.attempt, r.exit_status, r.output, r.result) for r in reports
+        ])  # fmt: skip
+    results = []
+    for uuid in seen:
+        refused = outcome.refused.get(uuid)
+        if refused is None:
+            results.append(ReportedItem(uuid=uuid, status=200, state=outcome.states[uuid]))
+        else:
+            results.append(ReportedItem(uuid=uuid, status=refused.http_status,
+                                        msg=refused.message))  # fmt: skip
+    return ReportsAnswer(results=results)
+
+
 def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     Worker = Annotated[Principal, Depends(coordinator.auth.served_worker)]
 
@@ -885,6 +935,12 @@ def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
                 output=body.output, result=body.result,
             )  # fmt: skip
         return Reported(uuid=body.uuid, state=state)
+
+    @routes.post("/workers/reports")
+    def reports(body: ReportsBody, worker: Worker) -> ReportsAnswer:
+        """Several attempts' ends in one call, each fenced by its attempt as ``/report`` is;
+        one result per report (status 200, 409 or 404), in the order sent."""
+        return _report_batch(coordinator, str(worker.id), body.reports)
 
     @routes.post("/workers/leave")
     def leave(worker: Worker) -> Left:

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from shipyard.coordinator.resilience import (
     Verdict,
     backoff_delay,
     call_verdict,
+    flush_wait,
     heartbeat_every,
     lease_lost,
 )
@@ -56,6 +58,8 @@ KILL_GRACE = 10.0
 TAIL = 64 * 1024
 #: The exit status reported for a task killed at its timeout (as timeout(1) has it).
 TIMED_OUT = 124
+#: The most results one report call carries (the coordinator's bound, routes.MAX_REPORTS).
+MAX_REPORTS = 1000
 
 
 class WorkerError(CoordinatorError):
@@ -94,18 +98,28 @@ class Worker:
     backoff_cap: float = BACKOFF_CAP
     #: Uniform in [0, 1): the backoff's jitter (injected by tests that want it fixed).
     draw: Callable[[], float] = random.random
+    #: How many tasks run at once (each its own subprocess, group, timeout and log).
+    concurrency: int = 1
     ran: int = 0
     _stops: int = 0
     _reached: bool = False
     _beat: float = LEASE / 3
-    _process: subprocess.Popen[bytes] | None = None
-    _running: str | None = None  # the uuid of the task whose process runs
-    _lost: str | None = None  # a task the heartbeat found gone to another attempt
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by uuid
+    _lost: set[str] = field(default_factory=set)  # tasks the heartbeat found gone elsewhere
+    _executing: int = 0  # tasks claimed whose thread has not ended (their slots)
+    _unreported: int = 0  # tasks whose report is not settled yet (for max_tasks)
+    _waiting: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ended, report)
+    _fetching_done: bool = False  # the main loop fetches no more: the reporter drains, ends
+    _failure: BaseException | None = None  # a side thread's end of the worker
     # Re-entrant: stop() takes it from the signal handler, which runs on the main thread, maybe
     # while that thread holds it.
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _changed: threading.Condition = field(init=False)
     _done: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)
 
     # --- talking to the coordinator ---
 
@@ -161,14 +175,14 @@ class Worker:
             return answer
 
     def _leaving_now(self) -> bool:
-        return self._stops > 1 or (self.force and self._stops > 0)
+        return self._stops > 1 or (self.force and self._stops > 0) or self._failure is not None
 
     # --- the loop ---
 
     def run(self) -> int:
         """Work until stopped (or ``max_tasks`` ran); the number of tasks run."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self._client() as client:
+        with self._client() as client, self._client() as side:
             # Not retried: a coordinator that never answered is a wrong --server, said now.
             registered = self._call(client, "POST", "/workers/register", json={"tags": self.tags})
             if registered["group"] != self.group:
@@ -177,14 +191,31 @@ class Worker:
                     hint="issue a worker token for that group (POST /api/v1/groups/G/workers)",
                 )
             self._beat = heartbeat_every(float(registered.get("lease") or LEASE))
-            beat = threading.Thread(target=self._heartbeats, daemon=True)
-            beat.start()
+            threading.Thread(target=self._heartbeats, daemon=True).start()
+            reporter = threading.Thread(target=self._reporting, args=(side,), daemon=True)
+            reporter.start()
+            threads: list[threading.Thread] = []
             try:
-                self._work(client)
+                self._work(client, side, threads)
+            except BaseException:
+                self._kill_all()  # the worker ends: its tasks go back with the leave
+                raise
             finally:
+                self._drain(threads, reporter)
                 self._done.set()
                 self._leave(client)
+        if self._failure is not None:
+            raise self._failure
         return self.ran
+
+    def _drain(self, threads: list[threading.Thread], reporter: threading.Thread) -> None:
+        """The running tasks end (or are killed by a stop now), their results are reported."""
+        for thread in threads:
+            thread.join()
+        with self._changed:
+            self._fetching_done = True
+            self._changed.notify_all()
+        reporter.join()
 
     def _leave(self, client: httpx.Client) -> None:
         """A task still held (stopped now, or fetched after the stop) goes back now; with the
@@ -196,65 +227,143 @@ class Worker:
                 raise
             _say(f"could not leave ({error.message}); held tasks go back as their leases end")
 
-    def _work(self, client: httpx.Client) -> None:
-        while self._stops == 0 and (self.max_tasks is None or self.ran < self.max_tasks):
+    def _room(self) -> int:
+        """Wait for a free slot; how many tasks to fetch now (0: fetch no more)."""
+        with self._changed:
+            while True:
+                if self._stops or self._failure is not None:
+                    return 0
+                room = self.concurrency - self._executing
+                if self.max_tasks is not None:
+                    if self.ran >= self.max_tasks:
+                        return 0
+                    room = min(room, self.max_tasks - self.ran - self._executing
+                               - self._unreported)  # fmt: skip
+                if room > 0:
+                    return room
+                self._changed.wait(1.0)  # woken by a task's end or a stop; 1 s as a fallback
+
+    def _work(
+        self, client: httpx.Client, side: httpx.Client, threads: list[threading.Thread]
+    ) -> None:
+        while room := self._room():
             fetched = self._retrying(
                 client, "/workers/fetch", report=False, give_up=lambda: self._stops > 0,
-                json={"limit": 1, "wait": FETCH_WAIT},
+                json={"limit": room, "wait": FETCH_WAIT},
             )  # fmt: skip
             for task in fetched["tasks"] if fetched else ():
-                if self._stops:  # fetched as the stop came: leave gives it back
-                    return
-                report = self._execute(client, task)
-                if report is None and self._lost == task["uuid"]:
-                    _say(f"task {task['uuid']}: its lease went to another attempt; "
-                         "stopped it, its result not reported")  # fmt: skip
-                    continue
-                if report is None:  # stopped now: the task goes back to the queue on leave
-                    return
-                taken = self._report(client, report)
-                if taken is None:  # stopped now while the coordinator was away
-                    return
-                self.ran += taken
+                if self._stops or self._failure is not None:
+                    return  # fetched as the stop came: leave gives it back
+                with self._changed:
+                    self._executing += 1
+                    self._unreported += 1
+                thread = threading.Thread(target=self._task, args=(side, task), daemon=True)
+                threads.append(thread)
+                thread.start()
+            threads[:] = [thread for thread in threads if thread.is_alive()]
 
-    def _report(self, client: httpx.Client, report: dict[str, Any]) -> bool | None:
-        """Report until the coordinator takes it (True) or fences it off (False: dropped,
-        said); None when a stop-now came while the coordinator was away."""
+    def _task(self, client: httpx.Client, task: dict[str, Any]) -> None:
+        """One task's thread: run it, then hand its result to the reporter."""
+        report: dict[str, Any] | None = None
         try:
-            taken = self._retrying(
-                client, "/workers/report", report=True, give_up=self._leaving_now, json=report
-            )
-        except WorkerError as error:
-            if call_verdict(error.status, report=True, reached=True) is not Verdict.DROP:
-                raise
-            # The lease ran out and the task went to another attempt: this result is
-            # dropped (the coordinator fenced it), the worker goes on.
-            _say(f"task {report['uuid']}: result dropped: {error.message}")
-            return False
-        return None if taken is None else True
+            report = self._execute(client, task)
+        except BaseException as error:  # a worker that cannot run tasks stops, said by run()
+            with self._changed:
+                self._failure = self._failure or error
+        finally:
+            with self._changed:
+                self._executing -= 1
+                if report is None:
+                    self._unreported -= 1
+                else:
+                    self._waiting.append((time.monotonic(), report))
+                self._changed.notify_all()
+        if report is None and task["uuid"] in self._lost:
+            _say(f"task {task['uuid']}: its lease went to another attempt; "
+                 "stopped it, its result not reported")  # fmt: skip
+
+    # --- reporting, several results in one call ---
+
+    def _next_batch(self) -> list[dict[str, Any]] | None:
+        """The results to report now (flush_wait decides when); None once all are sent and
+        the main loop fetches no more."""
+        most = min(self.concurrency, MAX_REPORTS)
+        with self._changed:
+            while True:
+                oldest = time.monotonic() - self._waiting[0][0] if self._waiting else 0.0
+                wait = flush_wait(len(self._waiting), oldest, self._executing, most=most,
+                                  stopping=self._stops > 0 or self._fetching_done)  # fmt: skip
+                if wait == 0.0:
+                    batch = [report for _, report in self._waiting[:most]]
+                    del self._waiting[:most]
+                    return batch
+                if wait is None and self._fetching_done and not self._executing:
+                    return None
+                self._changed.wait(wait if wait is not None else 1.0)
+
+    def _reporting(self, client: httpx.Client) -> None:
+        while (batch := self._next_batch()) is not None:
+            try:
+                taken = self._report(client, batch)
+            except BaseException as error:  # a refusal no wait changes ends the worker
+                taken = 0
+                with self._changed:
+                    self._failure = self._failure or error
+                self._kill_all()
+            with self._changed:
+                self.ran += taken
+                self._unreported -= len(batch)
+                self._changed.notify_all()
+
+    def _report(self, client: httpx.Client, batch: list[dict[str, Any]]) -> int:
+        """Report until the coordinator answers; how many it took. A result it fenced off (its
+        lease ran out and the task went to another attempt: 409; the task gone: 404) is
+        dropped, said; all are given up when a stop-now came while the coordinator was away."""
+        answer = self._retrying(
+            client, "/workers/reports", report=True, give_up=self._leaving_now,
+            json={"reports": batch},
+        )  # fmt: skip
+        if answer is None:
+            return 0
+        taken = 0
+        for item in answer["results"]:
+            if item["status"] == 200:
+                taken += 1
+                continue
+            if call_verdict(item["status"], report=True, reached=True) is not Verdict.DROP:
+                raise WorkerError(f"POST /workers/reports: {item['status']} {item.get('msg')}")
+            _say(f"task {item['uuid']}: result dropped: {item['status']} {item.get('msg')}")
+        return taken
 
     def _heartbeats(self) -> None:
         with self._client(timeout=max(1.0, self._beat)) as client:
             while not self._done.wait(self._beat):
                 with self._lock:
-                    asked = self._running  # what runs as the heartbeat is sent
+                    asked = set(self._processes)  # what runs as the heartbeat is sent
                 try:
                     answer = self._call(client, "POST", "/workers/heartbeat")
                 except WorkerError:
                     continue  # the coordinator away: a later answer says what is still ours
-                self._check_lease(asked, answer.get("held", []))
+                self._check_leases(asked, set(answer.get("held", [])))
 
-    def _check_lease(self, asked: str | None, held: list[str]) -> None:
-        """Kill the running task's group at once when the coordinator gave it to another
-        attempt: two copies must not run longer than they have to."""
+    def _check_leases(self, asked: set[str], held: set[str]) -> None:
+        """Kill a running task's group at once when the coordinator gave it to another
+        attempt (only that task's): two copies must not run longer than they have to."""
         with self._lock:
-            process = self._process
-            if not lease_lost(self._running, asked, held) or process is None:
-                return
-            if _exited(process.pid):
-                return  # it ended on its own: its report is fenced off (409) and dropped
-            self._lost = self._running
-        _kill_group(process, signal.SIGKILL)
+            lost = [
+                (uuid, process) for uuid, process in self._processes.items()
+                if lease_lost(uuid, uuid if uuid in asked else None, held)
+                and not _exited(process.pid)  # ended on its own: its report is fenced off
+            ]  # fmt: skip
+            self._lost.update(uuid for uuid, _ in lost)
+        for _, process in lost:
+            _kill_group(process, signal.SIGKILL)
+
+    def _kill_all(self) -> None:
+        with self._lock:
+            processes = list(self._processes.values())
+        for process in processes:
+            _kill_group(process, signal.SIGKILL)
 
     # --- one task ---
 
@@ -295,6 +404,7 @@ class Worker:
     def _spawn_and_wait(
         self, task: dict[str, Any], workdir: Path, env: dict[str, str], log: Path
     ) -> int | None:
+        uuid = str(task["uuid"])
         with log.open("wb") as output:
             try:
                 process = subprocess.Popen(
@@ -306,17 +416,17 @@ class Worker:
                              .encode())  # fmt: skip
                 return 127
         with self._lock:
-            self._process, self._running = process, str(task["uuid"])
+            self._processes[uuid] = process
             stopped_meanwhile = self._leaving_now()
         if stopped_meanwhile:
             # A stop-now that came while the task was being started found no process to kill
-            # (stop() reads it under the same lock): killed here instead, not left to run.
+            # (stop() reads them under the same lock): killed here instead, not left to run.
             _kill_group(process, signal.SIGKILL)
         try:
-            return self._wait(process, task.get("timeout"), str(task["uuid"]))
+            return self._wait(process, task.get("timeout"), uuid)
         finally:
             with self._lock:
-                self._process = self._running = None
+                del self._processes[uuid]
 
     def _wait(
         self, process: subprocess.Popen[bytes], timeout: float | None, uuid: str
@@ -326,26 +436,25 @@ class Worker:
         except subprocess.TimeoutExpired:
             _end(process)
             status = TIMED_OUT
-        if self._lost == uuid:
+        if uuid in self._lost:
             return None  # killed because its lease went to another attempt
-        if self._stops > 1 or (self.force and self._stops):
+        if self._leaving_now():
             return None  # killed by the second stop: not this task's result
         return status if status >= 0 else 128 - status
 
     # --- signals ---
 
     def stop(self) -> str:
-        """A SIGTERM: the first lets the current task finish; the second (or with ``force``)
-        kills its process group now. What it did, in words."""
+        """A SIGTERM: the first lets the running tasks finish; the second (or with ``force``)
+        kills their process groups now. What it did, in words."""
         self._stops += 1
         self._wake.set()  # a wait for the coordinator ends: the loop looks at the stop
+        with self._changed:
+            self._changed.notify_all()
         if self._stops == 1 and not self.force:
-            return "stopping after the current task (again to stop it now)"
-        with self._lock:
-            process = self._process
-        if process is not None:
-            _kill_group(process, signal.SIGKILL)
-        return "stopping now; the current task goes back to the queue"
+            return "stopping after the current task(s) (again to stop them now)"
+        self._kill_all()
+        return "stopping now; the running task(s) go back to the queue"
 
     def install_signals(self) -> None:
         def handler(_signal: int, _frame: object) -> None:
