@@ -147,3 +147,27 @@ def test_a_revision_past_the_ends_names_the_revisions_there_are(
         # Alembic's words ("Walked too far") were all it said; the hint named two revisions.
         assert "0002_auth, 0003_task_keys" in done.stderr, done.stderr
         assert "base" in done.stderr, done.stderr
+
+
+def test_a_typo_among_the_uuids_to_cancel_does_not_save_the_others(
+    shipyard: Shipyard, coordinator: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    monkeypatch.setenv("SHIPYARD_SERVER", coordinator.url)
+    monkeypatch.setenv("SHIPYARD_PASSWORD", PASSWORD)
+    token = shipyard("tasks", "login", "root").stdout.strip()
+    monkeypatch.setenv("SHIPYARD_TOKEN", token)
+    made = httpx.post(f"{coordinator.url}/api/v1/groups", json={"name": "lab"},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+    assert made.status_code == 201, made.text
+    submitted = shipyard("tasks", "submit", "--group", "lab", "--", "true")
+    assert submitted.returncode == 0, submitted.stderr
+    uuid = submitted.stdout.strip()
+    done = shipyard("tasks", "cancel", uuid, "nope")
+    # The whole request was a 400 for 'nope', and the real task stayed queued.
+    assert done.returncode == 1, done.stderr
+    assert "cancelled 1" in done.stdout, (done.stdout, done.stderr)
+    assert "nope: is not a task uuid" in done.stdout, done.stdout
+    listed = shipyard("tasks", "list", "--state", "cancelled", "--count")
+    assert listed.stdout.strip() == "1", listed.stdout

@@ -222,6 +222,22 @@ def results(
         sys.stdout.write("".join(result_text(result) for result in found))
 
 
+def _uuids(given: list[str]) -> tuple[list[str], list[str]]:
+    """The uuids given, split into those that are uuids and those that are not."""
+    import uuid
+
+    wellformed: list[str] = []
+    malformed: list[str] = []
+    for item in given:
+        try:
+            uuid.UUID(item)
+        except ValueError:
+            malformed.append(item)
+        else:
+            wellformed.append(item)
+    return wellformed, malformed
+
+
 @tasks_app.command("cancel")
 def cancel(
     uuids: Annotated[
@@ -237,13 +253,18 @@ def cancel(
         raise BadRequest("give uuids or --group with filters, not both")
     if not uuids and not group:
         raise BadRequest("nothing to cancel", hint="shipyard tasks cancel UUID…, or --group G")
-    body: dict[str, Any] = {"uuids": uuids} if uuids else {"group": group}
+    wellformed, malformed = _uuids(uuids or [])
+    body: dict[str, Any] = {"uuids": wellformed} if uuids else {"group": group}
     if state:
         body["states"] = state
     if tag:
         body["tags"] = tag
-    with _client() as client:
-        answer = client.cancel(body)
+    answer: dict[str, Any] = {"cancelled": [], "refused": {}}
+    if wellformed or not uuids:
+        with _client() as client:
+            answer = client.cancel(body)
+    # A typo among the uuids is refused on its own: the route refuses the whole list for it.
+    answer["refused"] = {**answer["refused"], **dict.fromkeys(malformed, "is not a task uuid")}
     if as_json:
         _out(answer)
     else:
