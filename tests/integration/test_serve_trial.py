@@ -62,6 +62,9 @@ def test_a_body_past_the_bound_is_413(server: Served) -> None:
         ("PUT", "/api/v1/tasks/0b1c/artifacts/out.bin", False),  # its own cap, as written
         ("POST", "/api/v1/tasks/0b1c/artifacts/out.bin", True),
         ("PUT", "/api/v1/tasks/0b1c/artifacts/a/b", True),
+        ("POST", "/api/v1/workers/report", False),  # a result is any JSON; a 413 ends a worker
+        ("POST", "/api/v1/workers/reports", False),
+        ("POST", "/api/v1/workers/fetch", True),
     ],
 )
 def test_which_bodies_are_bounded(method: str, path: str, bounded: bool) -> None:
@@ -142,3 +145,24 @@ def test_a_body_that_is_no_object_says_what_to_send(server: Served, body: bytes)
     answer = httpx.post(f"{server.url}/api/v1/ops/status", content=body, headers=headers)
     assert answer.status_code == 422, answer.text[:300]
     assert answer.json()["hint"], answer.json()  # it was null: what is wrong, not what to do
+
+
+@pytest.mark.parametrize(
+    ("sizes", "most", "most_bytes", "expected"),
+    [
+        ([10, 10, 10], 2, 1000, [(0, 2), (2, 3)]),  # by count
+        ([10, 10, 10], 10, 25, [(0, 2), (2, 3)]),  # by bytes
+        ([100, 10], 10, 25, [(0, 1), (1, 2)]),  # a task over the bound goes alone
+        ([], 10, 25, []),
+        ([10] * 5, 10, 1000, [(0, 5)]),
+    ],
+)
+def test_a_submit_batches_by_count_and_by_bytes(
+    sizes: list[int], most: int, most_bytes: int, expected: list[tuple[int, int]]
+) -> None:
+    from shipyard.coordinator.client import BATCH_BYTES, batches
+
+    # json.dumps({"c": "x" * n}) is n + 9 characters, + 1 for the comma.
+    tasks = [{"c": "x" * (size - 10)} for size in sizes]
+    assert batches(tasks, most, most_bytes) == expected
+    assert BATCH_BYTES < MAX_BODY  # a batch the client makes is one the server takes

@@ -35,6 +35,29 @@ STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 _FIXED_ROUTES = frozenset({"/login", "/groups", "/tasks/batch", "/tasks/query", "/tasks/cancel"})
 #: The most tasks one batch request takes (routes.MAX_BATCH).
 BATCH = 10_000
+#: The most bytes of tasks one batch request carries: half the server's bound on a body
+#: (server/limits.py MAX_BODY, 32 MiB), so 10,000 tasks of long commands go in several.
+BATCH_BYTES = 16 * 1024 * 1024
+
+
+def batches(
+    tasks: list[dict[str, Any]], most: int = BATCH, most_bytes: int = BATCH_BYTES
+) -> list[tuple[int, int]]:
+    """``(start, end)`` of each batch request: at most ``most`` tasks and, past the first
+    task, at most ``most_bytes`` of their JSON (a single task larger than that goes alone)."""
+    import json
+
+    found: list[tuple[int, int]] = []
+    start, size = 0, 0
+    for index, task in enumerate(tasks):
+        length = len(json.dumps(task)) + 1
+        if index > start and (index - start >= most or size + length > most_bytes):
+            found.append((start, index))
+            start, size = index, 0
+        size += length
+    if start < len(tasks):
+        found.append((start, len(tasks)))
+    return found
 
 
 def refusal(method: str, path: str, status: int, data: dict[str, Any]) -> CoordinatorError:
@@ -111,8 +134,8 @@ class CoordinatorClient:
         """``{accepted: [{index, uuid}], refused: [{index, msg}]}``, in batches of ``BATCH``."""
         accepted: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
-        for start in range(0, len(tasks), BATCH):
-            answer = self.call("POST", "/tasks/batch", {"tasks": tasks[start : start + BATCH]})
+        for start, end in batches(tasks):
+            answer = self.call("POST", "/tasks/batch", {"tasks": tasks[start:end]})
             accepted += [{**a, "index": a["index"] + start} for a in answer["accepted"]]
             refused += [{**r, "index": r["index"] + start} for r in answer["refused"]]
         return {"accepted": accepted, "refused": refused}

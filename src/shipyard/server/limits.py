@@ -47,9 +47,16 @@ class BodyTooLarge(HTTPException):
         self.hint = _HINT
 
 
+#: A worker's reports: a task's result is any JSON, of no bound the worker could split by,
+#: and a refused report ends the worker (coordinator/resilience.py); they stay unbounded here.
+_REPORTS = frozenset({"/api/v1/workers/report", "/api/v1/workers/reports"})
+
+
 def body_limit_of(method: str, path: str) -> int | None:
     """The bound on the body of a request (None: unbounded here)."""
     if method == "PUT" and _ARTIFACT_UPLOAD.match(path):
+        return None
+    if method == "POST" and path in _REPORTS:
         return None
     return MAX_BODY
 
