@@ -246,6 +246,34 @@ def test_the_python_api_tool_runs_literal_calls_and_refuses_anything_else(tmp_pa
     assert not (tmp_path / "MARKER").exists()
 
 
+def test_the_api_tool_stops_nothing_without_confirmation(tmp_path: Path) -> None:
+    _, slow = write_specs(tmp_path)
+
+    async def scenario() -> None:
+        async with stdio(tmp_path / "home", tmp_path) as client:
+            started = await call(
+                client,
+                "integrate_python_api",
+                api_commands=[f"ops.run({str(slow)!r}, detach=True)"],
+            )
+            execution = started["results"][0]["result"]["id"]
+            stop = [f"ops.status({execution!r})", f"ops.stop({execution!r}, force=True)"]
+            refused = error_text(
+                await client.call_tool("integrate_python_api", {"api_commands": stop})
+            )
+            assert "not done: stop" in refused and "confirm=true" in refused, refused
+            still = await call(client, "integrate_python_api", api_commands=stop[:1])
+            assert still["results"][0]["result"]["state"] == "running", (
+                "the API tool stopped a run without confirm=true"
+            )
+            done = await call(client, "integrate_python_api", api_commands=stop, confirm=True)
+            assert [r["ok"] for r in done["results"]] == [True, True]
+            after = await call(client, "integrate_python_api", api_commands=stop[:1])
+            assert after["results"][0]["result"]["state"] == "cancelled"
+
+    run_async(scenario)
+
+
 def test_a_named_pipeline_is_registered_run_watched_analysed_and_its_logs_exported(
     tmp_path: Path,
 ) -> None:

@@ -129,3 +129,22 @@ def test_text_with_one_command_a_line_skips_blanks_and_comments() -> None:
 def test_empty_or_oversized_requests_are_refused(commands: list[str] | str, reason: str) -> None:
     with pytest.raises(CallRefused, match=reason):
         parse_all(commands, ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("methods", "confirm", "refused"),
+    [
+        (["status", "list_executions"], False, []),
+        (["status", "stop"], False, ["stop"]),
+        (["stop", "clean", "stop"], False, ["stop", "clean"]),
+        (["stop", "clean"], True, []),
+        (["pipeline_remove"], False, ["pipeline_remove"]),
+        (["run", "up", "resume"], False, []),
+    ],
+)
+def test_destructive_api_calls_need_confirmation(
+    methods: list[str], confirm: bool, refused: list[str]
+) -> None:
+    from shipyard.mcpserver.api_tool import needs_confirmation
+
+    assert needs_confirmation(methods, confirm) == refused

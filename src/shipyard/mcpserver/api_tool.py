@@ -29,6 +29,16 @@ NOT_CALLABLE = {
 OUTPUTS = {"sweep_plot": {"path": "plot"}, "analyze": {"html": "html"}}
 #: The most log lines a ``logs(...)`` call returns here.
 MAX_LOG_LINES = 1000
+#: Operations that stop, remove or overwrite what exists: as the destructive tools do, a call
+#: list holding one of them acts only when given ``confirm=true`` (issue 18 §2), so the API
+#: tool is no way around the confirmation.
+DESTRUCTIVE = frozenset(
+    {
+        "stop", "clean", "clean_purge", "service_stop", "sweep_stop", "agent_undeploy",
+        "agent_restart", "restart_service", "pipeline_remove", "pipeline_step_remove",
+        "pipeline_step_replace", "index_remove", "rebuild_store",
+    }
+)  # fmt: skip
 
 
 def allowed_operations() -> list[str]:
@@ -42,6 +52,7 @@ def integrate_python_api(
     ops: Operations,
     api_commands: list[str] | str | None = None,
     api_action: Literal["execute", "describe"] = "execute",
+    confirm: bool = False,
     *,
     files: OutputRule,
 ) -> ApiResult:
@@ -50,12 +61,30 @@ def integrate_python_api(
     ops.status('exec_id') or ops.list_executions(active_only=True). All are checked before
     any runs; the first error stops the rest. describe: the operations that may be called.
     A file an operation writes (sweep_plot's path, analyze's html) follows the server's rule
-    for outputs: a relative path lands in the home's reports/ folder."""
+    for outputs: a relative path lands in the home's reports/ folder. Commands that stop,
+    remove or overwrite (stop, clean, service_stop, pipeline_remove…) run only with
+    confirm=true; without it nothing runs."""
     allowed = allowed_operations()
     if api_action == "describe":
         return ApiResult(action=api_action, allowed=[_signature(name) for name in allowed])
     calls = calllang.parse_all(api_commands or [], allowed)
+    acting = [call.method for call in calls if call.kwargs.get("dry_run") is not True]
+    unconfirmed = needs_confirmation(acting, confirm)
+    if unconfirmed:
+        raise ShipyardError(
+            f"not done: {', '.join(unconfirmed)} would stop, remove or overwrite what exists, "
+            "and needs confirm=true; none of the commands ran",
+            hint="check what they would do (status, stop_impact, clean with dry_run=True), "
+            "then call again with the same commands and confirm=true",
+        )
     return _execute(ops, calls, files)
+
+
+def needs_confirmation(methods: Sequence[str], confirm: bool) -> list[str]:
+    """The destructive operations among ``methods`` that may not run unconfirmed, in order."""
+    if confirm:
+        return []
+    return list(dict.fromkeys(m for m in methods if m in DESTRUCTIVE))
 
 
 def _execute(ops: Operations, calls: Sequence[calllang.Call], files: OutputRule) -> ApiResult:

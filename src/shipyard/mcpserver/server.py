@@ -101,7 +101,8 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
 
     async def tool(ctx: Context, **arguments: Any) -> CallToolResult:
         report = reporter(ctx) if wants_report else None
-        confirm = arguments.pop("confirm", False)
+        # (a tool that is not destructive as a whole, as the API tool, takes its own confirm)
+        confirm = arguments.pop("confirm", False) if confirmed else False
         cursor = arguments.pop("cursor", None)
         given = {**arguments, "files": files} if files is not None else arguments
         call = functools.partial(
