@@ -7,8 +7,9 @@ What starts (all on 127.0.0.1, all stopped and removed at the end):
   ``shipyard worker`` processes (the installed command, as a user runs them). A no-op task is
   the command ``true``: a worker runs every task as a subprocess.
 - **Celery**: its own ``redis-server`` (no persistence) as broker and result backend, and 2
-  ``celery worker`` processes, prefork pool with concurrency 1 each (two processes running one
-  task at a time, as the two Shipyard workers). A no-op task is a Python function returning
+  ``celery worker`` processes, prefork pool with ``--concurrency`` each (default 1: two
+  processes running one task at a time, as the two Shipyard workers; N: N at a time each, as
+  ``shipyard worker --concurrency N``). A no-op task is a Python function returning
   None; ``celery (true)`` is the same with the function running ``subprocess.run(["true"])``,
   the fair comparison with Shipyard's ``true``.
 
@@ -178,7 +179,9 @@ class Shipyard:
         token = str(issued.json()["token"])
         return token, {"Authorization": f"Bearer {token}"}
 
-    def start_workers(self, env: dict[str, str]) -> None:
+    def start_workers(self, env: dict[str, str], concurrency: int = 1) -> None:
+        # --concurrency only when above 1: a tree from before the option runs as it did.
+        extra = ["--concurrency", str(concurrency)] if concurrency > 1 else []
         for number in range(WORKERS):
             token, _ = self._issue_worker(GROUP)
             log = (self.folder / f"worker{number}.log").open("w")
@@ -193,6 +196,7 @@ class Shipyard:
                         GROUP,
                         "--folder",
                         str(self.folder / f"worker{number}"),
+                        *extra,
                     ],
                     env=env | {"SHIPYARD_WORKER_TOKEN": token},
                     stdout=log,
@@ -305,8 +309,11 @@ def _postmaster(folder: Path) -> int:
 
 
 @contextlib.contextmanager
-def shipyard(folder: Path, name: str = "shipyard", src: str | None = None) -> Iterator[Shipyard]:
-    """Shipyard's processes; ``src``: another tree's ``src`` first on their PYTHONPATH."""
+def shipyard(
+    folder: Path, name: str = "shipyard", src: str | None = None, concurrency: int = 1
+) -> Iterator[Shipyard]:
+    """Shipyard's processes; ``src``: another tree's ``src`` first on their PYTHONPATH;
+    ``concurrency``: tasks each worker runs at once."""
     import httpx
     from tests.postgres import throwaway_cluster
     from tests.serving import _url, _wait_healthy
@@ -340,7 +347,7 @@ def shipyard(folder: Path, name: str = "shipyard", src: str | None = None) -> It
                     http.post("/api/v1/groups", json={"name": group}, headers=user)
                 system = Shipyard(url, db, folder, server, _postmaster(cluster.folder), http, user,
                                   name=name)  # fmt: skip
-                system.start_workers(env)
+                system.start_workers(env, concurrency)
                 try:
                     yield system
                 finally:
@@ -396,7 +403,7 @@ def _wait_port(port: int, process: subprocess.Popen[str], what: str) -> None:
 
 
 @contextlib.contextmanager
-def celery(folder: Path) -> Iterator[tuple[Celery, Celery]]:
+def celery(folder: Path, concurrency: int = 1) -> Iterator[tuple[Celery, Celery]]:
     """Its redis-server and workers, as two systems: the no-op function and ``true``."""
     redis_server = shutil.which("redis-server")
     if redis_server is None:
@@ -426,7 +433,7 @@ def celery(folder: Path) -> Iterator[tuple[Celery, Celery]]:
                         "--pool",
                         "prefork",
                         "--concurrency",
-                        "1",
+                        str(concurrency),
                         "--hostname",
                         f"bench{number}@%h",
                         "--without-gossip",
@@ -560,7 +567,14 @@ def main() -> None:
         default=[],
         metavar="LABEL=SRC",
         help="Shipyard from another tree's src/ (git archive it), as 'shipyard LABEL'; "
-        "several for a before/after in the same rounds (the working tree's is then left out)",
+        "several for a before/after in the same rounds (the working tree's is then left out); "
+        "LABEL=SRC@N: its workers at concurrency N (default --concurrency)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="tasks each worker runs at once, Shipyard's and Celery's alike (default 1)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -569,13 +583,16 @@ def main() -> None:
     report: dict[str, Any] = {"load_before": os.getloadavg()}
     try:
         with contextlib.ExitStack() as running:
-            trees = [tree.split("=", 1) for tree in args.tree]
+            trees = [_tree(tree, args.concurrency) for tree in args.tree]
             systems: list[Any] = [
-                running.enter_context(shipyard(folder / label, f"shipyard {label}", src))
-                for label, src in trees
-            ] or [running.enter_context(shipyard(folder / "shipyard"))]
+                running.enter_context(shipyard(folder / label, f"shipyard {label}", src, n))
+                for label, src, n in trees
+            ] or [
+                running.enter_context(shipyard(folder / "shipyard", concurrency=args.concurrency))
+            ]
             if not args.only_shipyard:
-                systems += running.enter_context(celery(_made(folder / "celery")))
+                made = _made(folder / "celery")
+                systems += running.enter_context(celery(made, args.concurrency))
             figures = run_rounds(systems, args)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -587,6 +604,13 @@ def main() -> None:
     print(_ratios(figures))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
+
+
+def _tree(given: str, concurrency: int) -> tuple[str, str, int]:
+    """``LABEL=SRC`` or ``LABEL=SRC@N``: the label, the src folder, its workers' concurrency."""
+    label, src = given.split("=", 1)
+    src, at, n = src.partition("@")
+    return label, src, int(n) if at else concurrency
 
 
 def _made(folder: Path) -> Path:
