@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -296,3 +297,24 @@ def test_a_bad_batch_report_is_400_with_what_is_wrong(
     answer = served.http.post("/api/v1/workers/reports", json={"reports": reports}, headers=worker)
     assert answer.status_code in (400, 422), answer.text
     assert said in answer.json()["msg"], answer.json()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [("0", "not in the range"), ("257", "not in the range"), ("many", "not a valid integer")],
+)
+def test_a_bad_concurrency_is_a_message(tmp_path: Path, given: str, said: str) -> None:
+    from tests.integration.test_coordinator_routes import _env
+    from tests.serving import _executable
+
+    for how in ("flag", "env"):
+        env = _env(tmp_path) | {"SHIPYARD_WORKER_TOKEN": "x"}
+        args = [_executable(), "worker", "--server", "http://127.0.0.1:9", "--group", "lab"]
+        if how == "flag":
+            args += ["--concurrency", given]
+        else:
+            env["SHIPYARD_WORKER_CONCURRENCY"] = given
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (how, done.stderr)
+        assert "--concurrency" in done.stderr and said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -1,22 +1,23 @@
 """``shipyard worker`` (issue 13 §4): an independent worker over the coordinator's HTTP routes.
 
 It registers under its token (``$SHIPYARD_WORKER_TOKEN``, from ``POST
-/api/v1/groups/{group}/workers``), heartbeats from a thread of its own, fetches one task at a
-time (a waiting fetch, woken by the coordinator's NOTIFY), and runs each as a real subprocess —
-argv, no shell — in its own process group and folder, with its timeout, its output to
-``LOGS/{uuid}.log``. Files the task leaves in ``$SHIPYARD_ARTIFACTS`` are uploaded, then the
-result is reported with the output's tail.
+/api/v1/groups/{group}/workers``), heartbeats from a thread of its own, fetches as many tasks
+as it has free slots (``concurrency``, default 1; a waiting fetch, woken by the coordinator's
+NOTIFY), and runs each in a thread of its own as a real subprocess — argv, no shell — in its own
+process group and folder, with its timeout, its output to ``LOGS/{uuid}.log``. Files the task
+leaves in ``$SHIPYARD_ARTIFACTS`` are uploaded; then a reporter thread sends the results that
+ended close together in one ``POST /workers/reports`` (when: ``resilience.flush_wait``).
 
-Stopping: a first SIGTERM (or Ctrl-C) lets the current task finish, reports it, and leaves; a
-second one (or ``force``) kills the task's process group now and leaves, which puts the task
-back to the queue (its attempt recorded as lost).
+Stopping: a first SIGTERM (or Ctrl-C) takes no new task, lets the running ones finish, reports
+them, and leaves; a second one (or ``force``) kills every running task's process group now and
+leaves, which puts the tasks back to the queue (their attempts recorded as lost).
 
 When things die (docs/coordinator.md): a coordinator that answered once and then does not (it
 restarts, or its database does: 503) is asked again with a capped, jittered exponential
 backoff — a fetch, and a report too, so a result is not lost to an outage; a heartbeat whose
-answer no longer lists the running task (its lease ran out and the task went to another
-attempt) kills that task's process group at once, and its result is not reported. The
-decisions are :mod:`shipyard.coordinator.resilience`'s.
+answer no longer lists a running task (its lease ran out and the task went to another
+attempt) kills that task's process group at once (only that one), and its result is not
+reported. The decisions are :mod:`shipyard.coordinator.resilience`'s.
 """
 
 from __future__ import annotations
