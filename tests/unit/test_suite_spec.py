@@ -61,24 +61,38 @@ def test_a_task_list_is_taken_as_given(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("group: lab\nworker_schedule:\n  count: 300\n", ":3:10: worker_schedule.count: Input "
-         "should be less than or equal to 256"),
-        ("group: lab\nworker_schedule: {count: 0}\n", ":2:26: worker_schedule.count: Input should "
-         "be greater than or equal to 1"),
+        (
+            "group: lab\nworker_schedule:\n  count: 300\n",
+            ":3:10: worker_schedule.count: Input should be less than or equal to 256",
+        ),
+        (
+            "group: lab\nworker_schedule: {count: 0}\n",
+            ":2:26: worker_schedule.count: Input should be greater than or equal to 1",
+        ),
         ("group: lab\nworker_schedule: {prefetch: 0}\n", ":2:29: worker_schedule.prefetch"),
-        ("group: lab\nenv_cleanup:\n  command: [x]\n  timout: 3\n",
-         ":4:3: env_cleanup.timout: unknown field"),
-        ("group: lab\nenv_preparation: {command: [x], timeout: 0}\n",
-         ":2:42: env_preparation.timeout: Input should be greater than 0"),
+        (
+            "group: lab\nenv_cleanup:\n  command: [x]\n  timout: 3\n",
+            ":4:3: env_cleanup.timout: unknown field",
+        ),
+        (
+            "group: lab\nenv_preparation: {command: [x], timeout: 0}\n",
+            ":2:42: env_preparation.timeout: Input should be greater than 0",
+        ),
         ("name: x\n", ":1:1: group: missing (it is required)"),
-        ("group: lab\nworker_schedule: {cpu_binding: {strategy: spread}}\n",
-         "worker_schedule.cpu_binding.strategy: Input should be 'round-robin', 'exclusive' or "
-         "'shared'"),
+        (
+            "group: lab\nworker_schedule: {cpu_binding: {strategy: spread}}\n",
+            "worker_schedule.cpu_binding.strategy: Input should be 'round-robin', 'exclusive' or "
+            "'shared'",
+        ),
         ("group: lab\ngenerate: {command: [x]}\n", ":2:11: generate: Value error, give values"),
-        ("group: lab\ntasks: [{command: [x]}]\ngenerate: {command: [x], values: [1]}\n",
-         ":1:1: the file: Value error, give tasks or generate, not both"),
-        ("group: lab\ngenerate: {command: [x], file: nowhere.txt}\n",
-         ":2:32: generate.file 'nowhere.txt' cannot be read: no spec file at"),
+        (
+            "group: lab\ntasks: [{command: [x]}]\ngenerate: {command: [x], values: [1]}\n",
+            ":1:1: the file: Value error, give tasks or generate, not both",
+        ),
+        (
+            "group: lab\ngenerate: {command: [x], file: nowhere.txt}\n",
+            ":2:32: generate.file 'nowhere.txt' cannot be read: no spec file at",
+        ),
         ("- group\n", ":1:1: a suite file is a YAML mapping"),
         ("group: [lab\n", "this is not valid YAML"),
     ],
