@@ -108,7 +108,7 @@ class Worker:
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by uuid
     _lost: set[str] = field(default_factory=set)  # tasks the heartbeat found gone elsewhere
     _executing: int = 0  # tasks claimed whose thread has not ended (their slots)
-    _unreported: int = 0  # tasks whose report is not settled yet (for max_tasks)
+    _unreported: int = 0  # tasks claimed whose report is not settled (running ones too)
     _waiting: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ended, report)
     _fetching_done: bool = False  # the main loop fetches no more: the reporter drains, ends
     _failure: BaseException | None = None  # a side thread's end of the worker
@@ -238,8 +238,8 @@ class Worker:
                 if self.max_tasks is not None:
                     if self.ran >= self.max_tasks:
                         return 0
-                    room = min(room, self.max_tasks - self.ran - self._executing
-                               - self._unreported)  # fmt: skip
+                    # Claimed and not settled yet (running ones included) may still count.
+                    room = min(room, self.max_tasks - self.ran - self._unreported)
                 if room > 0:
                     return room
                 self._changed.wait(1.0)  # woken by a task's end or a stop; 1 s as a fallback
