@@ -42,6 +42,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # A wide terminal for the commands tests run: a message must not wrap at a length that
     # depends on where pytest put the test's folder (deeper under pytest-xdist).
     monkeypatch.setenv("COLUMNS", "200")
+    # Under pytest-xdist each process takes `port: auto` ports from a range of its own: two
+    # fleets started at the same instant by two processes would otherwise both probe 8100 free.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        monkeypatch.setenv("SHIPYARD_BASE_PORT", str(21000 + 1000 * int(worker[2:])))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 

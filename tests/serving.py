@@ -45,8 +45,9 @@ def served(
     home.parent.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
     env |= {"SHIPYARD_HOME": str(home), "NO_COLOR": "1"}
-    if "SHIPYARD_SUPERVISORS_DIR" in os.environ:  # the test's own registry (tests/conftest.py)
-        env["SHIPYARD_SUPERVISORS_DIR"] = os.environ["SHIPYARD_SUPERVISORS_DIR"]
+    for kept in ("SHIPYARD_SUPERVISORS_DIR", "SHIPYARD_BASE_PORT"):  # the test's (conftest.py)
+        if kept in os.environ:
+            env[kept] = os.environ[kept]
     with open(log, "w") as errors:
         process = subprocess.Popen(
             [_executable(), "serve", "--port", "0", "--home", str(home), *args],

@@ -47,7 +47,7 @@ def test_agents_by_name_through_the_cli(shipyard: Shipyard, folder: Path) -> Non
 
     refused = shipyard("agents", "deploy", where, "maps", "--max-agents", "1")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert "max_agents is 1 and 1 agents" in refused.stderr and "weather" in refused.stderr
+    assert "max_agents is 1 and 1 agent of" in refused.stderr and "weather" in refused.stderr
 
     maps = _json(shipyard, "agents", "deploy", where, "maps")
     assert isinstance(maps, dict) and maps["health"] == "healthy"

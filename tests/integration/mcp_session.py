@@ -58,7 +58,7 @@ def server_env(**extra: str) -> dict[str, str]:
     # The test's own SHIPYARD_* settings stay out of the server's (--home says where), but
     # SHIPYARD_WIRE_CHECK passes (under it every tool's calls cross JSON both ways), and so does
     # the test's own registry of supervisors: a run an MCP test starts is not the user's.
-    kept = {"SHIPYARD_WIRE_CHECK", "SHIPYARD_SUPERVISORS_DIR"}
+    kept = {"SHIPYARD_WIRE_CHECK", "SHIPYARD_SUPERVISORS_DIR", "SHIPYARD_BASE_PORT"}
     scrubbed = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_") or k in kept}
     return {**scrubbed, "NO_COLOR": "1", **extra}
 

@@ -58,6 +58,7 @@ def cached_plan(
         max_parallel=max_parallel,
         cores=cores,
         secret=cache.secret(),
+        base_port=os.environ.get("SHIPYARD_BASE_PORT", ""),
     )
     plan = cache.get(key)
     if plan is None:

@@ -57,6 +57,7 @@ def plan_key(
     max_parallel: int | None,
     cores: int,
     secret: bytes = b"",
+    base_port: str = "",
 ) -> str:
     """The entry's name: an HMAC under ``secret`` (the home's own random key, see
     :meth:`PlanCache.secret`), never a plain hash — the overrides may hold a secret parameter's
@@ -72,6 +73,7 @@ def plan_key(
             "mode": mode,
             "max_parallel": max_parallel,
             "cores": cores,
+            "base_port": base_port,  # $SHIPYARD_BASE_PORT: where a default `auto` port starts
         },
         sort_keys=True,
     )

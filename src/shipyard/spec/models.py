@@ -327,6 +327,28 @@ class LogSettings(_Model):
     )
 
 
+#: The first port tried for ``port: auto`` when a spec does not say.
+DEFAULT_BASE_PORT = 8100
+
+
+def default_base_port() -> int:
+    """``$SHIPYARD_BASE_PORT`` if set (so that fleets started side by side on one machine, as
+    parallel test runs are, take their ``auto`` ports from ranges of their own), else 8100."""
+    import os
+
+    from shipyard.errors import ShipyardError
+
+    given = os.environ.get("SHIPYARD_BASE_PORT", "").strip()
+    if not given:
+        return DEFAULT_BASE_PORT
+    if not given.isdigit() or not 1 <= int(given) <= 65535:
+        raise ShipyardError(
+            f"SHIPYARD_BASE_PORT={given!r} is not a port",
+            hint="set it to a whole number from 1 to 65535, or unset it for 8100",
+        )
+    return int(given)
+
+
 class ExecutionSettings(_Model):
     max_parallel: int | None = Field(
         None, ge=1, description="most units running at once (default: the machine's cores)"
@@ -340,7 +362,12 @@ class ExecutionSettings(_Model):
     sample_interval: Duration = Field(
         1.0, description="how often resource use is sampled (0.2s in profile mode)"
     )
-    base_port: int = Field(8100, ge=1, le=65535, description="first port for port: auto")
+    base_port: int = Field(
+        default_factory=lambda: default_base_port(),
+        ge=1,
+        le=65535,
+        description="first port for port: auto (default 8100, or $SHIPYARD_BASE_PORT)",
+    )
     deployment: Literal["staged", "sequential", "parallel"] = Field(
         "staged",
         description="staged: stage by stage, each healthy before the next; sequential: one "
