@@ -16,8 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli.app import _SETTINGS, JsonOption, app
-from shipyard.cli.tasks_cli import MAX_COUNT, _client, _out, _pairs
-from shipyard.errors import BadRequest
+from shipyard.cli.tasks_cli import _client, _out, _pairs, _submitted
 
 suite_app = typer.Typer(
     help="Task suites on the coordinator: create one from a suite file, submit tasks to it, "
@@ -93,16 +92,9 @@ def submit(
     as_json: JsonOption = False,
 ) -> None:
     """Add tasks to a suite (a closed one reopens); prints each task's uuid."""
-    if not command:
-        raise BadRequest("no command given", hint="shipyard suite submit UUID -- echo hi")
-    if not 1 <= count <= MAX_COUNT:
-        raise BadRequest(f"--count {count} is outside 1..{MAX_COUNT}", hint="--count 1000")
-    given = _pairs(env, "--env")
-    tasks = [
-        {"command": command, "max_attempts": max_attempts, "timeout": timeout,
-         "env": {**given, **({index_env: str(i)} if index_env else {})}}
-        for i in range(count)
-    ]  # fmt: skip
+    fields = {"env": _pairs(env, "--env"), "max_attempts": max_attempts, "timeout": timeout}
+    tasks = _submitted(command, None, count, index_env, fields,
+                       example="shipyard suite submit UUID -- echo hi")  # fmt: skip
     with _client() as client:
         group = client.call("GET", f"/suites/{suite}")["group"]
         answer = _send(client, suite, group, tasks)

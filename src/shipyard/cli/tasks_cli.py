@@ -99,19 +99,28 @@ def login(
 
 
 def _submitted(
-    command: list[str], group: str, count: int, index_env: str | None, fields: dict[str, Any]
+    command: list[str],
+    group: str | None,
+    count: int,
+    index_env: str | None,
+    fields: dict[str, Any],
+    *,
+    example: str = "shipyard tasks submit --group G -- echo hi",
 ) -> list[dict[str, Any]]:
-    """The tasks a submit sends: ``count`` copies, each with its index in ``index_env``."""
+    """The tasks a submit sends: ``count`` copies, each with its index in ``index_env``, in
+    ``group`` (None: the caller adds it, as ``suite submit`` does once it knows the suite's).
+    Checked before anything is sent; ``example`` is the command line the refusal shows."""
     if not command:
-        raise BadRequest("no command given", hint="shipyard tasks submit --group G -- echo hi")
+        raise BadRequest("no command given", hint=example)
     if not 1 <= count <= MAX_COUNT:
         raise BadRequest(f"--count {count} is outside 1..{MAX_COUNT}", hint="--count 1000")
+    placed = {"group": group} if group is not None else {}
     tasks = []
     for index in range(count):
         env = dict(fields["env"])
         if index_env:
             env[index_env] = str(index)
-        tasks.append({**fields, "group": group, "command": command, "env": env})
+        tasks.append({**fields, **placed, "command": command, "env": env})
     return tasks
 
 
