@@ -101,17 +101,21 @@ def served_to_refuse(
             pg_cluster.psql(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+#: The settings of the coordinators here: fetch_poll past any wait, so that a waiting fetch is
+#: woken by NOTIFY or not at all.
+SETTINGS = "[coordinator]\nmax_artifact_bytes = 100000\nfetch_poll = 600\nmax_fetch_wait = 600\n"
+
+
 @contextlib.contextmanager
-def _serving(db_url: str, tmp_path: Path) -> Iterator[Served]:
+def _serving(db_url: str, tmp_path: Path, settings: str = SETTINGS) -> Iterator[Served]:
+    """A migrated database with the admin "root", served by ``shipyard serve --db`` with
+    ``settings`` (a settings file's text)."""
     home = tmp_path / "home"
     home.mkdir()
     assert _shipyard(home, "db", "upgrade", "--db", db_url).returncode == 0
     made = _shipyard(home, "admin", "create-user", "root", "--admin", "--db", db_url)
     assert made.returncode == 0, made.stderr
-    (tmp_path / "settings.toml").write_text(
-        # fetch_poll past any wait: a waiting fetch is woken by NOTIFY or not at all
-        "[coordinator]\nmax_artifact_bytes = 100000\nfetch_poll = 600\nmax_fetch_wait = 600\n"
-    )
+    (tmp_path / "settings.toml").write_text(settings)
     with serve_db(home, db_url, "--config", str(tmp_path / "settings.toml")) as process:
         url = _url(process, tmp_path / "server.log")
         _wait_healthy(url, process, tmp_path / "server.log", 30)

@@ -9,33 +9,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
-from tests.integration.test_coordinator_routes import Served, _shipyard, _worker, serve_db
+from tests.integration.test_coordinator_routes import Served, _serving, _worker
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
-from tests.serving import _url, _wait_healthy
 
 API = "/api/v1"
 
 
 @pytest.fixture
 def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:  # noqa: F811
-    home = tmp_path / "home"
-    home.mkdir()
-    assert _shipyard(home, "db", "upgrade", "--db", pg_url).returncode == 0
-    made = _shipyard(home, "admin", "create-user", "root", "--admin", "--db", pg_url)
-    assert made.returncode == 0, made.stderr
     # A suite closes after 1 s without a new task; the sweep looks every 0.1 s.
-    (tmp_path / "settings.toml").write_text(
-        "[coordinator]\nsuite_idle_close = 1\nsuite_sweep = 0.1\n"
-    )
-    with serve_db(home, pg_url, "--config", str(tmp_path / "settings.toml")) as process:
-        url = _url(process, tmp_path / "server.log")
-        _wait_healthy(url, process, tmp_path / "server.log", 30)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            yield Served(url, http, tmp_path / "server.log")
+    settings = "[coordinator]\nsuite_idle_close = 1\nsuite_sweep = 0.1\n"
+    with _serving(pg_url, tmp_path, settings) as served:
+        yield served
 
 
 def _setup(served: Served) -> dict[str, str]:
