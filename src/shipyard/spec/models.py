@@ -363,7 +363,7 @@ class ExecutionSettings(_Model):
         1.0, description="how often resource use is sampled (0.2s in profile mode)"
     )
     base_port: int = Field(
-        default_factory=lambda: default_base_port(),
+        default_factory=default_base_port,
         ge=1,
         le=65535,
         description="first port for port: auto (default 8100, or $SHIPYARD_BASE_PORT)",
