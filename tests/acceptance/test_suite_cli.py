@@ -13,7 +13,11 @@ import pytest
 
 # ruff: noqa: F811  (the fixture `served` is imported, and named by the tests' parameters)
 from tests.integration.test_coordinator_routes import PASSWORD, Served, _group
-from tests.integration.test_coordinator_worker import _start_worker, _until_running
+from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reaping fixture)
+    _reap_workers,
+    _start_worker,
+    _until_running,
+)
 from tests.integration.test_suite_routes import pg_cluster, pg_url, served  # noqa: F401
 from tests.serving import _executable
 

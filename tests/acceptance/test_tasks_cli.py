@@ -19,7 +19,10 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
     pg_url,
     served,
 )
-from tests.integration.test_coordinator_worker import _start_worker
+from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reaping fixture)
+    _reap_workers,
+    _start_worker,
+)
 from tests.serving import _executable
 
 pytestmark = pytest.mark.local_only("talks to a coordinator of its own, not to the local server")

@@ -5,10 +5,12 @@ SIGTERM finishes the current task, a second SIGTERM stops it now and it goes bac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +28,38 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
 )
 from tests.serving import _executable
 
+#: The workers a test started: killed (with their tasks' groups) when it ends, passed or not,
+#: so a failed test leaves no worker running into the next test's garbage collection.
+_STARTED: list[subprocess.Popen[str]] = []
 
-def _start_worker(served: Served, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
-    root = served.login("root")
-    issued = served.http.post("/api/v1/groups/lab/workers", headers=root).json()
-    env = _env(tmp_path / "home") | {"SHIPYARD_WORKER_TOKEN": issued["token"]}
-    return subprocess.Popen(
+
+@pytest.fixture(autouse=True)
+def _reap_workers() -> Iterator[None]:
+    yield
+    while _STARTED:
+        worker = _STARTED.pop()
+        if worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+        worker.communicate()
+
+
+def _start_worker(
+    served: Served, tmp_path: Path, *extra: str, token: str | None = None
+) -> subprocess.Popen[str]:
+    """A ``shipyard worker`` of group lab (with a new worker token unless ``token`` is given)."""
+    if token is None:
+        root = served.login("root")
+        token = served.http.post("/api/v1/groups/lab/workers", headers=root).json()["token"]
+    env = _env(tmp_path / "home") | {"SHIPYARD_WORKER_TOKEN": token}
+    worker = subprocess.Popen(
         [_executable(), "worker", "--server", served.url, "--group", "lab",
          "--folder", str(tmp_path / "worker"), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
+    _STARTED.append(worker)
+    return worker
 
 
 def _submit(served: Served, headers: dict[str, str], **fields: Any) -> str:

@@ -122,6 +122,24 @@ def test_an_expired_lease_is_recovered_and_the_task_runs_again(url: str) -> None
         assert queue.get(uuid).output_tail == "done"
 
 
+def test_a_heartbeat_extends_only_the_leases_the_worker_lists(url: str) -> None:
+    """A claim the worker never heard of (its fetch answer lost) is not kept alive: it runs
+    out of lease and is recovered, while the listed task stays the worker's."""
+    with TaskQueue(url, lease=0.5) as queue:
+        known, unknown = submit(queue, spec(), spec())
+        worker = queue.register_worker(GROUP)
+        assert sorted(c.uuid for c in queue.fetch(worker, limit=2)) == sorted([known, unknown])
+        recovered: list[str] = []
+        for _ in range(15):  # 1.5 s, three leases
+            assert queue.heartbeat(worker, [known]) == [known]
+            recovered += queue.recover()
+            time.sleep(0.1)
+        assert recovered == ["queued"], "a task missing from the heartbeat kept its lease"
+        assert queue.get(known).state == "running"
+        assert queue.get(unknown).state == "queued"
+        assert queue.heartbeat(worker, []) == []
+
+
 def test_a_heartbeat_keeps_the_lease(url: str) -> None:
     with TaskQueue(url, lease=1.0) as queue:
         (uuid,) = submit(queue, spec())

@@ -31,7 +31,12 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
     serve_db,
     served,
 )
-from tests.integration.test_coordinator_worker import _result, _start_worker, _submit
+from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reaping fixture)
+    _reap_workers,
+    _result,
+    _start_worker,
+    _submit,
+)
 
 #: Each task notes "pid pgid" under $MEET, then waits (at most 30 s) until $WANT tasks have.
 MEETING = (
@@ -42,9 +47,10 @@ MEETING = (
 
 
 def _files(folder: Path, count: int, what: str) -> list[Path]:
-    """Wait (event by event, at most 60 s) until ``folder`` holds ``count`` files."""
+    """Wait (event by event, at most 60 s) until ``folder`` holds ``count`` files (a task's
+    ``.tmp`` file, not yet moved into place, does not count)."""
     for _ in range(1200):
-        found = sorted(folder.iterdir())
+        found = sorted(path for path in folder.iterdir() if path.suffix != ".tmp")
         if len(found) >= count:
             return found
         time.sleep(0.05)
@@ -318,3 +324,34 @@ def test_a_bad_concurrency_is_a_message(tmp_path: Path, given: str, said: str) -
         assert done.returncode == 2, (how, done.stderr)
         assert "--concurrency" in done.stderr and said in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_task_whose_fetch_answer_was_lost_is_recovered_and_run(
+    short_lease: Served, tmp_path: Path
+) -> None:
+    """A fetch claims a task and its answer never reaches the worker (here: the claim is made
+    with the worker's token and the answer dropped). The worker's heartbeats list only the
+    tasks it knows it holds, so that lease runs out and the task is recovered and run."""
+    served = short_lease
+    root = served.login("root")
+    _group(served, root)
+    uuid = _submit(served, root, command=["sh", "-c", "echo ran"])
+    token = served.http.post("/api/v1/groups/lab/workers", headers=root).json()["token"]
+    as_worker = {"Authorization": f"Bearer {token}"}
+    served.http.post("/api/v1/workers/register", json={"tags": []}, headers=as_worker)
+    claimed = served.http.post("/api/v1/workers/fetch", json={}, headers=as_worker).json()
+    assert [task["uuid"] for task in claimed["tasks"]] == [uuid]  # ... and the answer is lost
+    worker = _start_worker(served, tmp_path, "--max-tasks", "1", token=token)
+    for _ in range(400):  # the 3 s lease runs out, the next fetch recovers the task, it runs
+        if _result(served, root, uuid)["state"] == "succeeded":
+            break
+        time.sleep(0.05)
+    result = _result(served, root, uuid)
+    assert result["state"] == "succeeded", (
+        "a task claimed by a fetch whose answer never reached the worker was never run (its "
+        f"lease kept alive by the worker's heartbeats?): {result}"
+    )
+    assert [a["outcome"] for a in result["attempts"]] == ["lost", "succeeded"], result
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "ran 1 task" in out, out

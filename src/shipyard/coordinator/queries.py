@@ -118,9 +118,14 @@ HEARTBEAT_WORKER = """
 UPDATE workers SET last_heartbeat = now() WHERE id = %(worker)s::uuid RETURNING state
 """
 
+# Only the leases the worker says it holds (NULL: all of its own, for a caller that runs one task
+# at a time): a task claimed by a fetch whose answer never reached the worker is not listed, so
+# its lease runs out and it is recovered, instead of being kept alive for ever by a worker that
+# does not know it has it.
 HEARTBEAT_TASKS = """
 UPDATE tasks SET lease_expires = now() + make_interval(secs => %(lease)s), heartbeat_at = now()
 WHERE lease_owner = %(worker)s::uuid AND state = 'running'
+    AND (%(holding)s::uuid[] IS NULL OR uuid = ANY(%(holding)s::uuid[]))
 RETURNING uuid::text
 """
 

@@ -237,6 +237,17 @@ class Held(BaseModel):
     held: list[str] = Field(description="Tasks still this worker's; drop any other.")
 
 
+class HeartbeatBody(BaseModel):
+    holding: list[uuidlib.UUID] | None = Field(
+        default=None,
+        max_length=MAX_LIMIT,
+        description="The tasks the worker knows it has (claimed, running, or awaiting their "
+        "report): only their leases are extended, so a task whose fetch answer was lost "
+        "runs out of lease and is recovered. Omitted: every running task of the worker's "
+        "(a client that runs one task at a time).",
+    )
+
+
 class FetchBody(BaseModel):
     limit: int = Field(default=1, ge=1, le=MAX_LIMIT)
     wait: float = Field(default=0.0, ge=0.0, description="Seconds to wait for work.")
@@ -916,10 +927,11 @@ def _worker_routes(routes: APIRouter, coordinator: Coordinator) -> None:
         return Registered(worker_id=made, group=worker.group, lease=lease)
 
     @routes.post("/workers/heartbeat")
-    def heartbeat(worker: Worker) -> Held:
-        """Extend the leases of the worker's tasks; the ones it still holds."""
+    def heartbeat(worker: Worker, body: HeartbeatBody | None = None) -> Held:
+        """Extend the leases of the tasks the worker holds; the ones it still holds."""
+        holding = None if body is None or body.holding is None else [str(u) for u in body.holding]
         with coordinator.queues.borrow() as queue:
-            return Held(held=queue.heartbeat(str(worker.id)))
+            return Held(held=queue.heartbeat(str(worker.id), holding))
 
     @routes.post("/workers/fetch")
     def fetch(body: FetchBody, worker: Worker) -> Fetched:

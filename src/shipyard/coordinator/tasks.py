@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -481,15 +481,23 @@ class TaskQueue:
                 return claimed
             listener.wait(min(left, POLL))
 
-    def heartbeat(self, worker: str) -> list[str]:
-        """Extend the leases of the worker's running tasks; the uuids it still holds (a task
-        missing from the list was recovered from it and must be abandoned)."""
+    def heartbeat(self, worker: str, holding: Collection[str] | None = None) -> list[str]:
+        """Extend the leases of the tasks the worker holds; the uuids it still holds (a task
+        missing from the list was recovered from it and must be abandoned).
+
+        ``holding``: the tasks the worker knows it has (claimed, running, or awaiting their
+        report); only those are extended, so a task whose fetch answer was lost on the way runs
+        out of lease and is recovered. None extends all of the worker's running tasks (a
+        caller that runs one task at a time, in-process, cannot lose a fetch answer)."""
         worker = checked_uuid(worker, "worker id")
+        listed = None if holding is None else [checked_uuid(uuid) for uuid in holding]
         with self._transaction() as cursor:
             cursor.execute(queries.HEARTBEAT_WORKER, {"worker": worker})
             if cursor.fetchone() is None:
                 raise NotFound(f"no worker {worker}", hint="register the worker first")
-            cursor.execute(queries.HEARTBEAT_TASKS, {"worker": worker, "lease": self.lease})
+            cursor.execute(
+                queries.HEARTBEAT_TASKS, {"worker": worker, "lease": self.lease, "holding": listed}
+            )
             return sorted(row["uuid"] for row in cursor.fetchall())
 
     def report(

@@ -107,6 +107,9 @@ class Worker:
     _beat: float = LEASE / 3
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by uuid
     _lost: set[str] = field(default_factory=set)  # tasks the heartbeat found gone elsewhere
+    # Tasks this worker knows it has, from the fetch answer until their report is settled: the
+    # heartbeat extends only these leases (a claim whose answer was lost must run out).
+    _holding: set[str] = field(default_factory=set)
     _executing: int = 0  # tasks claimed whose thread has not ended (their slots)
     _unreported: int = 0  # tasks claimed whose report is not settled (running ones too)
     _waiting: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (ended, report)
@@ -258,6 +261,7 @@ class Worker:
                 with self._changed:
                     self._executing += 1
                     self._unreported += 1
+                    self._holding.add(str(task["uuid"]))
                 thread = threading.Thread(target=self._task, args=(side, task), daemon=True)
                 threads.append(thread)
                 thread.start()
@@ -276,6 +280,7 @@ class Worker:
                 self._executing -= 1
                 if report is None:
                     self._unreported -= 1
+                    self._holding.discard(str(task["uuid"]))
                 else:
                     self._waiting.append((time.monotonic(), report))
                 self._changed.notify_all()
@@ -314,6 +319,7 @@ class Worker:
             with self._changed:
                 self.ran += taken
                 self._unreported -= len(batch)
+                self._holding.difference_update(str(report["uuid"]) for report in batch)
                 self._changed.notify_all()
 
     def _report(self, client: httpx.Client, batch: list[dict[str, Any]]) -> int:
@@ -341,8 +347,11 @@ class Worker:
             while not self._done.wait(self._beat):
                 with self._lock:
                     asked = set(self._processes)  # what runs as the heartbeat is sent
+                    holding = sorted(self._holding)
                 try:
-                    answer = self._call(client, "POST", "/workers/heartbeat")
+                    answer = self._call(
+                        client, "POST", "/workers/heartbeat", json={"holding": holding}
+                    )
                 except WorkerError:
                     continue  # the coordinator away: a later answer says what is still ours
                 self._check_leases(asked, set(answer.get("held", [])))
