@@ -169,6 +169,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_hooks ON events (execution_id)
         WHERE action IN ('hook_started', 'hook_finished');
     """,
+    # 9: files a step's declared outputs left in its artifacts folder (size, SHA-256: what a
+    # dependant was handed), and failed quality gates passed on purpose by a person (issue 15)
+    """
+    CREATE TABLE artifacts (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        unit         TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        sha256       TEXT NOT NULL,
+        recorded_at  REAL NOT NULL,
+        PRIMARY KEY (execution_id, unit, path)
+    );
+    CREATE TABLE gate_approvals (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        unit         TEXT NOT NULL,
+        approved_by  TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        approved_at  REAL NOT NULL,
+        gates        TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (execution_id, unit)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
