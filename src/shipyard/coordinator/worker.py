@@ -22,7 +22,6 @@ reported. The decisions are :mod:`shipyard.coordinator.resilience`'s.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
@@ -44,6 +43,18 @@ from shipyard.coordinator.resilience import (
     heartbeat_every,
     lease_lost,
 )
+from shipyard.coordinator.taskprocess import (
+    KILL_GRACE,
+    NOT_STARTED,
+    TAIL,
+    TIMED_OUT,
+    end,
+    exit_status,
+    exited,
+    kill_group,
+    start,
+    tail,
+)
 from shipyard.errors import BadRequest, CoordinatorError
 
 if TYPE_CHECKING:
@@ -53,12 +64,8 @@ if TYPE_CHECKING:
 FETCH_WAIT = 5.0
 #: The lease assumed when the coordinator's register answer does not say it (seconds).
 LEASE = 30.0
-#: After a timeout's SIGTERM, how long the task has before SIGKILL (seconds).
-KILL_GRACE = 10.0
-#: The tail of the output sent with the report (bytes; the whole log stays here).
-TAIL = 64 * 1024
-#: The exit status reported for a task killed at its timeout (as timeout(1) has it).
-TIMED_OUT = 124
+# KILL_GRACE, TAIL and TIMED_OUT are taskprocess's (a node manager's workers share them).
+__all__ = ["KILL_GRACE", "LEASE", "TAIL", "TIMED_OUT", "Worker", "WorkerError"]
 #: The most results one report call carries (the coordinator's bound, routes.MAX_REPORTS).
 MAX_REPORTS = 1000
 
@@ -363,17 +370,17 @@ class Worker:
             lost = [
                 (uuid, process) for uuid, process in self._processes.items()
                 if lease_lost(uuid, uuid if uuid in asked else None, held)
-                and not _exited(process.pid)  # ended on its own: its report is fenced off
+                and not exited(process.pid)  # ended on its own: its report is fenced off
             ]  # fmt: skip
             self._lost.update(uuid for uuid, _ in lost)
         for _, process in lost:
-            _kill_group(process, signal.SIGKILL)
+            kill_group(process, signal.SIGKILL)
 
     def _kill_all(self) -> None:
         with self._lock:
             processes = list(self._processes.values())
         for process in processes:
-            _kill_group(process, signal.SIGKILL)
+            kill_group(process, signal.SIGKILL)
 
     # --- one task ---
 
@@ -392,7 +399,7 @@ class Worker:
             return None
         refused = self._upload(client, uuid, artifacts)
         return {"uuid": uuid, "attempt": task["attempt"], "exit_status": status,
-                "output": _tail(log) + refused}  # fmt: skip
+                "output": tail(log) + refused}  # fmt: skip
 
     def _upload(self, client: httpx.Client, uuid: str, artifacts: Path) -> str:
         """Each file of the task's artifacts folder; a refused one (too large, a name the
@@ -415,23 +422,16 @@ class Worker:
         self, task: dict[str, Any], workdir: Path, env: dict[str, str], log: Path
     ) -> int | None:
         uuid = str(task["uuid"])
-        with log.open("wb") as output:
-            try:
-                process = subprocess.Popen(
-                    task["command"], cwd=workdir, env=env, stdout=output,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
-            except OSError as error:
-                output.write(f"shipyard worker: cannot start {task['command'][0]}: {error}\n"
-                             .encode())  # fmt: skip
-                return 127
+        process = start(task["command"], workdir, env, log, who="shipyard worker")
+        if process is None:
+            return NOT_STARTED
         with self._lock:
             self._processes[uuid] = process
             stopped_meanwhile = self._leaving_now()
         if stopped_meanwhile:
             # A stop-now that came while the task was being started found no process to kill
             # (stop() reads them under the same lock): killed here instead, not left to run.
-            _kill_group(process, signal.SIGKILL)
+            kill_group(process, signal.SIGKILL)
         try:
             return self._wait(process, task.get("timeout"), uuid)
         finally:
@@ -444,13 +444,13 @@ class Worker:
         try:
             status = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _end(process)
+            end(process)
             status = TIMED_OUT
         if uuid in self._lost:
             return None  # killed because its lease went to another attempt
         if self._leaving_now():
             return None  # killed by the second stop: not this task's result
-        return status if status >= 0 else 128 - status
+        return exit_status(status)
 
     # --- signals ---
 
@@ -479,33 +479,3 @@ class Worker:
 def _say(text: str) -> None:
     sys.stderr.write(f"shipyard worker: {text}\n")
     sys.stderr.flush()
-
-
-def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
-
-
-def _exited(pid: int) -> bool:
-    """Whether the child ended, without reaping it (Popen.wait on the main thread does)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True  # reaped already
-
-
-def _end(process: subprocess.Popen[bytes]) -> None:
-    """The timeout: SIGTERM to the group, SIGKILL after the grace."""
-    _kill_group(process, signal.SIGTERM)
-    try:
-        process.wait(timeout=KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        _kill_group(process, signal.SIGKILL)
-        process.wait()
-
-
-def _tail(log: Path) -> str:
-    with log.open("rb") as data:
-        size = data.seek(0, os.SEEK_END)
-        data.seek(max(0, size - TAIL))
-        return data.read().decode("utf-8", errors="replace")
