@@ -1,0 +1,262 @@
+"""``shipyard manager``: a node manager (issue 14 §2; docs/suites.md "Running node managers").
+
+It registers (``POST /api/v1/managers``), holds its line to the coordinator (channel.py: the
+WebSocket, HTTP when it is down), heartbeats every ``heartbeat`` seconds and at once after each
+connect, holds its tasks' leases every lease/3, and, while idle, asks for a suite
+(``next_suite``; none: it waits for a ``suite_available`` push, or asks again at the next
+heartbeat). Each suite is a :class:`~shipyard.manager.suiterun.SuiteRun`.
+
+Stopping: a first SIGTERM/SIGINT (or an admin's graceful ``shutdown``) finishes the running
+tasks (at most 30 s), gives the rest back, runs cleanup and leaves; a second one (or a force
+shutdown) kills the workers and their tasks and leaves (the coordinator takes the tasks back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import BaseModel
+
+from shipyard.coordinator.managerprotocol import (
+    HEARTBEAT_EVERY,
+    Assigned,
+    CancelSuite,
+    Heartbeat,
+    HeartbeatAck,
+    Held,
+    Hold,
+    Metrics,
+    NextSuite,
+    RegisterBody,
+    Shutdown,
+    SuiteAvailable,
+)
+from shipyard.coordinator.resilience import heartbeat_every
+from shipyard.manager.channel import Channel, ChannelError
+from shipyard.manager.suiterun import SuiteRun
+
+
+@dataclass
+class Manager:
+    server: str
+    token: str
+    group: str
+    tags: list[str]
+    folder: Path
+    heartbeat: float = HEARTBEAT_EVERY
+    as_json: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    manager_id: str = ""
+    lease: float = 30.0
+    current: SuiteRun | None = None
+    suites_run: int = 0
+    completed: int = 0
+    failed: int = 0
+    _leaving: Literal["graceful", "force"] | None = None
+    _stops: int = 0
+    _started: float = field(default_factory=time.monotonic)
+    _available: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _print_lock: threading.Lock = field(default_factory=threading.Lock)
+    channel: Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = Channel(self.server, self.token, self.group, on_push=self._push,
+                               on_connect=self._beat, say=self.say)  # fmt: skip
+
+    # --- output ---
+
+    def progress(self, event: str, **fields: Any) -> None:
+        """A progress line on stdout: words, or (``--json``) one JSON object."""
+        if self.as_json:
+            line = json.dumps({"event": event, **fields})
+        else:
+            line = "shipyard manager: " + _words(event, fields)
+        with self._print_lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def say(self, text: str) -> None:
+        """A diagnostic on stderr (what went wrong and what the manager does about it)."""
+        sys.stderr.write(f"shipyard manager: {text}\n")
+        sys.stderr.flush()
+
+    # --- the run ---
+
+    def run(self) -> int:
+        """Serve suites until shut down; how many suites ran here."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        registered = self.channel.register(RegisterBody(
+            tags=self.tags, hostname=socket.gethostname()[:255],
+            cpus=max(1, len(os.sched_getaffinity(0)))))  # fmt: skip
+        self.manager_id = registered.manager_id
+        self.lease = registered.lease
+        # Never slower than the coordinator expects (a test's short offline setting).
+        self.heartbeat = min(self.heartbeat, registered.heartbeat or self.heartbeat)
+        self.progress("registered", manager=self.manager_id, group=self.group, tags=self.tags)
+        self.channel.start()
+        for target in (self._heartbeats, self._holds):
+            threading.Thread(target=target, daemon=True, name=target.__name__).start()
+        try:
+            while self._leaving is None:
+                view = self._next_suite()
+                if view is None:
+                    self._available.wait(self.heartbeat)
+                    self._available.clear()
+                    continue
+                self.current = SuiteRun(self.channel, view, self.folder, self.manager_id,
+                                        self.progress, self.say)  # fmt: skip
+                if self._leaving is not None:  # a stop came as the suite was taken
+                    self.current.stop(self._leaving)
+                try:
+                    self.current.run()
+                finally:
+                    self.completed += self.current.completed
+                    self.failed += self.current.failed
+                    self.suites_run += 1
+                    self.current = None
+                self.progress("idle", manager=self.manager_id)
+        finally:
+            self._done.set()
+            self.channel.close()
+        self.progress("left", manager=self.manager_id, suites=self.suites_run,
+                      completed=self.completed, failed=self.failed)  # fmt: skip
+        return self.suites_run
+
+    def _next_suite(self) -> Any:
+        try:
+            reply = self.channel.request(NextSuite(id=0))
+        except ChannelError as error:
+            if not error.transient:
+                raise
+            self.say(f"next_suite: {error.message}; asking again at the next heartbeat")
+            return None
+        assert isinstance(reply, Assigned)
+        return reply.suite
+
+    # --- heartbeats and holds ---
+
+    def _metrics(self) -> Metrics:
+        run = self.current
+        return Metrics(
+            active_workers=len(run.pool.processes) if run and run.pool else 0,
+            tasks_completed=self.completed + (run.completed if run else 0),
+            tasks_failed=self.failed + (run.failed if run else 0),
+            uptime_seconds=time.monotonic() - self._started,
+        )
+
+    def _beat(self) -> None:
+        run = self.current
+        state = run.state if run is not None else "idle"
+        reply = self.channel.request(Heartbeat(
+            id=0, state=state, suite_uuid=run.uuid if run else None,
+            metrics=self._metrics()))  # fmt: skip
+        assert isinstance(reply, HeartbeatAck)
+        self.lease = reply.lease or self.lease
+        if reply.shutdown is not None:
+            self.stop(reply.shutdown)
+        if run is not None and reply.suite is not None:
+            run.seen(reply.suite)
+            run.recheck = True
+        elif run is None and reply.suite is not None:
+            self._available.set()
+
+    def _heartbeats(self) -> None:
+        while not self._done.wait(self.heartbeat):
+            try:
+                self._beat()
+            except ChannelError as error:
+                self.say(f"heartbeat: {error.message}")
+
+    def _holds(self) -> None:
+        while not self._done.wait(heartbeat_every(self.lease)):
+            run = self.current
+            if run is None:
+                continue
+            asked = run.holding()
+            if not asked:
+                continue
+            try:
+                reply = self.channel.request(Hold(id=0, holding=asked))
+            except ChannelError as error:
+                self.say(f"hold: {error.message}")
+                continue
+            assert isinstance(reply, Held)
+            run.check_held(set(asked), set(reply.held))
+
+    # --- pushes and stops ---
+
+    def _push(self, message: BaseModel) -> None:
+        run = self.current
+        if isinstance(message, SuiteAvailable):
+            if run is not None and run.uuid == message.suite_uuid:
+                run.recheck = True
+                run.wake.set()
+            self._available.set()
+        elif isinstance(message, CancelSuite):
+            if run is not None and run.uuid == message.suite_uuid:
+                self.progress("suite_cancelled", suite=message.suite_uuid,
+                              cancel_running=message.cancel_running)  # fmt: skip
+                run.cancel(message.cancel_running)
+        elif isinstance(message, Shutdown):
+            self.stop("graceful" if message.graceful else "force")
+
+    def stop(self, how: Literal["graceful", "force"]) -> None:
+        if self._leaving == "force" or self._leaving == how:
+            return
+        self._leaving = how
+        self.progress("shutdown", how=how)
+        run = self.current
+        if run is not None:
+            run.stop(how)
+        self._available.set()
+
+    def install_signals(self) -> None:
+        def handler(_signal: int, _frame: object) -> None:
+            self._stops += 1
+            how: Literal["graceful", "force"] = "graceful" if self._stops == 1 else "force"
+            # Off the signal handler: stopping takes locks the interrupted thread may hold.
+            threading.Thread(target=self.stop, args=(how,), daemon=True).start()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+#: Progress events as a person reads them (``str.format`` of the event's fields).
+_WORDS = {
+    "registered": "registered as {manager} (group {group}, tags {tag_list})",
+    "suite_taken": "suite {suite}{named} taken",
+    "hook_ran": "suite {suite}: {hook} {how} in {seconds:g} s",
+    "workers_started": "suite {suite}: {count} managed worker(s) started",
+    "tasks_done": "suite {suite}: {completed} task(s) done, {failed} failed",
+    "worker_ended": "suite {suite}: {reason}{crash}",
+    "gave_up": "suite {suite}: given up on this machine: {reason}",
+    "suite_cancelled": "suite {suite} cancelled{with_running}",
+    "suite_done": "suite {suite} done ({reason}): {completed} task(s) done, {failed} failed",
+    "idle": "idle",
+    "shutdown": "shutting down ({how})",
+    "left": "left after {suites} suite(s), {completed} task(s) done",
+}
+
+
+def _words(event: str, fields: dict[str, Any]) -> str:
+    """A progress event as a line a person reads."""
+    extra = {
+        "tag_list": ",".join(fields.get("tags") or []) or "none",
+        "named": f" ({fields['name']})" if fields.get("name") else "",
+        "how": fields.get("how") or ("ok" if fields.get("ok") else
+                                     f"FAILED (exit {fields.get('exit_status')})"),
+        "crash": f" (crash {fields.get('crashes')})" if fields.get("counted") else "",
+        "with_running": " with its running tasks" if fields.get("cancel_running") else "",
+    }  # fmt: skip
+    template = _WORDS.get(event)
+    return template.format(**(fields | extra)) if template else f"{event} {fields}"
