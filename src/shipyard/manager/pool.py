@@ -62,6 +62,9 @@ class Pool:
     running: dict[int, Running] = field(default_factory=dict)
     results: list[TaskReport] = field(default_factory=list)
     reporting: set[str] = field(default_factory=set)
+    #: Tasks of workers that ended, until their end is dealt with (released): still held, so
+    #: the suite does not look drained in between.
+    releasing: set[str] = field(default_factory=set)
     #: No more tasks will come: a fetch on an empty buffer is told to stop.
     closing: bool = False
     #: The workers are leaving: none is respawned.
@@ -160,6 +163,7 @@ class Pool:
             held.update(running.task.uuid for running in self.running.values())
             held.update(report.uuid for report in self.results)
             held.update(self.reporting)
+            held.update(self.releasing)
         return sorted(held)
 
     def take_results(self) -> list[TaskReport]:
@@ -284,13 +288,20 @@ class Pool:
                 for index, _ in ended:
                     del self.processes[index]
                     held.append(self.running.pop(index, None))
+                    if held[-1] is not None:
+                        self.releasing.add(held[-1].task.uuid)
                 if ended:
                     self._cond.notify_all()
             for (index, process), running in zip(ended, held, strict=True):
                 if running is not None:
                     _kill_group(running.pid)  # its task must not outlive it
-                if self.stopping and process.returncode == 0:
-                    continue
-                task = running.task if running is not None and not running.killed else None
-                self.on_end(index, process.returncode, task)
+                try:
+                    if self.stopping and process.returncode == 0:
+                        continue
+                    task = running.task if running is not None and not running.killed else None
+                    self.on_end(index, process.returncode, task)
+                finally:
+                    if running is not None:
+                        with self._cond:
+                            self.releasing.discard(running.task.uuid)
             time.sleep(WATCH_EVERY)

@@ -315,6 +315,8 @@ class SuiteRun:
                                            reason=reason))  # fmt: skip
             state = getattr(answer, "state", None)
             self.say(f"{reason} running task {task.uuid}; released ({state})")
+            if state == "queued":  # one more queued than last seen: not drained
+                self.view = self.view.model_copy(update={"pending": self.view.pending + 1})
             self.recheck = True
         else:
             self.say(reason)

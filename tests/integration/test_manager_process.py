@@ -1,0 +1,318 @@
+"""``shipyard manager`` as a real process (issue 14 §2) against a real ``shipyard serve --db``
+over the throwaway PostgreSQL: suites run with their hooks, managed workers crash and are
+respawned, three crashes give a suite up, a cancel kills running tasks, a manager killed -9
+gives its tasks back after the (shortened) offline time.
+
+What the tests look at is what a user would: the hooks' and tasks' files, the coordinator's
+records (suite counters, task attempts, managers list), and the manager's --json progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_coordinator_routes import Served, _env, _serving
+from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
+from tests.serving import _executable
+
+API = "/api/v1"
+#: Short timings: offline after 3 s of silence, a suite closes after 1 s without a new task.
+SETTINGS = (
+    "[coordinator]\nmanager_offline = 3\nsuite_idle_close = 1\nsuite_sweep = 0.2\nlease = 3\n"
+)
+
+
+@pytest.fixture
+def served(pg_url: str, tmp_path: Path) -> Iterator[Served]:  # noqa: F811
+    with _serving(pg_url, tmp_path, SETTINGS) as served:
+        yield served
+
+
+def _until(what: str, check: Callable[[], Any], seconds: float = 60.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.1)
+
+
+@dataclass
+class Lab:
+    served: Served
+    root: dict[str, str]
+    token: str
+
+    def suite(self, **fields: Any) -> str:
+        made = self.served.http.post(f"{API}/suites", json={"group": "lab", **fields},
+                                     headers=self.root)  # fmt: skip
+        assert made.status_code == 201, made.text
+        return str(made.json()["uuid"])
+
+    def submit(self, suite: str, commands: list[list[str]], **fields: Any) -> list[str]:
+        tasks = [{"group": "lab", "command": c, "suite_uuid": suite, **fields} for c in commands]
+        answer = self.served.http.post(f"{API}/tasks/batch", json={"tasks": tasks},
+                                       headers=self.root)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["refused"] == [], answer.text
+        return [a["uuid"] for a in answer.json()["accepted"]]
+
+    def get(self, path: str) -> Any:
+        answer = self.served.http.get(f"{API}{path}", headers=self.root)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        answer = self.served.http.post(f"{API}{path}", json=body, headers=self.root)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def managers(self) -> list[dict[str, Any]]:
+        return list(self.get("/managers")["managers"])
+
+
+@pytest.fixture
+def lab(served: Served) -> Lab:
+    root = served.login("root")
+    made = served.http.post(f"{API}/groups", json={"name": "lab"}, headers=root)
+    assert made.status_code == 201, made.text
+    issued = served.http.post(f"{API}/groups/lab/managers", headers=root)
+    assert issued.status_code == 201, issued.text
+    return Lab(served, root, issued.json()["token"])
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+    folder: Path
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        lines = self.out.read_text().splitlines() if self.out.exists() else []
+        found = [json.loads(line) for line in lines if line.startswith("{")]
+        return [e for e in found if kind is None or e["event"] == kind]
+
+    def said(self) -> str:
+        return f"stdout:\n{self.out.read_text()}\nstderr:\n{self.err.read_text()}"
+
+
+@contextlib.contextmanager
+def _manager(lab: Lab, tmp_path: Path, name: str = "m1", tags: str = "") -> Iterator[Running]:
+    """A real ``shipyard manager --json`` (heartbeat 0.5 s); killed with its group at the end
+    (its managed workers leave when its socket closes)."""
+    place = tmp_path / name
+    place.mkdir(exist_ok=True)
+    env = _env(tmp_path / "home") | {"SHIPYARD_MANAGER_TOKEN": lab.token}
+    out, err = place / "out.jsonl", place / "err.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [_executable(), "manager", "--server", lab.served.url, "--group", "lab",
+             "--tags", tags, "--folder", str(place / "folder"), "--heartbeat", "0.5", "--json"],
+            stdout=stdout, stderr=stderr, env=env, start_new_session=True,
+        )  # fmt: skip
+    running = Running(process, out, err, place / "folder")
+    try:
+        yield running
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        for line in running.said().splitlines()[-40:]:
+            sys.stderr.write(line + "\n")  # shown when the test failed
+
+
+def _pids(folder: Path) -> list[int]:
+    return [int(p.read_text()) for p in folder.glob("*.pid") if p.read_text().strip()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for us: its parent (a killed worker) never reaps it.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False
+
+
+def _sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def test_a_suite_runs_to_complete_with_its_hooks_once_each(lab: Lab, tmp_path: Path) -> None:
+    order = tmp_path / "order.txt"
+    done = tmp_path / "done"
+    done.mkdir()
+    suite = lab.suite(
+        name="twenty", worker_schedule={"count": 2, "prefetch": 4},
+        env_preparation={"command": _sh(f"echo prep $SHIPYARD_SUITE_NAME $SHIPYARD_WORKER_COUNT "
+                                        f"$MINE >> {order}"), "env": {"MINE": "mine"}},
+        env_cleanup={"command": _sh(f"echo cleanup >> {order}")},
+    )  # fmt: skip
+    tasks = lab.submit(suite, [_sh(f"echo $SHIPYARD_WORKER_INDEX > {done}/$SHIPYARD_TASK; "
+                                   f"echo task >> {order}")] * 20)  # fmt: skip
+    with _manager(lab, tmp_path) as manager:
+        _until("the suite complete",
+               lambda: lab.get(f"/suites/{suite}")["state"] == "complete")  # fmt: skip
+        _until("the manager idle after its suite", lambda: manager.events("idle"))
+        lines = order.read_text().splitlines()
+        assert lines[0] == "prep twenty 2 mine", lines
+        assert lines[-1] == "cleanup", lines
+        assert lines.count("task") == 20 and len(lines) == 22, lines
+        assert sorted(p.name for p in done.iterdir()) == sorted(tasks)
+        assert {p.read_text().strip() for p in done.iterdir()} <= {"0", "1"}
+        for uuid in tasks:
+            result = lab.get(f"/tasks/{uuid}/result")
+            assert result["state"] == "succeeded", result
+            assert [a["outcome"] for a in result["attempts"]] == ["succeeded"], result
+        (done_event,) = manager.events("suite_done")
+        assert done_event["reason"] == "drained" and done_event["completed"] == 20, done_event
+        hooks = [(e["hook"], e["ok"]) for e in manager.events("hook_ran")]
+        assert hooks == [("env_preparation", True), ("env_cleanup", True)], hooks
+        (me,) = lab.managers()
+        _until("the coordinator to show it idle",
+               lambda: lab.managers()[0]["state"] == "idle")  # fmt: skip
+        assert me["group"] == "lab"
+        counters = lab.get(f"/suites/{suite}")["counters"]
+        assert counters["done"] == 20 and counters["failed"] == 0, counters
+
+
+def test_a_failed_preparation_gives_the_suite_up_here_and_starts_no_worker(
+    lab: Lab, tmp_path: Path
+) -> None:
+    order = tmp_path / "order.txt"
+    suite = lab.suite(
+        env_preparation={"command": _sh(f"echo prep >> {order}; echo no disk; exit 3")},
+        env_cleanup={"command": _sh(f"echo cleanup >> {order}")},
+    )
+    tasks = lab.submit(suite, [["true"]] * 3)
+    with _manager(lab, tmp_path) as manager:
+        _until("the manager idle after giving up", lambda: manager.events("idle"))
+        (gave_up,) = manager.events("gave_up")
+        assert "exit" in gave_up["reason"] or "failed" in gave_up["reason"], gave_up
+        assert "no disk" in gave_up["reason"], gave_up
+        assert manager.events("workers_started") == [], manager.said()
+        (done_event,) = manager.events("suite_done")
+        assert done_event["reason"] == "gave_up", done_event
+        assert [(e["hook"], e["ok"]) for e in manager.events("hook_ran")] == [
+            ("env_preparation", False), ("env_cleanup", True)]  # fmt: skip
+        assert order.read_text().splitlines() == ["prep", "cleanup"]
+        # Not offered again to this manager: the tasks stay queued for others.
+        time.sleep(1.5)
+        assert len(manager.events("suite_taken")) == 1, manager.said()
+        for uuid in tasks:
+            assert lab.get(f"/tasks/{uuid}/result")["state"] == "queued"
+
+
+def _started(pids: Path, count: int) -> list[int]:
+    """The pids of the tasks that wrote their pid file (once ``count`` did)."""
+    return list(_until(f"{count} task(s) started",
+                       lambda: len(found := _pids(pids)) >= count and found))  # fmt: skip
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])
+
+
+def test_a_managed_worker_killed_mid_task_is_respawned_and_its_task_runs_again(
+    lab: Lab, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    # The first attempt waits to be killed; the second finds the marker and ends at once.
+    marker = tmp_path / "first"
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 1})
+    (task,) = lab.submit(suite, [_sh(
+        f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; echo $$ > {pids}/t.pid; sleep 60"
+    )], max_attempts=3)  # fmt: skip
+    with _manager(lab, tmp_path) as manager:
+        (task_pid,) = _started(pids, 1)
+        os.kill(_parent(task_pid), signal.SIGKILL)  # the managed worker running it
+        result = _until(
+            "the task to succeed on its second attempt",
+            lambda: (r := lab.get(f"/tasks/{task}/result"))["state"] == "succeeded" and r,
+        )
+        assert [a["outcome"] for a in result["attempts"]] == ["lost", "succeeded"], result
+        _until("the killed worker's task killed too", lambda: not _alive(task_pid), 10)
+        ended = manager.events("worker_ended")
+        assert len(ended) == 1 and "SIGKILL" in ended[0]["reason"], ended
+        assert ended[0]["crashes"] == 1, ended
+        assert manager.events("gave_up") == [], manager.said()
+        _until("the suite through here", lambda: manager.events("suite_done"))
+        assert manager.events("suite_done")[0]["reason"] == "drained"
+    assert lab.get(f"/suites/{suite}")["counters"]["done"] == 1
+
+
+def test_three_crashes_give_the_suite_up_on_this_machine(lab: Lab, tmp_path: Path) -> None:
+    # Each attempt kills its own managed worker (its parent).
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 1})
+    (task,) = lab.submit(suite, [_sh("kill -9 $PPID; sleep 60")], max_attempts=10)
+    with _manager(lab, tmp_path) as manager:
+        _until("the suite given up", lambda: manager.events("gave_up"))
+        _until("the manager idle again", lambda: manager.events("idle"))
+        crashes = manager.events("worker_ended")
+        assert [e["crashes"] for e in crashes] == [1, 2, 3], crashes
+        (done,) = manager.events("suite_done")
+        assert done["reason"] == "gave_up", done
+        assert len(manager.events("workers_started")) == 1
+        result = lab.get(f"/tasks/{task}/result")
+        assert [a["outcome"] for a in result["attempts"]] == ["lost"] * 3, result
+        assert result["state"] == "queued", result  # back for another machine
+        time.sleep(1.5)
+        assert len(manager.events("suite_taken")) == 1, "given up, yet offered again"
+
+
+def test_a_cancel_with_running_kills_the_running_tasks(lab: Lab, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    order = tmp_path / "order.txt"
+    suite = lab.suite(worker_schedule={"count": 2, "prefetch": 2},
+                      env_cleanup={"command": _sh(f"echo cleanup >> {order}")})  # fmt: skip
+    tasks = lab.submit(suite, [_sh(f"echo $$ > {pids}/$SHIPYARD_TASK.pid; sleep 60")] * 3)
+    with _manager(lab, tmp_path) as manager:
+        running = _started(pids, 2)
+        lab.post(f"/suites/{suite}/cancel", {"running": True})
+        for pid in running:
+            _until(f"running task {pid} killed", lambda pid=pid: not _alive(pid), 15)
+        _until("the suite done here", lambda: manager.events("suite_done"))
+        assert manager.events("suite_done")[0]["reason"] == "cancelled"
+        assert order.read_text().splitlines() == ["cleanup"]
+        _until("the manager idle", lambda: manager.events("idle"))
+        states = {lab.get(f"/tasks/{uuid}/result")["state"] for uuid in tasks}
+        assert states == {"cancelled"}, states
+
+
+def test_a_manager_killed_gives_its_tasks_back_after_the_offline_time(
+    lab: Lab, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = lab.suite(worker_schedule={"count": 2, "prefetch": 2})
+    tasks = lab.submit(suite, [_sh(f"echo $$ > {pids}/$SHIPYARD_TASK.pid; sleep 60")] * 2)
+    with _manager(lab, tmp_path) as manager:
+        running = _started(pids, 2)
+        manager.process.kill()  # the manager only: its workers see its socket close
+        manager.process.wait()
+        for pid in running:
+            _until(f"task {pid} killed by its worker", lambda pid=pid: not _alive(pid), 15)
+        _until("the manager offline", lambda: lab.managers()[0]["state"] == "offline", 30)
+        for uuid in tasks:
+            result = _until(f"task {uuid} queued again",
+                            lambda uuid=uuid: (r := lab.get(f"/tasks/{uuid}/result"))["state"]
+                            == "queued" and r)  # fmt: skip
+            assert [a["outcome"] for a in result["attempts"]] == ["lost"], result
