@@ -73,18 +73,20 @@ def test_the_status_waits_for_a_change_instead_of_answering_the_same(
         async with Client(build_server(home)) as client:
             started = await call(client, "run_pipeline", pipeline_name=str(spec), background=True)
             execution_id = started["execution"]["id"]
-            # Each call answers at a change: the run's start, the quick step's, its end. Five
-            # calls at most — without the wait they would answer at once, the quick step still
-            # running (it sleeps a second).
+            # Each call answers at a change: the run's start, the quick step's start and end,
+            # the long step's start (the quick one's end and the long one's start are two
+            # changes: a call may answer between them). Six calls at most — without the wait
+            # they would answer at once, the quick step still running (it sleeps a second).
+            wanted = {"quick": "succeeded", "long": "running"}
             states: dict[str, str] = {}
-            for _ in range(5):
+            for _ in range(6):
                 changed: dict[str, Any] = await call(
                     client, "get_pipeline_status", execution_id=execution_id, wait_seconds=30
                 )
                 states = {unit["name"]: unit["state"] for unit in changed["units"]}
-                if states["quick"] == "succeeded":
+                if states == wanted:
                     break
-            assert states == {"quick": "succeeded", "long": "running"}, states
+            assert states == wanted, states
 
     anyio.run(scenario)
 
