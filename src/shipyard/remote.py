@@ -188,7 +188,7 @@ class RemoteOperations:
                 placed["spec"] = str(Path(spec).resolve())
             else:
                 placed["spec_text"] = Path(spec).read_text(encoding="utf-8")
-        for key in ("folder", "path", "html"):
+        for key in ("folder", "path", "html", "chart"):
             # An empty one stays empty: the server says what is wrong with it, as locally.
             if self._local and isinstance(placed.get(key), str | Path) and str(placed[key]):
                 placed[key] = str(Path(placed[key]).resolve())

@@ -253,7 +253,7 @@ def _signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
 
 def _result_types() -> dict[str, Any]:
     """Names the protocol's hints use that api.py imports only for type checking."""
-    from shipyard import analysis, registry, sweep, templates
+    from shipyard import analysis, mlregistry, pipelinemetrics, registry, sweep, templates
     from shipyard.agents import DiscoveredAgent
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
@@ -274,6 +274,10 @@ def _result_types() -> dict[str, Any]:
         "AnalysisReport": analysis.AnalysisReport,
         "MonitorSnapshot": analysis.MonitorSnapshot,
         "PipelineHistory": analysis.PipelineHistory,
+        "PipelineMetrics": pipelinemetrics.PipelineMetrics,
+        "ModelInfo": mlregistry.ModelInfo,
+        "ModelVersion": mlregistry.ModelVersion,
+        "StageChange": mlregistry.StageChange,
     }
 
 

@@ -191,6 +191,45 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (execution_id, unit)
     );
     """,
+    # 10: the model registry (issue 15 §4): models, their versions (digest, size, the step
+    # that made them, metrics, stage) and every stage change with who made it and when. A
+    # model's production stack (the versions that were production, latest last) is what
+    # ``models rollback`` walks back.
+    """
+    CREATE TABLE models (
+        name             TEXT PRIMARY KEY,
+        created_at       REAL NOT NULL,
+        production_stack TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE model_versions (
+        model          TEXT NOT NULL REFERENCES models (name) ON DELETE CASCADE,
+        version        INTEGER NOT NULL,
+        digest         TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        files          INTEGER NOT NULL,
+        source_path    TEXT NOT NULL,
+        execution_id   TEXT,
+        step           TEXT,
+        metrics        TEXT NOT NULL DEFAULT '{}',
+        stage          TEXT NOT NULL,
+        registered_at  REAL NOT NULL,
+        registered_by  TEXT NOT NULL,
+        PRIMARY KEY (model, version)
+    );
+    CREATE TABLE model_events (
+        id         INTEGER PRIMARY KEY,
+        model      TEXT NOT NULL REFERENCES models (name) ON DELETE CASCADE,
+        version    INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        from_stage TEXT,
+        to_stage   TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        at         REAL NOT NULL,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX model_events_by_model ON model_events (model, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
