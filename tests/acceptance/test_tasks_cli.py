@@ -1,10 +1,11 @@
-"""``shipyard tasks login|submit|list|results|cancel`` as a user types them, against a real
+"""``shipyard tasks login|submit|list|show|results|cancel`` as a user types them, against a real
 ``shipyard serve --db`` on the throwaway PostgreSQL, with a real ``shipyard worker``."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reap
     _reap_workers,
     _start_worker,
 )
+from tests.integration.test_task_keys_served import LossyProxy
 from tests.serving import _executable
 
 pytestmark = pytest.mark.local_only("talks to a coordinator of its own, not to the local server")
@@ -99,6 +101,68 @@ def test_submit_list_results_and_cancel(served: Served, tmp_path: Path) -> None:
     assert left.stdout.strip() == "1"
 
 
+def test_submit_keys_a_rerun_with_key_and_a_lost_answer_queue_each_task_once(
+    served: Served,
+) -> None:
+    token = _login(served)
+    _group(served, {"Authorization": f"Bearer {token}"})
+    first = tasks(served.url, token, "submit", "--group", "lab", "--key", "nightly", "--count",
+                  "2", "--json", "--", "true")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    made = json.loads(first.stdout)
+    assert made["key"] == "nightly" and not any(a["existing"] for a in made["accepted"])
+    uuids = [a["uuid"] for a in made["accepted"]]
+
+    # The same command again (a script rerun after a crash): nothing new, and it says so.
+    again = tasks(served.url, token, "submit", "--group", "lab", "--key", "nightly", "--count",
+                  "2", "--", "true")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == uuids  # the tasks asked for, which were already there
+    assert "2 of 2 task(s) already submitted under their keys (nightly-INDEX)" in again.stderr
+    more = tasks(served.url, token, "submit", "--group", "lab", "--key", "nightly", "--count",
+                 "3", "--json", "--", "true")  # fmt: skip
+    assert [a["existing"] for a in json.loads(more.stdout)["accepted"]] == [True, True, False]
+    counted = tasks(served.url, token, "list", "--group", "lab", "--count")
+    assert counted.stdout.strip() == "3", "a rerun with the same --key queued tasks twice"
+
+    # No --key: the command's own keys make the resend of a batch whose answer was lost safe.
+    with LossyProxy(served.url, "drop") as proxy:
+        lost = tasks(proxy.url, token, "submit", "--group", "lab", "--count", "4", "--", "true")
+    assert lost.returncode == 0, lost.stderr
+    assert (proxy.lost, proxy.batches) == (1, 2), "the proxy lost no answer"
+    assert "sending its 4 task(s) again with the same keys" in lost.stderr
+    assert len(set(lost.stdout.split())) == 4
+    counted = tasks(served.url, token, "list", "--group", "lab", "--count")
+    assert counted.stdout.strip() == "7", (
+        f"a batch sent again after its answer was lost queued its tasks twice: {counted.stdout}"
+    )
+
+    # Every answer lost: the error's hint names the command's keys, and the same command with
+    # them queues nothing more (the lost sends did).
+    with LossyProxy(served.url, "504", lose=4) as proxy:
+        failed = tasks(proxy.url, token, "submit", "--group", "lab", "--", "true")
+    assert failed.returncode != 0 and proxy.batches == 4, failed.stderr
+    assert "Traceback" not in failed.stderr
+    given = re.search(r"run the same command with --key ([0-9a-f]{12})", failed.stderr)
+    assert given is not None, failed.stderr
+    rerun = tasks(served.url, token, "submit", "--group", "lab", "--key", given.group(1), "--",
+                  "true")  # fmt: skip
+    assert rerun.returncode == 0 and "1 of 1 task(s) already submitted" in rerun.stderr, rerun
+    counted = tasks(served.url, token, "list", "--group", "lab", "--count")
+    assert counted.stdout.strip() == "8", f"four sends and a rerun queued {counted.stdout}"
+
+    # Each record says its key, and that it joined no suite.
+    shown = tasks(served.url, token, "show", uuids[0], "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        json.loads(shown.stdout)[0] | {"key": "nightly-0", "suite_uuid": None}
+        == json.loads(shown.stdout)[0]
+    )
+    assert "  key: nightly-0" in tasks(served.url, token, "show", uuids[0]).stdout
+    listed = json.loads(tasks(served.url, token, "list", "--json").stdout)["tasks"]
+    assert len(listed) == 8 and all(task["suite_uuid"] is None for task in listed)
+
+
 #: (arguments, token — None, a bad one or "user" —, what stderr must say). One coordinator for
 #: all of them: starting one per case would cost ~10 s each on this machine.
 REFUSALS: list[tuple[tuple[str, ...], str | None, str]] = [
@@ -108,6 +172,8 @@ REFUSALS: list[tuple[tuple[str, ...], str | None, str]] = [
     (("submit", "--group", "nowhere", "--", "true"), "user", "refused"),
     (("submit", "--group", "lab", "--env", "NOEQUALS", "--", "true"), "user", "NAME=VALUE"),
     (("submit", "--group", "lab", "--count", "0", "--", "true"), "user", "--count 0"),
+    (("submit", "--group", "lab", "--key", " x", "--", "true"), "user", "--key ' x'"),
+    (("show", "00000000-0000-0000-0000-000000000000"), "user", "404"),
     (("cancel",), "user", "nothing to cancel"),
     (("cancel", "x", "--group", "lab"), "user", "not both"),
     (("login", "root"), None, "no password given"),

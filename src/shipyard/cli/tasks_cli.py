@@ -1,5 +1,9 @@
-"""shipyard tasks login|submit|list|results|cancel: a user's client of the coordinator's task
-routes (docs/coordinator.md "Served", docs/cli.md).
+"""shipyard tasks login|submit|list|show|results|cancel: a user's client of the coordinator's
+task routes (docs/coordinator.md "Served", docs/cli.md).
+
+Every task a submit sends has a key, ``PREFIX-INDEX``: PREFIX is ``--key``'s or drawn once per
+command, so a batch sent again after its answer was lost (CoordinatorClient.submit) queues
+nothing twice, and a command rerun with the same ``--key`` queues only what is missing.
 
 The coordinator is ``--server URL`` (a root option) or ``$SHIPYARD_SERVER``; the user's token
 ``--token`` or ``$SHIPYARD_TOKEN``, as ``shipyard tasks login NAME`` prints it. httpx loads
@@ -41,6 +45,9 @@ TagOption = Annotated[
 ]
 #: The most --count copies one command submits (each is a row; the batch route takes 10,000).
 MAX_COUNT = 100_000
+#: The longest --key prefix: a task's key is at most 200 characters (routes.TaskIn), and
+#: "-99999" follows the prefix.
+MAX_KEY = 190
 
 
 def _server() -> str:
@@ -78,6 +85,10 @@ def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
     return found
 
 
+def _said(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
 def _out(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
@@ -106,22 +117,57 @@ def _submitted(
     fields: dict[str, Any],
     *,
     example: str = "shipyard tasks submit --group G -- echo hi",
+    key: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The tasks a submit sends: ``count`` copies, each with its index in ``index_env``, in
-    ``group`` (None: the caller adds it, as ``suite submit`` does once it knows the suite's).
-    Checked before anything is sent; ``example`` is the command line the refusal shows."""
+    """The tasks a submit sends: ``count`` copies, each with its index in ``index_env`` and the
+    key ``KEY-INDEX`` (``key`` None: a prefix drawn now, the same for every resend of this
+    command's batches), in ``group`` (None: the caller adds it, as ``suite submit`` does once
+    it knows the suite's). Checked before anything is sent; ``example`` is the command line
+    the refusal shows."""
     if not command:
         raise BadRequest("no command given", hint=example)
     if not 1 <= count <= MAX_COUNT:
         raise BadRequest(f"--count {count} is outside 1..{MAX_COUNT}", hint="--count 1000")
+    prefix = new_key() if key is None else checked_key(key)
     placed = {"group": group} if group is not None else {}
     tasks = []
     for index in range(count):
         env = dict(fields["env"])
         if index_env:
             env[index_env] = str(index)
-        tasks.append({**fields, **placed, "command": command, "env": env})
+        tasks.append({**fields, **placed, "command": command, "env": env,
+                      "key": f"{prefix}-{index}"})  # fmt: skip
     return tasks
+
+
+def new_key() -> str:
+    """A prefix no other command draws: 12 hex digits of a uuid4 (48 random bits)."""
+    import uuid
+
+    return uuid.uuid4().hex[:12]
+
+
+def checked_key(key: str) -> str:
+    """``--key``, or BadRequest: empty, too long, or of characters a shell would mangle."""
+    if not key or len(key) > MAX_KEY or not key.isprintable() or key != key.strip():
+        raise BadRequest(
+            f"--key {key!r} is not 1 to {MAX_KEY} printable characters without spaces around",
+            hint="--key nightly-2026-12-02",
+        )
+    return key
+
+
+def submitted_text(answer: dict[str, Any], key: str) -> tuple[str, str]:
+    """What a submit prints: each task's uuid on stdout (new or already there, in order), and
+    on stderr the tasks already queued under their keys and the refused ones."""
+    out = "".join(f"{made['uuid']}\n" for made in answer["accepted"])
+    there = sum(1 for made in answer["accepted"] if made.get("existing"))
+    err = ""
+    if there:
+        err += (f"{there} of {len(answer['accepted'])} task(s) already submitted under their "
+                f"keys ({key}-INDEX): not queued again\n")  # fmt: skip
+    err += "".join(f"task {no['index']} refused: {no['msg']}\n" for no in answer["refused"])
+    return out, err
 
 
 @tasks_app.command("submit")
@@ -149,21 +195,43 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Key the tasks PREFIX-0, PREFIX-1…: the same command run again with the same "
+            "--key queues only the tasks not queued yet (default: a prefix of its own).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Queue a command (COUNT copies in one batch); prints each task's uuid."""
+    from shipyard.coordinator.client import BATCH
+    from shipyard.coordinator.resilience import TRANSIENT
+    from shipyard.errors import CoordinatorError
+
     fields = {"tags": tag or [], "env": _pairs(env, "--env"), "priority": priority,
               "timeout": timeout, "max_attempts": max_attempts}  # fmt: skip
-    tasks = _submitted(command, group, count, index_env, fields)
+    prefix = new_key() if key is None else checked_key(key)
+    tasks = _submitted(command, group, count, index_env, fields, key=prefix)
     with _client() as client:
-        answer = client.submit(tasks)
+        try:
+            answer = client.submit(tasks, resent=_said)
+        except CoordinatorError as error:
+            sent = getattr(error, "connected", True) or len(tasks) > BATCH
+            if error.http_status not in TRANSIENT or key is not None or not sent:
+                raise
+            # Some batches may be queued: the same keys make a rerun send only the others.
+            rerun = f"run the same command with --key {prefix} to queue only the others"
+            error.hint = f"{error.hint}; some tasks may be queued: {rerun}"
+            raise
     if as_json:
-        _out(answer)
+        _out({**answer, "key": prefix})
     else:
-        for made in answer["accepted"]:
-            sys.stdout.write(f"{made['uuid']}\n")
-        for refused in answer["refused"]:
-            sys.stderr.write(f"task {refused['index']} refused: {refused['msg']}\n")
+        out, err = submitted_text(answer, prefix)
+        sys.stdout.write(out)
+        sys.stderr.write(err)
     if answer["refused"]:
         raise typer.Exit(1)
 
@@ -204,6 +272,33 @@ def list_tasks(
             sys.stdout.write(
                 f"({shown} of {answer['count']}; --offset {offset + shown} for more)\n"
             )
+
+
+def task_text(task: dict[str, Any]) -> str:
+    """One task's record, as ``tasks show`` shows it."""
+    status = "" if task["exit_status"] is None else f", exit {task['exit_status']}"
+    lines = [f"{task['uuid']}  {task['state']}{status}, {task['attempts']} attempt(s)"]
+    for name in ("group", "creator", "suite_uuid", "key", "priority", "tags", "message"):
+        value = task.get(name)
+        if value not in (None, [], ""):
+            shown = " ".join(value) if isinstance(value, list) else value
+            lines.append(f"  {name.replace('_uuid', '')}: {shown}")
+    lines.append(f"  command: {' '.join(task['command'])}")
+    return "\n".join(lines) + "\n"
+
+
+@tasks_app.command("show")
+def show(
+    uuids: Annotated[list[str], typer.Argument(help="The tasks' uuids.", show_default=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Each task's record: state, group, suite, key, command… (--json: the route's record)."""
+    with _client() as client:
+        found = [client.call("GET", f"/tasks/{uuid}") for uuid in uuids]
+    if as_json:
+        _out(found)
+    else:
+        sys.stdout.write("".join(task_text(task) for task in found))
 
 
 def result_text(result: dict[str, Any]) -> str:

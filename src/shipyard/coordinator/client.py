@@ -4,13 +4,22 @@ cluster demo (scripts/cluster_demo.py) need, over httpx.
 
 Refusals come back as the ``ShipyardError`` of their status (400 ``BadRequest``, 404
 ``NotFound``, 409 ``Conflict``, 503 ``DatabaseUnavailable``; 401/403 ``CoordinatorError``)
-with the server's ``msg`` and ``hint``; a server that does not answer is one message too.
+with the server's ``msg`` and ``hint``; a server that does not answer is one message too
+(:class:`NoAnswer`).
+
+A submit whose tasks all carry a ``key`` is sent again when its answer is lost (no answer, 502,
+503, 504): the coordinator queues only the keys it does not have yet and names the tasks that
+hold the others, so a batch sent twice queues its tasks once (:func:`resend_wait`).
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shipyard.coordinator.resilience import TRANSIENT, backoff_delay
 from shipyard.errors import (
     BadRequest,
     Conflict,
@@ -40,6 +49,43 @@ BATCH = 10_000
 BATCH_BYTES = 16 * 1024 * 1024
 
 
+#: How many times one batch of keyed tasks is sent in all before its error is the user's.
+SEND_TRIES = 4
+#: The first wait before a batch is sent again (seconds), doubled each time up to RESEND_CAP:
+#: a coordinator restarting or a proxy's hiccup is over in seconds, and a user waits at the
+#: terminal (at most ~0.5 + 1 + 2 s in all, jittered into their upper halves).
+RESEND_BASE = 0.5
+RESEND_CAP = 4.0
+
+
+class NoAnswer(CoordinatorError):
+    """The coordinator did not answer. ``connected``: the request may have reached it (the
+    connection was made, the answer lost); False: nothing was sent (refused, unknown host)."""
+
+    http_status = 0
+
+    def __init__(self, message: str, *, hint: str | None = None, connected: bool) -> None:
+        super().__init__(message, hint=hint)
+        self.connected = connected
+
+
+def resend_wait(
+    status: int, *, keyed: bool, reached: bool, tries: int, draw: float
+) -> float | None:
+    """After try ``tries`` (1…) of a batch failed with ``status`` (0: no answer), the seconds to
+    wait before sending it again, or None: give up and raise.
+
+    Sent again only when every task has a key (without one, the lost request may have queued
+    them, and a resend would queue them twice), only while the answer says "not now" (no
+    answer, 429, 502, 503, 504: resilience.TRANSIENT), and only to a coordinator ``reached``
+    (the connection was made, or it answered before): a ``--server`` nothing listens on is a
+    mistake, said at once. ``draw`` is uniform in [0, 1) (resilience.backoff_delay's jitter).
+    """
+    if not keyed or status not in TRANSIENT or not reached or tries >= SEND_TRIES:
+        return None
+    return backoff_delay(tries, draw, base=RESEND_BASE, cap=RESEND_CAP)
+
+
 def batches(
     tasks: list[dict[str, Any]], most: int = BATCH, most_bytes: int = BATCH_BYTES
 ) -> list[tuple[int, int]]:
@@ -62,7 +108,7 @@ def batches(
 
 def refusal(method: str, path: str, status: int, data: dict[str, Any]) -> CoordinatorError:
     """The error a refused request raises: its class from the status, the server's words."""
-    message = str(data.get("msg") or data.get("detail") or f"status {status}")
+    message = str(data.get("msg") or data.get("detail") or _phrase(status))
     hint = data.get("hint")
     if status == 401 and path == "/login":
         # Who is logging in has no token to renew: the name or the password is what to check.
@@ -92,6 +138,8 @@ class CoordinatorClient:
         self.url = check_server_url(url).rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+        #: Whether the coordinator has answered this client (any status): resend_wait's reached.
+        self._answered = False
 
     def __enter__(self) -> CoordinatorClient:
         return self
@@ -108,10 +156,12 @@ class CoordinatorClient:
         try:
             answer = self._http.request(method, path, json=body)
         except httpx.TransportError as error:
-            raise CoordinatorError(
-                f"the coordinator at {self.url} does not answer: {error}",
+            raise NoAnswer(
+                f"the coordinator at {self.url} does not answer: {error or type(error).__name__}",
                 hint="is `shipyard serve --db …` running there? ($SHIPYARD_SERVER names it)",
+                connected=not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout),
             ) from None
+        self._answered = True
         if answer.status_code >= 400:
             raise refusal(method, path, answer.status_code, _json_or_text(answer))
         return answer.json()
@@ -130,15 +180,59 @@ class CoordinatorClient:
 
     # --- tasks ---
 
-    def submit(self, tasks: list[dict[str, Any]]) -> dict[str, Any]:
-        """``{accepted: [{index, uuid}], refused: [{index, msg}]}``, in batches of ``BATCH``."""
+    def submit(
+        self,
+        tasks: list[dict[str, Any]],
+        *,
+        resent: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Any]:
+        """``{accepted: [{index, uuid, existing}], refused: [{index, msg, status, uuid}]}``, in
+        batches of ``BATCH``; a batch of keyed tasks whose answer was lost is sent again (each
+        time said to ``resent``). A task whose key its group already has — queued by the lost
+        send, or by an earlier submit of the same keys — is accepted with ``existing: true``
+        and that task's uuid, not refused: it is the task asked for."""
         accepted: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
         for start, end in batches(tasks):
-            answer = self.call("POST", "/tasks/batch", {"tasks": tasks[start:end]})
-            accepted += [{**a, "index": a["index"] + start} for a in answer["accepted"]]
-            refused += [{**r, "index": r["index"] + start} for r in answer["refused"]]
+            answer = self._send_batch(tasks[start:end], resent, sleep)
+            for made in answer["accepted"]:
+                accepted.append({**made, "index": made["index"] + start, "existing": False})
+            for no in answer["refused"]:
+                if no.get("status") == 409 and no.get("uuid"):  # its key: the task is there
+                    accepted.append({"index": no["index"] + start, "uuid": no["uuid"],
+                                     "existing": True})  # fmt: skip
+                else:
+                    refused.append({**no, "index": no["index"] + start})
+        accepted.sort(key=lambda made: int(made["index"]))
         return {"accepted": accepted, "refused": refused}
+
+    def _send_batch(
+        self,
+        batch: list[dict[str, Any]],
+        resent: Callable[[str], None] | None,
+        sleep: Callable[[float], None],
+    ) -> dict[str, Any]:
+        keyed = all(task.get("key") for task in batch)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                answer: dict[str, Any] = self.call("POST", "/tasks/batch", {"tasks": batch})
+            except CoordinatorError as error:
+                reached = self._answered or getattr(error, "connected", True)
+                draw = random.random()  # noqa: S311 (a jitter, not a secret)
+                wait = resend_wait(error.http_status, keyed=keyed, reached=reached,
+                                   tries=tries, draw=draw)  # fmt: skip
+                if wait is None:
+                    raise
+                if resent is not None:
+                    again = f"try {tries + 1} of {SEND_TRIES}"
+                    resent(f"{error.message}; sending its {len(batch)} task(s) again with the "
+                           f"same keys in {wait:.1f} s ({again})")  # fmt: skip
+                sleep(wait)
+                continue
+            return answer
 
     def query(self, **fields: Any) -> dict[str, Any]:
         """``POST /tasks/query`` with the fields given (None left out)."""
@@ -161,6 +255,16 @@ class CoordinatorClient:
         """``{uuids: [...]}`` or a filter ``{group, states?, tags?, …}``."""
         answer: dict[str, Any] = self.call("POST", "/tasks/cancel", body)
         return answer
+
+
+def _phrase(status: int) -> str:
+    """What an answer without a body says: its status's name (a proxy's bare 504)."""
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no message"
 
 
 def _json_or_text(answer: httpx.Response) -> dict[str, Any]:

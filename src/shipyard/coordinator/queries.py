@@ -20,7 +20,8 @@ TASK_COLUMNS = (
     "local_path, timeout, max_attempts, attempts, "
     "(SELECT u.uuid::text FROM tasks u WHERE u.id = t.watch_task) AS watch_upstream, "
     "watch_state, lease_owner::text AS lease_owner, lease_expires, heartbeat_at, created_at, "
-    "started_at, ended_at, exit_status, output_tail, result, message, key"
+    "started_at, ended_at, exit_status, output_tail, result, message, key, "
+    "(SELECT s.uuid::text FROM suites s WHERE s.id = t.suite_id) AS suite_uuid"
 )
 
 UPSTREAMS = "SELECT uuid::text AS uuid, id, group_id FROM tasks WHERE uuid = ANY(%(uuids)s::uuid[])"

@@ -150,6 +150,7 @@ class TaskOut(BaseModel):
     exit_status: int | None
     message: str | None
     key: str | None = None
+    suite_uuid: str | None = Field(default=None, description="Its suite's uuid; null: a lone task.")
 
 
 class Query(BaseModel):
@@ -467,6 +468,7 @@ def _out(task: Task, groups: dict[int, str], users: dict[int, str]) -> TaskOut:
         lease_owner=task.lease_owner, created_at=task.created_at.isoformat(),
         started_at=_iso(task.started_at), ended_at=_iso(task.ended_at),
         exit_status=task.exit_status, message=task.message, key=task.key,
+        suite_uuid=task.suite_uuid,
     )  # fmt: skip
 
 

@@ -156,6 +156,8 @@ class Task:
     result: Any
     message: str | None
     key: str | None = None
+    #: The suite it joined (issue 14); None: a lone task.
+    suite_uuid: str | None = None
 
 
 @dataclass(frozen=True)
