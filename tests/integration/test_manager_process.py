@@ -135,6 +135,12 @@ def _manager(lab: Lab, tmp_path: Path, name: str = "m1", tags: str = "") -> Iter
             sys.stderr.write(line + "\n")  # shown when the test failed
 
 
+def _one(manager: Running, kind: str) -> dict[str, Any]:
+    found = manager.events(kind)
+    assert len(found) == 1, f"{len(found)} {kind} event(s), not one:\n{manager.said()}"
+    return found[0]
+
+
 def _pids(folder: Path) -> list[int]:
     return [int(p.read_text()) for p in folder.glob("*.pid") if p.read_text().strip()]
 
@@ -180,11 +186,12 @@ def test_a_suite_runs_to_complete_with_its_hooks_once_each(lab: Lab, tmp_path: P
             result = lab.get(f"/tasks/{uuid}/result")
             assert result["state"] == "succeeded", result
             assert [a["outcome"] for a in result["attempts"]] == ["succeeded"], result
-        (done_event,) = manager.events("suite_done")
+        done_event = _one(manager, "suite_done")
         assert done_event["reason"] == "drained" and done_event["completed"] == 20, done_event
         hooks = [(e["hook"], e["ok"]) for e in manager.events("hook_ran")]
         assert hooks == [("env_preparation", True), ("env_cleanup", True)], hooks
-        (me,) = lab.managers()
+        assert len(lab.managers()) == 1, lab.managers()
+        me = lab.managers()[0]
         _until("the coordinator to show it idle",
                lambda: lab.managers()[0]["state"] == "idle")  # fmt: skip
         assert me["group"] == "lab"
@@ -203,11 +210,11 @@ def test_a_failed_preparation_gives_the_suite_up_here_and_starts_no_worker(
     tasks = lab.submit(suite, [["true"]] * 3)
     with _manager(lab, tmp_path) as manager:
         _until("the manager idle after giving up", lambda: manager.events("idle"))
-        (gave_up,) = manager.events("gave_up")
+        gave_up = _one(manager, "gave_up")
         assert "exit" in gave_up["reason"] or "failed" in gave_up["reason"], gave_up
         assert "no disk" in gave_up["reason"], gave_up
         assert manager.events("workers_started") == [], manager.said()
-        (done_event,) = manager.events("suite_done")
+        done_event = _one(manager, "suite_done")
         assert done_event["reason"] == "gave_up", done_event
         assert [(e["hook"], e["ok"]) for e in manager.events("hook_ran")] == [
             ("env_preparation", False), ("env_cleanup", True)]  # fmt: skip
@@ -267,7 +274,7 @@ def test_three_crashes_give_the_suite_up_on_this_machine(lab: Lab, tmp_path: Pat
         _until("the manager idle again", lambda: manager.events("idle"))
         crashes = manager.events("worker_ended")
         assert [e["crashes"] for e in crashes] == [1, 2, 3], crashes
-        (done,) = manager.events("suite_done")
+        done = _one(manager, "suite_done")
         assert done["reason"] == "gave_up", done
         assert len(manager.events("workers_started")) == 1
         result = lab.get(f"/tasks/{task}/result")
@@ -290,6 +297,9 @@ def test_a_cancel_with_running_kills_the_running_tasks(lab: Lab, tmp_path: Path)
         for pid in running:
             _until(f"running task {pid} killed", lambda pid=pid: not _alive(pid), 15)
         _until("the suite done here", lambda: manager.events("suite_done"))
+        # Told by the coordinator's push (a lost lease would kill them too, later).
+        told = _one(manager, "suite_cancelled")
+        assert told["cancel_running"] is True, told
         assert manager.events("suite_done")[0]["reason"] == "cancelled"
         assert order.read_text().splitlines() == ["cleanup"]
         _until("the manager idle", lambda: manager.events("idle"))
@@ -316,3 +326,117 @@ def test_a_manager_killed_gives_its_tasks_back_after_the_offline_time(
                             lambda uuid=uuid: (r := lab.get(f"/tasks/{uuid}/result"))["state"]
                             == "queued" and r)  # fmt: skip
             assert [a["outcome"] for a in result["attempts"]] == ["lost"], result
+
+
+def test_managed_workers_are_bound_to_their_cpus(lab: Lab, tmp_path: Path) -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    suite = lab.suite(worker_schedule={
+        "count": 2, "prefetch": 2,
+        "cpu_binding": {"strategy": "round-robin", "cores": [first, second]}})  # fmt: skip
+    # Each task notes its worker's index and the CPUs it may run on (inherited from its worker).
+    script = ("grep Cpus_allowed_list /proc/self/status | cut -f2 "
+              f"> {seen}/$SHIPYARD_WORKER_INDEX.$SHIPYARD_TASK; sleep 0.3")  # fmt: skip
+    lab.submit(suite, [_sh(script)] * 6)
+    with _manager(lab, tmp_path) as manager:
+        _until("the suite through here", lambda: manager.events("suite_done"))
+    cpus = {p.name.split(".")[0]: p.read_text().strip() for p in seen.iterdir()}
+    assert cpus == {"0": str(first), "1": str(second)}, cpus
+
+
+def test_cores_this_machine_lacks_give_the_suite_up_saying_so(lab: Lab, tmp_path: Path) -> None:
+    suite = lab.suite(worker_schedule={
+        "count": 1, "cpu_binding": {"strategy": "shared", "cores": [4000]}})  # fmt: skip
+    lab.submit(suite, [["true"]])
+    with _manager(lab, tmp_path) as manager:
+        _until("the suite given up", lambda: manager.events("gave_up"))
+        reason = _one(manager, "gave_up")["reason"]
+        assert "CPU 4000, which this machine does not offer" in reason, reason
+        assert manager.events("workers_started") == []
+
+
+def test_a_hook_past_its_timeout_is_killed_with_its_children(lab: Lab, tmp_path: Path) -> None:
+    child = tmp_path / "child.pid"
+    suite = lab.suite(env_preparation={
+        "command": _sh(f"sleep 60 & echo $! > {child}; wait"), "timeout": 1})  # fmt: skip
+    lab.submit(suite, [["true"]])
+    with _manager(lab, tmp_path) as manager:
+        _until("the suite given up", lambda: manager.events("gave_up"))
+        hook = manager.events("hook_ran")[0]
+        assert hook["ok"] is False and hook["exit_status"] is None, hook
+        assert "timed out after 1" in _one(manager, "gave_up")["reason"]
+        pid = int(child.read_text())
+        _until("the hook's child killed with it", lambda: not _alive(pid), 10)
+
+
+def test_sigterm_finishes_the_running_task_gives_the_rest_back_and_leaves(
+    lab: Lab, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    order = tmp_path / "order.txt"
+    release = tmp_path / "release"
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 2},
+                      env_cleanup={"command": _sh(f"echo cleanup >> {order}")})  # fmt: skip
+    # The running task ends once the test lets it (after the SIGTERM); the others wait queued.
+    script = (f"echo $$ > {pids}/$SHIPYARD_TASK.pid; "
+              f"while [ ! -e {release} ]; do sleep 0.1; done")  # fmt: skip
+    tasks = lab.submit(suite, [_sh(script)] * 3)
+    with _manager(lab, tmp_path) as manager:
+        _started(pids, 1)
+        manager.process.send_signal(signal.SIGTERM)
+        _until("the shutdown taken", lambda: manager.events("shutdown"))
+        release.touch()
+        assert manager.process.wait(timeout=60) == 0, manager.said()
+        assert _one(manager, "suite_done")["reason"] == "shutdown"
+        assert manager.events("left"), manager.said()
+    assert order.read_text().splitlines() == ["cleanup"]
+    states = {}
+    for uuid in tasks:
+        states[uuid] = lab.get(f"/tasks/{uuid}/result")["state"]
+    ran = next(p.stem for p in pids.iterdir())
+    assert states.pop(ran) == "succeeded", states
+    assert set(states.values()) == {"queued"}, states  # the prefetched one given back too
+
+
+def test_a_second_sigterm_kills_the_running_task_and_leaves(lab: Lab, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 1})
+    lab.submit(suite, [_sh(f"echo $$ > {pids}/$SHIPYARD_TASK.pid; sleep 60")])
+    with _manager(lab, tmp_path) as manager:
+        (pid,) = _started(pids, 1)
+        manager.process.send_signal(signal.SIGTERM)
+        _until("the first stop taken", lambda: manager.events("shutdown"))
+        manager.process.send_signal(signal.SIGTERM)
+        assert manager.process.wait(timeout=30) == 0, manager.said()
+        assert [e["how"] for e in manager.events("shutdown")] == ["graceful", "force"]
+        _until("the running task killed", lambda: not _alive(pid), 10)
+
+
+def _cli(lab: Lab, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    token = lab.root["Authorization"].split()[1]
+    env = _env(tmp_path / "home") | {"SHIPYARD_SERVER": lab.served.url, "SHIPYARD_TOKEN": token}
+    return subprocess.run([_executable(), *args], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+def test_managers_list_and_manager_shutdown_from_the_cli(lab: Lab, tmp_path: Path) -> None:
+    with _manager(lab, tmp_path, tags="gpu,a100") as manager:
+        _until("the manager idle", lambda: lab.managers() and manager.events("registered"))
+        listed = _cli(lab, tmp_path, "managers", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        (found,) = json.loads(listed.stdout)["managers"]
+        assert sorted(found["tags"]) == ["a100", "gpu"] and found["group"] == "lab", found
+        table = _cli(lab, tmp_path, "managers", "list")
+        assert found["uuid"] in table.stdout and "a100,gpu" in table.stdout, table.stdout
+        asked = _cli(lab, tmp_path, "manager", "shutdown", found["uuid"])
+        assert asked.returncode == 0, asked.stderr
+        assert "shutdown (graceful) asked" in asked.stdout, asked.stdout
+        assert manager.process.wait(timeout=30) == 0, manager.said()
+        assert manager.events("left"), manager.said()
+    unknown = _cli(lab, tmp_path, "manager", "shutdown", "00000000-0000-0000-0000-000000000000")
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr, unknown.stderr

@@ -31,6 +31,13 @@ managers_app = typer.Typer(help="The node managers of your groups.", **_SETTINGS
 app.add_typer(managers_app, name="managers")
 
 
+@managers_app.callback()
+def managers() -> None:
+    """The node managers of your groups (server from --server or $SHIPYARD_SERVER, token
+    from --token or $SHIPYARD_TOKEN)."""
+    # A callback keeps `managers` a group (`managers list`), not its single command.
+
+
 @manager_app.callback()
 def manager(
     context: typer.Context,
