@@ -65,7 +65,9 @@ _REACHED = """CASE t.watch_state
 # The worker's group and tags are scalar subqueries (computed once, before the scan), so the
 # scan walks ix_tasks_claim (group, priority DESC, id) in order and stops after n rows; joined
 # to the workers row instead, PostgreSQL sorted every queued row of the group on each fetch.
-FETCH = f"""
+# FETCH_SUITE is the same claim within one suite (a node manager's fetch; issue 14): a text of
+# its own rather than "suite IS NULL OR …", so each keeps a plan that fits it.
+_FETCH = f"""
 WITH claimed AS (
     UPDATE tasks SET state = 'running', attempts = tasks.attempts + 1,
         lease_owner = %(worker)s::uuid, lease_expires = now() + make_interval(secs => %(lease)s),
@@ -78,6 +80,7 @@ WITH claimed AS (
           AND t.tags <@ (SELECT tags FROM workers WHERE id = %(worker)s::uuid)
           AND (t.watch_task IS NULL OR EXISTS (
                 SELECT 1 FROM tasks u WHERE u.id = t.watch_task AND {_REACHED}))
+          {{suite}}
         ORDER BY t.priority DESC, t.id
         LIMIT %(limit)s
         FOR UPDATE OF t SKIP LOCKED)
@@ -89,6 +92,46 @@ WITH claimed AS (
 )
 SELECT * FROM claimed ORDER BY priority DESC, id
 """  # noqa: S608 (constant text, spliced at import)
+FETCH = _FETCH.format(suite="")
+FETCH_SUITE = _FETCH.format(suite="AND t.suite_id = %(suite)s")
+
+# A task given back by the worker holding it (a node manager whose managed worker crashed, or
+# that gives its suite up): the attempt is recorded lost, the task queued again while attempts
+# remain (failed otherwise), as RECOVER does for a lease run out. One task fenced by its
+# attempt (``uuid``), or all the worker holds (of one suite, with ``suite``).
+RELEASE = """
+WITH chosen AS (
+    SELECT id FROM tasks
+    WHERE state = 'running' AND lease_owner = %(worker)s::uuid
+      AND (%(uuid)s::uuid IS NULL OR (uuid = %(uuid)s::uuid AND attempts = %(attempt)s))
+      AND (%(suite)s::bigint IS NULL OR suite_id = %(suite)s)
+    ORDER BY id
+    FOR UPDATE
+), moved AS (
+    UPDATE tasks t SET
+        state = CASE WHEN t.attempts >= t.max_attempts THEN 'failed' ELSE 'queued' END,
+        ended_at = CASE WHEN t.attempts >= t.max_attempts THEN now() END,
+        message = CASE WHEN t.attempts >= t.max_attempts
+            THEN format('gave up after %%s attempts: the last was released (%%s)', t.attempts,
+                        %(reason)s::text)
+            ELSE format('attempt %%s released (%%s); queued again', t.attempts,
+                        %(reason)s::text) END,
+        lease_owner = NULL, lease_expires = NULL, heartbeat_at = NULL
+    FROM chosen WHERE t.id = chosen.id
+    RETURNING t.id, t.uuid::text AS uuid, t.attempts, t.state
+), lost AS (
+    UPDATE attempts a SET outcome = 'lost', ended_at = now()
+    FROM moved WHERE a.task_id = moved.id AND a.number = moved.attempts AND a.outcome = 'running'
+)
+SELECT id, uuid, state FROM moved
+"""
+
+# A release sent again (its answer lost): the attempt already ended lost under this worker.
+RELEASED = """
+SELECT t.state FROM attempts a JOIN tasks t ON t.id = a.task_id
+WHERE t.uuid = %(uuid)s::uuid AND a.number = %(attempt)s AND a.worker_id = %(worker)s::uuid
+  AND a.outcome = 'lost'
+"""
 
 # Leases run out (or a worker lets its tasks go): back to the queue while attempts remain,
 # given up otherwise; the attempt that held the lease is recorded as lost. SKIP LOCKED here too,

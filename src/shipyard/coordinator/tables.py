@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -37,6 +38,8 @@ from shipyard.coordinator.decisions import (
     WATCH_STATES,
     WORKER_STATES,
 )
+from shipyard.coordinator.managerdecisions import EVENT_KINDS
+from shipyard.coordinator.managerprotocol import MANAGER_STATES
 from shipyard.coordinator.schema import metadata
 from shipyard.coordinator.suitestate import SUITE_STATES
 
@@ -194,4 +197,65 @@ suites = Table(
     CheckConstraint(_one_of("state", SUITE_STATES), name="state"),
     Index("ix_suites_group_state", "group_id", "state"),
     Index("ix_suites_live", "state", postgresql_where=text("state IN ('open', 'closed')")),
+)
+
+# Node managers (revision 0005_managers; issue 14 §2). A manager is also a row of ``workers``
+# (the same id): the task queue's fetch, heartbeat, report and recover hold its leases as they
+# hold an independent worker's.
+managers = Table(
+    "managers",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("group_id", BigInteger, nullable=False),
+    Column("hostname", Text, nullable=False, server_default=""),
+    Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("labels", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("cpus", Integer, nullable=False, server_default="1"),
+    Column("state", Text, nullable=False, server_default="idle"),
+    Column("suite_id", BigInteger, ForeignKey("suites.id", ondelete="SET NULL")),
+    Column("metrics", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("shutdown", Text),
+    _now(),
+    Column("last_heartbeat", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("connected_at", DateTime(timezone=True)),
+    CheckConstraint(_one_of("state", MANAGER_STATES), name="state"),
+    CheckConstraint("shutdown IN ('graceful', 'force')", name="shutdown"),
+    Index("ix_managers_group", "group_id", "state"),
+)
+
+suite_managers = Table(
+    "suite_managers",
+    metadata,
+    Column("suite_id", BigInteger, ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "manager_id",
+        UUID(as_uuid=False),
+        ForeignKey("managers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("selection", Text, nullable=False),
+    _now(),
+    CheckConstraint("selection IN ('tag_matched', 'user_specified')", name="selection"),
+)
+
+suite_manager_events = Table(
+    "suite_manager_events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("suite_id", BigInteger, ForeignKey("suites.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "manager_id",
+        UUID(as_uuid=False),
+        ForeignKey("managers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", Text, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("exit_status", Integer),
+    Column("seconds", Double),
+    Column("output", Text, nullable=False, server_default=""),
+    _now(),
+    CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
+    Index("ix_suite_manager_events_pair", "suite_id", "manager_id"),
+    Index("ix_suite_manager_events_manager", "manager_id", "id"),
 )
