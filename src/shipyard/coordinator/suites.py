@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shipyard.coordinator import queries, suitequeries
+from shipyard.coordinator import managerqueries, queries, suitequeries
 from shipyard.coordinator.decisions import uuid_problem
 from shipyard.coordinator.migrate import libpq_url
 from shipyard.coordinator.suitestate import IDLE_CLOSE, SuiteFacts, after, settled
@@ -182,6 +182,8 @@ class SuiteStore:
                            {"id": suite.id, "states": states, "message": message})  # fmt: skip
             counted = cursor.fetchone()
             cursor.execute(queries.NOTIFY_ENDED)
+            # Its managers are told (cancel_suite), at commit: managerchannel's LISTEN.
+            cursor.execute(managerqueries.NOTIFY_CANCEL, {"id": suite.id, "running": running})
         return int(counted["n"]) if counted else 0, self.get(uuid)
 
     def close_suite(self, uuid: str) -> Suite:
