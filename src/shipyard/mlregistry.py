@@ -28,6 +28,7 @@ __all__ = [
     "ModelError",
     "ModelEvent",
     "ModelInfo",
+    "ModelNotFound",
     "ModelRow",
     "ModelVersion",
     "Stage",
@@ -42,6 +43,10 @@ __all__ = [
 
 class ModelError(ShipyardError):
     """A model, version or registration the registry refuses; nothing was written."""
+
+
+class ModelNotFound(ModelError):
+    """No model of that name, or no such version of it (404 when served)."""
 
 
 class Stage(StrEnum):
@@ -202,7 +207,7 @@ def _moved(
 def _exists(model: str, stages: Mapping[int, Stage], version: int) -> None:
     if version not in stages:
         known = ", ".join(str(number) for number in sorted(stages)) or "none"
-        raise ModelError(
+        raise ModelNotFound(
             f"model '{model}' has no version {version} (its versions: {known})",
             hint=f"`shipyard models show {model}` lists them",
         )

@@ -192,13 +192,13 @@ def _number(version: int) -> int:
 
 
 def _row(self: Core, name: str) -> ModelRow:
-    from shipyard.mlregistry import ModelError, check_model_name
+    from shipyard.mlregistry import ModelNotFound, check_model_name
 
     check_model_name(name)
     row = self.store.model_row(name) if self._has_state() else None
     if row is None:
         known = [r.name for r in self.store.model_rows()] if self._has_state() else []
-        raise ModelError(
+        raise ModelNotFound(
             f"no model named '{name}' in the registry",
             hint=f"registered models: {', '.join(known)}"
             if known
@@ -225,7 +225,7 @@ def _info(self: Core, row: ModelRow) -> ModelInfo:
 def _version(
     self: Core, name: str, version: int, versions: list[ModelVersion] | None = None
 ) -> ModelVersion:
-    from shipyard.mlregistry import ModelError
+    from shipyard.mlregistry import ModelNotFound
 
     number = _number(version)
     versions = versions if versions is not None else self.store.model_versions(name)
@@ -233,7 +233,7 @@ def _version(
         if found.version == number:
             return found
     known = ", ".join(str(v.version) for v in versions) or "none"
-    raise ModelError(
+    raise ModelNotFound(
         f"model '{name}' has no version {number} (its versions: {known})",
         hint=f"`shipyard models show {name}` lists them",
     )

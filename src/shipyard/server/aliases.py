@@ -1,7 +1,7 @@
 """Readable REST routes over the same operations, where people and dashboards expect them:
-executions, their events and logs (server-sent events), stop; fleets' services; pipelines
-(agents by name: :mod:`shipyard.server.agent_routes`). Each answers the operation's result in
-its wire form, without the ``result`` wrapper of ``/api/v1/ops/{name}``."""
+executions, their events and logs (server-sent events), stop; fleets' services; pipelines and
+their metrics; models (agents by name: :mod:`shipyard.server.agent_routes`). Each answers the
+operation's result in its wire form, without the ``result`` wrapper of ``/api/v1/ops/{name}``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def aliases_router(host: OperationsHost) -> APIRouter:
     _executions(router, host)
     _fleets(router, host)
     _catalogue(router, host)
+    _ml(router, host)
     return router
 
 
@@ -120,3 +121,34 @@ def _catalogue(router: APIRouter, host: OperationsHost) -> None:
     @router.get("/pipelines/{name}", tags=["pipelines"], responses=returns("pipeline_show"))
     def pipeline(name: str) -> Any:
         return _wire("pipeline_show", host.ops().pipeline_show(name))
+
+
+def _ml(router: APIRouter, host: OperationsHost) -> None:
+    """A pipeline's metrics and the model registry's reads (issue 15 §3-4); its changes
+    (register, promote, rollback) are the operations' POST routes."""
+
+    @router.get(
+        "/pipelines/{name}/metrics", tags=["pipelines"], responses=returns("pipeline_metrics")
+    )
+    def pipeline_metrics(
+        name: str, since: str | None = None, limit: int = Query(1000, ge=1, le=100_000)
+    ) -> Any:
+        return _wire(
+            "pipeline_metrics", host.ops().pipeline_metrics(name, since=since, limit=limit)
+        )
+
+    tags: list[str | Enum] = ["models"]
+
+    @router.get("/models", tags=tags, responses=returns("model_list"))
+    def models() -> Any:
+        return _wire("model_list", host.ops().model_list())
+
+    @router.get("/models/{name}", tags=tags, responses=returns("model_show"))
+    def model(name: str, version: int | None = Query(None, ge=1, le=2**63 - 1)) -> Any:
+        return _wire("model_show", host.ops().model_show(name, version=version))
+
+    @router.get("/models/{name}/path", tags=tags, responses=returns("model_path"))
+    def model_path(
+        name: str, stage: str = "production", version: int | None = Query(None, ge=1, le=2**63 - 1)
+    ) -> Any:
+        return _wire("model_path", host.ops().model_path(name, stage=stage, version=version))
