@@ -10,15 +10,33 @@ with the same signature version (a password change revokes older tokens), and fo
 route the caller's role in the group. Refusals are :class:`Unauthorized` (401: no token, a
 malformed, expired or revoked one) or :class:`Forbidden` (403: a token of another kind, too low
 a role), answered as ``{"msg": …}`` by :func:`shipyard.coordinator.httperrors.install_handlers`.
+
+What a check read is believed for a short while, in bounded LRU caches keyed by the token
+string (issue 13 §7: a hot worker or client must not pay a signature check and row reads per
+request): a worker's or manager's principal for ``principal_ttl`` (1 s), a user's identity and
+a user's memberships for ``user_ttl`` (2 s). A token's expiry is checked at every request all
+the same. How soon a change applies:
+
+- made through this coordinator: a password change, an admin flag, a membership or a new group
+  at the next request (they bump :func:`authstore.generation`, which voids every believed user
+  and memberships; a request racing the change's commit may still believe the old rows, within
+  the TTL); a revoked worker or manager token at the next request
+  (:meth:`Auth.forget_principals`);
+- made by another coordinator of the same database (or in SQL): within the TTL — that is the
+  bound, and tests hold it (tests/integration/test_coordinator_identity_cache.py);
+- a grant (a new membership, a higher role) never waits: a group check that the believed
+  memberships would refuse reads them again first.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 import jwt
 from fastapi import Depends, Request
@@ -50,7 +68,10 @@ PRINCIPAL_LIFETIME = 30 * 24 * 3600
 #: a round trip to PostgreSQL (bench/auth.py). A revocation through this coordinator applies at
 #: once; one made through another coordinator of the same database, within this delay.
 PRINCIPAL_TTL = 1.0
-#: Past this many cached tokens the cache starts again (bounded memory).
+#: How long a user's checked token and memberships are believed without reading their rows
+#: again (seconds; see the module's doc for how soon a change applies).
+USER_TTL = 2.0
+#: The most entries each cache keeps (least recently used dropped first: bounded memory).
 _CACHE_LIMIT = 10_000
 
 #: Missing or non-Bearer headers reach the dependencies as None (answered 401 with our own
@@ -90,6 +111,47 @@ class Issued:
     expires: int
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Believed(Generic[K, V]):
+    """A bounded LRU of values read at a time and a :func:`authstore.generation`; thread-safe
+    (the routes run on a thread pool)."""
+
+    def __init__(self, limit: int = _CACHE_LIMIT) -> None:
+        self._limit = limit
+        self._entries: OrderedDict[K, tuple[V, float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, now: float, ttl: float, generation: int | None) -> V | None:
+        """The value, unless older than ``ttl`` or read before ``generation`` moved."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            value, read, seen = entry
+            if not 0 <= now - read < ttl or (generation is not None and seen != generation):
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V, read: float, generation: int = 0) -> None:
+        with self._lock:
+            self._entries[key] = (value, read, generation)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._limit:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class Auth:
     def __init__(
         self,
@@ -99,6 +161,7 @@ class Auth:
         *,
         clock: Callable[[], float] = time.time,
         principal_ttl: float = PRINCIPAL_TTL,
+        user_ttl: float = USER_TTL,
     ) -> None:
         from cryptography.hazmat.primitives import serialization
 
@@ -110,8 +173,12 @@ class Auth:
         self._public = serialization.load_pem_public_key(public_pem.encode())
         self.clock = clock
         self.principal_ttl = principal_ttl
-        # token → (its claims, the principal, when its row was read)
-        self._believed: dict[str, tuple[Claims, Principal, float]] = {}
+        self.user_ttl = user_ttl
+        # token → (its claims, the principal or user): when read, see _Believed
+        self._believed: _Believed[str, tuple[Claims, Principal]] = _Believed()
+        self._users: _Believed[str, tuple[Claims, User]] = _Believed()
+        # (user id, admin) → the user's memberships, as memberships() answers
+        self._memberships: _Believed[tuple[int, bool], dict[str, tuple[int, Role]]] = _Believed()
 
     @classmethod
     def start(
@@ -120,6 +187,7 @@ class Auth:
         *,
         clock: Callable[[], float] = time.time,
         principal_ttl: float = PRINCIPAL_TTL,
+        user_ttl: float = USER_TTL,
     ) -> Auth:
         """Over a migrated database; the key pair is made there on the first start."""
         from sqlalchemy import inspect
@@ -139,11 +207,20 @@ class Auth:
                 f"cannot read the coordinator's signing key: {first}",
                 hint="check that PostgreSQL runs there and the URL's user may connect",
             ) from None
-        return cls(engine, private_pem, public_pem, clock=clock, principal_ttl=principal_ttl)
+        return cls(
+            engine, private_pem, public_pem, clock=clock, principal_ttl=principal_ttl,
+            user_ttl=user_ttl,
+        )  # fmt: skip
 
     def forget_principals(self) -> None:
         """Read every worker's and manager's row again at its next request (after a revocation)."""
         self._believed.clear()
+
+    def forget(self) -> None:
+        """Read every row again at its next request: principals, users and memberships."""
+        self._believed.clear()
+        self._users.clear()
+        self._memberships.clear()
 
     def issue(self, subject: str, kind: Kind, signature: int, lifetime: int) -> Issued:
         now = int(self.clock())
@@ -174,6 +251,11 @@ class Auth:
     # The dependencies
 
     def current_user(self, credentials: Credentials) -> User:
+        believed = self._believed_user(credentials)
+        if believed is not None:
+            return believed
+        # Read before the row: a change committed after this is seen at the next request.
+        generation, now = authstore.generation(), self.clock()
         claims = self.claims(credentials, Kind.USER)
         with self._reads.connect() as connection:
             row = authstore.user_by_name(connection, claims.subject)
@@ -183,7 +265,45 @@ class Auth:
             raise Unauthorized("the token was revoked: the password changed after it was issued",
                 hint="log in again (POST /login)",
             )  # fmt: skip
-        return User(row.id, row.name, row.admin)
+        user = User(row.id, row.name, row.admin)
+        if self.user_ttl > 0 and credentials is not None:
+            self._users.put(credentials.credentials, (claims, user), now, generation)
+        return user
+
+    async def served_user(self, credentials: Credentials) -> User:
+        """:meth:`current_user` as the task routes' dependency: a believed token is answered on
+        the event loop (no thread hand-off, no signature check, no row read); else on a
+        thread, as :meth:`served_worker` does."""
+        believed = self._believed_user(credentials)
+        if believed is not None:
+            return believed
+        return await run_in_threadpool(self.current_user, credentials)
+
+    def _believed_user(self, credentials: HTTPAuthorizationCredentials | None) -> User | None:
+        if credentials is None:
+            return None
+        now = self.clock()
+        found = self._users.get(credentials.credentials, now, self.user_ttl, authstore.generation())
+        if found is None:
+            return None
+        claims, user = found
+        check_claims(_as_raw(claims), Kind.USER, now)  # not expired since
+        return user
+
+    def memberships(self, user: User, *, fresh: bool = False) -> dict[str, tuple[int, Role]]:
+        """The user's groups: name → (id, role); every group, as Admin, for an administrator.
+        Believed for ``user_ttl``; ``fresh``: read them now (before refusing anything)."""
+        key = (user.id, user.admin)
+        generation, now = authstore.generation(), self.clock()
+        if not fresh:
+            found = self._memberships.get(key, now, self.user_ttl, generation)
+            if found is not None:
+                return found
+        with self._reads.connect() as connection:
+            read = authstore.memberships_of(connection, user.id, admin=user.admin)
+        if self.user_ttl > 0:
+            self._memberships.put(key, read, now, generation)
+        return read
 
     def current_worker(self, credentials: Credentials) -> Principal:
         return self._principal(credentials, Kind.WORKER)
@@ -205,11 +325,13 @@ class Auth:
     def _believed_principal(
         self, credentials: HTTPAuthorizationCredentials | None, kind: Kind
     ) -> Principal | None:
-        believed = self._believed.get(credentials.credentials if credentials is not None else "")
-        now = self.clock()
-        if believed is None or now - believed[2] >= self.principal_ttl:
+        if credentials is None:
             return None
-        claims, principal, _ = believed
+        now = self.clock()
+        believed = self._believed.get(credentials.credentials, now, self.principal_ttl, None)
+        if believed is None:
+            return None
+        claims, principal = believed
         check_claims(_as_raw(claims), kind, now)  # still its kind, not expired since
         return principal
 
@@ -222,9 +344,7 @@ class Auth:
         claims = self.claims(credentials, kind)
         found = self._principal_row(claims, kind)
         if self.principal_ttl > 0:
-            if len(self._believed) >= _CACHE_LIMIT:
-                self._believed.clear()
-            self._believed[token] = (claims, found, now)
+            self._believed.put(token, (claims, found), now)
         return found
 
     def _principal_row(self, claims: Claims, kind: Kind) -> Principal:

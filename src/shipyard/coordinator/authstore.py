@@ -1,6 +1,11 @@
 """Every query of the coordinator's users, groups, memberships, principals and signing key, by
 name (issue 13 §2). Each takes an open SQLAlchemy ``Connection``; the caller owns the
-transaction (``engine.begin()``), so several calls commit together or not at all."""
+transaction (``engine.begin()``), so several calls commit together or not at all.
+
+Each write that changes who a user is or what they may do (password, admin flag, groups,
+memberships) bumps :func:`generation`: :class:`~shipyard.coordinator.auth.Auth` believes a user's
+identity and memberships read before the bump no more (a change made through this process
+applies at its next request; one made by another process, within ``Auth``'s ``user_ttl``)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,19 @@ from shipyard.coordinator.tokens import (
     name_problem,
     new_signature,
 )
+
+_generation = 0
+
+
+def generation() -> int:
+    """How many user or membership writes this process has made (see the module's doc)."""
+    return _generation
+
+
+def _changed() -> None:
+    # Two increments racing may count as one; it still moves, and any move is enough.
+    global _generation
+    _generation += 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,7 @@ def create_user(
     connection: Connection, name: str, password_hash: str, *, admin: bool
 ) -> UserRow | None:
     """A new user; None when the name is taken (by a creation at the same moment too)."""
+    _changed()
     row = connection.execute(
         pg_insert(users)
         .values(name=name, password_hash=password_hash, admin=admin, signature=new_signature())
@@ -83,6 +102,7 @@ def set_password(connection: Connection, user_id: int, password_hash: str) -> in
     """Store a new hash and draw a new signature (every older token of the user stops
     working); the new signature."""
     signature = new_signature()
+    _changed()
     connection.execute(
         update(users)
         .where(users.c.id == user_id)
@@ -92,6 +112,7 @@ def set_password(connection: Connection, user_id: int, password_hash: str) -> in
 
 
 def set_admin(connection: Connection, user_id: int, admin: bool) -> None:
+    _changed()
     connection.execute(
         update(users).where(users.c.id == user_id).values(admin=admin, updated_at=func.now())
     )
@@ -116,6 +137,7 @@ def group_id(connection: Connection, name: str) -> int | None:
 
 def create_group(connection: Connection, name: str, creator_id: int) -> int | None:
     """A new group whose creator is its Admin; None when the name is taken."""
+    _changed()  # an administrator's memberships are every group
     created = connection.execute(
         pg_insert(groups)
         .values(name=name, creator_id=creator_id)
@@ -130,6 +152,7 @@ def create_group(connection: Connection, name: str, creator_id: int) -> int | No
 
 def set_member(connection: Connection, group: int, user_id: int, role: Role) -> None:
     """Add a member, or change the member's role."""
+    _changed()
     statement = pg_insert(memberships).values(user_id=user_id, group_id=group, role=int(role))
     connection.execute(
         statement.on_conflict_do_update(
@@ -140,6 +163,7 @@ def set_member(connection: Connection, group: int, user_id: int, role: Role) -> 
 
 
 def remove_member(connection: Connection, group: int, user_id: int) -> bool:
+    _changed()
     removed = connection.execute(
         delete(memberships).where(memberships.c.group_id == group, memberships.c.user_id == user_id)
     )
@@ -173,6 +197,21 @@ def groups_of(connection: Connection, user_id: int) -> dict[str, Role]:
         .order_by(groups.c.name)
     )
     return {str(row.name): Role(row.role) for row in rows}
+
+
+def memberships_of(
+    connection: Connection, user_id: int, *, admin: bool
+) -> dict[str, tuple[int, Role]]:
+    """The user's groups: name → (id, role); every group, as Admin, for an administrator."""
+    if admin:
+        rows = connection.execute(select(groups.c.name, groups.c.id)).all()
+        return {str(row.name): (int(row.id), Role.ADMIN) for row in rows}
+    rows = connection.execute(
+        select(groups.c.name, groups.c.id, memberships.c.role)
+        .join(memberships, memberships.c.group_id == groups.c.id)
+        .where(memberships.c.user_id == user_id)
+    ).all()
+    return {str(row.name): (int(row.id), Role(row.role)) for row in rows}
 
 
 def members_of(connection: Connection, group: int) -> dict[str, Role]:
