@@ -57,6 +57,22 @@ MAX_PAGE = 100
 POLICY = 1008
 
 
+class ManagerRegistered(mp.Registered):
+    """``managerprotocol.Registered`` under a name of its own in the OpenAPI document (the
+    worker routes have a ``Registered`` too)."""
+
+
+#: The manager channel's replies, for the OpenAPI document of ``POST /managers/messages``
+#: (its response model is not declared: three of the protocol's names are the worker routes'
+#: too, and FastAPI would rename both).
+_REPLIES = {
+    "description": "One reply of managerprotocol: heartbeat_ack, assigned, tasks, held, "
+    "reported or ack. A refusal is an error reply {type: error, id, status, msg, hint} "
+    "with its status as the HTTP status.",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
 class ManagerOut(BaseModel):
     uuid: str
     group: str
@@ -105,7 +121,7 @@ class Named(BaseModel):
     managers: list[str] = Field(min_length=1, max_length=1000)
 
 
-class Assigned(BaseModel):
+class ManagersAdded(BaseModel):
     added: list[str]
     refused: dict[str, str] = Field(description="Manager id → why it was not added.")
 
@@ -151,9 +167,9 @@ class ManagerRoutes:
         if registry is not None:
             registry.register(StateFigures(self.channel.stores))
 
-    def registered(self, manager: str, group: str) -> mp.Registered:
+    def registered(self, manager: str, group: str) -> "ManagerRegistered":
         offline = self.channel.offline_after
-        return mp.Registered(
+        return ManagerRegistered(
             manager_id=manager, group=group, websocket_url=WEBSOCKET,
             # Well within the offline threshold, however short a test makes it.
             heartbeat=min(mp.HEARTBEAT_EVERY, offline / 4), offline_after=offline,
@@ -289,7 +305,7 @@ def _manager_routes(routes: APIRouter, managers: ManagerRoutes) -> None:
     channel = managers.channel
 
     @routes.post(f"{PREFIX}/managers", tags=["managers"])
-    def register(body: mp.RegisterBody, manager: Manager_) -> mp.Registered:
+    def register(body: mp.RegisterBody, manager: Manager_) -> ManagerRegistered:
         """Register (again) under the token's id: its tags, labels, host name and CPUs. A
         suite it had is kept; an offline or gone manager is idle again."""
         group_id = _group_id(coordinator, manager.group)
@@ -299,20 +315,18 @@ def _manager_routes(routes: APIRouter, managers: ManagerRoutes) -> None:
         return managers.registered(made, manager.group)
 
     @routes.post(
-        f"{PREFIX}/managers/messages", tags=["managers"],
-        responses={400: {"model": mp.Error}, 404: {"model": mp.Error}, 409: {"model": mp.Error},
-                   503: {"model": mp.Error}},
+        f"{PREFIX}/managers/messages", tags=["managers"], response_model=None,
+        responses={200: _REPLIES},
     )  # fmt: skip
     def message(
         request: Annotated[mp.Request, Body(description="One request of managerprotocol.")],
         manager: Manager_,
-    ) -> mp.Reply:
+    ) -> JSONResponse:
         """The WebSocket's requests over HTTP (the fallback): the same reply; an ``error``
         reply is answered with its status."""
         reply = channel.handle(str(manager.id), manager.group, request)
-        if isinstance(reply, mp.Error):
-            return JSONResponse(reply.model_dump(), status_code=reply.status)  # type: ignore[return-value]
-        return reply
+        status = reply.status if isinstance(reply, mp.Error) else 200
+        return JSONResponse(reply.model_dump(mode="json"), status_code=status)
 
 
 def _socket_route(routes: APIRouter, managers: ManagerRoutes) -> None:
@@ -437,13 +451,13 @@ def _suite_routes(routes: APIRouter, managers: ManagerRoutes) -> None:
         return Refreshed(added=change.added, removed=change.removed, total=total)
 
     @routes.post(f"{PREFIX}/suites/{{uuid}}/managers", tags=["suites"])
-    def assign(uuid: str, body: Named, user: Caller) -> Assigned:
+    def assign(uuid: str, body: Named, user: Caller) -> ManagersAdded:
         """Name managers for the suite (Write): from then on only the named managers serve
         it. Each manager not of the suite's group is refused with its reason (200 still)."""
         suite = _suite_for(managers, user, uuid, Role.WRITE)
         with stores.borrow() as store:
             done = store.assign(suite, body.managers)
-        return Assigned(added=done.added, refused=done.refused)
+        return ManagersAdded(added=done.added, refused=done.refused)
 
     def _remove(uuid: str, body: Named, user: User) -> Removed:
         suite = _suite_for(managers, user, uuid, Role.WRITE)
