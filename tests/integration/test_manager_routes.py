@@ -347,6 +347,11 @@ def test_pushes_cancel_suite_available_and_shutdown(served: Served) -> None:
         assert asked.status_code == 200, asked.text
         assert manager.push("shutdown") == {"type": "shutdown", "graceful": False}
         assert manager.ask(_heartbeat())["shutdown"] == "force", "and in every HeartbeatAck"
+    # Its socket closed after a shutdown: it has left.
+    _until("the manager gone", lambda: served.http.get(
+        f"{API}/managers/{manager.id}", headers=root).json()["state"] == "gone")  # fmt: skip
+    assert manager.register(["gpu"])["manager_id"] == manager.id
+    assert served.http.get(f"{API}/managers/{manager.id}", headers=root).json()["state"] == "idle"
 
 
 def test_manager_routes_refuse_clearly(served: Served) -> None:

@@ -113,7 +113,20 @@ WHERE e.manager_id = %(id)s::uuid ORDER BY e.id DESC LIMIT %(limit)s
 """
 
 CONNECTED = "UPDATE managers SET connected_at = now() WHERE id = %(id)s::uuid"
-DISCONNECTED = "UPDATE managers SET connected_at = NULL WHERE id = %(id)s::uuid"
+# A socket closed: a manager that was asked to shut down has left (gone, no suite; its worker
+# row stops fetching); any other may come back (the offline sweep decides).
+DISCONNECTED = """
+WITH left_ AS (
+    UPDATE managers SET connected_at = NULL,
+        state = CASE WHEN shutdown IS NOT NULL THEN 'gone' ELSE state END,
+        suite_id = CASE WHEN shutdown IS NOT NULL THEN NULL ELSE suite_id END
+    WHERE id = %(id)s::uuid
+    RETURNING id, shutdown IS NOT NULL AS gone
+), stopped AS (
+    UPDATE workers w SET state = 'gone' FROM left_ WHERE w.id = left_.id AND left_.gone
+)
+SELECT gone FROM left_
+"""
 
 # The sweep: managers silent past the threshold go offline and lose their suite; their worker
 # rows stop fetching (the heartbeat that brings one back makes it active again).

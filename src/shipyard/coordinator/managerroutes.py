@@ -372,7 +372,14 @@ def _socket_route(routes: APIRouter, managers: ManagerRoutes) -> None:
 
 def _connected(channel: Channel, manager: str, now: bool) -> None:
     with channel.stores.borrow() as store:
-        store.connected(manager, now)
+        if now:
+            store.connected(manager)
+            return
+        gone = store.disconnected(manager)
+    if gone:  # it was asked to shut down and left: what it still held goes back now
+        with channel.coordinator.queues.borrow() as queue:
+            queue.recover(release=manager)
+        log.info("manager %s shut down and left", manager, extra={"action": "manager_gone"})
 
 
 # --- the users' routes -------------------------------------------------------------------------

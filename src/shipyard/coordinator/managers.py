@@ -241,9 +241,17 @@ class ManagerStore:
             cursor.execute(mq.EVENTS, {"id": _checked(manager), "limit": limit})
             return [Event(**row) for row in cursor.fetchall()]
 
-    def connected(self, manager: str, now: bool) -> None:
+    def connected(self, manager: str) -> None:
         with self._transaction() as cursor:
-            cursor.execute(mq.CONNECTED if now else mq.DISCONNECTED, {"id": _checked(manager)})
+            cursor.execute(mq.CONNECTED, {"id": _checked(manager)})
+
+    def disconnected(self, manager: str) -> bool:
+        """Its socket closed; whether it has left for good (it had been asked to shut down:
+        gone; the caller gives its tasks back)."""
+        with self._transaction() as cursor:
+            cursor.execute(mq.DISCONNECTED, {"id": _checked(manager)})
+            row = cursor.fetchone()
+        return bool(row and row["gone"])
 
     # --- the server's ---
 
