@@ -253,6 +253,8 @@ def test_tag_mismatch_gives_nothing_and_explicit_assignment_overrides(served: Se
     assert [(m["uuid"], m["selection"], m["serving"]) for m in listed] == [
         (cpu.id, "user_specified", True)
     ]
+    shown = served.http.get(f"{API}/suites/{suite}", headers=root).json()
+    assert shown["managers"] == listed, "GET /suites/{uuid} shows its managers too"
     refreshed = served.http.post(f"{API}/suites/{suite}/managers/refresh", headers=root)
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json() == {"added": [tpu.id], "removed": [], "total": 2}

@@ -39,6 +39,7 @@ from shipyard.coordinator.managerchannel import Channel, Figures, Hub, StateFigu
 from shipyard.coordinator.managerdecisions import sweep_every
 from shipyard.coordinator.managers import Manager
 from shipyard.coordinator.serving import Coordinator, settings_number
+from shipyard.coordinator.suiteroutes import SuiteManagerOut
 from shipyard.coordinator.suites import Suite
 from shipyard.coordinator.tokens import Role
 from shipyard.errors import CoordinatorError, DatabaseUnavailable, NotFound
@@ -134,14 +135,6 @@ class Refreshed(BaseModel):
     added: list[str]
     removed: list[str]
     total: int = Field(description="The suite's assigned managers after.")
-
-
-class SuiteManagerOut(BaseModel):
-    uuid: str
-    hostname: str
-    state: str
-    selection: str | None = Field(description="tag_matched, user_specified, or null.")
-    serving: bool = Field(description="The suite is the manager's now.")
 
 
 class ManagerRoutes:

@@ -56,6 +56,14 @@ class Counters(BaseModel):
     cancelled: int
 
 
+class SuiteManagerOut(BaseModel):
+    uuid: str
+    hostname: str
+    state: str
+    selection: str | None = Field(description="tag_matched, user_specified, or null.")
+    serving: bool = Field(description="The suite is the manager's now.")
+
+
 class SuiteOut(BaseModel):
     uuid: str
     name: str | None
@@ -76,6 +84,10 @@ class SuiteOut(BaseModel):
     last_task_at: str | None
     closed_at: str | None
     completed_at: str | None
+    managers: list[SuiteManagerOut] | None = Field(
+        default=None,
+        description="GET /suites/{uuid} only: its node managers, assigned to it or serving it.",
+    )
 
 
 class SuiteList(BaseModel):
@@ -288,8 +300,18 @@ def _read_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
 
     @routes.get("/suites/{uuid}")
     def get(uuid: str, user: Caller) -> SuiteOut:
-        """One suite with its counters (Read in its group)."""
-        return _described(suites, [_suite_for(suites, user, uuid, Role.READ)])[0]
+        """One suite with its counters (Read in its group) and its node managers."""
+        suite = _suite_for(suites, user, uuid, Role.READ)
+        out = _described(suites, [suite])[0]
+        managers = getattr(suites.coordinator, "managers", None)  # managerroutes.ManagerRoutes
+        if managers is not None:
+            with managers.channel.stores.borrow() as store:
+                out.managers = [
+                    SuiteManagerOut(uuid=r.id, hostname=r.hostname, state=r.state,
+                                    selection=r.selection, serving=bool(r.serving))
+                    for r in store.of_suite(suite.id)
+                ]  # fmt: skip
+        return out
 
 
 def _change_routes(routes: APIRouter, suites: SuiteRoutes) -> None:
