@@ -12,6 +12,7 @@ from shipyard.coordinator.managerdecisions import (
     SuiteFacts,
     assignment_refusal,
     chosen,
+    heartbeat_every,
     is_offline,
     next_state_after_heartbeat,
     refreshed,
@@ -119,3 +120,10 @@ def test_sweep_every(after: float, setting: float | None, expected: float) -> No
 )
 def test_next_state_after_heartbeat(current: str, told: str, expected: str) -> None:
     assert next_state_after_heartbeat(current, told) == expected
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"), [(120.0, 30.0), (600.0, 30.0), (8.0, 2.0), (1.0, 0.25)]
+)
+def test_heartbeat_every(after: float, expected: float) -> None:
+    assert heartbeat_every(after) == pytest.approx(expected)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shipyard.coordinator.managerprotocol import OFFLINE_AFTER
+from shipyard.coordinator.managerprotocol import HEARTBEAT_EVERY, OFFLINE_AFTER
 
 #: What ``suite_manager_events`` records.
 EVENT_KINDS: tuple[str, ...] = ("env_preparation", "env_cleanup", "gave_up", "released")
@@ -139,6 +139,14 @@ def sweep_every(offline_after: float, setting: float | None = None) -> float:
     if setting is not None:
         return setting
     return max(0.05, min(SWEEP_EVERY, offline_after / 4))
+
+
+def heartbeat_every(offline_after: float) -> float:
+    """The heartbeat pace the coordinator asks of its managers (``Registered.heartbeat``):
+    :data:`~shipyard.coordinator.managerprotocol.HEARTBEAT_EVERY`, or a quarter of the offline
+    threshold when that is shorter (a test's short threshold must not mark a manager that
+    heartbeats as told offline)."""
+    return min(HEARTBEAT_EVERY, offline_after / 4)
 
 
 def next_state_after_heartbeat(current: str, told: str) -> str:

@@ -36,7 +36,7 @@ from shipyard.coordinator import managerprotocol as mp
 from shipyard.coordinator.auth import Principal, User
 from shipyard.coordinator.httperrors import Forbidden
 from shipyard.coordinator.managerchannel import Channel, Figures, Hub, StateFigures, serve_socket
-from shipyard.coordinator.managerdecisions import sweep_every
+from shipyard.coordinator.managerdecisions import heartbeat_every, sweep_every
 from shipyard.coordinator.managers import Manager
 from shipyard.coordinator.serving import Coordinator, settings_number
 from shipyard.coordinator.suiteroutes import SuiteManagerOut
@@ -164,8 +164,7 @@ class ManagerRoutes:
         offline = self.channel.offline_after
         return ManagerRegistered(
             manager_id=manager, group=group, websocket_url=WEBSOCKET,
-            # Well within the offline threshold, however short a test makes it.
-            heartbeat=min(mp.HEARTBEAT_EVERY, offline / 4), offline_after=offline,
+            heartbeat=heartbeat_every(offline), offline_after=offline,
             lease=self.channel.lease,
         )  # fmt: skip
 
