@@ -10,17 +10,20 @@ records (suite counters, task attempts, managers list), and the manager's --json
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.test_coordinator_routes import Served, _env, _serving
@@ -111,7 +114,9 @@ class Running:
 
 
 @contextlib.contextmanager
-def _manager(lab: Lab, tmp_path: Path, name: str = "m1", tags: str = "") -> Iterator[Running]:
+def _manager(
+    lab: Lab, tmp_path: Path, name: str = "m1", tags: str = "", server: str | None = None
+) -> Iterator[Running]:
     """A real ``shipyard manager --json`` (heartbeat 0.5 s); killed with its group at the end
     (its managed workers leave when its socket closes)."""
     place = tmp_path / name
@@ -120,7 +125,7 @@ def _manager(lab: Lab, tmp_path: Path, name: str = "m1", tags: str = "") -> Iter
     out, err = place / "out.jsonl", place / "err.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            [_executable(), "manager", "--server", lab.served.url, "--group", "lab",
+            [_executable(), "manager", "--server", server or lab.served.url, "--group", "lab",
              "--tags", tags, "--folder", str(place / "folder"), "--heartbeat", "0.5", "--json"],
             stdout=stdout, stderr=stderr, env=env, start_new_session=True,
         )  # fmt: skip
@@ -442,3 +447,74 @@ def test_managers_list_and_manager_shutdown_from_the_cli(lab: Lab, tmp_path: Pat
         assert manager.events("left"), manager.said()
     unknown = _cli(lab, tmp_path, "manager", "shutdown", "00000000-0000-0000-0000-000000000000")
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr, unknown.stderr
+
+
+class HttpOnlyProxy:
+    """A reverse proxy on 127.0.0.1 that passes HTTP requests on and refuses every WebSocket
+    (an upgrade is answered 502, as a proxy that does not carry them): a manager behind it
+    must do everything over ``POST /managers/messages``. It notes the messages' types."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.types: list[str] = []
+        self.upgrades = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.forward(self)
+
+            def do_POST(self) -> None:
+                proxy.forward(self)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def forward(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("Upgrade", "").lower() == "websocket":
+            self.upgrades += 1
+            handler.send_response(502)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        if handler.path == f"{API}/managers/messages":
+            self.types.append(json.loads(body)["type"])
+        headers = {name: value for name, value in handler.headers.items()
+                   if name.lower() in ("authorization", "content-type")}  # fmt: skip
+        with httpx.Client(base_url=self.upstream, timeout=60) as client:
+            answer = client.request(handler.command, handler.path, content=body, headers=headers)
+        handler.send_response(answer.status_code)
+        handler.send_header("Content-Type", answer.headers.get("content-type", "text/plain"))
+        handler.send_header("Content-Length", str(len(answer.content)))
+        handler.end_headers()
+        handler.wfile.write(answer.content)
+
+    def __enter__(self) -> HttpOnlyProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+def test_without_its_websocket_a_manager_runs_a_suite_over_http(lab: Lab, tmp_path: Path) -> None:
+    order = tmp_path / "order.txt"
+    suite = lab.suite(worker_schedule={"count": 2, "prefetch": 4},
+                      env_preparation={"command": _sh(f"echo prep >> {order}")},
+                      env_cleanup={"command": _sh(f"echo cleanup >> {order}")})  # fmt: skip
+    tasks = lab.submit(suite, [["true"]] * 10)
+    with HttpOnlyProxy(lab.served.url) as proxy, _manager(lab, tmp_path, server=proxy.url) as m:
+        _until("the suite through here", lambda: m.events("suite_done"))
+        assert _one(m, "suite_done")["completed"] == 10, m.said()
+        assert proxy.upgrades >= 1, "the manager never tried its WebSocket"
+        sent = set(proxy.types)
+        assert {"heartbeat", "next_suite", "fetch", "report", "hook", "suite_done"} <= sent, sent
+    assert order.read_text().splitlines() == ["prep", "cleanup"]
+    assert {lab.get(f"/tasks/{uuid}/result")["state"] for uuid in tasks} == {"succeeded"}
