@@ -40,6 +40,7 @@ class UnitState(StrEnum):
     CANCELLED = "cancelled"  # was running when the execution was stopped
     STOPPED = "stopped"  # a service that was stopped (or exited cleanly and stays down)
     DISABLED = "disabled"  # enabled: false in the spec
+    GATED = "gated"  # exited 0, but a quality gate on its metrics failed: dependants skipped
 
     @property
     def finished(self) -> bool:
@@ -163,6 +164,45 @@ class Metric:
 
 
 @dataclass(frozen=True, slots=True)
+class Artifact:
+    """A file a step's declared outputs left in its artifacts folder (what a step that needs
+    it is handed): its path there, its size and its SHA-256, recorded when it was copied."""
+
+    unit: str  # the step that wrote it
+    path: str  # relative to the run's artifacts/<unit>/
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactChunk:
+    """A piece of an artifact's bytes, in order (``data``: base64, so it crosses JSON);
+    ``offset``: where it starts in the file; the last one has ``last`` set."""
+
+    offset: int
+    data: str
+    last: bool = False
+
+    @property
+    def raw(self) -> bytes:
+        import base64  # here: status and list never need it
+
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class GateApproval:
+    """A failed quality gate passed on purpose by a person (``shipyard gate approve``)."""
+
+    unit: str  # the gated step
+    approved_by: str
+    reason: str
+    at: datetime
+    #: The gates that had failed, as their messages said then.
+    gates: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A unit past a limit while it ran (its RSS over its memory limit, its time over the p95
     of its history): raised by the engine as an ``alert`` event, shown by ``status``."""
@@ -206,6 +246,8 @@ class ExecutionStatus:
     #: Its hooks that ran, as units of kind ``hook`` (``_prepare``, ``_cleanup``: one a
     #: phase, its commands its attempts), apart from ``units``: they count in no progress.
     hooks: list[UnitStatus] = field(default_factory=list)
+    #: Failed quality gates a person passed on purpose (``shipyard gate approve``).
+    approvals: list[GateApproval] = field(default_factory=list)
 
     def unit(self, name: str) -> UnitStatus:
         for unit in self.every_unit():

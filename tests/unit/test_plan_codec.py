@@ -20,6 +20,7 @@ from shipyard.plan.cache import PlanCache
 from shipyard.plan.codec import PLAN_FORMAT, PlanFormatError, decode, encode, read_plan
 from shipyard.plan.model import (
     CheckpointSettings,
+    GateSettings,
     HealthSettings,
     LogLimit,
     Plan,
@@ -97,6 +98,7 @@ def every_field_set() -> Plan:
         enabled=False, inputs=["in"], outputs=["out"],
         checkpoint=CheckpointSettings(["st"], signal="USR1", ready_file="r", timeout=3.0),
         needs_services=["svc"], secret_env={"B": "{{ token }}"}, runner="ssh",
+        gates=[GateSettings("accuracy", ">=", 0.85)],
     )  # fmt: skip
     service = PlannedService(
         name="svc", command=PlannedCommand(["srv"]), env={"P": "1"}, workdir="/w", stage=2,
@@ -306,6 +308,11 @@ SCHEMA_OF_FORMAT = {
         "PlannedService": {**_FORMAT_2["PlannedService"], "runner": "str"},
     },
 }
+SCHEMA_OF_FORMAT[4] = {
+    **SCHEMA_OF_FORMAT[3],
+    "PlannedStep": {**SCHEMA_OF_FORMAT[3]["PlannedStep"], "gates": "list[GateSettings]"},
+    "GateSettings": {"metric": "str", "op": "str", "threshold": "float"},
+}
 
 
 def test_the_plan_model_is_the_format_it_claims() -> None:
@@ -498,3 +505,16 @@ def test_a_format_2_document_is_read_with_its_units_running_locally() -> None:
     plan = decode(document)
     assert plan == built(MIXED)
     assert {unit.runner for unit in [*plan.steps, *plan.services]} == {"local"}
+
+
+def test_a_plan_of_format_3_is_read_with_no_gates() -> None:
+    """tests/fixtures/plan_format_3: format 3 (before steps had gates), as that Shipyard wrote
+    PIPELINE's plan; read now, each step has no gates and is otherwise the same."""
+    document = json.loads(
+        (FIXTURES.parent / "plan_format_3" / "plan.json").read_text(encoding="utf-8")
+    )
+    assert document["plan_format"] == 3 and "gates" not in document["steps"][0]
+    plan = decode(document)
+    assert all(step.gates == [] for step in plan.steps)
+    # base_port follows $SHIPYARD_BASE_PORT (each pytest-xdist process has its own)
+    assert plan == dataclasses.replace(built(PIPELINE), base_port=plan.base_port)

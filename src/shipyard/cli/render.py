@@ -31,6 +31,7 @@ STATE_STYLE = {
     "skipped": "dim",
     "cancelled": "yellow",
     "disabled": "dim",
+    "gated": "magenta",
     "lost": "bold magenta",
     "stopped": "dim",
     "healthy": "green",
@@ -343,6 +344,13 @@ def status_header(status: ExecutionStatus) -> Text:
     if status.reason:
         text.append(f"\nreason: {status.reason}", style="yellow")
     _append_alerts(text, status)
+    for approval in status.approvals:
+        when = approval.at.strftime("%Y-%m-%d %H:%M:%S")
+        text.append(
+            f"\ngate approved: {approval.unit} by {approval.approved_by} at {when} UTC: "
+            f"{approval.reason}",
+            style="magenta",
+        )
     return text
 
 

@@ -9,6 +9,7 @@ performs them and records what happened.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import time
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from shipyard.alerts import HISTORY_RUNS, DurationLimit, UnitLook, due_alerts, duration_limit
 from shipyard.confinement import confined_files, refused
-from shipyard.engine import metrics
+from shipyard.engine import gates, metrics
 from shipyard.engine.attemptlog import Ending, end_line, start_line
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import Containment, choose_containment
@@ -33,9 +34,10 @@ from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
 from shipyard.engine.wiring import connection_env
 from shipyard.errors import OutsideWorkdir, ShipyardError
-from shipyard.models import Attempt, ExecutionState, ResourceUsage, UnitState
+from shipyard.models import Artifact, Attempt, ExecutionState, ResourceUsage, UnitState
 from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
 from shipyard.spec.quantities import format_duration
+from shipyard.spec.templating import fill_inputs, input_variable
 from shipyard.store.base import Store
 from shipyard.workspace import RunDir, confined_path, open_private, private_dir
 
@@ -147,6 +149,9 @@ class PipelineExecutor:
         names = [s.name for s in plan.steps]
         self._log_paths = dict(zip(names, run_dir.log_paths(names), strict=True))
         self._metrics_prefix = os.path.join(run_dir.metrics, "")  # noqa: PTH118 - ends in '/'
+        #: Per step, the artifacts folders of the steps it needs that declare outputs (what
+        #: it is handed as SHIPYARD_INPUT_<STEP> and {{ inputs.<step> }}).
+        self._inputs = _input_folders(plan, run_dir)
         self._attempts: dict[str, int] = {
             name: (attempts or {}).get(name, 0) for name in self._steps
         }
@@ -179,6 +184,8 @@ class PipelineExecutor:
         scheduler starts as done)."""
         self._stop_reason: str | None = None
         self._prepare_failed = False
+        self._gated: list[str] = []  # why each gated step was: the run's reason names them
+        self._failed_gates: dict[str, str] = {}  # step → its failed gates, named
         self._hook_failure: str | None = None  # which prepare hook failed, and how
         self._hook: tuple[str, Handle] | None = None
         self._run: ExecutionRun | None = None  # the run the steps are part of, once begun
@@ -284,6 +291,7 @@ class PipelineExecutor:
             self._fault
             or self._stop_reason
             or (self.prepare_failure if self._prepare_failed else None)
+            or ("; ".join(self._gated) if self._gated else None)
         )
 
     @property
@@ -446,8 +454,19 @@ class PipelineExecutor:
         env["SHIPYARD_STEP"] = name
         env["SHIPYARD_ATTEMPT"] = str(attempt)
         env["SHIPYARD_METRICS"] = self._metrics_path(name, attempt)
+        inputs = self._inputs.get(name)
+        argv = step.command.argv
+        if inputs:
+            env.update({input_variable(up): folder for up, folder in inputs.items()})
+            if not step.command.shell:  # a shell string expands the variables itself
+                argv = [fill_inputs(word, inputs) for word in argv]
         # Noted before the spawn: a number a process was given is never given again.
         self._note(start_line(name, attempt, time.time()))
+        if inputs:
+            missing = self._missing_input(step)
+            if missing is not None:
+                self._spawn_failed(step, attempt, missing)
+                return
         if step.inputs:
             # A link among the inputs that leads out of the workdir: refused before it is read.
             outside = refused(step.workdir, step.inputs, "input")
@@ -460,7 +479,7 @@ class PipelineExecutor:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
                 header = attempt_header(attempt, self._earlier[name], step.retries.count)
                 log.write(f"==> shipyard: {header}\n")
-        launch = UnitLaunch(name, step.command.argv, env, self._cwds[name], log_path, stop)
+        launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop)
         try:
             handle = self.runners[step.runner].start(launch)
         except SpawnError as error:
@@ -490,6 +509,27 @@ class PipelineExecutor:
             started_at=handle.started if self._first_in_run(name, attempt) else None,
             pid=handle.pid,
         )
+
+    def _missing_input(self, step: PlannedStep) -> str | None:
+        """Why the step cannot start: an upstream step's artifacts folder, or a file or folder
+        it declared, is not there (removed since it was copied); None when all are."""
+        for upstream, folder in self._inputs[step.name].items():
+            up = self._steps[upstream]
+            if not up.enabled:
+                continue  # a disabled step handed nothing over; its dependants run as told
+            if not os.path.isdir(folder):  # noqa: PTH112 - a string, once per start
+                return (
+                    f"input missing: the artifacts folder of '{upstream}' ({folder}) is gone; "
+                    "not started"
+                )
+            for declared in up.outputs:
+                path = Path(folder) / confined_path(declared)
+                if not path.exists():
+                    return (
+                        f"input missing: '{declared}' from '{upstream}' is not in its artifacts "
+                        f"folder ({path}); not started"
+                    )
+        return None
 
     def _first_in_run(self, name: str, attempt: int) -> bool:
         """Is this the step's first attempt in this run? Its record's start is that attempt's:
@@ -603,6 +643,9 @@ class PipelineExecutor:
         """Record one attempt's outcome; retry the step if :func:`decide_retry` says so, else
         let the scheduler decide what follows."""
         step = self._steps[name]
+        reading = metrics.read(self._metrics_path(name, attempt), name, attempt)
+        if verdict.state == UnitState.SUCCEEDED and step.gates:
+            verdict = self._judge_gates(step, attempt, reading, verdict)
         decision = decide_retry(
             verdict,
             attempt=attempt - self._earlier[name],  # the retries are this run's
@@ -610,7 +653,8 @@ class PipelineExecutor:
             stopping=self._stop_reason is not None,
         )
         key = None
-        if verdict.state == UnitState.SUCCEEDED:
+        if verdict.state in (UnitState.SUCCEEDED, UnitState.GATED):
+            # A gated step's result may yet be approved (then resumed from): it keeps its key.
             key = self._keys.pop(name, None) or step_key(step)
         retrying = decision.delay is not None
         # The outcome reaches the attempt journal before anything else happens because of it.
@@ -631,7 +675,7 @@ class PipelineExecutor:
                 ),
             )
         )
-        self._record_metrics(name, attempt, ended)
+        self._record_metrics(name, attempt, ended, reading)
         self._record_attempt(name, attempt, verdict, ended, key, retrying=retrying)
         if decision.delay is not None:
             self._retry_later(name, attempt, decision.delay, verdict, ended)
@@ -648,16 +692,51 @@ class PipelineExecutor:
             reason=verdict.reason,
             cache_key=key,
         )
-        self._settle(name, verdict.state)
+        self._settle(name, verdict.state, verdict.reason)
+
+    def _judge_gates(
+        self, step: PlannedStep, attempt: int, reading: metrics.Reading | None, verdict: Verdict
+    ) -> Verdict:
+        """The step exited 0 and its outputs are in: its gates decide whether it succeeded
+        (each verdict an event) or is ``gated``, never retried (the same code would measure
+        the same)."""
+        values = gates.last_values(reading.metrics if reading is not None else [])
+        verdicts = gates.judge_all(step.gates, values)
+        self.recorder.event(
+            "gates_checked",
+            step.name,
+            attempt=attempt,
+            gates=[
+                {
+                    "gate": gates.describe(v.gate),
+                    "metric": v.gate.metric,
+                    "op": v.gate.op,
+                    "threshold": v.gate.threshold,
+                    "value": v.value,
+                    "passed": v.passed,
+                    "message": v.message,
+                }
+                for v in verdicts
+            ],
+        )
+        failed = gates.failure_reason(verdicts)
+        if failed is None:
+            return verdict
+        self._failed_gates[step.name] = ", ".join(
+            gates.describe(v.gate) for v in verdicts if not v.passed
+        )
+        return Verdict(UnitState.GATED, failed, retryable=False)
 
     def _metrics_path(self, name: str, attempt: int) -> str:
         # Two strings added (~0.2 µs; os.path.join ~1.2, pathlib more): made at every start.
         return self._metrics_prefix + metrics.file_name(name, attempt)
 
-    def _record_metrics(self, name: str, attempt: int, ended: _Ended) -> None:
-        """The figures the attempt reported, queued with its end record (one transaction: they
-        are committed when its end is); what was passed over is noted once, as an event."""
-        reading = metrics.read(self._metrics_path(name, attempt), name, attempt)
+    def _record_metrics(
+        self, name: str, attempt: int, ended: _Ended, reading: metrics.Reading | None
+    ) -> None:
+        """The figures the attempt reported (``reading``: its metrics file, read once), queued
+        with its end record (one transaction: they are committed when its end is); what was
+        passed over is noted once, as an event."""
         if reading is None:
             return  # the common case: the step reported nothing
         if reading.metrics:
@@ -743,15 +822,19 @@ class PipelineExecutor:
         self._loop.call_later(delay, self._retry_due, name)
         self._pump()
 
-    def _settle(self, name: str, state: UnitState) -> None:
+    def _settle(self, name: str, state: UnitState, reason: str | None = None) -> None:
         """Step ``name`` has ended for good as ``state``: what needs it may start, or is
-        skipped; under fail_fast a failure stops the others."""
+        skipped; under fail_fast a failure stops the others. ``reason``: why it was gated."""
         if state == UnitState.SUCCEEDED:
             if not self._fresh or self.recorder.commits != self._fresh_mark:
                 self._fresh = set()
                 self._fresh_mark = self.recorder.commits
             self._fresh.add(name)
             self.scheduler.succeeded(name)
+        elif state == UnitState.GATED:
+            self._gated.append(f"step '{name}' was gated: {reason}")
+            named = self._failed_gates.get(name, "a gate")
+            self._skip(self.scheduler.failed(name, state=state, why=f"was gated ({named} failed)"))
         else:
             self._skip(self.scheduler.failed(name, state=state))
             if state == UnitState.FAILED and self.plan.failure_strategy == "fail_fast":
@@ -779,13 +862,26 @@ class PipelineExecutor:
             except OSError:
                 return f"declared output '{declared}' was not written", True
         artifacts = self.run_dir.artifacts / step.name
+        recorded: list[Artifact] = []
         for declared, files in found:
             target = artifacts / confined_path(declared)
             try:
                 for relative, source in files:
-                    _copy(source, target / relative if relative else target)
+                    copied = target / relative if relative else target
+                    size, digest = _copy(source, copied)
+                    path = copied.relative_to(artifacts).as_posix()
+                    recorded.append(Artifact(step.name, path, size, digest))
             except OSError as error:
                 return f"declared output '{declared}' could not be copied: {error}", True
+        # With the attempt's end (one transaction): what a dependant is handed is on record
+        # before it starts.
+        self.recorder.write(
+            self.store.save_artifacts,
+            self.execution_id,
+            step.name,
+            recorded,
+            recorded_at=time.time(),
+        )
         return None
 
     def _retry_due(self, name: str) -> None:
@@ -989,7 +1085,7 @@ class PipelineExecutor:
         states = self.scheduler.state.values()
         if self._fault or self._prepare_failed or self._timed_out_execution:
             return ExecutionState.FAILED
-        if any(state == UnitState.FAILED for state in states):
+        if any(state in (UnitState.FAILED, UnitState.GATED) for state in states):
             return ExecutionState.FAILED
         if self._stop_reason is not None:
             return ExecutionState.CANCELLED
@@ -1020,14 +1116,37 @@ def _scheduler(plan: Plan, capacity: tuple[int, int], done: set[str]) -> Schedul
     )
 
 
-def _copy(source: Path, target: Path) -> None:
+#: Bytes read at a time while copying an output: memory stays this, whatever the file's size.
+COPY_CHUNK = 1024 * 1024
+
+
+def _copy(source: Path, target: Path) -> tuple[int, str]:
     """An independent copy, never a hard link: writing to the artifact must not change the
     step's file (or what it pointed at), nor the other way round. Whatever was at ``target``
     (a file of an earlier attempt, a link the step planted there) is removed, not written
-    through."""
+    through. Returns the copy's size and SHA-256, hashed as it is written (one read of the
+    file, in chunks)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
-    shutil.copy2(source, target)
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, target.open("xb") as writer:
+        while chunk := reader.read(COPY_CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+    shutil.copystat(source, target)
+    return size, digest.hexdigest()
+
+
+def _input_folders(plan: Plan, run_dir: RunDir) -> dict[str, dict[str, str]]:
+    """Step → {a step it needs that declares outputs → that step's artifacts folder}."""
+    handing = {step.name for step in plan.steps if step.outputs}
+    return {
+        step.name: {up: str(run_dir.artifacts / up) for up in step.needs if up in handing}
+        for step in plan.steps
+        if handing.intersection(step.needs)
+    }
 
 
 def _hook_dir(plan: Plan) -> Path:

@@ -139,14 +139,19 @@ class Scheduler:
         self.state[name] = UnitState.SUCCEEDED
         self._release_dependants(name)
 
-    def failed(self, name: str, *, state: UnitState = UnitState.FAILED) -> list[str]:
-        """The step failed for good (or was cancelled). Returns the steps skipped because of it."""
+    def failed(
+        self, name: str, *, state: UnitState = UnitState.FAILED, why: str | None = None
+    ) -> list[str]:
+        """The step failed for good (or was cancelled, or ``gated``: a quality gate failed).
+        Returns the steps skipped because of it. A gated step stops its dependants only, under
+        either failure strategy: the other branches are not what the gate judged. ``why``: how
+        the dependants' reason says it ended (default "did not succeed")."""
         if self.state[name] in (UnitState.RUNNING,):
             self._release(name)
         self.state[name] = state
         if state == UnitState.FAILED and not self._keep_going:
             return self.drain(f"not started: '{name}' failed (failure_strategy: fail_fast)")
-        return self._skip_dependants(name)
+        return self._skip_dependants(name, why=why or "did not succeed")
 
     def external_ready(self, name: str) -> None:
         """An external unit is ready (a service turned healthy): its dependants may start.

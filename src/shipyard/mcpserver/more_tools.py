@@ -4,6 +4,7 @@ one operation of :class:`shipyard.api.Operations`."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from shipyard.agents import DiscoveredAgent
@@ -18,7 +19,7 @@ from shipyard.api import (
 )
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver.outputs import OutputRule
-from shipyard.mcpserver.records import PlanSummary, Purged, RunResult
+from shipyard.mcpserver.records import ArtifactContent, PlanSummary, Purged, RunResult
 from shipyard.mcpserver.seed_tools import (
     MAX_WAIT_SECONDS,
     Mode,
@@ -29,7 +30,7 @@ from shipyard.mcpserver.seed_tools import (
     wait_for,
 )
 from shipyard.mcpserver.toolkit import Kind, Reporter, tool
-from shipyard.models import ExecutionStatus, ExecutionSummary, UnitStatus
+from shipyard.models import Artifact, ExecutionStatus, ExecutionSummary, GateApproval, UnitStatus
 from shipyard.recovery import RebuildReport, StoreCheck
 from shipyard.registry import PipelineInfo
 from shipyard.sweep import SweepReport
@@ -397,3 +398,48 @@ def store_rebuild(ops: Operations) -> RebuildReport:
 
 
 __all__ = ["wait_for"]
+
+
+# -- artifacts between steps and quality gates (issue 15 §1-2) ---------------------------------
+
+#: The most bytes of an artifact ``artifact_read`` returns (an assistant reads, it does not copy).
+MAX_ARTIFACT_BYTES = 256 * 1024
+
+
+@tool(Kind.READ, "List artifacts")
+def artifacts_list(ops: Operations, execution_id: str, step: str | None = None) -> list[Artifact]:
+    """The files the steps' declared outputs left (of one step, if given): path in the step's
+    artifacts folder, size and SHA-256."""
+    return ops.artifacts(execution_id, step)
+
+
+@tool(Kind.READ, "Read an artifact")
+def artifact_read(
+    ops: Operations, execution_id: str, step: str, path: str, max_bytes: int = 64 * 1024
+) -> ArtifactContent:
+    """The first max_bytes (at most 256 KiB) of one artifact, as text when it is UTF-8, else
+    base64; a path leading out of the step's artifacts folder is refused."""
+    limit = max(1, min(max_bytes, MAX_ARTIFACT_BYTES))
+    read = bytearray()
+    truncated = False
+    for chunk in ops.artifact_read(execution_id, step, path):
+        read += chunk.raw
+        if len(read) > limit or (len(read) == limit and not chunk.last):
+            truncated = True
+            break
+    data = bytes(read[:limit])
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    encoded = None if text is not None else base64.b64encode(data).decode("ascii")
+    return ArtifactContent(step, path, len(data), truncated, text=text, base64=encoded)
+
+
+@tool(Kind.DESTROY, "Approve a failed gate")
+def gate_approve(ops: Operations, execution_id: str, step: str, reason: str) -> GateApproval:
+    """Pass a gated step's failed quality gate on purpose (recorded with who and why): it counts
+    as succeeded, and resume_execution then runs its dependants. Needs confirm=true."""
+    from shipyard.operations.artifacts import approver
+
+    return ops.gate_approve(execution_id, step, reason=reason, approved_by=approver(None))

@@ -99,3 +99,16 @@ class ApiResult:
 @dataclass(frozen=True, slots=True)
 class Purged:
     bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactContent:
+    """The start of one artifact a step's outputs left: as text when it is UTF-8, else as
+    base64; ``truncated`` when the file is longer than what was read."""
+
+    step: str
+    path: str
+    bytes_read: int
+    truncated: bool
+    text: str | None = None
+    base64: str | None = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
 from shipyard.models import ExecutionStatus, UnitState
+from shipyard.operations.artifacts import carry_artifacts
 from shipyard.operations.core import Core
 from shipyard.workspace import RunDir
 
@@ -90,4 +91,5 @@ class CheckpointOperations:
         new_id, run_dir = self._prepare(plan, source.root / "spec.yaml", pipeline=earlier.pipeline)
         kept = resuming.from_checkpoint(plan, saved.units)
         resuming.mark_restored(self.store, new_id, kept, saved.id, self.clock.now())
+        carry_artifacts(self.store, self.workspace, earlier.id, new_id, kept.kept, self.clock.now())
         return self._drive(plan, new_id, run_dir, secrets, detach=detach, hold=hold)

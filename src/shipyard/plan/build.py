@@ -14,6 +14,7 @@ from shipyard.errors import ParameterError
 from shipyard.plan.model import (
     CheckpointSettings,
     FailureStrategy,
+    GateSettings,
     HealthSettings,
     LogLimit,
     Plan,
@@ -40,7 +41,7 @@ from shipyard.spec.models import (
 )
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.pathchecks import resolved_path, resolved_workdir
-from shipyard.spec.templating import PLACEHOLDER, substitute
+from shipyard.spec.templating import INPUTS, PLACEHOLDER, substitute
 from shipyard.topology import Fleet
 
 SHELL = "/bin/sh"
@@ -214,7 +215,7 @@ def _planned_step(
     return PlannedStep(
         name=name,
         description=step.description,
-        command=resolve_command(step.run, step.shell, values),
+        command=resolve_command(step.run, step.shell, {**values, **_input_slots(step)}),
         needs=needs,
         needs_services=services,
         secret_env=_unit_secrets(context.common_secret, step.env, context.secrets),
@@ -230,7 +231,14 @@ def _planned_step(
         checkpoint=_checkpoint(name, step.checkpoint, values),
         stage=stage,
         runner=step.runner,
+        gates=[GateSettings(g.metric, g.op, g.threshold) for g in step.gates],
     )
+
+
+def _input_slots(step: StepSpec) -> dict[str, str]:
+    """``inputs.<step>`` for each step it needs, standing for itself in an argv word: the
+    engine puts the folder there when the step starts (a shell string gets the variable)."""
+    return {f"{INPUTS}{need}": f"{{{{ {INPUTS}{need} }}}}" for need in step.needs}
 
 
 def _check_programs(plan: Plan) -> None:

@@ -47,6 +47,15 @@ class CheckpointSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GateSettings:
+    """A quality gate: ``metric op threshold`` must hold for the step's last attempt."""
+
+    metric: str
+    op: str  # >=, >, <=, <, ==, !=
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True)
 class LogLimit:
     """A unit's log is rotated once larger than ``max_size``; ``keep`` copies are kept."""
 
@@ -88,6 +97,7 @@ class PlannedStep:
     #: masked); the engine alone fills them in (see shipyard.plan.secrets)
     secret_env: dict[str, str] = field(default_factory=dict)
     runner: str = "local"  # where it runs: a key of the executors' runners
+    gates: list[GateSettings] = field(default_factory=list)  # checked once it succeeded
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,28 @@ def _executions(router: APIRouter, host: OperationsHost) -> None:
 
         return await streams.respond(opened, LogLine, streams.sse_of, "text/event-stream")
 
+    @router.get("/executions/{execution_id}/artifacts", tags=tags, responses=returns("artifacts"))
+    def artifacts(execution_id: str, step: str | None = None) -> Any:
+        """What the steps' outputs left (of ``step`` only): path, size, SHA-256."""
+        return _wire("artifacts", host.ops().artifacts(execution_id, step))
+
+    @router.post(
+        "/executions/{execution_id}/steps/{step}/approve",
+        tags=tags,
+        responses=returns("gate_approve"),
+    )
+    def gate_approve(
+        execution_id: str,
+        step: str,
+        reason: str = Query(..., min_length=1, max_length=2000),
+        approved_by: str | None = Query(None, max_length=200),
+    ) -> Any:
+        """Pass a gated step's failed gate on purpose (then resume the execution)."""
+        approval = host.ops().gate_approve(
+            execution_id, step, reason=reason, approved_by=approved_by
+        )
+        return _wire("gate_approve", approval)
+
     @router.post("/executions/{execution_id}/stop", tags=tags, responses=returns("stop"))
     def stop(
         execution_id: str, force: bool = False, grace: float = Query(30.0, ge=0, le=86_400)

@@ -19,6 +19,7 @@ from shipyard.spec.commandchecks import (
     check_shell_commands,
 )
 from shipyard.spec.fields import template_fields
+from shipyard.spec.inputchecks import check_input_templates, check_input_variables
 from shipyard.spec.literalchecks import check_untemplated
 from shipyard.spec.models import Spec
 from shipyard.spec.namechecks import (
@@ -255,6 +256,8 @@ def check_templates(spec: Spec, source: SourceMap) -> list[SpecProblem]:
             problems.append(SpecProblem(str(problem), where))
             continue
         for name in names:
+            if name.startswith("inputs."):
+                continue  # an upstream step's artifacts: check_input_templates' own
             if name not in spec.parameters:
                 close = difflib.get_close_matches(name, list(spec.parameters), n=1)
                 hint = (
@@ -274,6 +277,8 @@ RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle, check_no_
 CHECKS: tuple[Check, ...] = (
     check_not_empty,
     check_templates,
+    check_input_templates,
+    check_input_variables,
     check_untemplated,
     check_shell_commands,
     check_shell_templates,

@@ -7,6 +7,7 @@ they can report file:line.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -404,6 +405,92 @@ def _runner(value: object) -> object:
 RunnerName = Annotated[Literal["local"], BeforeValidator(_runner)]
 
 
+#: The comparisons a quality gate may make, as written in the spec.
+GATE_OPERATORS = (">=", ">", "<=", "<", "==", "!=")
+_GATE_FORM = (
+    "write a gate as {metric: NAME, OP: NUMBER} with one OP of "
+    + ", ".join(GATE_OPERATORS)
+    + ', like {metric: accuracy, ">=": 0.85}'
+)
+
+
+class GateSpec(_Model):
+    """A quality gate: a metric the step reports, compared with a threshold. Written in the
+    spec as ``{metric: accuracy, ">=": 0.85}`` (see :func:`_gate_shape`)."""
+
+    metric: Annotated[str, Field(min_length=1, max_length=200)]
+    op: Literal[">=", ">", "<=", "<", "==", "!="]
+    threshold: float = Field(allow_inf_nan=False)
+
+    @property
+    def display(self) -> str:
+        """``accuracy >= 0.85``: how messages name the gate."""
+        return f"{self.metric} {self.op} {format_threshold(self.threshold)}"
+
+
+def format_threshold(value: float) -> str:
+    """0.85 as ``0.85``, 200.0 as ``200``: a threshold as the spec's author wrote it."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _gate_shape(value: object) -> object:
+    """``{metric: accuracy, ">=": 0.85}`` → ``{metric, op, threshold}``, with every way of
+    getting it wrong said plainly (an operator YAML could not read as a key, two operators, a
+    threshold that is not a number, an empty metric name)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"a gate is a mapping, not {type(value).__name__}{HINT}{_GATE_FORM}")
+    metric = value.get("metric")
+    if not isinstance(metric, str) or not metric.strip():
+        raise ValueError(
+            f"a gate needs 'metric': the name of a figure the step reports{HINT}{_GATE_FORM}"
+        )
+    operators = [key for key in value if key in GATE_OPERATORS]
+    unknown = [str(key) for key in value if key != "metric" and key not in GATE_OPERATORS]
+    if unknown:
+        raise ValueError(
+            f"gate on '{metric}': {', '.join(repr(k) for k in unknown)} is not a comparison"
+            f'{HINT}{_GATE_FORM} (quote the operator: ">=")'
+        )
+    if len(operators) != 1:
+        raise ValueError(
+            f"gate on '{metric}' has {len(operators) or 'no'} comparison"
+            f"{'s' if len(operators) != 1 else ''}: exactly one is needed{HINT}{_GATE_FORM}; "
+            "two conditions on one metric are two gates"
+        )
+    op = operators[0]
+    threshold = value[op]
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(
+            f"gate '{metric} {op}': the threshold {threshold!r} is not a number{HINT}{_GATE_FORM}"
+        )
+    if not math.isfinite(threshold):
+        raise ValueError(
+            f"gate '{metric} {op}': the threshold must be a finite number{HINT}{_GATE_FORM}"
+        )
+    return {"metric": metric.strip(), "op": op, "threshold": float(threshold)}
+
+
+Gate = Annotated[
+    GateSpec,
+    BeforeValidator(_gate_shape),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "metric": {"type": "string", "minLength": 1},
+                **{op: {"type": "number"} for op in GATE_OPERATORS},
+            },
+            "required": ["metric"],
+            "minProperties": 2,
+            "maxProperties": 2,
+            "additionalProperties": False,
+            "description": "a metric the step reports and one comparison with a number: "
+            '{metric: accuracy, ">=": 0.85}',
+        }
+    ),
+]
+
+
 class StepSpec(_Model):
     """A unit that runs to completion."""
 
@@ -436,6 +523,11 @@ class StepSpec(_Model):
     )
     logs: LogSettings | None = Field(None, description="this step's log size limit")
     runner: RunnerName = Field("local", description="where the step runs: local (this machine)")
+    gates: list[Gate] = Field(
+        default_factory=list,
+        description="quality gates on the metrics the step reports: if one fails (or its "
+        "metric was never reported) the step is 'gated' and its dependants do not run",
+    )
 
 
 class HealthSpec(_Model):

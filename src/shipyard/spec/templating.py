@@ -1,4 +1,10 @@
-"""``{{ name }}`` substitution: parameter names only, no expressions, no code execution."""
+"""``{{ name }}`` substitution: parameter names only, no expressions, no code execution.
+
+One more form names what an upstream step handed over: ``{{ inputs.<step> }}`` is that step's
+artifacts folder, in a step's ``run`` command. The run folder is known only when an execution
+starts, so the plan keeps it as ``"$SHIPYARD_INPUT_<STEP>"`` in a shell string (the variable the
+engine sets) and as the placeholder itself in an argv word, which the engine fills in
+(:func:`fill_inputs`)."""
 
 from __future__ import annotations
 
@@ -9,7 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
-_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|inputs\.[A-Za-z0-9][A-Za-z0-9_.-]*)\s*$")
+#: What a reference to an upstream step's artifacts starts with: ``{{ inputs.prepare }}``.
+INPUTS = "inputs."
+#: The variable naming an upstream step's artifacts folder: ``SHIPYARD_INPUT_<STEP>``.
+INPUT_PREFIX = "SHIPYARD_INPUT_"
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
 
 class TemplateProblem(ValueError):
@@ -17,16 +28,42 @@ class TemplateProblem(ValueError):
 
 
 def references(text: str) -> list[str]:
-    """The parameter names ``text`` refers to, in order; TemplateProblem for anything else."""
+    """The parameter names ``text`` refers to, in order (``inputs.<step>`` for an upstream
+    step's artifacts); TemplateProblem for anything else."""
     names = []
     for match in PLACEHOLDER.finditer(text):
         name = _NAME.match(match.group(1))
         if not name:
             raise TemplateProblem(
-                f"'{match.group(0)}' is not a parameter reference; only '{{{{ name }}}}' is allowed"
+                f"'{match.group(0)}' is not a parameter reference; only '{{{{ name }}}}' is "
+                "allowed (and '{{ inputs.STEP }}' in a step's run)"
             )
         names.append(name.group(1))
     return names
+
+
+def input_variable(step: str) -> str:
+    """``SHIPYARD_INPUT_<STEP>``: the step's name upper-cased, every character that is not a
+    letter or a digit made ``_`` (``prep-data.v2`` → ``SHIPYARD_INPUT_PREP_DATA_V2``)."""
+    return INPUT_PREFIX + _NOT_ALNUM.sub("_", step).upper()
+
+
+def input_step(name: str) -> str | None:
+    """The step a reference names when it is ``inputs.<step>``, else None."""
+    return name[len(INPUTS) :] if name.startswith(INPUTS) else None
+
+
+def fill_inputs(word: str, folders: Mapping[str, str]) -> str:
+    """An argv word with each ``{{ inputs.<step> }}`` made that step's artifacts folder
+    (``folders``: step → folder); other text, braces included, is left as it is."""
+    if "{{" not in word:
+        return word
+
+    def folder(match: re.Match[str]) -> str:
+        step = input_step(match.group(1).strip())
+        return folders.get(step, match.group(0)) if step is not None else match.group(0)
+
+    return PLACEHOLDER.sub(folder, word)
 
 
 def substitute(text: str, values: Mapping[str, str], *, shell_quote: bool = False) -> str:
@@ -43,7 +80,10 @@ def _substitute_shell(text: str, values: Mapping[str, str]) -> str:
     parts: list[str] = []
     position = 0
     for slot in shell_slots(text):
-        quoted = shlex.quote(values[slot.name])
+        step = input_step(slot.name)
+        # An upstream step's folder is known when the step starts: the shell expands the
+        # variable the engine sets then, inside double quotes, so it stays one word.
+        quoted = f'"${{{input_variable(step)}}}"' if step else shlex.quote(values[slot.name])
         # Inside '...' or "...": close the quotes, put the quoted value, open them again.
         mark = {"plain": "", "single": "'", "double": '"'}[slot.context]
         parts += [text[position : slot.start], mark, quoted, mark]
