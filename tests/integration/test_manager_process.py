@@ -423,6 +423,20 @@ def test_a_second_sigterm_kills_the_running_task_and_leaves(lab: Lab, tmp_path: 
         assert manager.process.wait(timeout=30) == 0, manager.said()
 
 
+def test_a_shutdown_now_kills_a_running_hook(lab: Lab, tmp_path: Path) -> None:
+    child = tmp_path / "child.pid"
+    suite = lab.suite(env_preparation={"command": _sh(f"sleep 60 & echo $! > {child}; wait")})
+    lab.submit(suite, [["true"]])
+    with _manager(lab, tmp_path) as manager:
+        pid = int(_until("the hook started", lambda: child.exists() and child.read_text()))
+        manager.process.send_signal(signal.SIGTERM)
+        _until("the first stop taken", lambda: manager.events("shutdown"))
+        manager.process.send_signal(signal.SIGTERM)
+        _until("the hook's child killed", lambda: not _alive(pid), 20)
+        _until("the manager to leave", lambda: manager.process.poll() is not None, 20)
+        assert manager.events("workers_started") == [], manager.said()
+
+
 def _cli(lab: Lab, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     token = lab.root["Authorization"].split()[1]
     env = _env(tmp_path / "home") | {"SHIPYARD_SERVER": lab.served.url, "SHIPYARD_TOKEN": token}

@@ -6,7 +6,9 @@ the output to a log file there, its tail kept for the coordinator's record.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +35,26 @@ def hook_env(context: dict[str, str], hook: dict[str, Any]) -> dict[str, str]:
     return {**os.environ, **context, **{str(k): str(v) for k, v in hook.get("env", {}).items()}}
 
 
-def run_hook(name: str, hook: dict[str, Any], folder: Path, context: dict[str, str]) -> HookOutcome:
-    """Run one hook to its end (or its timeout) in ``folder``."""
+def run_hook(
+    name: str, hook: dict[str, Any], folder: Path, context: dict[str, str],
+    started: Callable[[subprocess.Popen[bytes] | None], None] = lambda _: None,
+) -> HookOutcome:  # fmt: skip
+    """Run one hook to its end (or its timeout) in ``folder``; ``started`` is told its
+    process (then None once it ended), so that a shutdown-now can kill its group."""
     log = folder / f"{name}.log"
-    started = time.monotonic()
+    began = time.monotonic()
     process = taskprocess.start(
         list(hook["command"]), folder, hook_env(context, hook), log, who="shipyard manager"
     )
     if process is None:
-        return HookOutcome(False, None, time.monotonic() - started,
+        return HookOutcome(False, None, time.monotonic() - began,
                            taskprocess.tail(log, HOOK_TAIL))  # fmt: skip
-    status = taskprocess.wait(process, float(hook.get("timeout") or 600.0), HOOK_GRACE)
-    seconds = time.monotonic() - started
+    started(process)
+    try:
+        status = taskprocess.wait(process, float(hook.get("timeout") or 600.0), HOOK_GRACE)
+    finally:
+        started(None)
+    seconds = time.monotonic() - began
     output = taskprocess.tail(log, HOOK_TAIL)
     if status == taskprocess.TIMED_OUT and process.returncode != taskprocess.TIMED_OUT:
         output += f"\nshipyard manager: {name} timed out after {hook.get('timeout')} s; killed"

@@ -8,6 +8,8 @@ then ``suite_done``. The rules are :mod:`shipyard.manager.decisions`'; this perf
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from shipyard.coordinator import taskprocess
 from shipyard.coordinator.managerprotocol import (
     Fetch,
     GiveUp,
@@ -73,6 +76,7 @@ class SuiteRun:
     _fetched: bool = False
     _last_output: str = ""  # the last hook's output's tail
     _plan: list[frozenset[int] | None] = field(default_factory=list)  # the workers' CPUs
+    _hook_process: subprocess.Popen[bytes] | None = None  # a hook running now
     _printed: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,6 +100,8 @@ class SuiteRun:
     def stop(self, how: Literal["graceful", "force"]) -> None:
         if self.shutdown != "force":
             self.shutdown = how
+        if how == "force" and self._hook_process is not None:
+            taskprocess.kill_group(self._hook_process, signal.SIGKILL)
         if how == "force" and self.pool is not None:
             self.pool.kill_workers()
         self.wake.set()
@@ -144,8 +150,8 @@ class SuiteRun:
             "SHIPYARD_MANAGER_ID": self.manager_id,
         }
         problem = self._prepare(context)
-        if problem is None and self.shutdown == "force":
-            return
+        if self.forced():
+            return  # killed (its hook too); leave now
         if problem is not None:
             self._give_up(problem)
             self._move("prep_failed")
@@ -191,7 +197,9 @@ class SuiteRun:
         hook: dict[str, Any] | None = getattr(self.view, which)
         if not hook:
             return None
-        outcome = run_hook(which, hook, self.home, context)
+        if which == "env_cleanup" and self.forced():
+            return None  # leaving now: no cleanup
+        outcome = run_hook(which, hook, self.home, context, self._running_hook)
         self._last_output = outcome.output
         self._request(HookRun(id=0, suite_uuid=self.uuid, hook=which, ok=outcome.ok,
                               exit_status=outcome.exit_status, seconds=outcome.seconds,
@@ -200,6 +208,11 @@ class SuiteRun:
                       exit_status=outcome.exit_status,
                       seconds=round(outcome.seconds, 3))  # fmt: skip
         return outcome.ok
+
+    def _running_hook(self, process: subprocess.Popen[bytes] | None) -> None:
+        self._hook_process = process
+        if process is not None and self.forced():  # forced as it was being started
+            taskprocess.kill_group(process, signal.SIGKILL)
 
     def _give_up(self, reason: str) -> None:
         self.gave_up = reason
