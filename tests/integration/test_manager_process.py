@@ -532,3 +532,40 @@ def test_without_its_websocket_a_manager_runs_a_suite_over_http(lab: Lab, tmp_pa
         assert {"heartbeat", "next_suite", "fetch", "report", "hook", "suite_done"} <= sent, sent
     assert order.read_text().splitlines() == ["prep", "cleanup"]
     assert {lab.get(f"/tasks/{uuid}/result")["state"] for uuid in tasks} == {"succeeded"}
+
+
+def test_the_coordinator_killed_mid_suite_every_task_ends_succeeded_once(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_coordinator_faults import Site
+
+    site = Site(pg_url, tmp_path)
+    (tmp_path / "settings.toml").write_text(SETTINGS)
+    site.bootstrap()
+    site.start()
+    try:
+        root = site.login()
+        assert site.http.post(f"{API}/groups", json={"name": "lab"}, headers=root).is_success
+        issued = site.http.post(f"{API}/groups/lab/managers", headers=root)
+        served = Served(site.url, site.http, site.log)
+        lab = Lab(served, root, issued.json()["token"])
+        done = tmp_path / "done"
+        done.mkdir()
+        suite = lab.suite(worker_schedule={"count": 2, "prefetch": 4})
+        tasks = lab.submit(suite, [_sh(f"sleep 0.2; touch {done}/$SHIPYARD_TASK")] * 30,
+                           max_attempts=5)  # fmt: skip
+        with _manager(lab, tmp_path) as manager:
+            _until("a few tasks done", lambda: len(list(done.iterdir())) >= 4)
+            site.kill_server()
+            time.sleep(1)
+            site.start()
+            _until("the suite complete", lambda: lab.get(f"/suites/{suite}")["state"]
+                   == "complete", 90)  # fmt: skip
+            assert "WebSocket" in manager.err.read_text(), manager.said()
+        for uuid in tasks:
+            result = lab.get(f"/tasks/{uuid}/result")
+            outcomes = [a["outcome"] for a in result["attempts"]]
+            assert result["state"] == "succeeded" and outcomes.count("succeeded") == 1, result
+    finally:
+        site.close()

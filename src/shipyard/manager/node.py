@@ -63,6 +63,7 @@ class Manager:
     failed: int = 0
     _leaving: Literal["graceful", "force"] | None = None
     _stops: int = 0
+    _away: set[str] = field(default_factory=set)  # calls failing now (said once)
     _started: float = field(default_factory=time.monotonic)
     _available: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
@@ -170,12 +171,25 @@ class Manager:
         elif run is None and reply.suite is not None:
             self._available.set()
 
+    def _failed(self, what: str, error: ChannelError) -> None:
+        """Said once while the coordinator stays away (a heartbeat a second would flood)."""
+        if what not in self._away:
+            self._away.add(what)
+            self.say(f"{what}: {error.message} (said once; tried again every time)")
+
+    def _answered(self, what: str) -> None:
+        if what in self._away:
+            self._away.discard(what)
+            self.say(f"{what}: the coordinator answers again")
+
     def _heartbeats(self) -> None:
         while not self._done.wait(self.heartbeat):
             try:
                 self._beat()
             except ChannelError as error:
-                self.say(f"heartbeat: {error.message}")
+                self._failed("heartbeat", error)
+            else:
+                self._answered("heartbeat")
 
     def _holds(self) -> None:
         while not self._done.wait(heartbeat_every(self.lease)):
@@ -188,8 +202,9 @@ class Manager:
             try:
                 reply = self.channel.request(Hold(id=0, holding=asked))
             except ChannelError as error:
-                self.say(f"hold: {error.message}")
+                self._failed("hold", error)
                 continue
+            self._answered("hold")
             assert isinstance(reply, Held)
             run.check_held(set(asked), set(reply.held))
 
