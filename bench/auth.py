@@ -9,8 +9,10 @@ Measured in this process, without HTTP, so the figure is the auth part alone:
   pooled connection, in autocommit);
 - ``worker-tx``: that SELECT in a transaction (BEGIN, SELECT, ROLLBACK on return to the pool),
   to show what the autocommit reads save;
-- ``user``: :meth:`Auth.current_user`, the same for a user;
+- ``user``: :meth:`Auth.current_user`, the same for a user: believed for ``USER_TTL`` (2 s);
+- ``user-read``: the same decoding the token and reading the user's row every time;
 - ``role``: a user route on a group: :meth:`Auth.current_user` then the role query;
+- ``memberships``: :meth:`Auth.memberships` as the task routes call it (believed);
 - ``login``: the password check (scrypt, N=2**14, r=8), what ``POST /login`` pays.
 
 Each variant runs ``--calls`` times per round, round-robin over ``--rounds``; per-call median,
@@ -65,8 +67,8 @@ def _variants(auth: Auth) -> dict[str, tuple[Callable[[], object], int]]:
     worker_token = auth.issue(str(worker.id), Kind.WORKER, worker.signature, 3600).token
     # The same check reading in a transaction (BEGIN … ROLLBACK around the SELECT), as it did
     # before the autocommit reads: the figure that chose them.
-    reading = Auth(auth.engine, *_pair(auth), principal_ttl=0)
-    in_transaction = Auth(auth.engine, *_pair(auth), principal_ttl=0)
+    reading = Auth(auth.engine, *_pair(auth), principal_ttl=0, user_ttl=0)
+    in_transaction = Auth(auth.engine, *_pair(auth), principal_ttl=0, user_ttl=0)
     in_transaction._reads = auth.engine
     as_user = HTTPAuthorizationCredentials(scheme="Bearer", credentials=user_token)
     as_worker = HTTPAuthorizationCredentials(scheme="Bearer", credentials=worker_token)
@@ -76,7 +78,9 @@ def _variants(auth: Auth) -> dict[str, tuple[Callable[[], object], int]]:
         "worker-read": (lambda: reading.current_worker(as_worker), 1),
         "worker-tx": (lambda: in_transaction.current_worker(as_worker), 1),
         "user": (lambda: auth.current_user(as_user), 1),
+        "user-read": (lambda: reading.current_user(as_user), 1),
         "role": (lambda: auth.check_role(auth.current_user(as_user), "lab", Role.WRITE), 1),
+        "memberships": (lambda: auth.memberships(auth.current_user(as_user)), 1),
         "login": (lambda: passwords.verify_password(PASSWORD, user.password_hash), 0),
     }
 
