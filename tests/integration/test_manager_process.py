@@ -569,3 +569,26 @@ def test_the_coordinator_killed_mid_suite_every_task_ends_succeeded_once(
             assert result["state"] == "succeeded" and outcomes.count("succeeded") == 1, result
     finally:
         site.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "group", "said"),
+    [
+        ("", "lab", "no manager token"),
+        ("not-a-token", "lab", "SHIPYARD_MANAGER_TOKEN"),
+        (None, "other", "the token is a manager's of group 'lab', not 'other'"),
+    ],
+)
+def test_a_manager_refused_says_why_without_a_traceback(
+    lab: Lab, tmp_path: Path, token: str | None, group: str, said: str
+) -> None:
+    env = _env(tmp_path / "home") | {
+        "SHIPYARD_MANAGER_TOKEN": lab.token if token is None else token
+    }
+    ran = subprocess.run(
+        [_executable(), "manager", "--server", lab.served.url, "--group", group,
+         "--folder", str(tmp_path / "m")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode != 0, ran.stdout
+    assert said in ran.stderr and "Traceback" not in ran.stderr, ran.stderr
