@@ -18,12 +18,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shipyard.models import Event, ExecutionState, ExecutionStatus, ExecutionSummary, UnitStatus
+from shipyard.models import (
+    Artifact,
+    ArtifactChunk,
+    Event,
+    ExecutionState,
+    ExecutionStatus,
+    ExecutionSummary,
+    GateApproval,
+    UnitStatus,
+)
 
 if TYPE_CHECKING:  # the plan models pull in the spec models; status commands need neither
     from shipyard.agents import DiscoveredAgent
     from shipyard.analysis import AnalysisReport, MonitorSnapshot, PipelineHistory
     from shipyard.checkpoint import Checkpoint
+    from shipyard.mlregistry import ModelInfo, ModelVersion, StageChange
+    from shipyard.pipelinemetrics import PipelineMetrics
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.registry import PipelineInfo
@@ -297,6 +308,30 @@ class Agents(Protocol):
         """Restart one deployed agent of ``folder``: a new process, returned once healthy."""
 
 
+class Artifacts(Protocol):
+    """What steps hand each other, and the quality gates on their metrics (issue 15 §1-2)."""
+
+    def artifacts(self, execution_id: str, step: str | None = None) -> list[Artifact]:
+        """The files the steps' declared outputs left (of ``step`` only, if given): path in
+        the step's artifacts folder, size, SHA-256."""
+
+    def artifact_read(self, execution_id: str, step: str, artifact: str) -> Iterator[ArtifactChunk]:
+        """The bytes of one artifact (its path in the step's artifacts folder, as listed),
+        streamed in chunks; refused for a path leading out of that folder."""
+
+    def gate_approve(
+        self,
+        execution_id: str,
+        step: str,
+        *,
+        reason: str,
+        approved_by: str | None = None,
+    ) -> GateApproval:
+        """Pass a step's failed gate on purpose: the step counts as succeeded (its dependants
+        run at the next :meth:`Executions.resume`); who (``approved_by``, default $USER), why
+        and when are recorded."""
+
+
 class Checkpoints(Protocol):
     def checkpoint_create(self, execution_id: str) -> Checkpoint: ...
 
@@ -475,11 +510,62 @@ class Analysis(Protocol):
         """A pipeline's executions (by registered or spec name), success rate, percentiles."""
 
 
+class PipelineMeasures(Protocol):
+    """A pipeline's record over time (issue 15 §3)."""
+
+    def pipeline_metrics(
+        self,
+        name: str,
+        *,
+        since: str | None = None,
+        limit: int = 1000,
+        chart: str | None = None,
+    ) -> PipelineMetrics:
+        """Success and failure rates, p50/p95/p99 durations overall and per step, runs per
+        day and anomalies (robust z-score past 3.5, with their figures) of the executions of
+        ``name`` (registered pipeline or spec name) since ``since`` (a duration ago or an ISO
+        8601 time); ``chart``: also draw the durations over time (.png or .html)."""
+
+
+class Models(Protocol):
+    """The model registry (issue 15 §4): versions of a model's file or folder, stored by
+    content under the home, with the step that made them, their metrics and stages."""
+
+    def model_register(
+        self,
+        name: str,
+        path: str,
+        *,
+        source: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        metrics_from: str | None = None,
+    ) -> ModelVersion:
+        """Store ``path`` (a file or folder) as the next version of ``name``, in staging;
+        ``source``/``metrics_from``: an ``EXEC/STEP`` (checked to exist)."""
+
+    def model_list(self) -> list[ModelInfo]: ...
+
+    def model_show(self, name: str, *, version: int | None = None) -> ModelInfo: ...
+
+    def model_promote(self, name: str, version: int) -> StageChange:
+        """Put ``version`` in production; the previous production version is archived."""
+
+    def model_rollback(self, name: str, *, version: int | None = None) -> StageChange:
+        """Production goes back to the previous production version (or ``version``)."""
+
+    def model_path(
+        self, name: str, *, stage: str = "production", version: int | None = None
+    ) -> str:
+        """Where the registry keeps the file or folder of ``version``, else of the latest
+        version in ``stage``."""
+
+
 class Operations(
     Specs,
     Executions,
     Fleets,
     Agents,
+    Artifacts,
     Checkpoints,
     Logs,
     Maintenance,
@@ -487,6 +573,8 @@ class Operations(
     Sweeps,
     Templates,
     Analysis,
+    PipelineMeasures,
+    Models,
     Protocol,
 ):
     """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""

@@ -16,6 +16,7 @@ from shipyard.errors import ExecutionNotFound, ShipyardError
 from shipyard.models import ExecutionStatus
 from shipyard.operations.agent_names import AgentOperations
 from shipyard.operations.analysing import AnalysisOperations
+from shipyard.operations.artifacts import ArtifactOperations, carry_artifacts
 from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
 from shipyard.operations.clock import Clock, SystemClock
@@ -23,7 +24,9 @@ from shipyard.operations.controlling import StopOperations
 from shipyard.operations.fleets import FleetOperations
 from shipyard.operations.logs import LogOperations
 from shipyard.operations.maintenance import MaintenanceOperations
+from shipyard.operations.measuring import MetricsOperations
 from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT
+from shipyard.operations.registering import ModelOperations
 from shipyard.operations.registry import PipelineOperations
 from shipyard.operations.sweeping import SweepOperations
 from shipyard.operations.templates import IndexOperations
@@ -75,6 +78,7 @@ class LocalOperations(
     StopOperations,
     FleetOperations,
     AgentOperations,
+    ArtifactOperations,
     CheckpointOperations,
     CleanOperations,
     LogOperations,
@@ -82,6 +86,8 @@ class LocalOperations(
     SweepOperations,
     IndexOperations,
     AnalysisOperations,
+    MetricsOperations,
+    ModelOperations,
 ):
     """:class:`shipyard.api.Operations` on this machine, state in ``workspace``.
 
@@ -218,6 +224,9 @@ class LocalOperations(
             kept = resuming.by_cache_key(plan, old_keys)
             resuming.mark_reused(
                 self.store, execution_id, kept, earlier, old_keys, self.clock.now()
+            )
+            carry_artifacts(
+                self.store, self.workspace, earlier, execution_id, kept.kept, self.clock.now()
             )
         return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=hold)
 

@@ -44,17 +44,22 @@ from shipyard.errors import (
     SpecError,
     SpecProblem,
 )
+from shipyard.mlregistry import ModelEvent, ModelInfo, ModelVersion, Stage, StageChange
 from shipyard.models import (
+    Artifact,
+    ArtifactChunk,
     Event,
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    GateApproval,
     Metric,
     Progress,
     ResourceUsage,
     UnitState,
     UnitStatus,
 )
+from shipyard.pipelinemetrics import Anomaly, PipelineMetrics, RunPoint
 from shipyard.plan.model import Plan
 from shipyard.recovery import RebuildReport, StoreCheck
 from shipyard.registry import ParameterInfo, PipelineInfo
@@ -236,7 +241,28 @@ RESULTS: dict[Any, Any] = {
         DurationStats(2, 1.0, 1.5, 1.5),
         {"a": DurationStats(1, 1.0, 1.0, 1.0)},
     ),
+    list[Artifact]: [Artifact("prepare", "data/train.csv", 8, "ab" * 32)],
+    Iterator[ArtifactChunk]: [ArtifactChunk(0, "aGk="), ArtifactChunk(2, "", last=True)],
+    GateApproval: GateApproval("train", "alice", "fine ✓", WHEN, ["gate a >= 1 failed"]),
 }
+
+MODEL_VERSION = ModelVersion(
+    "clf", 2, "ab" * 32, "folder", 4096, 3, Stage.PRODUCTION, WHEN, "alice", "/m", "exec_x",
+    "train", {"accuracy": 0.91}, "/h/models/trees/abab",
+)  # fmt: skip
+MODEL_EVENT = ModelEvent("clf", 2, "promote", Stage.STAGING, Stage.PRODUCTION, "alice", WHEN, "d")
+RESULTS.update({
+    PipelineMetrics: PipelineMetrics(
+        "x", "spec x", WHEN, 3600.0, 8, 8, 7, 1, {"failed": 1, "succeeded": 7}, 0.875, 0.125,
+        192.0, DurationStats(7, 1.0, 2.0, 2.5), {"a": DurationStats(7, 0.5, 0.6, 0.7)},
+        [Anomaly("exec_x", "a", WHEN, 2.4, 0.5, 0.05, 25.6, "MAD", 7)], 3.5, ["n"],
+        [RunPoint("exec_x", WHEN, "succeeded", 2.5, {"a": 2.4})], "/c.png",
+    ),
+    ModelVersion: MODEL_VERSION,
+    ModelInfo: ModelInfo("clf", WHEN, 2, 2, [MODEL_VERSION], [MODEL_EVENT]),
+    list[ModelInfo]: [ModelInfo("clf", WHEN, None, 1)],
+    StageChange: StageChange("clf", 2, 1, [MODEL_EVENT]),
+})  # fmt: skip
 
 
 def hints_of_the_protocol() -> list[tuple[str, str, Any]]:

@@ -1142,9 +1142,12 @@ def main(argv: list[str]) -> int:
 from shipyard.cli import (  # noqa: E402
     admin_cli,  # noqa: F401
     analysis_cli,  # noqa: F401
+    artifacts_cli,  # noqa: F401
     db_cli,  # noqa: F401
     index_cli,  # noqa: F401
+    manager_cli,  # noqa: F401
     mcp_cli,  # noqa: F401
+    ml_cli,  # noqa: F401
     pipelines_cli,  # noqa: F401
     serve_cli,  # noqa: F401
     suite_cli,  # noqa: F401

@@ -85,6 +85,18 @@ REACHED: dict[str, Reach] = {
     "monitor": Reach("monitor_pipeline_execution", "monitor"),
     "analyze": Reach("analyze_execution_results", "analyze"),
     "history": Reach("history", "history"),
+    # artifacts between steps and quality gates (issue 15 §1-2)
+    "artifacts": Reach("artifacts_list", "artifacts"),
+    "artifact_read": Reach("artifact_read", "artifacts --output"),
+    "gate_approve": Reach("gate_approve", "gate approve"),
+    # pipeline metrics and the model registry (issue 15 §3-4)
+    "pipeline_metrics": Reach("pipeline_metrics", "metrics"),
+    "model_register": Reach("models_register", "models register"),
+    "model_list": Reach("models_list", "models list"),
+    "model_show": Reach("models_show", "models show"),
+    "model_promote": Reach("models_promote", "models promote"),
+    "model_rollback": Reach("models_rollback", "models rollback"),
+    "model_path": Reach("models_path", "models path"),
 }
 
 INTERNAL: dict[str, str] = {

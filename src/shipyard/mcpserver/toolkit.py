@@ -94,7 +94,7 @@ def tool(kind: Kind, title: str) -> Callable[[Callable[..., Any]], Callable[...,
 
 #: The modules that declare tools, in the order their tools are listed (the seed's twelve
 #: first, integrate_python_api last of them).
-TOOL_MODULES = ("seed_tools", "api_tool", "more_tools")
+TOOL_MODULES = ("seed_tools", "api_tool", "more_tools", "ml_tools")
 
 
 def registered() -> list[ToolSpec]:

@@ -70,11 +70,22 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "index_show",
     ),
     "maintenance": ("clean_undo", "clean_purge", "store_check", "store_rebuild"),
+    "artifacts": ("artifacts_list", "artifact_read", "gate_approve"),
+    "ml": (
+        "pipeline_metrics",
+        "models_register",
+        "models_list",
+        "models_show",
+        "models_promote",
+        "models_rollback",
+        "models_path",
+    ),
     "api": ("integrate_python_api",),
 }
 
 #: The groups listed when --tools is not given: the daily work, under 40 tools (a test counts
-#: them). Agents, the template index and the store's maintenance are asked for by name.
+#: them). Agents, the template index, the store's maintenance and ml (pipeline metrics, the
+#: model registry) are asked for by name.
 DEFAULT_GROUPS = ("pipelines", "fleets", "registry", "sweeps", "api")
 #: ``--tools all``: every group.
 ALL = "all"

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.models import (
     Alert,
+    Artifact,
     Attempt,
     Event,
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    GateApproval,
     Metric,
     UnitState,
 )
@@ -25,6 +27,7 @@ from shipyard.registry import StoredPipeline
 
 if TYPE_CHECKING:
     from shipyard.analysis import HistoryEntry
+    from shipyard.mlregistry import ModelEvent, ModelRow, ModelVersion, Stage
     from shipyard.templates import IndexRepo
 
 
@@ -189,6 +192,30 @@ class Store(Protocol):
         """What an execution's steps reported (of ``unit`` only, if given), oldest first."""
         ...
 
+    # -- artifacts between steps and quality gates (issue 15 §1-2) -------------------------------
+
+    def save_artifacts(
+        self, execution_id: str, unit: str, artifacts: Sequence[Artifact], *, recorded_at: float
+    ) -> None:
+        """The files a step's outputs left in its artifacts folder (path, size, SHA-256),
+        replacing what an earlier attempt of it left."""
+
+    def artifacts(self, execution_id: str, unit: str | None = None) -> list[Artifact]:
+        """An execution's recorded artifacts (of ``unit`` only, if given), step by step in the
+        spec's order, then by path."""
+        ...
+
+    def approve_gate(
+        self, execution_id: str, unit: str, approval: GateApproval, *, reason: str
+    ) -> bool:
+        """A gated unit becomes succeeded (its reason ``reason``) and the approval is kept, in
+        one transaction; False (nothing written) when the unit is not gated."""
+        ...
+
+    def gate_approvals(self, execution_id: str) -> list[GateApproval]:
+        """The execution's approved gates, oldest first."""
+        ...
+
     # -- monitor, analysis, history (issue 12 §4) ----------------------------------------------
 
     def hook_events(self, execution_id: str) -> list[Event]:
@@ -250,5 +277,48 @@ class Store(Protocol):
     def request_sweep_stop(self, sweep_id: str, *, at: float) -> None: ...
 
     def sweep_stop_requested(self, sweep_id: str) -> bool: ...
+
+    # -- pipeline metrics (issue 15 §3) -----------------------------------------------------------
+
+    def execution_names(self) -> list[str]:
+        """The spec names executions were recorded under, sorted (what an unknown name's
+        error lists beside the registered pipelines)."""
+        ...
+
+    def step_spans(self, execution_ids: Sequence[str]) -> list[tuple[str, str, float]]:
+        """(execution id, step, seconds) of every step that succeeded in those executions."""
+        ...
+
+    # -- the model registry (issue 15 §4) ---------------------------------------------------------
+
+    def model_add_version(self, version: ModelVersion, event: ModelEvent) -> int:
+        """Record a new version of ``version.model`` (the model too, if new) numbered one past
+        its latest, with its ``register`` event, in one transaction; returns its number (the
+        record's own ``version`` and the event's are ignored)."""
+        ...
+
+    def model_row(self, name: str) -> ModelRow | None: ...
+
+    def model_rows(self) -> list[ModelRow]:
+        """Every model, by name."""
+        ...
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """A model's versions, oldest first."""
+        ...
+
+    def model_events(self, name: str) -> list[ModelEvent]:
+        """A model's stage changes, oldest first."""
+        ...
+
+    def model_set_stages(
+        self,
+        name: str,
+        stages: dict[int, Stage],
+        stack: Sequence[int],
+        events: Sequence[ModelEvent],
+    ) -> None:
+        """Set versions' stages, the production stack, and record the events (call inside a
+        transaction that also read what the decision rests on)."""
 
     def close(self) -> None: ...

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 from shipyard.errors import ShipyardError, StoreError, from_os_error
 from shipyard.models import (
     Alert,
+    Artifact,
     Attempt,
     Event,
     ExecutionState,
     ExecutionStatus,
     ExecutionSummary,
+    GateApproval,
     Metric,
     Progress,
     ResourceUsage,
@@ -42,6 +44,7 @@ from shipyard.unitview import (
 
 if TYPE_CHECKING:
     from shipyard.analysis import HistoryEntry
+    from shipyard.mlregistry import ModelEvent, ModelRow, ModelVersion, Stage
     from shipyard.templates import IndexRepo
 
 _ACTIVE = ("pending", "running")
@@ -404,7 +407,15 @@ class SQLiteStore:
                 [(execution_id, row["name"]) for row in rows if row["name"] not in keep],
             )
 
-    _TABLES = ("executions", "units", "attempts", "events", "metrics")
+    _TABLES = (
+        "executions",
+        "units",
+        "attempts",
+        "events",
+        "metrics",
+        "artifacts",
+        "gate_approvals",
+    )
 
     def export_execution(self, execution_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every row of an execution, table by table (to put back with import_execution)."""
@@ -508,7 +519,7 @@ class SQLiteStore:
             )
             for row in unit_rows
         )
-        failed = sum(1 for unit in units if unit.state == UnitState.FAILED)
+        failed = sum(1 for unit in units if unit.state in (UnitState.FAILED, UnitState.GATED))
         return ExecutionStatus(
             **_summary_fields(row),
             progress=Progress(done=done, total=len(units)),
@@ -523,6 +534,7 @@ class SQLiteStore:
             alerts=self.alerts(execution_id),
             metrics=self.metrics(execution_id),
             pipeline=row["pipeline"],
+            approvals=self.gate_approvals(execution_id),
         )
 
     def _last_attempt_resources(self, execution_id: str) -> dict[str, ResourceUsage]:
@@ -557,7 +569,7 @@ class SQLiteStore:
             f" (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id AND {_DONE_UNIT}) AS done,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id) AS total,"
             " (SELECT COUNT(*) FROM units u WHERE u.execution_id = e.id"
-            "   AND u.state = 'failed') AS failed"
+            "   AND u.state IN ('failed', 'gated')) AS failed"
             f" FROM executions e {where} ORDER BY e.created_at DESC, e.rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
@@ -829,6 +841,76 @@ class SQLiteStore:
             for row in self._db.execute(query, args).fetchall()
         ]
 
+    # -- artifacts between steps and quality gates (issue 15 §1-2) -------------------------------
+
+    def save_artifacts(
+        self, execution_id: str, unit: str, artifacts: Sequence[Artifact], *, recorded_at: float
+    ) -> None:
+        # A later attempt's (or a resumed run's) files replace the earlier ones: what is listed
+        # is what the folder was made to hold last.
+        self._db.execute(
+            "DELETE FROM artifacts WHERE execution_id = ? AND unit = ?", (execution_id, unit)
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO artifacts (execution_id, unit, path, size, sha256,"
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(execution_id, unit, a.path, a.size, a.sha256, recorded_at) for a in artifacts],
+        )
+
+    def artifacts(self, execution_id: str, unit: str | None = None) -> list[Artifact]:
+        query = "SELECT unit, path, size, sha256 FROM artifacts WHERE execution_id = ?"
+        args: tuple[str, ...] = (execution_id,)
+        if unit is not None:
+            query += " AND unit = ?"
+            args += (unit,)
+        positions = "(SELECT position FROM units u WHERE u.execution_id = artifacts.execution_id"
+        query += f" ORDER BY {positions} AND u.name = artifacts.unit), path"
+        return [
+            Artifact(row["unit"], row["path"], row["size"], row["sha256"])
+            for row in self._db.execute(query, args).fetchall()
+        ]
+
+    def approve_gate(
+        self, execution_id: str, unit: str, approval: GateApproval, *, reason: str
+    ) -> bool:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE units SET state = 'succeeded', reason = ?"
+                " WHERE execution_id = ? AND name = ? AND state = 'gated'",
+                (reason, execution_id, unit),
+            )
+            if not self._changed():
+                return False
+            self._db.execute(
+                "INSERT OR REPLACE INTO gate_approvals (execution_id, unit, approved_by, reason,"
+                " approved_at, gates) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    execution_id,
+                    unit,
+                    approval.approved_by,
+                    approval.reason,
+                    approval.at.timestamp(),
+                    json.dumps(approval.gates),
+                ),
+            )
+        return True
+
+    def gate_approvals(self, execution_id: str) -> list[GateApproval]:
+        rows = self._db.execute(
+            "SELECT * FROM gate_approvals WHERE execution_id = ? ORDER BY approved_at",
+            (execution_id,),
+        ).fetchall()
+        return [
+            GateApproval(
+                unit=row["unit"],
+                approved_by=row["approved_by"],
+                reason=row["reason"],
+                at=datetime.fromtimestamp(row["approved_at"], UTC),
+                gates=json.loads(row["gates"]),
+            )
+            for row in rows
+        ]
+
     # -- parameter sweeps (issue 12 §2) ----------------------------------------------------------
 
     def insert_sweep(self, sweep: dict[str, Any], points: Sequence[dict[str, Any]]) -> None:
@@ -943,6 +1025,164 @@ class SQLiteStore:
             "SELECT stop_requested_at FROM sweeps WHERE id = ?", (sweep_id,)
         ).fetchone()
         return row is not None and row["stop_requested_at"] is not None
+
+    # -- pipeline metrics (issue 15 §3) -----------------------------------------------------------
+
+    def execution_names(self) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT name FROM executions ORDER BY name").fetchall()
+        return [row["name"] for row in rows]
+
+    def step_spans(self, execution_ids: Sequence[str]) -> list[tuple[str, str, float]]:
+        found: list[tuple[str, str, float]] = []
+        for start in range(0, len(execution_ids), 500):  # SQLite's bound on variables
+            chunk = execution_ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                "SELECT execution_id, name, ended_at - started_at AS seconds"  # noqa: S608
+                f" FROM units WHERE execution_id IN ({marks}) AND kind = 'step'"
+                " AND state = 'succeeded' AND started_at IS NOT NULL AND ended_at IS NOT NULL"
+                " ORDER BY execution_id, position",
+                tuple(chunk),
+            ).fetchall()
+            found.extend((row["execution_id"], row["name"], float(row["seconds"])) for row in rows)
+        return found
+
+    # -- the model registry (issue 15 §4) ---------------------------------------------------------
+
+    def model_add_version(self, version: ModelVersion, event: ModelEvent) -> int:
+        with self.transaction():
+            at = version.registered_at.timestamp()
+            self._db.execute(
+                "INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)",
+                (version.model, at),
+            )
+            row = self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model = ?",
+                (version.model,),
+            ).fetchone()
+            number = int(row[0])
+            self._db.execute(
+                "INSERT INTO model_versions (model, version, digest, kind, size, files,"
+                " source_path, execution_id, step, metrics, stage, registered_at, registered_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    version.model,
+                    number,
+                    version.digest,
+                    version.kind,
+                    version.size,
+                    version.files,
+                    version.source_path,
+                    version.execution_id,
+                    version.step,
+                    json.dumps(version.metrics),
+                    version.stage.value,
+                    at,
+                    version.registered_by,
+                ),
+            )
+            self._model_events([event], number)
+        return number
+
+    def _model_events(self, events: Sequence[ModelEvent], version: int | None = None) -> None:
+        self._db.executemany(
+            "INSERT INTO model_events (model, version, action, from_stage, to_stage, actor, at,"
+            " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    event.model,
+                    version if version is not None else event.version,
+                    event.action,
+                    event.from_stage.value if event.from_stage else None,
+                    event.to_stage.value,
+                    event.actor,
+                    event.at.timestamp(),
+                    event.detail,
+                )
+                for event in events
+            ],
+        )
+
+    def model_row(self, name: str) -> ModelRow | None:
+        row = self._db.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+        return _model_row(row) if row else None
+
+    def model_rows(self) -> list[ModelRow]:
+        rows = self._db.execute("SELECT * FROM models ORDER BY name").fetchall()
+        return [_model_row(row) for row in rows]
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        from shipyard.mlregistry import ModelVersion, Stage
+
+        rows = self._db.execute(
+            "SELECT * FROM model_versions WHERE model = ? ORDER BY version", (name,)
+        ).fetchall()
+        return [
+            ModelVersion(
+                model=row["model"],
+                version=row["version"],
+                digest=row["digest"],
+                kind=row["kind"],
+                size=row["size"],
+                files=row["files"],
+                stage=Stage(row["stage"]),
+                registered_at=datetime.fromtimestamp(row["registered_at"], UTC),
+                registered_by=row["registered_by"],
+                source_path=row["source_path"],
+                execution_id=row["execution_id"],
+                step=row["step"],
+                metrics=json.loads(row["metrics"]),
+            )
+            for row in rows
+        ]
+
+    def model_events(self, name: str) -> list[ModelEvent]:
+        from shipyard.mlregistry import ModelEvent, Stage
+
+        rows = self._db.execute(
+            "SELECT * FROM model_events WHERE model = ? ORDER BY id", (name,)
+        ).fetchall()
+        return [
+            ModelEvent(
+                model=row["model"],
+                version=row["version"],
+                action=row["action"],
+                from_stage=Stage(row["from_stage"]) if row["from_stage"] else None,
+                to_stage=Stage(row["to_stage"]),
+                actor=row["actor"],
+                at=datetime.fromtimestamp(row["at"], UTC),
+                detail=row["detail"],
+            )
+            for row in rows
+        ]
+
+    def model_set_stages(
+        self,
+        name: str,
+        stages: dict[int, Stage],
+        stack: Sequence[int],
+        events: Sequence[ModelEvent],
+    ) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE model_versions SET stage = ? WHERE model = ? AND version = ?",
+                [(stage.value, name, version) for version, stage in stages.items()],
+            )
+            self._db.execute(
+                "UPDATE models SET production_stack = ? WHERE name = ?",
+                (json.dumps(list(stack)), name),
+            )
+            self._model_events(events)
+
+
+def _model_row(row: sqlite3.Row) -> ModelRow:
+    from shipyard.mlregistry import ModelRow
+
+    return ModelRow(
+        name=row["name"],
+        created_at=datetime.fromtimestamp(row["created_at"], UTC),
+        production_stack=[int(number) for number in json.loads(row["production_stack"])],
+    )
 
 
 def _stored_pipeline(row: sqlite3.Row) -> StoredPipeline:
