@@ -118,6 +118,10 @@ class SQLiteStore:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
+                # Read again under the write lock: another process opening the same new home
+                # at the same time may have run this step meanwhile ("table already exists").
+                if self._db.execute("PRAGMA user_version").fetchone()[0] > number:
+                    continue
                 for statement in _statements(MIGRATIONS[number]):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
