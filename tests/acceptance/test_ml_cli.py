@@ -105,7 +105,8 @@ METRICS_REFUSALS = [
     (("metrics", "nope"), "no executions of a pipeline or spec named 'nope'"),
     (("metrics", "tiny", "--since", "yesterday-ish"), "--since 'yesterday-ish' is neither"),
     (("metrics", "tiny", "--since", "2099-01-01"), "no executions of 'tiny' since"),
-    (("metrics", "tiny", "--limit", "0"), "limit 0 is not a positive whole number"),
+    (("metrics", "tiny", "--limit", "0"), "limit 0 is not a whole number from 1 to 100,000"),
+    (("metrics", "tiny", "--limit", "99999999999999999999"), "is not a whole number from 1"),
     (("metrics", "tiny", "--chart", "d.txt"), "neither .png nor .html"),
 ]
 

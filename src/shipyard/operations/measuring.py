@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: The newest executions looked at, at most, when no --limit is given.
 DEFAULT_LIMIT = 1000
+#: The largest --limit taken (what one report holds in memory: every run with its steps).
+MAX_LIMIT = 100_000
 
 
 class MetricsOperations:
@@ -156,10 +158,10 @@ def _notes(runs: int, steps: dict[str, list[tuple[str, datetime, float]]]) -> li
 
 
 def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ShipyardError(
-            f"metrics limit {limit!r} is not a positive whole number",
-            hint="give --limit 1 or more",
+            f"metrics limit {limit!r} is not a whole number from 1 to {MAX_LIMIT:,}",
+            hint=f"give --limit 1 to {MAX_LIMIT:,} (the newest executions looked at)",
         )
 
 
