@@ -162,10 +162,9 @@ class SuiteRun:
         else:
             self._move("prepared")
             reason = self._execute()
-            if self.shutdown == "force":
+            if self.forced():
                 return  # killed; leave now: the coordinator takes the tasks back
-            self._move({"drained": "drained", "cancelled": "cancelled", "gave_up": "gave_up",
-                        "shutdown": "shutdown"}[reason])  # type: ignore[arg-type]  # fmt: skip
+            self._move(reason)  # each reason is the event of that name
         self._hook("env_cleanup", context)
         done = SuiteDone(id=0, suite_uuid=self.uuid, reason=reason,
                          tasks_completed=self.completed, tasks_failed=self.failed)  # fmt: skip
