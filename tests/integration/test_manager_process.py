@@ -592,3 +592,35 @@ def test_a_manager_refused_says_why_without_a_traceback(
     )  # fmt: skip
     assert ran.returncode != 0, ran.stdout
     assert said in ran.stderr and "Traceback" not in ran.stderr, ran.stderr
+
+
+def test_two_managers_share_a_suite_and_each_task_runs_once(lab: Lab, tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    done.mkdir()
+    second = lab.served.http.post(f"{API}/groups/lab/managers", headers=lab.root)
+    assert second.status_code == 201, second.text
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 2})
+    tasks = lab.submit(suite, [_sh(f"sleep 0.2; echo $SHIPYARD_TASK >> {done}/ran")] * 16)
+    other = Lab(lab.served, lab.root, second.json()["token"])
+    with _manager(lab, tmp_path, "m1") as one, _manager(other, tmp_path, "m2") as two:
+        _until("the suite complete",
+               lambda: lab.get(f"/suites/{suite}")["state"] == "complete")  # fmt: skip
+        _until("both through", lambda: one.events("suite_done") and two.events("suite_done"))
+        counts = [_one(m, "suite_done")["completed"] for m in (one, two)]
+    assert sum(counts) == 16 and min(counts) > 0, counts
+    ran = (done / "ran").read_text().split()
+    assert sorted(ran) == sorted(tasks), "a task ran twice or not at all"
+
+
+def test_a_task_past_its_timeout_is_killed_and_reported_124(lab: Lab, tmp_path: Path) -> None:
+    child = tmp_path / "child.pid"
+    suite = lab.suite(worker_schedule={"count": 1, "prefetch": 1})
+    (task,) = lab.submit(suite, [_sh(f"sleep 60 & echo $! > {child}; wait")], timeout=1,
+                         max_attempts=1)  # fmt: skip
+    with _manager(lab, tmp_path) as manager:
+        result = _until("the task ended", lambda: (r := lab.get(f"/tasks/{task}/result"))[
+            "state"] in ("succeeded", "failed") and r)  # fmt: skip
+        assert result["state"] == "failed" and result["exit_status"] == 124, result
+        _until("the task's child killed with it", lambda: not _alive(int(child.read_text())), 20)
+        _until("the suite through here", lambda: manager.events("suite_done"))
+        assert _one(manager, "suite_done")["failed"] == 1
