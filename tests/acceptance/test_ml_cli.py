@@ -99,6 +99,13 @@ def test_too_few_runs_are_said(shipyard: Shipyard, tmp_path: Path) -> None:
         "too few runs to judge anomalies: 1 succeeded with a duration, 5 needed"
     ]
     assert "note: too few runs to judge anomalies" in shipyard("metrics", "tiny").stdout
+    # a registered pipeline's name means the executions run under that name
+    assert shipyard("pipelines", "add", "nightly", str(write(tmp_path))).returncode == 0
+    named = shipyard("run", "-q", "nightly", "-p", "code=2", "--json")
+    report = json.loads(shipyard("metrics", "nightly", "--json").stdout)
+    assert report["basis"] == "executions run as the registered pipeline 'nightly'"
+    assert [p["execution_id"] for p in report["points"]] == [json.loads(named.stdout)["id"]]
+    assert (report["runs"], report["failure_rate"], report["durations"]["count"]) == (1, 1.0, 0)
 
 
 METRICS_REFUSALS = [
