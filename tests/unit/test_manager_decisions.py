@@ -16,6 +16,8 @@ from shipyard.manager.decisions import (
     crash_reason,
     fetch_limit,
     gives_up,
+    heartbeat_interval,
+    hold_interval,
     next_state,
     reconnect_delay,
     suite_finished,
@@ -188,3 +190,19 @@ def test_when_a_suite_is_finished_here(
     state: str, queued: int, held: int, expected: str | None
 ) -> None:
     assert suite_finished(state, queued, held) == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected", "interval"),
+    [(30.0, 30.0, 30.0), (30.0, 0.75, 0.75), (0.5, 30.0, 0.5), (30.0, None, 30.0),
+     (10.0, 0.0, 10.0)],
+)  # fmt: skip
+def test_heartbeats_never_slower_than_the_coordinator_expects(
+    asked: float, expected: float | None, interval: float
+) -> None:
+    assert heartbeat_interval(asked, expected) == interval
+
+
+@pytest.mark.parametrize(("lease", "interval"), [(30.0, 10.0), (3.0, 1.0), (0.1, 0.1)])
+def test_holds_every_third_of_the_lease(lease: float, interval: float) -> None:
+    assert hold_interval(lease) == pytest.approx(interval)

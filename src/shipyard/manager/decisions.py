@@ -7,6 +7,7 @@
 - :func:`next_state`: the manager's state machine (idle → preparing → executing → cleanup → idle).
 - :func:`fetch_limit`: when the prefetch buffer is refilled, and by how many.
 - :func:`reconnect_delay`: the wait before the next try at the coordinator's socket.
+- :func:`heartbeat_interval` / :func:`hold_interval`: how often it heartbeats and holds.
 - :func:`suite_finished`: whether this manager is through with its suite, and why.
 """
 
@@ -23,7 +24,7 @@ from shipyard.coordinator.managerprotocol import (
     RECONNECT_CAP,
     RECONNECT_FIRST,
 )
-from shipyard.coordinator.resilience import backoff_delay
+from shipyard.coordinator.resilience import backoff_delay, heartbeat_every
 from shipyard.errors import ShipyardError
 
 
@@ -185,6 +186,20 @@ def reconnect_delay(failures: int, draw: float) -> float:
     """The wait before reconnect try ``failures + 1``: 1 → 2 → 4 … → 60 s (jittered by
     ``draw`` into the upper half of each step, as every backoff here)."""
     return backoff_delay(failures, draw, base=RECONNECT_FIRST, cap=RECONNECT_CAP)
+
+
+# --- heartbeats and holds -----------------------------------------------------------------
+
+
+def heartbeat_interval(asked: float, expected: float | None) -> float:
+    """Seconds between heartbeats: ``--heartbeat``, never slower than the coordinator
+    ``expected`` at registration (a short ``manager_offline`` would mark it offline)."""
+    return min(asked, expected) if expected else asked
+
+
+def hold_interval(lease: float) -> float:
+    """Seconds between holds: a third of the lease (two may be lost before it runs out)."""
+    return heartbeat_every(lease)
 
 
 # --- the end of a suite here ---------------------------------------------------------------

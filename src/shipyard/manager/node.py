@@ -40,8 +40,8 @@ from shipyard.coordinator.managerprotocol import (
     Shutdown,
     SuiteAvailable,
 )
-from shipyard.coordinator.resilience import heartbeat_every
 from shipyard.manager.channel import Channel, ChannelError
+from shipyard.manager.decisions import heartbeat_interval, hold_interval
 from shipyard.manager.suiterun import SuiteRun
 
 
@@ -102,7 +102,7 @@ class Manager:
         self.manager_id = registered.manager_id
         self.lease = registered.lease
         # Never slower than the coordinator expects (a test's short offline setting).
-        self.heartbeat = min(self.heartbeat, registered.heartbeat or self.heartbeat)
+        self.heartbeat = heartbeat_interval(self.heartbeat, registered.heartbeat)
         self.progress("registered", manager=self.manager_id, group=self.group, tags=self.tags)
         self.channel.start()
         for target in (self._heartbeats, self._holds):
@@ -192,7 +192,7 @@ class Manager:
                 self._answered("heartbeat")
 
     def _holds(self) -> None:
-        while not self._done.wait(heartbeat_every(self.lease)):
+        while not self._done.wait(hold_interval(self.lease)):
             run = self.current
             if run is None:
                 continue
