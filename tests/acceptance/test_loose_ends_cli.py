@@ -127,3 +127,18 @@ def test_a_home_that_is_a_file_is_one_message(
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert f"the Shipyard home {tmp_path / 'afile'} is not a folder" in refused.stderr
     assert "hint: point --home" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("history", "tidy"), ("list",), ("sweep", "list"), ("metrics", "tidy")],
+)
+def test_a_limit_past_what_a_listing_takes_is_a_message(
+    shipyard: Shipyard, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A --limit past 64 bits reached SQLite as an OverflowError traceback."""
+    (tmp_path / "tidy.yaml").write_text(SPEC)
+    assert shipyard("run", "tidy.yaml").returncode == 0
+    answer = shipyard(*command, "--limit", "99999999999999999999")
+    assert answer.returncode != 0 and "Traceback" not in answer.stderr, answer.stderr
+    assert "--limit" in answer.stderr and "100000" in answer.stderr.replace(",", ""), answer.stderr

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.cli.app import HomeOption, JsonOption, app
+from shipyard.cli.app import MAX_LIMIT, HomeOption, JsonOption, app
 from shipyard.cli.front import console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
@@ -148,7 +148,9 @@ def history(
         str,
         typer.Argument(help="A registered pipeline's name, or a spec's name.", show_default=False),
     ],
-    limit: Annotated[int, typer.Option("--limit", help="The newest executions looked at.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="The newest executions looked at.")
+    ] = 100,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -42,6 +42,9 @@ HomeOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (stable, documented).")]
+#: The largest ``--limit`` a listing takes: SQLite's integers are 64-bit, and a larger number
+#: reached it as an OverflowError traceback; no listing needs more rows than this.
+MAX_LIMIT = 100_000
 ParamOption = Annotated[
     list[str] | None,
     typer.Option("--param", "-p", help="Set a parameter: -p name=value (repeatable)."),

@@ -19,6 +19,7 @@ import typer
 from shipyard import __version__
 from shipyard.cli.app import (  # the root app and the options every command module shares
     _SETTINGS,
+    MAX_LIMIT,
     HomeOption,
     JsonOption,
     MaxParallelOption,
@@ -639,7 +640,7 @@ def status(
 def list_(
     active: Annotated[bool, typer.Option("--active", help="Only pending or running.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="Only this pipeline.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Most rows.")] = 20,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:

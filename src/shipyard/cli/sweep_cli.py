@@ -19,7 +19,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, ParamOption, app
+from shipyard.cli.app import _SETTINGS, MAX_LIMIT, HomeOption, JsonOption, ParamOption, app
 from shipyard.cli.front import console, error_console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
@@ -326,7 +326,9 @@ def sweep_status(
 
 @sweep_app.command("list")
 def sweep_list(
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=MAX_LIMIT, help="How many.")
+    ] = 20,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
