@@ -24,8 +24,10 @@ the same. How soon a change applies:
   (:meth:`Auth.forget_principals`);
 - made by another coordinator of the same database (or in SQL): within the TTL — that is the
   bound, and tests hold it (tests/integration/test_coordinator_identity_cache.py);
-- a grant (a new membership, a higher role) never waits: a group check that the believed
-  memberships would refuse reads them again first.
+- a grant (a new membership, a higher role) made elsewhere never waits at the task routes'
+  group checks (``routes._group_id``, ``routes._task_for``: what the believed memberships would
+  refuse is read again first); a suite's or a manager's own check by id may refuse it for up
+  to the TTL.
 """
 
 from __future__ import annotations
@@ -298,7 +300,7 @@ class Auth:
         if not fresh:
             found = self._memberships.get(key, now, self.user_ttl, generation)
             if found is not None:
-                return found
+                return dict(found)  # a copy: a caller's change never reaches the cache
         with self._reads.connect() as connection:
             read = authstore.memberships_of(connection, user.id, admin=user.admin)
         if self.user_ttl > 0:
