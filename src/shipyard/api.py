@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the plan models pull in the spec models; status commands ne
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
     from shipyard.registry import PipelineInfo
+    from shipyard.rollout.status import RolloutView
     from shipyard.sweep import SweepReport, SweepSettings
     from shipyard.templates import IndexRepo, TemplateInfo
 
@@ -560,6 +561,32 @@ class Models(Protocol):
         version in ``stage``."""
 
 
+class Rollouts(Protocol):
+    """Canary rollouts of a running fleet's services (issue 15 §5): the new version beside the
+    stable one behind a measuring proxy, promoted or rolled back on its KPIs."""
+
+    def rollout_start(
+        self,
+        execution_id: str,
+        service: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        wait: bool = False,
+        timeout: float = 3600.0,
+    ) -> RolloutView:
+        """Start the service with ``env`` changed as a canary; returns once it has begun
+        (``wait``: once promoted, rolled back or aborted, within ``timeout`` seconds)."""
+
+    def rollout_promote(self, execution_id: str, service: str) -> RolloutView:
+        """Skip the remaining steps: the canary becomes the service, the old version stops."""
+
+    def rollout_abort(self, execution_id: str, service: str) -> RolloutView:
+        """Traffic back to the stable version at once, the canary stopped."""
+
+    def rollout_status(self, execution_id: str, service: str | None = None) -> list[RolloutView]:
+        """The latest rollout of each service with ``rollout:`` (or of ``service``)."""
+
+
 class Operations(
     Specs,
     Executions,
@@ -575,6 +602,7 @@ class Operations(
     Analysis,
     PipelineMeasures,
     Models,
+    Rollouts,
     Protocol,
 ):
     """Everything Shipyard can be asked to do. Errors a user can cause raise ShipyardError."""

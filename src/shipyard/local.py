@@ -28,6 +28,7 @@ from shipyard.operations.measuring import MetricsOperations
 from shipyard.operations.reconcile import HEARTBEAT_TIMEOUT
 from shipyard.operations.registering import ModelOperations
 from shipyard.operations.registry import PipelineOperations
+from shipyard.operations.rollouts import RolloutOperations
 from shipyard.operations.sweeping import SweepOperations
 from shipyard.operations.templates import IndexOperations
 from shipyard.operations.watching import WatchOperations
@@ -77,6 +78,7 @@ class LocalOperations(
     MaintenanceOperations,
     StopOperations,
     FleetOperations,
+    RolloutOperations,
     AgentOperations,
     ArtifactOperations,
     CheckpointOperations,

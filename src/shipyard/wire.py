@@ -258,6 +258,7 @@ def _result_types() -> dict[str, Any]:
     from shipyard.checkpoint import Checkpoint
     from shipyard.plan.model import Plan, RunMode
     from shipyard.recovery import RebuildReport, StoreCheck
+    from shipyard.rollout.status import RolloutView
 
     return {
         "DiscoveredAgent": DiscoveredAgent,
@@ -278,6 +279,7 @@ def _result_types() -> dict[str, Any]:
         "ModelInfo": mlregistry.ModelInfo,
         "ModelVersion": mlregistry.ModelVersion,
         "StageChange": mlregistry.StageChange,
+        "RolloutView": RolloutView,
     }
 
 

@@ -29,6 +29,7 @@ from shipyard.plan.model import (
     PlannedStep,
     ResourceRequest,
     RestartSettings,
+    RolloutSettings,
     RetrySettings,
     StopSettings,
 )
@@ -111,6 +112,10 @@ def every_field_set() -> Plan:
         stop=StopSettings("HUP", 1.0), depends_on={"s": "completed_successfully"},
         connects_to=["other"], description="a service", secret_env={"K": "{{ token }}"},
         runner="ssh",
+        rollout=RolloutSettings(
+            steps=[5, 100], interval=0.5, kpis=[GateSettings("error_rate", "<", 0.01)],
+            min_requests=3, strategy="blue",
+        ),
     )  # fmt: skip
     return Plan(
         name="full", spec_path="/specs/full.yaml", spec_digest="abc", mode="debug",
@@ -312,6 +317,20 @@ SCHEMA_OF_FORMAT[4] = {
     **SCHEMA_OF_FORMAT[3],
     "PlannedStep": {**SCHEMA_OF_FORMAT[3]["PlannedStep"], "gates": "list[GateSettings]"},
     "GateSettings": {"metric": "str", "op": "str", "threshold": "float"},
+}
+SCHEMA_OF_FORMAT[5] = {
+    **SCHEMA_OF_FORMAT[4],
+    "PlannedService": {
+        **SCHEMA_OF_FORMAT[4]["PlannedService"],
+        "rollout": "RolloutSettings | None",
+    },
+    "RolloutSettings": {
+        "steps": "list[int]",
+        "interval": "float",
+        "kpis": "list[GateSettings]",
+        "min_requests": "int",
+        "strategy": "str",
+    },
 }
 
 
@@ -518,3 +537,22 @@ def test_a_plan_of_format_3_is_read_with_no_gates() -> None:
     assert all(step.gates == [] for step in plan.steps)
     # base_port follows $SHIPYARD_BASE_PORT (each pytest-xdist process has its own)
     assert plan == dataclasses.replace(built(PIPELINE), base_port=plan.base_port)
+
+
+FLEET = """
+name: fleet
+services:
+  web: {run: [python, -m, http.server], port: auto, health: {http: /}}
+"""
+
+
+def test_a_plan_of_format_4_is_read() -> None:
+    """tests/fixtures/plan_format_4: format 4 (before services had rollout), FLEET's plan as
+    that Shipyard wrote it; read now, the service has no rollout and is otherwise the same."""
+    document = json.loads(
+        (FIXTURES.parent / "plan_format_4" / "plan.json").read_text(encoding="utf-8")
+    )
+    assert document["plan_format"] == 4 and "rollout" not in document["services"][0]
+    plan = decode(document)
+    assert plan.services[0].rollout is None
+    assert plan == dataclasses.replace(built(FLEET), base_port=plan.base_port)

@@ -63,6 +63,7 @@ from shipyard.pipelinemetrics import Anomaly, PipelineMetrics, RunPoint
 from shipyard.plan.model import Plan
 from shipyard.recovery import RebuildReport, StoreCheck
 from shipyard.registry import ParameterInfo, PipelineInfo
+from shipyard.rollout.status import RolloutView
 from shipyard.sweep import ParameterStats, SweepPoint, SweepReport, SweepSettings
 from shipyard.templates import IndexRepo, TemplateInfo
 from shipyard.wire import (
@@ -250,6 +251,12 @@ MODEL_VERSION = ModelVersion(
     "clf", 2, "ab" * 32, "folder", 4096, 3, Stage.PRODUCTION, WHEN, "alice", "/m", "exec_x",
     "train", {"accuracy": 0.91}, "/h/models/trees/abab",
 )  # fmt: skip
+ROLLOUT_VIEW = RolloutView(
+    "exec_x", "web", "rolled_back", 8100, 0, [10, 50, 100], {"MODEL_VERSION": "2"},
+    "at 10%: KPI error_rate < 0.01 failed", WHEN, WHEN,
+    {"requests": 40.0, "errors": 12.0, "error_rate": 0.3, "p95_latency_ms": None},
+    ["hold: at 10%: 3 of the 20 requests needed", "rollback: at 10%: KPI …"],
+)  # fmt: skip
 MODEL_EVENT = ModelEvent("clf", 2, "promote", Stage.STAGING, Stage.PRODUCTION, "alice", WHEN, "d")
 RESULTS.update({
     PipelineMetrics: PipelineMetrics(
@@ -262,6 +269,8 @@ RESULTS.update({
     ModelInfo: ModelInfo("clf", WHEN, 2, 2, [MODEL_VERSION], [MODEL_EVENT]),
     list[ModelInfo]: [ModelInfo("clf", WHEN, None, 1)],
     StageChange: StageChange("clf", 2, 1, [MODEL_EVENT]),
+    RolloutView: ROLLOUT_VIEW,
+    list[RolloutView]: [ROLLOUT_VIEW, RolloutView("exec_x", "api", "none", port=8101)],
 })  # fmt: skip
 
 

@@ -1150,6 +1150,7 @@ from shipyard.cli import (  # noqa: E402
     mcp_cli,  # noqa: F401
     ml_cli,  # noqa: F401
     pipelines_cli,  # noqa: F401
+    rollout_cli,  # noqa: F401
     serve_cli,  # noqa: F401
     suite_cli,  # noqa: F401
     sweep_cli,  # noqa: F401

@@ -2,10 +2,11 @@
 
 :mod:`shipyard.control` describes the wire format and is the client. Here each request becomes
 one call on the executor (``stop`` → :meth:`Controllable.request_stop` or ``stop_gracefully``,
-``service`` → ``control_service``), answered at once; the caller watches the store for the
-outcome, as it would for any other change. ``wait_healthy`` is answered only once the fleet is
-up (or has failed or stopped), so `up --wait` waits on the socket instead of polling the store.
-Only peers of our own user are served, and the socket is created owner-only.
+``service`` → ``control_service``, ``rollout`` → ``control_rollout``), answered at once; the
+caller watches the store for the outcome, as it would for any other change. ``wait_healthy`` is
+answered only once the fleet is up (or has failed or stopped), so `up --wait` waits on the
+socket instead of polling the store. Only peers of our own user are served, and the socket is
+created owner-only.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def dispatcher(target: Controllable) -> Handler:
                 raise ShipyardError("this execution has no services")
             control(str(request.get("action")), str(request.get("name")))
             return {"ok": True}
+        if op == "rollout":
+            rollout = getattr(target, "control_rollout", None)
+            if rollout is None:
+                raise ShipyardError("this execution has no services")
+            env = request.get("env") or {}
+            if not isinstance(env, dict):
+                raise ShipyardError("a rollout's env is a mapping of names to values")
+            rollout(
+                str(request.get("action")),
+                str(request.get("name")),
+                {str(k): str(v) for k, v in env.items()},
+            )
+            return {"ok": True}
         if op == "wait_healthy":
             wait = getattr(target, "wait_healthy", None)
             if wait is None:
@@ -66,7 +80,7 @@ def dispatcher(target: Controllable) -> Handler:
             waiting: Awaitable[Reply] = wait()  # answered once the fleet is up
             return waiting
         raise ShipyardError(
-            f"unknown request {op!r}", hint="requests: ping, stop, service, wait_healthy"
+            f"unknown request {op!r}", hint="requests: ping, stop, service, rollout, wait_healthy"
         )
 
     return handle

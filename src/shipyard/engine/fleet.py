@@ -45,7 +45,9 @@ from shipyard.unitview import shown_health
 from shipyard.workspace import RunDir
 
 if TYPE_CHECKING:
+    from shipyard.engine.canary import FleetCanary
     from shipyard.engine.executor import Checkpointer, PipelineExecutor
+    from shipyard.rollout.proxy import CanaryProxy
 
 
 @dataclass
@@ -73,6 +75,11 @@ class _Service:
     ending_unhealthy: bool = False
     last_probe: ProbeResult | None = None  # what its latest health probe saw
     failed: str | None = None  # why, once it has used up its restarts
+    #: A service with ``rollout:``: the proxy on its public port (``port`` is then the
+    #: internal one its process listens on), and its latest rollout.
+    proxy: CanaryProxy | None = None
+    public_port: int | None = None
+    rollout: FleetCanary | None = None
 
     @property
     def name(self) -> str:
@@ -186,6 +193,77 @@ class FleetExecutor:
             self._spawn_task(self._restart_now(service))
         else:
             raise ShipyardError(f"unknown service action {action!r}", hint="start, stop, restart")
+
+    def control_rollout(self, action: str, name: str, env: Mapping[str, str]) -> None:
+        """``shipyard rollout start|promote|abort``, asked over the control socket: checked
+        and begun at once; the caller watches the store's events for the outcome."""
+        from shipyard.engine.canary import FleetCanary, refuse_rollout
+
+        service = self._services.get(name)
+        if service is None:
+            known = ", ".join(self._services) or "none yet"
+            raise ShipyardError(f"no service '{name}' here", hint=f"services: {known}")
+        if self._stop.is_set():
+            raise ShipyardError("the fleet is coming down", hint="bring it up again: shipyard up")
+        refuse_rollout(service, action, service.rollout)
+        if action == "start":
+            if not service.healthy.is_set():
+                raise ShipyardError(
+                    f"service '{name}' is not healthy: a canary is judged against a healthy "
+                    "stable version",
+                    hint=f"shipyard service start … {name}, then start the rollout",
+                )
+            canary = service.rollout = FleetCanary(self, service, dict(env))
+            canary.task = asyncio.ensure_future(canary.run())
+            self._tasks.add(canary.task)
+            canary.task.add_done_callback(self._tasks.discard)
+        else:
+            assert service.rollout is not None
+            why = "aborted by request" if action == "abort" else "promoted by request"
+            self.recorder.event(f"rollout_{action}_requested", name)
+            service.rollout.controller.command("promote" if action == "promote" else "abort", why)
+
+    async def _adopt_canary(
+        self, service: _Service, handle: Handle, port: int, env: dict[str, str]
+    ) -> None:
+        """The canary becomes ``service``'s process (its probes, restarts and stop); then the
+        old version is stopped — after the proxy sent it its last request."""
+        old = service.launched
+        if service.probe is not None:
+            service.probe.cancel()
+        service.launched = handle  # the old one's exit is no longer this service's
+        service.port = port
+        service.env = env
+        service.listener = Listener(port, self._hosts[service.name])
+        service.started = time.monotonic()
+        self._restarted.add(service.name)
+        handle.exited.add_done_callback(lambda done: self._exited(service, handle, done))
+        self._record(service, UnitState.RUNNING, started_at=handle.started)
+        assert service.planned.health is not None
+        service.probe = asyncio.ensure_future(self._watch_health(service, handle))
+        if old is not None:
+            await old.terminate(service.planned.stop.timeout)
+            old.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(old.exited)
+            await old.release()
+        self.recorder.event("rollout_old_stopped", service.name, pid=old.pid if old else None)
+        self.recorder.flush()
+
+    async def _end_rollouts(self) -> None:
+        """The fleet is coming down: each running rollout ends (its canary stopped), then each
+        proxy closes once its service is down."""
+        for service in self._services.values():
+            canary = service.rollout
+            if canary is None or canary.task is None or canary.task.done():
+                continue
+            canary.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await canary.task
+            if not canary.controller.finished:
+                canary.controller.state = "aborted"
+                canary.record("rollout_aborted", reason="the fleet came down")
+            await canary.stop_canary()
 
     async def wait_healthy(self) -> dict[str, Any]:
         """Answered once every service is healthy, or the fleet failed or is coming down;
@@ -335,6 +413,9 @@ class FleetExecutor:
             self._services[planned.name] = _Service(
                 planned, env, port, listener=Listener(port, self._hosts[planned.name])
             )
+            proxied = planned.rollout is not None and port is not None
+            if proxied and not await self._serve_through_proxy(self._services[planned.name]):
+                return
         if self._pipeline is not None:
             self._pipeline.connect(ports, self._hosts)
             await self._first(self._pipeline.prepared.wait())
@@ -355,6 +436,30 @@ class FleetExecutor:
                 starts.append(self._bring_up_one(service, gate))
             previous = stage
         await asyncio.gather(*starts)
+
+    async def _serve_through_proxy(self, service: _Service) -> bool:
+        """A service with ``rollout:``: its proxy on the public port, its process on an
+        internal one (see :mod:`shipyard.engine.canary`)."""
+        from shipyard.engine.canary import internal_port, port_env
+        from shipyard.rollout.proxy import CanaryProxy
+
+        public = service.port
+        assert public is not None
+        inner = internal_port()
+        proxy = CanaryProxy(port=public, stable_port=inner)
+        try:
+            await proxy.start()
+        except OSError as error:
+            await proxy.close()
+            self._fail(
+                f"the rollout proxy of service '{service.name}' cannot serve {public}: {error}"
+            )
+            return False
+        service.proxy, service.public_port, service.port = proxy, public, inner
+        service.env.update(port_env(inner, public))
+        service.listener = Listener(inner, self._hosts[service.name])
+        self.recorder.event("rollout_proxy_serving", service.name, port=public, internal=inner)
+        return True
 
     async def _bring_up_one(self, service: _Service, gate: list[tuple[str, str]]) -> bool:
         for dep, condition in gate:
@@ -713,7 +818,9 @@ class FleetExecutor:
 
     async def _shutdown(self) -> None:
         """Reverse start order; each service's stop signal to its whole group, SIGKILL after
-        its timeout; a service is stopped once its group is empty."""
+        its timeout; a service is stopped once its group is empty. Rollouts end first (their
+        canaries stopped), proxies close last."""
+        await self._end_rollouts()
         for stage in reversed(self.plan.service_stages):
             await asyncio.gather(
                 *(
@@ -722,6 +829,9 @@ class FleetExecutor:
                     if name in self._services
                 )
             )
+        for service in self._services.values():
+            if service.proxy is not None:
+                await service.proxy.close()
 
     async def _stop_service(self, service: _Service, *, reason: str | None = None) -> None:
         service.stopping = True
@@ -776,8 +886,8 @@ class FleetExecutor:
             self.store.update_service,
             self.execution_id,
             service.name,
-            port=service.port,
-            url=service_url(service.port) if service.port else None,
+            port=service.public_port or service.port,
+            url=service_url(service.public_port or service.port) if service.port else None,
             health=shown_health("service", state, service.health),  # none kept once it ends
             restarts=service.restarts,
         )

@@ -23,6 +23,7 @@ from shipyard.plan.model import (
     PlannedStep,
     ResourceRequest,
     RestartSettings,
+    RolloutSettings,
     RetrySettings,
     RunMode,
     StopSettings,
@@ -35,6 +36,7 @@ from shipyard.spec.models import (
     CheckpointSpec,
     HealthSpec,
     LogSettings,
+    RolloutSpec,
     Scalar,
     Spec,
     StepSpec,
@@ -338,9 +340,22 @@ def _services(
                 connects_to=wiring.connections.get(name, []),
                 secret_env=_unit_secrets(common_secret, service.env, secrets),
                 runner=service.runner,
+                rollout=_rollout(service.rollout),
             )
         )
     return planned, wiring.stages
+
+
+def _rollout(rollout: RolloutSpec | None) -> RolloutSettings | None:
+    if rollout is None:
+        return None
+    return RolloutSettings(
+        steps=list(rollout.steps),
+        interval=rollout.interval,
+        kpis=[GateSettings(k.metric, k.op, k.threshold) for k in rollout.kpis],
+        min_requests=rollout.min_requests,
+        strategy=rollout.strategy,
+    )
 
 
 def _health(health: HealthSpec | None, values: Mapping[str, str]) -> HealthSettings | None:

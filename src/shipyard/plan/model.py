@@ -124,6 +124,18 @@ class RestartSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutSettings:
+    """A canary rollout: the canary's share at each step, how long each step's KPIs must hold
+    (``kpis`` are gates on what the proxy measures), and the requests a window needs."""
+
+    steps: list[int] = field(default_factory=lambda: [10, 50, 100])
+    interval: float = 30.0
+    kpis: list[GateSettings] = field(default_factory=list)
+    min_requests: int = 20
+    strategy: str = "canary"
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedService:
     name: str
     command: PlannedCommand
@@ -141,6 +153,7 @@ class PlannedService:
     description: str = ""
     secret_env: dict[str, str] = field(default_factory=dict)  # as PlannedStep's
     runner: str = "local"  # as PlannedStep's
+    rollout: RolloutSettings | None = None  # a canary rollout behind a proxy on its port
 
 
 @dataclass(frozen=True, slots=True)

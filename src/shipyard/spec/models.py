@@ -617,6 +617,106 @@ def _depends_on(value: object) -> object:
     return value
 
 
+#: What a canary's KPIs may name: figures the rollout's proxy measures itself, per version.
+KPI_METRICS = ("error_rate", "p50_latency_ms", "p95_latency_ms", "p99_latency_ms")
+_KPI_FORM = (
+    "write a KPI as {metric: NAME, OP: NUMBER} with NAME one of "
+    + ", ".join(KPI_METRICS)
+    + ', like {metric: error_rate, "<": 0.01}'
+)
+
+
+def _kpi_shape(value: object) -> object:
+    """A KPI is written as a gate is (one operator, a number), on a figure the proxy measures."""
+    shaped = _gate_shape(value)
+    assert isinstance(shaped, dict)
+    if shaped["metric"] not in KPI_METRICS:
+        raise ValueError(
+            f"KPI on '{shaped['metric']}': the rollout's proxy does not measure it{HINT}{_KPI_FORM}"
+        )
+    return shaped
+
+
+Kpi = Annotated[
+    GateSpec,
+    BeforeValidator(_kpi_shape),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "metric": {"enum": list(KPI_METRICS)},
+                **{op: {"type": "number"} for op in GATE_OPERATORS},
+            },
+            "required": ["metric"],
+            "minProperties": 2,
+            "maxProperties": 2,
+            "additionalProperties": False,
+            "description": "a figure the proxy measures for the canary and one comparison: "
+            '{metric: error_rate, "<": 0.01}',
+        }
+    ),
+]
+
+#: A canary interval no shorter than this (seconds): a window needs time to hold requests.
+MIN_ROLLOUT_INTERVAL = 0.1
+
+
+class RolloutSpec(_Model):
+    """How a new version of the service replaces the running one: a canary behind a measuring
+    proxy on the service's port, its share of requests raised step by step while its KPIs hold."""
+
+    strategy: Literal["canary"] = Field("canary", description="canary: the only strategy so far")
+    steps: list[int] = Field(
+        default_factory=lambda: [10, 50, 100],
+        min_length=1,
+        description="the canary's share of requests (percent) at each step, increasing, ending "
+        "at 100 (promoted)",
+    )
+    interval: Duration = Field(30.0, description="how long each step's KPIs must hold")
+    kpis: list[Kpi] = Field(
+        default_factory=list,
+        description="figures the proxy measures for the canary over each interval: "
+        "error_rate, p50_latency_ms, p95_latency_ms, p99_latency_ms",
+    )
+    min_requests: int = Field(
+        20, ge=1, description="requests the canary must have served in a window to be judged"
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_climb_to_100(cls, value: list[int]) -> list[int]:
+        """A step back down, past 100 or stopping short of it would never promote."""
+        for number in value:
+            if not 1 <= number <= 100:
+                raise ValueError(
+                    f"step {number} is not a share of requests{HINT}each step is a percentage "
+                    "from 1 to 100, like [10, 50, 100]"
+                )
+        for before, after in zip(value, value[1:], strict=False):
+            if after <= before:
+                raise ValueError(
+                    f"steps {value} do not increase ({before} then {after}){HINT}list the "
+                    "canary's shares in increasing order, like [10, 50, 100]"
+                )
+        if value[-1] != 100:
+            raise ValueError(
+                f"steps {value} end at {value[-1]}, not 100{HINT}end with 100: the step at "
+                "which the new version is promoted"
+            )
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _long_enough_to_measure(cls, value: float) -> float:
+        if value < MIN_ROLLOUT_INTERVAL:
+            raise ValueError(
+                f"interval {format_duration(value)} is too short{HINT}use at least "
+                f"{format_duration(MIN_ROLLOUT_INTERVAL)}: each step's window must hold enough "
+                "requests to judge"
+            )
+        return value
+
+
 class ServiceSpec(_Model):
     """A unit that keeps running: a server, an agent."""
 
@@ -644,6 +744,34 @@ class ServiceSpec(_Model):
     )
     logs: LogSettings | None = Field(None, description="this service's log size limit")
     runner: RunnerName = Field("local", description="where the service runs: local (this machine)")
+    rollout: RolloutSpec | None = Field(
+        None,
+        description="roll a new version out as a canary behind a measuring proxy on the "
+        "service's port (`shipyard rollout start`); needs a port and a health check",
+    )
+
+    @model_validator(mode="after")
+    def _canary_can_be_judged(self) -> ServiceSpec:
+        """A canary is started and judged through its health check and its port: without
+        them it would take traffic before it could answer."""
+        if self.rollout is None:
+            return self
+        if self.health is None:
+            raise ValueError(
+                f"a canary rollout needs a health check{HINT}add health: {{http: /health}} "
+                "(or tcp: true): the new version gets traffic only once it is healthy"
+            )
+        if self.port is None:
+            raise ValueError(
+                f"a canary rollout needs a port{HINT}add port: auto (or a number): the "
+                "rollout's proxy serves the service there"
+            )
+        if self.replicas > 1:
+            raise ValueError(
+                f"a canary rollout is for a service of one replica{HINT}remove replicas or "
+                "rollout"
+            )
+        return self
 
 
 class TopologySpec(_Model):
