@@ -30,7 +30,16 @@ from shipyard.engine import attemptlog, metrics
 from shipyard.engine.attemptlog import OUTCOME_UNKNOWN, Noted
 from shipyard.errors import StoreCorrupt, from_os_error
 from shipyard.jsonlines import read_json_lines
-from shipyard.models import Attempt, Event, ExecutionState, ResourceUsage, UnitState, timestamp
+from shipyard.models import (
+    Artifact,
+    Attempt,
+    Event,
+    ExecutionState,
+    GateApproval,
+    ResourceUsage,
+    UnitState,
+    timestamp,
+)
 from shipyard.store.base import Store
 from shipyard.store.faults import looks_like_sqlite, quick_check
 from shipyard.store.sqlite import SQLiteStore
@@ -38,9 +47,11 @@ from shipyard.workspace import RunDir, Workspace
 
 #: What a rebuilt record cannot have: the journal does not carry it.
 NOT_REBUILT = (
-    "measured CPU and memory, the cache keys that let `resume` keep succeeded steps "
-    "(they run again), services' ports and health"
+    "measured CPU and memory, the cache keys of steps kept by `run --resume-from` (`resume` "
+    "runs them again), services' ports and health"
 )
+#: Bytes read at a time when an artifacts folder is hashed again (memory stays this).
+HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -67,6 +78,12 @@ class Replayed:
     state: ExecutionState | None = None  # None: the journal never saw the end
     reason: str | None = None
     events: int = 0
+    #: Per step, the files its outputs left (its latest ``artifacts_recorded`` events).
+    artifacts: dict[str, list[Artifact]] = field(default_factory=dict)
+    #: Per step, when they were recorded.
+    artifacts_at: dict[str, float] = field(default_factory=dict)
+    #: Gates passed by a person (``gate_approved``), per step (a later one replaces).
+    approvals: dict[str, GateApproval] = field(default_factory=dict)
 
 
 # -- the journal, replayed (pure) -------------------------------------------------------------
@@ -145,6 +162,38 @@ def _reused(replayed: Replayed, line: dict[str, Any]) -> None:
     _unit(replayed, line["unit"], UnitState.SUCCEEDED).reason = f"reused from {line.get('from')}"
 
 
+def _artifacts_recorded(replayed: Replayed, line: dict[str, Any]) -> None:
+    """Part 1 starts the step's list afresh (a later attempt replaces an earlier one's files,
+    as the store's ``save_artifacts`` does); the other parts add to it."""
+    name = line["unit"]
+    files = [
+        Artifact(name, str(path), int(size), str(digest)) for path, size, digest in line["files"]
+    ]
+    if int(line.get("part") or 1) == 1 or name not in replayed.artifacts:
+        replayed.artifacts[name] = []
+    replayed.artifacts[name].extend(files)
+    replayed.artifacts_at[name] = line["ts"]
+
+
+def _gate_approved(replayed: Replayed, line: dict[str, Any]) -> None:
+    """The gated step succeeded by approval, with the reason ``gate approve`` gives it."""
+    who, why = str(line["by"]), str(line["reason"])
+    gates = line.get("gates")
+    _unit(replayed, line["unit"], UnitState.SUCCEEDED).reason = approval_note(who, why)
+    replayed.approvals[line["unit"]] = GateApproval(
+        unit=line["unit"],
+        approved_by=who,
+        reason=why,
+        at=datetime.fromtimestamp(line["ts"], UTC),
+        gates=[str(gate) for gate in gates] if isinstance(gates, list) else [],
+    )
+
+
+def approval_note(who: str, why: str) -> str:
+    """An approved step's reason (what ``shipyard gate approve`` writes in the store)."""
+    return f"gate approved by {who}: {why}"
+
+
 _UNIT_EVENTS: dict[str, Callable[[Replayed, dict[str, Any]], None]] = {
     "unit_started": _started,
     "unit_finished": _finished,
@@ -152,6 +201,8 @@ _UNIT_EVENTS: dict[str, Callable[[Replayed, dict[str, Any]], None]] = {
     "unit_skipped": _ended_as(UnitState.SKIPPED),
     "unit_retry_cancelled": _ended_as(UnitState.CANCELLED),
     "unit_reused": _reused,
+    "artifacts_recorded": _artifacts_recorded,
+    "gate_approved": _gate_approved,
     "service_started": _service_started,
     "service_failed": _ended_as(UnitState.FAILED),
     "service_stopped": _ended_as(UnitState.STOPPED),
@@ -211,6 +262,12 @@ def _apply(store: Store, execution_id: str, replayed: Replayed) -> None:
     for attempt in replayed.attempts:
         if (attempt.unit, attempt.number) not in known:  # never overwrite measured resources
             store.save_attempt(execution_id, attempt)
+    for name, files in replayed.artifacts.items():
+        store.save_artifacts(
+            execution_id, name, files, recorded_at=replayed.artifacts_at.get(name, time.time())
+        )
+    for approval in replayed.approvals.values():
+        store.save_gate_approval(execution_id, approval)
     if replayed.state is not None:
         store.update_execution(
             execution_id,
@@ -440,6 +497,8 @@ class RebuildReport:
     finished: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     not_rebuilt: str = NOT_REBUILT
+    #: The registry's models put back from models/journal.jsonl.
+    models: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         moved = f"; it was moved aside to {self.moved_to}" if self.moved_to else ""
@@ -447,13 +506,17 @@ class RebuildReport:
         lines = [
             f"the state database {self.path} {self.why}{moved}.",
             f"rebuilt {len(self.rebuilt)} execution(s) from the run folders (runs/): units, "
-            f"states, exit codes, attempts and events from each events.jsonl, the figures "
-            f"steps reported from metrics/"
+            f"states, exit codes, attempts, events, artifacts (sizes, SHA-256) and approved "
+            f"gates from each events.jsonl, cache keys from attempts.log, the figures steps "
+            f"reported from metrics/"
             + (
                 f"; {unfinished} whose end was never journaled are marked lost"
                 if unfinished
                 else ""
             ),
+            f"model registry: {len(self.models)} model(s) with their versions, stages and "
+            f"stage changes from models/journal.jsonl"
+            + (f" ({', '.join(self.models)})" if self.models else ""),
             f"not rebuilt (not in the run folders): {self.not_rebuilt}.",
         ]
         lines += [f"could not rebuild {name}: {why}" for name, why in self.skipped.items()]
@@ -510,6 +573,8 @@ def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> 
         _apply(store, execution_id, replayed)
         _append_missing_events(store, execution_id, run_dir.events)
         metrics_back(store, run_dir, execution_id, {step["name"] for step in plan["steps"]})
+        _artifacts_rehashed(store, run_dir, execution_id, replayed, plan)
+        _keys_back(store, run_dir, execution_id, replayed)
         if replayed.state is None:
             store.mark_lost(
                 execution_id,
@@ -518,6 +583,79 @@ def rebuild_one(store: SQLiteStore, workspace: Workspace, execution_id: str) -> 
                 at=replayed.ended_at or time.time(),
             )
     return replayed.state is not None
+
+
+def _keys_back(store: Store, run_dir: RunDir, execution_id: str, replayed: Replayed) -> None:
+    """The cache key of each step that succeeded (or was gated, then approved), from the
+    attempt journal (``attempts.log``, which events.jsonl leaves it out of): without it
+    ``resume`` would run the step again — and an approved step would be gated again."""
+    latest = attemptlog.latest(attemptlog.fold(attemptlog.read(run_dir.attempts)))
+    for name, unit in replayed.units.items():
+        entry = latest.get(name)
+        ending = entry.ending if entry is not None else None
+        if unit.state != UnitState.SUCCEEDED or ending is None or ending.cache_key is None:
+            continue
+        if unit.attempts is not None and entry is not None and entry.number != unit.attempts:
+            continue  # not the attempt the step's state comes from
+        approved = ending.state == UnitState.GATED and name in replayed.approvals
+        if ending.state == UnitState.SUCCEEDED or approved:
+            store.update_unit(
+                execution_id, name, state=UnitState.SUCCEEDED, cache_key=ending.cache_key
+            )
+
+
+def _artifacts_rehashed(
+    store: Store, run_dir: RunDir, execution_id: str, replayed: Replayed, plan: dict[str, Any]
+) -> None:
+    """The records of a step's artifacts that no ``artifacts_recorded`` event gives: its
+    folder's files, hashed again, for a step that succeeded (or was gated: its outputs were
+    copied before its gates were judged). Only then: such a step's files were carried into a
+    resumed run (``run --resume-from``, a checkpoint restore), or it ran under a Shipyard from
+    before the event. Elsewhere the event's digests are kept, being what the dependants were
+    handed, where the folder's bytes now might not be."""
+    for step in plan["steps"]:
+        name = step["name"]
+        unit = replayed.units.get(name)
+        if name in replayed.artifacts:
+            continue
+        # Not a step the journal saw fail: a copy cut short leaves a folder the store never
+        # recorded. A step it never mentions is one kept by ``run --resume-from`` (its
+        # ``unit_reused`` event goes to the store only).
+        if unit is not None and unit.state not in (UnitState.SUCCEEDED, UnitState.GATED):
+            continue
+        folder = run_dir.artifacts / name
+        try:
+            files, newest = _hashed(folder, name)
+        except OSError:
+            continue  # no folder (no outputs declared), or unreadable: nothing to record
+        if files:
+            store.save_artifacts(execution_id, name, files, recorded_at=newest)
+
+
+def _hashed(folder: Path, unit: str) -> tuple[list[Artifact], float]:
+    """Every file under ``folder`` (path order), its size and SHA-256, read a chunk at a time;
+    and the newest file's time. Raises OSError."""
+    import hashlib
+
+    found: list[Artifact] = []
+    newest = 0.0
+    if not folder.is_dir():
+        raise FileNotFoundError(folder)
+    for root, folders, names in os.walk(folder):
+        folders.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if not path.is_file():
+                continue
+            hasher = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(HASH_CHUNK):
+                    hasher.update(chunk)
+            stat = path.stat()
+            newest = max(newest, stat.st_mtime)
+            relative = path.relative_to(folder).as_posix()
+            found.append(Artifact(unit, relative, stat.st_size, hasher.hexdigest()))
+    return sorted(found, key=lambda artifact: artifact.path), newest
 
 
 def _pipeline_of(run_dir: RunDir) -> str | None:
@@ -551,7 +689,24 @@ def rebuild(store: SQLiteStore, workspace: Workspace, report: RebuildReport) -> 
         report.rebuilt.append(execution_id)
         report.finished += finished
     _pipelines_back(store, workspace)
+    report.models = _models_back(store)
     return report
+
+
+def _models_back(store: SQLiteStore) -> list[str]:
+    """The model registry's records, from its journal (:mod:`shipyard.modeljournal`); its files
+    are under models/ already. A model the store has is kept as it is. The names put back."""
+    from shipyard import modeljournal
+
+    restored: list[str] = []
+    with store.transaction():
+        for name, model in sorted(
+            modeljournal.fold(modeljournal.read(store.model_journal)).items()
+        ):
+            versions = [model.versions[number] for number in sorted(model.versions)]
+            if store.model_restore(model.row, versions, model.events):
+                restored.append(name)
+    return restored
 
 
 def _pipelines_back(store: SQLiteStore, workspace: Workspace) -> None:

@@ -76,6 +76,9 @@ class Checkpointer(Protocol):
     ) -> Taken: ...
 
 
+#: Files named per ``artifacts_recorded`` event: a step with many outputs writes several
+#: events (part 1 of N, …), so no events.jsonl line grows with the number of its files.
+ARTIFACTS_PER_EVENT = 500
 #: The reason of a step that succeeded but left processes behind.
 LEFTOVERS_STOPPED = "exited 0; processes it left running were stopped"
 
@@ -873,6 +876,19 @@ class PipelineExecutor:
                     recorded.append(Artifact(step.name, path, size, digest))
             except OSError as error:
                 return f"declared output '{declared}' could not be copied: {error}", True
+        # In events.jsonl too, before the store (the recorder's order): what a rebuilt store
+        # takes the records from, digests included — re-hashing the folder then would record
+        # whatever it holds by then, not what the dependants were handed.
+        parts = max(1, -(-len(recorded) // ARTIFACTS_PER_EVENT))
+        for part in range(parts):
+            chunk = recorded[part * ARTIFACTS_PER_EVENT : (part + 1) * ARTIFACTS_PER_EVENT]
+            self.recorder.event(
+                "artifacts_recorded",
+                step.name,
+                part=part + 1,
+                parts=parts,
+                files=[[a.path, a.size, a.sha256] for a in chunk],
+            )
         # With the attempt's end (one transaction): what a dependant is handed is on record
         # before it starts.
         self.recorder.write(

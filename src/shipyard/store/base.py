@@ -212,6 +212,10 @@ class Store(Protocol):
         one transaction; False (nothing written) when the unit is not gated."""
         ...
 
+    def save_gate_approval(self, execution_id: str, approval: GateApproval) -> None:
+        """Keep ``approval`` as it was (a rebuild replaying a ``gate_approved`` event), over
+        any of the same unit; the unit's state is not touched."""
+
     def gate_approvals(self, execution_id: str) -> list[GateApproval]:
         """The execution's approved gates, oldest first."""
         ...
@@ -294,7 +298,8 @@ class Store(Protocol):
     def model_add_version(self, version: ModelVersion, event: ModelEvent) -> int:
         """Record a new version of ``version.model`` (the model too, if new) numbered one past
         its latest, with its ``register`` event, in one transaction; returns its number (the
-        record's own ``version`` and the event's are ignored)."""
+        record's own ``version`` and the event's are ignored). The change is also appended to
+        the registry's journal (:mod:`shipyard.modeljournal`) before the commit."""
         ...
 
     def model_row(self, name: str) -> ModelRow | None: ...
@@ -319,6 +324,18 @@ class Store(Protocol):
         events: Sequence[ModelEvent],
     ) -> None:
         """Set versions' stages, the production stack, and record the events (call inside a
-        transaction that also read what the decision rests on)."""
+        transaction that also read what the decision rests on). Journaled as
+        :meth:`model_add_version` is."""
+
+    def model_restore(
+        self,
+        row: ModelRow,
+        versions: Sequence[ModelVersion],
+        events: Sequence[tuple[int, ModelEvent]],
+    ) -> bool:
+        """A model as the registry's journal left it (a rebuild): its row, versions with their
+        numbers and stages, events with their ids; nothing is journaled again. False (nothing
+        written) when the store has a model of that name."""
+        ...
 
     def close(self) -> None: ...

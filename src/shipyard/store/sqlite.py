@@ -65,6 +65,9 @@ class SQLiteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: The model registry's journal, in the registry's folder beside the database (see
+        #: :mod:`shipyard.modeljournal`): what a rebuilt database takes the registry from.
+        self.model_journal = path.parent / "models" / "journal.jsonl"
         if path.parent.exists() and not path.parent.is_dir():
             raise StoreError(
                 f"{path.parent} is a file; Shipyard keeps its state in a folder there",
@@ -885,19 +888,22 @@ class SQLiteStore:
             )
             if not self._changed():
                 return False
-            self._db.execute(
-                "INSERT OR REPLACE INTO gate_approvals (execution_id, unit, approved_by, reason,"
-                " approved_at, gates) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    execution_id,
-                    unit,
-                    approval.approved_by,
-                    approval.reason,
-                    approval.at.timestamp(),
-                    json.dumps(approval.gates),
-                ),
-            )
+            self.save_gate_approval(execution_id, approval)
         return True
+
+    def save_gate_approval(self, execution_id: str, approval: GateApproval) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO gate_approvals (execution_id, unit, approved_by, reason,"
+            " approved_at, gates) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                execution_id,
+                approval.unit,
+                approval.approved_by,
+                approval.reason,
+                approval.at.timestamp(),
+                json.dumps(approval.gates),
+            ),
+        )
 
     def gate_approvals(self, execution_id: str) -> list[GateApproval]:
         rows = self._db.execute(
@@ -1054,6 +1060,8 @@ class SQLiteStore:
     # -- the model registry (issue 15 §4) ---------------------------------------------------------
 
     def model_add_version(self, version: ModelVersion, event: ModelEvent) -> int:
+        from shipyard import modeljournal  # here: most commands never touch the registry
+
         with self.transaction():
             at = version.registered_at.timestamp()
             self._db.execute(
@@ -1085,27 +1093,53 @@ class SQLiteStore:
                     version.registered_by,
                 ),
             )
-            self._model_events([event], number)
+            ids = self._model_events([event], number)
+            self._journal_model(
+                {
+                    "op": "register",
+                    "model": version.model,
+                    "version": modeljournal.version_line(version, number),
+                    "events": [modeljournal.event_line(event, ids[0], number)],
+                }
+            )
         return number
 
-    def _model_events(self, events: Sequence[ModelEvent], version: int | None = None) -> None:
-        self._db.executemany(
-            "INSERT INTO model_events (model, version, action, from_stage, to_stage, actor, at,"
-            " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    event.model,
-                    version if version is not None else event.version,
-                    event.action,
-                    event.from_stage.value if event.from_stage else None,
-                    event.to_stage.value,
-                    event.actor,
-                    event.at.timestamp(),
-                    event.detail,
-                )
-                for event in events
-            ],
-        )
+    def _journal_model(self, line: dict[str, Any]) -> None:
+        """The change in the registry's journal, fsynced, before this transaction commits
+        (under its write lock: the journal's order is the commits' order). Why before, and
+        what a line the commit then never followed becomes: :mod:`shipyard.modeljournal`."""
+        from shipyard import modeljournal
+
+        modeljournal.append(self.model_journal, line)
+
+    def _model_events(
+        self,
+        events: Sequence[ModelEvent],
+        version: int | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Insert the events (with ``ids``: those ids, as a rebuild does); their ids."""
+        given = list(ids) if ids is not None else [None] * len(events)
+        return [
+            int(
+                self._db.execute(
+                    "INSERT INTO model_events (id, model, version, action, from_stage, to_stage,"
+                    " actor, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        event_id,
+                        event.model,
+                        version if version is not None else event.version,
+                        event.action,
+                        event.from_stage.value if event.from_stage else None,
+                        event.to_stage.value,
+                        event.actor,
+                        event.at.timestamp(),
+                        event.detail,
+                    ),
+                ).fetchone()[0]
+            )
+            for event, event_id in zip(events, given, strict=True)
+        ]
 
     def model_row(self, name: str) -> ModelRow | None:
         row = self._db.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
@@ -1167,6 +1201,8 @@ class SQLiteStore:
         stack: Sequence[int],
         events: Sequence[ModelEvent],
     ) -> None:
+        from shipyard import modeljournal
+
         with self.transaction():
             self._db.executemany(
                 "UPDATE model_versions SET stage = ? WHERE model = ? AND version = ?",
@@ -1176,7 +1212,59 @@ class SQLiteStore:
                 "UPDATE models SET production_stack = ? WHERE name = ?",
                 (json.dumps(list(stack)), name),
             )
-            self._model_events(events)
+            ids = self._model_events(events)
+            self._journal_model(
+                {
+                    "op": "stages",
+                    "model": name,
+                    "stages": {str(version): stage.value for version, stage in stages.items()},
+                    "stack": list(stack),
+                    "events": [
+                        modeljournal.event_line(event, event_id)
+                        for event, event_id in zip(events, ids, strict=True)
+                    ],
+                }
+            )
+
+    def model_restore(
+        self,
+        row: ModelRow,
+        versions: Sequence[ModelVersion],
+        events: Sequence[tuple[int, ModelEvent]],
+    ) -> bool:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO models (name, created_at, production_stack)"
+                " VALUES (?, ?, ?)",
+                (row.name, row.created_at.timestamp(), json.dumps(list(row.production_stack))),
+            )
+            if not self._changed():
+                return False  # the store has this model: it is kept as it is
+            self._db.executemany(
+                "INSERT INTO model_versions (model, version, digest, kind, size, files,"
+                " source_path, execution_id, step, metrics, stage, registered_at, registered_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        row.name,
+                        version.version,
+                        version.digest,
+                        version.kind,
+                        version.size,
+                        version.files,
+                        version.source_path,
+                        version.execution_id,
+                        version.step,
+                        json.dumps(version.metrics),
+                        version.stage.value,
+                        version.registered_at.timestamp(),
+                        version.registered_by,
+                    )
+                    for version in versions
+                ],
+            )
+            self._model_events([event for _, event in events], ids=[i for i, _ in events])
+        return True
 
 
 def _model_row(row: sqlite3.Row) -> ModelRow:
