@@ -154,6 +154,10 @@ class CanaryProxy:
             await self._serve(reader, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass  # the client went away or spoke no HTTP: nothing to answer
+        except asyncio.CancelledError:
+            # Closed by close(): this handler is the end of the line (asyncio's server would
+            # otherwise log the cancelled connection as an error).
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
