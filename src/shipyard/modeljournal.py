@@ -8,7 +8,11 @@ change is also one JSON line here, replayed by :mod:`shipyard.recovery`:
 - ``{"op": "register", "model", "version": {…the version's fields…}, "events": [{…, "id"}]}``
 - ``{"op": "stages", "model", "stages": {"2": "production", "1": "archived"}, "stack": [1, 2],
   "events": [{…, "id"}]}``
-- ``{"op": "void", "ids": [...]}``: the line before it never reached the store (see below).
+- ``{"op": "void", "ids": [...]}``: the line before it never reached the store (see below);
+- ``{"op": "snapshot", "models": [{name, created_at, stack, versions, events}, …]}``: the whole
+  registry, the journal's first line when the store had models before there was a journal
+  (a home of a Shipyard from before it): written with the first change instead of that
+  change's own line, so a rebuild never gets a registry missing its older part.
 
 **Written ahead, inside the store's transaction.** The store writes the line (and fsyncs it)
 after its statements and before its COMMIT, while it holds the database's write lock. So the
@@ -40,7 +44,16 @@ from shipyard.errors import from_os_error
 from shipyard.jsonlines import read_json_lines
 from shipyard.mlregistry import ModelEvent, ModelRow, ModelVersion, Stage
 
-__all__ = ["JOURNAL", "Restored", "append", "event_line", "fold", "read", "version_line"]
+__all__ = [
+    "JOURNAL",
+    "Restored",
+    "append",
+    "event_line",
+    "fold",
+    "read",
+    "snapshot_line",
+    "version_line",
+]
 
 #: Its name under the registry's folder (``models/``), beside ``sha256/`` and ``trees/``.
 JOURNAL = "journal.jsonl"
@@ -123,7 +136,7 @@ def append(path: Path, line: dict[str, Any]) -> None:
     caller's transaction then rolls back: nothing the user is told of is missing here)."""
     import json
 
-    ours = [int(event["id"]) for event in line.get("events", [])]
+    ours = _ids(line)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
@@ -170,9 +183,33 @@ def _prefix(fd: int, ours: Sequence[int]) -> str:
 
 def _ids(line: dict[str, Any]) -> list[int]:
     found: list[int] = []
-    with contextlib.suppress(KeyError, TypeError, ValueError):
-        found = [int(event["id"]) for event in line.get("events", [])]
+    with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+        if line.get("op") == "snapshot":
+            events = [event for model in line["models"] for event in model["events"]]
+        else:
+            events = list(line.get("events", []))
+        found = [int(event["id"]) for event in events]
     return found
+
+
+def snapshot_line(
+    models: Sequence[tuple[ModelRow, Sequence[ModelVersion], Sequence[tuple[int, ModelEvent]]]],
+) -> dict[str, Any]:
+    """The whole registry as one line: what a journal begins with when the store already had
+    models before there was a journal (a home of a Shipyard from before it)."""
+    return {
+        "op": "snapshot",
+        "models": [
+            {
+                "name": row.name,
+                "created_at": row.created_at.timestamp(),
+                "stack": list(row.production_stack),
+                "versions": [version_line(version, version.version) for version in versions],
+                "events": [event_line(event, event_id) for event_id, event in events],
+            }
+            for row, versions, events in models
+        ],
+    }
 
 
 # -- reading and replaying ----------------------------------------------------------------------
@@ -211,6 +248,21 @@ def fold(lines: Iterable[dict[str, Any]]) -> dict[str, Restored]:
 
 
 def _apply(models: dict[str, Restored], op: dict[str, Any]) -> None:
+    if op.get("op") == "snapshot":
+        for model in op["models"]:
+            name = str(model["name"])
+            row = ModelRow(
+                name,
+                datetime.fromtimestamp(float(model["created_at"]), UTC),
+                [int(number) for number in model["stack"]],
+            )
+            versions = [_version(name, data) for data in model["versions"]]
+            models[name] = Restored(
+                row,
+                {version.version: version for version in versions},
+                [_event(name, data) for data in model["events"]],
+            )
+        return
     name = str(op["model"])
     events = [_event(name, data) for data in op.get("events", [])]
     if op.get("op") == "register":

@@ -219,3 +219,30 @@ def test_a_journal_the_disk_refuses_refuses_the_change(home: Path, tmp_path: Pat
     finally:
         with contextlib.suppress(Exception):
             ops.close()
+
+
+def test_a_registry_from_before_the_journal_is_kept_whole(home: Path, tmp_path: Path) -> None:
+    """A home whose store had models before there was a journal (a Shipyard from before it):
+    the first change writes the whole registry, so a rebuild does not get only what came
+    after."""
+    (tmp_path / "m.bin").write_bytes(b"weights")
+    ops = shipyard.connect(home)
+    try:
+        ops.model_register("clf", str(tmp_path / "m.bin"))
+        ops.model_register("clf", str(tmp_path / "m.bin"))
+        ops.model_promote("clf", 1)
+        ops.model_register("old", str(tmp_path / "m.bin"))
+        (home / "models" / "journal.jsonl").unlink()  # as a home from before the journal
+        ops.model_promote("clf", 2)
+        shown = {name: ops.model_show(name) for name in ("clf", "old")}
+    finally:
+        ops.close()
+    again = rebuilt(home)
+    try:
+        after = {name: again.model_show(name) for name in ("clf", "old")}
+    finally:
+        again.close()
+    assert after == shown, (
+        f"the registry from before the journal is not whole after a rebuild:\n{after}\n{shown}"
+    )
+    assert [line["op"] for line in journal_lines(home)] == ["snapshot"]

@@ -1110,7 +1110,31 @@ class SQLiteStore:
         what a line the commit then never followed becomes: :mod:`shipyard.modeljournal`."""
         from shipyard import modeljournal
 
+        if not self.model_journal.exists() and self._models_before(line):
+            # The store had models before the journal began: it begins with all of them (this
+            # change included), else a rebuild would get a registry missing its older part.
+            line = modeljournal.snapshot_line(
+                [
+                    (row, self.model_versions(row.name), self._model_events_with_ids(row.name))
+                    for row in self.model_rows()
+                ]
+            )
         modeljournal.append(self.model_journal, line)
+
+    def _models_before(self, line: dict[str, Any]) -> bool:
+        """Whether the store has stage changes other than ``line``'s (this transaction's)."""
+        ours = [int(event["id"]) for event in line.get("events", [])]
+        row = self._db.execute("SELECT MIN(id) FROM model_events").fetchone()
+        return row[0] is not None and (not ours or int(row[0]) < min(ours))
+
+    def _model_events_with_ids(self, name: str) -> list[tuple[int, ModelEvent]]:
+        ids = [
+            int(row[0])
+            for row in self._db.execute(
+                "SELECT id FROM model_events WHERE model = ? ORDER BY id", (name,)
+            ).fetchall()
+        ]
+        return list(zip(ids, self.model_events(name), strict=True))
 
     def _model_events(
         self,
