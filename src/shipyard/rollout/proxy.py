@@ -2,8 +2,11 @@
 its canary, each on an internal port of its own.
 
 Requests are read with h11 (keep-alive: one client connection carries many requests) and sent
-on through one pooled ``httpx.AsyncClient``; bodies stream both ways, chunk by chunk, never held
-whole. Each request goes to the canary with the probability of its weight (a seeded draw in
+on, with h11 too, over kept-alive connections to each version (pooled per port); bodies stream
+both ways, chunk by chunk, never held whole. (httpx as the upstream client cost ~1.3 ms of CPU a
+request on this machine, past the 1 ms budget: see docs/performance.md.)
+
+Each request goes to the canary with the probability of its weight (a seeded draw in
 tests), and the proxy *measures* every request itself, per version: its latency (first byte
 sent to the last byte of the answer passed back) and whether it failed — a 5xx answer, or no
 answer at all (the version refused the connection, died mid-answer, timed out), which the
@@ -16,12 +19,11 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import h11
-import httpx
 
 from shipyard.rollout.decide import WindowFigures, figures, routes_to_canary
 
@@ -31,6 +33,8 @@ _READ = 65536
 #: Latencies kept per window: beyond this, a uniform sample of them (reservoir), so a window
 #: under heavy traffic stays bounded in memory while its percentiles stay fair.
 WINDOW_SAMPLE = 100_000
+#: Idle kept-alive connections kept per version.
+POOL_SIZE = 64
 #: Hop-by-hop headers (RFC 9110 §7.6.1): each connection's own, never passed on.
 _HOP = {
     b"connection",
@@ -95,11 +99,9 @@ class CanaryProxy:
         self._totals: dict[Version, list[int]] = {"stable": [0, 0], "canary": [0, 0]}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(upstream_timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            trust_env=False,  # loopback only: no proxy from the environment
-        )
+        self.upstream_timeout = upstream_timeout
+        self.connect_timeout = 5.0
+        self._pool: dict[int, list[_Upstream]] = {}  # port → idle kept-alive connections
 
     # -- the rollout's levers ----------------------------------------------------------------
 
@@ -144,7 +146,10 @@ class CanaryProxy:
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-        await self._client.aclose()
+        for idle in self._pool.values():
+            for upstream in idle:
+                upstream.close()
+        self._pool.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -190,55 +195,161 @@ class CanaryProxy:
     ) -> None:
         version, port = self._choose()
         began = time.perf_counter()
-        headers = [(k, v) for k, v in request.headers if k.lower() not in _HOP]
-        framing = (b"content-length", b"transfer-encoding")
-        framed = any(k.lower() in framing for k, _ in request.headers)
-        body: AsyncIterator[bytes] | None = _body(conn, reader) if framed else None
-        if body is None:
-            await _next_event(conn, reader)  # the request's EndOfMessage
-        upstream = self._client.build_request(
-            request.method.decode("ascii"),
-            f"http://{HOST}:{port}{request.target.decode('latin-1')}",
-            headers=headers,
-            content=body,
-        )
         failed = True
         try:
-            try:
-                answer = await self._client.send(upstream, stream=True)
-            except httpx.HTTPError as error:
-                await _bad_gateway(conn, writer, f"{version} version did not answer: {error}")
-                return
-            try:
-                failed = answer.status_code >= 500
-                out = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP]
-                writer.write(
-                    conn.send(
-                        h11.Response(
-                            status_code=answer.status_code,
-                            headers=out,
-                            reason=answer.reason_phrase.encode("latin-1", "replace"),
-                        )
-                    )
-                    or b""
-                )
-                try:
-                    async for chunk in answer.aiter_raw():
-                        writer.write(conn.send(h11.Data(data=chunk)) or b"")
-                        await writer.drain()
-                except httpx.HTTPError:
-                    failed = True  # broke off mid-answer: the client's connection closes
-                    return
-                writer.write(conn.send(h11.EndOfMessage()) or b"")
-                await writer.drain()
-            finally:
-                await answer.aclose()
+            failed = await self._exchange(conn, request, reader, writer, version, port)
         finally:
             latency = (time.perf_counter() - began) * 1000.0
             self._windows[version].add(latency, failed=failed, rng=self._rng)
             total = self._totals[version]
             total[0] += 1
             total[1] += failed
+
+    async def _exchange(
+        self,
+        conn: h11.Connection,
+        request: h11.Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        version: Version,
+        port: int,
+    ) -> bool:
+        """One request passed to ``port`` and its answer passed back; whether it failed."""
+        headers = [(k, v) for k, v in request.headers if k.lower() not in _HOP]
+        framing = (b"content-length", b"transfer-encoding")
+        framed = any(k.lower() in framing for k, _ in request.headers)
+        if not any(k.lower() == b"host" for k, _ in headers):  # an HTTP/1.0 client's
+            headers.append((b"host", f"{HOST}:{port}".encode()))
+        if framed:  # streamed to the version chunk by chunk: never held whole
+            headers += [(k, v) for k, v in request.headers if k.lower() == b"transfer-encoding"]
+        else:
+            await _next_event(conn, reader)  # the request's EndOfMessage
+        outgoing = h11.Request(method=request.method, target=request.target, headers=headers)
+        try:
+            upstream, answer = await self._send(port, outgoing, conn, reader, retry=not framed)
+        except (OSError, h11.ProtocolError, TimeoutError, asyncio.IncompleteReadError) as error:
+            why = str(error) or type(error).__name__
+            await _bad_gateway(conn, writer, f"{version} version did not answer: {why}")
+            return True
+        out = [(k, v) for k, v in answer.headers if k.lower() not in _HOP]
+        writer.write(
+            conn.send(
+                h11.Response(status_code=answer.status_code, headers=out, reason=answer.reason)
+            )
+            or b""
+        )
+        try:
+            async with asyncio.timeout(self.upstream_timeout):
+                while True:
+                    event = await _next_event(upstream.conn, upstream.reader)
+                    if isinstance(event, h11.Data):
+                        writer.write(conn.send(h11.Data(data=bytes(event.data))) or b"")
+                        await writer.drain()
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+                    else:
+                        raise h11.RemoteProtocolError("the answer broke off", 502)
+        except (OSError, h11.ProtocolError, TimeoutError):
+            upstream.close()
+            return True  # broke off mid-answer: the client's connection closes too
+        writer.write(conn.send(h11.EndOfMessage()) or b"")
+        self._release(port, upstream)
+        await writer.drain()
+        return answer.status_code >= 500
+
+    async def _send(
+        self,
+        port: int,
+        request: h11.Request,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        *,
+        retry: bool,
+    ) -> tuple[_Upstream, h11.Response]:
+        """The request (and its body, read from the client as it comes) on a kept-alive
+        connection to ``port``; its answer's head. A bodiless request that finds a pooled
+        connection closed by the version meanwhile is sent once more on a new one."""
+        upstream, reused = await self._connection(port)
+        try:
+            upstream.writer.write(upstream.conn.send(request) or b"")
+            if not retry:
+                while True:
+                    event = await _next_event(conn, reader)
+                    if isinstance(event, h11.Data):
+                        upstream.writer.write(upstream.conn.send(h11.Data(data=event.data)) or b"")
+                        await upstream.writer.drain()
+                    else:
+                        break
+            upstream.writer.write(upstream.conn.send(h11.EndOfMessage()) or b"")
+            await upstream.writer.drain()
+            async with asyncio.timeout(self.upstream_timeout):
+                while True:
+                    event = await _next_event(upstream.conn, upstream.reader)
+                    if isinstance(event, h11.Response):
+                        return upstream, event
+                    if not isinstance(event, h11.InformationalResponse):
+                        raise h11.RemoteProtocolError("closed without an answer", 502)
+        except (OSError, h11.ProtocolError, asyncio.IncompleteReadError):
+            upstream.close()
+            if not (retry and reused):
+                raise
+        fresh = h11.Request(method=request.method, target=request.target, headers=request.headers)
+        return await self._send_fresh(port, fresh)
+
+    async def _send_fresh(self, port: int, request: h11.Request) -> tuple[_Upstream, h11.Response]:
+        upstream = await self._open(port)
+        try:
+            upstream.writer.write(upstream.conn.send(request) or b"")
+            upstream.writer.write(upstream.conn.send(h11.EndOfMessage()) or b"")
+            await upstream.writer.drain()
+            async with asyncio.timeout(self.upstream_timeout):
+                while True:
+                    event = await _next_event(upstream.conn, upstream.reader)
+                    if isinstance(event, h11.Response):
+                        return upstream, event
+                    if not isinstance(event, h11.InformationalResponse):
+                        raise h11.RemoteProtocolError("closed without an answer", 502)
+        except BaseException:
+            upstream.close()
+            raise
+
+    async def _connection(self, port: int) -> tuple[_Upstream, bool]:
+        """A pooled connection to ``port`` the version has not closed, else a new one."""
+        idle = self._pool.get(port, [])
+        while idle:
+            upstream = idle.pop()
+            if not upstream.reader.at_eof():
+                return upstream, True
+            upstream.close()
+        return await self._open(port), False
+
+    async def _open(self, port: int) -> _Upstream:
+        async with asyncio.timeout(self.connect_timeout):
+            reader, writer = await asyncio.open_connection(HOST, port)
+        return _Upstream(reader, writer, h11.Connection(h11.CLIENT))
+
+    def _release(self, port: int, upstream: _Upstream) -> None:
+        """Back to the pool if both sides are done with the exchange and keep it open."""
+        conn = upstream.conn
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            idle = self._pool.setdefault(port, [])
+            if len(idle) < POOL_SIZE:
+                idle.append(upstream)
+                return
+        upstream.close()
+
+
+@dataclass
+class _Upstream:
+    """A kept-alive connection to one version."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    conn: h11.Connection
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
@@ -247,16 +358,6 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> obj
         if event is not h11.NEED_DATA:
             return event
         conn.receive_data(await reader.read(_READ))
-
-
-async def _body(conn: h11.Connection, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The request's body as it arrives, chunk by chunk."""
-    while True:
-        event = await _next_event(conn, reader)
-        if isinstance(event, h11.Data):
-            yield bytes(event.data)
-        else:
-            return  # EndOfMessage (or the client went away: the send fails)
 
 
 async def _bad_gateway(conn: h11.Connection, writer: asyncio.StreamWriter, why: str) -> None:
