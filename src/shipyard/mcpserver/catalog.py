@@ -97,6 +97,11 @@ REACHED: dict[str, Reach] = {
     "model_promote": Reach("models_promote", "models promote"),
     "model_rollback": Reach("models_rollback", "models rollback"),
     "model_path": Reach("models_path", "models path"),
+    # canary rollouts (issue 15 §5)
+    "rollout_start": Reach("rollout_start", "rollout start"),
+    "rollout_status": Reach("rollout_status", "rollout status"),
+    "rollout_promote": Reach("rollout_promote", "rollout promote"),
+    "rollout_abort": Reach("rollout_abort", "rollout abort"),
 }
 
 INTERNAL: dict[str, str] = {

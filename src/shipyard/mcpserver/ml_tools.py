@@ -1,7 +1,8 @@
-"""The tools of a pipeline's record over time and of the model registry (issue 15 §3-4), each
-a few lines over one operation of :class:`shipyard.api.Operations`. Promote and rollback
-change which model serves: destructive, so they act only with ``confirm=true`` (the server
-adds that parameter to every destructive tool)."""
+"""The tools of a pipeline's record over time, of the model registry and of canary rollouts
+(issue 15 §3-5), each a few lines over one operation of :class:`shipyard.api.Operations`.
+Promote, rollback and a rollout's promote or abort change which version serves: destructive,
+so they act only with ``confirm=true`` (the server adds that parameter to every destructive
+tool)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from shipyard.api import Operations
 from shipyard.mcpserver.toolkit import Kind, tool
 from shipyard.mlregistry import ModelInfo, ModelVersion, StageChange
 from shipyard.pipelinemetrics import PipelineMetrics
+from shipyard.rollout.status import RolloutView
 
 
 @tool(Kind.READ, "A pipeline's metrics")
@@ -69,3 +71,34 @@ def models_path(
     """Where the registry keeps the model's file or folder (of version, else of the latest
     version in stage), for a deploy step."""
     return ops.model_path(name, stage=stage, version=version)
+
+
+@tool(Kind.START, "Start a canary rollout")
+def rollout_start(
+    ops: Operations, execution_id: str, service: str, env: dict[str, str] | None = None
+) -> RolloutView:
+    """Start a running fleet's service again with env changed, as a canary beside the running
+    version behind the service's proxy: it takes the spec's rollout steps of the requests
+    while its KPIs hold, then is promoted; a broken KPI rolls it back. Returns once begun."""
+    return ops.rollout_start(execution_id, service, env=env)
+
+
+@tool(Kind.READ, "A canary rollout's status")
+def rollout_status(
+    ops: Operations, execution_id: str, service: str | None = None
+) -> list[RolloutView]:
+    """The latest rollout of each service with rollout settings (or of service): state,
+    the canary's share, the measured figures and reason of each decision, why it ended."""
+    return ops.rollout_status(execution_id, service)
+
+
+@tool(Kind.DESTROY, "Promote a canary")
+def rollout_promote(ops: Operations, execution_id: str, service: str) -> RolloutView:
+    """Skip the remaining steps: the canary becomes the service, the old version is stopped."""
+    return ops.rollout_promote(execution_id, service)
+
+
+@tool(Kind.DESTROY, "Abort a canary rollout")
+def rollout_abort(ops: Operations, execution_id: str, service: str) -> RolloutView:
+    """Every request back to the stable version at once; the canary is stopped."""
+    return ops.rollout_abort(execution_id, service)

@@ -79,6 +79,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "models_promote",
         "models_rollback",
         "models_path",
+        "rollout_start",
+        "rollout_status",
+        "rollout_promote",
+        "rollout_abort",
     ),
     "api": ("integrate_python_api",),
 }
