@@ -131,10 +131,10 @@ def test_a_missing_input_fails_the_dependant_before_it_starts_naming_the_file(
         name: gone
         steps:
           prepare: {{run: {PREPARE}, outputs: [data, vocab.txt]}}
-          gate: {{run: {code("raise SystemExit(1)")}}}
+          gate: {{run: {code("raise SystemExit(1)")}, needs: [prepare]}}
           look: {{run: [touch, started], needs: [gate, prepare]}}
         """
-    )
+    )  # gate after prepare: failing first, it stopped prepare (fail-fast) before its outputs
     first = ops.run(spec)
     assert first.unit("gate").state == UnitState.FAILED
     artifacts = ops.workspace.run_dir(first.id).artifacts  # type: ignore[attr-defined]
