@@ -124,32 +124,32 @@ def test_a_link_inside_the_artifacts_folder_leading_out_is_refused(
 def test_a_missing_input_fails_the_dependant_before_it_starts_naming_the_file(
     ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:
-    """The first run succeeds; its artifact is removed; resumed with --force, the dependant
-    (whose input is now missing) fails without starting, naming what is gone."""
+    """The first run: prepare succeeds, its dependant starts (noted) and fails. Its input
+    removed, the resumed dependant fails without starting, naming what is gone."""
     spec = write_spec(
         f"""
         name: gone
         steps:
           prepare: {{run: {PREPARE}, outputs: [data, vocab.txt]}}
-          gate: {{run: {code("raise SystemExit(1)")}, needs: [prepare]}}
-          look: {{run: [touch, started], needs: [gate, prepare]}}
+          look: {{run: {code("open('started', 'w'); raise SystemExit(1)")}, needs: [prepare]}}
         """
-    )  # gate after prepare: failing first, it stopped prepare (fail-fast) before its outputs
+    )
     first = ops.run(spec)
-    assert first.unit("gate").state == UnitState.FAILED
+    assert first.unit("prepare").state == UnitState.SUCCEEDED
+    assert first.unit("look").state == UnitState.FAILED
+    (tmp_path / "started").unlink()  # it started then, with its input there
     artifacts = ops.workspace.run_dir(first.id).artifacts  # type: ignore[attr-defined]
     (artifacts / "prepare" / "vocab.txt").unlink()
-    spec.write_text(spec.read_text().replace("raise SystemExit(1)", "pass"))
     resumed = ops.resume(first.id)
     look = resumed.unit("look")
     assert look.state == UnitState.FAILED
     assert look.reason is not None
     assert "input missing: 'vocab.txt' from 'prepare'" in look.reason
-    assert not (tmp_path / "started").exists()
+    assert not (tmp_path / "started").exists(), "the dependant started with its input missing"
     shutil.rmtree(artifacts / "prepare")
     again = ops.resume(first.id)
     assert "the artifacts folder of 'prepare'" in (again.unit("look").reason or "")
-    assert not (tmp_path / "started").exists()
+    assert not (tmp_path / "started").exists(), "the dependant started with its input missing"
 
 
 def test_a_gate_that_passes_lets_the_dependants_run(
