@@ -60,6 +60,15 @@ def manager(
         float,
         typer.Option("--heartbeat", min=0.1, max=3600, help="Seconds between heartbeats."),
     ] = 30.0,
+    stats: Annotated[
+        Path | None,
+        typer.Option(
+            "--stats",
+            help="At exit, write each request type's count and time to "
+            "its reply (p50/p95/max ms) there as JSON.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a node manager until SIGTERM (finish the running tasks, give the rest back, clean
@@ -86,7 +95,7 @@ def manager(
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Manager(server, token, group, offered,
                       (folder or Path("shipyard-manager")).resolve(), heartbeat=heartbeat,
-                      as_json=as_json)  # fmt: skip
+                      as_json=as_json, stats=stats)  # fmt: skip
     running.install_signals()
     running.run()
 

@@ -14,6 +14,7 @@ import itertools
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,9 @@ class Channel:
     _thread: threading.Thread | None = None
     _http: httpx.Client | None = None
     ws_path: str = "/ws/managers"
+    #: Each request's seconds to its reply, by type, and how many went over HTTP (--stats).
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    over_http: dict[str, int] = field(default_factory=dict)
 
     # --- HTTP ---
 
@@ -229,9 +233,12 @@ class Channel:
         ``error`` reply) or no way to reach the coordinator raises ChannelError."""
         number = next(self._ids)
         body = message.model_dump() | {"id": number}
+        started = time.perf_counter()
         reply = self._over_socket(number, body)
         if reply is None:
+            self.over_http[body["type"]] = self.over_http.get(body["type"], 0) + 1
             reply = self._over_http(body)
+        self.timings.setdefault(body["type"], []).append(time.perf_counter() - started)
         if isinstance(reply, Error):
             raise _error(reply.status, reply.msg, reply.hint, f"{body['type']}")
         return reply
@@ -269,3 +276,20 @@ class Channel:
             raise _error(502, f"an answer not understood: {error.errors()[0]}", None,
                          body["type"]) from None  # fmt: skip
         return reply
+
+
+def request_stats(timings: dict[str, list[float]], over_http: dict[str, int]) -> dict[str, Any]:
+    """``shipyard manager --stats FILE``'s content: per request type, how many were answered,
+    how many went over HTTP, and the time to the reply in ms (p50, p95: nearest rank; max)."""
+    summary: dict[str, Any] = {}
+    for kind, seconds in sorted(timings.items()):
+        ordered = sorted(seconds)
+        last = len(ordered) - 1
+        summary[kind] = {
+            "count": len(ordered),
+            "over_http": over_http.get(kind, 0),
+            "p50_ms": 1000 * ordered[min(last, int(0.5 * len(ordered)))],
+            "p95_ms": 1000 * ordered[min(last, int(0.95 * len(ordered)))],
+            "max_ms": 1000 * ordered[last],
+        }
+    return {"requests": summary}

@@ -40,7 +40,7 @@ from shipyard.coordinator.managerprotocol import (
     Shutdown,
     SuiteAvailable,
 )
-from shipyard.manager.channel import Channel, ChannelError
+from shipyard.manager.channel import Channel, ChannelError, request_stats
 from shipyard.manager.decisions import heartbeat_interval, hold_interval
 from shipyard.manager.suiterun import SuiteRun
 
@@ -57,6 +57,7 @@ class Manager:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     manager_id: str = ""
     lease: float = 30.0
+    stats: Path | None = None  # --stats: request timings written there at exit
     current: SuiteRun | None = None
     suites_run: int = 0
     completed: int = 0
@@ -129,6 +130,9 @@ class Manager:
         finally:
             self._done.set()
             self.channel.close()
+            if self.stats is not None:
+                summary = request_stats(self.channel.timings, self.channel.over_http)
+                self.stats.write_text(json.dumps(summary, indent=2) + "\n")
         self.progress("left", manager=self.manager_id, suites=self.suites_run,
                       completed=self.completed, failed=self.failed)  # fmt: skip
         return self.suites_run
