@@ -4,6 +4,7 @@ rolled back on its measured error rate, or aborted."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from shipyard.api import Operations
 from shipyard.engine.liveness import pid_alive
+from shipyard.errors import ShipyardError
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
 
@@ -22,6 +24,9 @@ import os, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = os.environ.get("MODE", "ok")
+if MODE == "die":  # healthy for a moment, then gone
+    import threading
+    threading.Timer(1.0, os._exit, [3]).start()
 VERSION = os.environ.get("VERSION", "1").encode()
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,7 +106,8 @@ def up(ops: Operations) -> Iterator[list[str]]:
     started: list[str] = []
     yield started
     for execution_id in started:
-        ops.stop(execution_id, grace=0.0)
+        with contextlib.suppress(ShipyardError):  # a test may have brought it down itself
+            ops.stop(execution_id, grace=0.0)
 
 
 def bring_up(ops: Operations, spec: Path, started: list[str]) -> tuple[str, int]:
@@ -139,8 +145,7 @@ def test_a_good_canary_advances_and_is_promoted(
     assert answer(port) == "200 2"
     unit = ops.status(execution_id).unit("web")
     assert unit.pid != old_pid and unit.port == port
-    assert old_pid is not None
-    wait_for(lambda: not pid_alive(old_pid), timeout=10)
+    assert old_pid is not None and not pid_alive(old_pid), "the old version still runs"
     assert ops.rollout_status(execution_id, "web")[0].state == "promoted"
 
 
@@ -182,11 +187,37 @@ def test_abort_sends_everything_back_to_stable_at_once(
 def test_rollout_requests_a_fleet_cannot_do_are_refused(
     ops: Operations, write_spec: SpecWriter, up: list[str]
 ) -> None:
-    from shipyard.errors import ShipyardError
-
     spec = fleet(write_spec, steps="[50, 100]", interval="10m", min_requests=1)
     execution_id, _ = bring_up(ops, spec, up)
     with pytest.raises(ShipyardError, match="no rollout of 'web' is running"):
         ops.rollout_abort(execution_id, "web")
     with pytest.raises(ShipyardError, match="no service 'api' here"):
         ops.rollout_start(execution_id, "api")
+
+
+def test_a_canary_that_dies_is_rolled_back_saying_so(
+    ops: Operations, write_spec: SpecWriter, up: list[str]
+) -> None:
+    spec = fleet(write_spec, steps="[50, 100]", interval="10m", min_requests=1)
+    execution_id, port = bring_up(ops, spec, up)
+    view = ops.rollout_start(
+        execution_id, "web", env={"VERSION": "2", "MODE": "die"}, wait=True, timeout=60
+    )
+    assert view.state == "rolled_back", view
+    assert view.reason is not None and "the canary exited" in view.reason, view.reason
+    assert "code 3" in view.reason, view.reason
+    assert {answer(port) for _ in range(10)} == {"200 1"}
+
+
+def test_bringing_the_fleet_down_ends_its_rollout(
+    ops: Operations, write_spec: SpecWriter, up: list[str]
+) -> None:
+    spec = fleet(write_spec, steps="[50, 100]", interval="10m", min_requests=1)
+    execution_id, _ = bring_up(ops, spec, up)
+    ops.rollout_start(execution_id, "web", env={"VERSION": "2"})
+    wait_for(lambda: ops.rollout_status(execution_id, "web")[0].state == "running")
+    ops.stop(execution_id, grace=0.0)
+    view = ops.rollout_status(execution_id, "web")[0]
+    assert (view.state, view.reason) == ("aborted", "the fleet came down"), view
+    stopped = [e for _, e in ops.store.events(execution_id) if e.action == "rollout_canary_stopped"]
+    assert stopped and not pid_alive(stopped[-1].data["pid"])

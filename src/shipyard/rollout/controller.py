@@ -129,7 +129,9 @@ class CanaryRollout:
         await self.host.stop_canary()
 
     async def _promote(self, why: str) -> None:
+        """Every request to the canary, which becomes the service; ``promoted`` is recorded
+        once the old version is stopped (the decision itself was recorded before)."""
         self.proxy.promote()
         self.state, self.reason = "promoted", why
-        self.host.record("rollout_promoted", reason=why)
         await self.host.promote_canary()
+        self.host.record("rollout_promoted", reason=why)
