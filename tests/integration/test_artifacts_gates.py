@@ -238,6 +238,23 @@ def test_an_approved_gate_and_a_resume_run_the_dependants(
     assert [a.unit for a in resumed.approvals] == ["train"]
 
 
+def test_an_approval_the_journal_cannot_take_approves_nothing(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """The approval goes into the run's journal (what a store rebuild is made from) before the
+    store: when it cannot be written, the user is told so and the step stays gated."""
+    status = ops.run(pipeline(write_spec, gates='[{metric: accuracy, ">=": 0.95}]'))
+    journal = ops.workspace.run_dir(status.id).events  # type: ignore[attr-defined]
+    journal.unlink()
+    journal.mkdir()  # the journal cannot be appended to
+    with pytest.raises(ShipyardError, match="cannot write the approval") as refused:
+        ops.gate_approve(status.id, "train", reason="0.91 is fine")
+    assert "nothing was approved" in refused.value.message
+    after = ops.status(status.id)
+    assert after.unit("train").state == UnitState.GATED, "approved without its journal line"
+    assert after.approvals == []
+
+
 def test_a_run_reusing_an_earlier_success_is_handed_its_artifacts(
     ops: Operations, write_spec: SpecWriter, tmp_path: Path
 ) -> None:

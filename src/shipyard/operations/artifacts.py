@@ -135,12 +135,16 @@ class ArtifactOperations:
             gates=[part for part in failed.split("; ") if part],
         )
         note = f"gate approved by {who}: {approval.reason}"
+        data: dict[str, object] = {"by": who, "reason": approval.reason, "gates": approval.gates}
+        # The journal first (flushed to disk), then the store: what the user is told was
+        # approved survives a store rebuild, and a journal that cannot be written approves
+        # nothing. (A refusal just below leaves a line for a step no longer gated: its replay
+        # makes it succeeded, as the approval that beat this one did.)
+        _journal(self.workspace.run_dir(status.id).events, now, status.id, step, data)
         if not self.store.approve_gate(status.id, step, approval, reason=note):
             raise ShipyardError(f"step '{step}' of {status.id} is no longer gated")
-        data: dict[str, object] = {"by": who, "reason": approval.reason, "gates": approval.gates}
         with self.store.transaction():
             self.store.append_events([Event(now, status.id, "gate_approved", step, data)])
-        _journal(self.workspace.run_dir(status.id).events, now, status.id, step, data)
         return approval
 
 
@@ -224,8 +228,14 @@ def _journal(path: Path, at: float, execution_id: str, step: str, data: dict[str
     try:
         with path.open("a", encoding="utf-8") as journal:
             journal.write(line + "\n")
-    except OSError:
-        pass  # the store has it; the journal is the copy
+            journal.flush()
+            os.fsync(journal.fileno())
+    except OSError as error:
+        raise ShipyardError(
+            f"cannot write the approval into {path}: {error.strerror or error}; nothing was "
+            "approved",
+            hint="free space or fix the run folder's permissions, then approve again",
+        ) from None
 
 
 __all__ = [
