@@ -1,5 +1,5 @@
 # The commands of the README: `make demo`, `make cluster-demo`, `make test`. Each sets itself up first.
-.PHONY: setup demo cluster-demo test test-wire test-server lint typecheck unit bench bench-peers lock clean
+.PHONY: setup demo cluster-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
 
 VENV := .venv/bin
 
@@ -72,6 +72,14 @@ bench: setup
 # (~10 min on 2 cores; docs/performance.md).
 bench-peers: setup
 	$(VENV)/python bench/peers.py --rounds 7 --busy
+
+# A suite through 2 node managers beside 2 independent workers, round-robin (~3-4 min on 2
+# cores; SUITE_TASKS=100000 for the issue's size; docs/performance.md "Task suites through node
+# managers").
+SUITE_TASKS ?= 5000
+bench-suites: setup
+	$(VENV)/python -m compileall -q src
+	$(VENV)/python bench/suites.py --tasks $(SUITE_TASKS)
 
 lock:
 	rm -rf /tmp/shipyard-lock-venv && python3 -m venv /tmp/shipyard-lock-venv

@@ -1,0 +1,40 @@
+"""bench/suites.py goes through on a tiny workload: its own PostgreSQL, ``shipyard serve --db``,
+two ``shipyard manager``s (a suite each round, 2 managed workers each) beside two ``shipyard
+worker --concurrency 2``. Its figures are not judged (no time is asserted), only that each is
+there — the fetch figures come from the managers' ``--stats`` files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "suites.py"
+
+
+@pytest.mark.slow
+def test_bench_suites_one_small_round(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--tasks", "40", "--rounds", "1", "--prefetch", "8",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    figures = json.loads(out.read_text())["figures"]
+    assert set(figures) == {"suite", "workers"}
+    for name, mine in figures.items():
+        for key in ("e2e tasks/s", "e2e cpu s", "e2e cpu s: coordinator", "node peak RSS MB",
+                    "coordinator peak RSS MB"):  # fmt: skip
+            assert len(mine[key]) == 1 and mine[key][0] > 0, (name, key, mine.get(key))
+    suite = figures["suite"]
+    assert suite["e2e cpu s: managers + workers"][0] > 0, suite
+    # 40 tasks, at most 8 a fetch: at least 5 fetches timed by the managers themselves.
+    assert suite["fetch count"][0] >= 5, suite
+    for key in ("fetch p50 ms", "fetch p95 ms (worse manager)", "report p95 ms (worse manager)"):
+        assert suite[key][0] > 0, (key, suite.get(key))
+    assert "suite ÷ workers, e2e tasks/s" in done.stdout, done.stdout
+    assert "| fetch p95 ms (worse manager) |" in done.stdout, done.stdout
