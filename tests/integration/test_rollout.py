@@ -221,3 +221,40 @@ def test_bringing_the_fleet_down_ends_its_rollout(
     assert (view.state, view.reason) == ("aborted", "the fleet came down"), view
     stopped = [e for _, e in ops.store.events(execution_id) if e.action == "rollout_canary_stopped"]
     assert stopped and not pid_alive(stopped[-1].data["pid"])
+
+
+def test_a_rollout_through_a_server_and_its_rest_routes(
+    tmp_path: Path, write_spec: SpecWriter
+) -> None:
+    import shipyard
+    from tests.serving import served
+
+    spec = fleet(write_spec, steps="[50, 100]", interval="10m", min_requests=1)
+    with served(tmp_path / "home") as server:
+        ops = shipyard.connect(url=server.url, token=server.token)
+        execution_id = ""
+        try:
+            execution_id, port = bring_up(ops, spec, [])
+            started = ops.rollout_start(execution_id, "web", env={"VERSION": "2"})
+            assert started.changes == {"VERSION": "2"}
+            wait_for(lambda: ops.rollout_status(execution_id)[0].state == "running")
+            base, headers = f"{server.url}/api/v1", {"Authorization": f"Bearer {server.token}"}
+            listed = httpx.get(f"{base}/fleets/{execution_id}/rollouts", headers=headers)
+            assert listed.status_code == 200 and listed.json()[0]["state"] == "running"
+            promoted = httpx.post(
+                f"{base}/fleets/{execution_id}/services/web/rollout/promote",
+                headers=headers,
+                timeout=60,
+            )
+            assert promoted.status_code == 200, promoted.text
+            assert promoted.json()["state"] == "promoted"
+            assert answer(port) == "200 2"
+            refused = httpx.post(
+                f"{base}/fleets/{execution_id}/services/web/rollout/abort", headers=headers
+            )
+            assert refused.status_code >= 400 and "no rollout of 'web' is running" in refused.text
+        finally:
+            if execution_id:
+                with contextlib.suppress(ShipyardError):
+                    ops.stop(execution_id, grace=0.0)
+            ops.close()

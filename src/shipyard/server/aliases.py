@@ -1,7 +1,8 @@
 """Readable REST routes over the same operations, where people and dashboards expect them:
-executions, their events and logs (server-sent events), stop; fleets' services; pipelines and
-their metrics; models (agents by name: :mod:`shipyard.server.agent_routes`). Each answers the
-operation's result in its wire form, without the ``result`` wrapper of ``/api/v1/ops/{name}``."""
+executions, their events and logs (server-sent events), stop; fleets' services and canary
+rollouts; pipelines and their metrics; models (agents by name:
+:mod:`shipyard.server.agent_routes`). Each answers the operation's result in its wire form,
+without the ``result`` wrapper of ``/api/v1/ops/{name}``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def aliases_router(host: OperationsHost) -> APIRouter:
     _fleets(router, host)
     _catalogue(router, host)
     _ml(router, host)
+    _rollouts(router, host)
     return router
 
 
@@ -174,3 +176,29 @@ def _ml(router: APIRouter, host: OperationsHost) -> None:
         name: str, stage: str = "production", version: int | None = Query(None, ge=1, le=2**63 - 1)
     ) -> Any:
         return _wire("model_path", host.ops().model_path(name, stage=stage, version=version))
+
+
+def _rollouts(router: APIRouter, host: OperationsHost) -> None:
+    """Canary rollouts of a fleet's services (issue 15 §5): their status, promote and abort;
+    starting one (it takes the changed env) is the operation's POST route, rollout_start."""
+    tags: list[str | Enum] = ["fleets"]
+
+    @router.get("/fleets/{execution_id}/rollouts", tags=tags, responses=returns("rollout_status"))
+    def rollouts(execution_id: str, service: str | None = None) -> Any:
+        return _wire("rollout_status", host.ops().rollout_status(execution_id, service))
+
+    @router.post(
+        "/fleets/{execution_id}/services/{service}/rollout/promote",
+        tags=tags,
+        responses=returns("rollout_promote"),
+    )
+    def rollout_promote(execution_id: str, service: str) -> Any:
+        return _wire("rollout_promote", host.ops().rollout_promote(execution_id, service))
+
+    @router.post(
+        "/fleets/{execution_id}/services/{service}/rollout/abort",
+        tags=tags,
+        responses=returns("rollout_abort"),
+    )
+    def rollout_abort(execution_id: str, service: str) -> Any:
+        return _wire("rollout_abort", host.ops().rollout_abort(execution_id, service))
