@@ -256,6 +256,12 @@ class LocalOperations(
                 hint=f"run its steps with: shipyard run {spec}",
             )
         plan = dataclasses.replace(plan, stay_up=True)
+        if not hold:
+            from shipyard.operations.rollouts import rollout_on_up
+
+            rolled = rollout_on_up(self, plan)  # only env of rollout: services changed
+            if rolled is not None:
+                return rolled
         secrets = secrets_of(plan, params)
         execution_id, run_dir = self._prepare(plan, Path(spec), spec_text, source.pipeline)
         return self._drive(plan, execution_id, run_dir, secrets, detach=detach, hold=hold)

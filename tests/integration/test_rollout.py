@@ -258,3 +258,23 @@ def test_a_rollout_through_a_server_and_its_rest_routes(
                 with contextlib.suppress(ShipyardError):
                     ops.stop(execution_id, grace=0.0)
             ops.close()
+
+
+def test_up_of_the_spec_with_a_changed_env_starts_a_rollout(
+    ops: Operations, write_spec: SpecWriter, up: list[str]
+) -> None:
+    spec = fleet(write_spec, steps="[50, 100]", interval="10m", min_requests=1)
+    execution_id, port = bring_up(ops, spec, up)
+    changed = spec.read_text().replace("VERSION: '1'", "VERSION: '2'")
+    spec.write_text(changed, encoding="utf-8")
+    again = ops.up(spec, detach=True)
+    assert again.id == execution_id, "a rollout in the running fleet, not a fleet of its own"
+    view = ops.rollout_status(execution_id, "web")[0]
+    assert view.changes == {"VERSION": "2"} and view.state in ("starting", "running"), view
+    wait_for(lambda: ops.rollout_status(execution_id, "web")[0].state == "running")
+    assert {answer(port) for _ in range(40)} == {"200 1", "200 2"}
+    # A change a canary cannot carry (the command) is a fleet of its own, as before.
+    spec.write_text(changed.replace("[python, server.py]", "[python, -u, server.py]"))
+    other = ops.up(spec, detach=True)
+    up.append(other.id)
+    assert other.id != execution_id

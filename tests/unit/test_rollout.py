@@ -11,7 +11,7 @@ import pytest
 
 from shipyard.errors import SpecError, SpecProblem
 from shipyard.models import Event
-from shipyard.plan.model import GateSettings
+from shipyard.plan.model import GateSettings, Plan
 from shipyard.rollout.decide import WindowFigures, decide, figures, percentile, routes_to_canary
 from shipyard.rollout.status import rollout_views
 from shipyard.spec.loader import load_spec_text
@@ -188,3 +188,51 @@ def test_good_rollout_settings_reach_the_plan() -> None:
     assert rollout is not None
     assert (rollout.steps, rollout.interval, rollout.min_requests) == ([20, 100], 0.5, 20)
     assert rollout.kpis == [GateSettings("error_rate", "<", 0.01)]
+
+
+# -- `up` of a changed spec: a rollout, or a fleet of its own -------------------------------
+
+FLEET = """
+name: svc
+env: {SHARED: a}
+services:
+  web:
+    run: [python, server.py]
+    port: auto
+    env: {VERSION: '1', LEVEL: x}
+    health: {http: /health}
+    rollout: {steps: [50, 100]}
+  db:
+    run: [python, db.py]
+    env: {SIZE: '1'}
+"""
+
+
+def _plan(text: str) -> Plan:
+    from shipyard.plan.build import build_plan
+
+    loaded = load_spec_text(textwrap.dedent(text).lstrip("\n"), Path("/specs/svc.yaml"))
+    return build_plan(loaded, {}, cores=2)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("VERSION: '1'", "VERSION: '2'", {"web": {"VERSION": "2"}}),
+        ("LEVEL: x}", "LEVEL: x, EXTRA: on}", {"web": {"EXTRA": "on"}}),
+        ("VERSION: '1'", "VERSION: '1'", None),  # nothing changed: not a rollout
+        ("VERSION: '1', LEVEL: x", "VERSION: '1'", None),  # a variable removed
+        ("SIZE: '1'", "SIZE: '2'", None),  # a service without rollout:
+        ("SHARED: a", "SHARED: b", None),  # every service's env, db's too
+        ("[python, server.py]", "[python, -u, server.py]", None),  # the command
+        ("steps: [50, 100]", "steps: [10, 100]", None),  # the rollout itself
+        ("name: svc", "name: other", None),
+    ],
+)
+def test_only_env_values_of_rollout_services_make_up_a_rollout(
+    old: str, new: str, expected: dict[str, dict[str, str]] | None
+) -> None:
+    from shipyard.rollout.specdiff import rollout_changes
+
+    assert old in FLEET
+    assert rollout_changes(_plan(FLEET), _plan(FLEET.replace(old, new))) == expected

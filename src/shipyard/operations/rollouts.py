@@ -11,6 +11,8 @@ from shipyard.errors import ShipyardError
 from shipyard.operations.core import Core
 
 if TYPE_CHECKING:
+    from shipyard.models import ExecutionStatus
+    from shipyard.plan.model import Plan
     from shipyard.rollout.status import RolloutView
 
 #: `rollout promote` and `abort` return once the rollout has ended: its old or new version
@@ -125,3 +127,31 @@ def _await(
         f"{'end' if finished else 'begin'} within {timeout:g}s",
         hint=f"shipyard rollout status {execution_id} {service}",
     )
+
+
+def rollout_on_up(ops: Core, plan: Plan) -> ExecutionStatus | None:
+    """`up` of a spec whose fleet is running, changed only in the environment of services
+    with ``rollout:``: a rollout of each, in the running fleet (its status returned); else
+    None, and `up` brings a fleet up as always."""
+    from pathlib import Path
+
+    from shipyard.plan.codec import read_plan
+    from shipyard.rollout.specdiff import rollout_changes
+
+    if not any(service.rollout for service in plan.services):
+        return None
+    for summary in ops.list_executions(active_only=True, name=plan.name, limit=20):
+        status = ops.status(summary.id)
+        if status.state.finished or not status.run_dir:
+            continue
+        try:
+            running = read_plan(Path(status.run_dir) / "plan.json")
+        except (OSError, ShipyardError):
+            continue
+        changes = rollout_changes(running, plan)
+        if changes is None:
+            continue
+        for service, env in changes.items():
+            RolloutOperations.rollout_start(ops, status.id, service, env=env)
+        return ops.status(status.id)
+    return None
