@@ -21,6 +21,10 @@ system in turn:
 - **fetch p50/p95** (suite only): each manager's ``fetch`` request, sent to the reply read,
   over its WebSocket, as the manager itself timed it (``shipyard manager --stats FILE``, written
   at its exit; the worse manager's p95 is printed); ``report`` the same.
+- **fetch alone** (after the suite's round, managers stopped): an in-process client on the
+  manager's own channel takes a suite of ``--fetches × prefetch/2`` tasks and fetches
+  prefetch/2 at a time (what a manager asks at its refill), reporting each batch before the next:
+  the coordinator's side of the round trip without a busy manager beside it.
 - **CPU seconds** of the end to end (user + system, psutil, reaped children included): the
   coordinator (``serve``), PostgreSQL, and the node side (managers with their managed workers
   and tasks, or the workers with their tasks).
@@ -31,7 +35,8 @@ system in turn:
 Then each figure's min / median / max over the rounds, and the suite's median ÷ the workers'.
 Nothing is asserted; the load average before and after is printed: the machine is shared.
 
-    python bench/suites.py [--rounds 3] [--tasks 5000] [--prefetch 64] [--json FILE]
+    python bench/suites.py [--rounds 3] [--tasks 5000] [--prefetch 64] [--fetches 200]
+                           [--json FILE]
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 from bench.tasks import (  # noqa: E402  (after the path)
     PASSWORD,
     _env,
+    _percentile,
     _postmaster,
     _rss_mb,
     _run,
@@ -85,6 +91,7 @@ class Bench:
     user: dict[str, str]
     env: dict[str, str]
     manager_tokens: list[str] = field(default_factory=list)
+    probe_token: str = ""
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
     rounds: int = 0
 
@@ -287,6 +294,60 @@ def suite_round(bench: Bench, count: int, prefetch: int, figures: dict[str, list
         _record(figures, f"{kind} p95 ms (worse manager)", max(one["p95_ms"] for one in mine))
 
 
+def fetch_alone(bench: Bench, fetches: int, limit: int, figures: dict[str, list[float]]) -> None:
+    """The coordinator's side of a fetch alone: an in-process client on the manager's own
+    channel (channel.py, over the WebSocket) takes a suite of ``fetches × limit`` tasks and
+    fetches ``limit`` at a time, reporting each batch before the next, with no manager or
+    worker process busy beside it: the same request the managers time, without their load."""
+    from shipyard.coordinator.managerprotocol import (
+        Assigned,
+        Fetch,
+        NextSuite,
+        RegisterBody,
+        Report,
+        SuiteDone,
+        TaskReport,
+        Tasks,
+    )
+    from shipyard.manager.channel import Channel
+
+    def nothing(*_: object) -> None:
+        pass
+
+    channel = Channel(bench.url, bench.probe_token, SUITES, on_push=nothing, on_connect=nothing,
+                      say=nothing)  # fmt: skip
+    channel.register(RegisterBody(tags=[], hostname="bench-probe", cpus=1))
+    channel.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not channel.connected:
+            assert time.monotonic() < deadline, "the probe's WebSocket did not open"
+            time.sleep(0.02)
+        body = {"group": SUITES, "name": "fetch alone", "worker_schedule": {"count": 1}}
+        suite = bench.post("/suites", body)["uuid"]
+        bench.batch(fetches * limit, SUITES, suite)
+        bench.post(f"/suites/{suite}/close")
+        assigned = channel.request(NextSuite(id=0))
+        assert isinstance(assigned, Assigned) and assigned.suite is not None
+        assert assigned.suite.uuid == suite, (assigned.suite.uuid, suite)
+        times = []
+        for _ in range(fetches):
+            started = time.perf_counter()
+            got = channel.request(Fetch(id=0, suite_uuid=suite, limit=limit))
+            times.append(time.perf_counter() - started)
+            assert isinstance(got, Tasks) and len(got.tasks) == limit, got
+            channel.request(Report(id=0, reports=[
+                TaskReport(uuid=task.uuid, attempt=task.attempt, exit_status=0)
+                for task in got.tasks]))  # fmt: skip
+        channel.request(SuiteDone(id=0, suite_uuid=suite, reason="drained",
+                                  tasks_completed=fetches * limit))  # fmt: skip
+    finally:
+        channel.close()
+    _record(figures, "fetch alone p50 ms", 1000 * statistics.median(times))
+    _record(figures, "fetch alone p95 ms", 1000 * _percentile(times, 0.95))
+    _record(figures, "fetch alone over HTTP", channel.over_http.get("fetch", 0))
+
+
 def workers_round(bench: Bench, count: int, figures: dict[str, list[float]]) -> None:
     pids = [worker.pid for worker in bench.workers]
     after = bench.last_id()
@@ -347,6 +408,7 @@ def started(folder: Path) -> Iterator[Bench]:
                 bench.manager_tokens = [
                     bench.post(f"/groups/{SUITES}/managers")["token"] for _ in range(PAIR)
                 ]
+                bench.probe_token = bench.post(f"/groups/{SUITES}/managers")["token"]
                 bench.start_workers()
                 try:
                     yield bench
@@ -386,6 +448,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--prefetch", type=int, default=64, help="worker_schedule.prefetch")
+    parser.add_argument(
+        "--fetches",
+        type=int,
+        default=200,
+        help="fetches of prefetch/2 tasks by the in-process client (0: none)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures there too")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="shipyard-bench-suites-"))
@@ -396,6 +464,8 @@ def main() -> None:
         with started(folder) as bench:
             for number in range(args.rounds):
                 suite_round(bench, args.tasks, args.prefetch, figures["suite"])
+                if args.fetches:
+                    fetch_alone(bench, args.fetches, args.prefetch // 2, figures["suite"])
                 _coordinator_rss(bench, figures["suite"])
                 workers_round(bench, args.tasks, figures["workers"])
                 _coordinator_rss(bench, figures["workers"])

@@ -20,7 +20,7 @@ def test_bench_suites_one_small_round(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     done = subprocess.run(
         [sys.executable, str(BENCH), "--tasks", "40", "--rounds", "1", "--prefetch", "8",
-         "--json", str(out)],
+         "--fetches", "5", "--json", str(out)],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
@@ -34,7 +34,14 @@ def test_bench_suites_one_small_round(tmp_path: Path) -> None:
     assert suite["e2e cpu s: managers + workers"][0] > 0, suite
     # 40 tasks, at most 8 a fetch: at least 5 fetches timed by the managers themselves.
     assert suite["fetch count"][0] >= 5, suite
-    for key in ("fetch p50 ms", "fetch p95 ms (worse manager)", "report p95 ms (worse manager)"):
+    for key in (
+        "fetch p50 ms",
+        "fetch p95 ms (worse manager)",
+        "report p95 ms (worse manager)",
+        "fetch alone p50 ms",
+        "fetch alone p95 ms",
+    ):
         assert suite[key][0] > 0, (key, suite.get(key))
+    assert suite["fetch alone over HTTP"] == [0], suite  # the in-process client's WebSocket
     assert "suite ÷ workers, e2e tasks/s" in done.stdout, done.stdout
     assert "| fetch p95 ms (worse manager) |" in done.stdout, done.stdout
