@@ -166,6 +166,11 @@ def test_a_failing_canary_is_rolled_back_with_its_measured_error_rate(
     assert {answer(port) for _ in range(20)} == {"200 1"}
     events = [e for _, e in ops.store.events(execution_id) if e.action == "rollout_canary_stopped"]
     assert events and not pid_alive(events[-1].data["pid"])
+    # The next rollout is its own: --wait answers with it, not with the one before.
+    with Traffic(port):
+        again = ops.rollout_start(execution_id, "web", env={"VERSION": "3"}, wait=True, timeout=60)
+    assert (again.state, again.changes) == ("promoted", {"VERSION": "3"}), again
+    assert answer(port) == "200 3"
 
 
 def test_abort_sends_everything_back_to_stable_at_once(

@@ -137,3 +137,29 @@ async def _a_version_that_does_not_answer_is_an_error_and_a_502() -> None:
         assert (window.requests, window.errors) == (1, 1)
         assert proxy.totals()["canary"] == {"requests": 1, "errors": 1}
     stable.close()
+
+
+def test_a_version_closing_its_connections_is_reconnected_to() -> None:
+    asyncio.run(_a_version_closing_its_connections_is_reconnected_to())
+
+
+async def _a_version_closing_its_connections_is_reconnected_to() -> None:
+    """A version that closes each connection after its answer (without saying so): the
+    pooled connection is found closed and a new one is made, the client sees only answers."""
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(once, "127.0.0.1", 0)
+    async for proxy in _proxy(server.sockets[0].getsockname()[1]):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{proxy.port}") as client:
+            answers = []
+            for _ in range(6):
+                answers.append((await client.get("/")).text)
+                await asyncio.sleep(0.01 * (len(answers) % 2))  # found closed, or not yet
+        assert answers == ["ok"] * 6
+        assert proxy.take_window("stable").errors == 0
+    server.close()

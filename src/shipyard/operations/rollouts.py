@@ -37,7 +37,7 @@ class RolloutOperations:
         before = _latest(self, status.id, service)
         _send(self, status.id, {"op": "rollout", "action": "start", "name": service,
                                 "env": dict(env or {})})  # fmt: skip
-        return _await(self, status.id, service, before, finished=wait, timeout=timeout)
+        return _await(self, status.id, service, before, new=True, finished=wait, timeout=timeout)
 
     def rollout_promote(self: Core, execution_id: str, service: str) -> RolloutView:
         """Skip the remaining steps: the canary becomes the service, the old version stops."""
@@ -84,7 +84,7 @@ def _act(ops: Core, execution_id: str, service: str, action: str) -> RolloutView
     status = ops.status(execution_id)
     before = _latest(ops, status.id, service)
     _send(ops, status.id, {"op": "rollout", "action": action, "name": service})
-    return _await(ops, status.id, service, before, finished=True, timeout=ACTION_TIMEOUT)
+    return _await(ops, status.id, service, before, new=False, finished=True, timeout=ACTION_TIMEOUT)
 
 
 def _await(
@@ -93,20 +93,34 @@ def _await(
     service: str,
     before: RolloutView | None,
     *,
+    new: bool,
     finished: bool,
     timeout: float,
 ) -> RolloutView:
-    """The service's rollout once it is a new one (``finished``: once it has also ended)."""
+    """The service's rollout once it is a new one (``new``; else the one running
+    ``before``), and once it has ended (``finished``). Each look reads only the events since
+    the previous one."""
     from shipyard.operations.controlling import poll_until
+    from shipyard.rollout.status import rollout_views
 
+    views: dict[str, RolloutView] = {}
+    after = 0
     seen: list[RolloutView] = []
 
+    def latest() -> RolloutView | None:
+        nonlocal after
+        batch = ops.store.events(execution_id, after_id=after)
+        if batch:
+            after = batch[-1][0]
+            rollout_views(execution_id, (event for _, event in batch), views)
+        return views.get(service)
+
     def reached(_: object) -> bool:
-        now = _latest(ops, execution_id, service)
+        now = latest()
         if now is None or now.started_at is None:
             return False
-        if before is not None and now.started_at == before.started_at and not finished:
-            return False
+        if new and before is not None and now.started_at == before.started_at:
+            return False  # still the rollout before this one
         seen[:] = [now]
         return now.finished or not finished
 
@@ -119,7 +133,7 @@ def _await(
     )
     if seen:
         return seen[0]
-    view = _latest(ops, execution_id, service)
+    view = latest()
     if view is not None and done:
         return view
     raise ShipyardError(

@@ -46,10 +46,13 @@ def _figures(data: Any) -> dict[str, float | None]:
     return {str(k): None if v is None else float(v) for k, v in data.items()}
 
 
-def rollout_views(execution_id: str, events: Iterable[Event]) -> dict[str, RolloutView]:
+def rollout_views(
+    execution_id: str, events: Iterable[Event], views: dict[str, RolloutView] | None = None
+) -> dict[str, RolloutView]:
     """service → its latest rollout (services with ``rollout:`` and none yet: ``state``
-    ``none``, with their port)."""
-    views: dict[str, RolloutView] = {}
+    ``none``, with their port). ``views``: those read from earlier events, brought up to date
+    (so a poll reads only the events since its last look)."""
+    views = {} if views is None else views
     for event in events:
         if not event.action.startswith("rollout_") or event.unit is None:
             continue
