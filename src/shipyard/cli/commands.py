@@ -212,7 +212,14 @@ def up(
         return
     status = ops.up(spec, _params(param), detach=True)
     if wait:
+        import time
+
+        from shipyard.cli.uphint import settled
+
         status = ops.wait_healthy(status.id)
+        # Its services all ended: print its state once the store has its end, not "running".
+        look = functools.partial(ops.status, status.id)
+        status = settled(status, look, monotonic=time.monotonic, sleep=time.sleep)
     if as_json:
         _dump(status)
     else:

@@ -36,6 +36,8 @@ class RunDisplay:
         self.quiet = quiet
         self.live_mode = console.is_terminal and not quiet and not debug
         self._running: dict[str, tuple[float, int]] = {}
+        #: The hook command running in each phase: when it started, and what it is.
+        self._hooks: dict[str, tuple[float, str]] = {}
         self._total: int | None = None
         self._done = 0
         self._failed = 0
@@ -83,15 +85,7 @@ class RunDisplay:
         elif action == "unit_started" and event.unit:
             self._running[event.unit] = (event.ts, int(str(event.data.get("attempt", 1))))
         elif action in _DONE_ACTIONS and event.unit:
-            self._running.pop(event.unit, None)
-            state = str(event.data.get("state", "skipped"))
-            final = not self._will_retry(event)
-            if action == "unit_finished" and state == "failed" and final:
-                self._failed += 1
-            if final:
-                self._done += 1
-            if not self.live_mode and not self.quiet and not self.debug:
-                self._plain_line(event)
+            self._unit_done(event)
         elif action in ("metrics_skipped", "metrics_cut") and not self.quiet and not self.debug:
             self.console.print(metrics_note(event), style="yellow")
         elif action == "alert" and not self.quiet and not self.debug:
@@ -102,6 +96,8 @@ class RunDisplay:
                 f"{data.get('message')}",
                 style="bold yellow",
             )
+        elif action in ("hook_started", "hook_finished"):
+            self._hook(event)
         elif action == "unit_retrying" and not self.live_mode and not self.quiet and event.unit:
             delay = format_duration(float(str(event.data.get("delay", 0))))
             self.console.print(f"↻ {event.unit}: retry {event.data.get('attempt')} in {delay}")
@@ -112,11 +108,42 @@ class RunDisplay:
             )
             self._live.update(self._render())
 
+    def _unit_done(self, event: Event) -> None:
+        assert event.unit is not None
+        self._running.pop(event.unit, None)
+        state = str(event.data.get("state", "skipped"))
+        final = not self._will_retry(event)
+        if event.action == "unit_finished" and state == "failed" and final:
+            self._failed += 1
+        if final:
+            self._done += 1
+        if not self.live_mode and not self.quiet and not self.debug:
+            self._plain_line(event)
+
     @staticmethod
     def _will_retry(event: Event) -> bool:
         # A failed attempt that will be retried is followed by unit_retrying; the attempt number
         # tells the display nothing here, so the executor marks final failures in `state`.
         return bool(event.data.get("retrying"))
+
+    def _hook(self, event: Event) -> None:
+        """A hook command starting or ending, as it happens: hooks are units of their run
+        (``_prepare``, ``_cleanup``) but count in no progress, so each gets its own lines — on
+        a terminal a running row, then its end printed above the bar."""
+        phase = str(event.data.get("phase", ""))
+        unit = f"_{phase}"
+        if event.action == "hook_started":
+            command = str(event.data.get("command", ""))
+            self._hooks[phase] = (event.ts, command)
+            if self.live_mode:
+                self._running[unit] = (event.ts, 1)
+            elif not self.quiet and not self.debug:
+                self.console.print(hook_line(unit, command, None, None))
+            return
+        started, command = self._hooks.pop(phase, (event.ts, ""))
+        self._running.pop(unit, None)
+        if not self.quiet and not self.debug:
+            self.console.print(hook_line(unit, command, event, event.ts - started))
 
     def _plain_line(self, event: Event) -> None:
         state = str(event.data.get("state", "skipped"))
@@ -143,6 +170,28 @@ class RunDisplay:
         if len(self._running) > 12:
             table.add_row(Text(f"… and {len(self._running) - 12} more", style="dim"), "", "")
         return Group(table, self._progress)
+
+
+def hook_line(unit: str, command: str, finished: Event | None, seconds: float | None) -> Text:
+    """One hook command's line, as a step's: ``  running _prepare `make data` `` when it
+    starts, then ``succeeded _prepare `make data` in 2ms`` or ``   failed _prepare `exit 3` in
+    27ms — exited with code 3`` (``finished``: its ``hook_finished`` event)."""
+    shown = f" `{command}`" if command else ""
+    if finished is None:
+        return Text.assemble((f"{'running':>9} ", STATE_STYLE["running"]), (unit, "bold"), shown)
+    ok = bool(finished.data.get("ok"))
+    state = "succeeded" if ok else "failed"
+    detail = f" in {format_duration(max(seconds or 0.0, 0.0))}"
+    if not ok:
+        code, reason = finished.data.get("exit_code"), finished.data.get("reason")
+        if not isinstance(code, int):  # it never ran (as hookview words it in status)
+            how = f"could not start: {reason}" if reason else "failed"
+        else:
+            how = str(reason or f"exited with code {code}")
+        detail += f" — {how}"
+    return Text.assemble(
+        (f"{state:>9} ", STATE_STYLE.get(state, "")), (unit, "bold"), shown, detail
+    )
 
 
 def metrics_note(event: Event) -> str:

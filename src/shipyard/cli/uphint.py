@@ -1,11 +1,47 @@
-"""What to do next when a fleet did not come up: pure, so each case has a row in a table."""
+"""What to do next when a fleet did not come up: pure, so each case has a row in a table;
+and the fleet as the store has it once it has ended by itself, for ``up -d`` to print."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shipyard.models import ExecutionStatus
+
+#: How long ``up -d`` waits for the store to record the end of a fleet none of whose units
+#: runs any more: its supervisor ends it at once (cleanup hooks may take a moment).
+SETTLE_TIMEOUT = 10.0
+SETTLE_INTERVAL = 0.05
+
+
+def ending(status: ExecutionStatus) -> bool:
+    """Whether ``status`` is a fleet that has not ended although nothing of it runs: every
+    service (and step) has finished, so its supervisor is ending it — a header that showed
+    this state would call a fleet "running" that has already failed."""
+    return (
+        not status.state.finished
+        and any(unit.kind == "service" for unit in status.units)
+        and all(unit.state.finished for unit in status.units)
+    )
+
+
+def settled(
+    status: ExecutionStatus,
+    look: Callable[[], ExecutionStatus],
+    *,
+    monotonic: Callable[[], float],
+    sleep: Callable[[float], None],
+    timeout: float = SETTLE_TIMEOUT,
+) -> ExecutionStatus:
+    """``status`` as the store has it once its end is recorded, when it is :func:`ending`
+    (else as it is): what ``up -d`` prints is the store's state, never a stale "running".
+    Past ``timeout`` the last look is returned (the store's word then, whatever it is)."""
+    deadline = monotonic() + timeout
+    while ending(status) and monotonic() < deadline:
+        sleep(SETTLE_INTERVAL)
+        status = look()
+    return status
 
 
 def not_up_hint(status: ExecutionStatus) -> str:
