@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from shipyard.api import Operations
+from shipyard.engine.gates import figure
 from shipyard.engine.liveness import pid_alive
 from shipyard.errors import ShipyardError
 from tests.conftest import SpecWriter
@@ -51,7 +52,9 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forev
 """
 
 
-def fleet(write_spec: SpecWriter, *, steps: str, interval: str, min_requests: int) -> Path:
+def fleet(
+    write_spec: SpecWriter, *, steps: str, interval: str, min_requests: int, p95: int = 2000
+) -> Path:
     (write_spec("", name="server.py")).write_text(SERVER, encoding="utf-8")
     return write_spec(
         f"""
@@ -69,7 +72,7 @@ def fleet(write_spec: SpecWriter, *, steps: str, interval: str, min_requests: in
               min_requests: {min_requests}
               kpis:
                 - {{metric: error_rate, "<": 0.05}}
-                - {{metric: p95_latency_ms, "<": 2000}}
+                - {{metric: p95_latency_ms, "<": {p95}}}
         """
     )
 
@@ -283,3 +286,22 @@ def test_up_of_the_spec_with_a_changed_env_starts_a_rollout(
     other = ops.up(spec, detach=True)
     up.append(other.id)
     assert other.id != execution_id
+
+
+def test_a_slow_canary_is_rolled_back_on_its_measured_latency(
+    ops: Operations, write_spec: SpecWriter, up: list[str]
+) -> None:
+    spec = fleet(write_spec, steps="[50, 100]", interval="1s", min_requests=2, p95=150)
+    execution_id, port = bring_up(ops, spec, up)
+    with Traffic(port) as traffic:
+        view = ops.rollout_start(
+            execution_id, "web", env={"VERSION": "2", "MODE": "slow"}, wait=True, timeout=60
+        )
+    assert view.state == "rolled_back", view
+    assert view.reason is not None and "KPI p95_latency_ms < 150 failed" in view.reason, view
+    p95 = view.figures["p95_latency_ms"]
+    # the figures recorded are the ones judged (no bound on the time itself is asserted)
+    assert p95 is not None and p95 >= 150 and f"= {figure(p95)}," in view.reason, view
+    assert view.figures["error_rate"] == 0.0
+    assert traffic.seen["200 2"] > 0  # slow, but it answered
+    assert {answer(port) for _ in range(10)} == {"200 1"}
