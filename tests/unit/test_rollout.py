@@ -236,3 +236,15 @@ def test_only_env_values_of_rollout_services_make_up_a_rollout(
 
     assert old in FLEET
     assert rollout_changes(_plan(FLEET), _plan(FLEET.replace(old, new))) == expected
+
+
+def test_a_busy_window_keeps_a_bounded_sample_but_every_count() -> None:
+    from shipyard.rollout.proxy import WINDOW_SAMPLE, _Window
+
+    window, rng, total = _Window(), random.Random(3), WINDOW_SAMPLE + 500
+    for index in range(total):
+        window.add(float(index % 100), failed=index % 10 == 0, rng=rng)
+    assert len(window.latencies) == WINDOW_SAMPLE  # memory bounded
+    measured = window.figures()
+    assert (measured.requests, measured.errors) == (total, total // 10)
+    assert measured.p50_latency_ms is not None and 40 <= measured.p50_latency_ms <= 60
