@@ -248,3 +248,11 @@ def test_a_busy_window_keeps_a_bounded_sample_but_every_count() -> None:
     measured = window.figures()
     assert (measured.requests, measured.errors) == (total, total // 10)
     assert measured.p50_latency_ms is not None and 40 <= measured.p50_latency_ms <= 60
+
+
+def test_a_canary_of_a_replicated_service_is_refused() -> None:
+    text = SPEC.format(rollout="steps: [50, 100]").replace(
+        "    port: auto\n", "    port: auto\n    replicas: 2\n"
+    )
+    (problem,) = problems_of(text)
+    assert "a canary rollout is for a service of one replica" in problem.message, problem

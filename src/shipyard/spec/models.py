@@ -7,6 +7,7 @@ they can report file:line.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated, Any, Literal
 
@@ -692,7 +693,7 @@ class RolloutSpec(_Model):
                     f"step {number} is not a share of requests{HINT}each step is a percentage "
                     "from 1 to 100, like [10, 50, 100]"
                 )
-        for before, after in zip(value, value[1:], strict=False):
+        for before, after in itertools.pairwise(value):
             if after <= before:
                 raise ValueError(
                     f"steps {value} do not increase ({before} then {after}){HINT}list the "
@@ -768,8 +769,7 @@ class ServiceSpec(_Model):
             )
         if self.replicas > 1:
             raise ValueError(
-                f"a canary rollout is for a service of one replica{HINT}remove replicas or "
-                "rollout"
+                f"a canary rollout is for a service of one replica{HINT}remove replicas or rollout"
             )
         return self
 
