@@ -111,8 +111,10 @@ class Bench:
             assert row is not None
             return int(row[0])
 
-    def until_done(self, after: int, count: int) -> float:
-        """The last of the round's tasks' end (the database's clock), once all ended."""
+    def until_done(self, after: int, count: int) -> tuple[float, int]:
+        """The last of the round's tasks' end (the database's clock), once all ended, and how
+        many did not succeed (a figure, not an abort: under heavy load a worker's lease can
+        lapse and its task run out of attempts)."""
         import psycopg
 
         with psycopg.connect(self.db, autocommit=True) as connection:
@@ -125,8 +127,7 @@ class Bench:
                 ).fetchone()
                 assert row is not None
                 if row[0] >= count and row[1] == 0:
-                    assert row[2] == 0, f"{row[2]} of {count} tasks did not succeed"
-                    return float(row[3])
+                    return float(row[3]), int(row[2])
                 time.sleep(0.05)
 
     def until_complete(self, suite: str, seconds: float = 120) -> None:
@@ -275,11 +276,12 @@ def suite_round(bench: Bench, count: int, prefetch: int, figures: dict[str, list
             # Closed now (a user with a known list does so): each manager sees it drained
             # from its own fetch's answer, not at its next heartbeat (30 s).
             bench.post(f"/suites/{suite}/close")
-            ended = bench.until_done(after, count)
+            ended, unsucceeded = bench.until_done(after, count)
             _spent(figures, before, _cpu(bench, pids), "managers + workers")
             for manager in managers:
                 manager.until("idle")
         _record(figures, "e2e tasks/s", count / (ended - started))
+        _record(figures, "tasks not succeeded", unsucceeded)
         _record(figures, "submit tasks/s", count / (submitted - started))
         _record(figures, "node peak RSS MB", sampler.peak)
         bench.until_complete(suite)
@@ -356,9 +358,10 @@ def workers_round(bench: Bench, count: int, figures: dict[str, list[float]]) -> 
         started = time.time()
         bench.batch(count, LONE)
         submitted = time.time()
-        ended = bench.until_done(after, count)
+        ended, unsucceeded = bench.until_done(after, count)
         _spent(figures, before, _cpu(bench, pids), "workers")
     _record(figures, "e2e tasks/s", count / (ended - started))
+    _record(figures, "tasks not succeeded", unsucceeded)
     _record(figures, "submit tasks/s", count / (submitted - started))
     # A worker's direct children are its running tasks (``true``): its own RSS is the figure.
     _record(figures, "node peak RSS MB", sampler.peak)
@@ -464,6 +467,13 @@ def main() -> None:
         with started(folder) as bench:
             for number in range(args.rounds):
                 suite_round(bench, args.tasks, args.prefetch, figures["suite"])
+                mine = figures["suite"]
+                print(f"round {number + 1}: suite {mine['e2e tasks/s'][-1]:.0f} tasks/s, "
+                      f"CPU {mine['e2e cpu s'][-1]:.1f} s (coordinator "
+                      f"{mine['e2e cpu s: coordinator'][-1]:.1f} s), fetch p50/p95 "
+                      f"{mine.get('fetch p50 ms', [0])[-1]:.1f}/"
+                      f"{mine.get('fetch p95 ms (worse manager)', [0])[-1]:.1f} ms",
+                      file=sys.stderr, flush=True)  # fmt: skip
                 if args.fetches:
                     fetch_alone(bench, args.fetches, args.prefetch // 2, figures["suite"])
                 _coordinator_rss(bench, figures["suite"])

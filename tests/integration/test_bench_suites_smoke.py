@@ -30,6 +30,7 @@ def test_bench_suites_one_small_round(tmp_path: Path) -> None:
         for key in ("e2e tasks/s", "e2e cpu s", "e2e cpu s: coordinator", "node peak RSS MB",
                     "coordinator peak RSS MB"):  # fmt: skip
             assert len(mine[key]) == 1 and mine[key][0] > 0, (name, key, mine.get(key))
+        assert mine["tasks not succeeded"] == [0], (name, mine["tasks not succeeded"])
     suite = figures["suite"]
     assert suite["e2e cpu s: managers + workers"][0] > 0, suite
     # 40 tasks, at most 8 a fetch: at least 5 fetches timed by the managers themselves.
