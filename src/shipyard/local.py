@@ -225,7 +225,7 @@ class LocalOperations(
             # A success is reused only with the same cache key and every dependency reused.
             kept = resuming.by_cache_key(plan, old_keys)
             resuming.mark_reused(
-                self.store, execution_id, kept, earlier, old_keys, self.clock.now()
+                self.store, run_dir, execution_id, kept, earlier, old_keys, self.clock.now()
             )
             carry_artifacts(
                 self.store, self.workspace, earlier, execution_id, kept.kept, self.clock.now()

@@ -46,10 +46,7 @@ from shipyard.store.sqlite import SQLiteStore
 from shipyard.workspace import RunDir, Workspace
 
 #: What a rebuilt record cannot have: the journal does not carry it.
-NOT_REBUILT = (
-    "measured CPU and memory, the cache keys of steps kept by `run --resume-from` (`resume` "
-    "runs them again), services' ports and health"
-)
+NOT_REBUILT = "measured CPU and memory, services' ports and health"
 #: Bytes read at a time when an artifacts folder is hashed again (memory stays this).
 HASH_CHUNK = 1 << 20
 
@@ -65,6 +62,7 @@ class UnitOutcome:
     exit_code: int | None = None
     reason: str | None = None
     pid: int | None = None
+    cache_key: str | None = None  # only a kept step's (``unit_reused``): see :func:`_keys_back`
 
 
 @dataclass
@@ -99,7 +97,8 @@ def _started(replayed: Replayed, line: dict[str, Any]) -> None:
     unit = _unit(replayed, line["unit"], UnitState.RUNNING)
     unit.attempts = int(line.get("attempt") or (unit.attempts or 0) + 1)
     unit.pid = line.get("pid")
-    unit.exit_code = unit.reason = unit.ended_at = None
+    # A kept step run again (``resume --force``): its old key is not this attempt's.
+    unit.exit_code = unit.reason = unit.ended_at = unit.cache_key = None
     if unit.started_at is None:
         unit.started_at = line["ts"]
 
@@ -159,7 +158,11 @@ def _execution_finished(replayed: Replayed, line: dict[str, Any]) -> None:
 
 
 def _reused(replayed: Replayed, line: dict[str, Any]) -> None:
-    _unit(replayed, line["unit"], UnitState.SUCCEEDED).reason = f"reused from {line.get('from')}"
+    """A step kept from an earlier run (``run --resume-from``, a checkpoint restore): its
+    reason and cache key as the store was given them."""
+    unit = _unit(replayed, line["unit"], UnitState.SUCCEEDED)
+    unit.reason = line.get("reason") or f"reused from {line.get('from')}"
+    unit.cache_key = line.get("cache_key")
 
 
 def _artifacts_recorded(replayed: Replayed, line: dict[str, Any]) -> None:
@@ -257,6 +260,7 @@ def _apply(store: Store, execution_id: str, replayed: Replayed) -> None:
             exit_code=unit.exit_code,
             reason=unit.reason,
             pid=unit.pid,
+            cache_key=unit.cache_key,
         )
     known = {(attempt.unit, attempt.number) for attempt in store.attempts(execution_id)}
     for attempt in replayed.attempts:
@@ -619,8 +623,8 @@ def _artifacts_rehashed(
         if name in replayed.artifacts:
             continue
         # Not a step the journal saw fail: a copy cut short leaves a folder the store never
-        # recorded. A step it never mentions is one kept by ``run --resume-from`` (its
-        # ``unit_reused`` event goes to the store only).
+        # recorded. A kept step (``unit_reused``: its files were carried, not recorded by an
+        # event) is succeeded; one it never mentions was kept by an older Shipyard.
         if unit is not None and unit.state not in (UnitState.SUCCEEDED, UnitState.GATED):
             continue
         folder = run_dir.artifacts / name

@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,24 @@ def _json_line(event: Event, data_json: str) -> str:
         head["unit"] = event.unit
     text = json.dumps(head)
     return (text[:-1] + ", " + data_json[1:] if data_json != "{}" else text) + "\n"
+
+
+def journal_durably(path: Path, events: Sequence[Event]) -> None:
+    """Append ``events`` to the journal at ``path`` as the recorder writes them, and fsync:
+    for records made outside a running engine (the steps a resumed run keeps), which must be
+    on disk before the store commits them — what the user is told is what a rebuild finds.
+    Raises OSError."""
+    if not events:
+        return
+    text = "".join(_json_line(event, json.dumps(event.data, default=str)) for event in events)
+    fd = open_private(path)
+    try:
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Recorder:

@@ -90,6 +90,7 @@ class CheckpointOperations:
         # Still a run of the same registered pipeline (its latest, for `status NAME`).
         new_id, run_dir = self._prepare(plan, source.root / "spec.yaml", pipeline=earlier.pipeline)
         kept = resuming.from_checkpoint(plan, saved.units)
-        resuming.mark_restored(self.store, new_id, kept, saved.id, self.clock.now())
+        keys = self.store.cache_keys(earlier.id)  # its plan is the one restored: same steps
+        resuming.mark_restored(self.store, run_dir, new_id, kept, saved.id, keys, self.clock.now())
         carry_artifacts(self.store, self.workspace, earlier.id, new_id, kept.kept, self.clock.now())
         return self._drive(plan, new_id, run_dir, secrets, detach=detach, hold=hold)

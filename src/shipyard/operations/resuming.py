@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ShipyardError
-from shipyard.models import ExecutionState, ExecutionStatus, UnitState
+from shipyard.models import Event, ExecutionState, ExecutionStatus, UnitState
 from shipyard.operations.kept import Kept, kept_steps
 from shipyard.workspace import RunDir, write_private
 
@@ -96,37 +96,82 @@ def snapshot_spec(
 
 
 def mark_reused(
-    store: Store, execution_id: str, kept: Kept, source: str, keys: Mapping[str, str], now: float
+    store: Store,
+    run_dir: RunDir,
+    execution_id: str,
+    kept: Kept,
+    source: str,
+    keys: Mapping[str, str],
+    now: float,
 ) -> None:
     """Record the steps ``run --resume-from`` keeps as succeeded, each with its cache key and a
     ``unit_reused`` event, before the engine starts (it then takes them as done)."""
-    from shipyard.models import Event
-
-    if not kept.kept:
-        return
     why = f"reused from {source} (same cache key)"
+    _keep(store, run_dir, execution_id, kept, source, why, keys, now, [])
+
+
+def mark_restored(
+    store: Store,
+    run_dir: RunDir,
+    execution_id: str,
+    kept: Kept,
+    checkpoint: str,
+    keys: Mapping[str, str],
+    now: float,
+) -> None:
+    """Record the steps a restore keeps as succeeded, with the cache keys they had
+    (``keys``: of the checkpointed execution; its plan is the one restored, so a ``resume``
+    keeps them too), and that it came from ``checkpoint``."""
+    restored = Event(now, execution_id, "restored_from_checkpoint", None, {"id": checkpoint})
+    why = f"done before {checkpoint}"
+    _keep(store, run_dir, execution_id, kept, checkpoint, why, keys, now, [restored])
+
+
+def _keep(
+    store: Store,
+    run_dir: RunDir,
+    execution_id: str,
+    kept: Kept,
+    source: str,
+    why: str,
+    keys: Mapping[str, str],
+    now: float,
+    also: list[Event],
+) -> None:
+    """The kept steps as succeeded, each with a ``unit_reused`` event carrying its reason and
+    cache key, written to the run's journal (fsynced) before the store commits them, as the
+    engine's recorder does: ``store rebuild`` replays the journal, and a step kept only in the
+    store came back pending, keyless (``resume`` ran it again). Nothing is recorded when the
+    journal cannot take it."""
+    from shipyard.engine.recorder import journal_durably
+
+    events = [
+        Event(
+            now,
+            execution_id,
+            "unit_reused",
+            name,
+            {"from": source, "reason": why} | ({"cache_key": keys[name]} if name in keys else {}),
+        )
+        for name in kept.kept
+    ]
+    events += also
+    if not events:
+        return
+    try:
+        journal_durably(run_dir.events, events)
+    except OSError as error:
+        raise ShipyardError(
+            f"cannot write the steps kept from {source} into {run_dir.events}: "
+            f"{error.strerror or error}; execution {execution_id} was not started",
+            hint="free space or fix the run folder's permissions, then run it again",
+        ) from None
     with store.transaction():
         for name in kept.kept:
             store.update_unit(
-                execution_id, name, state=UnitState.SUCCEEDED, reason=why, cache_key=keys[name]
+                execution_id, name, state=UnitState.SUCCEEDED, reason=why, cache_key=keys.get(name)
             )
-        store.append_events(
-            [Event(now, execution_id, "unit_reused", name, {"from": source}) for name in kept.kept]
-        )
-
-
-def mark_restored(store: Store, execution_id: str, kept: Kept, checkpoint: str, now: float) -> None:
-    """Record the steps a restore keeps as succeeded, and that it came from ``checkpoint``."""
-    from shipyard.models import Event
-
-    with store.transaction():
-        for name in kept.kept:
-            store.update_unit(
-                execution_id, name, state=UnitState.SUCCEEDED, reason=f"done before {checkpoint}"
-            )
-        store.append_events(
-            [Event(now, execution_id, "restored_from_checkpoint", None, {"id": checkpoint})]
-        )
+        store.append_events(events)
 
 
 def plan_again(
