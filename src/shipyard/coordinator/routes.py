@@ -311,11 +311,15 @@ class Left(BaseModel):
 
 def routers(settings: "Settings", registry: "CollectorRegistry | None" = None) -> list[APIRouter]:
     """The auth routes and the task and worker routes over ``settings.db``."""
-    from shipyard.coordinator import suiteroutes
+    from shipyard.coordinator import managerroutes, suiteroutes
 
     coordinator = start(settings)
     install_metrics(coordinator, registry)
-    return [_router(coordinator), suiteroutes.router(coordinator, settings, _access())]
+    return [
+        _router(coordinator),
+        suiteroutes.router(coordinator, settings, _access()),
+        managerroutes.router(coordinator, settings, _access(), registry),
+    ]
 
 
 def document_routers(settings: "Settings") -> list[APIRouter]:
@@ -332,9 +336,13 @@ def document_routers(settings: "Settings") -> list[APIRouter]:
     auth = Auth(engine, *generate_key_pair())
     storage = Path(settings.home or ".") / ARTIFACT_FOLDER
     coordinator = Coordinator(url=url, engine=engine, auth=auth, storage=storage)
-    from shipyard.coordinator import suiteroutes
+    from shipyard.coordinator import managerroutes, suiteroutes
 
-    return [_router(coordinator), suiteroutes.router(coordinator, settings, _access(), sweep=False)]
+    return [
+        _router(coordinator),
+        suiteroutes.router(coordinator, settings, _access(), sweep=False),
+        managerroutes.router(coordinator, settings, _access(), sweep=False),
+    ]
 
 
 def _access() -> "GroupAccess":
@@ -401,23 +409,12 @@ def _router(coordinator: Coordinator) -> APIRouter:
 # --- groups and names ----------------------------------------------------------------------------
 
 
-def _memberships(coordinator: Coordinator, user: User) -> dict[str, tuple[int, Role]]:
+def _memberships(
+    coordinator: Coordinator, user: User, *, fresh: bool = False
+) -> dict[str, tuple[int, Role]]:
     """The user's groups: name → (id, role); every group, as Admin, for an administrator.
-    One statement: a route reads it once and decides every group check from it."""
-    from sqlalchemy import text
-
-    with coordinator.engine.connect() as connection:
-        if user.admin:
-            rows = connection.execute(text("SELECT name, id, 2 FROM groups")).all()
-        else:
-            rows = connection.execute(
-                text(
-                    "SELECT g.name, g.id, m.role FROM memberships m JOIN groups g "
-                    "ON g.id = m.group_id WHERE m.user_id = :user"
-                ),
-                {"user": user.id},
-            ).all()
-    return {name: (int(group), Role(role)) for name, group, role in rows}
+    Believed for a moment (``Auth.memberships``); ``fresh``: read now, before a refusal."""
+    return coordinator.auth.memberships(user, fresh=fresh)
 
 
 def _group_ids(coordinator: Coordinator, user: User, needed: Role) -> dict[str, int]:
@@ -427,9 +424,10 @@ def _group_ids(coordinator: Coordinator, user: User, needed: Role) -> dict[str, 
 
 
 def _group_id(coordinator: Coordinator, user: User, group: str, needed: Role) -> int:
-    held = _memberships(coordinator, user).get(group)
-    if held is not None and held[1] >= needed:
-        return held[0]
+    for fresh in (False, True):  # a grant made a moment ago is not refused
+        held = _memberships(coordinator, user, fresh=fresh).get(group)
+        if held is not None and held[1] >= needed:
+            return held[0]
     # Refused: the auth's own check says how (404 no such group, 403 too low a role).
     coordinator.auth.check_role(user, group, needed)
     raise Forbidden(f"{user.name} may not do this in group {group}")
@@ -486,6 +484,9 @@ def _task_for(coordinator: Coordinator, user: User, uuid: str, needed: Role) -> 
     with coordinator.queues.borrow() as queue:
         task = queue.get(uuid)
     held = {group: (name, role) for name, (group, role) in _memberships(coordinator, user).items()}
+    if task.group_id not in held or held[task.group_id][1] < needed:  # a grant made a moment ago
+        found = _memberships(coordinator, user, fresh=True).items()
+        held = {group: (name, role) for name, (group, role) in found}
     if task.group_id not in held:
         # Not even Read: the same answer as an unknown task, so ids cannot be probed.
         raise NotFound(f"no task {uuid}", hint="task ids are the uuids submit returned")
@@ -552,7 +553,7 @@ def _batch_specs(
 
 def _submit_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     auth = coordinator.auth
-    Caller = Annotated[User, Depends(auth.current_user)]
+    Caller = Annotated[User, Depends(auth.served_user)]
 
     @routes.post("/tasks", status_code=201)
     def submit(body: TaskIn, user: Caller) -> Accepted:
@@ -621,7 +622,7 @@ def _user_ids(coordinator: Coordinator, names: list[str]) -> list[int]:
 
 def _read_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     auth = coordinator.auth
-    Caller = Annotated[User, Depends(auth.current_user)]
+    Caller = Annotated[User, Depends(auth.served_user)]
 
     @routes.post("/tasks/query")
     def query(body: Query, user: Caller) -> QueryAnswer:
@@ -664,7 +665,7 @@ def _read_routes(routes: APIRouter, coordinator: Coordinator) -> None:
 
 def _change_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     auth = coordinator.auth
-    Caller = Annotated[User, Depends(auth.current_user)]
+    Caller = Annotated[User, Depends(auth.served_user)]
 
     @routes.put("/tasks/{uuid}")
     def edit(uuid: str, body: Edit, user: Caller) -> TaskOut:
@@ -730,7 +731,7 @@ def _artifact_name(name: str) -> str:
 
 def _artifact_routes(routes: APIRouter, coordinator: Coordinator) -> None:
     auth = coordinator.auth
-    Caller = Annotated[User, Depends(auth.current_user)]
+    Caller = Annotated[User, Depends(auth.served_user)]
     Worker = Annotated[Principal, Depends(auth.served_worker)]
 
     @routes.put("/tasks/{uuid}/artifacts/{name}", status_code=201)

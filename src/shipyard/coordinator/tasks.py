@@ -212,6 +212,12 @@ class TaskQueue:
         with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
             yield cursor
 
+    @contextlib.contextmanager
+    def _statement(self) -> Iterator[psycopg.Cursor[DictRow]]:
+        """For one statement, or reads that need not agree: no BEGIN … COMMIT around them."""
+        with _translated(self.url), self._db.cursor() as cursor:
+            yield cursor
+
     # --- submitting ---
 
     def submit(self, specs: Sequence[TaskSpec]) -> SubmitReport:
@@ -285,7 +291,7 @@ class TaskQueue:
     # --- reading ---
 
     def get(self, uuid: str) -> Task:
-        with self._transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(queries.GET, {"uuid": checked_uuid(uuid)})
             row = cursor.fetchone()
         if row is None:
@@ -294,7 +300,7 @@ class TaskQueue:
 
     def attempts(self, uuid: str) -> list[Attempt]:
         self.get(uuid)
-        with self._transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(queries.ATTEMPTS, {"uuid": checked_uuid(uuid)})
             return [Attempt(**row) for row in cursor.fetchall()]
 
@@ -306,13 +312,13 @@ class TaskQueue:
             f"SELECT {queries.TASK_COLUMNS} FROM tasks t WHERE {where} "  # noqa: S608 (fixed text)
             "ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s"
         )
-        with self._transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(sql.encode(), {**params, "limit": limit, "offset": offset})
             return [Task(**row) for row in cursor.fetchall()]
 
     def count(self, chosen: TaskFilter) -> int:
         where, params = where_clause(chosen)
-        with self._transaction() as cursor:
+        with self._statement() as cursor:
             cursor.execute(f"SELECT count(*) AS n FROM tasks t WHERE {where}".encode(), params)  # noqa: S608
             row = cursor.fetchone()
         return int(row["n"]) if row else 0
@@ -434,15 +440,21 @@ class TaskQueue:
                 raise NotFound(f"no worker {worker}", hint="a worker registers first")
         return self.recover(release=worker)
 
-    def fetch(self, worker: str, limit: int = 1) -> list[Claimed]:
-        """Claim up to ``limit`` tasks for ``worker`` (leases recovered first)."""
+    def fetch(self, worker: str, limit: int = 1, *, suite: int | None = None) -> list[Claimed]:
+        """Claim up to ``limit`` tasks for ``worker`` (leases recovered first); with ``suite``
+        (a suite's id), only that suite's tasks (a node manager's fetch)."""
         worker = checked_uuid(worker, "worker id")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit {limit!r} is outside 1..{MAX_LIMIT}", hint="fetch fewer")
         if time.monotonic() - self._recovered_at >= RECOVER_EVERY:
             self.recover()
-        with self._transaction() as cursor:
-            cursor.execute(queries.FETCH, {"worker": worker, "limit": limit, "lease": self.lease})
+        # One statement (claim and attempt rows together): in autocommit it is atomic on its
+        # own, and BEGIN and COMMIT would cost two more round trips per fetch.
+        with self._statement() as cursor:
+            cursor.execute(
+                queries.FETCH if suite is None else queries.FETCH_SUITE,
+                {"worker": worker, "limit": limit, "lease": self.lease, "suite": suite},
+            )
             rows = cursor.fetchall()
             if not rows:
                 self._check_worker(cursor, worker)
@@ -572,6 +584,50 @@ class TaskQueue:
                     cursor.execute(queries.NOTIFY_ENDED)
                 self._after_ends(cursor, [row["id"] for row in moved if row["state"] == "failed"])
         return [row["state"] for row in moved]
+
+    def release(self, worker: str, uuid: str, attempt: int, reason: str) -> str:
+        """Give back a task without a result (its managed worker crashed): attempt
+        ``attempt`` ends lost, the task is queued again while attempts remain (failed
+        otherwise); its next state. Fenced by the attempt as a report is: Conflict (409) when
+        that attempt no longer holds the lease; a release sent again is answered as the first."""
+        worker = checked_uuid(worker, "worker id")
+        uuid = checked_uuid(uuid)
+        with self._transaction() as cursor:
+            moved = self._release(cursor, worker, reason, uuid=uuid, attempt=attempt)
+            if moved:
+                return moved[0]
+            cursor.execute(queries.RELEASED, {"uuid": uuid, "attempt": attempt, "worker": worker})
+            again = cursor.fetchone()
+            if again is not None:
+                return str(again["state"])
+            raise self._not_held(cursor, uuid, attempt)
+
+    def release_all(self, worker: str, reason: str, *, suite: int | None = None) -> list[str]:
+        """Give back every task ``worker`` holds (of ``suite`` only, when given); their next
+        states."""
+        worker = checked_uuid(worker, "worker id")
+        with self._transaction() as cursor:
+            return self._release(cursor, worker, reason, suite=suite)
+
+    def _release(
+        self,
+        cursor: psycopg.Cursor[DictRow],
+        worker: str,
+        reason: str,
+        *,
+        uuid: str | None = None,
+        attempt: int | None = None,
+        suite: int | None = None,
+    ) -> list[str]:
+        cursor.execute(queries.RELEASE, {"worker": worker, "uuid": uuid, "attempt": attempt,
+                                         "suite": suite, "reason": reason})  # fmt: skip
+        moved = cursor.fetchall()
+        if moved:
+            cursor.execute(queries.NOTIFY)
+            if "failed" in (row["state"] for row in moved):
+                cursor.execute(queries.NOTIFY_ENDED)
+            self._after_ends(cursor, [row["id"] for row in moved if row["state"] == "failed"])
+        return [str(row["state"]) for row in moved]
 
     def _after_ends(self, cursor: psycopg.Cursor[DictRow], ended: list[int]) -> None:
         """Tasks that ended may unblock watchers (notify) or make them impossible (cancel
