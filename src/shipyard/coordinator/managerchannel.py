@@ -366,10 +366,16 @@ class Hub:
     def _listening(self) -> None:
         """LISTEN until stopped; a lost connection is made again (pushes meanwhile are lost:
         the heartbeats carry what matters)."""
+        import psycopg
+
         while not self._stop.is_set():
             try:
                 self._listen_once()
-            except Exception:  # PostgreSQL away: try again shortly
+            except psycopg.OperationalError as error:  # PostgreSQL away: no traceback for it
+                log.warning("manager pushes: LISTEN failed (%s); trying again in 1 s",
+                            str(error).strip(), extra={"action": "push_listen_failed"})  # fmt: skip
+                self._stop.wait(1.0)
+            except Exception:  # anything else: try again shortly, with what went wrong
                 log.warning("manager pushes: LISTEN failed", exc_info=True,
                             extra={"action": "push_listen_failed"})  # fmt: skip
                 self._stop.wait(1.0)
