@@ -16,6 +16,7 @@ import typer
 from shipyard.cli.app import _SETTINGS, JsonOption, app
 from shipyard.cli.tasks_cli import _client, _out
 from shipyard.errors import BadRequest
+from shipyard.manager.tokenrefresh import REFRESH_CHECK, REFRESH_MARGIN
 
 TOKEN_VARIABLE = "SHIPYARD_MANAGER_TOKEN"  # noqa: S105 (a variable's name)
 
@@ -69,6 +70,27 @@ def manager(
             show_default=False,
         ),
     ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="Read the token from this file (instead of $SHIPYARD_MANAGER_TOKEN) and "
+            "write each refreshed token there (0600, atomically).",
+            show_default=False,
+        ),
+    ] = None,
+    refresh_margin: Annotated[
+        float,
+        typer.Option(
+            "--refresh-margin",
+            min=1,
+            help="Refresh the token when it expires within this many seconds.",
+        ),
+    ] = REFRESH_MARGIN,
+    refresh_check: Annotated[
+        float,
+        typer.Option("--refresh-check", min=0.1, help="Seconds between token expiry checks."),
+    ] = REFRESH_CHECK,
     as_json: JsonOption = False,
 ) -> None:
     """Run a node manager until SIGTERM (finish the running tasks, give the rest back, clean
@@ -82,6 +104,12 @@ def manager(
             hint="shipyard manager --server http://host:8420 --group lab --tags gpu",
         )
     token = os.environ.get(TOKEN_VARIABLE, "")
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as error:
+            raise BadRequest(f"cannot read the token file {token_file}: {error.strerror}",
+                             hint="give a file holding a manager token") from None  # fmt: skip
     if not token:
         raise BadRequest(
             "no manager token",
@@ -95,7 +123,8 @@ def manager(
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Manager(server, token, group, offered,
                       (folder or Path("shipyard-manager")).resolve(), heartbeat=heartbeat,
-                      as_json=as_json, stats=stats)  # fmt: skip
+                      as_json=as_json, stats=stats, token_file=token_file,
+                      refresh_margin=refresh_margin, refresh_check=refresh_check)  # fmt: skip
     running.install_signals()
     running.run()
 

@@ -33,7 +33,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from shipyard.coordinator import managerprotocol as mp
-from shipyard.coordinator.auth import Principal, User
+from shipyard.coordinator.auth import Credentials, Principal, User
+from shipyard.coordinator.authroutes import NewPrincipal, PrincipalToken
 from shipyard.coordinator.httperrors import Forbidden
 from shipyard.coordinator.managerchannel import Channel, Figures, Hub, StateFigures, serve_socket
 from shipyard.coordinator.managerdecisions import heartbeat_every, sweep_every
@@ -41,7 +42,7 @@ from shipyard.coordinator.managers import Manager
 from shipyard.coordinator.serving import Coordinator, settings_number
 from shipyard.coordinator.suiteroutes import SuiteManagerOut
 from shipyard.coordinator.suites import Suite
-from shipyard.coordinator.tokens import Role
+from shipyard.coordinator.tokens import Kind, Role
 from shipyard.errors import CoordinatorError, DatabaseUnavailable, NotFound
 
 if TYPE_CHECKING:
@@ -305,6 +306,20 @@ def _manager_routes(routes: APIRouter, managers: ManagerRoutes) -> None:
             made = store.register(str(manager.id), group_id, tags=body.tags, labels=body.labels,
                                   hostname=body.hostname, cpus=body.cpus)  # fmt: skip
         return managers.registered(made, manager.group)
+
+    @routes.post(f"{PREFIX}/managers/refresh-token", tags=["managers"])
+    def refresh_token(
+        manager: Manager_, credentials: Credentials, body: NewPrincipal | None = None
+    ) -> PrincipalToken:
+        """A new token for the calling manager (same id, same group) that expires
+        ``lifetime_seconds`` from now (default 30 days). It carries the same signature
+        version, so the old token keeps working until its own expiry; revoking the manager
+        (``DELETE /groups/{g}/principals/{id}``) ends both."""
+        claims = coordinator.auth.claims(credentials, Kind.MANAGER)
+        lifetime = (body or NewPrincipal()).lifetime_seconds
+        issued = coordinator.auth.issue(str(manager.id), Kind.MANAGER, claims.signature, lifetime)
+        return PrincipalToken(id=str(manager.id), kind="manager", group=manager.group,
+                              token=issued.token, expires_at=issued.expires)  # fmt: skip
 
     @routes.post(
         f"{PREFIX}/managers/messages", tags=["managers"], response_model=None,

@@ -140,6 +140,28 @@ class Channel:
         self.ws_path = registered.websocket_url or self.ws_path
         return registered
 
+    def refresh_token(self, lifetime: int) -> tuple[str, int]:
+        """``POST /api/v1/managers/refresh-token``: a new token of ``lifetime`` seconds and
+        its expiry; then :meth:`use_token` it."""
+        status, data = self._post("/managers/refresh-token", {"lifetime_seconds": lifetime})
+        if status >= 400:
+            data = data if isinstance(data, dict) else {}
+            hint = data.get("hint") or (ISSUE_HINT.format(group=self.group)
+                                        if status in (401, 403) else None)  # fmt: skip
+            raise _error(status, str(data.get("msg") or data.get("detail")), hint,
+                         "POST /api/v1/managers/refresh-token")  # fmt: skip
+        return str(data["token"]), int(data["expires_at"])
+
+    def use_token(self, token: str) -> None:
+        """Send ``token`` from now on: HTTP at once, and the socket reconnects with it (a
+        socket is authenticated once, when it opens)."""
+        self.token = token
+        if self._http is not None:
+            self._http.headers["Authorization"] = f"Bearer {token}"
+        socket = self._socket
+        if socket is not None:
+            socket.close()
+
     # --- the socket ---
 
     def start(self) -> None:

@@ -43,6 +43,13 @@ from shipyard.coordinator.managerprotocol import (
 from shipyard.manager.channel import Channel, ChannelError, request_stats
 from shipyard.manager.decisions import heartbeat_interval, hold_interval
 from shipyard.manager.suiterun import SuiteRun
+from shipyard.manager.tokenrefresh import (
+    REFRESH_CHECK,
+    REFRESH_MARGIN,
+    refresh_due,
+    token_times,
+    write_token_file,
+)
 
 
 @dataclass
@@ -58,6 +65,9 @@ class Manager:
     manager_id: str = ""
     lease: float = 30.0
     stats: Path | None = None  # --stats: request timings written there at exit
+    token_file: Path | None = None  # --token-file: a refreshed token is written there
+    refresh_margin: float = REFRESH_MARGIN  # refresh when the token expires within this
+    refresh_check: float = REFRESH_CHECK  # seconds between looks
     current: SuiteRun | None = None
     suites_run: int = 0
     completed: int = 0
@@ -106,7 +116,7 @@ class Manager:
         self.heartbeat = heartbeat_interval(self.heartbeat, registered.heartbeat)
         self.progress("registered", manager=self.manager_id, group=self.group, tags=self.tags)
         self.channel.start()
-        for target in (self._heartbeats, self._holds):
+        for target in (self._heartbeats, self._holds, self._refreshes):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()
         try:
             while self._leaving is None:
@@ -212,6 +222,29 @@ class Manager:
             assert isinstance(reply, Held)
             run.check_held(set(asked), set(reply.held))
 
+    def _refreshes(self) -> None:
+        while not self._done.wait(self.refresh_check):
+            times = token_times(self.channel.token)
+            if times is None or not refresh_due(times[1], time.time(), self.refresh_margin):
+                continue
+            issued, expires = times
+            try:
+                # The same lifetime as the token it replaces (at least the route's 60 s).
+                token, expires_at = self.channel.refresh_token(max(60, expires - issued))
+            except ChannelError as error:
+                self._failed("token refresh", error)
+                continue
+            self._answered("token refresh")
+            if self.token_file is not None:
+                try:
+                    write_token_file(self.token_file, token)
+                except OSError as error:
+                    self.say(f"cannot write the new token to {self.token_file}: {error} "
+                             "(it is used here all the same)")  # fmt: skip
+            self.token = token
+            self.channel.use_token(token)
+            self.progress("token_refreshed", manager=self.manager_id, expires_at=expires_at)
+
     # --- pushes and stops ---
 
     def _push(self, message: BaseModel) -> None:
@@ -263,6 +296,7 @@ _WORDS = {
     "suite_done": "suite {suite} done ({reason}): {completed} task(s) done, {failed} failed",
     "idle": "idle",
     "shutdown": "shutting down ({how})",
+    "token_refreshed": "token refreshed (expires at {expires_at})",
     "left": "left after {suites} suite(s), {completed} task(s) done",
 }
 
