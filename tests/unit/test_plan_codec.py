@@ -29,8 +29,8 @@ from shipyard.plan.model import (
     PlannedStep,
     ResourceRequest,
     RestartSettings,
-    RolloutSettings,
     RetrySettings,
+    RolloutSettings,
     StopSettings,
 )
 from shipyard.plan.secrets import MASK, reveal
