@@ -1,5 +1,5 @@
-# The commands of the README: `make demo`, `make cluster-demo`, `make test`. Each sets itself up first.
-.PHONY: setup demo cluster-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
+# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make test`. Each sets itself up first.
+.PHONY: setup demo cluster-demo suites-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
 
 VENV := .venv/bin
 
@@ -19,6 +19,16 @@ demo: setup
 TASKS ?= 1000
 cluster-demo: setup
 	$(VENV)/python scripts/cluster_demo.py --tasks $(TASKS)
+
+# A task suite on two node managers: Open -> Closed -> Complete (docs/suites.md).
+suites-demo: setup
+	$(VENV)/python scripts/suites_demo.py
+
+# The ML example end to end (examples/ml/run.sh; docs/ml.md "The whole example"): digits →
+# train → gated evaluate → registry → served behind a canary rollout that is promoted; then a
+# bad model gated, approved by hand, and rolled back on its measured error rate (~2-3 min).
+ml-demo: setup
+	bash examples/ml/run.sh all
 
 lint: setup
 	$(VENV)/ruff check src tests bench scripts
