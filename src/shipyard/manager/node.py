@@ -223,27 +223,34 @@ class Manager:
             run.check_held(set(asked), set(reply.held))
 
     def _refreshes(self) -> None:
-        while not self._done.wait(self.refresh_check):
-            times = token_times(self.channel.token)
-            if times is None or not refresh_due(times[1], time.time(), self.refresh_margin):
-                continue
-            issued, expires = times
+        # A first look at once: a token that expires before the first (hourly) look is
+        # refreshed all the same.
+        while True:
+            self._refresh_token()
+            if self._done.wait(self.refresh_check):
+                return
+
+    def _refresh_token(self) -> None:
+        times = token_times(self.channel.token)
+        if times is None or not refresh_due(times[1], time.time(), self.refresh_margin):
+            return
+        issued, expires = times
+        try:
+            # The same lifetime as the token it replaces (at least the route's 60 s).
+            token, expires_at = self.channel.refresh_token(max(60, expires - issued))
+        except ChannelError as error:
+            self._failed("token refresh", error)
+            return
+        self._answered("token refresh")
+        if self.token_file is not None:
             try:
-                # The same lifetime as the token it replaces (at least the route's 60 s).
-                token, expires_at = self.channel.refresh_token(max(60, expires - issued))
-            except ChannelError as error:
-                self._failed("token refresh", error)
-                continue
-            self._answered("token refresh")
-            if self.token_file is not None:
-                try:
-                    write_token_file(self.token_file, token)
-                except OSError as error:
-                    self.say(f"cannot write the new token to {self.token_file}: {error} "
-                             "(it is used here all the same)")  # fmt: skip
-            self.token = token
-            self.channel.use_token(token)
-            self.progress("token_refreshed", manager=self.manager_id, expires_at=expires_at)
+                write_token_file(self.token_file, token)
+            except OSError as error:
+                self.say(f"cannot write the new token to {self.token_file}: {error} "
+                         "(it is used here all the same)")  # fmt: skip
+        self.token = token
+        self.channel.use_token(token)
+        self.progress("token_refreshed", manager=self.manager_id, expires_at=expires_at)
 
     # --- pushes and stops ---
 
