@@ -11,12 +11,14 @@ The rollout's interval is the example's own (2 s); the training is what takes th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,10 +29,29 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ml"
 
 pytestmark = [
     pytest.mark.slow,
+    # two scikit-learn trainings and a rollout: ~1.5-2.5 min a story on 2 busy cores
+    pytest.mark.timeout(600),
     pytest.mark.local_only(
         "run.sh drives a local home; its commands are covered through a server elsewhere"
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def nothing_left(tmp_path: Path) -> Iterator[None]:
+    """run.sh brings its fleet down when it ends; killed on a timeout it cannot, so the fleet
+    it left in the test's home is stopped here."""
+    yield
+    import shipyard
+
+    home = tmp_path / "home"
+    if not (home / "state.db").exists():
+        return
+    leftovers = shipyard.connect(home)
+    for summary in leftovers.list_executions(active_only=True):
+        with contextlib.suppress(Exception):
+            leftovers.stop(summary.id, force=True)
+    leftovers.close()
 
 
 def run_example(
@@ -90,8 +111,9 @@ def test_a_good_model_is_trained_registered_canaried_and_promoted(tmp_path: Path
     [rollout] = cli(env, "rollout", "status", fleet_of(out), "model-api")  # type: ignore[misc]
     assert rollout["state"] == "promoted", rollout
     assert rollout["changes"] == {"MODEL_VERSION": "2"}
+    # a hold (too few requests in a window) may come between: the steps taken are these
     kinds = [d.split(":", 1)[0] for d in rollout["decisions"]]
-    assert kinds[-3:] == ["advance", "advance", "promote"], rollout["decisions"]
+    assert [k for k in kinds if k != "hold"] == ["advance", "advance", "promote"], kinds
     # the driver brought its fleet down
     fleets = cli(env, "list")
     assert isinstance(fleets, list)
@@ -106,7 +128,7 @@ def test_a_bad_model_is_gated_then_approved_and_its_canary_rolled_back(tmp_path:
     assert "skipped register" in out, out
     assert "approved: evaluate passes" in out, out
     assert "model-api: rolled back" in out, out
-    assert "KPI error_rate < 0.05 failed" in out, out
+    assert "KPI error_rate < 0.1 failed" in out, out
     # after the rollback the stable version (v1) answers everything
     assert out.rstrip().count("answered by v1: 50") == 1, out
     model = cli(env, "models", "show", "digits")
@@ -121,5 +143,5 @@ def test_a_bad_model_is_gated_then_approved_and_its_canary_rolled_back(tmp_path:
     ], status["approvals"]
     [rollout] = cli(env, "rollout", "status", fleet_of(out), "model-api")  # type: ignore[misc]
     assert rollout["state"] == "rolled_back", rollout
-    assert "error_rate < 0.05 failed" in rollout["reason"], rollout
+    assert "error_rate < 0.1 failed" in rollout["reason"], rollout
     assert rollout["changes"] == {"MODEL_VERSION": "2"}
