@@ -45,8 +45,13 @@ typecheck: setup
 # operation crosses the same JSON (RemoteOperations speaks the wire form), over real HTTP.
 # The coordinator's client and its demo call no operation of the protocol (they speak the
 # coordinator's routes), so a second pass would run them unchanged: left out too.
-NOT_THE_PROTOCOL := tests/acceptance/test_tasks_cli.py tests/acceptance/test_cluster_demo.py
-WIRE_SUBSET = $(filter-out $(SERVER_SUBSET) $(NOT_THE_PROTOCOL),$(wildcard tests/acceptance/test_*.py)) \
+NOT_THE_PROTOCOL := tests/acceptance/test_tasks_cli.py tests/acceptance/test_cluster_demo.py \
+	tests/acceptance/test_suite_cli.py tests/acceptance/test_suites_demo.py
+# The ML example's story (2-4 min) runs commands each of which the wire pass runs through
+# test_ml_cli, test_artifacts_cli and test_rollout_cli: once is enough.
+COVERED_ELSEWHERE := tests/acceptance/test_ml_example.py
+WIRE_SUBSET = $(filter-out $(SERVER_SUBSET) $(NOT_THE_PROTOCOL) $(COVERED_ELSEWHERE),\
+	$(wildcard tests/acceptance/test_*.py)) \
 	$(addprefix tests/integration/test_,$(addsuffix .py,\
 	operations_api lifecycle control fleet agents checkpoints resume clean secrets \
 	logs_bounded machine_faults mixed))
