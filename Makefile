@@ -1,4 +1,4 @@
-# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make test`. Each sets itself up first.
+# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make ml-demo`, `make test`. Each sets itself up first.
 .PHONY: setup demo cluster-demo suites-demo ml-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
 
 VENV := .venv/bin
