@@ -91,7 +91,8 @@ def test_a_failed_prepare_is_named_and_its_log_is_one_command_away(
     assert ran.returncode == 1
     said = " ".join(ran.stdout.split())  # the table and header as words
     assert "reason: the prepare hook `sh -c 'echo oops >&2; exit 3'` exited with code 3" in said
-    row = next(line for line in ran.stdout.splitlines() if "_prepare" in line)
+    # The table's row (the lines printed as the hook ran come first: "running _prepare …").
+    row = next(line for line in ran.stdout.splitlines() if line.lstrip("│ ").startswith("_prepare"))
     assert row.replace("│", " ").split()[:4] == ["_prepare", "failed", "2", "3"], row
     hint = next(line for line in ran.stdout.splitlines() if line.startswith("logs: "))
     command = hint.removeprefix("logs: shipyard ").split()

@@ -624,3 +624,37 @@ def test_a_task_past_its_timeout_is_killed_and_reported_124(lab: Lab, tmp_path: 
         _until("the task's child killed with it", lambda: not _alive(int(child.read_text())), 20)
         _until("the suite through here", lambda: manager.events("suite_done"))
         assert _one(manager, "suite_done")["failed"] == 1
+
+
+def test_a_manager_marked_offline_while_idle_is_live_again_at_its_next_ask(
+    lab: Lab,
+    pg_url: str,
+    tmp_path: Path,  # noqa: F811
+) -> None:
+    """The coordinator marks a manager offline when it could not hear it (a restart, a slow
+    machine). Its next ``next_suite`` is refused (409): the manager heartbeats, which makes it
+    live again, and asks on — it does not leave (seen in a CI run: it left with that 409)."""
+    import io
+
+    import psycopg
+
+    from shipyard.manager.node import Manager
+
+    node = Manager(server=lab.served.url, token=lab.token, group="lab", tags=[],
+                   folder=tmp_path / "node", heartbeat=30, out=io.StringIO())  # fmt: skip
+    from shipyard.coordinator.managerprotocol import RegisterBody
+
+    node.manager_id = node.channel.register(RegisterBody()).manager_id
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as connection:
+            connection.execute("UPDATE managers SET state = 'offline' WHERE id = %s",
+                               (node.manager_id,))  # fmt: skip
+        assert node._next_suite() is None  # refused as offline: no suite this time
+        state = next(m["state"] for m in lab.managers() if m["uuid"] == node.manager_id)
+        assert state == "idle", f"the manager is {state}: its heartbeat did not make it live"
+        suite = lab.suite()
+        lab.submit(suite, [["true"]])
+        taken = node._next_suite()
+        assert taken is not None and taken.uuid == suite, taken
+    finally:
+        node.channel.close()

@@ -149,7 +149,7 @@ def history(
         typer.Argument(help="A registered pipeline's name, or a spec's name.", show_default=False),
     ],
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="The newest executions looked at.")
+        int, typer.Option("--limit", max=MAX_LIMIT, help="The newest executions looked at.")
     ] = 100,
     home: HomeOption = None,
     as_json: JsonOption = False,

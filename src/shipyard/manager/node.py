@@ -151,6 +151,16 @@ class Manager:
         try:
             reply = self.channel.request(NextSuite(id=0))
         except ChannelError as error:
+            if error.status == 409:
+                # Marked offline while the coordinator could not hear it (it restarted, or the
+                # machine was slow past manager_offline): a heartbeat makes it live again, and
+                # the suite taken from it is offered again.
+                self.say(f"next_suite: {error.message}; heartbeating to be live again")
+                try:
+                    self._beat()
+                except ChannelError as beat:
+                    self.say(f"heartbeat: {beat.message}; asking again at the next heartbeat")
+                return None
             if not error.transient:
                 raise
             self.say(f"next_suite: {error.message}; asking again at the next heartbeat")

@@ -32,6 +32,10 @@ PIPELINE_SPEC_URI = "shipyard://pipelines/{name}/spec"
 LOG_URI = "shipyard://executions/{execution_id}/logs/{unit}"
 #: Lines of a unit's log its resource gives (the tail).
 LOG_RESOURCE_LINES = 2000
+#: What the answer around a resource's text takes (characters): its uri and mime type, and the
+#: SDK's own fields (``_meta`` with the server's name and version, ``ttlMs``, ``cacheScope``,
+#: ``resultType``: ~200 in mcp 2.x, and they grow with the SDK; 200 was once exceeded by 42).
+ENVELOPE = 1000
 #: Executions the list resource gives (newest first).
 EXECUTIONS_LISTED = 50
 
@@ -61,7 +65,7 @@ def as_json(value: Any) -> str:
     limit = bounds.max_chars(os.environ)
 
     def fits(content: Any) -> bool:  # the text as it travels: a JSON string in the answer
-        return len(json.dumps(json.dumps(content, indent=2))) + 200 <= limit
+        return len(json.dumps(json.dumps(content, indent=2))) + ENVELOPE <= limit
 
     if fits(data):
         return json.dumps(data, indent=2)
