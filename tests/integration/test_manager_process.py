@@ -628,8 +628,8 @@ def test_a_task_past_its_timeout_is_killed_and_reported_124(lab: Lab, tmp_path: 
 
 def test_a_manager_marked_offline_while_idle_is_live_again_at_its_next_ask(
     lab: Lab,
-    pg_url: str,
-    tmp_path: Path,  # noqa: F811
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """The coordinator marks a manager offline when it could not hear it (a restart, a slow
     machine). Its next ``next_suite`` is refused (409): the manager heartbeats, which makes it
