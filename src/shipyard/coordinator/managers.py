@@ -11,9 +11,8 @@ and recover hold its leases as they hold an independent worker's. The decisions 
 
 from __future__ import annotations
 
-import contextlib
 import uuid as uuidlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,9 +28,8 @@ from shipyard.coordinator.managerdecisions import (
     refreshed,
 )
 from shipyard.coordinator.managerprotocol import MANAGER_STATES
-from shipyard.coordinator.migrate import libpq_url
 from shipyard.coordinator.suites import Suite
-from shipyard.coordinator.tasks import _translated
+from shipyard.coordinator.tasks import Connected
 from shipyard.errors import BadRequest, Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -95,26 +93,8 @@ class Assignment:
     refused: dict[str, str]
 
 
-class ManagerStore:
+class ManagerStore(Connected):
     """Managers over one connection, used by one thread at a time (as TaskQueue)."""
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        self.url = libpq_url(url)
-        with _translated(self.url):
-            self._db: psycopg.Connection[DictRow] = psycopg.connect(
-                self.url, autocommit=True, row_factory=dict_row
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
-        with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
-            yield cursor
 
     # --- the manager's own requests ---
 

@@ -9,18 +9,16 @@ trigger of revision ``0004_suites``, in the same transaction as each task change
 
 from __future__ import annotations
 
-import contextlib
 import uuid as uuidlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shipyard.coordinator import managerqueries, queries, suitequeries
 from shipyard.coordinator.decisions import uuid_problem
-from shipyard.coordinator.migrate import libpq_url
 from shipyard.coordinator.suitestate import IDLE_CLOSE, SuiteFacts, after, settled
-from shipyard.coordinator.tasks import _translated
+from shipyard.coordinator.tasks import Connected
 from shipyard.errors import BadRequest, Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -89,26 +87,8 @@ class Swept:
     completed: list[int]
 
 
-class SuiteStore:
+class SuiteStore(Connected):
     """Suites over one connection, used by one thread at a time (as TaskQueue)."""
-
-    def __init__(self, url: str) -> None:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        self.url = libpq_url(url)
-        with _translated(self.url):
-            self._db: psycopg.Connection[DictRow] = psycopg.connect(
-                self.url, autocommit=True, row_factory=dict_row
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
-        with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
-            yield cursor
 
     def create(self, new: NewSuite) -> str:
         from psycopg.types.json import Jsonb

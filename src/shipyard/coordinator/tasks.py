@@ -183,16 +183,15 @@ class Artifact:
 # --- the queue ---------------------------------------------------------------------------------
 
 
-class TaskQueue:
-    """The queue over one connection. ``close()`` (or ``with``) when done."""
+class Connected:
+    """One autocommit psycopg connection (rows as dicts), used by one thread at a time, with
+    driver errors translated: what the queue and the suite and manager stores are built on."""
 
-    def __init__(self, url: str, *, lease: float = LEASE) -> None:
+    def __init__(self, url: str) -> None:
         import psycopg
         from psycopg.rows import dict_row
 
         self.url = libpq_url(url)
-        self.lease = lease
-        self._recovered_at = -RECOVER_EVERY
         with _translated(self.url):
             self._db: psycopg.Connection[DictRow] = psycopg.connect(
                 self.url, autocommit=True, row_factory=dict_row
@@ -201,16 +200,25 @@ class TaskQueue:
     def close(self) -> None:
         self._db.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
+        with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
+            yield cursor
+
+
+class TaskQueue(Connected):
+    """The queue over one connection. ``close()`` (or ``with``) when done."""
+
+    def __init__(self, url: str, *, lease: float = LEASE) -> None:
+        super().__init__(url)
+        self.lease = lease
+        self._recovered_at = -RECOVER_EVERY
+
     def __enter__(self) -> TaskQueue:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
-        with _translated(self.url), self._db.transaction(), self._db.cursor() as cursor:
-            yield cursor
 
     @contextlib.contextmanager
     def _statement(self) -> Iterator[psycopg.Cursor[DictRow]]:
