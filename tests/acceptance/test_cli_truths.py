@@ -18,6 +18,9 @@ services:
   boom:
     run: [sh, -c, "echo starting; echo oops; exit 1"]
     restart: {policy: "no"}
+    # A probe that never passes, so `up` is still waiting when the service exits (without
+    # one a service counts as healthy once started, and `up` may return before the exit).
+    health: {exec: ["false"], interval: 0.05s}
 """
 
 #: The prepare hook waits for the test's go (a file), so its start is seen while it runs; it

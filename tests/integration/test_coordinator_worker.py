@@ -219,6 +219,14 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
             )  # fmt: skip
             worker = _start_worker(served, tmp_path)
             _until_running(served, root, uuid)
+            # Running in the coordinator means claimed; the worker may not have started the
+            # process yet. Pausing it before then would leave no attempt 1 to fence off.
+            pid_file = tmp_path / "worker" / "tasks" / uuid / "pid"
+            for _ in range(200):
+                if pid_file.exists() and pid_file.read_text().strip():
+                    break
+                time.sleep(0.05)
+            assert pid_file.exists(), "the worker never started the task within 10 s"
             # The worker heartbeats every third of the lease: paused (as by a long GC pause
             # or a partition), it cannot. Another worker fetches after the 1 s lease ran out:
             # the task is recovered and claimed again (attempt 2) while attempt 1 still runs.
@@ -236,7 +244,7 @@ def test_a_result_fenced_off_after_a_lost_lease_is_dropped_and_the_worker_goes_o
                 time.sleep(0.1)
             assert [t["attempt"] for t in taken] == [2]
             log = tmp_path / "worker" / "logs" / f"{uuid}.log"
-            pid = int((tmp_path / "worker" / "tasks" / uuid / "pid").read_text())
+            pid = int(pid_file.read_text())
             for _ in range(200):  # attempt 1 ends while its worker is paused (a zombie then)
                 if log.exists() and log.read_text() == "late\n" and _ended(pid):
                     break
