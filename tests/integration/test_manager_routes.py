@@ -237,7 +237,7 @@ def test_register_next_suite_fetch_hold_report_release_and_suite_done(served: Se
 def test_tag_mismatch_gives_nothing_and_explicit_assignment_overrides(served: Served) -> None:
     root = _setup(served)
     suite = _suite(served, root, tags=["tpu"])
-    _submit(served, root, suite, 1)
+    _submit(served, root, suite, 2)
     cpu = _manager(served, root, ["linux"])
     tpu = _manager(served, root, ["tpu"])
     assert cpu.http({"type": "next_suite"})["suite"] is None, "tag mismatch: nothing"
@@ -248,6 +248,10 @@ def test_tag_mismatch_gives_nothing_and_explicit_assignment_overrides(served: Se
     assert named.json()["added"] == [cpu.id] and "not-a-uuid" in named.json()["refused"]
     assert tpu.http({"type": "next_suite"})["suite"] is None, "named managers only, now"
     assert cpu.http({"type": "next_suite"})["suite"]["uuid"] == suite
+    # Serving it, the assigned manager gets its tasks though it lacks the suite's tags (each
+    # task carries them): the suite decides who runs its tasks, not a per-task tag check.
+    fetched = cpu.http({"type": "fetch", "suite_uuid": suite, "limit": 1})
+    assert len(fetched.get("tasks", [])) == 1, f"the assigned manager got no task: {fetched}"
 
     listed = served.http.get(f"{API}/suites/{suite}/managers", headers=root).json()
     assert [(m["uuid"], m["selection"], m["serving"]) for m in listed] == [

@@ -65,8 +65,16 @@ _REACHED = """CASE t.watch_state
 # The worker's group and tags are scalar subqueries (computed once, before the scan), so the
 # scan walks ix_tasks_claim (group, priority DESC, id) in order and stops after n rows; joined
 # to the workers row instead, PostgreSQL sorted every queued row of the group on each fetch.
-# FETCH_SUITE is the same claim within one suite (a node manager's fetch; issue 14): a text of
-# its own rather than "suite IS NULL OR …", so each keeps a plan that fits it.
+#
+# FETCH_SUITE is the same claim within one suite (a node manager's fetch; issue 14), a text of
+# its own so each keeps a plan that fits it. There the suite decides who runs its tasks: the
+# manager serves it by its tags or by an explicit assignment (managerqueries.NEXT_SUITE), and
+# the suite's tasks are of the suite's group (routes._spec), so group and tags are checked once,
+# on the suite and the worker row, not per task. Per-task filters would both be wrong (an
+# assigned manager without the suite's tags never got a task) and slow: PostgreSQL estimates
+# "tags <@ (a value known only at run time)" to hold for 0.5% of rows, and with that it chose
+# to read and sort every queued task of the suite (an on-disk sort, 119-153 ms at 100,000)
+# over walking ix_tasks_suite_claim (suite, priority DESC, id) and stopping after n (~3 ms).
 _FETCH = f"""
 WITH claimed AS (
     UPDATE tasks SET state = 'running', attempts = tasks.attempts + 1,
@@ -75,12 +83,9 @@ WITH claimed AS (
     WHERE tasks.id IN (
         SELECT t.id FROM tasks t
         WHERE t.state = 'queued'
-          AND t.group_id = (SELECT group_id FROM workers
-                            WHERE id = %(worker)s::uuid AND state = 'active')
-          AND t.tags <@ (SELECT tags FROM workers WHERE id = %(worker)s::uuid)
+          {{eligible}}
           AND (t.watch_task IS NULL OR EXISTS (
                 SELECT 1 FROM tasks u WHERE u.id = t.watch_task AND {_REACHED}))
-          {{suite}}
         ORDER BY t.priority DESC, t.id
         LIMIT %(limit)s
         FOR UPDATE OF t SKIP LOCKED)
@@ -92,8 +97,16 @@ WITH claimed AS (
 )
 SELECT * FROM claimed ORDER BY priority DESC, id
 """  # noqa: S608 (constant text, spliced at import)
-FETCH = _FETCH.format(suite="")
-FETCH_SUITE = _FETCH.format(suite="AND t.suite_id = %(suite)s")
+FETCH = _FETCH.format(
+    eligible="""AND t.group_id = (SELECT group_id FROM workers
+                            WHERE id = %(worker)s::uuid AND state = 'active')
+          AND t.tags <@ (SELECT tags FROM workers WHERE id = %(worker)s::uuid)"""
+)
+FETCH_SUITE = _FETCH.format(
+    eligible="""AND t.suite_id = %(suite)s
+          AND EXISTS (SELECT 1 FROM workers w JOIN suites s ON s.group_id = w.group_id
+                      WHERE w.id = %(worker)s::uuid AND w.state = 'active' AND s.id = %(suite)s)"""
+)
 
 # A task given back by the worker holding it (a node manager whose managed worker crashed, or
 # that gives its suite up): the attempt is recorded lost, the task queued again while attempts

@@ -117,6 +117,14 @@ tasks = Table(
     Index("ix_tasks_tags", "tags", postgresql_using="gin"),
     Index("ix_tasks_labels", "labels", postgresql_using="gin"),
     Index("ix_tasks_suite", "suite_id", "state", postgresql_where=text("suite_id IS NOT NULL")),
+    # A node manager's claim within its suite (revision 0006_suite_claim): as ix_tasks_claim.
+    Index(
+        "ix_tasks_suite_claim",
+        "suite_id",
+        text("priority DESC"),
+        "id",
+        postgresql_where=text("state = 'queued'"),
+    ),
 )
 
 attempts = Table(
