@@ -69,14 +69,18 @@ def drive(
         "done": done,
         "attempts": attempts,
     }
-    if runners:
+    from shipyard.engine.runners.registry import needs_runners
+
+    if runners or needs_runners(plan):
         from shipyard.engine.containment import choose_containment
+        from shipyard.engine.runners.registry import plan_runners
 
         # The runners and the executor share one containment: the run's end sweeps and
         # removes what the runners' units were tracked by.
         containment = choose_containment(execution_id, run_dir.root)
         common["containment"] = containment
-        common["runners"] = {name: make(containment) for name, make in runners.items()}
+        given = {name: make(containment) for name, make in (runners or {}).items()}
+        common["runners"] = plan_runners(plan, containment, run_dir.root, given)
     if plan.checkpoint_interval:
         from shipyard.checkpoint import create  # the engine takes its automatic checkpoints so
 

@@ -22,7 +22,9 @@ from shipyard.plan.model import (
     CheckpointSettings,
     GateSettings,
     HealthSettings,
+    HostEntry,
     LogLimit,
+    MpiSettings,
     Plan,
     PlannedCommand,
     PlannedService,
@@ -31,6 +33,8 @@ from shipyard.plan.model import (
     RestartSettings,
     RetrySettings,
     RolloutSettings,
+    SlurmSettings,
+    SshSettings,
     StopSettings,
 )
 from shipyard.plan.secrets import MASK, reveal
@@ -99,7 +103,9 @@ def every_field_set() -> Plan:
         enabled=False, inputs=["in"], outputs=["out"],
         checkpoint=CheckpointSettings(["st"], signal="USR1", ready_file="r", timeout=3.0),
         needs_services=["svc"], secret_env={"B": "{{ token }}"}, runner="ssh",
-        gates=[GateSettings("accuracy", ">=", 0.85)],
+        gates=[GateSettings("accuracy", ">=", 0.85)], host="n1", hosts=["n1", "n2"],
+        mpi=MpiSettings(4, ppn=2, extra=["--bind-to", "none"]),
+        slurm=SlurmSettings("allocation", "debug", "00:10:00", 2, 4, "lab", ["--exclusive"]),
     )  # fmt: skip
     service = PlannedService(
         name="svc", command=PlannedCommand(["srv"]), env={"P": "1"}, workdir="/w", stage=2,
@@ -111,7 +117,7 @@ def every_field_set() -> Plan:
         readiness_timeout=9.0, restart=RestartSettings("always", 5, 0.2, 3.0, 7.0),
         stop=StopSettings("HUP", 1.0), depends_on={"s": "completed_successfully"},
         connects_to=["other"], description="a service", secret_env={"K": "{{ token }}"},
-        runner="ssh",
+        runner="ssh", host="n2",
         rollout=RolloutSettings(
             steps=[5, 100], interval=0.5, kpis=[GateSettings("error_rate", "<", 0.01)],
             min_requests=3, strategy="blue",
@@ -128,6 +134,8 @@ def every_field_set() -> Plan:
         services=[service], service_stages=[["svc"]], base_port=9000,
         on_service_failure="stop-all", stay_up=True, log_limits={"s": LogLimit(4096, 1)},
         secrets=["token"], secret_env={"AUTH": "{{ token }}"},
+        hosts=[HostEntry("n1", "node01", "me", 2222), HostEntry("n2", "node02")],
+        ssh=SshSettings("/etc/cfg", ["-oBatchMode=yes"], 5.0, 30.0),
     )  # fmt: skip
 
 
@@ -330,6 +338,35 @@ SCHEMA_OF_FORMAT[5] = {
         "kpis": "list[GateSettings]",
         "min_requests": "int",
         "strategy": "str",
+    },
+}
+SCHEMA_OF_FORMAT[6] = {
+    **SCHEMA_OF_FORMAT[5],
+    "Plan": {**SCHEMA_OF_FORMAT[5]["Plan"], "hosts": "list[HostEntry]", "ssh": "SshSettings"},
+    "PlannedStep": {
+        **SCHEMA_OF_FORMAT[5]["PlannedStep"],
+        "host": "str",
+        "hosts": "list[str]",
+        "mpi": "MpiSettings | None",
+        "slurm": "SlurmSettings | None",
+    },
+    "PlannedService": {**SCHEMA_OF_FORMAT[5]["PlannedService"], "host": "str"},
+    "HostEntry": {"name": "str", "address": "str", "user": "str | None", "port": "int | None"},
+    "SshSettings": {
+        "config": "str | None",
+        "options": "list[str]",
+        "connect_timeout": "float",
+        "persist": "float",
+    },
+    "MpiSettings": {"nprocs": "int", "ppn": "int | None", "extra": "list[str]"},
+    "SlurmSettings": {
+        "mode": "SlurmMode",
+        "partition": "str | None",
+        "time": "str | None",
+        "nodes": "int | None",
+        "ntasks": "int | None",
+        "account": "str | None",
+        "extra": "list[str]",
     },
 }
 

@@ -482,7 +482,11 @@ class PipelineExecutor:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
                 header = attempt_header(attempt, self._earlier[name], step.retries.count)
                 log.write(f"==> shipyard: {header}\n")
-        launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop)
+        if step.mpi is not None:
+            from shipyard.engine.mpi import mpirun_argv  # only MPI steps need it
+
+            argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv)
+        launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop, step.slurm)
         try:
             handle = self.runners[step.runner].start(launch)
         except SpawnError as error:

@@ -29,6 +29,7 @@ from shipyard.plan.model import (
     StopSettings,
     with_history,
 )
+from shipyard.plan.placement import placed_services, placed_steps, ssh_settings
 from shipyard.plan.secrets import MASK, secret_templates, variable
 from shipyard.spec.checks import spec_fleet
 from shipyard.spec.loader import LoadedSpec
@@ -125,6 +126,9 @@ def build_plan(
     )
     path, _ = critical_path(needs)
     hooks = spec.hooks
+    steps = placed_steps(spec, loaded.hosts, steps)
+    if fleet is not None:
+        services = placed_services(spec, loaded.hosts, services, fleet.origin)
     plan = Plan(
         name=spec.name,
         description=spec.description,
@@ -144,6 +148,8 @@ def build_plan(
         **_execution_settings(spec, mode, max_parallel or spec.execution.max_parallel or cores),
         secrets=[name for name in spec.parameters if name in secrets],
         secret_env=common_secret,
+        hosts=list(loaded.hosts),
+        ssh=ssh_settings(spec, str(loaded.base_dir)),
     )
     _check_programs(plan)
     return with_history(plan, dict(history)) if history else plan

@@ -15,7 +15,9 @@ The document carries ``plan_format``. Formats:
 2. format 1 with ``plan_format: 2``;
 3. steps and services have ``runner`` (where they run; ``local`` in the older formats);
 4. steps have ``gates`` (quality gates on their metrics; none in the older formats);
-5. services have ``rollout`` (a canary rollout; none in the older formats).
+5. services have ``rollout`` (a canary rollout; none in the older formats);
+6. steps and services have ``host``, steps ``hosts``, ``mpi`` and ``slurm``, the plan ``hosts``
+   and ``ssh`` (issue 16; none, local, in the older formats).
 
 A document of a format this Shipyard does not know is refused with a :class:`PlanFormatError`
 that says which Shipyard made it. Change any field of the plan model (a test lists them) and
@@ -46,7 +48,7 @@ from shipyard.errors import ShipyardError, from_os_error
 from shipyard.plan.model import Plan
 
 #: The format :func:`encode` writes.
-PLAN_FORMAT = 5
+PLAN_FORMAT = 6
 #: The oldest format :func:`decode` still reads.
 OLDEST_FORMAT = 1
 #: The key of the format number in the document.
@@ -143,6 +145,7 @@ _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     2: lambda body: body,
     3: lambda body: body,  # format 4's new field (``gates``) takes its default, no gates
     4: lambda body: body,  # format 5's new field (``rollout``) takes its default, none
+    5: lambda body: body,  # format 6's new fields take their defaults: this machine, no MPI
 }
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 RunMode = Literal["normal", "debug", "profile", "test"]
 FailureStrategy = Literal["fail_fast", "continue"]
 ParameterValue = str | int | float | bool
+SlurmMode = Literal["job", "allocation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,54 @@ class LogLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class HostEntry:
+    """A host of the spec's ``hosts`` (issue 16): ``name`` is how the spec (``host:``) and
+    ``status`` call it; ``address`` is what ssh connects to (a name its config knows, or an
+    address); ``user`` and ``port`` as written (``user@address:port``), None: ssh's own."""
+
+    name: str
+    address: str
+    user: str | None = None
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SshSettings:
+    """How the ssh runner reaches the hosts: ``config`` an ssh_config file (``ssh -F``), extra
+    ``options`` (``-o Key=Value`` each), the connect timeout, and how long the shared connection
+    (ControlMaster) stays open once idle."""
+
+    config: str | None = None
+    options: list[str] = field(default_factory=list)
+    connect_timeout: float = 10.0
+    persist: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class MpiSettings:
+    """A step run with ``mpirun`` over its hosts: ``nprocs`` ranks in all, ``ppn`` per host
+    (None: as mpirun places them), ``extra`` arguments to mpirun."""
+
+    nprocs: int
+    ppn: int | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SlurmSettings:
+    """A unit run by Slurm: each as its own ``sbatch`` job (``mode: job``), or every step of the
+    run inside one allocation with ``srun`` per step (``mode: allocation``)."""
+
+    mode: SlurmMode = "job"
+    partition: str | None = None
+    time: str | None = None  # Slurm's own form: minutes, MM:SS, HH:MM:SS, D-HH
+    nodes: int | None = None
+    ntasks: int | None = None
+    account: str | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedCommand:
     """A command ready to exec: ``argv`` is final (a shell command is ``/bin/sh -c …``)."""
 
@@ -98,6 +147,10 @@ class PlannedStep:
     secret_env: dict[str, str] = field(default_factory=dict)
     runner: str = "local"  # where it runs: a key of the executors' runners
     gates: list[GateSettings] = field(default_factory=list)  # checked once it succeeded
+    host: str = ""  # the HostEntry.name it runs on (ssh), or "" (local, slurm)
+    hosts: list[str] = field(default_factory=list)  # an MPI step's hosts (names), in order
+    mpi: MpiSettings | None = None
+    slurm: SlurmSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +207,7 @@ class PlannedService:
     secret_env: dict[str, str] = field(default_factory=dict)  # as PlannedStep's
     runner: str = "local"  # as PlannedStep's
     rollout: RolloutSettings | None = None  # a canary rollout behind a proxy on its port
+    host: str = ""  # as PlannedStep's
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +247,9 @@ class Plan:
     #: holds the templates of the spec-level env entries using them (see shipyard.plan.secrets)
     secrets: list[str] = field(default_factory=list)
     secret_env: dict[str, str] = field(default_factory=dict)
+    #: The spec's hosts (``hosts:``, a hostfile or a list) and how ssh reaches them (issue 16)
+    hosts: list[HostEntry] = field(default_factory=list)
+    ssh: SshSettings = field(default_factory=SshSettings)
 
     @property
     def kind(self) -> str:

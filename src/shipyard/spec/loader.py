@@ -11,14 +11,16 @@ import hashlib
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from shipyard.errors import SpecError, SpecProblem
+from shipyard.plan.model import HostEntry
 from shipyard.spec.checks import run_checks, run_raw_checks
+from shipyard.spec.hostchecks import spec_hosts
 from shipyard.spec.models import HINT, PARAMETER_PATTERN, Spec
 from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
@@ -32,6 +34,8 @@ class LoadedSpec:
     path: Path | None
     text: str
     source: SourceMap
+    #: The spec's hosts, named and expanded (a hostfile read): issue 16's ssh runner and MPI.
+    hosts: list[HostEntry] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path:
@@ -79,9 +83,11 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
         shape = _explain(error, data, source)
         raise SpecError(shape + problems + _checks_despite(error, data, source)) from None
     problems += run_checks(spec, source)
+    hosts, host_problems = spec_hosts(spec, source, path.parent if path else Path.cwd())
+    problems += host_problems
     if problems:
         raise SpecError(problems)
-    return LoadedSpec(spec, path, text, source)
+    return LoadedSpec(spec, path, text, source, hosts)
 
 
 def _checks_despite(

@@ -389,21 +389,76 @@ class ExecutionSettings(_Model):
     )
 
 
-#: Where a unit runs (see docs/spec.md, "runner"). Only this machine so far.
-RUNNERS = ("local",)
+#: Where a unit runs (see docs/spec.md, "runner" and docs/hpc.md).
+RUNNERS = ("local", "ssh", "slurm")
 
 
 def _runner(value: object) -> object:
-    """Only ``local`` exists yet: any other name is refused with what is coming."""
+    """A runner name Shipyard has, or a message naming the ones it has."""
     if isinstance(value, str) and value not in RUNNERS:
         raise ValueError(
-            f"unknown runner '{value}': only 'local' is available{HINT}remove the key or write "
-            "runner: local; the ssh and slurm runners come later"
+            f"unknown runner '{value}'{HINT}write one of: {', '.join(RUNNERS)} (local: this "
+            "machine; ssh: a host of 'hosts:'; slurm: a Slurm job)"
         )
     return value
 
 
-RunnerName = Annotated[Literal["local"], BeforeValidator(_runner)]
+RunnerName = Annotated[Literal["local", "ssh", "slurm"], BeforeValidator(_runner)]
+
+HostName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
+
+
+class HostSpec(_Model):
+    """A host written as a mapping, when a name of its own helps (several "hosts" on one
+    address, as in tests)."""
+
+    name: HostName
+    address: HostName = Field(description="what ssh connects to: a name or an address")
+    user: str | None = Field(None, min_length=1, pattern=r"^[^\s@]+$")
+    port: int | None = Field(None, ge=1, le=65535)
+
+
+class SshSpec(_Model):
+    """How the ssh runner reaches the hosts."""
+
+    config: str | None = Field(
+        None, description="an ssh_config file (ssh -F), relative to the spec file's folder"
+    )
+    options: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="ssh options, each Key=Value (passed as -o)"
+    )
+    connect_timeout: Duration = Field(10.0, gt=0, description="to reach a host")
+    persist: Duration = Field(
+        60.0, ge=0, description="how long the shared connection stays open once idle"
+    )
+
+
+class MpiSpec(_Model):
+    """Run the step with mpirun over its hosts."""
+
+    nprocs: int = Field(ge=1, le=1_000_000, description="ranks in all")
+    ppn: int | None = Field(None, ge=1, le=100_000, description="ranks per host")
+    extra: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="more mpirun arguments"
+    )
+
+
+class SlurmSpec(_Model):
+    """How Slurm runs a unit (on a step, or under the spec's top-level slurm: for all)."""
+
+    mode: Literal["job", "allocation"] = Field(
+        "job", description="job: an sbatch job per step; allocation: one allocation, srun per step"
+    )
+    partition: str | None = Field(None, min_length=1)
+    time: str | None = Field(
+        None, min_length=1, description="Slurm's time limit form: MM, MM:SS, HH:MM:SS, D-HH:MM"
+    )
+    nodes: int | None = Field(None, ge=1)
+    ntasks: int | None = Field(None, ge=1)
+    account: str | None = Field(None, min_length=1)
+    extra: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="more sbatch/srun arguments"
+    )
 
 
 #: The comparisons a quality gate may make, as written in the spec.
@@ -523,7 +578,17 @@ class StepSpec(_Model):
         "run's artifacts/<step>/ after it succeeds",
     )
     logs: LogSettings | None = Field(None, description="this step's log size limit")
-    runner: RunnerName = Field("local", description="where the step runs: local (this machine)")
+    runner: RunnerName = Field(
+        "local", description="where the step runs: local (this machine), ssh, slurm"
+    )
+    host: HostName | None = Field(
+        None, description="runner ssh: the host it runs on (default: the hosts in turn)"
+    )
+    hosts: list[HostName] | None = Field(
+        None, description="an MPI step's hosts (default: all of the spec's hosts)"
+    )
+    mpi: MpiSpec | None = Field(None, description="run with mpirun over the hosts")
+    slurm: SlurmSpec | None = Field(None, description="runner slurm: this step's settings")
     gates: list[Gate] = Field(
         default_factory=list,
         description="quality gates on the metrics the step reports: if one fails (or its "
@@ -744,7 +809,10 @@ class ServiceSpec(_Model):
         1, ge=1, le=64, description="copies of the service, named name-1, name-2, … (port: auto)"
     )
     logs: LogSettings | None = Field(None, description="this service's log size limit")
-    runner: RunnerName = Field("local", description="where the service runs: local (this machine)")
+    runner: RunnerName = Field(
+        "local", description="where the service runs: local (this machine) or ssh"
+    )
+    host: HostName | None = Field(None, description="runner ssh: the host it runs on")
     rollout: RolloutSpec | None = Field(
         None,
         description="roll a new version out as a canary behind a measuring proxy on the "
@@ -840,3 +908,10 @@ class Spec(_Model):
     )
     topology: TopologySpec | None = Field(None, description="how the services connect")
     sweep: SweepSpec | None = Field(None, description="a parameter sweep (shipyard sweep)")
+    hosts: str | list[HostName | HostSpec] | None = Field(
+        None,
+        description="hosts for the ssh runner and MPI: a hostfile (relative to the spec file's "
+        "folder) or a list; entries [user@]name[:port], node[01-04] expands",
+    )
+    ssh: SshSpec | None = Field(None, description="how the ssh runner reaches the hosts")
+    slurm: SlurmSpec | None = Field(None, description="Slurm settings for every slurm unit")

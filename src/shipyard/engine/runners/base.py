@@ -5,8 +5,9 @@ An executor never starts a process itself: it asks a :class:`Runner` to start a
 :class:`Handle` that can be waited on (``exited``), signalled, terminated with a grace, killed,
 sampled (through the runner's :meth:`Runner.sampler`) and journalled (its spawn journal entry).
 Ports are allocated and probes sent on the runner's ``host``. The local runner
-(:mod:`shipyard.engine.runners.local`) is the one backend so far; ``ssh``, ``slurm`` and
-``cluster`` are to implement the same protocol.
+(:mod:`shipyard.engine.runners.local`), ``ssh`` (:mod:`shipyard.engine.runners.ssh`) and
+``slurm`` (:mod:`shipyard.engine.runners.slurm`) implement it; the plan's units name theirs by
+key (``local``, ``ssh:<host>``, ``slurm``: :mod:`shipyard.engine.runners.registry`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shipyard.engine.process import ExitStatus, SpawnError
 from shipyard.models import ResourceUsage
+from shipyard.plan.model import SlurmSettings
 
 if TYPE_CHECKING:
     from shipyard.engine.containment import Containment
@@ -44,6 +46,8 @@ class UnitLaunch:
     cwd: str | None
     log_path: str
     stop_signal: str = "TERM"
+    #: The step's Slurm settings (the slurm runner's; others ignore it)
+    slurm: SlurmSettings | None = None
 
 
 class Handle(Protocol):
