@@ -52,6 +52,30 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The HPC runners' real components (issue 16): OpenSSH's server (tests start a throwaway sshd on
+# 127.0.0.1), Open MPI, and a single-node Slurm with munge (tests start their own slurmctld,
+# slurmd and munged from a generated config). Only the binaries are used: any service the
+# packages start is stopped again, and nothing is left running.
+hpc_missing=""
+[ -x /usr/sbin/sshd ] || hpc_missing="$hpc_missing openssh-server"
+command -v mpirun >/dev/null 2>&1 || hpc_missing="$hpc_missing openmpi-bin"
+command -v mpicc >/dev/null 2>&1 || hpc_missing="$hpc_missing libopenmpi-dev"
+command -v slurmctld >/dev/null 2>&1 || hpc_missing="$hpc_missing slurm-wlm"
+command -v munged >/dev/null 2>&1 || hpc_missing="$hpc_missing munge"
+if [ -n "$hpc_missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing$hpc_missing (apt-get; only their binaries are used)"
+    # shellcheck disable=SC2086
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq $hpc_missing >/dev/null
+    for service in ssh munge slurmctld slurmd; do
+      if command -v service >/dev/null 2>&1; then service "$service" stop >/dev/null 2>&1 || true; fi
+    done
+  else
+    echo "setup: missing$hpc_missing; the ssh, MPI and Slurm runners' tests need them" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
