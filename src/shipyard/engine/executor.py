@@ -482,12 +482,12 @@ class PipelineExecutor:
             with open(open_private(log_path), "a", encoding="utf-8") as log:
                 header = attempt_header(attempt, self._earlier[name], step.retries.count)
                 log.write(f"==> shipyard: {header}\n")
-        if step.mpi is not None:
-            from shipyard.engine.mpi import mpirun_argv  # only MPI steps need it
-
-            argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv)
-        launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop, step.slurm)
         try:
+            if step.mpi is not None:
+                from shipyard.engine.mpi import mpirun_argv  # only MPI steps need it
+
+                argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv)
+            launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop, step.slurm)
             handle = self.runners[step.runner].start(launch)
         except SpawnError as error:
             self._spawn_failed(step, attempt, str(error))

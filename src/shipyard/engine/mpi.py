@@ -1,60 +1,195 @@
-"""An MPI step's command line (issue 16 §2): ``mpirun`` (Open MPI) over the step's hosts, with
-the hostfile written into the run's folder. mpirun runs where the step's runner starts it (here,
-or inside a Slurm job) and reaches the hosts itself; a stop or timeout signals mpirun's process
-group, and mpirun takes every rank down with it."""
+"""An MPI step's command line (issue 16 §2): ``mpirun`` (Open MPI 4.1) over the step's hosts,
+with the hostfile (and, for remote hosts, an ssh_config) written into the run's ``mpi/`` folder.
+
+mpirun runs where the step's runner starts it (here, or inside a Slurm job) and reaches the hosts
+itself:
+
+* no hosts: every rank on this machine, ``--oversubscribe`` when there are more ranks than cores;
+* hosts that are this machine (``localhost``, ``127.x``, ``::1``, its host name) become one
+  ``localhost`` line of the hostfile: their ranks start without ssh, and when no host is remote
+  mpirun is told so (``--mca plm isolated``), so it needs no ssh client at all;
+* remote hosts are reached through ``ssh -F <run>/mpi/<step>.ssh_config`` (``plm_rsh_agent``),
+  a config that gives each host its address, user and port, then the spec's ``ssh.options`` and
+  ``connect_timeout``, then ``Include`` of the spec's ``ssh.config``. Open MPI splits the agent on
+  blanks without reading quotes, so everything with spaces goes into that file, never into the
+  agent's words. The step's own variables reach remote ranks with ``-x NAME``.
+
+Stops and timeouts: Open MPI puts every local rank in a process group of its own (``setpgid`` in
+its launcher), so the engine's signal to mpirun's group reaches mpirun only; a SIGKILL of mpirun
+alone leaves its ranks running, re-parented. What takes them down is the unit's containment: a
+rank is born in the unit's cgroup, and it inherits the unit's ``SHIPYARD_UNIT`` marker from
+mpirun's environment, so the engine's stop signals and SIGKILLs every rank too
+(tests/integration/test_mpi_cli.py checks both mechanisms). Ranks on remote hosts are children of
+the remote ``orted``, which kills them when it loses mpirun (its ssh connection).
+"""
 
 from __future__ import annotations
 
 import math
 import os
-import shlex
+import re
+import shutil
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard.engine.process import SpawnError
 from shipyard.plan.model import HostEntry, Plan, PlannedStep
+from shipyard.workspace import write_private
 
-#: Addresses that are this machine: their ranks start without ssh.
-LOCAL_ADDRESSES = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Addresses that are this machine whatever its name: their ranks start without ssh.
+LOCAL_ADDRESSES = frozenset({"localhost", "localhost.localdomain", "::1", "ip6-localhost"})
+
+#: A host name Open MPI's hostfile and ssh take as it is (else the host gets an alias).
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+#: The runner key of steps run inside a Slurm job (shipyard.plan.placement.SLURM).
+_SLURM = "slurm"
 
 
-def hostfile_text(hosts: list[HostEntry], slots: int) -> str:
-    """Open MPI's hostfile: one line per host with its slots."""
-    return "".join(f"{host.address} slots={slots}\n" for host in hosts)
+@dataclass(frozen=True, slots=True)
+class MpiCommand:
+    """mpirun's argv and the files it reads: ``files`` maps a path to its text."""
+
+    argv: list[str]
+    files: dict[Path, str] = field(default_factory=dict)
+
+
+def this_machine_names() -> frozenset[str]:
+    """The names by which this machine is a host of the spec (besides loopback)."""
+    name = socket.gethostname()
+    return frozenset({name, name.split(".")[0]})
+
+
+def local_cores() -> int:
+    """The cores mpirun places ranks on without ``--oversubscribe``: Open MPI counts cores, not
+    hardware threads, among the CPUs this process may use."""
+    allowed = len(os.sched_getaffinity(0))
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or allowed
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        physical = allowed
+    return max(1, min(allowed, physical))
+
+
+def is_local(host: HostEntry, names: frozenset[str]) -> bool:
+    """Is ``host`` this machine (its ranks start without ssh)?"""
+    address = host.address.lower()
+    return address in LOCAL_ADDRESSES or address.startswith("127.") or host.address in names
+
+
+def mpirun_command(
+    step: PlannedStep,
+    plan: Plan,
+    folder: Path,
+    argv: list[str],
+    *,
+    cores: int,
+    root: bool,
+    names: frozenset[str] = frozenset(),
+) -> MpiCommand:
+    """Pure: the mpirun command line of ``step`` running ``argv``, and the files it needs under
+    ``folder`` (the run's ``mpi/``). ``cores``: this machine's; ``root``: running as root (Open
+    MPI refuses it without ``--allow-run-as-root``); ``names``: this machine's host names."""
+    mpi = step.mpi
+    if mpi is None:
+        raise ValueError(f"step '{step.name}' has no mpi settings")
+    command = ["mpirun", "-np", str(mpi.nprocs)]
+    if root:  # containers and CI run as root
+        command.append("--allow-run-as-root")
+    if step.runner == _SLURM:
+        # Inside the job, mpirun takes the allocation's nodes from Slurm itself.
+        if mpi.ppn is not None:
+            command += ["--map-by", f"ppr:{mpi.ppn}:node"]
+        return MpiCommand([*command, *mpi.extra, *argv])
+    known = {host.name: host for host in plan.hosts}
+    hosts = [known[name] for name in step.hosts if name in known]
+    if not hosts:
+        if mpi.nprocs > cores:
+            command.append("--oversubscribe")  # more ranks than this machine's cores
+        command += ["--mca", "plm", "isolated"]  # every rank here: no ssh
+        return MpiCommand([*command, *mpi.extra, *argv])
+    per_host = mpi.ppn or math.ceil(mpi.nprocs / len(hosts))
+    local = [host for host in hosts if is_local(host, names)]
+    remote = [host for host in hosts if not is_local(host, names)]
+    lines = [f"localhost slots={per_host * len(local)}\n"] if local else []
+    aliases = _aliases(remote)
+    lines += [f"{aliases[host.name]} slots={per_host}\n" for host in remote]
+    hostfile = folder / f"{step.name}.hosts"
+    files = {hostfile: "".join(lines)}
+    command += ["--hostfile", str(hostfile)]
+    if mpi.nprocs > per_host * len(hosts):
+        command.append("--oversubscribe")  # more ranks than the hosts' slots
+    if remote:
+        config = folder / f"{step.name}.ssh_config"
+        files[config] = ssh_config_text(remote, aliases, plan)
+        command += ["--mca", "plm_rsh_agent", f"ssh -F {config}"]
+        for name in sorted(step.env):
+            command += ["-x", name]
+    else:
+        command += ["--mca", "plm", "isolated"]  # every host is this machine: no ssh
+    return MpiCommand([*command, *mpi.extra, *argv], files)
+
+
+def _aliases(remote: list[HostEntry]) -> dict[str, str]:
+    """A name for each remote host in the hostfile and the ssh_config: its own when plain, else
+    ``shipyard-host-<n>`` (a name like ``10.0.0.5:2222`` would read as a port to mpirun)."""
+    out: dict[str, str] = {}
+    for number, host in enumerate(remote, 1):
+        plain = _PLAIN_NAME.match(host.name) is not None
+        out[host.name] = host.name if plain else f"shipyard-host-{number}"
+    return out
+
+
+def ssh_config_text(remote: list[HostEntry], aliases: dict[str, str], plan: Plan) -> str:
+    """The ssh_config mpirun's ssh reads: the spec's options first (as ``-o`` would, they win),
+    each host's address, user and port, then the spec's own config file."""
+    settings = plan.ssh
+    lines = ["# written by shipyard for mpirun (plm_rsh_agent)\n", "Host *\n"]
+    lines.append(f"  ConnectTimeout {max(1, math.ceil(settings.connect_timeout))}\n")
+    lines += [f"  {option}\n" for option in settings.options]
+    for host in remote:
+        lines.append(f"Host {aliases[host.name]}\n  HostName {host.address}\n")
+        if host.user is not None:
+            lines.append(f"  User {host.user}\n")
+        if host.port is not None:
+            lines.append(f"  Port {host.port}\n")
+    if settings.config:
+        lines.append(f'Match all\n  Include "{settings.config}"\n')
+    return "".join(lines)
 
 
 def mpirun_argv(step: PlannedStep, plan: Plan, folder: Path, argv: list[str]) -> list[str]:
-    """``argv`` run by mpirun with the step's ``mpi`` settings; the hostfile (if the step has
-    hosts) is written under ``folder`` (the run's ``mpi/``)."""
-    mpi = step.mpi
-    assert mpi is not None
-    known = {host.name: host for host in plan.hosts}
-    hosts = [known[name] for name in step.hosts if name in known]
-    command = ["mpirun", "-np", str(mpi.nprocs)]
-    if os.geteuid() == 0:  # Open MPI refuses root without it (containers, CI)
-        command.append("--allow-run-as-root")
-    per_host = mpi.ppn or math.ceil(mpi.nprocs / max(1, len(hosts) or 1))
-    cores = os.cpu_count() or 1
-    if hosts:
-        folder.mkdir(parents=True, exist_ok=True)
-        hostfile = folder / f"{step.name}.hosts"
-        hostfile.write_text(hostfile_text(hosts, per_host), encoding="utf-8")
-        command += ["--hostfile", str(hostfile)]
-        remote = [host for host in hosts if host.address not in LOCAL_ADDRESSES]
-        if remote:
-            command += ["--mca", "plm_rsh_agent", _ssh_agent(plan, remote[0])]
-    if mpi.ppn is not None:
-        command += ["--map-by", f"ppr:{mpi.ppn}:node"]
-    if per_host > cores or (not hosts and mpi.nprocs > cores):
-        command.append("--oversubscribe")  # more ranks than this machine's cores
-    return [*command, *mpi.extra, *argv]
-
-
-def _ssh_agent(plan: Plan, host: HostEntry) -> str:
-    """What mpirun starts its remote daemons with: ssh with the spec's config and options."""
-    words = ["ssh"]
-    if plan.ssh.config:
-        words += ["-F", plan.ssh.config]
-    for option in plan.ssh.options:
-        words += ["-o", option]
-    if host.port is not None:
-        words += ["-p", str(host.port)]
-    return " ".join(shlex.quote(word) for word in words)
+    """``argv`` run by mpirun with the step's ``mpi`` settings; its hostfile (if the step has
+    hosts) and ssh_config (if some are remote) written owner-only under ``folder``. Raises
+    SpawnError (the attempt fails with its message) when mpirun is missing or a file cannot be
+    written."""
+    if step.runner != _SLURM and shutil.which("mpirun") is None:
+        raise SpawnError(
+            f"step '{step.name}' has mpi: but mpirun is not on PATH: install Open MPI "
+            "(apt-get install openmpi-bin) or remove mpi: from the step"
+        )
+    command = mpirun_command(
+        step,
+        plan,
+        folder,
+        argv,
+        cores=local_cores(),
+        root=os.geteuid() == 0,
+        names=this_machine_names(),
+    )
+    if any(path.suffix == ".ssh_config" and len(str(path).split()) > 1 for path in command.files):
+        raise SpawnError(
+            f"step '{step.name}': the run folder {folder} holds a blank, which mpirun's ssh "
+            "agent (plm_rsh_agent) cannot take: use a SHIPYARD_HOME without spaces"
+        )
+    try:
+        if command.files:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path, text in command.files.items():
+            write_private(path, text)
+    except OSError as error:
+        raise SpawnError(f"step '{step.name}': cannot write its MPI files: {error}") from error
+    return command.argv
