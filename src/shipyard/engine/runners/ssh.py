@@ -366,6 +366,14 @@ class SshSampler:
         """The unit's figures; its CPU time is the remote group's last sampled one (the local
         ``cpu_seconds`` are the ssh client's own, not the command's), None if never sampled."""
         track = self._tracks.pop(key, None)
+        if not self._tracks and self._probe is not None:
+            # Nothing left to sample: the sample under way would only be read by a next run
+            # of this sampler, if any; it goes now (a Popen left running is a leak).
+            self._probe.process.kill()
+            self._probe.process.wait()
+            with contextlib.suppress(OSError):
+                self._probe.output.unlink()
+            self._probe = None
         if track is None or track.samples == 0:
             return ResourceUsage(cpu_seconds=None, samples=0)
         return _summary(track, live=False)
