@@ -47,8 +47,20 @@ def resolve(ops: Any, spec: str | Path, spec_text: str | None) -> SpecSource:
     if text.startswith(INDEX_PREFIX):
         return _from_index(ops, text[len(INDEX_PREFIX) :])
     if Path(text).exists():
-        return SpecSource(spec)
+        return _file(spec)
     return _from_registry(ops, text) or SpecSource(spec)
+
+
+def _file(spec: str | Path) -> SpecSource:
+    """A spec file; another tool's file (process-compose, ...) as its Shipyard equivalent's
+    text, named by the file's path (docs/importing.md)."""
+    from shipyard.formats.importing import foreign_spec_text
+
+    path = Path(spec)
+    if not path.is_file():
+        return SpecSource(spec)  # a folder or a FIFO: read_spec_text's own error names it
+    converted = foreign_spec_text(path)
+    return SpecSource(spec) if converted is None else SpecSource(path.resolve(), converted)
 
 
 def _from_index(ops: Any, ref: str) -> SpecSource:

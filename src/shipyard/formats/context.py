@@ -1,0 +1,39 @@
+"""What an importer carries while it reads a foreign file: the file's source map (so every note
+and problem has the foreign file's own line and column and key names), the notes and problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shipyard.errors import Location, SpecProblem
+from shipyard.formats.notes import MappingNote, NoteKind
+from shipyard.spec.yamlsource import PathKey, SourceMap
+
+
+def dotted(path: PathKey) -> str:
+    """A key path as the foreign file's user writes it: ``processes.api.command``,
+    ``environment[0]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@dataclass
+class ImportContext:
+    source: SourceMap
+    notes: list[MappingNote] = field(default_factory=list)
+    problems: list[SpecProblem] = field(default_factory=list)
+
+    def at(self, path: PathKey) -> Location | None:
+        """Where ``path``'s key is written (its value for a list item)."""
+        return self.source.locate(path, key=True)
+
+    def note(self, path: PathKey, kind: NoteKind, message: str) -> None:
+        self.notes.append(MappingNote(dotted(path), kind, message, self.at(path)))
+
+    def unmapped(self, path: PathKey, why: str) -> None:
+        self.note(path, "unmapped", f"not mapped: {why}")
+
+    def problem(self, path: PathKey, message: str, hint: str | None = None) -> None:
+        self.problems.append(SpecProblem(message, self.at(path), hint=hint))
