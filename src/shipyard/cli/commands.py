@@ -723,11 +723,7 @@ def logs(
         )
     ops = _ops(home)
     prefix = step is None
-    from shipyard.cli.plain import log_label
-
-    units = ops.status(execution_id).units
-    nodes = {unit.name: unit.node for unit in units if unit.node}
-    width = max((len(log_label(u.name, u.node)) for u in units), default=0)
+    width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
     options: dict[str, Any] = {"tail": tail, "grep": grep, "follow": follow}
     options.update(level=level, since=since, merge=merge)
     if export is not None:
@@ -741,9 +737,7 @@ def logs(
         if as_json and not follow:
             _stream_json_list(lines)
         else:
-            _stream_log_lines(
-                lines, width=width if prefix else None, as_json=as_json, flush=follow, nodes=nodes
-            )
+            _stream_log_lines(lines, width=width if prefix else None, as_json=as_json, flush=follow)
     except BrokenPipeError:  # `shipyard logs … | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(1) from None
@@ -777,14 +771,8 @@ def _export_logs(
 
 
 def _stream_log_lines(
-    lines: "Iterable[LogLine]",
-    *,
-    width: int | None,
-    as_json: bool,
-    flush: bool,
-    nodes: dict[str, str] | None = None,
+    lines: "Iterable[LogLine]", *, width: int | None, as_json: bool, flush: bool
 ) -> None:
-    """``nodes``: the node of each unit that runs off this machine, shown in its prefix."""
     from shipyard.cli import plain
 
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -797,7 +785,7 @@ def _stream_log_lines(
             prefix = prefixes.get(line.unit)
             if prefix is None:
                 prefix = prefixes[line.unit] = plain.log_prefix(
-                    line.unit, width=width, colour=colour, node=(nodes or {}).get(line.unit)
+                    line.unit, width=width, colour=colour
                 )
             write(prefix + line.text + "\n")
         if flush:
