@@ -1,0 +1,136 @@
+"""Real process-compose files (tests/fixtures/seed-formats/process-compose, copied byte for byte
+from upstream) through the installed CLI: each validates and plans as it is, `shipyard import`
+writes a spec that validates and names what it could not map, the ones whose commands exist
+here run, and a broken file is reported at its own line with its own key names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Shipyard
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "seed-formats" / "process-compose"
+FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".yaml", ".yml"))
+
+
+def test_every_upstream_file_is_here() -> None:
+    assert len(FILES) == 6, f"the six upstream files are expected in {FIXTURES}: {FILES}"
+
+
+@pytest.mark.parametrize("file", FILES, ids=lambda p: p.name)
+def test_validates_and_plans_as_it_is(shipyard: Shipyard, file: Path) -> None:
+    checked = shipyard("validate", str(file), "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["valid"], report
+    assert report["steps"] + report["services"] >= 2, report
+    plan = shipyard("plan", str(file), "--json")
+    assert plan.returncode == 0, plan.stderr
+    units = {s["name"] for s in json.loads(plan.stdout).get("steps", [])} | {
+        s["name"] for s in json.loads(plan.stdout).get("services", [])
+    }
+    assert units, plan.stdout
+
+
+@pytest.mark.parametrize("file", FILES, ids=lambda p: p.name)
+def test_import_writes_a_spec_that_validates(
+    shipyard: Shipyard, file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "spec.yaml"
+    out.parent.mkdir()
+    done = shipyard("import", str(file), "-o", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["format"] == "process-compose"
+    text = out.read_text()
+    assert text == result["spec"]
+    assert "# command (a shell string)" in text, "each mapping is commented"
+    checked = shipyard("validate", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Nothing silently dropped: every key the file has that Shipyard lacks is named.
+    keys = {w["key"].rsplit(".", 1)[-1] for w in result["warnings"]}
+    source = file.read_text()
+    for key in ("namespace", "ready_log_line", "success_exit_codes", "schedule", "log_level"):
+        if f"{key}:" in source:
+            assert key in keys, f"{key} of {file.name} is not named in {result['warnings']}"
+    if "shutdown:\n      command:" in source:
+        assert "command" in keys
+
+
+def test_import_names_what_it_cannot_map_on_stderr(shipyard: Shipyard) -> None:
+    file = FIXTURES / "video-series-demo-process-compose.yaml"
+    done = shipyard("import", str(file))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Imported from the process-compose file"), done.stdout[:200]
+    assert "parameters:" in done.stdout and "{{ PY }}" in done.stdout
+    assert "processes.vacuum.schedule" in done.stderr, done.stderr
+    assert f"{file}:77:5: processes.mailer.ready_log_line" in done.stderr, done.stderr
+
+
+def test_the_chain_runs_in_dependency_order(shipyard: Shipyard, tmp_path: Path) -> None:
+    file = tmp_path / "chain.yaml"
+    shutil.copy(FIXTURES / "process-compose-chain-rhombus.yaml", file)
+    ran = shipyard("run", str(file), "--json", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    status = json.loads(ran.stdout)
+    assert status["state"] == "succeeded", status
+    units = {u["name"]: u for u in status["units"]}
+    for before, after in (
+        ("process8", "process6"),
+        ("process7", "process5"),
+        ("process2", "process1"),
+    ):
+        assert units[before]["ended_at"] <= units[after]["started_at"], (before, after, units)
+    logs = shipyard("logs", status["id"], "process1")
+    assert "process1" in logs.stdout, logs.stdout + logs.stderr
+
+
+def test_a_fleet_comes_up_and_down(shipyard: Shipyard, tmp_path: Path) -> None:
+    file = tmp_path / "inorder.yaml"
+    shutil.copy(FIXTURES / "process-compose-shutdown-inorder.yaml", file)
+    up = shipyard("up", "-d", str(file), "--json", timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    execution = json.loads(up.stdout)["id"]
+    down = shipyard("down", execution, timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_a_broken_file_is_reported_at_its_own_line(shipyard: Shipyard, tmp_path: Path) -> None:
+    broken = tmp_path / "process-compose.yaml"
+    broken.write_text(
+        "version: '0.5'\n"
+        "processes:\n"
+        "  web:\n"
+        "    command: 'sleep 5'\n"
+        "    depends_on:\n"
+        "      db:\n"
+        "        condition: process_ready\n"
+        "  db:\n"
+        "    command: 'sleep 5'\n"
+        "    availability:\n"
+        "      restart: sometimes\n"
+    )
+    for command in ("validate", "import"):
+        done = shipyard(command, str(broken))
+        assert done.returncode != 0, done.stdout
+        assert f"{broken}:6:7:" in done.stderr and "process_ready" in done.stderr, done.stderr
+        assert f"{broken}:11:7:" in done.stderr and "sometimes" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_other_formats_are_named_not_reported_as_unknown_keys(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    toml = tmp_path / "agent.toml"
+    toml.write_text('[agent]\nname = "Ghidra"\n')
+    jarvis = tmp_path / "pipeline.yaml"
+    jarvis.write_text("name: x\npkgs:\n  - pkg_type: builtin.ior\n    pkg_name: ior\n")
+    for file, words in ((toml, "ATOLL"), (jarvis, "Jarvis-CD")):
+        done = shipyard("validate", str(file))
+        assert done.returncode != 0
+        assert f"this is a{'n' if words == 'ATOLL' else ''} {words}" in done.stderr, done.stderr
+        assert "not valid YAML" not in done.stderr and "unknown key" not in done.stderr
