@@ -129,6 +129,13 @@ def _ask_to_write(
             ready.unlink()
     before = {path: _mtime(path) for path in paths}
     number = getattr(signals, f"SIG{signal_name}")
+    if pid <= 0:  # a Slurm job (pid 0): not a local process, never signalled as one
+        raise ShipyardError(
+            f"step '{step}' does not run on this machine (a Slurm job): not signalled, "
+            "no checkpoint taken",
+            hint="drop checkpoint.signal from steps with runner: slurm (their files are "
+            "still copied)",
+        )
     if catches_signal(pid, number) is False:
         # Every signal a checkpoint may use ends a process that does not catch it: sent before
         # the step has set up its handler (a Python program that is still starting), it would

@@ -98,7 +98,14 @@ def drive(
     async def run() -> None:
         async with serve(run_dir.control, dispatcher(executor)):
             with _stop_on_signals(executor, store, execution_id), _watching(run_dir, executor):
-                await executor.run()
+                try:
+                    await executor.run()
+                finally:
+                    # A runner that holds something for the run (a Slurm allocation) lets go.
+                    for runner in common.get("runners", {}).values():
+                        aclose = getattr(runner, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
 
     from shipyard import supervisors
 

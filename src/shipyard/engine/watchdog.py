@@ -34,6 +34,10 @@ def watch(run_dir: Path, pid: int) -> int:
     missed = kill_marked(execution_id)
     # And the execution's cgroup, where there is one: what left its group and its marker too.
     kill_recorded_cgroup(folder.root)
+    if (folder.root / "slurm").is_dir():  # and its Slurm jobs (issue 16), by their job ids
+        from shipyard.engine.runners.slurm import cancel_recorded_jobs
+
+        cancel_recorded_jobs(folder.root)
     if missed and folder.root.is_dir():
         with open(open_private(folder.spawns), "a", encoding="utf-8") as journal:
             journal.writelines(f"{pid} 0 {unit}\n" for pid, unit in missed)

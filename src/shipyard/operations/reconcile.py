@@ -77,6 +77,10 @@ def _stop_leftovers(run_dir: RunDir, execution_id: str) -> tuple[str, ...]:
         kill_orphaned_group(child, started)
     marked = kill_marked(execution_id)  # what the journal missed, by its environment
     kill_recorded_cgroup(run_dir.root)  # and its cgroup
+    if (run_dir.root / "slurm").is_dir():  # and its Slurm jobs (issue 16), by their job ids
+        from shipyard.engine.runners.slurm import cancel_recorded_jobs
+
+        cancel_recorded_jobs(run_dir.root)
     return tuple(
         {unit for _, _, unit in journal if not unit.startswith("_")} | {unit for _, unit in marked}
     )

@@ -1,0 +1,256 @@
+"""The Slurm runner against a real single-node Slurm (tests/slurm.py): steps as sbatch jobs,
+their exit codes, a stop that cancels the job in Slurm, Shipyard's own timeout, the node seen
+by the runner, allocation mode with srun steps, and recovery cancelling a lost run's jobs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.api import Operations
+from shipyard.models import ExecutionState, UnitState
+from tests import slurm
+from tests.conftest import SpecWriter
+from tests.slurm import SlurmCluster
+
+# The fixtures of tests/slurm.py: a session's Slurm, with SLURM_CONF set for the engine.
+slurm_cluster = slurm.slurm_cluster
+slurm_env = slurm.slurm_env
+
+
+def job_ids(ops: Operations, execution_id: str, unit: str) -> list[str]:
+    """The Slurm job ids the runner noted for ``unit`` (slurm/jobs under the run folder)."""
+    jobs = ops.workspace.run_dir(execution_id).root / "slurm" / "jobs"
+    ids = []
+    for line in jobs.read_text(encoding="utf-8").splitlines():
+        job_id, name, _ = line.split(" ", 2)
+        if name.endswith(f".{unit}"):
+            ids.append(job_id)
+    return ids
+
+
+def log_of(ops: Operations, execution_id: str, unit: str) -> str:
+    return ops.workspace.run_dir(execution_id).log_for(unit).read_text(encoding="utf-8")
+
+
+def test_a_step_runs_as_a_slurm_job(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        f"""
+        name: one
+        env: {{GREETING: "a, b and \\"c\\"  d"}}
+        slurm: {{partition: {slurm_env.partition}, time: "5"}}
+        steps:
+          hello:
+            runner: slurm
+            run: [sh, -c, 'echo "$GREETING" in $(pwd) as $SLURM_JOB_ID; echo "$1"', x, "it's $HOME"]
+        """
+    )
+    status = ops.run(spec)
+    unit = status.unit("hello")
+    assert status.state == ExecutionState.SUCCEEDED, unit.reason
+    [job_id] = job_ids(ops, status.id, "hello")
+    job = slurm_env.job(job_id)
+    assert job["JobState"] == "COMPLETED", job
+    assert job["Partition"] == slurm_env.partition
+    assert job["TimeLimit"] == "00:05:00", "the settings' time reached sbatch"
+    assert job["NodeList"] == slurm_env.node
+    log = log_of(ops, status.id, "hello")
+    # The environment, the workdir and an argv word with a quote arrive whole, from Slurm.
+    assert f'a, b and "c"  d in {tmp_path} as {job_id}' in log, log
+    assert "it's $HOME" in log, "an argv word must not be expanded by a shell"
+    assert f"Slurm job {job_id} submitted" in log
+    assert unit.pid is None or unit.pid == 0, "a job id is never recorded as a local pid"
+
+
+def test_a_chain_runs_in_order(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    trail = tmp_path / "trail"
+    spec = write_spec(
+        f"""
+        name: chain
+        steps:
+          a: {{runner: slurm, run: 'echo a >> {trail}', shell: true}}
+          b: {{runner: slurm, run: 'echo b >> {trail}', shell: true, needs: [a]}}
+          c: {{runner: slurm, run: 'echo c >> {trail}', shell: true, needs: [b]}}
+        """
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED, [u.reason for u in status.units]
+    assert trail.read_text().split() == ["a", "b", "c"]
+    ids = [job_ids(ops, status.id, unit)[0] for unit in "abc"]
+    assert len(set(ids)) == 3, f"one job per step: {ids}"
+
+
+def test_a_failing_step_shows_slurms_exit_code(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    spec = write_spec(
+        """
+        name: failing
+        steps:
+          bad: {runner: slurm, run: [sh, -c, 'echo about to fail; exit 3']}
+          after: {runner: slurm, run: [true], needs: [bad]}
+        """
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.FAILED
+    bad = status.unit("bad")
+    [job_id] = job_ids(ops, status.id, "bad")
+    assert bad.state == UnitState.FAILED
+    assert bad.exit_code == 3, bad
+    assert bad.reason == f"Slurm job {job_id} FAILED on {slurm_env.node}: exit code 3; " + (
+        "reason NonZeroExitCode"
+    ), bad.reason
+    assert status.unit("after").state != UnitState.SUCCEEDED
+    assert slurm_env.job(job_id)["ExitCode"] == "3:0"
+
+
+def _stop_when_running(ops: Operations, execution_id: str, marker: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ops.stop(execution_id, grace=0.5)  # the step does not finish by itself: stopped
+
+
+def test_stop_cancels_the_job_in_slurm(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    spec = write_spec(
+        f"""
+        name: stopped
+        steps:
+          long:
+            runner: slurm
+            run: 'touch {marker}; exec sleep 300'
+            shell: true
+            stop: {{timeout: 2s}}
+        """
+    )
+    started = ops.run(spec, detach=True)
+    _stop_when_running(ops, started.id, marker)
+    status = ops.status(started.id)
+    deadline = time.monotonic() + 60
+    while not status.state.finished:
+        assert time.monotonic() < deadline, "the stopped run did not end"
+        time.sleep(0.2)
+        status = ops.status(started.id)
+    assert status.state == ExecutionState.CANCELLED, status.state
+    [job_id] = job_ids(ops, started.id, "long")
+    job = slurm_env.job(job_id)
+    assert job["JobState"] == "CANCELLED", job
+    assert status.unit("long").state == UnitState.CANCELLED
+    assert f"Slurm job {job_id} CANCELLED" in log_of(ops, started.id, "long")
+
+
+def test_shipyards_timeout_ends_the_job(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    spec = write_spec(
+        """
+        name: slow
+        steps:
+          slow: {runner: slurm, run: [sleep, '300'], timeout: 2s, stop: {timeout: 1s}}
+        """
+    )
+    status = ops.run(spec)
+    unit = status.unit("slow")
+    assert unit.state == UnitState.FAILED
+    assert unit.reason is not None and unit.reason.startswith("timed out after"), unit.reason
+    [job_id] = job_ids(ops, status.id, "slow")
+    assert slurm_env.job(job_id)["JobState"] == "CANCELLED", "Shipyard's timeout cancels the job"
+
+
+def test_the_node_and_state_are_logged(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    spec = write_spec(
+        """
+        name: node
+        steps:
+          where: {runner: slurm, run: [sh, -c, 'sleep 1; echo on $SLURMD_NODENAME']}
+        """
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.SUCCEEDED
+    [job_id] = job_ids(ops, status.id, "where")
+    log = log_of(ops, status.id, "where")
+    assert f"on {slurm_env.node}" in log
+    assert f"Slurm job {job_id} RUNNING on {slurm_env.node}" in log, log
+    assert f"Slurm job {job_id} COMPLETED on {slurm_env.node}: exit code 0" in log, log
+    assert slurm_env.node_state() == "idle", "the node is free again"
+
+
+def test_allocation_mode_runs_steps_with_srun_in_one_allocation(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    spec = write_spec(
+        """
+        name: alloc
+        slurm: {mode: allocation, ntasks: 1}
+        steps:
+          first: {runner: slurm, run: [sh, -c, 'echo job $SLURM_JOB_ID step $SLURM_STEP_ID']}
+          second:
+            runner: slurm
+            run: [sh, -c, 'echo job $SLURM_JOB_ID step $SLURM_STEP_ID; exit 4']
+            needs: [first]
+        """
+    )
+    status = ops.run(spec)
+    assert status.unit("first").state == UnitState.SUCCEEDED, status.unit("first").reason
+    assert status.unit("second").exit_code == 4, "srun carries the step's exit code"
+    [allocation] = job_ids(ops, status.id, "allocation")
+    first = log_of(ops, status.id, "first")
+    second = log_of(ops, status.id, "second")
+    assert f"job {allocation} step 0" in first, first
+    assert f"job {allocation} step 1" in second, second
+    # The run's end released its allocation.
+    deadline = time.monotonic() + 30
+    while slurm_env.job(allocation)["JobState"] not in ("COMPLETED", "CANCELLED"):
+        assert time.monotonic() < deadline, slurm_env.job(allocation)
+        time.sleep(0.2)
+
+
+def test_recovery_cancels_a_lost_runs_jobs(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    from shipyard.engine.runners.slurm import cancel_recorded_jobs
+
+    run_root = tmp_path / "lost-run"
+    (run_root / "slurm").mkdir(parents=True)
+    job_id = slurm_env.run(
+        "sbatch", "--parsable", "--job-name=shipyard.lost-run.orphan", "--output=/dev/null",
+        "--wrap", "sleep 300",
+    ).strip()  # fmt: skip
+    other = slurm_env.run(
+        "sbatch", "--parsable", "--job-name=someone-else", "--output=/dev/null",
+        "--wrap", "sleep 300",
+    ).strip()  # fmt: skip
+    try:
+        (run_root / "slurm" / "jobs").write_text(
+            f"{job_id} shipyard.lost-run.orphan {slurm_env.conf}\n"
+            f"{other} shipyard.lost-run.reused {slurm_env.conf}\n"
+        )
+        assert cancel_recorded_jobs(run_root) == [job_id]
+        assert slurm_env.job(job_id)["JobState"] == "CANCELLED"
+        assert slurm_env.job(other)["JobState"] in ("RUNNING", "PENDING"), (
+            "a job id whose name is not the run's is not cancelled"
+        )
+    finally:
+        slurm_env.run("scancel", job_id, other)
+
+
+def test_missing_sbatch_is_a_clear_error(
+    ops: Operations, write_spec: SpecWriter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    spec = write_spec("name: none\nsteps:\n  s: {runner: slurm, run: [/bin/true]}\n")
+    status = ops.run(spec)
+    reason = status.unit("s").reason or ""
+    assert "sbatch is not on PATH" in reason, reason
+    assert "apt-get install slurm-wlm munge" in reason, reason
