@@ -186,7 +186,7 @@ def slurm_end(row: JobRow) -> SlurmExit | None:
     elif state == "OUT_OF_MEMORY":
         code, signal = None, "KILL"
     elif state == "CANCELLED" and signal is None and code == 0:
-        signal = "TERM"  # cancelled before it ran: it did not succeed
+        code, signal = None, "TERM"  # cancelled before it ran: it did not succeed
     elif state in ("FAILED", "SPECIAL_EXIT", "DEADLINE") and signal is None and code == 0:
         code = 1
     elif state in ("NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED") and code == 0:
