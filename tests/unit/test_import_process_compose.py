@@ -1,0 +1,230 @@
+"""The process-compose importer's mappings, each a row: a process-compose snippet → what the
+written spec holds once loaded by Shipyard's own loader (or the note naming it as unmapped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shipyard.errors import SpecError
+from shipyard.formats.importing import import_text
+from shipyard.formats.pcroles import role_of
+from shipyard.spec.loader import load_spec_text
+
+FILE = Path("/project/process-compose.yaml")
+
+
+def imported(text: str) -> tuple[Any, list[str]]:
+    result = import_text(text, FILE, format="process-compose")
+    spec = load_spec_text(result.text, FILE).spec
+    return spec, [note.line() for note in result.notes]
+
+
+def one(process: str, extra: str = "") -> str:
+    body = "\n".join("    " + line for line in process.strip().splitlines())
+    return f"processes:\n  p:\n{body}\n{extra}"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "check"),
+    [
+        ("command: echo hi", lambda s: (s.steps["p"].run, s.steps["p"].shell) == ("echo hi", True)),
+        ("entrypoint: [echo, hi]", lambda s: s.steps["p"].run == ["echo", "hi"]),
+        ("command: x\nworking_dir: sub", lambda s: s.steps["p"].workdir == "sub"),
+        ("command: x\ndescription: d", lambda s: s.steps["p"].description == "d"),
+        (
+            "command: x\nenvironment: ['A=1', 'B=x=y']",
+            lambda s: s.steps["p"].env == {"A": "1", "B": "x=y"},
+        ),
+        ("command: x\ndisabled: true", lambda s: s.steps["p"].enabled is False),
+        ("command: x\nis_disabled: true", lambda s: s.steps["p"].enabled is False),
+        (
+            "command: x\navailability: {restart: on_failure, max_restarts: 2, backoff_seconds: 3}",
+            lambda s: (
+                (
+                    s.steps["p"].retries.count,
+                    s.steps["p"].retries.backoff,
+                    s.steps["p"].retries.jitter,
+                )
+                == (2, 3, False)
+            ),
+        ),
+        (
+            "command: x\navailability: {restart: on_failure}",
+            lambda s: s.steps["p"].retries.count == 1000,
+        ),
+        (
+            "command: x\navailability: {restart: always, backoff_seconds: 4, max_restarts: 5}",
+            lambda s: (
+                (
+                    s.services["p"].restart.policy,
+                    s.services["p"].restart.backoff,
+                    s.services["p"].restart.max_backoff,
+                    s.services["p"].restart.max_restarts,
+                )
+                == ("always", 4, 4, 5)
+            ),
+        ),
+        (
+            "command: x\navailability: {restart: always, max_restarts: 0}",
+            lambda s: s.services["p"].restart.max_restarts == 1_000_000,
+        ),
+        ("command: x\nreplicas: 3", lambda s: s.services["p"].replicas == 3),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}",
+            lambda s: s.services["p"].health.exec == ["sh", "-c", "true"],
+        ),
+        (
+            "command: x\nreadiness_probe: {http_get: {port: 8300, path: /up}, period_seconds: 2, "
+            "failure_threshold: 4}",
+            lambda s: (
+                (
+                    s.services["p"].port,
+                    s.services["p"].health.http,
+                    s.services["p"].health.interval,
+                    s.services["p"].health.failure_threshold,
+                )
+                == (8300, "/up", 2, 4)
+            ),
+        ),
+        (
+            "command: x\nreadiness_probe: {http_get: {port: 8300}}",
+            lambda s: s.services["p"].health.interval == 10,
+        ),
+        (
+            "command: x\nreadiness_probe: {http_get: {port: 8300, scheme: https}}",
+            lambda s: (
+                s.services["p"].health.exec[:2] == ["python3", "-c"]
+                and s.services["p"].port is None
+            ),
+        ),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\n"
+            "shutdown: {signal: 2, timeout_seconds: 7}",
+            lambda s: (s.services["p"].stop.signal, s.services["p"].stop.timeout) == ("INT", 7),
+        ),
+        (
+            "command: x\nready_log_line: up\navailability: {restart: exit_on_failure}",
+            lambda s: (
+                s.services["p"].restart.policy == "no"
+                and s.execution.on_service_failure == "stop-all"
+            ),
+        ),
+    ],
+)
+def test_mapping(snippet: str, check: Any) -> None:
+    spec, _ = imported(one(snippet))
+    assert check(spec), (snippet, spec)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "named"),
+    [
+        ("command: x\nready_log_line: up", "processes.p.ready_log_line"),
+        ("command: x\nsuccess_exit_codes: [3]", "processes.p.success_exit_codes"),
+        ("command: x\nshutdown: {command: 'stop it'}", "processes.p.shutdown.command"),
+        ("command: x\nshutdown: {parent_only: true}", "processes.p.shutdown.parent_only"),
+        ("command: x\nnamespace: n", "processes.p.namespace"),
+        ("command: x\nschedule: {interval: 30s}", "processes.p.schedule"),
+        ("command: x\navailability: {exit_on_end: true}", "processes.p.availability.exit_on_end"),
+        ("command: x\nfrobnicate: 1", "processes.p.frobnicate"),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\n"
+            "liveness_probe: {exec: {command: 'false'}}",
+            "processes.p.liveness_probe",
+        ),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\ndisabled: true",
+            "processes.p.disabled",
+        ),
+    ],
+)
+def test_unmapped_keys_are_named(snippet: str, named: str) -> None:
+    _, notes = imported(one(snippet, "  other:\n    command: y\n"))
+    assert any(line.startswith(named) for line in notes), (named, notes)
+
+
+def test_project_keys() -> None:
+    text = one(
+        "command: '{{.PY}} -V'",
+        "version: '0.5'\nvars: {PY: python3}\nenvironment: ['A=1']\nlog_level: debug\n",
+    )
+    spec, notes = imported(text)
+    assert spec.steps["p"].run == "{{ PY }} -V"
+    assert spec.parameters["PY"].default == "python3"
+    assert spec.env == {"A": "1"}
+    assert any(n.startswith("version") for n in notes) and any(
+        n.startswith("log_level") for n in notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("process_started", ("services", "started")),
+        ("process_healthy", ("services", "healthy")),
+        ("process_log_ready", ("services", "started")),
+        ("process_completed_successfully", ("steps", "completed_successfully")),
+        ("process_completed", ("steps", "completed_successfully")),
+    ],
+)
+def test_depends_on_conditions(condition: str, expected: tuple[str, str]) -> None:
+    text = (
+        "processes:\n"
+        "  dep:\n    command: x\n"
+        f"  svc:\n    command: y\n    availability: {{restart: always}}\n"
+        f"    depends_on: {{dep: {{condition: {condition}}}}}\n"
+    )
+    spec, _ = imported(text)
+    kind, wanted = expected
+    assert "dep" in getattr(spec, kind), (condition, spec)
+    assert spec.services["svc"].depends_on == {"dep": wanted}
+
+
+@pytest.mark.parametrize(
+    ("process", "waited", "role"),
+    [
+        ({"availability": {"restart": "always"}}, {"process_completed"}, "service"),
+        ({}, {"process_healthy"}, "service"),
+        ({}, {"process_completed_successfully"}, "step"),
+        ({"readiness_probe": {"exec": {}}}, set(), "service"),
+        ({"ready_log_line": "x"}, set(), "service"),
+        ({"replicas": 2}, set(), "service"),
+        ({"availability": {"restart": "on_failure"}}, set(), "step"),
+        ({}, set(), "step"),
+    ],
+)
+def test_roles(process: dict[str, Any], waited: set[str], role: str) -> None:
+    assert role_of(process, waited).role == role
+
+
+def test_every_line_is_valid_yaml_with_a_comment_per_mapping() -> None:
+    text = one(
+        "command: |\n  echo 'a: b' # not a comment\n  echo \"c\"\nenvironment: ['X=yes', 'Y=']"
+    )
+    result = import_text(text, FILE, format="process-compose")
+    data = yaml.safe_load(result.text)
+    assert data["steps"]["p"]["run"] == "echo 'a: b' # not a comment\necho \"c\"\n"
+    assert data["steps"]["p"]["env"] == {"X": "yes", "Y": ""}
+    assert "# command (a shell string)" in result.text
+
+
+def test_problems_are_at_the_files_own_lines() -> None:
+    text = (
+        "processes:\n"
+        "  a:\n"
+        "    command: x\n"
+        "    depends_on:\n"
+        "      nobody: {condition: process_started}\n"
+        "  'b c':\n"
+        "    command: '{{.UNDEFINED}}'\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        import_text(text, FILE, format="process-compose")
+    lines = {(p.location.line if p.location else 0): p.message for p in caught.value.problems}
+    assert "nobody" in lines[5], lines
+    assert "'b c'" in lines[6], lines
+    assert "UNDEFINED" in lines[7], lines
