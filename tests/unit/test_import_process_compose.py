@@ -72,6 +72,14 @@ def one(process: str, extra: str = "") -> str:
             "command: x\navailability: {restart: always, max_restarts: 0}",
             lambda s: s.services["p"].restart.max_restarts == 1_000_000,
         ),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\n"
+            "availability: {restart: on_failure, max_restarts: 2}",
+            lambda s: (
+                (s.services["p"].restart.policy, s.services["p"].restart.max_restarts)
+                == ("on-failure", 2)
+            ),
+        ),
         ("command: x\nreplicas: 3", lambda s: s.services["p"].replicas == 3),
         (
             "command: x\nreadiness_probe: {exec: {command: 'true'}}",
