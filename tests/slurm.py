@@ -123,6 +123,7 @@ def slurm_conf(folder: Path, node: str, *, ctld_port: int, slurmd_port: int) -> 
             "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_Core",
             "SchedulerType=sched/backfill",
+            "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0",
             "MpiDefault=none",
             "ReturnToService=2",
             f"MinJobAge={MIN_JOB_AGE}",

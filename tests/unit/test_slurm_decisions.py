@@ -105,19 +105,22 @@ def test_squeue_output_is_read_by_job_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("current", "changed", "expected"),
+    ("unchanged", "expected"),
     [
-        (0.5, True, 0.5),  # a change: back to the base interval
-        (4.0, True, 0.5),
-        (0.5, False, 0.75),  # nothing changed: half as long again
-        (0.75, False, 1.125),
-        (4.0, False, 5.0),  # up to the ceiling
-        (5.0, False, 5.0),
-        (0.1, False, 0.75),  # never below the base
+        (0, 0.5),  # something changed: the base interval
+        (3, 0.5),  # a short job is seen ending at once: the base for 4 polls
+        (4, 0.75),  # then half as long again each time
+        (5, 1.125),
+        (6, 1.6875),
+        (20, 5.0),  # up to the ceiling
     ],
 )
-def test_poll_backoff(current: float, changed: bool, expected: float) -> None:
-    assert next_poll_delay(current, base=0.5, ceiling=5.0, changed=changed) == expected
+def test_poll_backoff(unchanged: int, expected: float) -> None:
+    assert next_poll_delay(unchanged, base=0.5, ceiling=5.0) == expected
+
+
+def test_the_ceiling_never_goes_below_the_base() -> None:
+    assert next_poll_delay(10, base=8.0, ceiling=5.0) == 8.0
 
 
 @pytest.mark.parametrize(

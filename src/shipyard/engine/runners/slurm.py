@@ -25,9 +25,10 @@ that recovery of a lost run cancels them (:func:`cancel_recorded_jobs`).
 One task per runner polls every job of the runner with one ``squeue -t all -j <ids>`` per tick
 (no accounting daemon needed: ended jobs stay known for ``MinJobAge``), at
 ``poll_interval`` seconds (``SHIPYARD_SLURM_POLL_INTERVAL``, default 0.5) backing off to
-``max_poll_interval`` while nothing changes (:func:`next_poll_delay`). An ended job resolves its
-handle's ``exited`` with a :class:`SlurmExit`: Slurm's exit code or signal, its end state and
-reason mapped by :func:`slurm_end` (``TIMEOUT`` is exit code 124 as a timeout is elsewhere).
+``max_poll_interval`` while nothing changes for a few polls (:func:`next_poll_delay`). An
+ended job resolves its handle's ``exited`` with a :class:`SlurmExit`: Slurm's exit code or
+signal, its end state and reason mapped by :func:`slurm_end` (``TIMEOUT`` is exit code 124,
+as a timeout is elsewhere).
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ INSTALL_HINT = (
 POLL_ENV = "SHIPYARD_SLURM_POLL_INTERVAL"
 DEFAULT_POLL_INTERVAL = 0.5
 DEFAULT_MAX_POLL_INTERVAL = 5.0
+#: Polls at the base interval before the backoff starts
+STEADY_TICKS = 4
 #: Ticks a job may be missing from squeue before it is taken as ended, status unknown
 MISSING_TICKS = 3
 #: How long a cancelled job may take to reach an end state before it is given up on
@@ -217,12 +220,14 @@ def parse_squeue(text: str) -> dict[str, JobRow]:
     return rows
 
 
-def next_poll_delay(current: float, *, base: float, ceiling: float, changed: bool) -> float:
-    """The wait before the next poll: ``base`` again after a change (a job started, ended, or
-    a new one came), else half as long again, up to ``ceiling``."""
-    if changed:
+def next_poll_delay(unchanged: int, *, base: float, ceiling: float) -> float:
+    """The wait before the next poll, after ``unchanged`` polls in a row saw nothing change
+    (a job started, ended, or a new one came resets it to 0): ``base`` for the first
+    :data:`STEADY_TICKS` (a short job is seen ending at once), then half as long again each
+    time, up to ``ceiling`` (a long job costs slurmctld little)."""
+    if unchanged < STEADY_TICKS:
         return base
-    return min(max(current, base) * 1.5, max(ceiling, base))
+    return float(min(base * 1.5 ** (unchanged - STEADY_TICKS + 1), max(ceiling, base)))
 
 
 def poll_interval_from_env(environ: Mapping[str, str]) -> float:
@@ -598,15 +603,16 @@ class SlurmRunner:
     async def _poll(self) -> None:
         """One squeue for every job of the runner per tick, until none is left unresolved."""
         assert self._wake is not None
-        delay = self.poll_interval
+        delay, unchanged = self.poll_interval, 0
         while any(not h.exited.done() for h in self._jobs.values()):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             woken = self._wake.is_set()
             self._wake.clear()
             changed = await self._tick() or woken
+            unchanged = 0 if changed else unchanged + 1
             delay = next_poll_delay(
-                delay, base=self.poll_interval, ceiling=self.max_poll_interval, changed=changed
+                unchanged, base=self.poll_interval, ceiling=self.max_poll_interval
             )
 
     async def _tick(self) -> bool:
