@@ -28,6 +28,7 @@ def test_validates_and_plans_as_it_is(shipyard: Shipyard, file: Path) -> None:
     report = json.loads(checked.stdout)
     assert report["valid"], report
     assert report["steps"] + report["services"] >= 2, report
+    assert f"note: {file} is a process-compose file" in checked.stderr, checked.stderr
     plan = shipyard("plan", str(file), "--json")
     assert plan.returncode == 0, plan.stderr
     units = {s["name"] for s in json.loads(plan.stdout).get("steps", [])} | {
