@@ -52,7 +52,18 @@ if TYPE_CHECKING:
 @app.command()
 def validate(spec: SpecArgument, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    _show_validation(_ops(home).validate(spec), as_json=as_json)
+    report = _ops(home).validate(spec)
+    _foreign_notice(spec)
+    _show_validation(report, as_json=as_json)
+
+
+def _foreign_notice(spec: Path) -> None:
+    """Another tool's file read as its Shipyard equivalent (docs/importing.md): said on stderr."""
+    from shipyard.formats.notice import foreign_notice
+
+    line = foreign_notice(spec)
+    if line:
+        error_console().print(line, style="yellow")
 
 
 @app.command()
@@ -68,6 +79,7 @@ def plan(
     start stages, the ports and URLs they would get now, and their connections. Runs nothing."""
     ops = _ops(home)
     result = ops.plan(spec, _params(param), mode=_mode(mode), max_parallel=max_parallel)
+    _foreign_notice(spec)
     _show_plan(ops, result, as_json=as_json)
 
 
