@@ -19,7 +19,8 @@ its launcher), so the engine's signal to mpirun's group reaches mpirun only; a S
 alone leaves its ranks running, re-parented. What takes them down is the unit's containment: a
 rank is born in the unit's cgroup, and it inherits the unit's ``SHIPYARD_UNIT`` marker from
 mpirun's environment, so the engine's stop signals and SIGKILLs every rank too
-(tests/integration/test_mpi_cli.py checks both mechanisms). Ranks on remote hosts are children of
+(tests/acceptance/test_mpi_cli.py checks both mechanisms, and that the ranks are gone
+when the attempt ends, before a retry starts). Ranks on remote hosts are children of
 the remote ``orted``, which kills them when it loses mpirun (its ssh connection).
 """
 
