@@ -125,6 +125,9 @@ class UnitStatus:
     #: 127.0.0.1:8123…") and whether that passed; None before the first probe.
     probe: str | None = None
     probe_ok: bool | None = None
+    #: Where it runs (issue 16): the host's name for the ssh runner, ``slurm`` (or the job's
+    #: node) for Slurm; None here, on the local runner. Read from the run folder's nodes.json.
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

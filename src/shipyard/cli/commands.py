@@ -735,7 +735,11 @@ def logs(
         )
     ops = _ops(home)
     prefix = step is None
-    width = max((len(u.name) for u in ops.status(execution_id).units), default=0)
+    from shipyard.cli.plain import log_label
+
+    units = ops.status(execution_id).units
+    nodes = {unit.name: unit.node for unit in units if unit.node}
+    width = max((len(log_label(u.name, u.node)) for u in units), default=0)
     options: dict[str, Any] = {"tail": tail, "grep": grep, "follow": follow}
     options.update(level=level, since=since, merge=merge)
     if export is not None:
@@ -749,7 +753,9 @@ def logs(
         if as_json and not follow:
             _stream_json_list(lines)
         else:
-            _stream_log_lines(lines, width=width if prefix else None, as_json=as_json, flush=follow)
+            _stream_log_lines(
+                lines, width=width if prefix else None, as_json=as_json, flush=follow, nodes=nodes
+            )
     except BrokenPipeError:  # `shipyard logs … | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(1) from None
@@ -783,8 +789,14 @@ def _export_logs(
 
 
 def _stream_log_lines(
-    lines: "Iterable[LogLine]", *, width: int | None, as_json: bool, flush: bool
+    lines: "Iterable[LogLine]",
+    *,
+    width: int | None,
+    as_json: bool,
+    flush: bool,
+    nodes: dict[str, str] | None = None,
 ) -> None:
+    """``nodes``: the node of each unit that runs off this machine, shown in its prefix."""
     from shipyard.cli import plain
 
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -797,7 +809,7 @@ def _stream_log_lines(
             prefix = prefixes.get(line.unit)
             if prefix is None:
                 prefix = prefixes[line.unit] = plain.log_prefix(
-                    line.unit, width=width, colour=colour
+                    line.unit, width=width, colour=colour, node=(nodes or {}).get(line.unit)
                 )
             write(prefix + line.text + "\n")
         if flush:

@@ -37,12 +37,19 @@ def service_lines(status: ExecutionStatus) -> list[str]:
     return lines
 
 
-def log_prefix(unit: str, *, width: int | None, colour: bool) -> str:
-    """What goes before each line of ``unit`` in ``shipyard logs``: ``unit | `` when every
-    unit's lines are shown (``width`` given), nothing when one unit's are."""
+def log_label(unit: str, node: str | None = None) -> str:
+    """A unit as ``shipyard logs`` names it before its lines: ``unit``, or ``unit@node`` for
+    one that runs off this machine (a host of the ssh runner, Slurm)."""
+    return f"{unit}@{node}" if node else unit
+
+
+def log_prefix(unit: str, *, width: int | None, colour: bool, node: str | None = None) -> str:
+    """What goes before each line of ``unit`` in ``shipyard logs``: ``unit | `` (``unit@node
+    | `` when it has a node) when every unit's lines are shown (``width`` given), nothing when
+    one unit's are."""
     if width is None:
         return ""
-    padded = f"{unit:<{width}}"
+    padded = f"{log_label(unit, node):<{width}}"
     return f"\x1b[36m{padded}\x1b[0m | " if colour else f"{padded} | "
 
 

@@ -20,7 +20,7 @@ from shipyard.spec.quantities import format_duration, format_size
 
 if TYPE_CHECKING:
     from shipyard.api import ValidationReport
-    from shipyard.plan.model import Plan, PlannedService
+    from shipyard.plan.model import Plan, PlannedService, PlannedStep
 
 STATE_STYLE = {
     "succeeded": "green",
@@ -78,6 +78,9 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("needs")
     table.add_column("command", overflow="fold")
     table.add_column("limits")
+    placed = any(step_runs_on(step) for step in plan.steps)
+    if placed:
+        table.add_column("runs on")
     critical = set(plan.critical_path)
     for stage_number, names in enumerate(plan.stages):
         for name in names:
@@ -100,8 +103,33 @@ def plan_table(plan: Plan) -> Table:
                 ", ".join([*step.needs, *step.needs_services]) or "—",
                 step.command.display,
                 ", ".join(limits) or "—",
+                *([step_runs_on(step) or "local"] if placed else []),
             )
     return table
+
+
+def step_runs_on(step: PlannedStep) -> str:
+    """Where a step would run, as ``plan`` shows it: ``ssh node01``, ``slurm`` (with its
+    partition), ``mpirun, 4 ranks over n1, n2`` for an MPI step; "" for a plain local step."""
+    parts = []
+    if step.runner.startswith("ssh:"):
+        parts.append(f"ssh {step.host or step.runner[4:]}")
+    elif step.runner == "slurm":
+        partition = step.slurm.partition if step.slurm is not None else None
+        parts.append(f"slurm, partition {partition}" if partition else "slurm")
+    elif step.runner != "local":
+        parts.append(step.runner)
+    if step.mpi is not None:
+        over = f" over {', '.join(step.hosts)}" if step.hosts else ""
+        parts.append(f"mpirun, {step.mpi.nprocs} ranks{over}")
+    return ", ".join(parts)
+
+
+def service_runs_on(service: PlannedService) -> str:
+    """Where a service would run: ``ssh node01``; "" for a local one."""
+    if service.runner.startswith("ssh:"):
+        return f"ssh {service.host or service.runner[4:]}"
+    return "" if service.runner == "local" else service.runner
 
 
 def services_plan_table(plan: Plan, ports: dict[str, int]) -> Table:
@@ -111,6 +139,9 @@ def services_plan_table(plan: Plan, ports: dict[str, int]) -> Table:
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("stage", "service", "port", "url", "connects to", "waits for", "health"):
         table.add_column(column, justify="right" if column == "stage" else "left")
+    placed = any(service_runs_on(service) for service in plan.services)
+    if placed:
+        table.add_column("runs on")
     for stage_number, names in enumerate(plan.service_stages):
         for name in names:
             service = plan.service(name)
@@ -127,6 +158,7 @@ def services_plan_table(plan: Plan, ports: dict[str, int]) -> Table:
                 ", ".join(service.connects_to) or "—",
                 ", ".join(waits) or "—",
                 _health(service),
+                *([service_runs_on(service) or "local"] if placed else []),
             )
     return table
 
@@ -228,6 +260,9 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
     )
     table = Table(expand=False, caption=caption, caption_justify="left")
     table.add_column("unit", no_wrap=True)
+    placed = has_nodes(units)
+    if placed:
+        table.add_column("node", no_wrap=True)
     table.add_column("state")
     table.add_column("attempts", justify="right")
     table.add_column("exit", justify="right")
@@ -240,6 +275,7 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
         cpu_time, cpu_peak = cpu_cells(unit.resources)
         table.add_row(
             unit.name,
+            *([node_cell(unit)] if placed else []),
             state_text(unit.state),
             str(unit.attempts or "—"),
             "—" if unit.exit_code is None else str(unit.exit_code),
@@ -250,6 +286,16 @@ def status_table(status: ExecutionStatus, *, show_all: bool = False) -> Table:
             unit_note(unit),
         )
     return table
+
+
+def has_nodes(units: list[UnitStatus]) -> bool:
+    """Does some unit run off this machine? (``status`` and ``ps`` then have a node column.)"""
+    return any(unit.node for unit in units)
+
+
+def node_cell(unit: UnitStatus) -> str:
+    """A unit's node, as the node column shows it: ``local`` for one that runs here."""
+    return unit.node or "local"
 
 
 def unit_note(unit: UnitStatus) -> str:
@@ -427,7 +473,9 @@ def resource_table(status: ExecutionStatus) -> Table:
 def services_table(status: ExecutionStatus) -> Table:
     now = datetime.now(UTC)
     table = Table(expand=False)
-    for column in ("service", "state", "health", "pid", "port", "url", "restarts", "uptime"):
+    placed = has_nodes(status.units)
+    columns = ("service", "node", "state", "health", "pid", "port", "url", "restarts", "uptime")
+    for column in columns if placed else [c for c in columns if c != "node"]:
         table.add_column(
             column, justify="right" if column in ("pid", "port", "restarts") else "left"
         )
@@ -440,6 +488,7 @@ def services_table(status: ExecutionStatus) -> Table:
         running = unit.state == UnitState.RUNNING
         table.add_row(
             unit.name,
+            *([node_cell(unit)] if placed else []),
             state_text(unit.state),
             Text(unit.health or "—", style=STATE_STYLE.get(unit.health or "", "")),
             str(unit.pid or "—") if running else "—",

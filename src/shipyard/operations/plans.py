@@ -82,9 +82,12 @@ def load_plan(run_dir: RunDir) -> Plan:
 
 
 def save_plan(run_dir: RunDir, plan: Plan) -> None:
+    """``plan.json``, and ``nodes.json`` beside it when some unit runs off this machine."""
+    from shipyard.nodes import write_nodes
     from shipyard.plan.codec import encode
 
     write_private(run_dir.root / "plan.json", json.dumps(encode(plan)))
+    write_nodes(run_dir.root, plan)
 
 
 def prepare(

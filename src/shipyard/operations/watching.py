@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.errors import ExecutionNotFound
 from shipyard.models import Event, ExecutionStatus, ExecutionSummary
+from shipyard.nodes import with_nodes
 from shipyard.operations.core import Core
 from shipyard.operations.reconcile import reconcile
 
@@ -22,7 +23,7 @@ class WatchOperations:
         status = self.store.get_execution(wanted)
         if status is None:  # deleted between the two reads (clean --level complete)
             raise not_found(self, wanted)
-        status = with_hooks(status, self.store.hook_events(wanted))
+        status = with_nodes(with_hooks(status, self.store.hook_events(wanted)))
         if not status.state.finished and all(unit.kind == "step" for unit in status.units):
             from shipyard.operations.estimates import with_estimate
 
