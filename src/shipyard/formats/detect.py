@@ -18,12 +18,13 @@ The rules (docs/importing.md, "Detection"), first match wins:
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.spec.yamlsource import PathKey, YamlProblems, read_yaml
+if TYPE_CHECKING:  # yaml and tomllib are imported only when a file needs reading past the
+    # first check: a Shipyard spec given to run costs one regex search here
+    from shipyard.spec.yamlsource import PathKey
 
 #: The formats ``--format`` takes (``toml`` is only ever detected: TOML of no known tool).
 FORMATS = ("a2a", "atoll", "process-compose", "jarvis", "mitosis", "shipyard")
@@ -64,9 +65,14 @@ class Detection:
 SHIPYARD = Detection("shipyard", "no other tool's keys")
 
 
+def looks_like_shipyard(text: str) -> bool:
+    """A top-level ``steps:`` or ``services:`` line: a Shipyard spec, nothing more to read."""
+    return _SHIPYARD_LINE.search(text) is not None
+
+
 def detect_text(text: str, path: Path | None = None) -> Detection:
     """The format of ``text``. Only a file that reads as YAML (or JSON) or TOML is foreign."""
-    if _SHIPYARD_LINE.search(text):
+    if looks_like_shipyard(text):
         return SHIPYARD
     data = _yaml_data(text, path)
     if isinstance(data, dict):
@@ -75,6 +81,8 @@ def detect_text(text: str, path: Path | None = None) -> Detection:
 
 
 def _yaml_data(text: str, path: Path | None) -> Any:
+    from shipyard.spec.yamlsource import YamlProblems, read_yaml
+
     try:
         data, _ = read_yaml(text, path)
     except YamlProblems as error:
@@ -143,6 +151,8 @@ _RULES = (_process_compose, _jarvis, _a2a, _mitosis, _atoll)
 
 
 def _toml(text: str) -> Detection | None:
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, ValueError):

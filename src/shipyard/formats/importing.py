@@ -145,15 +145,4 @@ def import_file(
     return import_text(read_spec_text(path), path.resolve(), format=format, output=output)
 
 
-def foreign_spec_text(path: Path) -> str | None:
-    """For a spec file given to validate, plan, run or up: None when it is a Shipyard spec
-    (or no tool's file: Shipyard's own checks report it); else its Shipyard equivalent's text.
-    SpecError when it is foreign and cannot be imported (said so, at its own lines)."""
-    text = read_spec_text(path)
-    detection = detect_text(text, path)
-    if not detection.foreign:
-        return None
-    return import_text(text, path.resolve(), detection=detection).text
-
-
-__all__ = ["IMPORTERS", "check_format", "foreign_spec_text", "import_file", "import_text"]
+__all__ = ["IMPORTERS", "check_format", "import_file", "import_text"]

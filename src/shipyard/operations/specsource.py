@@ -54,7 +54,7 @@ def resolve(ops: Any, spec: str | Path, spec_text: str | None) -> SpecSource:
 def _file(spec: str | Path) -> SpecSource:
     """A spec file; another tool's file (process-compose, ...) as its Shipyard equivalent's
     text, named by the file's path (docs/importing.md)."""
-    from shipyard.formats.importing import foreign_spec_text
+    from shipyard.formats.hook import foreign_spec_text
 
     path = Path(spec)
     if not path.is_file():
