@@ -127,9 +127,9 @@ def test_stop_cancels_the_job_in_slurm(
         steps:
           long:
             runner: slurm
-            run: 'touch {marker}; exec sleep 300'
+            run: "trap 'echo got TERM; exit 0' TERM; touch {marker}; while :; do sleep 0.1; done"
             shell: true
-            stop: {{timeout: 2s}}
+            stop: {{timeout: 20s}}
         """
     )
     started = ops.run(spec, detach=True)
@@ -145,7 +145,9 @@ def test_stop_cancels_the_job_in_slurm(
     job = slurm_env.job(job_id)
     assert job["JobState"] == "CANCELLED", job
     assert status.unit("long").state == UnitState.CANCELLED
-    assert f"Slurm job {job_id} CANCELLED" in log_of(ops, started.id, "long")
+    log = log_of(ops, started.id, "long")
+    assert "got TERM" in log, f"the job is stopped with SIGTERM first, not killed: {log}"
+    assert f"Slurm job {job_id} CANCELLED" in log
 
 
 def test_shipyards_timeout_ends_the_job(
