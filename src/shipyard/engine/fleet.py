@@ -699,6 +699,10 @@ class FleetExecutor:
         health = service.planned.health
         if health is not None and health.exec is not None:
             return True  # a command probe: the process being alive is all that can be tied
+        if service.planned.runner != "local":
+            # On another host (ssh): this machine's socket table cannot tell who listens
+            # there; the unit being alive is what is left, as for a command probe.
+            return True
         return service.listener.own_answer(
             leader=launched.pid,
             members=launched.members,
