@@ -256,3 +256,40 @@ def test_missing_sbatch_is_a_clear_error(
     reason = status.unit("s").reason or ""
     assert "sbatch is not on PATH" in reason, reason
     assert "apt-get install slurm-wlm munge" in reason, reason
+
+
+def test_a_lost_runs_job_is_cancelled_by_its_watchdog(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    """kill -9 of the process running the execution: its watchdog cancels the job in Slurm.
+    The job's own processes go without SHIPYARD_EXECUTION_ID (as on a node of a real cluster,
+    where no local cleanup can find them): only scancel can end it."""
+    import os
+    import signal
+
+    marker = tmp_path / "running"
+    spec = write_spec(
+        f"""
+        name: orphaned
+        steps:
+          long:
+            runner: slurm
+            run: 'touch {marker}; exec env -u SHIPYARD_EXECUTION_ID sleep 300'
+            shell: true
+        """
+    )
+    execution_id = ops.run(spec, detach=True).id
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.05)
+    supervisor = ops.store.supervisor(execution_id)[0]
+    assert supervisor is not None
+    [job_id] = job_ids(ops, execution_id, "long")
+    assert slurm_env.job(job_id)["JobState"] == "RUNNING"
+    os.kill(supervisor, signal.SIGKILL)
+    while slurm_env.job(job_id)["JobState"] in ("RUNNING", "COMPLETING"):
+        assert time.monotonic() < deadline + 30, "the lost run's job is still running"
+        time.sleep(0.2)
+    assert slurm_env.job(job_id)["JobState"] == "CANCELLED", slurm_env.job(job_id)
+    assert ops.status(execution_id).state == ExecutionState.LOST

@@ -145,6 +145,14 @@ def test_the_runner_takes_its_poll_interval_from_the_setting(tmp_path: Path) -> 
     assert SlurmRunner(None, tmp_path, env=env, poll_interval=0.1).poll_interval == 0.1  # type: ignore[arg-type]
 
 
+def test_a_bad_poll_setting_fails_the_units_start_with_what_to_do(tmp_path: Path) -> None:
+    from shipyard.engine.runners.base import SpawnError, UnitLaunch
+
+    runner = SlurmRunner(None, tmp_path, env={"SHIPYARD_SLURM_POLL_INTERVAL": "soon"})  # type: ignore[arg-type]
+    with pytest.raises(SpawnError, match="SHIPYARD_SLURM_POLL_INTERVAL='soon' is not a number"):
+        runner.start(UnitLaunch("s", ["true"], {}, None, str(tmp_path / "s.log")))
+
+
 def test_sbatch_command_line() -> None:
     settings = SlurmSettings(
         partition="gpu", time="10", nodes=2, ntasks=4, account="proj", extra=["--qos=high"]

@@ -425,9 +425,19 @@ class SlurmRunner:
         self.containment = containment
         self.run_root = run_root
         self.env = dict(os.environ if env is None else env)
-        self.poll_interval = (
-            poll_interval_from_env(self.env) if poll_interval is None else poll_interval
-        )
+        #: A bad setting fails each unit at its start with what to do (the execution must
+        #: not be left pending by an error raised before it runs)
+        self._refused: str | None = None
+        if poll_interval is None:
+            try:
+                poll_interval = poll_interval_from_env(self.env)
+            except ValueError as error:
+                poll_interval = DEFAULT_POLL_INTERVAL
+                self._refused = (
+                    f"cannot run on Slurm: {error} (give it in seconds, 0.5 by default, or "
+                    "unset it)"
+                )
+        self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.folder = run_root / "slurm"
         self._jobs: dict[str, SlurmHandle] = {}
@@ -441,6 +451,8 @@ class SlurmRunner:
     # -- starting -----------------------------------------------------------------------
 
     def start(self, launch: UnitLaunch) -> Handle:
+        if self._refused is not None:
+            raise SpawnError(self._refused)
         settings = launch.slurm or SlurmSettings()
         self._need("sbatch" if settings.mode == "job" else "srun")
         if settings.mode == "allocation":
