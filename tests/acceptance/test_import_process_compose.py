@@ -135,3 +135,79 @@ def test_other_formats_are_named_not_reported_as_unknown_keys(
         assert done.returncode != 0
         assert f"this is a{'n' if words == 'ATOLL' else ''} {words}" in done.stderr, done.stderr
         assert "not valid YAML" not in done.stderr and "unknown key" not in done.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_stack_with_a_probe_runs_end_to_end(shipyard: Shipyard, tmp_path: Path) -> None:
+    """A migrate step, a web service with an http readiness probe waiting for it, a smoke step
+    waiting for the web service healthy: the mapped http check, depends_on and needs at work."""
+    port = _free_port()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "health").write_text("ok\n")
+    file = tmp_path / "process-compose.yaml"
+    file.write_text(
+        "version: '0.5'\n"
+        "vars: {PY: python3}\n"
+        "environment: ['GREETING=hello']\n"
+        "processes:\n"
+        "  migrate:\n"
+        "    command: 'echo $GREETING > site/migrated'\n"
+        "  web:\n"
+        f"    command: '{{{{.PY}}}} -m http.server {port} --bind 127.0.0.1 --directory site'\n"
+        "    depends_on: {migrate: {condition: process_completed_successfully}}\n"
+        "    readiness_probe:\n"
+        f"      http_get: {{host: 127.0.0.1, path: /health, port: {port}}}\n"
+        "      period_seconds: 1\n"
+        "    availability: {restart: on_failure}\n"
+        "  smoke:\n"
+        f"    command: '{{{{.PY}}}} -c \"import urllib.request as r; "
+        f'print(r.urlopen(\\"http://127.0.0.1:{port}/migrated\\").read().decode())"\'\n'
+        "    depends_on: {web: {condition: process_healthy}}\n"
+    )
+    ran = shipyard("run", str(file), "--json", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    status = json.loads(ran.stdout)
+    assert status["state"] == "succeeded", status
+    units = {u["name"]: u for u in status["units"]}
+    assert units["migrate"]["ended_at"] <= units["web"]["started_at"], units
+    assert units["web"]["started_at"] <= units["smoke"]["started_at"], units
+    logs = shipyard("logs", status["id"], "smoke")
+    assert "hello" in logs.stdout, logs.stdout + logs.stderr
+
+
+def test_exit_130_is_a_failure_to_shipyard(shipyard: Shipyard, tmp_path: Path) -> None:
+    """success_exit_codes is named as unmapped at import, and the run shows why: exit 130
+    fails the step after its retries (restart on_failure, max_restarts → retries)."""
+    file = tmp_path / "codes.yaml"
+    shutil.copy(FIXTURES / "process-compose-success-exit-codes.yaml", file)
+    imported = json.loads(shipyard("import", str(file), "--json").stdout)
+    assert "processes.allowed.success_exit_codes" in {w["key"] for w in imported["warnings"]}
+    ran = shipyard("run", str(file), "--json", timeout=120)
+    assert ran.returncode != 0, ran.stdout + ran.stderr
+    units = {u["name"]: u for u in json.loads(ran.stdout)["units"]}
+    # control (1 retry) fails first; allowed is failed too, or cancelled by fail_fast.
+    assert units["control"]["state"] == "failed" and units["control"]["attempts"] == 2, units
+    assert units["allowed"]["state"] in ("failed", "cancelled"), units
+
+
+def test_log_line_readiness_is_named_and_what_runs_instead(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    """ready_log_line / process_log_ready have no Shipyard equivalent: both are named, and the
+    dependant waits for the service's start instead (it runs, where process-compose would
+    never start it); the failing service is failed with its exit code."""
+    file = tmp_path / "logline.yml"
+    shutil.copy(FIXTURES / "process-compose-dependent-on-failing-log-line.yml", file)
+    imported = json.loads(shipyard("import", str(file), "--json").stdout)
+    named = {w["key"] for w in imported["warnings"]}
+    assert {"processes.failer.ready_log_line", "processes.oblivious.depends_on.failer"} <= named
+    ran = shipyard("run", str(file), "--json", timeout=120)
+    units = {u["name"]: u for u in json.loads(ran.stdout)["units"]}
+    assert units["failer"]["state"] == "failed" and units["failer"]["exit_code"] == 1, units
