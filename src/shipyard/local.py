@@ -157,10 +157,14 @@ class LocalOperations(
     # -- spec and plan ----------------------------------------------------------------------
 
     def validate(self, spec: str | Path, *, spec_text: str | None = None) -> ValidationReport:
-        from shipyard.operations.plans import validate
+        from shipyard.formats.hook import ForeignFileError
+        from shipyard.operations.plans import invalid_report, validate
         from shipyard.operations.specsource import resolve
 
-        source = resolve(self, spec, spec_text)  # a file, a registered name, index:REPO/NAME
+        try:
+            source = resolve(self, spec, spec_text)  # a file, a registered name, index:REPO/NAME
+        except ForeignFileError as error:  # another tool's file: its problems, as a report
+            return invalid_report(spec, error)
         return validate(source.spec, source.spec_text)
 
     def plan(

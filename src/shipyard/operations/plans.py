@@ -16,6 +16,7 @@ from shipyard.workspace import RunDir, Workspace, new_execution_id, write_privat
 
 if TYPE_CHECKING:
     from shipyard.api import ValidationReport
+    from shipyard.errors import SpecError
     from shipyard.plan.model import Plan, RunMode
     from shipyard.store.base import Store
 
@@ -196,7 +197,7 @@ def secrets_again(plan: Plan, params: Mapping[str, Any] | None, command: str) ->
 def validate(spec_path: str | Path, spec_text: str | None = None) -> ValidationReport:
     """Load ``spec_path`` (or ``spec_text``, named ``spec_path`` in messages) and report every
     problem found (file, line, column, hint)."""
-    from shipyard.api import Problem, ValidationReport
+    from shipyard.api import ValidationReport
     from shipyard.errors import SpecError
     from shipyard.gcpause import collection_paused
     from shipyard.spec.loader import load_spec, load_spec_text
@@ -208,20 +209,7 @@ def validate(spec_path: str | Path, spec_text: str | None = None) -> ValidationR
             else:
                 loaded = load_spec_text(spec_text, Path(spec_path))
     except SpecError as error:
-        return ValidationReport(
-            path=str(spec_path),
-            valid=False,
-            problems=[
-                Problem(
-                    message=problem.message,
-                    file=str(problem.location.path) if problem.location else None,
-                    line=problem.location.line if problem.location else None,
-                    column=problem.location.column if problem.location else None,
-                    hint=problem.hint,
-                )
-                for problem in error.problems
-            ],
-        )
+        return invalid_report(spec_path, error)
     return ValidationReport(
         path=str(spec_path),
         valid=True,
@@ -229,6 +217,26 @@ def validate(spec_path: str | Path, spec_text: str | None = None) -> ValidationR
         steps=len(loaded.spec.steps),
         parameters=list(loaded.spec.parameters),
         services=len(loaded.spec.services),
+    )
+
+
+def invalid_report(spec_path: str | Path, error: SpecError) -> ValidationReport:
+    """The report of a spec that cannot be loaded: every problem, with its file:line:column."""
+    from shipyard.api import Problem, ValidationReport
+
+    return ValidationReport(
+        path=str(spec_path),
+        valid=False,
+        problems=[
+            Problem(
+                message=problem.message,
+                file=str(problem.location.path) if problem.location else None,
+                line=problem.location.line if problem.location else None,
+                column=problem.location.column if problem.location else None,
+                hint=problem.hint,
+            )
+            for problem in error.problems
+        ],
     )
 
 
