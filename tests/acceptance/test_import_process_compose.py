@@ -115,12 +115,14 @@ def test_a_broken_file_is_reported_at_its_own_line(shipyard: Shipyard, tmp_path:
         "    availability:\n"
         "      restart: sometimes\n"
     )
-    for command in ("validate", "import"):
+    # validate reports them as a spec's problems (exit 1); import refuses the file (exit 2)
+    for command, code in (("validate", 1), ("import", 2)):
         done = shipyard(command, str(broken))
-        assert done.returncode != 0, done.stdout
-        assert f"{broken}:6:7:" in done.stderr and "process_ready" in done.stderr, done.stderr
-        assert f"{broken}:11:7:" in done.stderr and "sometimes" in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr
+        said = done.stdout + done.stderr
+        assert done.returncode == code, said
+        assert f"{broken}:6:7:" in said and "process_ready" in said, said
+        assert f"{broken}:11:7:" in said and "sometimes" in said, said
+        assert "Traceback" not in said
 
 
 def test_other_formats_are_named_not_reported_as_unknown_keys(
@@ -131,10 +133,12 @@ def test_other_formats_are_named_not_reported_as_unknown_keys(
     jarvis = tmp_path / "pipeline.yaml"
     jarvis.write_text("name: x\npkgs:\n  - pkg_type: builtin.ior\n    pkg_name: ior\n")
     for file, words in ((toml, "ATOLL"), (jarvis, "Jarvis-CD")):
-        done = shipyard("validate", str(file))
-        assert done.returncode != 0
-        assert f"this is a{'n' if words == 'ATOLL' else ''} {words}" in done.stderr, done.stderr
-        assert "not valid YAML" not in done.stderr and "unknown key" not in done.stderr
+        done = shipyard("validate", str(file), "--json")
+        assert done.returncode == 1, done.stdout + done.stderr
+        problems = json.loads(done.stdout)["problems"]
+        assert len(problems) == 1, problems
+        assert f"this is a{'n' if words == 'ATOLL' else ''} {words}" in problems[0]["message"]
+        assert problems[0]["line"] == (1 if words == "ATOLL" else 2), problems
 
 
 def _free_port() -> int:

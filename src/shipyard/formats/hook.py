@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shipyard.errors import SpecError
 from shipyard.formats.detect import detect_text, looks_like_shipyard
 from shipyard.spec.reading import read_spec_text
+
+
+class ForeignFileError(SpecError):
+    """Another tool's file that cannot be imported, or with problems of its own: validate
+    reports them as it reports a spec's (exit 1, --json), each at the file's own line."""
 
 
 def foreign_spec_text(path: Path) -> str | None:
@@ -22,4 +28,7 @@ def foreign_spec_text(path: Path) -> str | None:
         return None
     from shipyard.formats.importing import import_text
 
-    return import_text(text, path.resolve(), detection=detection).text
+    try:
+        return import_text(text, path.resolve(), detection=detection).text
+    except SpecError as error:
+        raise ForeignFileError(error.problems) from None

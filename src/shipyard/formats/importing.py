@@ -25,8 +25,8 @@ NOT_YET = {
     "'topology'); the A2A job importer is not built yet",
     "atoll": "ATOLL agent folders are for `shipyard agents discover|deploy DIR`, not a spec",
     "jarvis": "write its packages as steps (docs/spec.md); the Jarvis-CD importer is not built yet",
-    "mitosis": "Mitosis suites and tasks go to the coordinator (`shipyard suite create`, docs/"
-    "suites.md); importing their JSON is not built yet",
+    "mitosis": "Mitosis suites and tasks go to Shipyard's coordinator (`shipyard suite create`, "
+    "docs/suites.md); the Mitosis importer is not built yet",
     "toml": "a Shipyard spec is YAML (docs/spec.md)",
 }
 
