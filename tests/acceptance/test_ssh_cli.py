@@ -301,3 +301,34 @@ steps:
     assert units["web"]["state"] == "stopped" and units["raw"]["state"] == "stopped", units
     port = url.rsplit(":", 1)[1].strip("/")
     assert not processes("http.server", port), "a service outlived its fleet on its host"
+
+
+def test_a_killed_engine_leaves_nothing_on_the_host(
+    server: SshServer, shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    """The supervisor SIGKILLed: its watchdog ends the units it journalled (the ssh client's
+    pid), and the client's end makes the remote watchdog kill the remote group."""
+    mark = marker()
+    spec = write_spec(
+        header(server)
+        + f"""
+name: orphaned
+steps:
+  long:
+    run: [env, -u, SHIPYARD_EXECUTION_ID, sh, -c, 'sleep {mark} & sleep {mark}']
+    runner: ssh
+    host: node2
+"""
+    )
+    try:
+        started = shipyard("run", str(spec), "-d", "--json")
+        assert started.returncode == 0, started.stderr
+        execution = json.loads(started.stdout)["id"]
+        assert wait_for(lambda: len(sleeping(mark)) == 2), "never started remotely"
+        status = json.loads(shipyard("status", execution, "--json").stdout)
+        os.kill(status["supervisor_pid"], signal.SIGKILL)
+        gone = wait_for(lambda: not sleeping(mark), 20)
+        left = sleeping(mark)
+    finally:
+        kill_all(mark)
+    assert gone, f"the remote processes outlived the killed engine: {left}"

@@ -649,8 +649,13 @@ class SshRunner:
             return -1
 
     def fire(self, command: str) -> None:
-        """:meth:`control` without waiting for it (from synchronous code on the loop)."""
-        task = asyncio.get_running_loop().create_task(self.control(command))
+        """:meth:`control` without waiting for it (from synchronous code on the loop; without
+        a running loop nothing is sent: a killed client's watchdog still ends the group)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.control(command))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
