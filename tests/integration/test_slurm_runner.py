@@ -293,3 +293,60 @@ def test_a_lost_runs_job_is_cancelled_by_its_watchdog(
         time.sleep(0.2)
     assert slurm_env.job(job_id)["JobState"] == "CANCELLED", slurm_env.job(job_id)
     assert ops.status(execution_id).state == ExecutionState.LOST
+
+
+def test_a_refused_allocation_fails_the_steps_with_slurms_words(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    spec = write_spec(
+        """
+        name: refused
+        slurm: {mode: allocation, partition: nosuch}
+        steps:
+          a: {runner: slurm, run: [echo, a]}
+          b: {runner: slurm, run: [echo, b]}
+        """
+    )
+    status = ops.run(spec)
+    assert status.state == ExecutionState.FAILED
+    failed = [unit for unit in status.units if unit.state == UnitState.FAILED]
+    assert failed, status.units
+    # Both waited on the one salloc; the first refusal ends the run (the other may be
+    # cancelled by it): each that failed says why, in Slurm's words.
+    for unit in failed:
+        reason = unit.reason or ""
+        assert reason.startswith("salloc failed: "), reason
+        assert "invalid partition" in reason.lower(), f"Slurm's own words: {reason}"
+
+
+def test_a_step_waiting_for_its_allocation_is_stopped_and_the_request_cancelled(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster
+) -> None:
+    """Five nodes of a one-node cluster: salloc waits. The engine does not (its heartbeat and
+    control socket go on); a stop ends the waiting step and cancels the pending allocation."""
+    spec = write_spec(
+        """
+        name: waiting
+        slurm: {mode: allocation, nodes: 5}
+        steps:
+          big: {runner: slurm, run: [echo, never]}
+        """
+    )
+    started = ops.run(spec, detach=True)
+    jobs = ops.workspace.run_dir(started.id).root / "slurm" / "jobs"
+    deadline = time.monotonic() + 30
+    while not jobs.exists():
+        assert time.monotonic() < deadline, "salloc never named its pending job"
+        time.sleep(0.05)
+    [allocation] = job_ids(ops, started.id, "allocation")
+    assert slurm_env.job(allocation)["JobState"] == "PENDING"
+    assert ops.status(started.id).state == ExecutionState.RUNNING, "the engine is not held up"
+    ops.stop(started.id, grace=0.1)
+    status = ops.status(started.id)
+    while not status.state.finished:
+        assert time.monotonic() < deadline + 30, "the stopped run did not end"
+        time.sleep(0.1)
+        status = ops.status(started.id)
+    assert status.unit("big").state == UnitState.CANCELLED, status.unit("big")
+    assert "waited for its Slurm allocation" in log_of(ops, started.id, "big")
+    assert slurm_env.job(allocation)["JobState"] == "CANCELLED", "the pending request is gone"

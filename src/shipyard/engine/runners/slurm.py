@@ -388,6 +388,126 @@ class SlurmHandle:
         return f"0 {self.started:.6f} {self.unit}\n"
 
 
+def _allocation_id(line: str) -> str | None:
+    """The job id in salloc's "Pending job allocation 12" / "Granted job allocation 12"."""
+    words = line.split()
+    if "allocation" in words and words[-1].isdigit():
+        return words[-1]
+    return None
+
+
+@dataclass(frozen=True)
+class NotStarted(ExitStatus):
+    """A step of allocation mode that never ran: its allocation was refused (code 127, as a
+    command that cannot start), or it was stopped while it waited (signal TERM)."""
+
+    message: str = ""
+
+    def describe(self) -> str:
+        return self.message
+
+
+class PendingStep:
+    """A step of allocation mode: waits (a task, not the engine) for the run's allocation,
+    then is its ``srun`` process (:attr:`inner`). Until then it has no process: pid 0, and
+    a stop ends the wait."""
+
+    def __init__(
+        self,
+        runner: SlurmRunner,
+        launch: UnitLaunch,
+        settings: SlurmSettings,
+        allocating: asyncio.Task[str],
+    ) -> None:
+        self.unit = launch.unit
+        self.log_path = launch.log_path
+        self.started = time.time()
+        self.started_monotonic = time.monotonic()
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[ExitStatus] = loop.create_future()
+        self.inner: Handle | None = None
+        _note(launch.log_path, "waiting for the run's Slurm allocation (salloc)")
+        self._task = loop.create_task(self._run(runner, launch, settings, allocating))
+
+    @property
+    def pid(self) -> int:
+        return self.inner.pid if self.inner is not None else 0
+
+    async def _run(
+        self,
+        runner: SlurmRunner,
+        launch: UnitLaunch,
+        settings: SlurmSettings,
+        allocating: asyncio.Task[str],
+    ) -> None:
+        try:
+            allocation = await asyncio.shield(allocating)
+            inner = runner._srun(launch, settings, allocation)
+        except asyncio.CancelledError:
+            message = "stopped while it waited for its Slurm allocation"
+            _note(self.log_path, message)
+            self._end(NotStarted(None, "TERM", 0.0, message=message))
+            return
+        except Exception as error:  # a refused salloc, or srun that cannot start
+            message = str(error)
+            _note(self.log_path, message)
+            self._end(NotStarted(127, None, 0.0, message=message))
+            return
+        self.inner = inner
+        inner.exited.add_done_callback(self._inner_exited)
+
+    def _inner_exited(self, future: asyncio.Future[ExitStatus]) -> None:
+        if not future.cancelled():
+            self._end(future.result())
+
+    def _end(self, status: ExitStatus) -> None:
+        if not self.exited.done():
+            self.exited.set_result(status)
+
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    def leftovers(self) -> bool:
+        return self.inner.leftovers() if self.inner is not None else False
+
+    def members(self) -> list[int]:
+        return self.inner.members() if self.inner is not None else []
+
+    def signal(self, sig: str | None = None) -> None:
+        if self.inner is not None:
+            self.inner.signal(sig)
+        else:
+            self._task.cancel()
+
+    async def terminate(self, grace: float, sig: str | None = None) -> bool:
+        if self.inner is None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.inner is not None:  # it started meanwhile
+            return await self.inner.terminate(grace, sig)
+        return False
+
+    def kill(self) -> None:
+        if self.inner is not None:
+            self.inner.kill()
+        else:
+            self._task.cancel()
+
+    async def release(self) -> None:
+        if self.inner is not None:
+            await self.inner.release()
+
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
+
+    def journal_entry(self) -> str:
+        # pid 0 (no process yet); srun, once started, carries SHIPYARD_EXECUTION_ID (found by
+        # the watchdog's marker sweep) and the allocation is in slurm/jobs.
+        return f"0 {self.started:.6f} {self.unit}\n"
+
+
 class SlurmSampler:
     """Jobs are not sampled here (their processes are on Slurm's nodes): every figure is None
     (never a guess), as :class:`ResourceUsage` documents."""
@@ -446,6 +566,8 @@ class SlurmRunner:
         self._wake: asyncio.Event | None = None
         self._serial = 0
         self._allocation: str | None = None
+        self._pending_allocation: str | None = None  # named by salloc, maybe not granted yet
+        self._allocating: asyncio.Task[str] | None = None
         self.polls = 0  # squeue calls made (the bench's figure)
 
     # -- starting -----------------------------------------------------------------------
@@ -519,12 +641,22 @@ class SlurmRunner:
 
     # -- allocation mode ----------------------------------------------------------------
 
-    def _start_step(self, launch: UnitLaunch, settings: SlurmSettings) -> LocalHandle:
-        """An ``srun`` step in the run's allocation (made by the first such unit): a local
-        process, started as the local runner starts one."""
+    def _start_step(self, launch: UnitLaunch, settings: SlurmSettings) -> Handle:
+        """A step of the run's allocation: its ``srun`` at once once the allocation is
+        granted, else a :class:`PendingStep` that waits for it without holding up the engine
+        (the first such step asks for it, with its settings)."""
+        if self._allocation is not None:
+            return self._srun(launch, settings, self._allocation)
+        if self._allocating is None:
+            self._need("salloc")
+            loop = asyncio.get_running_loop()
+            self._allocating = loop.create_task(self._allocate(settings))
+        return PendingStep(self, launch, settings, self._allocating)
+
+    def _srun(self, launch: UnitLaunch, settings: SlurmSettings, allocation: str) -> LocalHandle:
+        """The ``srun`` step: a local process, started as the local runner starts one."""
         from shipyard.engine.runners.local import LocalRunner
 
-        allocation = self._allocate(settings)
         argv = ["srun", f"--jobid={allocation}", f"--job-name={launch.unit}", "--export=ALL"]
         if launch.cwd:
             argv.append(f"--chdir={launch.cwd}")
@@ -542,25 +674,38 @@ class SlurmRunner:
         _show_node(self.run_root, launch.unit, f"allocation {allocation}")
         return LocalRunner(self.containment).start(step)
 
-    def _allocate(self, settings: SlurmSettings) -> str:
-        if self._allocation is not None:
-            return self._allocation
-        self._need("salloc")
+    async def _allocate(self, settings: SlurmSettings) -> str:
+        """``salloc --no-shell`` for the run, read as it goes: its job id is noted for recovery
+        as soon as salloc names it (pending), the allocation's once it is granted."""
         name = self._job_name("allocation")
         argv = ["salloc", "--no-shell", f"--job-name={name}", *_resource_options(settings)]
         argv += settings.extra
-        done = self._client(argv)
-        if done.returncode != 0:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        lines: list[str] = []
+        try:
+            assert process.stderr is not None
+            async for raw in process.stderr:
+                line = raw.decode(errors="replace").strip()
+                lines.append(line)
+                job = _allocation_id(line)
+                if job is not None and self._pending_allocation is None:
+                    self._pending_allocation = job
+                    self._record(job, name)
+            code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        if code != 0 or self._pending_allocation is None:
+            done = subprocess.CompletedProcess(argv, code, "", "\n".join(lines))
             raise SpawnError(_explain("salloc", done))
-        # "salloc: Granted job allocation 12"
-        words = [w for w in (done.stderr + done.stdout).split() if w.isdigit()]
-        granted = [line for line in done.stderr.splitlines() if "Granted job allocation" in line]
-        if granted:
-            words = [granted[-1].split()[-1]]
-        if not words:
-            raise SpawnError(f"salloc granted no allocation: {done.stderr.strip()}")
-        self._allocation = words[-1]
-        self._record(self._allocation, name)
+        self._allocation = self._pending_allocation
         return self._allocation
 
     @property
@@ -682,9 +827,14 @@ class SlurmRunner:
 
     async def aclose(self) -> None:
         """The run is over: release its allocation, stop the poll."""
-        if self._allocation is not None:
-            await self.ascancel(self._allocation)
-            self._allocation = None
+        if self._allocating is not None and not self._allocating.done():
+            self._allocating.cancel()  # salloc is killed; its pending job cancelled below
+            with contextlib.suppress(BaseException):
+                await self._allocating
+        allocation = self._allocation or self._pending_allocation
+        if allocation is not None:
+            await self.ascancel(allocation)
+            self._allocation = self._pending_allocation = None
         if self._poller is not None and not self._poller.done():
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
