@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shipyard.environments import EnvironmentInfo  # light (no I/O at import): wire reads it
 from shipyard.models import (
     Artifact,
     ArtifactChunk,
@@ -441,6 +442,24 @@ class Pipelines(Protocol):
         """The registered spec's text (after edits)."""
 
 
+class Environments(Protocol):
+    """Named environments (docs/hpc.md, "Environments"): variables captured from a shell by a
+    front end and kept in the home; a spec's ``environment: NAME`` applies one to its units."""
+
+    def environment_save(
+        self, name: str, variables: Mapping[str, str], *, from_modules: list[str] | None = None
+    ) -> EnvironmentInfo:
+        """Keep ``variables`` under ``name`` (over an earlier one of that name);
+        ``from_modules``: those of them a module system set."""
+
+    def environment_list(self) -> list[EnvironmentInfo]: ...
+
+    def environment_show(self, name: str) -> EnvironmentInfo: ...
+
+    def environment_remove(self, name: str) -> EnvironmentInfo:
+        """Forget an environment; returns what it was. Specs naming it fail to plan after."""
+
+
 class Sweeps(Protocol):
     """Parameter sweeps: one real execution per point of a parameter matrix."""
 
@@ -597,6 +616,7 @@ class Operations(
     Logs,
     Maintenance,
     Pipelines,
+    Environments,
     Sweeps,
     Templates,
     Analysis,

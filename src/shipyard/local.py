@@ -21,6 +21,7 @@ from shipyard.operations.checkpoints import CheckpointOperations
 from shipyard.operations.cleaning import CleanOperations
 from shipyard.operations.clock import Clock, SystemClock
 from shipyard.operations.controlling import StopOperations
+from shipyard.operations.environments import EnvironmentOperations
 from shipyard.operations.fleets import FleetOperations
 from shipyard.operations.logs import LogOperations
 from shipyard.operations.maintenance import MaintenanceOperations
@@ -85,6 +86,7 @@ class LocalOperations(
     CleanOperations,
     LogOperations,
     PipelineOperations,
+    EnvironmentOperations,
     SweepOperations,
     IndexOperations,
     AnalysisOperations,

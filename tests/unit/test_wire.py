@@ -36,6 +36,7 @@ from shipyard.api import (
     ValidationReport,
 )
 from shipyard.checkpoint import Checkpoint
+from shipyard.environments import EnvironmentInfo
 from shipyard.errors import (
     DiskFull,
     ExecutionNotFound,
@@ -99,6 +100,9 @@ PARAMETER = ParameterInfo(
     "size", "str", default="4M", stored="16M", choices=["4M", "16M"], test="1M",
     description="block size", secret=False,
 )  # fmt: skip
+ENVIRONMENT = EnvironmentInfo(
+    "gcc12", {"PATH": "/opt/gcc/bin:/usr/bin", "LOADEDMODULES": "gcc/12"}, 1.5e9, ["LOADEDMODULES"]
+)
 PIPELINE = PipelineInfo(
     "bench", "io", "/s.yaml", "d1", WHEN, WHEN, description="fio", steps=["a"],
     services=["web"], parameters=[PARAMETER], defaults={"size": "16M"}, last_execution="exec_x",
@@ -205,6 +209,8 @@ RESULTS: dict[Any, Any] = {
     type(None): None,
     PipelineInfo: PIPELINE,
     list[PipelineInfo]: [PIPELINE],
+    EnvironmentInfo: ENVIRONMENT,
+    list[EnvironmentInfo]: [ENVIRONMENT],
     SweepReport: SWEEP,
     list[SweepReport]: [SWEEP],
     IndexRepo: IndexRepo("builtin", "builtin", "builtin", "/t", 4, WHEN, WHEN, "abc"),

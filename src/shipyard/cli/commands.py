@@ -1176,6 +1176,7 @@ from shipyard.cli import (  # noqa: E402
     analysis_cli,  # noqa: F401
     artifacts_cli,  # noqa: F401
     db_cli,  # noqa: F401
+    env_cli,  # noqa: F401
     import_cli,  # noqa: F401
     index_cli,  # noqa: F401
     manager_cli,  # noqa: F401

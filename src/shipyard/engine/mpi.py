@@ -167,7 +167,8 @@ def mpirun_argv(step: PlannedStep, plan: Plan, folder: Path, argv: list[str]) ->
     hosts) and ssh_config (if some are remote) written owner-only under ``folder``. Raises
     SpawnError (the attempt fails with its message) when mpirun is missing or a file cannot be
     written."""
-    if step.runner != _SLURM and shutil.which("mpirun") is None:
+    # Looked up as the spawn will: on the step's PATH (a named environment's) if it has one.
+    if step.runner != _SLURM and shutil.which("mpirun", path=step.env.get("PATH")) is None:
         raise SpawnError(
             f"step '{step.name}' has mpi: but mpirun is not on PATH: install Open MPI "
             "(apt-get install openmpi-bin) or remove mpi: from the step"

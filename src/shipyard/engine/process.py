@@ -122,9 +122,19 @@ def _posix_spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
     global _devnull
     if _devnull is None:
         _devnull = os.open(os.devnull, os.O_RDONLY)
+    program = argv[0]
+    if "/" not in program and env.get("PATH") != os.environ.get("PATH"):
+        # posix_spawnp searches this process's PATH; the unit's own (its env:, a named
+        # environment) decides, as it does for Popen (os.get_exec_path(env)).
+        import shutil
+
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise SpawnError(f"command not found: {program}")
+        program = found
     try:
         return os.posix_spawnp(
-            argv[0],
+            program,
             argv,
             env,
             file_actions=[

@@ -68,6 +68,11 @@ REACHED: dict[str, Reach] = {
     "pipeline_step_replace": Reach("pipelines_step_replace", "pipelines step replace"),
     "pipeline_validate": Reach("pipelines_validate", "pipelines validate"),
     "pipeline_spec": Reach("pipelines_spec", "pipelines spec"),
+    # named environments (issue 16 §4)
+    "environment_save": Reach("environments_save", "env capture"),
+    "environment_list": Reach("environments_list", "env list"),
+    "environment_show": Reach("environments_show", "env show"),
+    "environment_remove": Reach("environments_remove", "env rm"),
     # sweeps
     "sweep": Reach("execute_pipeline_test", "sweep run"),
     "sweep_status": Reach("sweep_status", "sweep status"),

@@ -17,6 +17,7 @@ from shipyard.api import (
     StopReport,
     ValidationReport,
 )
+from shipyard.environments import EnvironmentInfo
 from shipyard.errors import ShipyardError
 from shipyard.mcpserver.outputs import OutputRule
 from shipyard.mcpserver.records import ArtifactContent, PlanSummary, Purged, RunResult
@@ -443,3 +444,31 @@ def gate_approve(ops: Operations, execution_id: str, step: str, reason: str) -> 
     from shipyard.operations.artifacts import approver
 
     return ops.gate_approve(execution_id, step, reason=reason, approved_by=approver(None))
+
+
+# -- named environments (issue 16 §4) ------------------------------------------------------------
+
+
+@tool(Kind.DESTROY, "Save a named environment")
+def environments_save(ops: Operations, name: str, variables: dict[str, str]) -> EnvironmentInfo:
+    """Keep variables (PATH, LD_LIBRARY_PATH, …) under name, over an earlier one of that name;
+    a spec's environment: name applies them. `shipyard env capture` takes them from a shell."""
+    return ops.environment_save(name, variables)
+
+
+@tool(Kind.READ, "List named environments")
+def environments_list(ops: Operations) -> list[EnvironmentInfo]:
+    """Every named environment with its variables."""
+    return ops.environment_list()
+
+
+@tool(Kind.READ, "Show a named environment")
+def environments_show(ops: Operations, name: str) -> EnvironmentInfo:
+    """One named environment: its variables and when it was captured."""
+    return ops.environment_show(name)
+
+
+@tool(Kind.DESTROY, "Remove a named environment")
+def environments_remove(ops: Operations, name: str) -> EnvironmentInfo:
+    """Forget a named environment; specs naming it fail to plan after."""
+    return ops.environment_remove(name)

@@ -84,6 +84,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "rollout_promote",
         "rollout_abort",
     ),
+    "environments": (
+        "environments_save",
+        "environments_list",
+        "environments_show",
+        "environments_remove",
+    ),
     "api": ("integrate_python_api",),
 }
 

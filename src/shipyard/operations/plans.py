@@ -51,6 +51,7 @@ def cached_plan(
     overrides = dict(params or {})
     cores = os.cpu_count() or 1  # as the engine counts them (machine_capacity)
     cache = PlanCache(workspace.plan_cache)
+    environments = named_environments(workspace, text)
     key = plan_key(
         spec_text=text,
         spec_path=str(path),
@@ -60,6 +61,7 @@ def cached_plan(
         cores=cores,
         secret=cache.secret(),
         base_port=os.environ.get("SHIPYARD_BASE_PORT", ""),
+        environments=environments,
     )
     plan = cache.get(key)
     if plan is None:
@@ -69,9 +71,26 @@ def cached_plan(
 
         with collection_paused():  # about half the CPU of a large build otherwise (gcpause)
             loaded = load_spec_text(text, path)
-            plan = build_plan(loaded, overrides, mode=mode, cores=cores, max_parallel=max_parallel)
+            plan = build_plan(
+                loaded,
+                overrides,
+                mode=mode,
+                cores=cores,
+                max_parallel=max_parallel,
+                environments=environments,
+            )
             cache.put(key, plan)  # its encoding allocates as much again
     return with_history(plan, store.mean_durations(plan.name))
+
+
+def named_environments(workspace: Workspace, text: str) -> dict[str, dict[str, str]]:
+    """The home's named environments (name → variables) for a spec that may use one: none read
+    for a spec that never says ``environment``."""
+    if "environment" not in text:
+        return {}
+    from shipyard.environments import EnvironmentStore
+
+    return {name: info.variables for name, info in EnvironmentStore(workspace.home).all().items()}
 
 
 def load_plan(run_dir: RunDir) -> Plan:

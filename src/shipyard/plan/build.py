@@ -11,6 +11,7 @@ from typing import TypedDict
 
 from shipyard.dag import critical_path, stages
 from shipyard.errors import ParameterError
+from shipyard.plan.environments import Environments, with_environments
 from shipyard.plan.model import (
     CheckpointSettings,
     FailureStrategy,
@@ -90,10 +91,12 @@ def build_plan(
     cores: int = 1,
     max_parallel: int | None = None,
     history: Mapping[str, float] | None = None,
+    environments: Environments | None = None,
 ) -> Plan:
     """Resolve ``loaded`` into a plan. ``history`` maps step → mean duration of earlier runs.
 
-    Raises ParameterError for bad overrides. Does no I/O: ``cores`` comes from the caller.
+    Raises ParameterError for bad overrides. Does no I/O: ``cores`` comes from the caller, and
+    ``environments`` (the home's named environments, name → variables) too.
     """
     spec = loaded.spec
     secrets = frozenset(name for name, parameter in spec.parameters.items() if parameter.secret)
@@ -129,6 +132,9 @@ def build_plan(
     steps = placed_steps(spec, loaded.hosts, steps)
     if fleet is not None:
         services = placed_services(spec, loaded.hosts, services, fleet.origin)
+    steps, services, common_env = with_environments(
+        loaded, steps, services, common_env, fleet.origin if fleet else {}, environments or {}
+    )
     plan = Plan(
         name=spec.name,
         description=spec.description,

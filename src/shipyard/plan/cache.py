@@ -58,6 +58,7 @@ def plan_key(
     cores: int,
     secret: bytes = b"",
     base_port: str = "",
+    environments: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """The entry's name: an HMAC under ``secret`` (the home's own random key, see
     :meth:`PlanCache.secret`), never a plain hash — the overrides may hold a secret parameter's
@@ -74,6 +75,8 @@ def plan_key(
             "max_parallel": max_parallel,
             "cores": cores,
             "base_port": base_port,  # $SHIPYARD_BASE_PORT: where a default `auto` port starts
+            # the home's named environments (a capture again changes the plans using it)
+            "environments": {name: dict(v) for name, v in (environments or {}).items()},
         },
         sort_keys=True,
     )

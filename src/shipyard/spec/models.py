@@ -407,6 +407,11 @@ RunnerName = Annotated[Literal["local", "ssh", "slurm"], BeforeValidator(_runner
 
 HostName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
 
+#: A named environment (shipyard env capture NAME; shipyard.environments.NAME).
+EnvironmentName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
 
 class HostSpec(_Model):
     """A host written as a mapping, when a name of its own helps (several "hosts" on one
@@ -558,6 +563,11 @@ class StepSpec(_Model):
         description="steps that must succeed first, or services that must be healthy first",
     )
     env: EnvMap = Field(default_factory=dict)
+    environment: EnvironmentName | None = Field(
+        None,
+        description="a named environment (shipyard env capture) under this unit's env: "
+        "(default: the spec's environment)",
+    )
     workdir: str | None = Field(None, description="relative to the spec file's folder")
     timeout: Duration | None = None
     retries: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
@@ -790,6 +800,11 @@ class ServiceSpec(_Model):
     run: Command = Field(description="argv list, or a string (see shell)")
     shell: Flag = Field(False, description="run the string with /bin/sh -c")
     env: EnvMap = Field(default_factory=dict)
+    environment: EnvironmentName | None = Field(
+        None,
+        description="a named environment (shipyard env capture) under this unit's env: "
+        "(default: the spec's environment)",
+    )
     workdir: str | None = Field(None, description="relative to the spec file's folder")
     port: Annotated[int, Field(ge=1, le=65535)] | Literal["auto"] | None = Field(
         None, description="a number, or auto: the first free port from execution.base_port"
@@ -898,6 +913,11 @@ class Spec(_Model):
         default_factory=dict
     )
     env: EnvMap = Field(default_factory=dict, description="for every unit")
+    environment: EnvironmentName | None = Field(
+        None,
+        description="a named environment (shipyard env capture) for every unit and hook, "
+        "under the env: keys",
+    )
     execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings())
     hooks: Hooks = Field(default_factory=lambda: Hooks())
     steps: dict[Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)], StepSpec] = Field(
