@@ -236,3 +236,22 @@ def test_problems_are_at_the_files_own_lines() -> None:
     assert "nobody" in lines[5], lines
     assert "'b c'" in lines[6], lines
     assert "UNDEFINED" in lines[7], lines
+
+
+def test_a_problem_of_the_written_spec_is_at_the_foreign_line() -> None:
+    """Shipyard's own checks on the written spec (a probe every 0.01 s) are reported at the
+    line of the process-compose key the value came from, not a line of the written text."""
+    text = (
+        "processes:\n"
+        "  web:\n"
+        "    command: serve\n"
+        "    readiness_probe:\n"
+        "      exec: {command: 'true'}\n"
+        "      period_seconds: 0.01\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        import_text(text, FILE, format="process-compose")
+    (problem,) = caught.value.problems
+    assert "too short" in problem.message and "process-compose" in problem.message, problem
+    assert problem.location is not None and problem.location.path == FILE, problem
+    assert problem.location.line == 4, problem

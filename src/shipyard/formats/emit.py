@@ -72,24 +72,26 @@ class _Writer:
         if origin is not None:
             self.origins[len(self.lines)] = origin
 
-    def entries(self, entries: list[Entry], indent: int) -> None:
+    def entries(self, entries: list[Entry], indent: int, inherited: Location | None) -> None:
+        """``inherited``: the origin of the entry these are below, for those with none."""
         pad = " " * indent
         for entry in entries:
+            origin = entry.origin or inherited
             note = f"  # {entry.comment}" if entry.comment else ""
             key = scalar(entry.key)
             if entry.value is None:
-                self.add(f"{pad}{key}:{note}", entry.origin)
-                self.entries(entry.children, indent + 2)
+                self.add(f"{pad}{key}:{note}", origin)
+                self.entries(entry.children, indent + 2, origin)
                 continue
             indicator = _block_literal(entry.value)
             if indicator is None:
-                self.add(f"{pad}{key}: {flow(entry.value)}{note}", entry.origin)
+                self.add(f"{pad}{key}: {flow(entry.value)}{note}", origin)
                 continue
             assert isinstance(entry.value, str)
-            self.add(f"{pad}{key}: {indicator}{note}", entry.origin)
+            self.add(f"{pad}{key}: {indicator}{note}", origin)
             body = entry.value[:-1] if entry.value.endswith("\n") else entry.value
             for line in body.split("\n"):
-                self.add(f"{pad}  {line}" if line else "", entry.origin)
+                self.add(f"{pad}  {line}" if line else "", origin)
 
 
 def emit(header: list[str], entries: list[Entry]) -> tuple[str, dict[int, Location]]:
@@ -97,5 +99,5 @@ def emit(header: list[str], entries: list[Entry]) -> tuple[str, dict[int, Locati
     writer = _Writer()
     for line in header:
         writer.add(f"# {line}".rstrip(), None)
-    writer.entries(entries, 0)
+    writer.entries(entries, 0, None)
     return "\n".join(writer.lines) + "\n", writer.origins

@@ -300,8 +300,14 @@ def _service_only(
         where = ctx.at((*path, "replicas"))
         entries.append(Entry("replicas", replicas, comment="replicas", origin=where))
     if health is not None:
+        probe = "readiness_probe" if "readiness_probe" in process else "liveness_probe"
         entries.append(
-            Entry("health", children=health.entries, comment="readiness_probe / liveness_probe")
+            Entry(
+                "health",
+                children=health.entries,
+                comment="readiness_probe / liveness_probe",
+                origin=ctx.at((*path, probe)),
+            )
         )
         if health.readiness_timeout is not None:
             entries.append(
