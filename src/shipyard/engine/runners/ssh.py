@@ -72,7 +72,7 @@ __all__ = ["SshExitStatus", "SshHandle", "SshRunner", "SshSampler", "remote_scri
 #: left processes in its group) ends the remote group.
 WATCHDOG_GRACE = 2
 #: The remote folder (per user) of the group files: ``$TMPDIR`` or /tmp on the host.
-REMOTE_DIR = '"${TMPDIR:-/tmp}/shipyard-remote-$(id -u)"'
+REMOTE_DIR = '"${TMPDIR:-/tmp}/shipyard-remote-${USER:-$(id -u)}"'
 #: Seconds a control command (a signal to the remote group, a sample) may take at most.
 CONTROL_TIMEOUT = 15.0
 #: The lines of ssh's own log (``-E``) that are not errors.
@@ -109,10 +109,13 @@ def remote_script(
             )
         exports.append(f"export {q(f'{key}={value}')}")
     missing = f"==> shipyard: workdir {workdir} does not exist on host {host}"
+    unusable = f"on host {host} (not a folder of this user)"
     grace = WATCHDOG_GRACE
     lines = [
         f"d={REMOTE_DIR}",
-        'mkdir -p -m 700 "$d" || exit 125',
+        '{ [ -d "$d" ] || mkdir -m 700 "$d" 2>/dev/null || [ -d "$d" ]; } && [ -O "$d" ] || {'
+        f" printf '%s %s %s\\n' {q('==> shipyard: cannot use')} \"$d\" {q(unusable)} >&2;"
+        " exit 125; }",
         f'f="$d"/{q(remote_id)}',
         f"cd {q(workdir)} 2>/dev/null || {{ printf '%s\\n' {q(missing)} >&2; exit 127; }}",
         *exports,
@@ -123,7 +126,7 @@ def remote_script(
         # group file, in case the client died the instant the command started.
         "{ while read -r _; do :; done",
         '  n=0; while [ ! -s "$f" ] && [ "$n" -lt 5 ]; do sleep 1; n=$((n+1)); done',
-        '  pg=$(cat "$f" 2>/dev/null)',
+        '  pg=; read -r pg 2>/dev/null <"$f"',
         '  if [ -n "$pg" ]; then kill -TERM -"$pg"; sleep '
         + str(grace)
         + '; kill -KILL -"$pg"; rm -f "$f"; fi',
@@ -137,7 +140,7 @@ def remote_script(
         "s=$?",
         'kill "$w" 2>/dev/null',
         # What the command left in its group goes too (as the local runner's leftovers do).
-        'pg=$(cat "$f" 2>/dev/null)',
+        'pg=; read -r pg 2>/dev/null <"$f"',
         'if [ -n "$pg" ] && kill -0 -"$pg" 2>/dev/null; then kill -TERM -"$pg";'
         f' sleep {grace}; kill -KILL -"$pg" 2>/dev/null; fi',
         'rm -f "$f"',
@@ -152,8 +155,8 @@ def _remote_kill(remote_id: str, sig: str) -> str:
     if sig not in SIGNALS:
         raise ValueError(f"unknown signal {sig!r}")  # validation allows only SIGNALS' names
     return (
-        f'd={REMOTE_DIR}; pg=$(cat "$d"/{shlex.quote(remote_id)} 2>/dev/null)'
-        f' && [ -n "$pg" ] && kill -{sig} -"$pg" 2>/dev/null || exit 3'
+        f'd={REMOTE_DIR}; pg=; read -r pg 2>/dev/null <"$d"/{shlex.quote(remote_id)};'
+        f' [ -n "$pg" ] && kill -{sig} -"$pg" 2>/dev/null || exit 3'
     )
 
 
