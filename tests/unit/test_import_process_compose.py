@@ -33,6 +33,10 @@ def one(process: str, extra: str = "") -> str:
     [
         ("command: echo hi", lambda s: (s.steps["p"].run, s.steps["p"].shell) == ("echo hi", True)),
         ("entrypoint: [echo, hi]", lambda s: s.steps["p"].run == ["echo", "hi"]),
+        (
+            "command: '[[ -f x ]] && echo y'",
+            lambda s: s.steps["p"].run == ["bash", "-c", "[[ -f x ]] && echo y"],
+        ),
         ("command: x\nworking_dir: sub", lambda s: s.steps["p"].workdir == "sub"),
         ("command: x\ndescription: d", lambda s: s.steps["p"].description == "d"),
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -151,10 +152,42 @@ def _run(
         return []
     text = render(ctx, (*path, "command"), command, project.parameters, local)
     where = ctx.at((*path, "command"))
+    construct = bash_only(text)
+    if construct is not None:  # process-compose runs bash -c; sh would refuse this
+        comment = f"command, with bash-only syntax ({construct}): run by bash -c"
+        return [Entry("run", ["bash", "-c", text], comment=comment, origin=where)]
     return [
         Entry("run", text, comment="command (a shell string)", origin=where),
         Entry("shell", True, comment="run with sh -c", origin=where),
     ]
+
+
+#: Shell syntax bash has and POSIX sh (dash, Shipyard's shell: true) does not.
+_BASH_ONLY = (
+    (re.compile(r"\[\["), "[["),
+    (
+        re.compile(r"(^|[\s;&|(])(source|shopt|declare|local -a|mapfile|readarray)\s"),
+        "a bash builtin",
+    ),
+    (re.compile(r"(^|[\s;&|])function\s+\w+"), "function NAME"),
+    (re.compile(r"[<>]\("), "process substitution"),
+    (re.compile(r"\$'"), "$'...' quoting"),
+    (re.compile(r"\{[^{}\s]*\.\.[^{}\s]*\}"), "{a..b} expansion"),
+    (re.compile(r"\w=\("), "an array"),
+    (re.compile(r"\$\{[^}]*(//|:\d|\^|,)"), "${...} bash expansion"),
+    (re.compile(r"&>|\|&"), "&> or |& redirection"),
+    (re.compile(r"(^|[\s;&|(])(pushd|popd)\s"), "pushd/popd"),
+    (re.compile(r"\$\{?(RANDOM|BASH_[A-Z]+|PIPESTATUS|SECONDS)\b"), "a bash variable"),
+    (re.compile(r"(^|[\s;&|(])set -o pipefail"), "set -o pipefail"),
+)
+
+
+def bash_only(command: str) -> str | None:
+    """The first bash-only construct of ``command``, if any (a heuristic: sh gets the rest)."""
+    for pattern, name in _BASH_ONLY:
+        if pattern.search(command):
+            return name
+    return None
 
 
 def env_entries(ctx: ImportContext, path: PathKey, value: Any) -> Entry | None:

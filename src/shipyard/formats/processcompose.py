@@ -30,7 +30,7 @@ UNMAPPED = {
     "is_tui_disabled": "Shipyard has no TUI",
     "env_cmds": "Shipyard does not compute env values from commands (a prepare hook could)",
     "extends": "the importer does not merge a base file: import the merged file",
-    "shell": "commands run with sh -c (shell: true)",
+    "shell": "commands run with sh -c (shell: true), or bash -c when they use bash-only syntax",
 }
 IMPLICIT = {
     "ordered_shutdown": "shipyard down always stops units in reverse start order",
@@ -166,12 +166,6 @@ def _project_notes(ctx: ImportContext, data: dict[str, Any]) -> None:
             ctx.note((key,), "implicit", IMPLICIT[key])
         elif key not in HANDLED:
             ctx.unmapped((key,), "not a process-compose key this importer knows")
-    ctx.note(
-        ("processes",),
-        "approximate",
-        "commands run with sh -c (process-compose runs bash -c): bash-only syntax needs "
-        "run: [bash, -c, ...]",
-    )
 
 
 def _header(path: Path | None, ctx: ImportContext) -> list[str]:
