@@ -22,7 +22,7 @@ know it started; the watchdog and recovery never signal group 0: see
 ``scancel``. Every job and allocation is also noted in ``slurm/jobs`` under the run folder, so
 that recovery of a lost run cancels them (:func:`cancel_recorded_jobs`).
 
-One task per runner polls every job of the runner with one ``squeue -t all -j <ids>`` per tick
+One task per runner polls every job of the runner with one ``squeue -r -t all -j <ids>`` per tick
 (no accounting daemon needed: ended jobs stay known for ``MinJobAge``), at
 ``poll_interval`` seconds (``SHIPYARD_SLURM_POLL_INTERVAL``, default 0.5) backing off to
 ``max_poll_interval`` while nothing changes for a few polls (:func:`next_poll_delay`). An
@@ -91,7 +91,8 @@ CANCEL_WAIT = 60.0
 #: The exit code of a unit that reached its time limit (as `timeout` and the task runner say)
 TIMED_OUT = 124
 #: The squeue fields polled, each ended by "|"
-SQUEUE_FORMAT = "JobID:|,State:|,Reason:|,NodeList:|,exit_code:|"
+#: (JobArrayID is the job id, or ``12_3`` for a task of array 12: with ``-r`` each task is a row)
+SQUEUE_FORMAT = "JobArrayID:|,State:|,Reason:|,NodeList:|,exit_code:|"
 #: Slurm's end states: a job in one of these has nothing left running
 END_STATES = frozenset(
     {
@@ -776,7 +777,7 @@ class SlurmRunner:
         waiting = [job for job, h in self._jobs.items() if not h.exited.done()]
         if not waiting:
             return False
-        argv = ["squeue", "-h", "-t", "all", "-j", ",".join(waiting), "-O", SQUEUE_FORMAT]
+        argv = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(waiting), "-O", SQUEUE_FORMAT]
         self.polls += 1
         try:
             done = await asyncio.to_thread(self._client, argv)
