@@ -215,3 +215,30 @@ def test_log_line_readiness_is_named_and_what_runs_instead(
     ran = shipyard("run", str(file), "--json", timeout=120)
     units = {u["name"]: u for u in json.loads(ran.stdout)["units"]}
     assert units["failer"]["state"] == "failed" and units["failer"]["exit_code"] == 1, units
+
+
+def test_import_output_rules(shipyard: Shipyard, tmp_path: Path) -> None:
+    """-o refuses an existing file unless --force; a relative working_dir is re-based so the
+    spec written elsewhere names the same folder; a Shipyard spec has nothing to import."""
+    (tmp_path / "src" / "work").mkdir(parents=True)
+    file = tmp_path / "src" / "process-compose.yaml"
+    file.write_text("processes:\n  a:\n    command: pwd\n    working_dir: work\n")
+    out = tmp_path / "elsewhere" / "spec.yaml"
+    out.parent.mkdir()
+    out.write_text("keep me\n")
+    refused = shipyard("import", str(file), "-o", str(out))
+    assert refused.returncode == 2 and "--force" in refused.stderr, refused.stderr
+    assert out.read_text() == "keep me\n"
+    done = shipyard("import", str(file), "-o", str(out), "--force")
+    assert done.returncode == 0, done.stderr
+    assert 'workdir: "../src/work"' in out.read_text(), out.read_text()
+    ran = shipyard("run", str(out), "--json")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    logs = shipyard("logs", json.loads(ran.stdout)["id"], "a")
+    assert logs.stdout.strip().endswith(str(tmp_path / "src" / "work")), logs.stdout
+    again = shipyard("import", str(out))
+    assert again.returncode == 2 and "Shipyard spec already" in again.stderr, again.stderr
+    forced = shipyard("import", str(file), "--format", "jarvis")
+    assert forced.returncode == 2 and "Jarvis-CD" in forced.stderr, forced.stderr
+    wrong = shipyard("import", str(file), "--format", "compose")
+    assert wrong.returncode == 2 and "process-compose" in wrong.stderr, wrong.stderr
