@@ -350,3 +350,28 @@ def test_a_step_waiting_for_its_allocation_is_stopped_and_the_request_cancelled(
     assert status.unit("big").state == UnitState.CANCELLED, status.unit("big")
     assert "waited for its Slurm allocation" in log_of(ops, started.id, "big")
     assert slurm_env.job(allocation)["JobState"] == "CANCELLED", "the pending request is gone"
+
+
+def test_no_munge_is_a_clear_error(
+    ops: Operations,
+    write_spec: SpecWriter,
+    slurm_env: SlurmCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The cluster's configuration with a munge socket where no munged listens."""
+    conf = tmp_path / "slurm.conf"
+    lines = slurm_env.conf.read_text().splitlines()
+    conf.write_text(
+        "\n".join(
+            "AuthInfo=socket=/nonexistent/munge.socket" if line.startswith("AuthInfo=") else line
+            for line in lines
+        )
+    )
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    spec = write_spec("name: nomunge\nsteps:\n  s: {runner: slurm, run: [/bin/true]}\n")
+    status = ops.run(spec)
+    reason = status.unit("s").reason or ""
+    assert reason.startswith("sbatch failed: "), reason
+    assert "Munge encode failed" in reason, reason
+    assert "is munged running" in reason and "apt-get install slurm-wlm munge" in reason, reason

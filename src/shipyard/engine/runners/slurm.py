@@ -286,6 +286,9 @@ def _explain(command: str, done: subprocess.CompletedProcess[str]) -> str:
     error = (done.stderr or done.stdout).strip().splitlines()
     text = error[-1] if error else f"exit code {done.returncode}"
     lowered = (done.stderr or "").lower()
+    munge = [line for line in error if "munge" in line.lower() and "failed" in line.lower()]
+    if munge:
+        text = munge[0]  # the cause, not the "authentication error" it ends in
     if "munge" in lowered:
         hint = "is munged running on this machine, with the cluster's key? " + INSTALL_HINT
     elif "configuration source" in lowered or "slurm.conf" in lowered:
