@@ -375,3 +375,29 @@ def test_no_munge_is_a_clear_error(
     assert reason.startswith("sbatch failed: "), reason
     assert "Munge encode failed" in reason, reason
     assert "is munged running" in reason and "apt-get install slurm-wlm munge" in reason, reason
+
+
+def test_each_retry_is_a_new_job(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    spec = write_spec(
+        f"""
+        name: flaky
+        steps:
+          flaky:
+            runner: slurm
+            run: 'echo x >> {counter}; test $(wc -l < {counter}) -ge 2'
+            shell: true
+            retries: {{count: 2, backoff: 10ms}}
+        """
+    )
+    status = ops.run(spec)
+    unit = status.unit("flaky")
+    assert unit.state == UnitState.SUCCEEDED, unit.reason
+    assert unit.attempts == 2
+    first, second = job_ids(ops, status.id, "flaky")
+    assert slurm_env.job(first)["JobState"] == "FAILED"
+    assert slurm_env.job(second)["JobState"] == "COMPLETED"
+    attempts = ops.store.attempts(status.id)
+    assert [a.exit_code for a in attempts] == [1, 0], attempts
