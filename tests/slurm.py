@@ -149,7 +149,7 @@ def _wait_idle(cluster: SlurmCluster, daemons: list[subprocess.Popen[bytes]]) ->
         for daemon in daemons:
             if daemon.poll() is not None:
                 raise RuntimeError(
-                    f"{daemon.args[0]} exited with {daemon.returncode}; see {cluster.folder}"
+                    f"{daemon.args!r} exited with {daemon.returncode}; see {cluster.folder}"
                 )
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             state = cluster.node_state()
@@ -203,7 +203,10 @@ def throwaway_slurm() -> Iterator[SlurmCluster]:
             f"--pid-file={folder / 'munged.pid'}", f"--log-file={folder / 'munged.log'}",
             f"--seed-file={folder / 'munged.seed'}",
         ]  # fmt: skip
-        daemons.append(subprocess.Popen(munged, stdin=subprocess.DEVNULL))
+        with open(folder / "munged.out", "ab") as out:  # its notices, not the test's output
+            daemons.append(
+                subprocess.Popen(munged, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            )
         deadline = time.monotonic() + 10
         while not (folder / "munge.socket").exists():
             if time.monotonic() > deadline or daemons[0].poll() is not None:
