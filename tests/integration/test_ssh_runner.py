@@ -276,3 +276,23 @@ def test_the_remote_script_quotes_every_word() -> None:
     assert "export 'X=`id`'" in script
     assert "cd '/w d'" in script
     assert isinstance(SshHandle, type)
+
+
+def test_a_command_exiting_255_is_not_taken_for_ssh_failing(
+    server: SshServer, tmp_path: Path
+) -> None:
+    containment = Containment(f"ssh-{uuid.uuid4().hex[:8]}")
+    runner = make_runner(server, "node1", containment)
+
+    async def main() -> str:
+        handle = runner.start(launch(tmp_path, ["sh", "-c", "exit 255"]))
+        status = await handle.exited
+        handle.close()
+        return status.describe()
+
+    try:
+        reason = asyncio.run(main())
+    finally:
+        runner.close()
+        containment.close()
+    assert reason == "exited with code 255", "the command's own 255 was blamed on ssh"
