@@ -401,3 +401,34 @@ def test_each_retry_is_a_new_job(
     assert slurm_env.job(second)["JobState"] == "COMPLETED"
     attempts = ops.store.attempts(status.id)
     assert [a.exit_code for a in attempts] == [1, 0], attempts
+
+
+def test_a_forced_stop_kills_the_job(
+    ops: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    marker = tmp_path / "running"
+    spec = write_spec(
+        f"""
+        name: forced
+        steps:
+          stubborn:
+            runner: slurm
+            run: "trap '' TERM; touch {marker}; while :; do sleep 0.1; done"
+            shell: true
+            stop: {{timeout: 60s}}
+        """
+    )
+    started = ops.run(spec, detach=True)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.05)
+    ops.stop(started.id, force=True)
+    status = ops.status(started.id)
+    while not status.state.finished:
+        assert time.monotonic() < deadline + 30, "the killed run did not end"
+        time.sleep(0.1)
+        status = ops.status(started.id)
+    assert status.unit("stubborn").state == UnitState.CANCELLED
+    [job_id] = job_ids(ops, started.id, "stubborn")
+    assert slurm_env.job(job_id)["JobState"] == "CANCELLED", slurm_env.job(job_id)

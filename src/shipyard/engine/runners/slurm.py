@@ -336,7 +336,7 @@ class SlurmHandle:
         return []  # no local process is the job's
 
     def signal(self, sig: str | None = None) -> None:
-        self.runner.scancel("--full", f"--signal={sig or self.stop_signal}", self.job_id)
+        self.runner.scancel_soon(["--full", f"--signal={sig or self.stop_signal}", self.job_id])
 
     async def terminate(self, grace: float, sig: str | None = None) -> bool:
         if self.exited.done():
@@ -362,8 +362,7 @@ class SlurmHandle:
         return True
 
     def kill(self) -> None:
-        self.runner.scancel("--full", "--signal=KILL", self.job_id)
-        self.runner.scancel(self.job_id)
+        self.runner.scancel_soon(["--full", "--signal=KILL", self.job_id], [self.job_id])
         self.cancelled = True
         self.runner.wake()
 
@@ -572,6 +571,7 @@ class SlurmRunner:
         self._allocation: str | None = None
         self._pending_allocation: str | None = None  # named by salloc, maybe not granted yet
         self._allocating: asyncio.Task[str] | None = None
+        self._signalling: set[asyncio.Task[None]] = set()  # scancel_soon's, kept till done
         self.polls = 0  # squeue calls made (the bench's figure)
 
     # -- starting -----------------------------------------------------------------------
@@ -726,6 +726,19 @@ class SlurmRunner:
 
     async def ascancel(self, *args: str) -> None:
         await asyncio.to_thread(self.scancel, *args)
+
+    def scancel_soon(self, *calls: list[str]) -> None:
+        """``scancel`` with each of ``calls`` in turn, on a thread: a signal or a kill must not
+        hold up the engine while slurmctld is slow to answer."""
+
+        async def run() -> None:
+            for args in calls:
+                await self.ascancel(*args)
+            self.wake()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._signalling.add(task)
+        task.add_done_callback(self._signalling.discard)
 
     def _client_quiet(self, argv: list[str]) -> subprocess.CompletedProcess[str] | None:
         try:
