@@ -54,6 +54,15 @@ def record_node(run_root: Path, unit: str, node: str) -> None:
         _replace(run_root / NODES_FILE, {**nodes, unit: node})
 
 
+def record_nodes(run_root: Path, placed: dict[str, str]) -> None:
+    """:func:`record_node` for several units at once (a Slurm poll's changes): one read, one
+    replace, nothing written when nothing changed."""
+    nodes = read_nodes(run_root)
+    merged = {**nodes, **placed}
+    if merged != nodes:
+        _replace(run_root / NODES_FILE, merged)
+
+
 def read_nodes(run_root: str | Path) -> dict[str, str]:
     """The run folder's ``{unit: node}``; empty when it has no nodes.json (all its units run
     here) or one that is not such a mapping (a hand edit: the nodes are a display, not a

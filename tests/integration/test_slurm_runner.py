@@ -432,3 +432,20 @@ def test_a_forced_stop_kills_the_job(
     assert status.unit("stubborn").state == UnitState.CANCELLED
     [job_id] = job_ids(ops, started.id, "stubborn")
     assert slurm_env.job(job_id)["JobState"] == "CANCELLED", slurm_env.job(job_id)
+
+
+def test_a_polls_nodes_are_written_at_once(tmp_path: Path) -> None:
+    """record_nodes: one replace of nodes.json for all of a poll's changes, over what is there;
+    nothing written when nothing changed."""
+    from shipyard.nodes import NODES_FILE, read_nodes, record_node, record_nodes
+
+    record_node(tmp_path, "other", "c01")
+    record_nodes(tmp_path, {"a": "job 1 on c02", "b": "job 2 PENDING (Resources)"})
+    assert read_nodes(tmp_path) == {
+        "other": "c01",
+        "a": "job 1 on c02",
+        "b": "job 2 PENDING (Resources)",
+    }
+    before = (tmp_path / NODES_FILE).stat().st_ino
+    record_nodes(tmp_path, {"a": "job 1 on c02"})
+    assert (tmp_path / NODES_FILE).stat().st_ino == before, "nothing changed: not rewritten"

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import shlex
@@ -45,7 +44,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shipyard.engine.process import ExitStatus, SpawnError
 from shipyard.engine.runners.base import Handle, UnitLaunch
@@ -617,7 +616,7 @@ class SlurmRunner:
         self._record(job_id, job_name)
         handle = SlurmHandle(self, job_id, launch.unit, launch.stop_signal, launch.log_path)
         _note(launch.log_path, f"Slurm job {job_id} submitted ({shlex.join(argv)})")
-        _show_node(self.run_root, launch.unit, f"job {job_id} PENDING")
+        _show_nodes(self.run_root, {launch.unit: f"job {job_id} PENDING"})
         self._track(handle)
         return handle
 
@@ -675,7 +674,7 @@ class SlurmRunner:
             launch.unit, argv, env, launch.cwd, launch.log_path, launch.stop_signal, settings
         )
         _note(launch.log_path, f"Slurm step of allocation {allocation} ({shlex.join(argv)})")
-        _show_node(self.run_root, launch.unit, f"allocation {allocation}")
+        _show_nodes(self.run_root, {launch.unit: f"allocation {allocation}"})
         return LocalRunner(self.containment).start(step)
 
     async def _allocate(self, settings: SlurmSettings) -> str:
@@ -808,6 +807,7 @@ class SlurmRunner:
 
     def _apply(self, waiting: list[str], rows: Mapping[str, JobRow]) -> bool:
         changed = False
+        placed: dict[str, str] = {}
         for job_id in waiting:
             handle = self._jobs.get(job_id)
             if handle is None:
@@ -833,11 +833,12 @@ class SlurmRunner:
                         _note(handle.log_path, f"Slurm job {job_id} {row.state}{where}{why}")
                 handle.state, handle.reason = row.state, row.reason
                 handle.nodes = row.nodes or handle.nodes
-                _show_node(self.run_root, handle.unit, _where(job_id, row))
+                placed[handle.unit] = _where(job_id, row)
             ended = slurm_end(row)
             if ended is not None:
                 self.resolve(handle, ended)
                 changed = True
+        _show_nodes(self.run_root, placed)
         return changed
 
     # -- the end ------------------------------------------------------------------------
@@ -861,15 +862,16 @@ class SlurmRunner:
         return SlurmSampler()
 
 
-def _show_node(run_root: Path, unit: str, text: str) -> None:
-    """What ``status`` shows in the unit's node column (``job 12 on c07``), through the run
-    folder's nodes.json (:mod:`shipyard.nodes`, where it exists): a display only, never a
-    reason to fail."""
-    try:
-        nodes: Any = importlib.import_module("shipyard.nodes")
-        nodes.record_node(run_root, unit, text)
-    except (ImportError, AttributeError, OSError):
+def _show_nodes(run_root: Path, placed: dict[str, str]) -> None:
+    """What ``status`` shows in the units' node column (``job 12 on c07``), through the run
+    folder's nodes.json (:func:`shipyard.nodes.record_nodes`, one write for a whole poll): a
+    display only, never a reason to fail."""
+    if not placed:
         return
+    from shipyard.nodes import record_nodes
+
+    with contextlib.suppress(OSError):
+        record_nodes(run_root, placed)
 
 
 def _where(job_id: str, row: JobRow) -> str:
