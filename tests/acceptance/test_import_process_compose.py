@@ -242,3 +242,18 @@ def test_import_output_rules(shipyard: Shipyard, tmp_path: Path) -> None:
     assert forced.returncode == 2 and "Jarvis-CD" in forced.stderr, forced.stderr
     wrong = shipyard("import", str(file), "--format", "compose")
     assert wrong.returncode == 2 and "process-compose" in wrong.stderr, wrong.stderr
+
+
+def test_format_forces_the_reading(shipyard: Shipyard, tmp_path: Path) -> None:
+    """--format process-compose runs a file as process-compose; --format shipyard reads the
+    same file as a Shipyard spec, with no detection (its keys are then unknown)."""
+    file = tmp_path / "chain.yaml"
+    shutil.copy(FIXTURES / "process-compose-chain-rhombus.yaml", file)
+    ran = shipyard("run", "--format", "process-compose", str(file), "--json", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert json.loads(ran.stdout)["state"] == "succeeded", ran.stdout
+    as_spec = shipyard("validate", "--format", "shipyard", str(file), "--json")
+    assert as_spec.returncode == 1, as_spec.stdout + as_spec.stderr
+    messages = [p["message"] for p in json.loads(as_spec.stdout)["problems"]]
+    assert "unknown key 'processes' in the spec" in messages, messages
+    assert "process-compose file" not in as_spec.stderr, as_spec.stderr

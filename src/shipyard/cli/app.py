@@ -86,6 +86,16 @@ SpecArgument = Annotated[
     ),
 ]
 
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Read the file as this format: a2a | atoll | process-compose | jarvis | mitosis | "
+        "shipyard [default: detected from its content; docs/importing.md]",
+        show_default=False,
+    ),
+]
+
 _MODES = ("normal", "debug", "profile", "test")
 
 

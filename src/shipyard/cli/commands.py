@@ -20,6 +20,7 @@ from shipyard import __version__
 from shipyard.cli.app import (  # the root app and the options every command module shares
     _SETTINGS,
     MAX_LIMIT,
+    FormatOption,
     HomeOption,
     JsonOption,
     MaxParallelOption,
@@ -50,20 +51,39 @@ if TYPE_CHECKING:
 
 
 @app.command()
-def validate(spec: SpecArgument, home: HomeOption = None, as_json: JsonOption = False) -> None:
+def validate(
+    spec: SpecArgument,
+    format: FormatOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Check a spec file; every problem is shown with its file:line and a hint."""
-    report = _ops(home).validate(spec)
-    _foreign_notice(spec)
+    spec, text = _as_format(spec, format)
+    report = _ops(home).validate(spec, spec_text=text)
+    _foreign_notice(spec, format)
     _show_validation(report, as_json=as_json)
 
 
-def _foreign_notice(spec: Path) -> None:
+def _foreign_notice(spec: Path, format: str | None) -> None:
     """Another tool's file read as its Shipyard equivalent (docs/importing.md): said on stderr."""
     from shipyard.formats.notice import foreign_notice
 
-    line = foreign_notice(spec)
+    line = foreign_notice(spec, format)
     if line:
         error_console().print(line, style="yellow")
+
+
+def _as_format(spec: Path, format: str | None) -> tuple[Path, str | None]:
+    """``--format``: the file read as that format (``shipyard``: as it is, nothing detected),
+    named by its resolved path; without it, the spec as given (its format detected)."""
+    if format is None:
+        return spec, None
+    from shipyard.formats.importing import check_format, import_file
+    from shipyard.spec.reading import read_spec_text
+
+    if check_format(format) == "shipyard":
+        return spec.resolve(), read_spec_text(spec)
+    return spec.resolve(), import_file(spec, format=format).text
 
 
 @app.command()
@@ -72,14 +92,18 @@ def plan(
     param: ParamOption = None,
     mode: ModeOption = "normal",
     max_parallel: MaxParallelOption = None,
+    format: FormatOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what would run: stages, resolved commands, critical path; for services, their
     start stages, the ports and URLs they would get now, and their connections. Runs nothing."""
     ops = _ops(home)
-    result = ops.plan(spec, _params(param), mode=_mode(mode), max_parallel=max_parallel)
-    _foreign_notice(spec)
+    spec, text = _as_format(spec, format)
+    result = ops.plan(
+        spec, _params(param), spec_text=text, mode=_mode(mode), max_parallel=max_parallel
+    )
+    _foreign_notice(spec, format)
     _show_plan(ops, result, as_json=as_json)
 
 
@@ -141,6 +165,7 @@ def run(
             show_default=False,
         ),
     ] = None,
+    format: FormatOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -151,20 +176,25 @@ def run(
     """
     ops = _ops(home)
     run_mode = _mode(mode)
+    spec, text = _as_format(spec, format)
     if dry_run:
-        result = ops.plan(spec, _params(param), mode=run_mode, max_parallel=max_parallel)
+        result = ops.plan(
+            spec, _params(param), spec_text=text, mode=run_mode, max_parallel=max_parallel
+        )
         _show_plan(ops, result, as_json=as_json)
         if not as_json:
             console().print("dry run: nothing was started")
         return
     params = _params(param)
     every = _duration("--checkpoint-every", checkpoint_every) if checkpoint_every else None
-    _refuse_a_fleet(ops.plan(spec, params, mode=run_mode, max_parallel=max_parallel), spec)
+    planned = ops.plan(spec, params, spec_text=text, mode=run_mode, max_parallel=max_parallel)
+    _refuse_a_fleet(planned, spec)
 
     def start(background: bool, hold: bool) -> "ExecutionStatus":
         return ops.run(
             spec,
             params,
+            spec_text=text,
             mode=run_mode,
             max_parallel=max_parallel,
             detach=background,
@@ -198,6 +228,7 @@ def up(
         bool,
         typer.Option("--wait/--no-wait", help="With -d: return once every service is healthy."),
     ] = True,
+    format: FormatOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -206,11 +237,12 @@ def up(
     from shipyard.cli.plain import service_lines
 
     ops = _ops(home)
+    spec, text = _as_format(spec, format)
     if not detach:
         from shipyard.cli.follow import events_of, logs_of
         from shipyard.cli.progress import FleetDisplay
 
-        held = ops.up(spec, _params(param), hold=True)
+        held = ops.up(spec, _params(param), spec_text=text, hold=True)
         after = ops.events(held.id).cursor
         with (
             FleetDisplay(console()) as display,
@@ -222,7 +254,7 @@ def up(
         if status.state.value == "failed":
             raise ShipyardError(f"{status.id} failed: {status.reason}")
         return
-    status = ops.up(spec, _params(param), detach=True)
+    status = ops.up(spec, _params(param), spec_text=text, detach=True)
     if wait:
         import time
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from shipyard.errors import ShipyardError
 
 
-def foreign_notice(spec: Path) -> str | None:
+def foreign_notice(spec: Path, format: str | None = None) -> str | None:
     """None for a Shipyard spec, a name that is not a file, or a file that cannot be imported
-    (the command's own error says what it is)."""
-    from shipyard.formats.detect import detect_text
+    (the command's own error says what it is). ``format``: as given with --format."""
+    from shipyard.formats.detect import Detection, detect_text
     from shipyard.formats.importing import IMPORTERS, import_text
     from shipyard.spec.reading import read_spec_text
 
@@ -20,7 +20,7 @@ def foreign_notice(spec: Path) -> str | None:
         if not spec.is_file():
             return None
         text = read_spec_text(spec)
-        detection = detect_text(text, spec)
+        detection = detect_text(text, spec) if format is None else Detection(format, "--format")
         if detection.format not in IMPORTERS:
             return None
         result = import_text(text, spec.resolve(), detection=detection)
@@ -29,9 +29,9 @@ def foreign_notice(spec: Path) -> str | None:
     line = f"note: {spec} is a {detection.title} file, read as its Shipyard equivalent"
     count = len(result.warnings)
     if count:
-        keys = "key is" if count == 1 else "keys are"
+        verb = "is" if count == 1 else "are"
         line += (
-            f"; {count} of its {keys} not mapped or mapped with other semantics: "
+            f"; {count} of its keys {verb} not mapped or mapped with other semantics: "
             f"`shipyard import {spec}` names them (docs/importing.md)"
         )
     return line
