@@ -13,8 +13,8 @@ Measured, each ``--rounds`` times (medians and extremes printed):
 * ``squeue by array id``: ``squeue -j <array id>`` alone, the floor of one call.
 
 Wall time of each, and the CPU time of the squeue processes (``RUSAGE_CHILDREN``). Nothing is
-asserted; the figures go in docs/performance.md. Every job is cancelled and the Slurm stopped
-at the end.
+asserted; the figures are in docs/hpc.md ("Speed" under Slurm). Every job is cancelled and
+the Slurm stopped at the end.
 
     python bench/slurm.py [--tasks 1000] [--rounds 5] [--json out.json]
 """
