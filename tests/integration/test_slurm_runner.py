@@ -449,3 +449,27 @@ def test_a_polls_nodes_are_written_at_once(tmp_path: Path) -> None:
     before = (tmp_path / NODES_FILE).stat().st_ino
     record_nodes(tmp_path, {"a": "job 1 on c02"})
     assert (tmp_path / NODES_FILE).stat().st_ino == before, "nothing changed: not rewritten"
+
+
+def test_a_broken_poll_ends_its_jobs_instead_of_hanging(tmp_path: Path) -> None:
+    """squeue that cannot be run (found, not executable): the poll's error ends every job it
+    watched, saying so, rather than leaving the run waiting for ever."""
+    import asyncio
+
+    from shipyard.engine.runners.slurm import SlurmHandle, SlurmRunner
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text("#!/bin/sh\n")
+    (bin_dir / "squeue").chmod(0o644)
+
+    async def watch() -> str:
+        runner = SlurmRunner(None, tmp_path, env={"PATH": str(bin_dir)}, poll_interval=0.01)  # type: ignore[arg-type]
+        handle = SlurmHandle(runner, "41", "s", "TERM", str(tmp_path / "s.log"))
+        runner._track(handle)
+        status = await asyncio.wait_for(handle.exited, 10)
+        return status.describe()
+
+    described = asyncio.run(watch())
+    assert described.startswith("Slurm job 41 UNKNOWN: ended, its exit status unknown"), described
+    assert "the Slurm poll failed" in described, described

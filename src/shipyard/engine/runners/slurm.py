@@ -774,7 +774,21 @@ class SlurmRunner:
         handle.exited.set_result(status)
 
     async def _poll(self) -> None:
-        """One squeue for every job of the runner per tick, until none is left unresolved."""
+        """One squeue for every job of the runner per tick, until none is left unresolved.
+        If the poll itself breaks, its jobs end (unknown, saying why) rather than being
+        waited for by nobody: a run never hangs on a dead poll."""
+        try:
+            await self._polling()
+        except Exception as error:
+            log.exception("the Slurm poll failed", extra={"action": "slurm_poll_crashed"})
+            for handle in list(self._jobs.values()):
+                self.resolve(
+                    handle,
+                    SlurmExit(None, None, 0.0, job_id=handle.job_id, state="UNKNOWN",
+                              reason=f"the Slurm poll failed: {error}", nodes=handle.nodes),
+                )  # fmt: skip
+
+    async def _polling(self) -> None:
         assert self._wake is not None
         delay, unchanged = self.poll_interval, 0
         while any(not h.exited.done() for h in self._jobs.values()):
