@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,7 +155,7 @@ def test_hosts_that_are_this_machine_share_one_hostfile_line(
     ], log
 
 
-def hanging(kind: str, hello: Path, marker: str) -> str:
+def hanging(kind: str, hello: Path, marker: str, patience: int = 0) -> str:
     """The ranks' command (a YAML flow list). The first attempt hangs, ignoring SIGTERM:
     ``mpi``, the MPI hello world after MPI_Init; ``plain``, a program that is no MPI program (a
     script mpirun starts on each rank). Both hold ``marker`` in their command line. A second
@@ -163,8 +164,11 @@ def hanging(kind: str, hello: Path, marker: str) -> str:
         hang, pattern = f'exec {hello} hang "$M"', "[h]ang $M"
     else:
         hang, pattern = 'trap "" TERM; echo rank $R hangs; exec sleep "$M"', "[s]leep $M"
+    # patience: tenths of a second the retry gives them to go (remote ones go asynchronously)
     script = (
         f'R=$OMPI_COMM_WORLD_RANK; M={marker}; if [ "$SHIPYARD_ATTEMPT" = 1 ]; then {hang}; fi; '
+        f'n=0; while pgrep -f "{pattern}" >/dev/null && [ $n -lt {patience} ]; do sleep 0.1; '
+        "n=$((n+1)); done; "
         f'if pgrep -f "{pattern}" >/dev/null; then echo "rank $R: ranks left"; exit 3; fi; '
         'echo "rank $R: none left"'
     )
@@ -285,3 +289,87 @@ def test_the_fio_example_sums_every_ranks_result(shipyard: Shipyard, tmp_path: P
     )
     assert summary["write_bw"] == pytest.approx(each), "the sum step adds every rank's figure"
     assert not (run / "scratch").exists(), "the data files are removed at the end"
+
+
+@pytest.fixture
+def ssh_server() -> Iterator[Any]:
+    """The throwaway sshd of tests/sshd.py (node1 → 127.0.0.1, node2 → 127.0.0.2)."""
+    from tests.sshd import sshd
+
+    with sshd() as server:
+        yield server
+
+
+def test_remote_hosts_are_reached_through_ssh_with_the_specs_config(
+    shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path, hello: Path, ssh_server: Any
+) -> None:
+    """node2 is a name only the spec's ssh config knows (127.0.0.2 on the test's sshd): mpirun
+    starts its daemon there through the generated ssh_config, which must leave the name to that
+    config; the step's variables reach the ranks with -x. Loopback only (oob/btl on lo)."""
+    spec = write_spec(
+        f"""
+        name: mpi-remote
+        hosts: [node2]
+        ssh: {{config: {ssh_server.config}}}
+        steps:
+          hello:
+            run: [sh, -c, 'echo "rank $OMPI_COMM_WORLD_RANK FOO=$FOO"; exec {hello}']
+            env: {{FOO: from-the-step}}
+            mpi:
+              nprocs: 2
+              extra: [--mca, oob_tcp_if_include, lo, --mca, btl_tcp_if_include, lo]
+        """
+    )
+    status = run_json(shipyard, spec)
+    log = step_log(tmp_path, status["id"], "hello")
+    assert status["state"] == "succeeded", f"{status}\n{log}"
+    for rank in range(2):
+        assert f"rank {rank} FOO=from-the-step\n" in log, log
+        assert f"hello from rank {rank} of 2 " in log, log
+    run = tmp_path / "home" / "runs" / str(status["id"])
+    assert (run / "mpi" / "hello.hosts").read_text() == "node2 slots=2\n"
+    config = (run / "mpi" / "hello.ssh_config").read_text()
+    assert "Host node2\n" in config and f'Include "{ssh_server.config}"' in config, config
+    assert "from-the-step" not in config
+
+
+@pytest.mark.parametrize("stop_signal", ["TERM", "KILL"])
+def test_a_timeout_leaves_no_rank_on_a_remote_host(
+    shipyard: Shipyard,
+    write_spec: SpecWriter,
+    tmp_path: Path,
+    hello: Path,
+    marker: str,
+    ssh_server: Any,
+    stop_signal: str,
+) -> None:
+    """Ranks on a host reached over ssh are the remote orted's children, outside this
+    machine's containment; orted exits when mpirun dies (its ssh client, in the unit's scope,
+    is killed with it) but leaves a rank that ignores SIGTERM, so each remote rank has a
+    parent-death signal. The retry looks for them, before the run's final sweep (which would
+    find them here by their forwarded SHIPYARD_* variables, the "remote" host being this one);
+    they go asynchronously, so it gives them up to 10 s."""
+    spec = write_spec(
+        f"""
+        name: mpi-remote-timeout
+        hosts: [node2]
+        ssh: {{config: {ssh_server.config}}}
+        steps:
+          hang:
+            run: {hanging("plain", hello, marker, patience=100)}
+            mpi:
+              nprocs: 2
+              extra: [--mca, oob_tcp_if_include, lo, --mca, btl_tcp_if_include, lo]
+            timeout: 4s
+            stop: {{signal: {stop_signal}, timeout: 1s}}
+            retries: {{count: 1, backoff: 0}}
+        """
+    )
+    status = run_json(shipyard, spec)
+    log = step_log(tmp_path, status["id"], "hang")
+    assert all(f"rank {rank} hangs" in log for rank in range(2)), f"not every rank ran:\n{log}"
+    assert log.count(": none left") == 2 and "ranks left" not in log, (
+        f"remote ranks of the timed-out attempt outlived it:\n{log}"
+    )
+    assert status["state"] == "succeeded", status
+    assert processes_with(marker) == [], "remote ranks outlived the run"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.engine.mpi import is_local, mpirun_command
+from shipyard.engine.mpi import REMOTE_RANK_WRAPPER, is_local, mpirun_command
 from shipyard.plan.build import build_plan
 from shipyard.plan.model import HostEntry, Plan
 from shipyard.spec.loader import load_spec_text
@@ -21,12 +21,24 @@ def plan_of(text: str, spec_path: Path) -> Plan:
 
 
 def command(
-    text: str, *, cores: int = 2, root: bool = False, spec_path: Path = Path("/specs/mpi.yaml")
+    text: str,
+    *,
+    cores: int = 2,
+    root: bool = False,
+    spec_path: Path = Path("/specs/mpi.yaml"),
+    forwarded: tuple[str, ...] = (),
 ) -> tuple[list[str], dict[str, str]]:
     plan = plan_of(text, spec_path)
     step = next(step for step in plan.steps if step.mpi is not None)
     built = mpirun_command(
-        step, plan, FOLDER, ["./hello"], cores=cores, root=root, names=frozenset({"thisbox"})
+        step,
+        plan,
+        FOLDER,
+        ["./hello"],
+        cores=cores,
+        root=root,
+        names=frozenset({"thisbox"}),
+        forwarded=forwarded,
     )
     return built.argv, {path.name: text for path, text in built.files.items()}
 
@@ -130,23 +142,29 @@ steps:
 def test_remote_hosts_go_through_ssh_with_the_specs_settings(tmp_path: Path) -> None:
     (tmp_path / "ssh").mkdir()
     (tmp_path / "ssh" / "config").write_text("", encoding="utf-8")  # validation wants a file
-    argv, files = command(REMOTE, spec_path=tmp_path / "mpi.yaml")
+    argv, files = command(
+        REMOTE, spec_path=tmp_path / "mpi.yaml", forwarded=("SHIPYARD_ATTEMPT", "OWN")
+    )
     assert files["s.hosts"] == (
         "localhost slots=2\nnode01 slots=2\nnode02 slots=2\nshipyard-host-3 slots=2\n"
     ), "a name mpirun would read as host:port gets an alias"
     agent = argv[argv.index("plm_rsh_agent") + 1]
     assert agent == f"ssh -F {FOLDER / 's.ssh_config'}", "nothing with blanks in the agent"
     assert "isolated" not in argv, "remote hosts need the rsh launcher"
+    assert argv[-5:] == [*REMOTE_RANK_WRAPPER, "./hello"], "a remote rank dies with its orted"
     assert "--oversubscribe" not in argv
     xs = [argv[i + 1] for i, word in enumerate(argv) if word == "-x"]
-    assert xs == ["COMMON", "OWN"], "the step's variables reach remote ranks"
+    assert xs == ["COMMON", "OWN", "SHIPYARD_ATTEMPT"], "the unit's variables reach remote ranks"
     config = files["s.ssh_config"]
     assert config.index("StrictHostKeyChecking=no") < config.index("Host node01"), (
         "the spec's options come first, so they win as -o would"
     )
     assert "  ProxyJump=jump host\n" in config
     assert "  ConnectTimeout 3\n" in config
-    assert "Host node01\n  HostName node01\n  User alice\n  Port 2200\n" in config
+    assert "Host node01\n  User alice\n  Port 2200\n" in config, (
+        "no HostName for a name: the spec's config (or DNS) resolves it"
+    )
+    assert "Host node02\n" in config and "HostName node02" not in config
     assert "Host shipyard-host-3\n  HostName 10.0.0.9\n  Port 2201\n" in config
     assert config.endswith(f'Match all\n  Include "{tmp_path}/ssh/config"\n'), config
     assert "localhost" not in config, "this machine is never reached over ssh"

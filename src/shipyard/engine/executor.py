@@ -486,7 +486,7 @@ class PipelineExecutor:
             if step.mpi is not None:
                 from shipyard.engine.mpi import mpirun_argv  # only MPI steps need it
 
-                argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv)
+                argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv, env)
             launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop, step.slurm)
             handle = self.runners[step.runner].start(launch)
         except SpawnError as error:

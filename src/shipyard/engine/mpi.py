@@ -12,7 +12,8 @@ itself:
   a config that gives each host its address, user and port, then the spec's ``ssh.options`` and
   ``connect_timeout``, then ``Include`` of the spec's ``ssh.config``. Open MPI splits the agent on
   blanks without reading quotes, so everything with spaces goes into that file, never into the
-  agent's words. The step's own variables reach remote ranks with ``-x NAME``.
+  agent's words. The step's own variables (and the unit's ``SHIPYARD_*``) reach remote ranks
+  with ``-x NAME``, and each rank runs under ``setpriv --pdeathsig KILL`` where the host has it.
 
 Stops and timeouts: Open MPI puts every local rank in a process group of its own (``setpgid`` in
 its launcher), so the engine's signal to mpirun's group reaches mpirun only; a SIGKILL of mpirun
@@ -20,8 +21,10 @@ alone leaves its ranks running, re-parented. What takes them down is the unit's 
 rank is born in the unit's cgroup, and it inherits the unit's ``SHIPYARD_UNIT`` marker from
 mpirun's environment, so the engine's stop signals and SIGKILLs every rank too
 (tests/acceptance/test_mpi_cli.py checks both mechanisms, and that the ranks are gone
-when the attempt ends, before a retry starts). Ranks on remote hosts are children of
-the remote ``orted``, which kills them when it loses mpirun (its ssh connection).
+when the attempt ends, before a retry starts). Ranks on remote hosts are children of the remote
+``orted``, out of this machine's containment; when mpirun dies (its ssh client, in the unit's
+scope, dies with it) orted exits, but it leaves a rank that ignores SIGTERM running (seen with
+4.1.4): hence the parent-death signal, which SIGKILLs each remote rank when its orted exits.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +47,18 @@ LOCAL_ADDRESSES = frozenset({"localhost", "localhost.localdomain", "::1", "ip6-l
 
 #: A host name Open MPI's hostfile and ssh take as it is (else the host gets an alias).
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+#: What each rank runs under when some host is remote: util-linux's setpriv sets the parent-
+#: death signal (SIGKILL when the rank's orted exits) and execs the rank's argv, same process.
+#: A host whose setpriv lacks --pdeathsig (util-linux before 2.33) or has none runs the argv
+#: as it is: the argv is the script's "$@", never re-read by the shell.
+REMOTE_RANK_WRAPPER = (
+    "/bin/sh",
+    "-c",
+    'if setpriv --pdeathsig KILL -- true 2>/dev/null; then exec setpriv --pdeathsig KILL -- "$@";'
+    ' fi; exec "$@"',
+    "shipyard-rank",
+)
 
 #: The runner key of steps run inside a Slurm job (shipyard.plan.placement.SLURM).
 _SLURM = "slurm"
@@ -90,10 +106,12 @@ def mpirun_command(
     cores: int,
     root: bool,
     names: frozenset[str] = frozenset(),
+    forwarded: Iterable[str] = (),
 ) -> MpiCommand:
     """Pure: the mpirun command line of ``step`` running ``argv``, and the files it needs under
     ``folder`` (the run's ``mpi/``). ``cores``: this machine's; ``root``: running as root (Open
-    MPI refuses it without ``--allow-run-as-root``); ``names``: this machine's host names."""
+    MPI refuses it without ``--allow-run-as-root``); ``names``: this machine's host names;
+    ``forwarded``: variables remote ranks get besides the step's ``env`` (``-x``)."""
     mpi = step.mpi
     if mpi is None:
         raise ValueError(f"step '{step.name}' has no mpi settings")
@@ -127,8 +145,11 @@ def mpirun_command(
         config = folder / f"{step.name}.ssh_config"
         files[config] = ssh_config_text(remote, aliases, plan)
         command += ["--mca", "plm_rsh_agent", f"ssh -F {config}"]
-        for name in sorted(step.env):
+        for name in sorted({*step.env, *forwarded}):
             command += ["-x", name]
+        # A remote rank is its orted's child, out of this machine's reach: it must die with
+        # orted, which exits when it loses mpirun without killing a rank that ignores SIGTERM.
+        argv = [*REMOTE_RANK_WRAPPER, *argv]
     else:
         command += ["--mca", "plm", "isolated"]  # every host is this machine: no ssh
     return MpiCommand([*command, *mpi.extra, *argv], files)
@@ -146,13 +167,17 @@ def _aliases(remote: list[HostEntry]) -> dict[str, str]:
 
 def ssh_config_text(remote: list[HostEntry], aliases: dict[str, str], plan: Plan) -> str:
     """The ssh_config mpirun's ssh reads: the spec's options first (as ``-o`` would, they win),
-    each host's address, user and port, then the spec's own config file."""
+    each host's address (when its alias is not the address itself: a name the spec's config
+    defines must reach that config), user and port, then the spec's own config file."""
     settings = plan.ssh
     lines = ["# written by shipyard for mpirun (plm_rsh_agent)\n", "Host *\n"]
     lines.append(f"  ConnectTimeout {max(1, math.ceil(settings.connect_timeout))}\n")
     lines += [f"  {option}\n" for option in settings.options]
     for host in remote:
-        lines.append(f"Host {aliases[host.name]}\n  HostName {host.address}\n")
+        alias = aliases[host.name]
+        lines.append(f"Host {alias}\n")
+        if alias != host.address:  # else the name is ssh's to resolve (the spec's config, DNS)
+            lines.append(f"  HostName {host.address}\n")
         if host.user is not None:
             lines.append(f"  User {host.user}\n")
         if host.port is not None:
@@ -162,11 +187,19 @@ def ssh_config_text(remote: list[HostEntry], aliases: dict[str, str], plan: Plan
     return "".join(lines)
 
 
-def mpirun_argv(step: PlannedStep, plan: Plan, folder: Path, argv: list[str]) -> list[str]:
+def mpirun_argv(
+    step: PlannedStep,
+    plan: Plan,
+    folder: Path,
+    argv: list[str],
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
     """``argv`` run by mpirun with the step's ``mpi`` settings; its hostfile (if the step has
-    hosts) and ssh_config (if some are remote) written owner-only under ``folder``. Raises
-    SpawnError (the attempt fails with its message) when mpirun is missing or a file cannot be
-    written."""
+    hosts) and ssh_config (if some are remote) written owner-only under ``folder``. ``env``: the
+    unit's whole environment, whose ``SHIPYARD_*`` variables (its attempt, step, run folder,
+    parameters …) remote ranks get too, as the step's ``env:``; not the rest of this process's
+    environment (a remote host has its own PATH). Raises SpawnError (the attempt fails with its
+    message) when mpirun is missing or a file cannot be written."""
     # Looked up as the spawn will: on the step's PATH (a named environment's) if it has one.
     if step.runner != _SLURM and shutil.which("mpirun", path=step.env.get("PATH")) is None:
         raise SpawnError(
@@ -181,6 +214,7 @@ def mpirun_argv(step: PlannedStep, plan: Plan, folder: Path, argv: list[str]) ->
         cores=local_cores(),
         root=os.geteuid() == 0,
         names=this_machine_names(),
+        forwarded=[n for n in env or {} if n.startswith("SHIPYARD_") and n != "SHIPYARD_UNIT"],
     )
     if any(path.suffix == ".ssh_config" and len(str(path).split()) > 1 for path in command.files):
         raise SpawnError(
