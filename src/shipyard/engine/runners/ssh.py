@@ -76,7 +76,12 @@ REMOTE_DIR = '"${TMPDIR:-/tmp}/shipyard-remote-${USER:-$(id -u)}"'
 #: Seconds a control command (a signal to the remote group, a sample) may take at most.
 CONTROL_TIMEOUT = 15.0
 #: The lines of ssh's own log (``-E``) that are not errors.
-_NOT_ERRORS = ("Warning: Permanently added",)
+_NOT_ERRORS = (
+    "Warning: Permanently added",
+    # The shared connection refused one more session (sshd's MaxSessions): ssh went on with a
+    # connection of its own
+    "mux_client_request_session: session request failed",
+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
