@@ -250,6 +250,7 @@ def test_stop_of_a_detached_run_leaves_no_rank(
     assert processes_with(marker) == [], "ranks outlived shipyard stop"
 
 
+@pytest.mark.local_only("the PATH without mpirun is the CLI's; a server's engine has its own")
 def test_without_mpirun_the_step_fails_saying_what_to_install(
     shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
