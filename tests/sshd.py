@@ -164,6 +164,7 @@ LogLevel ERROR
         yield server
     finally:
         if process is not None:
+            _close_masters(folder / "ssh_config")
             # The listener and every connection's own sshd (they are in its session)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -174,6 +175,23 @@ LogLevel ERROR
                 process.wait()
             _kill_connections(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _close_masters(config: Path) -> None:
+    """The ssh runner's shared connections to this server end cleanly (``ssh -O exit``), their
+    sockets removed with them rather than left stale in the runner's folder."""
+    from shipyard.engine.runners.ssh import _control_dir
+
+    for host in ADDRESSES:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["ssh", "-F", str(config), "-o", f"ControlPath={_control_dir()}/%C", "-O", "exit",
+                 host],
+                capture_output=True,
+                timeout=10,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
 
 
 def _kill_connections(folder: Path) -> None:

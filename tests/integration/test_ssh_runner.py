@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -53,6 +55,15 @@ def remote_pids(marker: str) -> list[int]:
         if words[0].endswith(b"sleep") and marker.encode() in words and state not in (b"Z", b"X"):
             found.append(int(entry.name))
     return found
+
+
+def wait_for(condition: object, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def sweep(marker: str) -> None:
@@ -296,3 +307,41 @@ def test_a_command_exiting_255_is_not_taken_for_ssh_failing(
         runner.close()
         containment.close()
     assert reason == "exited with code 255", "the command's own 255 was blamed on ssh"
+
+
+def master_pid(server: SshServer, runner: SshRunner) -> int | None:
+    """The pid of the runner's shared connection, as ``ssh -O check`` says (None: none)."""
+    done = subprocess.run(
+        ["ssh", *runner._options, "-O", "check", "--", runner.entry.address],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"pid=(\d+)", done.stderr)
+    return int(found.group(1)) if found else None
+
+
+def test_a_dead_shared_connection_is_replaced(server: SshServer, tmp_path: Path) -> None:
+    containment = Containment(f"ssh-{uuid.uuid4().hex[:8]}")
+    runner = make_runner(server, "node1", containment)
+
+    async def one(unit: str) -> int | None:
+        handle = runner.start(launch(tmp_path, ["true"], unit=unit))
+        status = await handle.exited
+        handle.close()
+        return status.exit_code
+
+    try:
+        assert asyncio.run(one("first")) == 0
+        assert wait_for(lambda: master_pid(server, runner) is not None), "no master came up"
+        first = master_pid(server, runner)
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # its socket stays behind
+        assert wait_for(lambda: master_pid(server, runner) is None)
+        assert asyncio.run(one("second")) == 0, "a unit failed with the master gone"
+        assert wait_for(lambda: master_pid(server, runner) not in (None, first)), (
+            "no new master replaced the dead one (its stale socket was left in the way)"
+        )
+    finally:
+        runner.close()
+        containment.close()

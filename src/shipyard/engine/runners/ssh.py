@@ -38,6 +38,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -563,12 +564,12 @@ class SshRunner:
         ]
 
     def _ensure_master(self) -> None:
-        """Start the shared connection unless one is up (its socket exists) or on its way.
+        """Start the shared connection unless one is up (its socket answers) or on its way.
         Never in a unit's scope: it outlives the unit that needed it first."""
-        if self._socket is not None and self._socket.exists():
-            return
         if self._master is not None and self._master.poll() is None:
             return  # authenticating
+        if self._master_up():
+            return
         env = {k: v for k, v in os.environ.items() if k != "SHIPYARD_UNIT"}
         with contextlib.suppress(OSError):
             self._master = subprocess.Popen(
@@ -579,6 +580,25 @@ class SshRunner:
                 start_new_session=True,
                 env=env,
             )
+
+    def _master_up(self) -> bool:
+        """Does a master answer on the control socket? One that died (killed, its host
+        rebooted) left its socket behind: removed here (our private folder), or ssh would
+        neither use it nor let a new master take its place."""
+        if self._socket is None:
+            return True  # ssh -G did not say where: nothing to start a master for
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(self._socket))
+            except FileNotFoundError:
+                return False
+            except OSError:
+                if self._socket.parent == self._dir:
+                    with contextlib.suppress(OSError):
+                        self._socket.unlink()
+                return False
+        return True
 
     def start(self, launch: UnitLaunch) -> SshHandle:
         """Start ``launch`` on the host: a local ssh client in the unit run's scope, with the
