@@ -109,11 +109,11 @@ def resolve(written: Sequence[tuple[int | None, str | HostEntry]]) -> list[HostE
             raise HostsProblem(f"more than {MAX_HOSTS} hosts", line)
     if not parsed:
         raise HostsProblem("no hosts are listed: write at least one [user@]name[:port]")
-    shared = _shared_addresses([item for _, item in parsed if isinstance(item, _Parsed)])
+    shared = _shared_addresses([each for _, each in parsed if isinstance(each, _Parsed)])
     hosts: list[HostEntry] = []
     seen: dict[str, int | None] = {}
-    for line, item in parsed:
-        host = item if isinstance(item, HostEntry) else _named(item, shared)
+    for line, each in parsed:
+        host = each if isinstance(each, HostEntry) else _named(each, shared)
         if host.name in seen:
             where = f" (line {seen[host.name]})" if seen[host.name] else ""
             raise HostsProblem(f"host '{host.name}' is listed twice{where}", line)
