@@ -21,6 +21,11 @@ system in turn:
 - **fetch p50/p95** (suite only): each manager's ``fetch`` request, sent to the reply read,
   over its WebSocket, as the manager itself timed it (``shipyard manager --stats FILE``, written
   at its exit; the worse manager's p95 is printed); ``report`` the same.
+- **task wait p50/p95** (suite only): what a managed worker waits for its next task, from
+  asking its manager over the local socket to getting one (served from the prefetch buffer;
+  ``wait`` answers and asking again included), as each worker timed it, summed up in its
+  manager's ``--stats`` file (the worse manager's p95 is printed): the issue's "fetch p95 with
+  prefetch".
 - **fetch alone** (after the suite's round, managers stopped): an in-process client on the
   manager's own channel takes a suite of ``--fetches × prefetch/2`` tasks and fetches
   prefetch/2 at a time (what a manager asks at its refill), reporting each batch before the next:
@@ -212,6 +217,13 @@ class Manager:
         assert written.exists(), f"the manager in {self.place} wrote no --stats file at its exit"
         return dict(json.loads(written.read_text())["requests"])
 
+    def task_wait(self) -> dict[str, Any] | None:
+        """Its managed workers' wait for a task (asked its manager → got one), as --stats has
+        it; None when no task was handed out."""
+        workers = json.loads((self.place / "stats.json").read_text()).get("workers") or {}
+        found: dict[str, Any] | None = workers.get("task_wait")
+        return found
+
 
 class Sampler:
     """The largest total RSS (MB) of these processes and their direct children (a manager's
@@ -294,6 +306,12 @@ def suite_round(bench: Bench, count: int, prefetch: int, figures: dict[str, list
         _record(figures, f"{kind} over HTTP", sum(one["over_http"] for one in mine))
         _record(figures, f"{kind} p50 ms", statistics.median(one["p50_ms"] for one in mine))
         _record(figures, f"{kind} p95 ms (worse manager)", max(one["p95_ms"] for one in mine))
+    waits = [found for manager in managers if (found := manager.task_wait()) is not None]
+    if waits:
+        _record(figures, "task wait count", sum(one["count"] for one in waits))
+        _record(figures, "task wait p50 ms", statistics.median(one["p50_ms"] for one in waits))
+        _record(figures, "task wait p95 ms (worse manager)", max(one["p95_ms"] for one in waits))
+        _record(figures, "task wait max ms", max(one["max_ms"] for one in waits))
 
 
 def fetch_alone(bench: Bench, fetches: int, limit: int, figures: dict[str, list[float]]) -> None:
@@ -472,7 +490,10 @@ def main() -> None:
                       f"CPU {mine['e2e cpu s'][-1]:.1f} s (coordinator "
                       f"{mine['e2e cpu s: coordinator'][-1]:.1f} s), fetch p50/p95 "
                       f"{mine.get('fetch p50 ms', [0])[-1]:.1f}/"
-                      f"{mine.get('fetch p95 ms (worse manager)', [0])[-1]:.1f} ms",
+                      f"{mine.get('fetch p95 ms (worse manager)', [0])[-1]:.1f} ms; the "
+                      f"workers' wait for a task p50/p95 "
+                      f"{mine.get('task wait p50 ms', [0])[-1]:.2f}/"
+                      f"{mine.get('task wait p95 ms (worse manager)', [0])[-1]:.2f} ms",
                       file=sys.stderr, flush=True)  # fmt: skip
                 if args.fetches:
                     fetch_alone(bench, args.fetches, args.prefetch // 2, figures["suite"])
@@ -481,7 +502,10 @@ def main() -> None:
                 _coordinator_rss(bench, figures["workers"])
                 print(f"round {number + 1}/{args.rounds}: suite "
                       f"{figures['suite']['e2e tasks/s'][-1]:.0f} tasks/s, fetch p95 "
-                      f"{figures['suite'].get('fetch p95 ms (worse manager)', [0])[-1]:.2f} ms; "
+                      f"{figures['suite'].get('fetch p95 ms (worse manager)', [0])[-1]:.2f} ms, "
+                      f"task wait p95 "
+                      f"{figures['suite'].get('task wait p95 ms (worse manager)', [0])[-1]:.2f}"
+                      f" ms; "
                       f"workers {figures['workers']['e2e tasks/s'][-1]:.0f} tasks/s "
                       f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)  # fmt: skip
     finally:

@@ -1,7 +1,8 @@
 """bench/suites.py goes through on a tiny workload: its own PostgreSQL, ``shipyard serve --db``,
 two ``shipyard manager``s (a suite each round, 2 managed workers each) beside two ``shipyard
 worker --concurrency 2``. Its figures are not judged (no time is asserted), only that each is
-there — the fetch figures come from the managers' ``--stats`` files."""
+there — the fetch figures, and the managed workers' wait for a task, come from the managers'
+``--stats`` files."""
 
 from __future__ import annotations
 
@@ -44,5 +45,13 @@ def test_bench_suites_one_small_round(tmp_path: Path) -> None:
     ):
         assert suite[key][0] > 0, (key, suite.get(key))
     assert suite["fetch alone over HTTP"] == [0], suite  # the in-process client's WebSocket
+    # The managed workers' wait for each task, from the managers' --stats files: one a task
+    # handed out (40 run, none twice on a quiet round).
+    assert suite.get("task wait count") == [40], suite
+    for key in ("task wait p50 ms", "task wait p95 ms (worse manager)", "task wait max ms"):
+        assert suite[key][0] > 0, (key, suite.get(key))
+    assert suite["task wait p50 ms"][0] <= suite["task wait max ms"][0], suite
     assert "suite ÷ workers, e2e tasks/s" in done.stdout, done.stdout
     assert "| fetch p95 ms (worse manager) |" in done.stdout, done.stdout
+    assert "| task wait p95 ms (worse manager) |" in done.stdout, done.stdout
+    assert "the workers' wait for a task p50/p95" in done.stderr, done.stderr[-2000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.manager.channel import request_stats
+from shipyard.manager.channel import request_stats, wait_stats
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,19 @@ def test_each_type_apart_with_its_http_count() -> None:
 
 def test_no_request_no_entry() -> None:
     assert request_stats({}, {}) == {"requests": {}}
+
+
+def test_the_workers_wait_for_a_task_in_milliseconds() -> None:
+    got = wait_stats([0.0002, 0.0001, 0.0004, 0.03])
+    assert got == {
+        "task_wait": {
+            "count": 4,
+            "p50_ms": pytest.approx(0.4),
+            "p95_ms": pytest.approx(30.0),
+            "max_ms": pytest.approx(30.0),
+        }
+    }
+
+
+def test_no_task_handed_out_no_wait() -> None:
+    assert wait_stats([]) == {}

@@ -300,18 +300,29 @@ class Channel:
         return reply
 
 
+def _summary(seconds: list[float]) -> dict[str, Any]:
+    """How many, and p50, p95 (nearest rank) and max in ms."""
+    ordered = sorted(seconds)
+    last = len(ordered) - 1
+    return {
+        "count": len(ordered),
+        "p50_ms": 1000 * ordered[min(last, int(0.5 * len(ordered)))],
+        "p95_ms": 1000 * ordered[min(last, int(0.95 * len(ordered)))],
+        "max_ms": 1000 * ordered[last],
+    }
+
+
 def request_stats(timings: dict[str, list[float]], over_http: dict[str, int]) -> dict[str, Any]:
     """``shipyard manager --stats FILE``'s content: per request type, how many were answered,
     how many went over HTTP, and the time to the reply in ms (p50, p95: nearest rank; max)."""
     summary: dict[str, Any] = {}
     for kind, seconds in sorted(timings.items()):
-        ordered = sorted(seconds)
-        last = len(ordered) - 1
-        summary[kind] = {
-            "count": len(ordered),
-            "over_http": over_http.get(kind, 0),
-            "p50_ms": 1000 * ordered[min(last, int(0.5 * len(ordered)))],
-            "p95_ms": 1000 * ordered[min(last, int(0.95 * len(ordered)))],
-            "max_ms": 1000 * ordered[last],
-        }
+        summary[kind] = {"over_http": over_http.get(kind, 0)} | _summary(seconds)
     return {"requests": summary}
+
+
+def wait_stats(waits: list[float]) -> dict[str, Any]:
+    """The managed workers' part of ``--stats``: each task's wait, from a worker asking its
+    manager for a task (over the local socket) to getting one — what the prefetch buffer
+    serves — counted, p50, p95, max in ms (``{}``: no task was handed out)."""
+    return {"task_wait": _summary(waits)} if waits else {}

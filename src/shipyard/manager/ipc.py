@@ -8,7 +8,9 @@ Worker → manager, and the answers:
   (nothing now: ask again) | ``{"op": "stop"}`` (leave: the suite is through here);
 - ``{"op": "started", "worker": i, "uuid", "pid"}`` → ``{"op": "ok"}`` (the task's process
   group, which the manager kills on a cancel or a lost lease);
-- ``{"op": "result", "worker": i, "uuid", "attempt", "exit_status", "output"}`` → ``{"op": "ok"}``.
+- ``{"op": "result", "worker": i, "uuid", "attempt", "exit_status", "output", "waited"}`` →
+  ``{"op": "ok"}`` (``waited``: the seconds from the worker's first ``fetch`` for this task to
+  the task, ``wait`` answers included, as the worker timed it; ``--stats`` sums them up).
 """
 
 from __future__ import annotations

@@ -86,7 +86,10 @@ def serve(socket_path: Path, index: int, suite: str, folder: Path) -> int:
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     connection = ipc.connect(socket_path)
     stream = connection.makefile("rwb")
+    asked: float | None = None  # when this task was first asked for
     while True:
+        if asked is None:
+            asked = time.perf_counter()
         try:
             ipc.send(stream, {"op": "fetch", "worker": index})
             answer = ipc.receive(stream)
@@ -96,6 +99,7 @@ def serve(socket_path: Path, index: int, suite: str, folder: Path) -> int:
             return 0
         if answer["op"] != "task":
             continue  # wait: the manager held the question a while already; ask again
+        waited, asked = time.perf_counter() - asked, None
         task = answer["task"]
         status = _run(task, folder, suite, index, connection, stream)
         if status is None:
@@ -104,7 +108,7 @@ def serve(socket_path: Path, index: int, suite: str, folder: Path) -> int:
         try:
             ipc.send(stream, {"op": "result", "worker": index, "uuid": task["uuid"],
                               "attempt": task["attempt"], "exit_status": status,
-                              "output": taskprocess.tail(log)})  # fmt: skip
+                              "output": taskprocess.tail(log), "waited": waited})  # fmt: skip
             if ipc.receive(stream) is None:
                 return 0
         except OSError:

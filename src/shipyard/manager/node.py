@@ -40,7 +40,7 @@ from shipyard.coordinator.managerprotocol import (
     Shutdown,
     SuiteAvailable,
 )
-from shipyard.manager.channel import Channel, ChannelError, request_stats
+from shipyard.manager.channel import Channel, ChannelError, request_stats, wait_stats
 from shipyard.manager.decisions import heartbeat_interval, hold_interval
 from shipyard.manager.suiterun import SuiteRun
 from shipyard.manager.tokenrefresh import (
@@ -72,6 +72,8 @@ class Manager:
     suites_run: int = 0
     completed: int = 0
     failed: int = 0
+    #: Each task's wait in the managed workers, asked → got (seconds; for --stats).
+    waits: list[float] = field(default_factory=list)
     _leaving: Literal["graceful", "force"] | None = None
     _stops: int = 0
     _away: set[str] = field(default_factory=set)  # calls failing now (said once)
@@ -134,6 +136,8 @@ class Manager:
                 finally:
                     self.completed += self.current.completed
                     self.failed += self.current.failed
+                    if self.current.pool is not None:
+                        self.waits.extend(self.current.pool.waits)
                     self.suites_run += 1
                     self.current = None
                 self.progress("idle", manager=self.manager_id)
@@ -142,6 +146,7 @@ class Manager:
             self.channel.close()
             if self.stats is not None:
                 summary = request_stats(self.channel.timings, self.channel.over_http)
+                summary["workers"] = wait_stats(self.waits)
                 self.stats.write_text(json.dumps(summary, indent=2) + "\n")
         self.progress("left", manager=self.manager_id, suites=self.suites_run,
                       completed=self.completed, failed=self.failed)  # fmt: skip

@@ -61,6 +61,8 @@ class Pool:
     buffer: deque[ClaimedTask] = field(default_factory=deque)
     running: dict[int, Running] = field(default_factory=dict)
     results: list[TaskReport] = field(default_factory=list)
+    #: Each task's wait, as its worker timed it: asked for a task → got one (seconds; --stats).
+    waits: list[float] = field(default_factory=list)
     reporting: set[str] = field(default_factory=set)
     #: Tasks of workers that ended, until their end is dealt with (released): still held, so
     #: the suite does not look drained in between.
@@ -248,6 +250,9 @@ class Pool:
                     _kill_group(running.pid)
             elif message["op"] == "result" and running is not None and mine:
                 del self.running[worker]
+                waited = message.get("waited")
+                if isinstance(waited, float):
+                    self.waits.append(waited)
                 if not running.killed:
                     self.results.append(TaskReport(
                         uuid=running.task.uuid, attempt=running.task.attempt,
