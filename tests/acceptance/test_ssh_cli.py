@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -332,3 +333,31 @@ steps:
     finally:
         kill_all(mark)
     assert gone, f"the remote processes outlived the killed engine: {left}"
+
+
+def test_a_port_taken_on_the_host_is_refused_before_anything_starts(
+    server: SshServer, shipyard: Shipyard, write_spec: SpecWriter
+) -> None:
+    """The port of a service on node2 is checked there (its listening ports, any address):
+    one held on the host's other address, which a bind at node2's address here would not
+    see, is refused."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        spec = write_spec(
+            header(server)
+            + f"""
+name: taken
+services:
+  web:
+    run: 'exec python3 -m http.server "$PORT" --bind 127.0.0.2'
+    shell: true
+    runner: ssh
+    host: node2
+    port: {port}
+"""
+        )
+        done = shipyard("up", str(spec), timeout=30)  # refused at once; a start would hang
+    assert done.returncode != 0, done.stdout
+    assert f"port {port} of service 'web' is already in use" in done.stdout + done.stderr

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -22,7 +23,13 @@ import pytest
 
 from shipyard.engine.containment import Containment
 from shipyard.engine.runners.base import UnitLaunch
-from shipyard.engine.runners.ssh import SshHandle, SshRunner, parse_sample, remote_script
+from shipyard.engine.runners.ssh import (
+    SshHandle,
+    SshRunner,
+    parse_listening,
+    parse_sample,
+    remote_script,
+)
 from shipyard.plan.model import HostEntry, SshSettings
 from tests.sshd import SshServer, sshd
 
@@ -345,3 +352,31 @@ def test_a_dead_shared_connection_is_replaced(server: SshServer, tmp_path: Path)
     finally:
         runner.close()
         containment.close()
+
+
+def test_listening_ports_are_read_on_the_host(server: SshServer) -> None:
+    containment = Containment(f"ssh-{uuid.uuid4().hex[:8]}")
+    runner = make_runner(server, "node2", containment)
+    with socket.socket() as held, socket.socket() as closed:
+        held.bind(("127.0.0.2", 0))
+        held.listen()
+        closed.bind(("127.0.0.2", 0))  # bound, not listening
+        try:
+            ports = asyncio.run(runner.listening_ports())
+        finally:
+            runner.close()
+            containment.close()
+        assert ports is not None, "the host could not be asked"
+        assert held.getsockname()[1] in ports
+        assert closed.getsockname()[1] not in ports
+        assert server.port in ports, "sshd's own port is listening there"
+
+
+def test_parse_listening_keeps_listen_state_only() -> None:
+    text = (
+        "  sl  local_address rem_address   st tx_queue\n"
+        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000\n"
+        "   1: 0100007F:1F91 0100007F:D431 01 00000000:00000000\n"
+        "   0: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0\n"
+    )
+    assert parse_listening(text) == {0x1F90, 0x50}

@@ -15,7 +15,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -84,6 +84,10 @@ class _Service:
     @property
     def name(self) -> str:
         return self.planned.name
+
+
+def _not_in(taken: set[int], port: int) -> bool:
+    return port not in taken
 
 
 class FleetExecutor:
@@ -397,12 +401,28 @@ class FleetExecutor:
 
     # -- bringing up ------------------------------------------------------------------------
 
+    async def _remote_port_checks(self) -> dict[str, Callable[[int], bool]]:
+        """How the ports of services on other hosts are checked: by the listening ports their
+        runner reads there (the ssh runner's ``listening_ports``), not by binding here. A host
+        that cannot be asked takes any port (its service's start says why it cannot run)."""
+        checks: dict[str, Callable[[int], bool]] = {}
+        for key in sorted({s.runner for s in self.plan.services if s.port is not None}):
+            lookup = getattr(self.runners[key], "listening_ports", None)
+            if lookup is None:
+                continue
+            taken: set[int] = await lookup() or set()
+            for service in self.plan.services:
+                if service.runner == key:
+                    checks[service.name] = functools.partial(_not_in, taken)
+        return checks
+
     async def _bring_up(self) -> None:
         """Every service starts once what it waits for is there: the services of the start
         stage before its own (healthy, or started where its depends_on says so), and the
         steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
+        free = await self._remote_port_checks()
         try:
-            ports = allocate_ports(self.plan.services, self.plan.base_port, self._hosts)
+            ports = allocate_ports(self.plan.services, self.plan.base_port, self._hosts, free)
         except ShipyardError as error:
             self._fail(error.message)
             return

@@ -10,7 +10,7 @@ runner's, where none is given), so nothing here assumes "this machine" beyond th
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from shipyard.errors import ShipyardError
 from shipyard.plan.model import PlannedService
@@ -33,15 +33,24 @@ def port_is_free(port: int, host: str = HOST) -> bool:
 
 
 def allocate_ports(
-    services: list[PlannedService], base: int, hosts: Mapping[str, str] = _NO_HOSTS
+    services: list[PlannedService],
+    base: int,
+    hosts: Mapping[str, str] = _NO_HOSTS,
+    free: Mapping[str, Callable[[int], bool]] | None = None,
 ) -> dict[str, int]:
     """A port for every service that has one: explicit ones must be free on the service's host
     (checked before anything starts); ``auto`` ones get the next free port from ``base``,
-    never one twice."""
+    never one twice. ``free``: how a service's host is asked (a remote host's listening
+    ports, from its runner), else :func:`port_is_free` here."""
+
+    def is_free(service: str, port: int) -> bool:
+        check = (free or {}).get(service)
+        return check(port) if check is not None else port_is_free(port, hosts.get(service, HOST))
+
     ports: dict[str, int] = {}
     for service in services:
         if isinstance(service.port, int):
-            if not port_is_free(service.port, hosts.get(service.name, HOST)):
+            if not is_free(service.name, service.port):
                 raise ShipyardError(
                     f"port {service.port} of service '{service.name}' is already in use",
                     hint="stop what listens there, pick another port, or use port: auto",
@@ -52,9 +61,8 @@ def allocate_ports(
     for service in services:
         if service.port != "auto":
             continue
-        host = hosts.get(service.name, HOST)
         # Bounded before port_is_free: bind() raises OverflowError past 65535.
-        while candidate <= 65535 and (candidate in taken or not port_is_free(candidate, host)):
+        while candidate <= 65535 and (candidate in taken or not is_free(service.name, candidate)):
             candidate += 1
         if candidate > 65535:
             raise ShipyardError("no free port left above execution.base_port")

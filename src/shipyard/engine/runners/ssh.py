@@ -67,7 +67,14 @@ from shipyard.plan.placement import SSH_PREFIX
 if TYPE_CHECKING:
     from shipyard.engine.containment import Containment
 
-__all__ = ["SshExitStatus", "SshHandle", "SshRunner", "SshSampler", "remote_script"]
+__all__ = [
+    "SshExitStatus",
+    "SshHandle",
+    "SshRunner",
+    "SshSampler",
+    "parse_listening",
+    "remote_script",
+]
 
 #: Seconds between SIGTERM and SIGKILL when the remote watchdog (or the end of a command that
 #: left processes in its group) ends the remote group.
@@ -477,6 +484,17 @@ def parse_sample(text: str) -> dict[str, tuple[float, int]]:
     return {key: (cpu, int(rss)) for key, (cpu, rss) in totals.items()}
 
 
+def parse_listening(text: str) -> set[int]:
+    """The local ports of the sockets in LISTEN state (``0A``) of ``/proc/net/tcp*`` lines."""
+    ports = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
+            with contextlib.suppress(ValueError):
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class SshRunner:
     """Units on ``host`` through OpenSSH, tracked locally by ``containment`` (the execution's)."""
 
@@ -675,6 +693,31 @@ class SshRunner:
                 process.kill()
             await process.wait()
             return -1
+
+    async def listening_ports(self) -> set[int] | None:
+        """The TCP ports something listens on at the host (any address), from its
+        ``/proc/net/tcp`` and ``tcp6``: where the fleet checks and allocates the ports of this
+        host's services. None when the host cannot be asked (its units will say why)."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.client_argv("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true"),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), CONTROL_TIMEOUT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            return None
+        if process.returncode != 0:
+            return None
+        return parse_listening(out.decode(errors="replace"))
 
     def fire(self, command: str) -> None:
         """:meth:`control` without waiting for it (from synchronous code on the loop; without
