@@ -96,7 +96,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 @dataclass(frozen=True)
 class SshExitStatus(ExitStatus):
     """The local client's exit, with the reason when ssh itself failed (not the command):
-    "cannot reach host 'node1' (127.0.0.1): ssh: connect to host … Connection refused"."""
+    "ssh to host 'down' (127.0.0.1) failed: ssh: connect to host … Connection refused"."""
 
     reason: str = ""
 
