@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import itertools
 import os
 import re
 import shlex
@@ -47,7 +45,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from shipyard.engine.containment import UnitScope, kill_now, release
 from shipyard.engine.liveness import pid_alive
@@ -188,6 +186,23 @@ def _control_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="shipyard-ssh-"))
 
 
+#: Seconds after which a unit's ssh log or a sample's output is taken for a leftover of an
+#: engine that died (a live unit's log is written to by its client: a week-old one is not)
+LEFTOVER_AGE = 7 * 24 * 3600
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the ssh logs and sample outputs that engines which died left in ``folder`` (this
+    user's own: a live engine removes its own when its units end)."""
+    limit = time.time() - LEFTOVER_AGE
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(("err-", "sample-")) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < limit:
+                        Path(entry.path).unlink()
+
+
 def _ssh_config(argv: list[str]) -> dict[str, str]:
     """What ``ssh -G`` says of a destination ({} when ssh cannot be asked)."""
     try:
@@ -295,11 +310,18 @@ class SshHandle:
         kill_now(self.launched.pgid, self.scope)
 
     async def release(self) -> None:
+        """Wait (bounded) until the killed unit is empty, then release it as :meth:`close`
+        does (a fleet ends its services this way, without a close)."""
         await release(self.scope)
+        self._forget()
 
     def close(self) -> None:
-        self._close_stdin()
         self.scope.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        """The unit is over: its stdin pipe and its ssh log go."""
+        self._close_stdin()
         with contextlib.suppress(OSError):
             self._errors.unlink()
 
@@ -335,10 +357,11 @@ class _Track:
 
 @dataclass
 class _Probe:
-    """A sample being taken on the host: its ssh process, writing into ``output``."""
+    """A sample being taken on the host: its ssh process, writing into ``output`` (a file with
+    no name: nothing is left behind, whatever happens to the engine)."""
 
     process: subprocess.Popen[bytes]
-    output: Path
+    output: IO[bytes]
     started: float
     keys: dict[str, str] = field(default_factory=dict)  # remote id → unit key
 
@@ -367,8 +390,7 @@ class SshSampler:
                 probe.process.wait()
             else:
                 self._read(probe)
-            with contextlib.suppress(OSError):
-                probe.output.unlink()
+            probe.output.close()
             self._probe = None
         ids: dict[str, str] = {}
         for key, handle in running.items():
@@ -387,8 +409,7 @@ class SshSampler:
             # of this sampler, if any; it goes now (a Popen left running is a leak).
             self._probe.process.kill()
             self._probe.process.wait()
-            with contextlib.suppress(OSError):
-                self._probe.output.unlink()
+            self._probe.output.close()
             self._probe = None
         if track is None or track.samples == 0:
             return ResourceUsage(cpu_seconds=None, samples=0)
@@ -402,7 +423,8 @@ class SshSampler:
 
     def _read(self, probe: _Probe) -> None:
         try:
-            text = probe.output.read_text(encoding="utf-8", errors="replace")
+            probe.output.seek(0)
+            text = probe.output.read().decode("utf-8", errors="replace")
         except OSError:
             return
         figures = parse_sample(text)
@@ -512,6 +534,7 @@ class SshRunner:
         self.program = program
         self.name = f"{SSH_PREFIX}{host.name}"
         self._dir = _control_dir()
+        _sweep(self._dir)
         self._options = self._common_options()
         seen = _ssh_config([program, *self._options, host.address])
         #: The address the host's units' ports and probes use: ssh's own HostName for it
@@ -519,8 +542,8 @@ class SshRunner:
         self._socket = Path(seen["controlpath"]) if seen.get("controlpath") else None
         self._master: subprocess.Popen[bytes] | None = None
         self._tasks: set[asyncio.Task[int]] = set()
-        self._ids = itertools.count(1)
-        self._key = hashlib.sha1(self.name.encode(), usedforsecurity=False).hexdigest()[:12]
+        # Its files' names: this runner's own, though other engines use the same host
+        self._key = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
     def _common_options(self) -> list[str]:
         """The ssh options of every client of this host, before the destination. The first
@@ -733,20 +756,18 @@ class SshRunner:
     def probe(self, keys: dict[str, str]) -> _Probe | None:
         """Start a sample of the groups of ``keys`` (remote id → unit key), its output into a
         private file (read once the process ended: no pipe to fill and block on)."""
-        output = self._dir / f"sample-{self._key}-{next(self._ids)}"
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        output = tempfile.TemporaryFile(dir=self._dir)  # noqa: SIM115 - the probe owns it
         try:
             process = subprocess.Popen(
                 self.client_argv(sample_script(sorted(keys))),
                 stdin=subprocess.DEVNULL,
-                stdout=fd,
+                stdout=output,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
         except OSError:
+            output.close()
             return None
-        finally:
-            os.close(fd)
         return _Probe(process, output, time.monotonic(), dict(keys))
 
     def close(self) -> None:
