@@ -353,3 +353,29 @@ def test_resources_of_a_large_execution_are_within_the_limit(large: tuple[Path, 
             assert text.startswith("[") and text.endswith("\nthe last line\n"), text[-300:]
 
     run_async(scenario)
+
+
+def test_the_spec_schema_is_answered_a_part_at_a_time(tmp_path: Path) -> None:
+    """Whole, the schema is longer than one answer; its top level names every part, and each
+    part comes on its own — together they are the whole schema."""
+    import shipyard
+
+    whole = shipyard.connect().schema()
+
+    async def scenario() -> None:
+        async with Client(build_server(tmp_path / "home")) as client:
+            top = await client.call_tool("spec_schema", {})
+            assert not top.is_error, top.content
+            body = top.structured_content
+            assert body is not None and set(body["parts"]) == set(whole["$defs"]), body
+            assert body["properties"] == whole["properties"]
+            for name in body["parts"]:
+                part = await client.call_tool("spec_schema", {"part": name})
+                assert not part.is_error, (name, part.content)
+                assert part.structured_content == {"part": name, "schema": whole["$defs"][name]}
+                assert length(part) <= bounds.DEFAULT_MAX_CHARS
+            unknown = await client.call_tool("spec_schema", {"part": "StepSpek"})
+            text = unknown.content[0].text  # type: ignore[union-attr]
+            assert unknown.is_error and "no part 'StepSpek'" in text and "StepSpec" in text
+
+    run_async(scenario)

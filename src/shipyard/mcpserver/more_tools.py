@@ -60,9 +60,23 @@ def plan_pipeline(
 
 
 @tool(Kind.READ, "The spec's JSON Schema")
-def spec_schema(ops: Operations) -> dict[str, Any]:
-    """The JSON Schema of the spec file."""
-    return ops.schema()
+def spec_schema(ops: Operations, part: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of the spec file, a part at a time: without ``part``, its top level and
+    the name and keys of each part (``$defs``); with ``part`` (e.g. ``StepSpec``), that part's
+    schema. Whole, it is longer than one answer may be."""
+    schema = ops.schema()
+    parts: dict[str, Any] = schema.get("$defs", {})
+    if part is None:
+        top = {key: value for key, value in schema.items() if key != "$defs"}
+        top["parts"] = {name: sorted(body.get("properties", {})) for name, body in parts.items()}
+        top["more"] = "spec_schema(part=NAME) answers one part's schema; $ref names a part"
+        return top
+    if part not in parts:
+        raise ShipyardError(
+            f"the spec's schema has no part '{part}'",
+            hint=f"its parts are: {', '.join(sorted(parts))}",
+        )
+    return {"part": part, "schema": parts[part]}
 
 
 @tool(Kind.READ, "List executions")
