@@ -1,5 +1,5 @@
-# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make ml-demo`, `make test`. Each sets itself up first.
-.PHONY: setup demo cluster-demo suites-demo ml-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
+# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make ml-demo`, `make hpc-demo`, `make test`. Each sets itself up first.
+.PHONY: setup demo cluster-demo suites-demo ml-demo hpc-demo test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
 
 VENV := .venv/bin
 
@@ -30,6 +30,11 @@ suites-demo: setup
 ml-demo: setup
 	bash examples/ml/run.sh all
 
+# One fio spec run on this machine, over SSH on two hosts, and as Slurm jobs, changing only
+# `runner:` (docs/hpc.md): a throwaway sshd and single-node Slurm, stopped at the end (as root).
+hpc-demo: setup
+	$(VENV)/python scripts/hpc_demo.py
+
 lint: setup
 	$(VENV)/ruff check src tests bench scripts
 	$(VENV)/ruff format --check src tests bench scripts
@@ -49,7 +54,9 @@ NOT_THE_PROTOCOL := tests/acceptance/test_tasks_cli.py tests/acceptance/test_clu
 	tests/acceptance/test_suite_cli.py tests/acceptance/test_suites_demo.py
 # The ML example's story (2-4 min) runs commands each of which the wire pass runs through
 # test_ml_cli, test_artifacts_cli and test_rollout_cli: once is enough.
-COVERED_ELSEWHERE := tests/acceptance/test_ml_example.py
+# The HPC demo runs `shipyard run` three times, each of which test_ssh_cli, test_slurm_cli and
+# the local acceptance tests run through the wire pass already.
+COVERED_ELSEWHERE := tests/acceptance/test_ml_example.py tests/acceptance/test_hpc_demo.py
 WIRE_SUBSET = $(filter-out $(SERVER_SUBSET) $(NOT_THE_PROTOCOL) $(COVERED_ELSEWHERE),\
 	$(wildcard tests/acceptance/test_*.py)) \
 	$(addprefix tests/integration/test_,$(addsuffix .py,\
