@@ -140,7 +140,13 @@ def connection_trouble(error: OSError | ValueError, host: str, port: int | None)
     return f"{error} ({where})"
 
 
-_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+#: Where A2A agents serve their card, tried in turn: the A2A spec's current path, its older
+#: one, and the A2A job deployer's (agentic-deployment-engine's agents, docs/importing.md).
+_CARD_PATHS = (
+    "/.well-known/agent-card.json",
+    "/.well-known/agent.json",
+    "/.well-known/agent-configuration",
+)
 
 
 async def probe_a2a(name: str, host: str, port: int) -> ProbeResult:
