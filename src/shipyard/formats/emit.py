@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from shipyard.errors import Location
 
 Scalar = str | int | float | bool
-#: A value written on its key's line: a scalar, or a short flow list or mapping of scalars.
-Flow = Scalar | list[Scalar] | dict[str, Scalar]
+#: A value written on its key's line: a scalar, or a short flow list or mapping of scalars
+#: (a list's items may be lists or mappings of scalars: topology levels, hosts).
+Flow = Scalar | list[Any] | dict[str, Scalar]
 
 
 @dataclass
@@ -44,7 +46,7 @@ def scalar(value: Scalar) -> str:
 
 def flow(value: Flow) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(scalar(item) for item in value) + "]"
+        return "[" + ", ".join(flow(item) for item in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in value.items()) + "}"
     return scalar(value)

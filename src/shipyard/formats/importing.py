@@ -1,7 +1,7 @@
 """Importing a foreign file: detect (or take ``--format``), run its importer, check that the
 written spec loads, and report a problem of it at the foreign file's own line.
 
-Only process-compose has an importer yet; every other recognised format gets one clear
+Only process-compose and A2A jobs have an importer yet; every other recognised format gets one clear
 message saying what the file is and what to do — never "unknown key" lines or a traceback.
 """
 
@@ -17,12 +17,10 @@ from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import SourceMap, YamlProblems, read_yaml
 
 #: Formats with an importer.
-IMPORTERS = ("process-compose",)
+IMPORTERS = ("process-compose", "a2a")
 
 #: What to do with a recognised file Shipyard cannot import yet.
 NOT_YET = {
-    "a2a": "write its agents as services with a topology (docs/spec.md, 'services' and "
-    "'topology'); the A2A job importer is not built yet",
     "atoll": "ATOLL agent folders are for `shipyard agents discover|deploy DIR`, not a spec",
     "jarvis": "write its packages as steps (docs/spec.md); the Jarvis-CD importer is not built yet",
     "mitosis": "Mitosis suites and tasks go to Shipyard's coordinator (`shipyard suite create`, "
@@ -102,6 +100,12 @@ def import_text(
         raise SpecError(
             [SpecProblem(f"a {TITLES[detection.format]} file is a YAML mapping", source.locate(()))]
         )
+    if detection.format == "a2a":
+        from shipyard.formats.a2a import import_a2a
+
+        result = import_a2a(data, source, path)
+        check_loads(result, output or path)
+        return result
     rebase = None
     if output is not None:
         from shipyard.formats.pcprocess import relative_rebase

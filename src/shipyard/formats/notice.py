@@ -26,7 +26,8 @@ def foreign_notice(spec: Path, format: str | None = None) -> str | None:
         result = import_text(text, spec.resolve(), detection=detection)
     except (ShipyardError, OSError):
         return None
-    line = f"note: {spec} is a {detection.title} file, read as its Shipyard equivalent"
+    article = "an" if detection.title[:1] in "AEIOU" else "a"
+    line = f"note: {spec} is {article} {detection.title} file, read as its Shipyard equivalent"
     count = len(result.warnings)
     if count:
         verb = "is" if count == 1 else "are"
