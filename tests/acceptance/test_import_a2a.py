@@ -162,3 +162,25 @@ def test_a_job_of_tiny_agents_comes_up_and_down(shipyard: Shipyard, tmp_path: Pa
     assert down.returncode == 0, down.stdout + down.stderr
     for unit in units.values():
         assert not _alive(unit["pid"]), f"{unit['name']} (pid {unit['pid']}) is still running"
+
+
+def test_the_imported_spec_written_elsewhere_runs_the_agents(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    folder = tmp_path / "job"
+    shutil.copytree(FIXTURES / "agents", folder)
+    out = tmp_path / "elsewhere" / "spec.yaml"
+    out.parent.mkdir()
+    done = shipyard("import", str(folder / "job.yaml"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert 'workdir: "../job"' in out.read_text(), "the agents run in the job file's folder"
+    up = shipyard("up", "-d", str(out), "--json", timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    execution = json.loads(up.stdout)["id"]
+    try:
+        ps = shipyard("ps", execution, "--json")
+        states = {u["name"]: u["health"] for u in json.loads(ps.stdout)}
+        assert states == dict.fromkeys(("weather", "maps", "controller"), "healthy"), states
+    finally:
+        down = shipyard("down", execution, timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr

@@ -288,3 +288,11 @@ def test_the_hint_names_the_closest_agent() -> None:
         import_text(job("topology: {type: mesh, agents: [a, bb]}\n"), FILE)
     assert raised.value.problems[0].hint is not None
     assert "did you mean 'b'?" in raised.value.problems[0].hint
+
+
+def test_a_spec_written_to_another_folder_runs_the_agents_in_the_jobs_folder() -> None:
+    result = import_text(job(), FILE, output=Path("/project/out/spec.yaml"))
+    spec = yaml.safe_load(result.text)
+    assert {s["workdir"] for s in spec["services"].values()} == {".."}
+    beside = yaml.safe_load(import_text(job(), FILE, output=Path("/project/spec.yaml")).text)
+    assert all("workdir" not in s for s in beside["services"].values())

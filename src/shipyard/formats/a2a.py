@@ -9,6 +9,7 @@ note and problem has the file's line and column and its own key names), then: ``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,16 @@ _PROBE_COMMENTS = {
 _NAME = re.compile(NAME_PATTERN)
 
 
-def import_a2a(data: dict[str, Any], source: SourceMap, path: Path | None) -> ImportResult:
+def import_a2a(
+    data: dict[str, Any],
+    source: SourceMap,
+    path: Path | None,
+    *,
+    rebase: Callable[[str | None], str | None] | None = None,
+) -> ImportResult:
     """``data`` read from ``path`` as a Shipyard spec; SpecError with every problem, at the
-    file's own lines, when it cannot be imported."""
+    file's own lines, when it cannot be imported. ``rebase``: for a spec written to another
+    folder, the job file's folder as that spec names it (the agents' modules are there)."""
     ctx = ImportContext(source)
     job = data.get("job")
     if not isinstance(job, dict):
@@ -83,6 +91,7 @@ def import_a2a(data: dict[str, Any], source: SourceMap, path: Path | None) -> Im
         found = ids.get(index)
         if found is not None:
             unit = service_of(ctx, index, found, agent, name, hosts)
+            _workdir(unit, rebase)
             unit.children.extend(_health(ctx, deployment))
             services.children.append(unit)
     top.extend(_execution(ctx, deployment))
@@ -96,6 +105,22 @@ def import_a2a(data: dict[str, Any], source: SourceMap, path: Path | None) -> Im
         raise SpecError(ctx.problems)
     text, origins = emit(_header(path, ctx), top)
     return ImportResult("a2a", text, ctx.notes, origins)
+
+
+def _workdir(unit: Entry, rebase: Callable[[str | None], str | None] | None) -> None:
+    """A local agent of a spec written to another folder runs in the job file's folder."""
+    if rebase is None or any(e.key in ("workdir", "runner") for e in unit.children):
+        return
+    folder = rebase(None)
+    if folder is not None:
+        unit.children.insert(
+            1,
+            Entry(
+                "workdir",
+                folder,
+                comment="the job file's folder (python -m finds the module there)",
+            ),
+        )
 
 
 def _name(ctx: ImportContext, job: dict[str, Any]) -> str:

@@ -100,17 +100,17 @@ def import_text(
         raise SpecError(
             [SpecProblem(f"a {TITLES[detection.format]} file is a YAML mapping", source.locate(()))]
         )
-    if detection.format == "a2a":
-        from shipyard.formats.a2a import import_a2a
-
-        result = import_a2a(data, source, path)
-        check_loads(result, output or path)
-        return result
     rebase = None
     if output is not None:
         from shipyard.formats.pcprocess import relative_rebase
 
         rebase = relative_rebase(str(path.parent), str(output.resolve().parent))
+    if detection.format == "a2a":
+        from shipyard.formats.a2a import import_a2a
+
+        result = import_a2a(data, source, path, rebase=rebase)
+        check_loads(result, output or path)
+        return result
     result = import_process_compose(data, source, path, project_rebase=rebase)
     check_loads(result, output or path)
     return result
