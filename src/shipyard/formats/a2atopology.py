@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.formats.context import ImportContext
-from shipyard.formats.emit import Entry, Flow
+from shipyard.formats.emit import Entry
 from shipyard.spec.yamlsource import PathKey
 
 TYPES = ("hub-spoke", "pipeline", "dag", "mesh", "hierarchical", "dynamic")
@@ -99,12 +99,8 @@ def _copy(ctx: ImportContext, value: dict[str, Any], entry: Entry, key: str, ids
     names = _names(ctx, path, value[key], ids)
     if names is not None:
         entry.children.append(
-            Entry(key, _flow(names), comment=f"topology.{key}", origin=ctx.at(path))
+            Entry(key, list(names), comment=f"topology.{key}", origin=ctx.at(path))
         )
-
-
-def _flow(names: list[str]) -> Flow:
-    return list(names)
 
 
 def _hub_spoke(ctx: ImportContext, value: dict[str, Any], entry: Entry, ids: set[str]) -> None:
@@ -175,7 +171,7 @@ def _dag(ctx: ImportContext, value: dict[str, Any], entry: Entry, ids: set[str])
         listed = found.setdefault(source[0], [])
         listed.extend(t for t in targets if t not in listed)
     for name, targets in found.items():
-        edges.children.append(Entry(name, _flow(targets)))
+        edges.children.append(Entry(name, list(targets)))
     if edges.children:
         entry.children.append(edges)
 
@@ -187,7 +183,7 @@ def _mesh(ctx: ImportContext, value: dict[str, Any], entry: Entry, ids: set[str]
     names = _names(ctx, path, value["agents"], ids)
     if names is not None:
         entry.children.append(
-            Entry("members", _flow(names), comment="topology.agents", origin=ctx.at(path))
+            Entry("members", list(names), comment="topology.agents", origin=ctx.at(path))
         )
 
 
