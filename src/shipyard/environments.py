@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
@@ -57,7 +58,7 @@ class EnvironmentInfo:
 
     name: str
     variables: dict[str, str] = field(default_factory=dict)
-    captured_at: float = 0.0
+    captured_at: datetime | None = None  # UTC
     from_modules: list[str] = field(default_factory=list)
 
 
@@ -133,7 +134,7 @@ class EnvironmentStore:
         info = EnvironmentInfo(
             name,
             dict(sorted(variables.items())),
-            time.time() if now is None else now,
+            datetime.fromtimestamp(time.time() if now is None else now, tz=UTC),
             sorted(from_modules or []),
         )
         self.folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the home
@@ -142,7 +143,7 @@ class EnvironmentStore:
         text = json.dumps(
             {
                 "name": info.name,
-                "captured_at": info.captured_at,
+                "captured_at": info.captured_at.timestamp() if info.captured_at else None,
                 "variables": info.variables,
                 "from_modules": info.from_modules,
             },
@@ -181,7 +182,7 @@ class EnvironmentStore:
         return EnvironmentInfo(
             name,
             {str(k): str(v) for k, v in dict(data.get("variables", {})).items()},
-            float(data.get("captured_at", 0.0)),
+            _stamp(data.get("captured_at")),
             [str(v) for v in data.get("from_modules", [])],
         )
 
@@ -203,3 +204,10 @@ def unknown_environment(name: str, known: list[str]) -> ShipyardError:
         f"no environment named '{name}' (environments: {there})",
         hint=f"capture it in the shell that has it: shipyard env capture {name}",
     )
+
+
+def _stamp(value: object) -> datetime | None:
+    """The file's epoch seconds as a UTC datetime (None if absent or not a number)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return None

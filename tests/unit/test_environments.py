@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import stat
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,8 @@ def test_the_store_keeps_each_environment_owner_only(tmp_path: Path) -> None:
     store.save("cuda", {"CUDA_HOME": "/cuda"}, now=200.0)
     assert store.names() == ["cuda", "gcc12"]
     assert store.get("gcc12") == saved
-    assert saved.variables == {"PATH": "/opt/gcc/bin"} and saved.captured_at == 100.0
+    assert saved.variables == {"PATH": "/opt/gcc/bin"}
+    assert saved.captured_at == datetime.fromtimestamp(100.0, tz=UTC)
     assert stat.S_IMODE(store.folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((store.folder / "gcc12.json").stat().st_mode) == 0o600
     assert stat.S_IMODE(home.stat().st_mode) == 0o700, "a home it creates is owner-only"

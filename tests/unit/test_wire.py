@@ -101,7 +101,7 @@ PARAMETER = ParameterInfo(
     description="block size", secret=False,
 )  # fmt: skip
 ENVIRONMENT = EnvironmentInfo(
-    "gcc12", {"PATH": "/opt/gcc/bin:/usr/bin", "LOADEDMODULES": "gcc/12"}, 1.5e9, ["LOADEDMODULES"]
+    "gcc12", {"PATH": "/opt/gcc/bin:/usr/bin", "LOADEDMODULES": "gcc/12"}, WHEN, ["LOADEDMODULES"]
 )
 PIPELINE = PipelineInfo(
     "bench", "io", "/s.yaml", "d1", WHEN, WHEN, description="fio", steps=["a"],

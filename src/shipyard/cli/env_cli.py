@@ -10,6 +10,7 @@ No ``from __future__ import annotations``: Typer reads the commands' annotations
 
 import os
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -112,7 +113,6 @@ def show_text(info: "EnvironmentInfo") -> str:
     return "".join(lines)
 
 
-def _when(stamp: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+def _when(stamp: datetime | None) -> str:
+    """A capture time in local time, as the other commands show times."""
+    return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S") if stamp else "unknown"
