@@ -7,8 +7,8 @@ import json
 import os
 import re
 import subprocess
-import time
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
