@@ -24,7 +24,8 @@ def runner_keys(plan: Plan) -> set[str]:
 
 def needs_runners(plan: Plan) -> bool:
     """Does the plan run anything but here?"""
-    return runner_keys(plan) != {LOCAL} and bool(runner_keys(plan))
+    keys = runner_keys(plan)
+    return bool(keys) and keys != {LOCAL}
 
 
 def plan_runners(
