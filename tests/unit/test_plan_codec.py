@@ -106,6 +106,7 @@ def every_field_set() -> Plan:
         gates=[GateSettings("accuracy", ">=", 0.85)], host="n1", hosts=["n1", "n2"],
         mpi=MpiSettings(4, ppn=2, extra=["--bind-to", "none"]),
         slurm=SlurmSettings("allocation", "debug", "00:10:00", 2, 4, "lab", ["--exclusive"]),
+        success_exit_codes=[0, 130],
     )  # fmt: skip
     service = PlannedService(
         name="svc", command=PlannedCommand(["srv"]), env={"P": "1"}, workdir="/w", stage=2,
@@ -117,7 +118,7 @@ def every_field_set() -> Plan:
         readiness_timeout=9.0, restart=RestartSettings("always", 5, 0.2, 3.0, 7.0),
         stop=StopSettings("HUP", 1.0), depends_on={"s": "completed_successfully"},
         connects_to=["other"], description="a service", secret_env={"K": "{{ token }}"},
-        runner="ssh", host="n2",
+        runner="ssh", host="n2", success_exit_codes=[0, 2],
         rollout=RolloutSettings(
             steps=[5, 100], interval=0.5, kpis=[GateSettings("error_rate", "<", 0.01)],
             min_requests=3, strategy="blue",
@@ -367,6 +368,15 @@ SCHEMA_OF_FORMAT[6] = {
         "ntasks": "int | None",
         "account": "str | None",
         "extra": "list[str]",
+    },
+}
+
+SCHEMA_OF_FORMAT[7] = {
+    **SCHEMA_OF_FORMAT[6],
+    "PlannedStep": {**SCHEMA_OF_FORMAT[6]["PlannedStep"], "success_exit_codes": "list[int]"},
+    "PlannedService": {
+        **SCHEMA_OF_FORMAT[6]["PlannedService"],
+        "success_exit_codes": "list[int]",
     },
 }
 

@@ -620,9 +620,10 @@ class PipelineExecutor:
         status = running.exit
         assert status is not None
         resources = self._samplers[running.step.runner].finish(name, cpu_seconds=status.cpu_seconds)
+        ok = status.succeeded(running.step.success_exit_codes)
         verdict = judge_exit(
-            ok=status.ok,
-            described="" if status.ok else status.describe(),
+            ok=ok,
+            described="" if ok else status.describe(),
             cancel_reason=running.cancel_reason,
             timed_out=running.timed_out,
             timeout=running.step.timeout,

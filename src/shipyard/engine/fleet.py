@@ -765,9 +765,8 @@ class FleetExecutor:
             service.probe = None
         if stopped_here:
             return
-        self._after_exit(
-            service, exit_ok=status.ok, why=status.describe(), exit_code=status.exit_code
-        )
+        ok = status.succeeded(service.planned.success_exit_codes)  # on-failure keeps it down
+        self._after_exit(service, exit_ok=ok, why=status.describe(), exit_code=status.exit_code)
 
     def _after_exit(
         self, service: _Service, *, exit_ok: bool, why: str, exit_code: int | None = None

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,11 @@ class ExitStatus:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    def succeeded(self, codes: Collection[int] = (0,)) -> bool:
+        """Did it end with one of ``codes`` (a unit's ``success_exit_codes``)? An exit code
+        only: killed by a signal is never a success, whatever code a shell would print."""
+        return self.exit_code is not None and self.exit_code in codes
 
     @property
     def unknown(self) -> bool:

@@ -56,8 +56,8 @@ def decide_restart(
     streak: int,
     uniform: Callable[[float, float], float] = random.uniform,
 ) -> RestartDecision:
-    """What to do after a service's exit (``exit_ok``: code 0) that ran ``uptime`` seconds,
-    ``streak`` restarts into its current crash streak.
+    """What to do after a service's exit (``exit_ok``: one of its success exit codes) that ran
+    ``uptime`` seconds, ``streak`` restarts into its current crash streak.
 
     The delay is the streak's exponential backoff with ±25% jitter, but never below the base
     backoff (nor :data:`MIN_RESTART_DELAY`): a crash loop can never restart faster than that.

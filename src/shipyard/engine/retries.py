@@ -38,9 +38,10 @@ def judge_exit(
     timed_out: bool,
     timeout: float | None,
 ) -> Verdict:
-    """The verdict on an attempt's leader exit (``ok``: code 0; ``described``: "exited with
-    code 3", "killed by signal KILL"). A stop that the step survived with code 0 is still a
-    success; a timeout is a failure worth a retry."""
+    """The verdict on an attempt's leader exit (``ok``: one of the step's success exit codes,
+    0 unless it lists others; ``described``: "exited with code 3", "killed by signal KILL").
+    A stop that the step survived with such a code is still a success; a timeout is a failure
+    worth a retry."""
     if cancel_reason is not None and not ok:
         return Verdict(UnitState.CANCELLED, cancel_reason, retryable=False)
     if timed_out:

@@ -246,6 +246,7 @@ def _planned_step(
         stage=stage,
         runner=step.runner,
         gates=[GateSettings(g.metric, g.op, g.threshold) for g in step.gates],
+        success_exit_codes=list(step.success_exit_codes),
     )
 
 
@@ -353,6 +354,7 @@ def _services(
                 secret_env=_unit_secrets(common_secret, service.env, secrets),
                 runner=service.runner,
                 rollout=_rollout(service.rollout),
+                success_exit_codes=list(service.success_exit_codes),
             )
         )
     return planned, wiring.stages

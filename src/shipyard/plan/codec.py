@@ -18,6 +18,7 @@ The document carries ``plan_format``. Formats:
 5. services have ``rollout`` (a canary rollout; none in the older formats);
 6. steps and services have ``host``, steps ``hosts``, ``mpi`` and ``slurm``, the plan ``hosts``
    and ``ssh`` (issue 16; none, local, in the older formats).
+7. steps and services have ``success_exit_codes`` (issue 17; ``[0]`` in the older formats).
 
 A document of a format this Shipyard does not know is refused with a :class:`PlanFormatError`
 that says which Shipyard made it. Change any field of the plan model (a test lists them) and
@@ -48,7 +49,7 @@ from shipyard.errors import ShipyardError, from_os_error
 from shipyard.plan.model import Plan
 
 #: The format :func:`encode` writes.
-PLAN_FORMAT = 6
+PLAN_FORMAT = 7
 #: The oldest format :func:`decode` still reads.
 OLDEST_FORMAT = 1
 #: The key of the format number in the document.
@@ -146,6 +147,7 @@ _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     3: lambda body: body,  # format 4's new field (``gates``) takes its default, no gates
     4: lambda body: body,  # format 5's new field (``rollout``) takes its default, none
     5: lambda body: body,  # format 6's new fields take their defaults: this machine, no MPI
+    6: lambda body: body,  # format 7's new fields take their defaults: exit code 0 succeeds
 }
 
 

@@ -151,6 +151,8 @@ class PlannedStep:
     hosts: list[str] = field(default_factory=list)  # an MPI step's hosts (names), in order
     mpi: MpiSettings | None = None
     slurm: SlurmSettings | None = None
+    #: exit codes that count as success (``success_exit_codes``), sorted
+    success_exit_codes: list[int] = field(default_factory=lambda: [0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,8 @@ class PlannedService:
     runner: str = "local"  # as PlannedStep's
     rollout: RolloutSettings | None = None  # a canary rollout behind a proxy on its port
     host: str = ""  # as PlannedStep's
+    #: exit codes that count as success: restart policy on-failure keeps it down after one
+    success_exit_codes: list[int] = field(default_factory=lambda: [0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,6 +269,49 @@ class Resources(_Model):
     memory: Size | None = Field(None, description="memory reserved while the step runs")
 
 
+def _exit_codes(value: object) -> object:
+    """Each code a whole number 0-255, said plainly (an exit code is one byte: 256 or -1
+    can never be seen, so a spec listing one would never mean what it says)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]  # ``success_exit_codes: 0`` is short for ``[0]``
+    if not isinstance(value, list):
+        return value
+    if not value:
+        raise ValueError(
+            f"success_exit_codes is empty{HINT}list at least one code, like [0] or [0, 130]"
+        )
+    for code in value:
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+            raise ValueError(
+                f"exit code {code!r} is not a whole number from 0 to 255{HINT}an exit code is "
+                "one byte: list codes like [0, 130] (130 is what a shell gives for Ctrl-C)"
+            )
+    return sorted(set(value))
+
+
+#: The exit codes that count as success (issue 17: process-compose's ``success_exit_codes``).
+ExitCodes = Annotated[
+    list[int],
+    BeforeValidator(_exit_codes),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 255},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 0, "maximum": 255},
+                    "minItems": 1,
+                },
+            ],
+            "description": "exit codes that count as success, each 0-255 (default [0])",
+        }
+    ),
+]
+SUCCESS_EXIT_CODES_HELP = (
+    "exit codes that count as success, each 0-255: [0, 130] takes Ctrl-C's 130 as a good end"
+)
+
+
 class StopPolicy(_Model):
     """How a unit is stopped: this signal to its whole process group, SIGKILL after ``timeout``."""
 
@@ -604,6 +647,9 @@ class StepSpec(_Model):
         description="quality gates on the metrics the step reports: if one fails (or its "
         "metric was never reported) the step is 'gated' and its dependants do not run",
     )
+    success_exit_codes: ExitCodes = Field(
+        default_factory=lambda: [0], description=SUCCESS_EXIT_CODES_HELP
+    )
 
 
 class HealthSpec(_Model):
@@ -832,6 +878,10 @@ class ServiceSpec(_Model):
         None,
         description="roll a new version out as a canary behind a measuring proxy on the "
         "service's port (`shipyard rollout start`); needs a port and a health check",
+    )
+    success_exit_codes: ExitCodes = Field(
+        default_factory=lambda: [0],
+        description=SUCCESS_EXIT_CODES_HELP + " (restart policy on-failure does not restart them)",
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,67 @@
+"""Issue 17 §4 with real processes: success exit codes, log-line readiness, a separate liveness
+check, a stop command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shipyard.api import Operations
+from shipyard.models import ExecutionState, UnitState
+from tests.conftest import SpecWriter
+from tests.integration.test_lifecycle import wait_for
+
+
+def test_a_step_exiting_130_listed_as_success_succeeds(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """Exit 130 (a shell's Ctrl-C) is a success when listed, so the step after it runs; the
+    same exit unlisted fails the step."""
+    spec = write_spec(
+        """
+        name: codes
+        steps:
+          interrupted: {run: [sh, -c, "echo bye; exit 130"], success_exit_codes: [0, 130]}
+          after: {run: [echo, ran], needs: [interrupted]}
+          unlisted: {run: [sh, -c, "exit 130"]}
+        execution: {failure_strategy: continue}
+        """
+    )
+    status = ops.run(spec)
+    interrupted = status.unit("interrupted")
+    assert interrupted.state == UnitState.SUCCEEDED, (interrupted.state, interrupted.reason)
+    assert interrupted.exit_code == 130
+    assert status.unit("after").state == UnitState.SUCCEEDED
+    unlisted = status.unit("unlisted")
+    assert unlisted.state == UnitState.FAILED and unlisted.exit_code == 130
+    assert status.state == ExecutionState.FAILED  # because of 'unlisted' alone
+
+
+def test_a_service_exiting_with_a_listed_code_is_not_restarted_on_failure(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """restart: on-failure takes a listed code as a success: the service stays down, stopped;
+    the same code unlisted restarts it."""
+    spec = write_spec(
+        f"""
+        name: codes
+        services:
+          done:
+            run: [sh, -c, "echo start >> {tmp_path}/done.txt; sleep 0.3; exit 42"]
+            success_exit_codes: [0, 42]
+            restart: {{policy: on-failure, backoff: 50ms}}
+          crash:
+            run: [sh, -c, "echo start >> {tmp_path}/crash.txt; sleep 0.3; exit 42"]
+            restart: {{policy: on-failure, backoff: 50ms, max_restarts: 1}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    wait_for(lambda: ops.status(status.id).unit("crash").state == UnitState.FAILED)
+    ended = (UnitState.STOPPED, UnitState.FAILED)
+    wait_for(lambda: ops.status(status.id).unit("done").state in ended)
+    done = ops.status(status.id).unit("done")
+    assert done.state == UnitState.STOPPED, f"exit 42 listed as success, yet: {done.reason}"
+    assert done.restarts == 0 and done.exit_code == 42, (done.restarts, done.reason)
+    assert "not restarted" in (done.reason or ""), done.reason
+    assert (tmp_path / "done.txt").read_text().count("start") == 1
+    assert (tmp_path / "crash.txt").read_text().count("start") == 2  # restarted once
+    ops.stop(status.id, grace=0)

@@ -1,0 +1,134 @@
+"""What issue 17 §4 added to a unit's life, as pure decisions and spec checks: success exit
+codes (exit code -> outcome, restart decision), log-line readiness, a separate liveness check
+and a stop command — each refused at its file:line when written wrong."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shipyard.engine.process import ExitStatus
+from shipyard.engine.restarts import RestartDecision, decide_restart
+from shipyard.engine.retries import judge_exit
+from shipyard.errors import SpecError, SpecProblem
+from shipyard.models import UnitState
+from shipyard.plan.build import build_plan
+from shipyard.plan.model import RestartSettings
+from shipyard.spec.loader import load_spec_text
+
+
+def low(lo: float, hi: float) -> float:
+    return lo
+
+
+def problems_of(text: str) -> list[SpecProblem]:
+    with pytest.raises(SpecError) as error:
+        load_spec_text(textwrap.dedent(text).lstrip("\n"), Path("/specs/life.yaml"))
+    return error.value.problems
+
+
+def line_of(problem: SpecProblem) -> int:
+    assert problem.location is not None, problem
+    return problem.location.line
+
+
+# -- success exit codes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "codes", "succeeded"),
+    [
+        (ExitStatus(0, None, 0.0), [0], True),
+        (ExitStatus(130, None, 0.0), [0], False),
+        (ExitStatus(130, None, 0.0), [0, 130], True),
+        (ExitStatus(0, None, 0.0), [130], False),  # 0 is a success only when listed
+        (ExitStatus(3, None, 0.0), [0, 130], False),
+        # Killed by SIGINT is not "exit code 130": a signal is never a success.
+        (ExitStatus(None, "INT", 0.0), [0, 130], False),
+        (ExitStatus(None, None, 0.0), [0], False),  # reaped elsewhere: unknown
+    ],
+)
+def test_an_exit_code_is_a_success_when_listed(
+    status: ExitStatus, codes: list[int], succeeded: bool
+) -> None:
+    assert status.succeeded(codes) is succeeded
+    verdict = judge_exit(
+        ok=status.succeeded(codes),
+        described=status.describe(),
+        cancel_reason=None,
+        timed_out=False,
+        timeout=None,
+    )
+    assert verdict.state == (UnitState.SUCCEEDED if succeeded else UnitState.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "codes", "expected"),
+    [
+        ("on-failure", 130, [0, 130], RestartDecision(None, 0)),  # a success: stays down
+        ("on-failure", 130, [0], RestartDecision(1.0, 1)),  # a failure: restarted
+        ("on-failure", 0, [130], RestartDecision(1.0, 1)),  # 0 not listed: a failure
+        ("always", 130, [0, 130], RestartDecision(1.0, 1)),  # always restarts anyway
+        ("no", 3, [0], RestartDecision(None, 0)),
+    ],
+)
+def test_restart_policy_on_failure_takes_a_listed_code_as_success(
+    policy: str, code: int, codes: list[int], expected: RestartDecision
+) -> None:
+    decision = decide_restart(
+        RestartSettings(policy=policy),
+        exit_ok=ExitStatus(code, None, 0.0).succeeded(codes),
+        uptime=5.0,
+        streak=0,
+        uniform=low,
+    )
+    assert decision == expected
+
+
+def test_success_exit_codes_reach_the_plan_sorted_and_default_to_zero() -> None:
+    loaded = load_spec_text(
+        textwrap.dedent(
+            """
+            name: codes
+            steps:
+              a: {run: [sh, -c, "exit 130"], success_exit_codes: [130, 0]}
+              b: {run: [true]}
+            services:
+              s: {run: [sleep, "9"], success_exit_codes: 2}
+            """
+        ),
+        Path("/specs/codes.yaml"),
+    )
+    plan = build_plan(loaded, {}, cores=2)
+    assert plan.step("a").success_exit_codes == [0, 130]
+    assert plan.step("b").success_exit_codes == [0]
+    assert plan.service("s").success_exit_codes == [2]
+
+
+@pytest.mark.parametrize(
+    ("codes", "said"),
+    [
+        ("[0, 256]", "exit code 256 is not a whole number from 0 to 255"),
+        ("[-1]", "exit code -1 is not"),
+        ("[0, x]", "exit code 'x' is not"),
+        ("[true]", "exit code True is not"),
+        ("[1.5]", "exit code 1.5 is not"),
+        ("[]", "success_exit_codes is empty"),
+    ],
+)
+def test_bad_success_exit_codes_are_refused_at_their_line(codes: str, said: str) -> None:
+    found = problems_of(
+        f"""
+        name: codes
+        steps:
+          a:
+            run: [true]
+            success_exit_codes: {codes}
+        """
+    )
+    assert len(found) == 1, found
+    assert said in found[0].message, found[0].message
+    assert line_of(found[0]) == 5
+    assert found[0].hint is not None and "[0, 130]" in found[0].hint
