@@ -65,3 +65,35 @@ def test_a_service_exiting_with_a_listed_code_is_not_restarted_on_failure(
     assert (tmp_path / "done.txt").read_text().count("start") == 1
     assert (tmp_path / "crash.txt").read_text().count("start") == 2  # restarted once
     ops.stop(status.id, grace=0)
+
+
+def test_a_service_is_ready_once_its_log_line_appears(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """health: {log_line: …}: the service is healthy once the line is in its log, not at its
+    start; its dependant starts only then (it sees what the service did just before)."""
+    spec = write_spec(
+        f"""
+        name: logready
+        services:
+          app:
+            run: >-
+              echo booting; sleep 1; echo warm > {tmp_path}/phase;
+              echo "ready to serve"; exec sleep 60
+            shell: true
+            health: {{log_line: ready to serve, interval: 0.1s}}
+          client:
+            run: 'cat {tmp_path}/phase > {tmp_path}/seen 2>&1; exec sleep 60'
+            shell: true
+            depends_on: {{app: healthy}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    healthy = ops.wait_healthy(status.id, timeout=60)
+    assert healthy.state == ExecutionState.RUNNING, healthy.reason
+    wait_for(lambda: (tmp_path / "seen").exists())
+    seen = (tmp_path / "seen").read_text()
+    assert seen.strip() == "warm", f"the client started before app's log line: it saw {seen!r}"
+    app = ops.status(status.id).unit("app")
+    assert app.health == "healthy" and "ready to serve" in (app.probe or ""), app
+    ops.stop(status.id, grace=0)

@@ -112,7 +112,8 @@ def every_field_set() -> Plan:
         name="svc", command=PlannedCommand(["srv"]), env={"P": "1"}, workdir="/w", stage=2,
         port="auto",
         health=HealthSettings(
-            http="/h", tcp=True, exec=["true"], a2a=True, initial_delay=1.0, interval=2.0,
+            http="/h", tcp=True, exec=["true"], a2a=True, log_line="up", initial_delay=1.0,
+            interval=2.0,
             start_interval=0.1, timeout=3.0, failure_threshold=4, success_threshold=2,
         ),
         readiness_timeout=9.0, restart=RestartSettings("always", 5, 0.2, 3.0, 7.0),
@@ -373,6 +374,7 @@ SCHEMA_OF_FORMAT[6] = {
 
 SCHEMA_OF_FORMAT[7] = {
     **SCHEMA_OF_FORMAT[6],
+    "HealthSettings": {**SCHEMA_OF_FORMAT[6]["HealthSettings"], "log_line": "str | None"},
     "PlannedStep": {**SCHEMA_OF_FORMAT[6]["PlannedStep"], "success_exit_codes": "list[int]"},
     "PlannedService": {
         **SCHEMA_OF_FORMAT[6]["PlannedService"],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.engine.health import LogWatch
 from shipyard.engine.process import ExitStatus
 from shipyard.engine.restarts import RestartDecision, decide_restart
 from shipyard.engine.retries import judge_exit
@@ -132,3 +133,111 @@ def test_bad_success_exit_codes_are_refused_at_their_line(codes: str, said: str)
     assert said in found[0].message, found[0].message
     assert line_of(found[0]) == 5
     assert found[0].hint is not None and "[0, 130]" in found[0].hint
+
+
+# -- log-line readiness -----------------------------------------------------------------------
+
+
+def test_a_log_line_is_seen_once_written_after_the_start(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"an earlier start said: ready to serve\n")
+    watch = LogWatch.from_start(str(log), "ready to serve")
+    assert not watch.check().ok, "a line of an earlier start (before the offset) counted"
+    with log.open("ab") as out:
+        out.write(b"booting\nready to ")
+    assert not watch.check().ok  # half of it so far
+    with log.open("ab") as out:
+        out.write(b"serve on 8080\n")
+    result = watch.check()
+    assert result.ok and "ready to serve" in result.detail, result
+    log.write_bytes(b"")  # rotated away: it stays seen for this start
+    assert watch.check().ok
+
+
+def test_a_log_line_split_across_reads_is_found(tmp_path: Path) -> None:
+    """The text straddles the boundary of two 64 KiB chunks of one read."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"x" * (65536 - 3) + b"READY now\n")
+    assert LogWatch(str(log), "READY").check().ok
+
+
+@pytest.mark.parametrize(
+    ("written", "ok"),
+    [
+        (b"ready\n", True),
+        (b"all ready!", True),  # no newline yet: the line is there
+        (b"rea\ndy\n", False),  # never across lines
+        (b"READY\n", False),  # case counts
+        (b"", False),
+    ],
+)
+def test_what_counts_as_the_line(tmp_path: Path, written: bytes, ok: bool) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(written)
+    assert LogWatch(str(log), "ready").check().ok is ok
+
+
+def test_a_rotated_log_is_read_from_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"a" * 1000)
+    watch = LogWatch.from_start(str(log), "ready")
+    log.write_bytes(b"ready\n")  # emptied and written again: smaller than the offset
+    assert watch.check().ok
+
+
+def test_a_missing_log_is_not_ready_yet(tmp_path: Path) -> None:
+    assert not LogWatch.from_start(str(tmp_path / "none.log"), "ready").check().ok
+
+
+@pytest.mark.parametrize(
+    ("health", "said", "line"),
+    [
+        ('{log_line: "a\\nb"}', "spans lines", 5),
+        ("{log_line: ready, tcp: true}", "exactly one probe", 5),
+        ('{log_line: ""}', "at least 1 character", 5),
+    ],
+)
+def test_a_bad_log_line_check_is_refused_at_its_line(health: str, said: str, line: int) -> None:
+    found = problems_of(
+        f"""
+        name: logs
+        services:
+          app:
+            run: [sleep, "9"]
+            health: {health}
+        """
+    )
+    assert len(found) == 1, found
+    assert said in found[0].message, found[0].message
+    assert line_of(found[0]) == line, found[0]
+
+
+def test_a_canary_is_not_judged_by_a_log_line() -> None:
+    found = problems_of(
+        """
+        name: logs
+        services:
+          app:
+            run: [sleep, "9"]
+            port: auto
+            health: {log_line: ready}
+            rollout: {}
+        """
+    )
+    assert len(found) == 1 and "log line" in found[0].message, found
+
+
+def test_a_log_line_takes_parameters() -> None:
+    loaded = load_spec_text(
+        textwrap.dedent(
+            """
+            name: logs
+            parameters: {word: ready}
+            services:
+              app: {run: [sleep, "9"], health: {log_line: "{{ word }} to serve"}}
+            """
+        ),
+        Path("/specs/logs.yaml"),
+    )
+    health = build_plan(loaded, {}, cores=2).service("app").health
+    assert health is not None and health.log_line == "ready to serve"

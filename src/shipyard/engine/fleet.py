@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.guard import start_watchdog, stop_watchdog
-from shipyard.engine.health import Listener, ProbeResult, probe
+from shipyard.engine.health import Listener, LogWatch, ProbeResult, probe
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import RestartDecision, decide_restart, used_up
@@ -61,6 +61,7 @@ class _Service:
     streak: int = 0  # restarts since it was last stable: what max_restarts and backoff count
     started: float = 0.0  # monotonic time of the latest start
     listener: Listener = field(default_factory=lambda: Listener(None, HOST))  # who is on port
+    log_watch: LogWatch | None = None  # a log_line check's reading of its current start's log
     healthy: asyncio.Event = field(default_factory=asyncio.Event)
     started_once: asyncio.Event = field(default_factory=asyncio.Event)
     gave_up: asyncio.Event = field(default_factory=asyncio.Event)  # failed: it stays down
@@ -573,6 +574,8 @@ class FleetExecutor:
             str(self.run_dir.log_for(planned.name)),
             planned.stop.signal,
         )
+        if planned.health is not None and planned.health.log_line is not None:
+            service.log_watch = LogWatch.from_start(launch.log_path, planned.health.log_line)
         try:
             handle = self._runner(service).start(launch)
         except SpawnError as error:
@@ -708,6 +711,7 @@ class FleetExecutor:
             port=service.port,
             env=service.env,
             workdir=service.planned.workdir,
+            log=service.log_watch,
         )
 
     def _answer_is_its_own(self, service: _Service, launched: Handle) -> bool:
@@ -717,8 +721,8 @@ class FleetExecutor:
         if not launched.alive():
             return False
         health = service.planned.health
-        if health is not None and health.exec is not None:
-            return True  # a command probe: the process being alive is all that can be tied
+        if health is not None and (health.exec is not None or health.log_line is not None):
+            return True  # a command or its log: the process being alive is all that can be tied
         if service.planned.runner != "local":
             # On another host (ssh): this machine's socket table cannot tell who listens
             # there; the unit being alive is what is left, as for a command probe.

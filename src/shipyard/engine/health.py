@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -101,9 +102,15 @@ async def probe(
     port: int | None,
     env: dict[str, str],
     workdir: str,
+    log: LogWatch | None = None,
 ) -> ProbeResult:
     """One probe of service ``name`` as its ``health`` says; not ok on any failure or after
-    its timeout, with what went wrong."""
+    its timeout, with what went wrong. ``log``: what a ``log_line`` check reads (its start's
+    part of the service's log)."""
+    if health.log_line is not None:
+        if log is None:
+            return ProbeResult(False, "its log is not being read")
+        return log.check()
     try:
         async with asyncio.timeout(health.timeout):
             if health.exec is not None:
@@ -217,6 +224,68 @@ async def probe_exec(argv: list[str], *, env: dict[str, str], cwd: str) -> Probe
     if code < 0:
         return ProbeResult(False, f"`{shown}` was killed by signal {-code}")
     return ProbeResult(False, f"`{shown}` exited with code {code}")
+
+
+#: Most of a log a ``log_line`` check reads at one probe (the rest at the next ones): a service
+#: that writes fast never keeps the engine's loop reading.
+LOG_READ_BUDGET = 4 << 20
+_LOG_CHUNK = 1 << 16
+
+
+@dataclass
+class LogWatch:
+    """Has a line containing ``text`` been written to the log at ``path`` since ``offset`` (its
+    size when the service's current start began: the log is appended to across restarts)?
+
+    Read on from where the last probe stopped, in bounded chunks; only the last ``len(text) - 1``
+    bytes are carried over between chunks. ``text`` holds no newline (validation refuses one),
+    so a match never spans two lines. Once seen, it stays seen until the next start (a new
+    watch). A rotated log (emptied: smaller than the offset) is read again from its start."""
+
+    path: str
+    text: str
+    offset: int = 0
+    seen: bool = False
+    _carry: bytes = b""
+
+    @classmethod
+    def from_start(cls, path: str, text: str) -> LogWatch:
+        """A watch of what a start about to happen will write: from the log's current end."""
+        try:
+            size = os.path.getsize(path)  # noqa: PTH202 - a string path, once per start
+        except OSError:
+            size = 0
+        return cls(path, text, offset=size)
+
+    def check(self) -> ProbeResult:
+        found = f"a line containing {self.text!r} is in its log"
+        if self.seen or self._read():
+            self.seen = True
+            return ProbeResult(True, found)
+        return ProbeResult(False, f"no line containing {self.text!r} in its log yet")
+
+    def _read(self) -> bool:
+        needle = self.text.encode()
+        try:
+            with open(self.path, "rb") as log:
+                size = os.fstat(log.fileno()).st_size
+                if size < self.offset:  # rotated (copied away and emptied) since
+                    self.offset, self._carry = 0, b""
+                log.seek(self.offset)
+                budget = LOG_READ_BUDGET
+                while budget > 0:
+                    chunk = log.read(min(_LOG_CHUNK, budget))
+                    if not chunk:
+                        return False
+                    budget -= len(chunk)
+                    self.offset += len(chunk)
+                    data = self._carry + chunk
+                    if needle in data:
+                        return True
+                    self._carry = data[-(len(needle) - 1) :] if len(needle) > 1 else b""
+        except OSError:
+            return False  # not written yet
+        return False
 
 
 #: Records an event about the service: (action, **data).

@@ -380,6 +380,8 @@ def _health(health: HealthSpec | None, values: Mapping[str, str]) -> HealthSetti
     settings = health.model_dump()
     if health.exec is not None:
         settings["exec"] = [substitute(word, values) for word in health.exec]
+    if health.log_line is not None:
+        settings["log_line"] = substitute(health.log_line, values)
     return HealthSettings(**settings)
 
 

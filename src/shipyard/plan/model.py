@@ -161,6 +161,7 @@ class HealthSettings:
     tcp: bool = False
     exec: list[str] | None = None
     a2a: bool = False
+    log_line: str | None = None  # a line containing it appeared in the log since the start
     initial_delay: float = 0.0
     interval: float = 1.0
     start_interval: float | None = None  # until healthy; None: interval

@@ -652,6 +652,10 @@ class StepSpec(_Model):
     )
 
 
+#: The probes a health check chooses one of.
+_PROBES = ("http", "tcp", "exec", "a2a", "log_line")
+
+
 class HealthSpec(_Model):
     """How to tell a service is up: exactly one probe, then thresholds."""
 
@@ -662,6 +666,11 @@ class HealthSpec(_Model):
         False,
         description="an A2A agent card is served at /.well-known/agent-card.json (or agent.json) "
         "and names this service and its URL",
+    )
+    log_line: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        None,
+        description="a line containing this text has appeared in the service's log since its "
+        "start (readiness only)",
     )
     initial_delay: Duration = Field(0.0, description="wait this long after start before probing")
     interval: Duration = Field(1.0, description="between probes")
@@ -689,10 +698,16 @@ class HealthSpec(_Model):
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthSpec:
-        chosen = [name for name in ("http", "tcp", "exec", "a2a") if getattr(self, name)]
+        chosen = [name for name in _PROBES if getattr(self, name)]
         if len(chosen) != 1:
             raise ValueError(
-                "a health check has exactly one probe: http: /path, tcp: true, exec or a2a: true"
+                "a health check has exactly one probe: http: /path, tcp: true, exec, a2a: true "
+                "or log_line: TEXT"
+            )
+        if self.log_line is not None and ("\n" in self.log_line or "\r" in self.log_line):
+            raise ValueError(
+                f"log_line {self.log_line!r} spans lines{HINT}give text from one line of the "
+                "log: the service is ready once a line containing it is written"
             )
         if self.http is not None and not self.http.startswith("/"):
             raise ValueError(f"http probe path {self.http!r} must start with '/'")
@@ -894,6 +909,11 @@ class ServiceSpec(_Model):
             raise ValueError(
                 f"a canary rollout needs a health check{HINT}add health: {{http: /health}} "
                 "(or tcp: true): the new version gets traffic only once it is healthy"
+            )
+        if self.health.log_line is not None:
+            raise ValueError(
+                f"a canary rollout cannot be judged by a log line{HINT}give the service a "
+                "health check on its port (http: /health, tcp: true) or an exec one"
             )
         if self.port is None:
             raise ValueError(
