@@ -3,12 +3,24 @@ check, a stop command."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from shipyard.api import Operations
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
+
+
+def within(seconds: float, predicate: Callable[[], bool]) -> bool:
+    """Does ``predicate`` come true within ``seconds``? (The caller says what it means.)"""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_a_step_exiting_130_listed_as_success_succeeds(
@@ -96,4 +108,44 @@ def test_a_service_is_ready_once_its_log_line_appears(
     assert seen.strip() == "warm", f"the client started before app's log line: it saw {seen!r}"
     app = ops.status(status.id).unit("app")
     assert app.health == "healthy" and "ready to serve" in (app.probe or ""), app
+    ops.stop(status.id, grace=0)
+
+
+def test_liveness_restarts_a_ready_service_and_does_not_gate_readiness(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """health (a log line) gates readiness; liveness is checked only once the service is
+    ready. Its liveness check fails from the start (a 'hang' file), yet the fleet comes up;
+    then the failing liveness check restarts the service, which comes back with a new PID
+    once the file is gone."""
+    hang = tmp_path / "hang"
+    hang.write_text("stuck\n")
+    spec = write_spec(
+        f"""
+        name: live
+        services:
+          app:
+            run: 'echo up; exec sleep 60'
+            shell: true
+            health: {{log_line: up, interval: 0.1s}}
+            liveness: {{exec: [sh, -c, 'test ! -e {hang}'], interval: 0.1s, failure_threshold: 2}}
+            restart: {{policy: on-failure, backoff: 50ms, max_restarts: 100}}
+            stop: {{timeout: 2s}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    healthy = ops.wait_healthy(status.id, timeout=60)
+    assert healthy.state == ExecutionState.RUNNING, f"liveness gated readiness: {healthy.reason}"
+    app = healthy.unit("app")
+    assert app.health == "healthy", f"liveness gated readiness: {app.health}, {app.probe}"
+    first = app.pid
+    restarted = within(20.0, lambda: ops.status(status.id).unit("app").restarts >= 1)
+    assert restarted, "a ready service failing its liveness check was never restarted"
+    hang.unlink()
+    wait_for(
+        lambda: (u := ops.status(status.id).unit("app")).health == "healthy" and u.pid != first
+    )
+    events = [e for _, e in ops.store.events(status.id) if e.action == "service_exited"]
+    assert events, "the service was never stopped by its liveness check"
+    assert "failed liveness probes" in str(events[0].data), events[0]
     ops.stop(status.id, grace=0)

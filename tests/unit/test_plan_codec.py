@@ -120,6 +120,7 @@ def every_field_set() -> Plan:
         stop=StopSettings("HUP", 1.0), depends_on={"s": "completed_successfully"},
         connects_to=["other"], description="a service", secret_env={"K": "{{ token }}"},
         runner="ssh", host="n2", success_exit_codes=[0, 2],
+        liveness=HealthSettings(tcp=True, interval=5.0, failure_threshold=2),
         rollout=RolloutSettings(
             steps=[5, 100], interval=0.5, kpis=[GateSettings("error_rate", "<", 0.01)],
             min_requests=3, strategy="blue",
@@ -379,6 +380,7 @@ SCHEMA_OF_FORMAT[7] = {
     "PlannedService": {
         **SCHEMA_OF_FORMAT[6]["PlannedService"],
         "success_exit_codes": "list[int]",
+        "liveness": "HealthSettings | None",
     },
 }
 

@@ -241,3 +241,60 @@ def test_a_log_line_takes_parameters() -> None:
     )
     health = build_plan(loaded, {}, cores=2).service("app").health
     assert health is not None and health.log_line == "ready to serve"
+
+
+# -- a separate liveness check ----------------------------------------------------------------
+
+
+def test_a_liveness_check_reaches_the_plan_beside_health() -> None:
+    loaded = load_spec_text(
+        textwrap.dedent(
+            """
+            name: live
+            parameters: {probe: ./alive}
+            services:
+              app:
+                run: [sleep, "9"]
+                port: auto
+                health: {log_line: ready}
+                liveness: {exec: ["{{ probe }}"], interval: 5s, failure_threshold: 2}
+            """
+        ),
+        Path("/specs/live.yaml"),
+    )
+    service = build_plan(loaded, {}, cores=2).service("app")
+    assert service.health is not None and service.health.log_line == "ready"
+    assert service.liveness is not None
+    assert service.liveness.exec == ["./alive"] and service.liveness.interval == 5.0
+    assert service.liveness.failure_threshold == 2
+
+
+def test_a_log_line_cannot_be_a_liveness_check() -> None:
+    found = problems_of(
+        """
+        name: live
+        services:
+          app:
+            run: [sleep, "9"]
+            liveness: {log_line: ready}
+        """
+    )
+    assert len(found) == 1, found
+    assert "a log line tells readiness only" in found[0].message, found[0].message
+    assert found[0].hint is not None and "put log_line under health:" in found[0].hint
+
+
+def test_a_liveness_check_is_checked_as_a_health_check_is() -> None:
+    found = problems_of(
+        """
+        name: live
+        services:
+          app:
+            run: [sleep, "9"]
+            liveness: {tcp: true, interval: 0s}
+        """
+    )
+    assert len(found) == 1 and "liveness.interval: interval 0ms is too short" in found[0].message, (
+        found
+    )
+    assert line_of(found[0]) == 5

@@ -39,7 +39,7 @@ from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.wiring import HOST, allocate_ports, service_url, wiring_env
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
-from shipyard.plan.model import Plan, PlannedService
+from shipyard.plan.model import HealthSettings, Plan, PlannedService
 from shipyard.store.base import Store
 from shipyard.unitview import shown_health
 from shipyard.workspace import RunDir
@@ -598,7 +598,7 @@ class FleetExecutor:
         self._record(service, UnitState.RUNNING, started_at=handle.started)
         if planned.health is None:
             self._mark_healthy(service)
-        else:
+        if planned.health is not None or planned.liveness is not None:
             service.probe = asyncio.ensure_future(self._watch_health(service, handle))
 
     def _runner(self, service: _Service) -> Runner:
@@ -617,16 +617,32 @@ class FleetExecutor:
     # -- health -----------------------------------------------------------------------------
 
     async def _watch_health(self, service: _Service, launched: Handle) -> None:
-        health = service.planned.health
-        assert health is not None
+        """Its ``health`` check until it is healthy, then — with a ``liveness`` check — that
+        one alone, whose failures restart it; without one, ``health`` goes on as liveness."""
+        planned = service.planned
+        if planned.health is not None:
+            ready_only = planned.liveness is not None
+            if not await self._probe_loop(service, launched, planned.health, ready_only=ready_only):
+                return
+        if planned.liveness is not None:
+            await self._probe_loop(service, launched, planned.liveness, ready_only=False)
+
+    async def _probe_loop(
+        self, service: _Service, launched: Handle, health: HealthSettings, *, ready_only: bool
+    ) -> bool:
+        """Probe as ``health`` says while this start lasts: good probes make the service
+        healthy (True at once when ``ready_only``), failed ones once it is healthy make it
+        unhealthy, stopped and handed to its restart policy."""
         await asyncio.sleep(health.initial_delay)
         good = bad = 0
         while not service.stopping and service.launched is launched:
-            ok = await self._probe_once(service, launched)
+            ok = await self._probe_once(service, launched, health)
             if ok:
                 good, bad = good + 1, 0
                 if service.health != "healthy" and good >= health.success_threshold:
                     self._mark_healthy(service)
+                    if ready_only:
+                        return True
             else:
                 good, bad = 0, bad + 1
                 if service.health == "healthy" and bad >= health.failure_threshold:
@@ -642,11 +658,12 @@ class FleetExecutor:
                     # one is cancelled when the leader exits. Then the restart policy decides.
                     service.probe = None
                     self._spawn_task(self._stop_unhealthy(service, launched, bad))
-                    return
+                    return False
             pause = health.interval
             if service.health != "healthy" and health.start_interval is not None:
                 pause = health.start_interval  # quick until ready, then the liveness pace
             await asyncio.sleep(pause)
+        return False
 
     async def _stop_unhealthy(self, service: _Service, launched: Handle, failed: int) -> None:
         """Its stop signal to its whole group, SIGKILL after its stop timeout — as ``down``
@@ -664,17 +681,20 @@ class FleetExecutor:
         self._spawn_task(launched.release())
         if service.stopping or service.launched is not launched:
             return  # brought down meanwhile: that stop records it
+        probes = "liveness probes" if planned.liveness is not None else "probes"
         why = (
-            f"unhealthy after {failed} failed probes (last: {self._seen(service)}); stopped with"
-            f" SIG{planned.stop.signal} (SIGKILL after {planned.stop.timeout:g}s)"
+            f"unhealthy after {failed} failed {probes} (last: {self._seen(service)}); stopped "
+            f"with SIG{planned.stop.signal} (SIGKILL after {planned.stop.timeout:g}s)"
         )
         self._after_exit(service, exit_ok=False, why=why)
 
-    async def _probe_once(self, service: _Service, launched: Handle) -> bool:
+    async def _probe_once(
+        self, service: _Service, launched: Handle, health: HealthSettings
+    ) -> bool:
         """One probe; its result kept (the store and a ``probe_failed`` event when what it saw
         changed: not at every probe) for ``ps``, ``status`` and failure reasons."""
-        result = await self._probe(service)
-        if result.ok and not self._answer_is_its_own(service, launched):
+        result = await self._probe(service, health)
+        if result.ok and not self._answer_is_its_own(service, launched, health):
             result = ProbeResult(False, self._not_its_own(service, launched))
         if result != service.last_probe:
             service.last_probe = result
@@ -701,9 +721,7 @@ class FleetExecutor:
         """What its last probe saw, for a reason or an event."""
         return service.last_probe.detail if service.last_probe else "no probe answered yet"
 
-    async def _probe(self, service: _Service) -> ProbeResult:
-        health = service.planned.health
-        assert health is not None
+    async def _probe(self, service: _Service, health: HealthSettings) -> ProbeResult:
         return await probe(
             health,
             name=service.name,
@@ -714,14 +732,15 @@ class FleetExecutor:
             log=service.log_watch,
         )
 
-    def _answer_is_its_own(self, service: _Service, launched: Handle) -> bool:
+    def _answer_is_its_own(
+        self, service: _Service, launched: Handle, health: HealthSettings
+    ) -> bool:
         """A good probe counts only while the service's own process is alive and, for a probe
         on its port, while what listens there is its process tree (see
         :meth:`shipyard.engine.health.Listener.own_answer`)."""
         if not launched.alive():
             return False
-        health = service.planned.health
-        if health is not None and (health.exec is not None or health.log_line is not None):
+        if health.exec is not None or health.log_line is not None:
             return True  # a command or its log: the process being alive is all that can be tied
         if service.planned.runner != "local":
             # On another host (ssh): this machine's socket table cannot tell who listens

@@ -269,6 +269,11 @@ def _check_programs(plan: Plan) -> None:
             for service in plan.services
             if service.health is not None and service.health.exec is not None
         ),
+        *(
+            (f"the liveness probe of service '{service.name}'", PlannedCommand(check.exec))
+            for service in plan.services
+            if (check := service.liveness) is not None and check.exec is not None
+        ),
     ]
     for what, command in units:
         if not command.argv or not command.argv[0]:
@@ -346,6 +351,7 @@ def _services(
                 stage=stage_of[name],
                 port=service.port,
                 health=_health(service.health, values),
+                liveness=_health(service.liveness, values),
                 readiness_timeout=service.readiness_timeout,
                 restart=RestartSettings(**service.restart.model_dump()),
                 stop=StopSettings(**service.stop.model_dump()),

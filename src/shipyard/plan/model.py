@@ -211,6 +211,8 @@ class PlannedService:
     runner: str = "local"  # as PlannedStep's
     rollout: RolloutSettings | None = None  # a canary rollout behind a proxy on its port
     host: str = ""  # as PlannedStep's
+    #: checked once it is healthy; failing it restarts it (``health`` then gates readiness only)
+    liveness: HealthSettings | None = None
     #: exit codes that count as success: restart policy on-failure keeps it down after one
     success_exit_codes: list[int] = field(default_factory=lambda: [0])
 

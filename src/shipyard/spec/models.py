@@ -871,6 +871,11 @@ class ServiceSpec(_Model):
         None, description="a number, or auto: the first free port from execution.base_port"
     )
     health: HealthSpec | None = Field(None, description="without one, started = healthy")
+    liveness: HealthSpec | None = Field(
+        None,
+        description="a check of its own once the service is healthy: failing it restarts the "
+        "service under its restart policy (health then only gates readiness)",
+    )
     readiness_timeout: Duration = Field(60.0, description="to become healthy after a start")
     restart: RestartSpec = Field(default_factory=lambda: RestartSpec())
     stop: StopPolicy = Field(default_factory=lambda: StopPolicy())
@@ -898,6 +903,17 @@ class ServiceSpec(_Model):
         default_factory=lambda: [0],
         description=SUCCESS_EXIT_CODES_HELP + " (restart policy on-failure does not restart them)",
     )
+
+    @model_validator(mode="after")
+    def _liveness_can_fail(self) -> ServiceSpec:
+        """A log line, once written, is there for good: as a liveness check it could never
+        fail, and a hung service would never be restarted."""
+        if self.liveness is not None and self.liveness.log_line is not None:
+            raise ValueError(
+                f"liveness: a log line tells readiness only{HINT}put log_line under health:, "
+                "and give liveness: a probe that can fail later (http, tcp, exec or a2a)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _canary_can_be_judged(self) -> ServiceSpec:
