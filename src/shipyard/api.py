@@ -280,10 +280,25 @@ class Agents(Protocol):
     """Agent folders (one agent per subfolder) deployed as one fleet, or agent by agent by
     name (each such agent a fleet of its own, so deploying one never touches the others)."""
 
-    def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]: ...
+    def agents_discover(
+        self,
+        folder: str | Path,
+        *,
+        command: str | None = None,
+        servers: str | Path | None = None,
+    ) -> list[DiscoveredAgent]:
+        """The agents of ``folder``: ``command`` is the start command template (``{name}``,
+        ``{folder}``, ``{file}``, ``{port}``) of the files without one (default: ATOLL's);
+        ``servers`` ATOLL's deployment_servers.json (default: the folder's, if any)."""
 
     def agents_deploy(
-        self, folder: str | Path, *, max_agents: int | None = None, wait: bool = True
+        self,
+        folder: str | Path,
+        *,
+        max_agents: int | None = None,
+        wait: bool = True,
+        command: str | None = None,
+        servers: str | Path | None = None,
     ) -> ExecutionStatus: ...
 
     def agents_fleet(self, folder: str | Path, *, active: bool = True) -> str:
@@ -298,7 +313,14 @@ class Agents(Protocol):
         """One agent of ``folder`` by name."""
 
     def agent_deploy(
-        self, folder: str | Path, name: str, *, max_agents: int | None = None, wait: bool = True
+        self,
+        folder: str | Path,
+        name: str,
+        *,
+        max_agents: int | None = None,
+        wait: bool = True,
+        command: str | None = None,
+        servers: str | Path | None = None,
     ) -> AgentInfo:
         """Start one agent of ``folder`` (a fleet of its own; the others keep running); refused
         when ``max_agents`` of the folder's agents run already. ``wait``: until healthy."""

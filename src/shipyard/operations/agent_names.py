@@ -98,9 +98,18 @@ class AgentOperations:
         *,
         max_agents: int | None = None,
         wait: bool = True,
+        command: str | None = None,
+        servers: str | Path | None = None,
     ) -> AgentInfo:
-        """Start one agent of ``folder`` as a fleet of its own; the others keep running."""
-        root, found = _discover(folder)
+        """Start one agent of ``folder`` as a fleet of its own; the others keep running.
+        ``command`` and ``servers`` as for ``agents_deploy`` (ATOLL's start command template,
+        its deployment_servers.json: first port and default ``max_agents``)."""
+        from shipyard.agents import server_settings
+
+        root, found = _discover(folder, command=command, servers=servers)
+        settings = server_settings(root, None if servers is None else Path(servers))
+        if max_agents is None:
+            max_agents = settings.max_agents
         agent = _named(root, found, name)
         if agent.state == "invalid":
             raise ShipyardError(
@@ -118,7 +127,8 @@ class AgentOperations:
             if running is not None and running.whole_folder:
                 self.service_start(running.status.id, name)  # stopped by name earlier
                 return _status(self, root, found, name)
-            status = self.run(_write_spec(self, root, agent), detach=True)
+            spec = _write_spec(self, root, agent, settings.base_port)
+            status = self.run(spec, detach=True)
             if wait:
                 status = self.wait_healthy(status.id)
         info = _status(self, root, found, name)
@@ -215,11 +225,13 @@ def _state_of(fleet: ExecutionState, unit: UnitState) -> str:
     return "deployed"
 
 
-def _discover(folder: str | Path) -> tuple[Path, list[DiscoveredAgent]]:
+def _discover(
+    folder: str | Path, *, command: str | None = None, servers: str | Path | None = None
+) -> tuple[Path, list[DiscoveredAgent]]:
     from shipyard.agents import discover
 
     root = Path(folder).resolve()
-    return root, discover(root)
+    return root, discover(root, command=command, servers=None if servers is None else Path(servers))
 
 
 def _named(root: Path, found: list[DiscoveredAgent], name: str) -> DiscoveredAgent:
@@ -328,18 +340,16 @@ def _deployed(root: Path, name: str, running: _Running | None) -> _Running:
     return running
 
 
-def _write_spec(ops: Core, root: Path, agent: DiscoveredAgent) -> Path:
+def _write_spec(ops: Core, root: Path, agent: DiscoveredAgent, base_port: int | None) -> Path:
     """The fleet spec of one agent, written under the home (a spec is a file to run)."""
-    import yaml
+    from shipyard.agents import spec_text
 
-    spec = {
-        "name": fleet_name(root, agent.name),
-        "description": f"agent {agent.name} of {root}",
-        "services": {agent.name: agent.service},
-    }
+    text = spec_text(
+        fleet_name(root, agent.name), f"agent {agent.name} of {root}", [agent], base_port
+    )
     path = ops.workspace.home / "agents" / folder_key(root) / f"{agent.name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -60,21 +60,39 @@ class FleetOperations:
 
     # -- agents -----------------------------------------------------------------------------
 
-    def agents_discover(self, folder: str | Path) -> list[DiscoveredAgent]:
+    def agents_discover(
+        self,
+        folder: str | Path,
+        *,
+        command: str | None = None,
+        servers: str | Path | None = None,
+    ) -> list[DiscoveredAgent]:
+        """The agents of ``folder``; ``command``: the start command template of the files that
+        have none; ``servers``: ATOLL's deployment_servers.json (default: the folder's)."""
         from shipyard.agents import discover
 
-        return discover(Path(folder))
+        return discover(Path(folder), command=command, servers=_path(servers))
 
     def agents_deploy(
-        self: Core, folder: str | Path, *, max_agents: int | None = None, wait: bool = True
+        self: Core,
+        folder: str | Path,
+        *,
+        max_agents: int | None = None,
+        wait: bool = True,
+        command: str | None = None,
+        servers: str | Path | None = None,
     ) -> ExecutionStatus:
-        """Bring up every valid agent of ``folder`` as one fleet (detached)."""
-        from shipyard.agents import discover, fleet_spec, folder_key
+        """Bring up every valid agent of ``folder`` as one fleet (detached). ATOLL's server
+        settings (``servers``, or the folder's deployment_servers.json) give the first port
+        and the default ``max_agents``."""
+        from shipyard.agents import discover, fleet_spec, folder_key, server_settings
         from shipyard.operations import agent_names
 
         root = Path(folder).resolve()
-        found = discover(root)
-        text = fleet_spec(root, found, max_agents=max_agents)
+        found = discover(root, command=command, servers=_path(servers))
+        settings = server_settings(root, _path(servers))
+        limit = max_agents if max_agents is not None else settings.max_agents
+        text = fleet_spec(root, found, max_agents=limit, base_port=settings.base_port)
         # Under the folder's lock (the one deploys by name take), so two deploys at once
         # cannot both find nothing running and both start the folder's agents.
         with agent_names.folder_lock(self, root):
@@ -98,6 +116,10 @@ class FleetOperations:
         raise ExecutionNotFound(
             f"no agents of {folder} are deployed", hint=f"shipyard agents deploy {folder}"
         )
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def _service(ops: Core, execution_id: str, service: str, action: str) -> UnitStatus:
