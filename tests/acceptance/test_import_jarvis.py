@@ -207,3 +207,34 @@ def test_a_broken_pipeline_is_reported_at_its_own_line(shipyard: Shipyard, tmp_p
         assert "jarvis-packages.yaml" in said, said  # how to declare it
         assert f"{broken}:6:20:" in said and "'hermes_api' is not an interceptor" in said, said
         assert "Traceback" not in said
+
+
+def test_a_swept_nprocs_runs_that_many_ranks(shipyard: Shipyard, tmp_path: Path) -> None:
+    """vars: {ior.nprocs: [1, 3]}: nprocs cannot be mpi.nprocs (a number), so the step runs
+    mpirun -np {{ ior_nprocs }} itself; each point of the sweep runs that many ranks."""
+    if shutil.which("mpirun") is None:
+        missing_component("mpirun is not installed (apt-get install openmpi-bin)")
+    (tmp_path / "jarvis-packages.yaml").write_text(
+        "ior:\n"
+        "  run: [sh, -c, 'echo \"rank of $OMPI_COMM_WORLD_SIZE: $*\"', ior, -t, '{xfer}']\n"
+        "  settings: {xfer: 1m, nprocs: 1}\n"
+        "  mpi: true\n"
+    )
+    file = tmp_path / "grid.yaml"
+    file.write_text(
+        "config:\n"
+        "  name: ranks\n"
+        "  pkgs:\n"
+        "    - {pkg_type: builtin.ior, pkg_name: ior, nprocs: 1, xfer: 4k}\n"
+        "vars:\n"
+        "  ior.nprocs: [1, 3]\n"
+    )
+    swept = shipyard("sweep", str(file), "--json", timeout=300)
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    points = json.loads(swept.stdout)["points"]
+    assert [p["parameters"]["ior_nprocs"] for p in points] == [1, 3], points
+    for point in points:
+        log = shipyard("logs", point["execution_id"], "ior").stdout
+        ranks = [line for line in log.splitlines() if line.startswith("rank of")]
+        nprocs = point["parameters"]["ior_nprocs"]
+        assert ranks == [f"rank of {nprocs}: -t 4k"] * nprocs, log
