@@ -104,3 +104,31 @@ def test_down_keeps_how_an_exited_service_ended(shipyard: Shipyard, tmp_path: Pa
     assert "exited with code 0" in bye["reason"], bye  # not "brought down"
     web = next(u for u in after if u["name"] == "web")
     assert web["state"] == "stopped" and web["reason"] != bye["reason"]
+
+
+CRASH = """\
+name: crash
+services:
+  bad:
+    run: [sh, -c, "echo oops; exit 3"]
+    restart: {policy: "no"}
+  good:
+    run: [sh, -c, "echo fine; exit 0"]
+    restart: {policy: "no"}
+"""
+
+
+def test_a_fleet_whose_services_all_exited_one_failing_ends_failed(
+    shipyard: Shipyard, tmp_path: Path
+) -> None:
+    """Every service has exited and one of them failed: the fleet failed (it said 'stopped',
+    as if brought down), and up -d's error still gives the failing exit code and last lines."""
+    spec = tmp_path / "crash.yaml"
+    spec.write_text(CRASH, encoding="utf-8")
+    done = _up(shipyard, spec)
+    assert done.returncode != 0, done.stdout
+    status = _ended(shipyard, _execution(shipyard)["id"])
+    assert status["state"] == "failed", f"a fleet whose service failed ended {status['state']}"
+    assert "every service has exited" in (status["reason"] or ""), status["reason"]
+    assert "'bad' exited with code 3" in done.stderr, done.stderr
+    assert "bad | oops" in done.stderr and "Traceback" not in done.stderr, done.stderr

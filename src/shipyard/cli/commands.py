@@ -268,6 +268,8 @@ def up(
         _dump(status)
     else:
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
+    if status.state.value == "failed" and _all_services_exited(status):
+        _refuse_ended_services(ops, status)  # their exit codes and last lines say why
     if status.state.value in ("failed", "lost"):
         from shipyard.cli.uphint import not_up_hint
 
@@ -275,6 +277,11 @@ def up(
             f"{status.id} did not come up: {status.reason}", hint=not_up_hint(status)
         )
     _refuse_ended_services(ops, status)
+
+
+def _all_services_exited(status: Any) -> bool:
+    services = [u for u in status.units if u.kind == "service"]
+    return bool(services) and all(u.exit_code is not None for u in services)
 
 
 def _refuse_ended_services(ops: "Operations", status: Any) -> None:

@@ -76,6 +76,9 @@ class _Service:
     ending_unhealthy: bool = False
     last_probe: ProbeResult | None = None  # what its latest health probe saw
     failed: str | None = None  # why, once it has used up its restarts
+    #: It stayed down after a failure (not code 0): a fleet whose services have all ended
+    #: fails when one of them did, and is merely stopped when they all ended cleanly.
+    ended_failing: bool = False
     #: A service with ``rollout:``: the proxy on its public port (``port`` is then the
     #: internal one its process listens on), and its latest rollout.
     proxy: CanaryProxy | None = None
@@ -286,6 +289,7 @@ class FleetExecutor:
         service.failed = None
         service.gave_up.clear()
         service.ended.clear()
+        service.ended_failing = False
         service.streak = 0  # the count `ps` shows goes on: this start is not a restart
         self._start(service)
 
@@ -844,11 +848,16 @@ class FleetExecutor:
         policy = service.planned.restart.policy
         service.failed = f"{why or 'exited'} (restart policy {policy}: not restarted)"
         service.ended.set()
+        service.ended_failing = not exit_ok
         state = UnitState.STOPPED if exit_ok else UnitState.FAILED
         self._record(service, state, reason=service.failed, exit_code=exit_code)
         self.recorder.flush_soon()  # `up` may be waiting for exactly this
         if self._pipeline is None and all(s.ended.is_set() for s in self._services.values()):
-            self.request_stop("every service has exited: " + self._ended_summary())
+            why = "every service has exited: " + self._ended_summary()
+            if any(s.ended_failing for s in self._services.values()):
+                self._fail(why)
+            else:
+                self.request_stop(why)
 
     def _ended_summary(self) -> str:
         return "; ".join(f"{s.name} {s.failed}" for s in self._services.values())
