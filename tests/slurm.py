@@ -23,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,47 +99,57 @@ def _memory_mb() -> int:
     return 1024
 
 
-def slurm_conf(folder: Path, node: str, *, ctld_port: int, slurmd_port: int) -> str:
-    """The generated slurm.conf (see the module's docstring)."""
+def slurm_conf(
+    folder: Path,
+    node: str,
+    *,
+    ctld_port: int,
+    slurmd_port: int,
+    settings: Mapping[str, str] | None = None,
+) -> str:
+    """The generated slurm.conf (see the module's docstring); ``settings`` replace the lines of
+    the same key, or are added (a test's own cluster with, say, memory enforcement)."""
     cpus = min(os.cpu_count() or 1, 2)
-    return "\n".join(
-        [
-            "ClusterName=shipyardtest",
-            f"SlurmctldHost={node}(127.0.0.1)",
-            "SlurmUser=root",
-            "SlurmdUser=root",
-            f"SlurmctldPort={ctld_port}",
-            f"SlurmdPort={slurmd_port}",
-            "AuthType=auth/munge",
-            f"AuthInfo=socket={folder / 'munge.socket'}",
-            f"StateSaveLocation={folder / 'state'}",
-            f"SlurmdSpoolDir={folder / 'spool'}",
-            f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
-            f"SlurmdPidFile={folder / 'slurmd.pid'}",
-            f"SlurmctldLogFile={folder / 'slurmctld.log'}",
-            f"SlurmdLogFile={folder / 'slurmd.log'}",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core",
-            "SchedulerType=sched/backfill",
-            "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0",
-            "MpiDefault=none",
-            "ReturnToService=2",
-            f"MinJobAge={MIN_JOB_AGE}",
-            "JobAcctGatherType=jobacct_gather/none",
-            "AccountingStorageType=accounting_storage/none",
-            "JobCompType=jobcomp/none",
-            "SlurmctldTimeout=30",
-            "SlurmdTimeout=30",
-            "KillWait=2",
-            "InactiveLimit=0",
-            f"NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={_memory_mb()} "
-            "State=UNKNOWN",
-            f"PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP",
-            "",
-        ]
-    )
+    lines = [
+        "ClusterName=shipyardtest",
+        f"SlurmctldHost={node}(127.0.0.1)",
+        "SlurmUser=root",
+        "SlurmdUser=root",
+        f"SlurmctldPort={ctld_port}",
+        f"SlurmdPort={slurmd_port}",
+        "AuthType=auth/munge",
+        f"AuthInfo=socket={folder / 'munge.socket'}",
+        f"StateSaveLocation={folder / 'state'}",
+        f"SlurmdSpoolDir={folder / 'spool'}",
+        f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
+        f"SlurmdPidFile={folder / 'slurmd.pid'}",
+        f"SlurmctldLogFile={folder / 'slurmctld.log'}",
+        f"SlurmdLogFile={folder / 'slurmd.log'}",
+        "ProctrackType=proctrack/linuxproc",
+        "TaskPlugin=task/none",
+        "SelectType=select/cons_tres",
+        "SelectTypeParameters=CR_Core",
+        "SchedulerType=sched/backfill",
+        "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0",
+        "MpiDefault=none",
+        "ReturnToService=2",
+        f"MinJobAge={MIN_JOB_AGE}",
+        "JobAcctGatherType=jobacct_gather/none",
+        "AccountingStorageType=accounting_storage/none",
+        "JobCompType=jobcomp/none",
+        "SlurmctldTimeout=30",
+        "SlurmdTimeout=30",
+        "KillWait=2",
+        "InactiveLimit=0",
+        f"NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={_memory_mb()} State=UNKNOWN",
+        f"PartitionName={PARTITION} Nodes={node} Default=YES MaxTime=INFINITE State=UP",
+    ]
+    extra = dict(settings or {})
+    lines = [
+        f"{key}={extra.pop(key)}" if (key := line.partition("=")[0]) in extra else line
+        for line in lines
+    ]
+    return "\n".join([*lines, *(f"{key}={value}" for key, value in extra.items()), ""])
 
 
 def _wait_idle(cluster: SlurmCluster, daemons: list[subprocess.Popen[bytes]]) -> None:
@@ -170,8 +180,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def throwaway_slurm() -> Iterator[SlurmCluster]:
-    """A running single-node Slurm (see the module's docstring), stopped and removed on exit."""
+def throwaway_slurm(
+    settings: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None
+) -> Iterator[SlurmCluster]:
+    """A running single-node Slurm (see the module's docstring), stopped and removed on exit;
+    ``settings``: slurm.conf lines of its own (:func:`slurm_conf`); ``files``: more files
+    beside slurm.conf, by name (``cgroup.conf``: Slurm reads it from the same folder)."""
     missing = _missing()
     if missing:
         missing_component(
@@ -187,9 +201,13 @@ def throwaway_slurm() -> Iterator[SlurmCluster]:
     node = socket.gethostname().split(".")[0]
     conf = folder / "slurm.conf"
     conf.write_text(
-        slurm_conf(folder, node, ctld_port=_free_port(), slurmd_port=_free_port()),
+        slurm_conf(
+            folder, node, ctld_port=_free_port(), slurmd_port=_free_port(), settings=settings
+        ),
         encoding="utf-8",
     )
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
     cluster = SlurmCluster(folder, conf, node, PARTITION)
     env = {**os.environ, **cluster.env}
     daemons: list[subprocess.Popen[bytes]] = []

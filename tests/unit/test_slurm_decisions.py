@@ -40,6 +40,7 @@ def row(state: str, status: int = 0, reason: str = "None") -> JobRow:
         ("TIMEOUT", 15, 124, None, False),  # as a timeout is elsewhere (the task runner's 124)
         ("OUT_OF_MEMORY", 0, None, "KILL", False),
         ("NODE_FAIL", 0, None, None, False),  # no exit of its own: unknown, retryable
+        ("NODE_FAIL", 15, None, "TERM", False),  # a node set DOWN: slurmctld TERMs its jobs
         ("BOOT_FAIL", 0, None, None, False),
         ("PREEMPTED", 0, None, None, False),
         ("DEADLINE", 0, 1, None, False),
@@ -163,8 +164,8 @@ def test_sbatch_command_line() -> None:
     assert argv == [
         "sbatch", "--parsable", "--job-name=shipyard.e1.train", "--chdir=/w d",
         "--output=/l.log", "--error=/l.log", "--open-mode=append", "--export=ALL",
-        "--partition=gpu", "--time=10", "--nodes=2", "--ntasks=4", "--account=proj",
-        "--qos=high", "/s.sh",
+        "--no-requeue", "--partition=gpu", "--time=10", "--nodes=2", "--ntasks=4",
+        "--account=proj", "--qos=high", "/s.sh",
     ]  # fmt: skip
     bare = sbatch_argv(SlurmSettings(), job_name="j", workdir="/", log_path="/l", script="/s")
     assert not any(word.startswith(("--partition", "--time", "--nodes")) for word in bare)

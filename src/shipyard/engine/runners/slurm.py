@@ -6,8 +6,9 @@
 unit's workdir), ``--export=ALL`` with the unit's environment as ``sbatch``'s own (so a value
 with a comma or a newline arrives whole), ``--output``/``--error`` both the unit's log
 (``--open-mode=append``: the runner's own ``==> shipyard:`` lines stay), ``--job-name``
-(``shipyard.<execution>.<unit>``), and the settings' partition, time, nodes, ntasks, account
-and ``extra`` words.
+(``shipyard.<execution>.<unit>``), ``--no-requeue`` (a job whose node fails ends
+``NODE_FAIL``; the unit's retries decide), and the settings' partition, time, nodes, ntasks,
+account and ``extra`` words.
 
 ``mode: allocation``: one allocation for the run (``salloc --no-shell``, made by the first
 such unit with its settings, released by :meth:`SlurmRunner.aclose` at the run's end), and
@@ -252,6 +253,9 @@ def sbatch_argv(
     argv = [
         "sbatch", "--parsable", f"--job-name={job_name}", f"--chdir={workdir}",
         f"--output={log_path}", f"--error={log_path}", "--open-mode=append", "--export=ALL",
+        # A job Slurm requeues (its node failed) would run again under the same id, unseen
+        # by Shipyard: it ends NODE_FAIL instead, and the step's own `retries:` decide.
+        "--no-requeue",
     ]  # fmt: skip
     argv += _resource_options(settings)
     argv += [*settings.extra, script]
