@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import slurm
 from tests.acceptance.conftest import Shipyard
 from tests.conftest import missing_component
+from tests.slurm import SlurmCluster
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "seed-formats" / "jarvis-cd"
 FILES = sorted(FIXTURES.glob("*.yaml"))
@@ -78,7 +80,7 @@ def test_the_mappings_of_the_hpc_and_sweep_files(shipyard: Shipyard) -> None:
     multi = spec("ior_multi_node.yaml")
     assert "mpi: {nprocs: 4, ppn: 2}" in multi, multi
     slurm = spec("ior_slurm_submit.yaml")
-    assert "runner: slurm" in slurm and "mode: allocation" in slurm, slurm
+    assert "runner: slurm" in slurm and "mode: job" in slurm, slurm
     assert "partition: cpu" in slurm and "ntasks: 8" in slurm, slurm
     grid = spec("test_grid_search.yaml")
     assert 'app_message: ["Hello World", "Test Message", "Final Message"]' in grid, grid
@@ -238,3 +240,41 @@ def test_a_swept_nprocs_runs_that_many_ranks(shipyard: Shipyard, tmp_path: Path)
         ranks = [line for line in log.splitlines() if line.startswith("rank of")]
         nprocs = point["parameters"]["ior_nprocs"]
         assert ranks == [f"rank of {nprocs}: -t 4k"] * nprocs, log
+
+
+slurm_cluster = slurm.slurm_cluster
+slurm_env = slurm.slurm_env
+
+
+@pytest.mark.local_only("the cluster's SLURM_CONF reaches the engine through the environment")
+def test_the_slurm_pipeline_runs_as_a_job(
+    shipyard: Shipyard, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    """ior_slurm_submit.yaml on the single-node test cluster (its partition, one node, two
+    tasks: the keys changed, none added) with ior declared as a tiny command: the step is a
+    Slurm job whose batch script runs one mpirun, starting its ranks in the job."""
+    text = (FIXTURES / "ior_slurm_submit.yaml").read_text()
+    for old, new in (
+        ("partition: cpu", f"partition: {slurm_env.partition}"),
+        ("nodes: 2", "nodes: 1"),
+        ("ntasks_per_node: 4", "ntasks_per_node: 2"),
+        ("nprocs: 8", "nprocs: 2"),
+        ("ppn: 4", "ppn: 2"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    file = tmp_path / "ior_slurm_submit.yaml"
+    file.write_text(text)
+    (tmp_path / "jarvis-packages.yaml").write_text(
+        "ior:\n"
+        "  run: [sh, -c, 'echo \"rank $OMPI_COMM_WORLD_RANK in job $SLURM_JOB_ID: $*\"', ior,\n"
+        "        -b, '{block}']\n"
+        "  settings: {block: 32m, nprocs: 1, ppn: 16}\n"
+        "  mpi: true\n"
+    )
+    ran = shipyard("run", str(file), "--json", timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    status = json.loads(ran.stdout)
+    log = shipyard("logs", status["id"], "ior_slurm").stdout
+    ranks = sorted(line for line in log.splitlines() if line.startswith("rank "))
+    assert len(ranks) == 2 and all(" in job " in r and r.endswith(": -b 1G") for r in ranks), log

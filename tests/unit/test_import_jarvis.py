@@ -198,7 +198,7 @@ def test_slurm_scheduler() -> None:
     )
     data, _ = imported(text, Path("/project/pipe.yaml"))
     assert data["slurm"] == {
-        "mode": "allocation",
+        "mode": "job",
         "partition": "cpu",
         "time": "00:30:00",
         "nodes": 2,

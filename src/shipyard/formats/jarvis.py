@@ -492,15 +492,18 @@ def _scheduler(
     if spec.slurm is not None:
         ctx.unmapped(where, "a spec has one slurm: block: the first experiment's is used")
         return True
+    # mode: job (sbatch per step), not allocation: an srun step of --ntasks N would start N
+    # mpiruns, where the batch script of a job runs one mpirun over the job's tasks
     children = [
-        Entry(
-            "mode",
-            "allocation",
-            comment="jarvis ppl submit runs the whole pipeline in one sbatch job: one "
-            "allocation, each step an srun in it",
-        ),
+        Entry("mode", "job", comment="each step an sbatch job with these settings"),
         *_slurm_settings(ctx, value, key_at),
     ]
+    ctx.note(
+        key_at("name"),
+        "approximate",
+        "slurm: jarvis ppl submit runs the whole pipeline in one sbatch job; Shipyard submits "
+        "each step as a job of its own with these settings (mode: job)",
+    )
     for key in value:
         if key in SCHEDULER_UNMAPPED:
             ctx.unmapped(key_at(key), SCHEDULER_UNMAPPED[key])
