@@ -50,12 +50,17 @@ def import_(
     """Write the Shipyard spec equivalent to another tool's file, each mapping commented; name
     every key with no Shipyard equivalent (warnings, on stderr)."""
     from shipyard.formats.importing import check_format, import_file
+    from shipyard.formats.mitosisload import import_mitosis_file
 
     if output is not None and output.exists() and not force:
         raise ShipyardError(
             f"{output} exists: not overwritten", hint="give another --output, or --force"
         )
-    result = import_file(file, format=check_format(format) if format else None, output=output)
+    given = check_format(format) if format else None
+    # A Mitosis suite or task becomes a suite or task file, not a spec: its own importer.
+    result = import_mitosis_file(file, given, output) or import_file(
+        file, format=given, output=output
+    )
     if output is not None:
         try:
             output.write_text(result.text, encoding="utf-8")

@@ -53,14 +53,25 @@ def manager(
     tags: Annotated[
         str, typer.Option("--tags", help="Comma-separated tags it offers (gpu,a100).")
     ] = "",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A Mitosis node manager's config (TOML): its coordinator_url, groups, tags, "
+            "heartbeat_interval, credential_path; options given here win.",
+            show_default=False,
+        ),
+    ] = None,
     folder: Annotated[
         Path | None,
         typer.Option("--folder", help="Where suites run and logs go [default: ./shipyard-manager]"),
     ] = None,
     heartbeat: Annotated[
-        float,
-        typer.Option("--heartbeat", min=0.1, max=3600, help="Seconds between heartbeats."),
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            "--heartbeat", min=0.1, max=3600, help="Seconds between heartbeats. [default: 30]"
+        ),
+    ] = None,
     stats: Annotated[
         Path | None,
         typer.Option(
@@ -98,6 +109,14 @@ def manager(
     one JSON object each)."""
     if context.invoked_subcommand is not None:
         return
+    if config is not None:
+        from shipyard.formats.mitosismanager import manager_options
+
+        server, group, tags, heartbeat, token_file, said = manager_options(
+            config, server=server, group=group, tags=tags, heartbeat=heartbeat,
+            token_file=token_file,
+        )  # fmt: skip
+        sys.stderr.write("".join(f"{line}\n" for line in said))
     if not server or not group:
         raise BadRequest(
             "shipyard manager needs --server and --group",
@@ -122,7 +141,7 @@ def manager(
 
     offered = [tag.strip() for tag in tags.split(",") if tag.strip()]
     running = Manager(server, token, group, offered,
-                      (folder or Path("shipyard-manager")).resolve(), heartbeat=heartbeat,
+                      (folder or Path("shipyard-manager")).resolve(), heartbeat=heartbeat or 30.0,
                       as_json=as_json, stats=stats, token_file=token_file,
                       refresh_margin=refresh_margin, refresh_check=refresh_check)  # fmt: skip
     running.install_signals()

@@ -48,13 +48,21 @@ def _refusals(answer: dict[str, Any]) -> None:
 
 @suite_app.command("create")
 def create(
-    file: Annotated[str, typer.Argument(help="The suite file (YAML).", show_default=False)],
+    file: Annotated[
+        str,
+        typer.Argument(help="The suite file (YAML), or a Mitosis suite JSON.", show_default=False),
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="mitosis [default: detected from the content]"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a suite from FILE and submit its tasks (a list, or a generator's)."""
-    from shipyard.spec.suitespec import load_suite_spec
+    from shipyard.formats.mitosisload import load_suite, notes_text
 
-    loaded = load_suite_spec(file)
+    loaded, mapped = load_suite(file, format)
+    sys.stderr.write(notes_text(file, mapped))
     with _client() as client:
         made = client.call("POST", "/suites", loaded.suite)
         answer = _send(client, made["uuid"], loaded.suite["group"], loaded.tasks)
@@ -70,9 +78,9 @@ def create(
 def submit(
     suite: UuidArgument,
     command: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(help="The command (argv, no shell); after --.", show_default=False),
-    ],
+    ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="NAME=VALUE in its environment (repeatable).")
     ] = None,
@@ -89,14 +97,31 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="The task from a task file (YAML) or a Mitosis task JSON (instead of a command).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add tasks to a suite (a closed one reopens); prints each task's uuid."""
     fields = {"env": _pairs(env, "--env"), "max_attempts": max_attempts, "timeout": timeout}
-    tasks = _submitted(command, None, count, index_env, fields,
-                       example="shipyard suite submit UUID -- echo hi")  # fmt: skip
+    if file is not None:
+        from shipyard.formats.mitosisload import file_tasks
+
+        tasks = file_tasks(file, command, count, index_env)
+    else:
+        tasks = _submitted(command or [], None, count, index_env, fields,
+                           example="shipyard suite submit UUID -- echo hi")  # fmt: skip
     with _client() as client:
         group = client.call("GET", f"/suites/{suite}")["group"]
+        if file is not None:
+            from shipyard.formats.mitosisload import suite_group_notice
+
+            sys.stderr.write(suite_group_notice(tasks, group))
         answer = _send(client, suite, group, tasks)
     if as_json:
         _out(answer)

@@ -173,10 +173,13 @@ def submitted_text(answer: dict[str, Any], key: str) -> tuple[str, str]:
 @tasks_app.command("submit")
 def submit(
     command: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(help="The command (argv, no shell); after --.", show_default=False),
-    ],
-    group: Annotated[str, typer.Option("--group", help="The group's name.", show_default=False)],
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="The group's name (or the --file's).", show_default=False),
+    ] = None,
     tag: TagOption = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="NAME=VALUE in its environment (repeatable).")
@@ -204,9 +207,18 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="The task from a task file (YAML) or a Mitosis task JSON (instead of a command).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue a command (COUNT copies in one batch); prints each task's uuid."""
+    """Queue a command (COUNT copies in one batch), or the task of --file; prints each task's
+    uuid."""
     from shipyard.coordinator.client import BATCH
     from shipyard.coordinator.resilience import TRANSIENT
     from shipyard.errors import CoordinatorError
@@ -214,7 +226,15 @@ def submit(
     fields = {"tags": tag or [], "env": _pairs(env, "--env"), "priority": priority,
               "timeout": timeout, "max_attempts": max_attempts}  # fmt: skip
     prefix = new_key() if key is None else checked_key(key)
-    tasks = _submitted(command, group, count, index_env, fields, key=prefix)
+    if file is not None:
+        from shipyard.formats.mitosisload import file_tasks, lone_tasks_group
+
+        tasks = file_tasks(file, command, count, index_env, group=group, key=prefix)
+        lone_tasks_group(tasks, file)
+    elif group is None:
+        raise BadRequest("--group is missing", hint="shipyard tasks submit --group G -- echo hi")
+    else:
+        tasks = _submitted(command or [], group, count, index_env, fields, key=prefix)
     with _client() as client:
         try:
             answer = client.submit(tasks, resent=_said)

@@ -6,8 +6,8 @@ The rules (docs/importing.md, "Detection"), first match wins:
   ``entrypoint``: process-compose;
 - ``pkgs:`` (a list), ``config:`` holding ``pkgs``, or ``experiments:``: a Jarvis-CD pipeline;
 - ``job:`` (a mapping) with ``agents:`` (a list): an A2A job;
-- ``group_name``, ``worker_schedule``, ``exec_hooks``, ``env_preparation`` or a ``spec`` with
-  ``args``: a Mitosis suite or task (JSON);
+- ``group_name``, ``exec_hooks``, ``exec_options``, a ``spec`` or ``env_*`` hook with ``args``,
+  or a ``worker_schedule`` with ``worker_count``: a Mitosis suite or task (JSON);
 - ``module`` with ``class`` (agent.json) or ``agents_directory``/``base_port`` with
   ``max_agents`` (deployment_servers.json): ATOLL;
 - TOML (not YAML, or YAML that reads as one string): an ``[agent]`` table is an ATOLL agent,
@@ -125,17 +125,11 @@ def _a2a(data: dict[str, Any]) -> Detection | None:
     return None
 
 
-_MITOSIS_KEYS = ("group_name", "worker_schedule", "exec_hooks", "env_preparation")
-
-
 def _mitosis(data: dict[str, Any]) -> Detection | None:
-    for key in _MITOSIS_KEYS:
-        if key in data:
-            return Detection("mitosis", f"'{key}'", (key,))
-    spec = data.get("spec")
-    if isinstance(spec, dict) and "args" in spec:
-        return Detection("mitosis", "'spec:' with 'args': a task", ("spec",))
-    return None
+    from shipyard.formats.mitosisprobe import mitosis_key
+
+    found = mitosis_key(data)  # Shipyard's suite file shares worker_schedule and env_* names
+    return None if found is None else Detection("mitosis", found[1], (found[0],))
 
 
 def _atoll(data: dict[str, Any]) -> Detection | None:
