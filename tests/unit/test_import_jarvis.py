@@ -269,7 +269,11 @@ def problems(text: str, path: Path = Path("/project/pipe.yaml")) -> list[str]:
             "pkgs:\n  - pkg_type: builtin.hermes\n",
             "2:5: package type 'builtin.hermes' has no Shipyard template",
         ),
-        ("pkgs:\n  - pkg_type: builtin.hermes\n", "declare it in jarvis-packages.yaml"),
+        (
+            "pkgs:\n  - pkg_type: builtin.hermes\n",
+            "[declare it in jarvis-packages.yaml beside this file: `builtin.hermes: {run: "
+            '[PROGRAM, --opt, "{setting}"], settings: {setting: DEFAULT}}` (docs/importing.md',
+        ),
         ("pkgs:\n  - pkg_type: builtin.iorr\n", "did you mean 'ior'?"),
         ("pkgs:\n  - pkg_name: x\n", "2:5: this package has no pkg_type"),
         (

@@ -395,7 +395,7 @@ def _package(
             "classes: each type it imports is a command template)",
             hint=f"{guess} it in {DECLARATIONS} beside this file: "
             f'`{pkg_type}: {{run: [PROGRAM, --opt, "{{setting}}"], settings: {{setting: '
-            'DEFAULT}}}` (docs/importing.md, "Jarvis-CD pipelines")',
+            'DEFAULT}}` (docs/importing.md, "Jarvis-CD pipelines")',
         )
         return None
     return pkg_type, package
