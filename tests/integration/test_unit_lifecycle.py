@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipyard.api import Operations
+from shipyard.engine.liveness import pid_alive
 from shipyard.models import ExecutionState, UnitState
 from tests.conftest import SpecWriter
 from tests.integration.test_lifecycle import wait_for
@@ -149,3 +150,88 @@ def test_liveness_restarts_a_ready_service_and_does_not_gate_readiness(
     assert events, "the service was never stopped by its liveness check"
     assert "failed liveness probes" in str(events[0].data), events[0]
     ops.stop(status.id, grace=0)
+
+
+# A unit whose TERM trap writes down whether the stop command had run before the signal came.
+TRAPPED = (
+    "trap 'if [ -e {dir}/{name}.cmd ]; then echo command-first; else echo signal-only; fi"
+    " > {dir}/{name}.seen; exit 0' TERM; echo up; while true; do sleep 0.05; done"
+)
+
+
+def test_a_service_stop_command_runs_before_its_signal(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """down: the stop command runs (with the service's environment and its PID), its effect is
+    there when the stop signal arrives, and its output is in the service's log."""
+    spec = write_spec(
+        f"""
+        name: stops
+        services:
+          app:
+            run: "{TRAPPED.format(dir=tmp_path, name="app")}"
+            shell: true
+            env: {{GREETING: bye}}
+            stop:
+              command: 'echo "$GREETING $SHIPYARD_UNIT_PID" > {tmp_path}/app.cmd; echo stopping'
+              shell: true
+              timeout: 5s
+        """
+    )
+    status = ops.run(spec, detach=True)
+    assert ops.wait_healthy(status.id, timeout=60).state == ExecutionState.RUNNING
+    pid = ops.status(status.id).unit("app").pid
+    ops.stop(status.id)
+    seen = (tmp_path / "app.seen").read_text().strip()
+    assert seen == "command-first", f"the service got its signal with no stop command run: {seen}"
+    assert (tmp_path / "app.cmd").read_text().strip() == f"bye {pid}"
+    log = [line.text for line in ops.logs(status.id, "app")]
+    assert "stopping" in log, log
+    app = ops.status(status.id).unit("app")
+    assert app.state == UnitState.STOPPED, (app.state, app.reason)
+
+
+def test_a_step_stop_command_runs_when_it_times_out(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        f"""
+        name: stops
+        steps:
+          slow:
+            run: "{TRAPPED.format(dir=tmp_path, name="slow")}"
+            shell: true
+            timeout: 0.5s
+            stop: {{command: [touch, {tmp_path}/slow.cmd], timeout: 5s}}
+        """
+    )
+    status = ops.run(spec)
+    slow = status.unit("slow")
+    assert slow.state == UnitState.FAILED and "timed out" in (slow.reason or ""), slow.reason
+    seen = (tmp_path / "slow.seen").read_text().strip()
+    assert seen == "command-first", f"the step got its signal with no stop command run: {seen}"
+
+
+def test_a_stop_command_that_hangs_is_killed_at_the_timeout(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """The command and the signal share the stop's timeout: a hanging command is killed (with
+    what it started), then the service gets its signal and SIGKILL, and down still ends."""
+    spec = write_spec(
+        f"""
+        name: stops
+        services:
+          app:
+            run: [sleep, "60"]
+            stop: {{command: [sh, -c, 'echo $$ > {tmp_path}/cmd.pid; exec sleep 60'], timeout: 1s}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    assert ops.wait_healthy(status.id, timeout=60).state == ExecutionState.RUNNING
+    ops.stop(status.id)
+    app = ops.status(status.id).unit("app")
+    assert app.state == UnitState.STOPPED, (app.state, app.reason)
+    log = [line.text for line in ops.logs(status.id, "app")]
+    assert any("the stop command was still running after 1s: killed" in line for line in log), log
+    command_pid = int((tmp_path / "cmd.pid").read_text())
+    assert not pid_alive(command_pid), "the hanging stop command outlived the stop"

@@ -99,7 +99,8 @@ def every_field_set() -> Plan:
     step = PlannedStep(
         name="s", command=command, needs=["t"], env={"A": "1"}, workdir="/w", stage=1,
         description="a step", timeout=5.5, retries=RetrySettings(3, 0.5, 9.0, False),
-        resources=ResourceRequest(cpus=1.5, memory=1024), stop=StopSettings("INT", 2.0),
+        resources=ResourceRequest(cpus=1.5, memory=1024),
+        stop=StopSettings("INT", 2.0, PlannedCommand(["/bin/sh", "-c", "x"], shell=True)),
         enabled=False, inputs=["in"], outputs=["out"],
         checkpoint=CheckpointSettings(["st"], signal="USR1", ready_file="r", timeout=3.0),
         needs_services=["svc"], secret_env={"B": "{{ token }}"}, runner="ssh",
@@ -376,6 +377,7 @@ SCHEMA_OF_FORMAT[6] = {
 SCHEMA_OF_FORMAT[7] = {
     **SCHEMA_OF_FORMAT[6],
     "HealthSettings": {**SCHEMA_OF_FORMAT[6]["HealthSettings"], "log_line": "str | None"},
+    "StopSettings": {**SCHEMA_OF_FORMAT[6]["StopSettings"], "command": "PlannedCommand | None"},
     "PlannedStep": {**SCHEMA_OF_FORMAT[6]["PlannedStep"], "success_exit_codes": "list[int]"},
     "PlannedService": {
         **SCHEMA_OF_FORMAT[6]["PlannedService"],

@@ -298,3 +298,74 @@ def test_a_liveness_check_is_checked_as_a_health_check_is() -> None:
         found
     )
     assert line_of(found[0]) == 5
+
+
+# -- a stop command ---------------------------------------------------------------------------
+
+
+def test_a_stop_command_is_resolved_as_a_run_is() -> None:
+    loaded = load_spec_text(
+        textwrap.dedent(
+            """
+            name: stops
+            parameters: {socket: /tmp/my app.sock}
+            steps:
+              s: {run: [sleep, "9"], stop: {command: [ctl, --socket, "{{ socket }}", quit]}}
+            services:
+              a: {run: [sleep, "9"], stop: {command: "ctl stop {{ socket }}", timeout: 3s}}
+              b: {run: [sleep, "9"], stop: {command: "ctl stop {{ socket }} && sync", shell: true}}
+              c: {run: [sleep, "9"]}
+            """
+        ),
+        Path("/specs/stops.yaml"),
+    )
+    plan = build_plan(loaded, {}, cores=2)
+    step = plan.step("s").stop.command
+    assert step is not None and step.argv == ["ctl", "--socket", "/tmp/my app.sock", "quit"]
+    split = plan.service("a").stop
+    assert split.command is not None and split.timeout == 3.0
+    assert split.command.argv == ["ctl", "stop", "/tmp/my app.sock"]
+    shell = plan.service("b").stop.command
+    assert shell is not None and shell.shell
+    assert shell.argv == ["/bin/sh", "-c", "ctl stop '/tmp/my app.sock' && sync"]
+    assert plan.service("c").stop.command is None
+
+
+@pytest.mark.parametrize(
+    ("stop", "said", "line"),
+    [
+        ("{command: [ctl, stop], shell: true}", "says 'shell: true' but 'command' is a list", 5),
+        ("{shell: true}", "has no command", 5),
+        ('{command: "ctl \'stop"}', "cannot be split into words", 5),
+        ("{command: []}", "the command is an empty list", 5),
+    ],
+)
+def test_a_bad_stop_command_is_refused_at_its_line(stop: str, said: str, line: int) -> None:
+    found = problems_of(
+        f"""
+        name: stops
+        services:
+          app:
+            run: [sleep, "9"]
+            stop: {stop}
+        """
+    )
+    assert len(found) == 1, found
+    assert said in found[0].message, found[0].message
+    assert line_of(found[0]) == line
+
+
+def test_a_stop_command_is_refused_on_another_machine() -> None:
+    found = problems_of(
+        """
+        name: stops
+        hosts: [node1]
+        steps:
+          s:
+            run: [sleep, "9"]
+            runner: ssh
+            stop: {command: [ctl, stop]}
+        """
+    )
+    assert len(found) == 1, found
+    assert "a stop command runs on this machine, not with runner ssh" in found[0].message

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.engine.health import Listener, probe
 from shipyard.engine.runners.base import Handle, SpawnError, UnitLaunch
+from shipyard.engine.stopping import StopContext, stop_unit
 from shipyard.engine.wiring import HOST, service_url
 from shipyard.errors import ShipyardError
 from shipyard.rollout.controller import CanaryRollout
@@ -83,7 +84,9 @@ class FleetCanary:
         handle = self.handle
         if handle is None:
             return
-        await handle.terminate(self.service.planned.stop.timeout)
+        planned = self.service.planned
+        log = str(self.fleet.run_dir.log_for(self.unit))
+        await stop_unit(handle, planned.stop, StopContext(self.env, planned.workdir, log))
         handle.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(handle.exited)

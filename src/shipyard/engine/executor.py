@@ -32,6 +32,7 @@ from shipyard.engine.runners.base import ExitStatus, Handle, Runner, SpawnError,
 from shipyard.engine.runners.local import LocalRunner
 from shipyard.engine.runtime import ExecutionRun, base_environment
 from shipyard.engine.scheduler import Capacity, Scheduler, StepDemand
+from shipyard.engine.stopping import StopContext, stop_unit
 from shipyard.engine.wiring import connection_env
 from shipyard.errors import OutsideWorkdir, ShipyardError
 from shipyard.models import Artifact, Attempt, ExecutionState, ResourceUsage, UnitState
@@ -107,6 +108,7 @@ class _Running:
     cancel_reason: str | None = None
     leftovers_killed: bool = False
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stop_context: StopContext | None = None  # where its stop command runs
 
 
 class PipelineExecutor:
@@ -499,7 +501,9 @@ class PipelineExecutor:
             self._spawn_failed(step, attempt, f"cannot start: {type(error).__name__}: {error}")
             return
         self._journal_spawn(handle)
-        running = _Running(step, attempt, handle)
+        running = _Running(
+            step, attempt, handle, stop_context=StopContext(env, launch.cwd, log_path)
+        )
         self._running[name] = running
         if step.timeout is not None:
             running.timeout_handle = self._loop.call_later(step.timeout, self._timed_out, name)
@@ -601,7 +605,8 @@ class PipelineExecutor:
             self._terminate(running, 0.0 if force else running.step.stop.timeout)
 
     def _terminate(self, running: _Running, grace: float) -> None:
-        running.terminating = asyncio.ensure_future(running.handle.terminate(grace))
+        stopping = stop_unit(running.handle, running.step.stop, running.stop_context, grace=grace)
+        running.terminating = asyncio.ensure_future(stopping)
         running.terminating.add_done_callback(lambda _: self._group_gone(running))
 
     def _group_gone(self, running: _Running) -> None:

@@ -36,6 +36,7 @@ from shipyard.engine.runners.base import (
 )
 from shipyard.engine.runners.local import LocalRunner
 from shipyard.engine.runtime import ExecutionRun, base_environment
+from shipyard.engine.stopping import StopContext, stop_unit
 from shipyard.engine.wiring import HOST, allocate_ports, service_url, wiring_env
 from shipyard.errors import ShipyardError
 from shipyard.models import Attempt, ExecutionState, UnitState
@@ -236,7 +237,7 @@ class FleetExecutor:
     ) -> None:
         """The canary becomes ``service``'s process (its probes, restarts and stop); then the
         old version is stopped — after the proxy sent it its last request."""
-        old = service.launched
+        old, old_stop = service.launched, self._stop_context(service)
         if service.probe is not None:
             service.probe.cancel()
         service.launched = handle  # the old one's exit is no longer this service's
@@ -250,7 +251,7 @@ class FleetExecutor:
         assert service.planned.health is not None
         service.probe = asyncio.ensure_future(self._watch_health(service, handle))
         if old is not None:
-            await old.terminate(service.planned.stop.timeout)
+            await stop_unit(old, service.planned.stop, old_stop)
             old.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(old.exited)
@@ -675,7 +676,7 @@ class FleetExecutor:
         planned = service.planned
         service.ending_unhealthy = True
         try:
-            await launched.terminate(planned.stop.timeout)
+            await stop_unit(launched, planned.stop, self._stop_context(service))
             # Its exit callback (added at its start, so run before this task resumes) must
             # see the flag: the group can be found empty before the exit is reported.
             with contextlib.suppress(asyncio.CancelledError):
@@ -900,7 +901,7 @@ class FleetExecutor:
                 self._give_up(service, "never started", UnitState.SKIPPED)
             return
         if not launched.exited.done() or launched.leftovers():
-            await launched.terminate(service.planned.stop.timeout)
+            await stop_unit(launched, service.planned.stop, self._stop_context(service))
         launched.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
@@ -911,6 +912,11 @@ class FleetExecutor:
         self.recorder.event("service_stopped", service.name)
         if reason is not None:
             self.recorder.flush_soon()  # `service stop` waits for this
+
+    def _stop_context(self, service: _Service) -> StopContext:
+        """Where the service's stop command runs: its environment, workdir and log."""
+        planned = service.planned
+        return StopContext(service.env, planned.workdir, str(self.run_dir.log_for(planned.name)))
 
     # -- records ----------------------------------------------------------------------------
 

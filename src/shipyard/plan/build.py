@@ -42,6 +42,7 @@ from shipyard.spec.models import (
     Scalar,
     Spec,
     StepSpec,
+    StopPolicy,
 )
 from shipyard.spec.params import render_value, resolve_parameters
 from shipyard.spec.pathchecks import resolved_path, resolved_workdir
@@ -238,7 +239,7 @@ def _planned_step(
         timeout=step.timeout,
         retries=RetrySettings(**step.retries.model_dump()),
         resources=ResourceRequest(**step.resources.model_dump()),
-        stop=StopSettings(**step.stop.model_dump()),
+        stop=_stop(step.stop, values),
         enabled=step.enabled,
         inputs=[resolved_path(name, "input", p, values) for p in step.inputs],
         outputs=[resolved_path(name, "output", p, values) for p in step.outputs],
@@ -256,6 +257,10 @@ def _input_slots(step: StepSpec) -> dict[str, str]:
     return {f"{INPUTS}{need}": f"{{{{ {INPUTS}{need} }}}}" for need in step.needs}
 
 
+def _units(plan: Plan) -> list[PlannedStep | PlannedService]:
+    return [*plan.steps, *plan.services]
+
+
 def _check_programs(plan: Plan) -> None:
     """Every command names a program once its parameters are in: ``run: ["{{ tool }}"]`` with
     ``-p tool=`` would otherwise fail only when the engine tries to start it."""
@@ -268,6 +273,11 @@ def _check_programs(plan: Plan) -> None:
             (f"the health probe of service '{service.name}'", PlannedCommand(service.health.exec))
             for service in plan.services
             if service.health is not None and service.health.exec is not None
+        ),
+        *(
+            (f"the stop command of '{unit.name}'", unit.stop.command)
+            for unit in _units(plan)
+            if unit.stop.command is not None
         ),
         *(
             (f"the liveness probe of service '{service.name}'", PlannedCommand(check.exec))
@@ -354,7 +364,7 @@ def _services(
                 liveness=_health(service.liveness, values),
                 readiness_timeout=service.readiness_timeout,
                 restart=RestartSettings(**service.restart.model_dump()),
-                stop=StopSettings(**service.stop.model_dump()),
+                stop=_stop(service.stop, values),
                 depends_on=depends_on,
                 connects_to=wiring.connections.get(name, []),
                 secret_env=_unit_secrets(common_secret, service.env, secrets),
@@ -364,6 +374,13 @@ def _services(
             )
         )
     return planned, wiring.stages
+
+
+def _stop(stop: StopPolicy, values: Mapping[str, str]) -> StopSettings:
+    """The stop settings, its command resolved as a ``run`` is (parameters per word, or
+    quoted into a shell string)."""
+    command = None if stop.command is None else resolve_command(stop.command, stop.shell, values)
+    return StopSettings(signal=stop.signal, timeout=stop.timeout, command=command)
 
 
 def _rollout(rollout: RolloutSpec | None) -> RolloutSettings | None:

@@ -19,7 +19,8 @@ The document carries ``plan_format``. Formats:
 6. steps and services have ``host``, steps ``hosts``, ``mpi`` and ``slurm``, the plan ``hosts``
    and ``ssh`` (issue 16; none, local, in the older formats).
 7. steps and services have ``success_exit_codes`` (issue 17; ``[0]`` in the older formats),
-   health checks ``log_line`` (none), services ``liveness`` (none).
+   health checks ``log_line`` (none), services ``liveness`` (none), stop settings ``command``
+   (none).
 
 A document of a format this Shipyard does not know is refused with a :class:`PlanFormatError`
 that says which Shipyard made it. Change any field of the plan model (a test lists them) and

@@ -34,12 +34,6 @@ class ResourceRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class StopSettings:
-    signal: str = "TERM"
-    timeout: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
 class CheckpointSettings:
     paths: list[str]
     signal: str | None = None
@@ -122,6 +116,16 @@ class PlannedCommand:
     @property
     def display(self) -> str:
         return self.argv[-1] if self.shell else shlex.join(self.argv)
+
+
+@dataclass(frozen=True, slots=True)
+class StopSettings:
+    """A unit's stop: ``command`` first (while it runs), then ``signal`` to every process of
+    it, SIGKILL once ``timeout`` has passed since the stop began."""
+
+    signal: str = "TERM"
+    timeout: float = 10.0
+    command: PlannedCommand | None = None
 
 
 @dataclass(frozen=True, slots=True)

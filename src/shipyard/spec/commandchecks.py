@@ -41,6 +41,12 @@ def commands(spec: Spec) -> Iterator[UnitCommand]:
     for name, service in spec.services.items():
         path = ("services", name, "run")
         yield UnitCommand(f"service '{name}'", path, service.run, service.shell)
+    for key, units in (("steps", spec.steps), ("services", spec.services)):
+        for name, unit in units.items():
+            stop = unit.stop
+            if stop.command is not None:
+                what = f"the stop command of {key[:-1]} '{name}'"
+                yield UnitCommand(what, (key, name, "stop", "command"), stop.command, stop.shell)
 
 
 def split_problem(text: str) -> str | None:
@@ -85,11 +91,12 @@ def check_shell_commands(spec: Spec, source: SourceMap) -> list[SpecProblem]:
     problems = []
     for command in commands(spec):
         if command.shell and not isinstance(command.run, str):
+            key = command.path[-1]  # run, or a stop's command
             problems.append(
                 SpecProblem(
-                    f"{command.what} says 'shell: true' but 'run' is a list",
+                    f"{command.what} says 'shell: true' but '{key}' is a list",
                     source.locate((*command.path[:-1], "shell")),
-                    hint="with shell: true write run as one string; without it, as an argv list",
+                    hint=f"with shell: true write {key} as one string; without it, as an argv list",
                 )
             )
     return problems

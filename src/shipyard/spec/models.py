@@ -313,10 +313,37 @@ SUCCESS_EXIT_CODES_HELP = (
 
 
 class StopPolicy(_Model):
-    """How a unit is stopped: this signal to its whole process group, SIGKILL after ``timeout``."""
+    """How a unit is stopped: its ``command`` first (if any), then this signal to its whole
+    process group, SIGKILL once ``timeout`` has passed since the stop began."""
 
     signal: Literal["TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL"] = "TERM"
     timeout: Duration = Field(10.0, description="grace before SIGKILL")
+    command: Command | None = Field(
+        None,
+        description="run first, on this machine, with the unit's environment and workdir "
+        "(argv list, or a string: see shell); then the signal",
+    )
+    shell: Flag = Field(False, description="run the command string with /bin/sh -c")
+
+    @model_validator(mode="after")
+    def _shell_needs_a_command(self) -> StopPolicy:
+        if self.shell and self.command is None:
+            raise ValueError(
+                f"stop says 'shell: true' but has no command{HINT}add command: 'a shell "
+                "command' (run before the stop signal), or remove shell"
+            )
+        return self
+
+
+def _stop_command_runs_here(runner: str, stop: StopPolicy) -> None:
+    """A stop command is run by the engine on this machine: for a unit on another host or in
+    a Slurm job it would act on the wrong machine."""
+    if stop.command is not None and runner != "local":
+        raise ValueError(
+            f"a stop command runs on this machine, not with runner {runner}{HINT}remove "
+            "stop.command (the stop signal reaches the unit wherever it runs), or run the unit "
+            "with runner: local"
+        )
 
 
 class CheckpointSpec(_Model):
@@ -651,6 +678,11 @@ class StepSpec(_Model):
         default_factory=lambda: [0], description=SUCCESS_EXIT_CODES_HELP
     )
 
+    @model_validator(mode="after")
+    def _stop_command_here(self) -> StepSpec:
+        _stop_command_runs_here(self.runner, self.stop)
+        return self
+
 
 #: The probes a health check chooses one of.
 _PROBES = ("http", "tcp", "exec", "a2a", "log_line")
@@ -903,6 +935,11 @@ class ServiceSpec(_Model):
         default_factory=lambda: [0],
         description=SUCCESS_EXIT_CODES_HELP + " (restart policy on-failure does not restart them)",
     )
+
+    @model_validator(mode="after")
+    def _stop_command_here(self) -> ServiceSpec:
+        _stop_command_runs_here(self.runner, self.stop)
+        return self
 
     @model_validator(mode="after")
     def _liveness_can_fail(self) -> ServiceSpec:
