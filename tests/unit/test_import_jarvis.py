@@ -107,6 +107,7 @@ GRID = (
         (APPS, "steps/b/needs", ["a"]),
         (APPS, "steps/c/needs", ["b"]),
         (GRID, "name", "grid"),
+        ("name: top\n" + GRID, "name", "top"),
         (
             GRID,
             "sweep/matrix",

@@ -100,7 +100,9 @@ def import_jarvis(
     if "experiments" in data:
         name = _suite(ctx, data, declared, spec)
     elif "config" in data:
+        # a test names itself after its config (a top-level name, if given, wins)
         name = _test(ctx, (), data, declared, spec, prefix="", sweep=True)
+        name = _name_of(data) or name
         for key in data:
             if key not in TEST_KEYS:
                 ctx.unmapped((key,), "not a Jarvis-CD pipeline test key this importer knows")
