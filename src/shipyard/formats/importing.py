@@ -1,8 +1,9 @@
 """Importing a foreign file: detect (or take ``--format``), run its importer, check that the
 written spec loads, and report a problem of it at the foreign file's own line.
 
-Only process-compose and A2A jobs have an importer yet; every other recognised format gets one clear
-message saying what the file is and what to do — never "unknown key" lines or a traceback.
+Only process-compose files, A2A jobs and Jarvis-CD pipelines have an importer yet; every other
+recognised format gets one clear message saying what the file is and what to do — never "unknown
+key" lines or a traceback.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import SourceMap, YamlProblems, read_yaml
 
 #: Formats with an importer.
-IMPORTERS = ("process-compose", "a2a")
+IMPORTERS = ("process-compose", "a2a", "jarvis")
 
 #: What to do with a recognised file Shipyard cannot import yet.
 NOT_YET = {
     "atoll": "ATOLL agent folders are for `shipyard agents discover|deploy DIR`, not a spec",
-    "jarvis": "write its packages as steps (docs/spec.md); the Jarvis-CD importer is not built yet",
-    "mitosis": "Mitosis suites and tasks go to Shipyard's coordinator (`shipyard suite create`, "
-    "docs/suites.md); the Mitosis importer is not built yet",
     "toml": "a Shipyard spec is YAML (docs/spec.md)",
 }
 
@@ -57,16 +55,20 @@ def _article(title: str) -> str:
 def _not_importable(detection: Detection, source: SourceMap | None, path: Path) -> SpecError:
     where = source.locate(detection.key, key=True) if source and detection.key else None
     title = detection.title
+    hint = NOT_YET.get(detection.format)
     if detection.format == "toml":
         message = "this is a TOML file, not YAML: it is not a Shipyard spec"
+    elif detection.format == "mitosis":  # not a pipeline: its suites go to the coordinator
+        from shipyard.formats.mitosisprobe import where_it_goes
+
+        message = f"this is a Mitosis file ({detection.reason}), not a Shipyard spec"
+        hint = where_it_goes(detection.reason, toml=detection.key == ())
     else:
         message = (
             f"this is {_article(title)} {title} file ({detection.reason}), not a Shipyard spec; "
             f"Shipyard cannot import {title} files yet"
         )
-    return SpecError(
-        [SpecProblem(message, where or Location(path, 1, 1), hint=NOT_YET.get(detection.format))]
-    )
+    return SpecError([SpecProblem(message, where or Location(path, 1, 1), hint=hint)])
 
 
 def import_text(
@@ -105,6 +107,12 @@ def import_text(
         from shipyard.formats.pcprocess import relative_rebase
 
         rebase = relative_rebase(str(path.parent), str(output.resolve().parent))
+    if detection.format == "jarvis":
+        from shipyard.formats.jarvis import import_jarvis
+
+        result = import_jarvis(data, source, path, rebase=rebase)
+        check_loads(result, output or path)
+        return result
     if detection.format == "a2a":
         from shipyard.formats.a2a import import_a2a
 
