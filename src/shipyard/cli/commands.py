@@ -422,21 +422,49 @@ FolderArgument = Annotated[
 ]
 
 
+CommandOption = Annotated[
+    str | None,
+    typer.Option(
+        "--command",
+        metavar="TEMPLATE",
+        help="The start command of the agents whose file has none (default: ATOLL's, "
+        "`python -m atoll --server --port {port} --agent {file}`): argv words, never a shell; "
+        "placeholders {name}, {folder}, {file}, {port}.",
+    ),
+]
+ServersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--servers",
+        metavar="FILE",
+        help="ATOLL's deployment_servers.json (default: the one in FOLDER, if any): base_port, "
+        "max_agents, restart_on_failure, max_restarts, health_check_interval.",
+    ),
+]
+
+
 @agents_app.command("discover")
 def agents_discover(
-    folder: FolderArgument, home: HomeOption = None, as_json: JsonOption = False
+    folder: FolderArgument,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    command: CommandOption = None,
+    servers: ServersOption = None,
 ) -> None:
-    """Find one agent per subfolder (agent.toml, agent.json or agent.yaml); a malformed file is
-    shown with its path and problem, and the others still load."""
-    found = _ops(home).agents_discover(folder)
+    """Find one agent per subfolder (agent.toml, agent.json or agent.yaml, ATOLL's files as
+    they are); a malformed file is shown with its path and problem, and the others still load.
+    What Shipyard made of each file's keys, and what it could not map, is said under it."""
+    from shipyard.cli.agentsview import discover_lines, server_lines
+
+    found = _ops(home).agents_discover(folder, command=command, servers=servers)
+    header = server_lines(folder, servers)
     if as_json:
+        sys.stderr.write("".join(f"{line}\n" for line in header))  # stdout: one document
         _dump(found)
-        return
-    if not found:
-        sys.stdout.write(f"no agent folders in {folder}\n")
-    for agent in found:
-        detail = f"  {agent.problem}" if agent.problem else ""
-        sys.stdout.write(f"{agent.name:<16} {agent.state:<10} {agent.file}{detail}\n")
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in [*header, *discover_lines(found)]))
+        if not found:
+            sys.stdout.write(f"no agent folders in {folder}\n")
     if any(agent.problem for agent in found):
         raise typer.Exit(1)
 
@@ -462,19 +490,24 @@ def agents_deploy(
     max_agents: MaxAgentsOption = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
+    command: CommandOption = None,
+    servers: ServersOption = None,
 ) -> None:
     """Bring every valid agent of FOLDER up as one fleet, in the background; with NAME, that
     one agent only (a fleet of its own: the agents already running are not touched)."""
+    ops = _ops(home)
     if name is not None:
-        _agent_out(_ops(home).agent_deploy(folder, name, max_agents=max_agents), as_json)
+        one = ops.agent_deploy(
+            folder, name, max_agents=max_agents, command=command, servers=servers
+        )
+        _agent_out(one, as_json)
         return
     from shipyard.agents import skipped_lines
     from shipyard.cli.plain import service_lines
 
-    ops = _ops(home)
-    status = ops.agents_deploy(folder, max_agents=max_agents)
+    status = ops.agents_deploy(folder, max_agents=max_agents, command=command, servers=servers)
     # The invalid agents were left out: say which and why (on stderr, so --json stays clean).
-    for line in skipped_lines(ops.agents_discover(folder)):
+    for line in skipped_lines(ops.agents_discover(folder, command=command, servers=servers)):
         sys.stderr.write(f"skipped (invalid) {line}\n")
     if as_json:
         _dump(status)
