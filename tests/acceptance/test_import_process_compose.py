@@ -55,11 +55,22 @@ def test_import_writes_a_spec_that_validates(
     # Nothing silently dropped: every key the file has that Shipyard lacks is named.
     keys = {w["key"].rsplit(".", 1)[-1] for w in result["warnings"]}
     source = file.read_text()
-    for key in ("namespace", "ready_log_line", "success_exit_codes", "schedule", "log_level"):
+    for key in ("namespace", "schedule", "log_level"):
         if f"{key}:" in source:
             assert key in keys, f"{key} of {file.name} is not named in {result['warnings']}"
-    if "shutdown:\n      command:" in source:
-        assert "command" in keys
+    # Mapped since issue 17 §4 (success_exit_codes, log-line readiness, liveness, a stop
+    # command): no longer named as unmapped.
+    unmapped = {w["key"] for w in result["warnings"] if "not mapped" in w.get("message", "")}
+    for key in ("ready_log_line", "success_exit_codes", "liveness_probe", "shutdown.command"):
+        assert not [k for k in unmapped if k.endswith(key)], (key, unmapped)
+    for key, written in (
+        ("success_exit_codes:", "success_exit_codes:"),
+        ("ready_log_line:", "log_line:"),
+        ("liveness_probe:", "liveness:"),
+        ("shutdown:\n      command:", "command:"),
+    ):
+        if key in source:
+            assert written in text, f"{key} of {file.name} is not in the spec:\n{text}"
 
 
 def test_import_names_what_it_cannot_map_on_stderr(shipyard: Shipyard) -> None:
@@ -69,7 +80,9 @@ def test_import_names_what_it_cannot_map_on_stderr(shipyard: Shipyard) -> None:
     assert done.stdout.startswith("# Imported from the process-compose file"), done.stdout[:200]
     assert "parameters:" in done.stdout and "{{ PY }}" in done.stdout
     assert "processes.vacuum.schedule" in done.stderr, done.stderr
-    assert f"{file}:77:5: processes.mailer.ready_log_line" in done.stderr, done.stderr
+    # mailer's ready_log_line (line 77) is mapped now: its health is that line
+    assert "processes.mailer.ready_log_line" not in done.stderr, done.stderr
+    assert 'log_line: "relay ready, accepting mail"' in done.stdout, done.stdout
 
 
 def test_the_chain_runs_in_dependency_order(shipyard: Shipyard, tmp_path: Path) -> None:
@@ -90,14 +103,25 @@ def test_the_chain_runs_in_dependency_order(shipyard: Shipyard, tmp_path: Path) 
     assert "process1" in logs.stdout, logs.stdout + logs.stderr
 
 
-def test_a_fleet_comes_up_and_down(shipyard: Shipyard, tmp_path: Path) -> None:
+def test_a_fleet_comes_up_and_down_through_its_shutdown_commands(
+    shipyard: Shipyard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process's shutdown.command (now stop.command) appends its line to
+    $PC_TEST_SHUTDOWN_LOG as down stops it: in reverse start order, B (which waits for C and
+    D, which wait for A) first and A last — what the upstream test checks."""
     file = tmp_path / "inorder.yaml"
     shutil.copy(FIXTURES / "process-compose-shutdown-inorder.yaml", file)
+    shutdown_log = tmp_path / "shutdown.log"
+    monkeypatch.setenv("PC_TEST_SHUTDOWN_LOG", str(shutdown_log))
     up = shipyard("up", "-d", str(file), "--json", timeout=120)
     assert up.returncode == 0, up.stdout + up.stderr
     execution = json.loads(up.stdout)["id"]
     down = shipyard("down", execution, timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
+    lines = shutdown_log.read_text().splitlines() if shutdown_log.exists() else []
+    assert len(lines) == 4, f"every stop command should have run once: {lines}"
+    assert lines[0] == "B: exit" and lines[-1] == "A: exit", lines
+    assert sorted(lines[1:3]) == ["C: exit", "D: exit"], lines
 
 
 def test_a_broken_file_is_reported_at_its_own_line(shipyard: Shipyard, tmp_path: Path) -> None:
@@ -185,35 +209,41 @@ def test_a_stack_with_a_probe_runs_end_to_end(shipyard: Shipyard, tmp_path: Path
     assert "hello" in logs.stdout, logs.stdout + logs.stderr
 
 
-def test_exit_130_is_a_failure_to_shipyard(shipyard: Shipyard, tmp_path: Path) -> None:
-    """success_exit_codes is named as unmapped at import, and the run shows why: exit 130
-    fails the step after its retries (restart on_failure, max_restarts → retries)."""
+def test_exit_130_listed_is_a_success(shipyard: Shipyard, tmp_path: Path) -> None:
+    """success_exit_codes maps onto Shipyard's: 'allowed' exits 130, listed, and succeeds at
+    its first attempt (restart on_failure does not run it again); 'control' exits 130 unlisted
+    and fails after its one retry, as upstream's test expects."""
     file = tmp_path / "codes.yaml"
     shutil.copy(FIXTURES / "process-compose-success-exit-codes.yaml", file)
     imported = json.loads(shipyard("import", str(file), "--json").stdout)
-    assert "processes.allowed.success_exit_codes" in {w["key"] for w in imported["warnings"]}
+    assert "success_exit_codes:" in imported["spec"], imported["spec"]
     ran = shipyard("run", str(file), "--json", timeout=120)
-    assert ran.returncode != 0, ran.stdout + ran.stderr
     units = {u["name"]: u for u in json.loads(ran.stdout)["units"]}
-    # control (1 retry) fails first; allowed is failed too, or cancelled by fail_fast.
-    assert units["control"]["state"] == "failed" and units["control"]["attempts"] == 2, units
-    assert units["allowed"]["state"] in ("failed", "cancelled"), units
+    allowed, control = units["allowed"], units["control"]
+    assert allowed["state"] == "succeeded", allowed
+    assert allowed["exit_code"] == 130 and allowed["attempts"] == 1, allowed
+    assert control["state"] == "failed" and control["attempts"] == 2, control
+    assert ran.returncode != 0, ran.stdout + ran.stderr  # because of control alone
 
 
-def test_log_line_readiness_is_named_and_what_runs_instead(
+def test_a_dependant_waits_for_a_log_line_that_never_comes(
     shipyard: Shipyard, tmp_path: Path
 ) -> None:
-    """ready_log_line / process_log_ready have no Shipyard equivalent: both are named, and the
-    dependant waits for the service's start instead (it runs, where process-compose would
-    never start it); the failing service is failed with its exit code."""
+    """ready_log_line is the service's readiness now, and process_log_ready waits for it: the
+    failer exits 1 before writing its line, so oblivious never starts (as upstream, where it
+    is never ready); the failer is failed with its exit code."""
     file = tmp_path / "logline.yml"
     shutil.copy(FIXTURES / "process-compose-dependent-on-failing-log-line.yml", file)
     imported = json.loads(shipyard("import", str(file), "--json").stdout)
     named = {w["key"] for w in imported["warnings"]}
-    assert {"processes.failer.ready_log_line", "processes.oblivious.depends_on.failer"} <= named
+    assert not {"processes.failer.ready_log_line", "processes.oblivious.depends_on.failer"} & named
+    assert 'log_line: "ready to accept connections"' in imported["spec"], imported["spec"]
     ran = shipyard("run", str(file), "--json", timeout=120)
+    assert ran.returncode != 0, ran.stdout + ran.stderr
     units = {u["name"]: u for u in json.loads(ran.stdout)["units"]}
     assert units["failer"]["state"] == "failed" and units["failer"]["exit_code"] == 1, units
+    assert units["oblivious"]["state"] in ("skipped", "cancelled"), units["oblivious"]
+    assert units["oblivious"]["started_at"] is None, units["oblivious"]
 
 
 def test_import_output_rules(shipyard: Shipyard, tmp_path: Path) -> None:

@@ -119,6 +119,77 @@ def one(process: str, extra: str = "") -> str:
             lambda s: (s.services["p"].stop.signal, s.services["p"].stop.timeout) == ("INT", 7),
         ),
         (
+            "command: x\nsuccess_exit_codes: [0, 130]",
+            lambda s: s.steps["p"].success_exit_codes == [0, 130],
+        ),
+        (
+            "command: x\nsuccess_exit_codes: [3]\navailability: {restart: always}",
+            lambda s: s.services["p"].success_exit_codes == [0, 3],
+        ),
+        (
+            "command: x\nready_log_line: ready to serve",
+            lambda s: (
+                (s.services["p"].health.log_line, s.services["p"].health.interval)
+                == ("ready to serve", 0.1)
+            ),
+        ),
+        (
+            "command: x\nready_log_line: up\nliveness_probe: {exec: {command: 'false'}, "
+            "period_seconds: 2, failure_threshold: 5}",
+            lambda s: (
+                s.services["p"].health.log_line == "up"
+                and s.services["p"].liveness.exec == ["sh", "-c", "false"]
+                and (s.services["p"].liveness.interval, s.services["p"].liveness.failure_threshold)
+                == (2, 5)
+            ),
+        ),
+        (  # a liveness probe of another target than readiness: a check of its own
+            "command: x\nreadiness_probe: {exec: {command: 'true'}, period_seconds: 1}\n"
+            "liveness_probe: {http_get: {port: 8301, path: /live}}",
+            lambda s: (
+                s.services["p"].health.exec == ["sh", "-c", "true"]
+                and s.services["p"].health.interval == 1
+                and (s.services["p"].port, s.services["p"].liveness.http) == (8301, "/live")
+            ),
+        ),
+        (  # both on one port: both http checks of the service's port
+            "command: x\nreadiness_probe: {http_get: {port: 8302, path: /ready}}\n"
+            "liveness_probe: {http_get: {port: 8302, path: /live}, period_seconds: 3}",
+            lambda s: (
+                (s.services["p"].port, s.services["p"].health.http, s.services["p"].liveness.http)
+                == (8302, "/ready", "/live")
+                and s.services["p"].liveness.interval == 3
+            ),
+        ),
+        (  # on two ports: the liveness check GETs its own URL
+            "command: x\nreadiness_probe: {http_get: {port: 8303}}\n"
+            "liveness_probe: {http_get: {port: 8304, path: /live}}",
+            lambda s: (
+                s.services["p"].port == 8303
+                and s.services["p"].liveness.exec[3] == "http://127.0.0.1:8304/live"
+            ),
+        ),
+        (  # a liveness probe alone: started = ready, then its liveness check
+            "command: x\nliveness_probe: {exec: {command: 'pgrep x'}}",
+            lambda s: (
+                s.services["p"].health is None
+                and s.services["p"].liveness.exec == ["sh", "-c", "pgrep x"]
+            ),
+        ),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\n"
+            "shutdown: {command: 'redis-cli shutdown', timeout_seconds: 4}",
+            lambda s: (
+                (s.services["p"].stop.command, s.services["p"].stop.shell)
+                == ("redis-cli shutdown", True)
+                and s.services["p"].stop.timeout == 4
+            ),
+        ),
+        (
+            "command: x\nshutdown: {command: '[[ -e x ]] && rm x'}",
+            lambda s: s.steps["p"].stop.command == ["bash", "-c", "[[ -e x ]] && rm x"],
+        ),
+        (
             "command: x\nready_log_line: up\navailability: {restart: exit_on_failure}",
             lambda s: (
                 s.services["p"].restart.policy == "no"
@@ -135,19 +206,17 @@ def test_mapping(snippet: str, check: Any) -> None:
 @pytest.mark.parametrize(
     ("snippet", "named"),
     [
-        ("command: x\nready_log_line: up", "processes.p.ready_log_line"),
-        ("command: x\nsuccess_exit_codes: [3]", "processes.p.success_exit_codes"),
+        # mapped, with the difference named: no signal after it in process-compose
         ("command: x\nshutdown: {command: 'stop it'}", "processes.p.shutdown.command"),
+        (
+            "command: x\nreadiness_probe: {exec: {command: 'true'}}\nready_log_line: up",
+            "processes.p.ready_log_line",
+        ),
         ("command: x\nshutdown: {parent_only: true}", "processes.p.shutdown.parent_only"),
         ("command: x\nnamespace: n", "processes.p.namespace"),
         ("command: x\nschedule: {interval: 30s}", "processes.p.schedule"),
         ("command: x\navailability: {exit_on_end: true}", "processes.p.availability.exit_on_end"),
         ("command: x\nfrobnicate: 1", "processes.p.frobnicate"),
-        (
-            "command: x\nreadiness_probe: {exec: {command: 'true'}}\n"
-            "liveness_probe: {exec: {command: 'false'}}",
-            "processes.p.liveness_probe",
-        ),
         (
             "command: x\nreadiness_probe: {exec: {command: 'true'}}\ndisabled: true",
             "processes.p.disabled",
@@ -178,7 +247,7 @@ def test_project_keys() -> None:
     [
         ("process_started", ("services", "started")),
         ("process_healthy", ("services", "healthy")),
-        ("process_log_ready", ("services", "started")),
+        ("process_log_ready", ("services", "started")),  # dep has no ready_log_line
         ("process_completed_successfully", ("steps", "completed_successfully")),
         ("process_completed", ("steps", "completed_successfully")),
     ],
@@ -259,3 +328,50 @@ def test_a_problem_of_the_written_spec_is_at_the_foreign_line() -> None:
     assert "too short" in problem.message and "process-compose" in problem.message, problem
     assert problem.location is not None and problem.location.path == FILE, problem
     assert problem.location.line == 4, problem
+
+
+def test_process_log_ready_waits_for_the_log_line() -> None:
+    """process_log_ready on a process with a ready_log_line: a service waits for it healthy
+    (its health is that line), a step needs it — neither named as approximate."""
+    text = (
+        "processes:\n"
+        "  db:\n    command: x\n    ready_log_line: ready to accept connections\n"
+        "  api:\n    command: y\n    availability: {restart: always}\n"
+        "    depends_on: {db: {condition: process_log_ready}}\n"
+        "  setup:\n    command: z\n    depends_on: {db: {condition: process_log_ready}}\n"
+    )
+    spec, notes = imported(text)
+    assert spec.services["db"].health.log_line == "ready to accept connections"
+    assert spec.services["api"].depends_on == {"db": "healthy"}
+    assert spec.steps["setup"].needs == ["db"]
+    assert not [n for n in notes if "depends_on.db" in n], notes
+
+
+@pytest.mark.parametrize(
+    ("snippet", "said"),
+    [
+        ("success_exit_codes: [0, 256]", "success_exit_codes should be a list of exit codes"),
+        ("success_exit_codes: 130", "success_exit_codes should be a list of exit codes"),
+        ("ready_log_line: 5", "ready_log_line should be text of one log line"),
+        ("shutdown: {command: [a, b]}", "shutdown.command should be a shell command"),
+    ],
+)
+def test_bad_new_keys_are_problems_at_their_line(snippet: str, said: str) -> None:
+    with pytest.raises(SpecError) as error:
+        import_text(one(f"command: x\n{snippet}"), FILE, format="process-compose")
+    problems = error.value.problems
+    assert len(problems) == 1 and said in problems[0].message, problems
+    assert problems[0].location is not None and problems[0].location.line == 4, problems
+
+
+def test_a_ready_log_line_on_a_step_is_named() -> None:
+    """Waited for with process_completed, the process is a step: its ready_log_line has no
+    use there, and is named."""
+    text = (
+        "processes:\n"
+        "  p:\n    command: x\n    ready_log_line: up\n"
+        "  q:\n    command: y\n    depends_on: {p: {condition: process_completed}}\n"
+    )
+    spec, notes = imported(text)
+    assert "p" in spec.steps
+    assert any(n.startswith("processes.p.ready_log_line") for n in notes), notes

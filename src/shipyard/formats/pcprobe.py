@@ -1,9 +1,11 @@
-"""process-compose's readiness and liveness probes → a Shipyard service's one ``health`` check.
+"""process-compose's readiness and liveness probes and ``ready_log_line`` → a Shipyard service's
+``health`` (readiness) and ``liveness`` checks.
 
-Shipyard has one check for both (readiness gates dependants, then it goes on as liveness, with
-``start_interval`` until first healthy and ``interval`` after). So: the readiness probe is the
-check; a liveness probe on the same target gives its period as ``interval``; a liveness probe on
-another target has no place and is named as unmapped.
+``readiness_probe`` becomes ``health``, ``ready_log_line`` (without a readiness probe)
+``health: {log_line: …}``, and ``liveness_probe`` a ``liveness`` check of its own — of any
+target, with its own period and thresholds. Shipyard runs the liveness check once the service is
+healthy (process-compose from its start); a service with no readiness check is healthy once
+started, so there the two agree.
 """
 
 from __future__ import annotations
@@ -34,12 +36,19 @@ HTTP_SCRIPT = (
 )
 
 
+#: How often a ``log_line`` check reads the log: process-compose watches each line as it is
+#: written; reading on from the last offset is cheap, so readiness is noticed within 0.1 s.
+LOG_LINE_INTERVAL = 0.1
+
+
 @dataclass
 class HealthMapping:
-    """The service's ``health`` entries, the port its http check is on, a longer
-    readiness_timeout when the probe's failures take longer than Shipyard's default."""
+    """The service's ``health`` and ``liveness`` entries (either may be empty), the port its
+    http checks are on, a longer readiness_timeout when the readiness probe's failures take
+    longer than Shipyard's default."""
 
     entries: list[Entry] = field(default_factory=list)
+    liveness: list[Entry] = field(default_factory=list)
     port: int | None = None
     readiness_timeout: float | None = None
 
@@ -72,81 +81,76 @@ def health_of(
         if probe is not None and not isinstance(probe, dict):
             ctx.problem((*path, key), f"{key} should be a mapping (exec or http_get, periods)")
             return None
-    if readiness is None and liveness is None:
-        return None
-    main_key = "readiness_probe" if readiness is not None else "liveness_probe"
-    main: dict[str, Any] = readiness if readiness is not None else liveness  # type: ignore[assignment]  # one is a dict (checked above)
-    where = (*path, main_key)
     result = HealthMapping()
-    target = _target(ctx, where, main, taken, result, shared)
+    if readiness is not None:
+        checked = _check(ctx, (*path, "readiness_probe"), readiness, taken, result, shared)
+        if checked is None:
+            return None
+        result.entries, needed = checked
+        if needed > READINESS_TIMEOUT:
+            result.readiness_timeout = needed
+        if "ready_log_line" in process:
+            ctx.unmapped(
+                (*path, "ready_log_line"),
+                "beside readiness_probe: Shipyard's health has one readiness check, and "
+                "readiness_probe is it",
+            )
+    elif "ready_log_line" in process:
+        entries = _log_line(ctx, (*path, "ready_log_line"), process["ready_log_line"])
+        if entries is None:
+            return None
+        result.entries = entries
+    if liveness is not None:
+        checked = _check(ctx, (*path, "liveness_probe"), liveness, taken, result, shared)
+        if checked is None:
+            return None
+        result.liveness = checked[0]
+        if result.entries:
+            ctx.note(
+                (*path, "liveness_probe"),
+                "mapped",
+                "a liveness check of its own, run once the service is ready",
+            )
+    return result if result.entries or result.liveness else None
+
+
+def _log_line(ctx: ImportContext, path: PathKey, text: Any) -> list[Entry] | None:
+    if not isinstance(text, str) or not text or "\n" in text:
+        ctx.problem(path, f"ready_log_line should be text of one log line, not {text!r}")
+        return None
+    return [
+        Entry("log_line", text, comment="ready_log_line", origin=ctx.at(path)),
+        Entry("interval", LOG_LINE_INTERVAL, comment="process-compose reads each line as written"),
+    ]
+
+
+def _check(
+    ctx: ImportContext,
+    where: PathKey,
+    probe: dict[str, Any],
+    taken: set[int],
+    result: HealthMapping,
+    shared: bool,
+) -> tuple[list[Entry], float] | None:
+    """A probe's check entries, and how long its failures take to tell (delay + failures)."""
+    target = _target(ctx, where, probe, taken, result, shared)
     if target is None:
         return None
-    result.entries.extend(target)
-    period = _number(ctx, (*where, "period_seconds"), main.get("period_seconds"), PERIOD)
-    timeout = _number(ctx, (*where, "timeout_seconds"), main.get("timeout_seconds"), TIMEOUT)
-    delay = _number(ctx, (*where, "initial_delay_seconds"), main.get("initial_delay_seconds"), 0)
-    failures = int(_number(ctx, (*where, "failure_threshold"), main.get("failure_threshold"), 3))
-    successes = int(_number(ctx, (*where, "success_threshold"), main.get("success_threshold"), 1))
+    entries = list(target)
+    period = _number(ctx, (*where, "period_seconds"), probe.get("period_seconds"), PERIOD)
+    timeout = _number(ctx, (*where, "timeout_seconds"), probe.get("timeout_seconds"), TIMEOUT)
+    delay = _number(ctx, (*where, "initial_delay_seconds"), probe.get("initial_delay_seconds"), 0)
+    failures = int(_number(ctx, (*where, "failure_threshold"), probe.get("failure_threshold"), 3))
+    successes = int(_number(ctx, (*where, "success_threshold"), probe.get("success_threshold"), 1))
     if delay:
-        result.entries.append(Entry("initial_delay", delay, comment="initial_delay_seconds"))
-    result.entries.append(
-        Entry("timeout", timeout, comment="timeout_seconds" if "timeout_seconds" in main else "")
+        entries.append(Entry("initial_delay", delay, comment="initial_delay_seconds"))
+    entries.append(Entry("interval", period, comment=f"{where[-1]}.period_seconds"))
+    entries.append(
+        Entry("timeout", timeout, comment="timeout_seconds" if "timeout_seconds" in probe else "")
     )
-    result.entries.append(Entry("failure_threshold", max(failures, 1)))
-    result.entries.append(Entry("success_threshold", max(successes, 1)))
-    if readiness is None:
-        ctx.note(
-            (*path, "liveness_probe"),
-            "approximate",
-            "a liveness probe alone: Shipyard's one health check also gates what waits for "
-            "this service (process-compose's liveness does not)",
-        )
-        result.entries.append(Entry("interval", period, comment="liveness period_seconds"))
-    else:
-        result.entries.extend(_with_liveness(ctx, path, readiness, liveness, period))
-    needed = delay + (period + timeout) * max(failures, 1)
-    if needed > READINESS_TIMEOUT:
-        result.readiness_timeout = needed
-    return result
-
-
-def _with_liveness(
-    ctx: ImportContext,
-    path: PathKey,
-    readiness: dict[str, Any],
-    liveness: dict[str, Any] | None,
-    period: float,
-) -> list[Entry]:
-    """The intervals: readiness's period until first healthy, liveness's after, when both
-    probe the same thing; a liveness probe of another target is named as unmapped."""
-    if liveness is None:
-        return [Entry("interval", period, comment="readiness period_seconds")]
-    if _target_key(liveness) != _target_key(readiness):
-        ctx.unmapped(
-            (*path, "liveness_probe"),
-            "it probes another target than readiness_probe, and Shipyard has one health check "
-            "for both (a separate liveness check would need a 'liveness' key in the spec)",
-        )
-        return [Entry("interval", period, comment="readiness period_seconds")]
-    live_period = liveness.get("period_seconds", PERIOD)
-    different = [
-        key
-        for key in ("failure_threshold", "success_threshold", "timeout_seconds")
-        if liveness.get(key) is not None and liveness.get(key) != readiness.get(key)
-    ]
-    if different:
-        ctx.note(
-            (*path, "liveness_probe"),
-            "approximate",
-            f"its {', '.join(different)} differ from readiness_probe's; Shipyard's one check "
-            "uses readiness_probe's for both",
-        )
-    else:
-        ctx.note((*path, "liveness_probe"), "mapped", "the same check: interval after healthy")
-    return [
-        Entry("start_interval", period, comment="readiness_probe.period_seconds"),
-        Entry("interval", live_period, comment="liveness_probe.period_seconds"),
-    ]
+    entries.append(Entry("failure_threshold", max(failures, 1)))
+    entries.append(Entry("success_threshold", max(successes, 1)))
+    return entries, delay + (period + timeout) * max(failures, 1)
 
 
 def _target(
@@ -193,7 +197,11 @@ def _http(
     if not probe_path.startswith("/"):
         probe_path = "/" + probe_path
     host, scheme = http.get("host"), http.get("scheme") or "http"
+    if result.port is not None and port == result.port:
+        taken = taken - {port}  # the service's own port, its readiness check's: shared
     why = _why_not_http_check(http, host, scheme, port, taken | ({port} if shared else set()))
+    if why is None and result.port is not None and port != result.port:
+        why = f"port {port} is not the port of its other check ({result.port})"
     if why is None:
         taken.add(port)
         result.port = port

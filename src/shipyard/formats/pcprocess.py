@@ -30,10 +30,6 @@ UNMAPPED = {
     "log_configuration": "each unit's log is kept in its run folder (shipyard logs)",
     "env_file": "Shipyard reads no env files: put the variables under env",
     "schedule": "Shipyard does not start units on an interval or a cron schedule",
-    "success_exit_codes": "Shipyard counts exit 0 as success only (a 'success_exit_codes' key "
-    "in the spec would map it)",
-    "ready_log_line": "Shipyard has no log-line readiness (a 'ready_log_line' health probe in "
-    "the spec would map it); without a health check the service is ready once started",
     "launch_timeout_seconds": "Shipyard has no launch timeout (readiness_timeout is for health)",
     "platform": "Shipyard runs every unit on this machine's platform",
 }
@@ -54,6 +50,8 @@ HANDLED = {
     "disabled",
     "vars",
     "shutdown",
+    "success_exit_codes",
+    "ready_log_line",
 }
 
 _DEPEND_CONDITIONS = {
@@ -78,6 +76,9 @@ class Project:
     rebase: Callable[[str | None], str | None] = lambda workdir: workdir
     #: some service's restart is exit_on_failure: execution.on_service_failure: stop-all
     stop_all: bool = False
+    #: services whose readiness is their ready_log_line (``health: {log_line}``): a
+    #: process_log_ready wait on one is a wait for it healthy
+    log_ready: set[str] = field(default_factory=set)
 
 
 def unit_of(
@@ -116,6 +117,7 @@ def unit_of(
     else:
         children.extend(_service_only(ctx, path, process, project))
     children.extend(_stop(ctx, (*path, "shutdown"), process.get("shutdown")))
+    children.extend(_success_codes(ctx, (*path, "success_exit_codes"), process))
     for key in process:
         if key in UNMAPPED:
             ctx.unmapped((*path, key), UNMAPPED[key])
@@ -224,7 +226,8 @@ def _depends(
         condition = _condition(ctx, (*where, target), target, how, project)
         if condition is None:
             continue
-        wanted = _service_wait(ctx, (*where, target), project.roles[target].role, condition)
+        role = project.roles[target].role
+        wanted = _service_wait(ctx, (*where, target), role, condition, project.log_ready)
         entry.children.append(
             Entry(target, wanted, comment=condition, origin=ctx.at((*where, target)))
         )
@@ -267,6 +270,12 @@ def _step_needs(
                 "approximate",
                 "process_completed (any exit): a step that needs another waits for its success",
             )
+        elif (
+            target_role == "service"
+            and condition == "process_log_ready"
+            and (target in project.log_ready)
+        ):
+            continue  # a step that needs a service waits until healthy: its log line
         elif target_role == "service" and condition != "process_healthy":
             ctx.note(
                 (*where, target),
@@ -277,7 +286,9 @@ def _step_needs(
     return names
 
 
-def _service_wait(ctx: ImportContext, path: PathKey, target_role: str, condition: str) -> str:
+def _service_wait(
+    ctx: ImportContext, path: PathKey, target_role: str, condition: str, log_ready: set[str]
+) -> str:
     if target_role == "step":
         if condition == "process_completed":
             ctx.note(
@@ -291,10 +302,12 @@ def _service_wait(ctx: ImportContext, path: PathKey, target_role: str, condition
     if condition == "process_healthy":
         return "healthy"
     if condition == "process_log_ready":
+        if path[-1] in log_ready:
+            return "healthy"  # its health is its ready_log_line
         ctx.note(
             path,
             "approximate",
-            "process_log_ready: Shipyard has no log-line readiness; waits until started",
+            "process_log_ready on a process without a ready_log_line: waits until started",
         )
         return "started"
     ctx.note(path, "approximate", f"{condition} on a service: waits until healthy")
@@ -314,6 +327,11 @@ def _step_only(
             (*path, "replicas"),
             "a process that runs to its end is a step, and steps have no replicas",
         )
+    if "ready_log_line" in process:
+        ctx.unmapped(
+            (*path, "ready_log_line"),
+            "this process runs to its end (a step, which nothing waits for as ready)",
+        )
     entries.extend(retry_entries(ctx, (*path, "availability"), process.get("availability")))
     return entries
 
@@ -332,24 +350,24 @@ def _service_only(
     if replicas > 1:
         where = ctx.at((*path, "replicas"))
         entries.append(Entry("replicas", replicas, comment="replicas", origin=where))
-    if health is not None:
-        probe = "readiness_probe" if "readiness_probe" in process else "liveness_probe"
+    if health is not None and health.entries:
+        probe = "readiness_probe" if "readiness_probe" in process else "ready_log_line"
+        entries.append(
+            Entry("health", children=health.entries, comment=probe, origin=ctx.at((*path, probe)))
+        )
+    if health is not None and health.liveness:
+        where = ctx.at((*path, "liveness_probe"))
+        entries.append(
+            Entry("liveness", children=health.liveness, comment="liveness_probe", origin=where)
+        )
+    if health is not None and health.readiness_timeout is not None:
         entries.append(
             Entry(
-                "health",
-                children=health.entries,
-                comment="readiness_probe / liveness_probe",
-                origin=ctx.at((*path, probe)),
+                "readiness_timeout",
+                health.readiness_timeout,
+                comment="the probe's delay and failures take longer than 60s",
             )
         )
-        if health.readiness_timeout is not None:
-            entries.append(
-                Entry(
-                    "readiness_timeout",
-                    health.readiness_timeout,
-                    comment="the probe's delay and failures take longer than 60s",
-                )
-            )
     restart, stop_all = restart_entries(ctx, (*path, "availability"), process.get("availability"))
     project.stop_all = project.stop_all or stop_all
     entries.extend(restart)
@@ -391,10 +409,7 @@ def _stop(ctx: ImportContext, path: PathKey, shutdown: Any) -> list[Entry]:
             )
         )
     if "command" in shutdown:
-        ctx.unmapped(
-            (*path, "command"),
-            "Shipyard stops a unit with a signal only (a 'stop.command' in the spec would map it)",
-        )
+        entry.children.extend(_stop_command(ctx, (*path, "command"), shutdown["command"]))
     if "parent_only" in shutdown:
         ctx.unmapped(
             (*path, "parent_only"), "Shipyard always signals the unit's whole process group"
@@ -403,6 +418,48 @@ def _stop(ctx: ImportContext, path: PathKey, shutdown: Any) -> list[Entry]:
         if key not in ("signal", "timeout_seconds", "command", "parent_only"):
             ctx.unmapped((*path, key), "not a shutdown key this importer knows")
     return [entry] if entry.children else []
+
+
+def _stop_command(ctx: ImportContext, path: PathKey, command: Any) -> list[Entry]:
+    """``shutdown.command``, a shell string as ``command`` is: run before the stop signal
+    (process-compose runs it instead of the signal, then SIGKILLs after the timeout)."""
+    if not isinstance(command, str) or not command.strip():
+        ctx.problem(path, "shutdown.command should be a shell command (a string)")
+        return []
+    ctx.note(
+        path,
+        "approximate",
+        "run before the stop signal (process-compose sends no signal after it, only SIGKILL "
+        "at the timeout)",
+    )
+    where = ctx.at(path)
+    construct = bash_only(command)
+    if construct is not None:
+        comment = f"shutdown.command, with bash-only syntax ({construct}): run by bash -c"
+        return [Entry("command", ["bash", "-c", command], comment=comment, origin=where)]
+    return [
+        Entry("command", command, comment="shutdown.command (a shell string)", origin=where),
+        Entry("shell", True, comment="run with sh -c", origin=where),
+    ]
+
+
+def _success_codes(ctx: ImportContext, path: PathKey, process: dict[str, Any]) -> list[Entry]:
+    """``success_exit_codes``: the codes listed, and 0 — Shipyard's list replaces its default
+    ``[0]``, and a process that exits 0 is never taken for a failure (named when added)."""
+    if "success_exit_codes" not in process:
+        return []
+    codes = process["success_exit_codes"]
+    if (
+        not isinstance(codes, list)
+        or not codes
+        or not all(type(c) is int and 0 <= c <= 255 for c in codes)
+    ):
+        ctx.problem(path, f"success_exit_codes should be a list of exit codes 0-255, not {codes!r}")
+        return []
+    if 0 not in codes:
+        ctx.note(path, "mapped", "0 is written into the list: Shipyard's list replaces its [0]")
+    written: list[Scalar] = sorted({0, *codes})
+    return [Entry("success_exit_codes", written, comment="success_exit_codes", origin=ctx.at(path))]
 
 
 def relative_rebase(source_dir: str, target_dir: str) -> Callable[[str | None], str | None]:

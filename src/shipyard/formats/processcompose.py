@@ -77,6 +77,14 @@ def import_process_compose(
     if env is not None:
         top.append(env)
     project = Project(roles(processes), parameters)
+    project.log_ready = {
+        name
+        for name, process in processes.items()
+        if isinstance(process, dict)
+        and process.get("ready_log_line")
+        and process.get("readiness_probe") is None
+        and project.roles[name].role == "service"
+    }
     if project_rebase is not None:
         project.rebase = project_rebase
     _check_names(ctx, processes)
