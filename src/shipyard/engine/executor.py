@@ -489,7 +489,16 @@ class PipelineExecutor:
                 from shipyard.engine.mpi import mpirun_argv  # only MPI steps need it
 
                 argv = mpirun_argv(step, self.plan, self.run_dir.root / "mpi", argv, env)
-            launch = UnitLaunch(name, argv, env, self._cwds[name], log_path, stop, step.slurm)
+            launch = UnitLaunch(
+                name,
+                argv,
+                env,
+                self._cwds[name],
+                log_path,
+                stop,
+                step.slurm,
+                starts_ranks=step.mpi is not None,
+            )
             handle = self.runners[step.runner].start(launch)
         except SpawnError as error:
             self._spawn_failed(step, attempt, str(error))

@@ -48,6 +48,9 @@ class UnitLaunch:
     stop_signal: str = "TERM"
     #: The step's Slurm settings (the slurm runner's; others ignore it)
     slurm: SlurmSettings | None = None
+    #: The command starts its own ranks (mpirun): a launcher that would start one copy per
+    #: task (srun) starts it once, in the tasks' resources
+    starts_ranks: bool = False
 
 
 class Handle(Protocol):

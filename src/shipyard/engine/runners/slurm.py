@@ -262,6 +262,24 @@ def sbatch_argv(
     return argv
 
 
+def step_tasks(settings: SlurmSettings, *, starts_ranks: bool) -> list[str]:
+    """The ``srun`` options that size a step of the run's allocation. A command that starts
+    its own ranks (mpirun) runs once — srun would start one copy per task, each starting every
+    rank — on one node; mpirun over several nodes of an allocation is refused (its nodes and
+    slots per node are the job's, which a one-task step does not see): mode job runs it."""
+    if starts_ranks:
+        if settings.nodes is not None and settings.nodes > 1:
+            raise SpawnError(
+                f"an mpi: step in a Slurm allocation runs on one node (nodes: {settings.nodes}): "
+                "use slurm: {mode: job} to run mpirun across nodes"
+            )
+        return ["--ntasks=1"]
+    options = [f"--nodes={settings.nodes}"] if settings.nodes is not None else []
+    if settings.ntasks is not None:
+        options.append(f"--ntasks={settings.ntasks}")
+    return options
+
+
 def _resource_options(settings: SlurmSettings) -> list[str]:
     options = []
     if settings.partition:
@@ -667,11 +685,11 @@ class SlurmRunner:
         argv = ["srun", f"--jobid={allocation}", f"--job-name={launch.unit}", "--export=ALL"]
         if launch.cwd:
             argv.append(f"--chdir={launch.cwd}")
-        if settings.nodes is not None:
-            argv.append(f"--nodes={settings.nodes}")
-        if settings.ntasks is not None:
-            argv.append(f"--ntasks={settings.ntasks}")
-        argv += [*settings.extra, *launch.argv]
+        argv += [*step_tasks(settings, starts_ranks=launch.starts_ranks), *settings.extra]
+        if launch.starts_ranks and settings.ntasks is not None:
+            # The step's one task sees one slot; mpirun is told the allocation's tasks.
+            argv += ["env", f"SLURM_TASKS_PER_NODE={settings.ntasks}"]
+        argv += launch.argv
         env = {**self.env, **launch.env}
         env.pop("SLURM_JOB_ID", None)  # the allocation is named by --jobid alone
         step = UnitLaunch(
