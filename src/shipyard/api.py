@@ -280,16 +280,16 @@ class Agents(Protocol):
     """Agent folders (one agent per subfolder) deployed as one fleet, or agent by agent by
     name (each such agent a fleet of its own, so deploying one never touches the others)."""
 
+    # command: the start command template ({name}, {folder}, {file}, {port}) of the agent files
+    # without one (default: ATOLL's); servers: ATOLL's deployment_servers.json (default: the
+    # folder's, if any). No docstring: the OpenAPI summary is its first line.
     def agents_discover(
         self,
         folder: str | Path,
         *,
         command: str | None = None,
         servers: str | Path | None = None,
-    ) -> list[DiscoveredAgent]:
-        """The agents of ``folder``: ``command`` is the start command template (``{name}``,
-        ``{folder}``, ``{file}``, ``{port}``) of the files without one (default: ATOLL's);
-        ``servers`` ATOLL's deployment_servers.json (default: the folder's, if any)."""
+    ) -> list[DiscoveredAgent]: ...
 
     def agents_deploy(
         self,
