@@ -167,7 +167,11 @@ class LocalOperations(
             source = resolve(self, spec, spec_text)  # a file, a registered name, index:REPO/NAME
         except ForeignFileError as error:  # another tool's file: its problems, as a report
             return invalid_report(spec, error)
-        return validate(source.spec, source.spec_text)
+        report = validate(source.spec, source.spec_text)
+        if source.spec_text is not None and Path(source.spec) == Path(spec).resolve():
+            # another tool's file, read by its resolved path: named as the user gave it
+            report = dataclasses.replace(report, path=str(spec))
+        return report
 
     def plan(
         self,

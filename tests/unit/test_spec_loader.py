@@ -39,9 +39,11 @@ def test_unknown_key_suggests_the_closest_and_points_at_the_key() -> None:
 
 
 def test_unknown_top_level_key() -> None:
-    problem = only("name: p\nstep:\n  a: {run: [x]}\n")
+    # With no steps left, that is said too (issue 17 §7: every problem at once).
+    empty, problem = problems_of("name: p\nstep:\n  a: {run: [x]}\n")
     assert problem.hint == "did you mean 'steps'?"
     assert problem.location and problem.location.line == 2
+    assert empty.message == "'p' has no steps or services: there is nothing to run"
 
 
 def test_wrong_type_names_the_field_and_what_it_should_be() -> None:

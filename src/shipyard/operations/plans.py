@@ -65,20 +65,25 @@ def cached_plan(
     )
     plan = cache.get(key)
     if plan is None:
+        from shipyard.errors import SpecError
         from shipyard.gcpause import collection_paused
         from shipyard.plan.build import build_plan
         from shipyard.spec.loader import load_spec_text
+        from shipyard.spec.shown import as_given
 
         with collection_paused():  # about half the CPU of a large build otherwise (gcpause)
-            loaded = load_spec_text(text, path)
-            plan = build_plan(
-                loaded,
-                overrides,
-                mode=mode,
-                cores=cores,
-                max_parallel=max_parallel,
-                environments=environments,
-            )
+            try:
+                loaded = load_spec_text(text, path)
+                plan = build_plan(
+                    loaded,
+                    overrides,
+                    mode=mode,
+                    cores=cores,
+                    max_parallel=max_parallel,
+                    environments=environments,
+                )
+            except SpecError as error:  # named by the path as given, not the resolved one
+                raise as_given(error, spec_path) from None
             cache.put(key, plan)  # its encoding allocates as much again
     return with_history(plan, store.mean_durations(plan.name))
 

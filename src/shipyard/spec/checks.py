@@ -39,16 +39,24 @@ if TYPE_CHECKING:
 Check = Callable[[Spec, SourceMap], list[SpecProblem]]
 
 
-def check_not_empty(spec: Spec, source: SourceMap) -> list[SpecProblem]:
-    if spec.steps or spec.services:
-        return []
+def check_not_empty(data: object, source: SourceMap) -> list[SpecProblem]:
+    """On the raw data, so a spec with nothing to run says so beside its other problems (an
+    unknown ``pkgs:`` or ``processes:`` key used to hide it)."""
+    if not isinstance(data, dict) or any(data.get(key) not in (None, {}) for key in _UNITS):
+        return []  # `steps: 3` or a bad step is a shape error of its own
+    name = data.get("name")
+    who = f"'{name}'" if isinstance(name, str) and name else "the spec"
     return [
         SpecProblem(
-            f"'{spec.name}' has no steps or services: there is nothing to run",
+            f"{who} has no steps or services: there is nothing to run",
             source.locate(("steps",), key=True),
             hint="add a 'steps:' mapping with at least one step that has a 'run:' command",
         )
     ]
+
+
+#: The mappings of units: a spec with neither (or both empty) has nothing to run.
+_UNITS = ("steps", "services")
 
 
 def check_services(spec: Spec, source: SourceMap) -> list[SpecProblem]:
@@ -272,10 +280,14 @@ def check_templates(spec: Spec, source: SourceMap) -> list[SpecProblem]:
 RawCheck = Callable[[object, SourceMap], list[SpecProblem]]
 
 #: Checks on the raw data: they run even when the shape is wrong elsewhere.
-RAW_CHECKS: tuple[RawCheck, ...] = (check_needs_exist, check_no_cycle, check_no_nul)
+RAW_CHECKS: tuple[RawCheck, ...] = (
+    check_not_empty,
+    check_needs_exist,
+    check_no_cycle,
+    check_no_nul,
+)
 #: Checks on the validated model.
 CHECKS: tuple[Check, ...] = (
-    check_not_empty,
     check_templates,
     check_input_templates,
     check_input_variables,
@@ -300,15 +312,11 @@ def run_raw_checks(data: object, source: SourceMap) -> list[SpecProblem]:
     return problems
 
 
-#: Checks that would speak of what a repaired spec lost (spec/repair.py), not of the file.
-_NOT_ON_REPAIRED: tuple[Check, ...] = (check_not_empty,)
-
-
-def run_checks(spec: Spec, source: SourceMap, *, repaired: bool = False) -> list[SpecProblem]:
-    """Every check's problems; ``repaired``: ``spec`` is the file patched past its shape
-    errors, so checks of what the patches removed are left out."""
+def run_checks(spec: Spec, source: SourceMap) -> list[SpecProblem]:
+    """Every check's problems. ``spec`` may be the file patched past its shape errors
+    (spec/repair.py): none of these checks speaks of what a patch removed (the one that
+    would, whether there is anything to run, is a raw check)."""
     problems: list[SpecProblem] = []
     for check in CHECKS:
-        if not (repaired and check in _NOT_ON_REPAIRED):
-            problems.extend(check(spec, source))
+        problems.extend(check(spec, source))
     return problems

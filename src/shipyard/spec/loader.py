@@ -6,7 +6,6 @@ fixes a broken spec in one pass instead of one error per run.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import types
@@ -17,12 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shipyard.errors import SpecError, SpecProblem
+from shipyard.errors import Location, SpecError, SpecProblem
 from shipyard.plan.model import HostEntry
 from shipyard.spec.checks import run_checks, run_raw_checks
 from shipyard.spec.hostchecks import spec_hosts
 from shipyard.spec.models import HINT, PARAMETER_PATTERN, Spec
 from shipyard.spec.reading import read_spec_text
+from shipyard.spec.shown import as_given
+from shipyard.spec.suggest import allowed_values, key_hint, shape_hint, value_hint
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
 
 
@@ -52,7 +53,10 @@ def load_spec(path: str | Path) -> LoadedSpec:
     file = Path(path)
     # A regular file of a sane size, in UTF-8: never /dev/zero, a FIFO or a 2 GB file.
     text = read_spec_text(file)
-    return load_spec_text(text, file.resolve())
+    try:
+        return load_spec_text(text, file.resolve())
+    except SpecError as error:
+        raise as_given(error, file) from None  # the path as typed, not the machine's
 
 
 def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
@@ -62,12 +66,13 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
         data, source = read_yaml(text, path)
     except YamlProblems as error:
         if error.read is None:
-            raise SpecError(error.problems) from None
+            raise SpecError(_toml_instead(text, path) or error.problems) from None
         found = error.problems  # read all the same: the rest of the file is checked too
         data, source = error.read
     if not isinstance(data, dict):
         raise SpecError(
-            [
+            _toml_instead(text, path)
+            or [
                 *found,
                 SpecProblem(
                     "a spec is a YAML mapping with at least 'name' and 'steps'",
@@ -90,6 +95,15 @@ def load_spec_text(text: str, path: Path | None = None) -> LoadedSpec:
     return LoadedSpec(spec, path, text, source, hosts)
 
 
+def _toml_instead(text: str, path: Path | None) -> list[SpecProblem]:
+    """A file that is not a YAML mapping because it is TOML: that, said plainly (an ATOLL
+    agent.toml read as YAML was "check the indentation")."""
+    from shipyard.spec.tomlhint import toml_problem
+
+    problem = toml_problem(text, path)
+    return [problem] if problem else []
+
+
 def _checks_despite(
     error: ValidationError, data: dict[str, Any], source: SourceMap
 ) -> list[SpecProblem]:
@@ -107,7 +121,7 @@ def _checks_despite(
     fixed = repair(data, _error_paths(error, data), failures)
     if fixed is None:
         return []
-    return run_checks(Spec.model_validate(fixed), source, repaired=True)
+    return run_checks(Spec.model_validate(fixed), source)
 
 
 def _error_paths(error: ValidationError, data: Any) -> list[PathKey]:
@@ -180,43 +194,96 @@ def _explain(error: ValidationError, data: Any, source: SourceMap) -> list[SpecP
         grouped.setdefault(path, []).append(dict(item))
     problems = []
     for path, items in grouped.items():
-        problems.append(_problem(path, items, source))
+        problems.append(_problem(path, items, source, _at(data, path[:-1])))
     return problems
 
 
-def _problem(path: PathKey, items: list[dict[str, Any]], source: SourceMap) -> SpecProblem:
+def _at(data: Any, path: PathKey) -> Any:
+    """The raw value at ``path`` (a path found in ``data`` by _data_path)."""
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _problem(
+    path: PathKey, items: list[dict[str, Any]], source: SourceMap, owner: Any
+) -> SpecProblem:
+    """One problem for Pydantic's errors at ``path``; ``owner``: the raw mapping (or list)
+    that holds it, for hints that depend on its siblings (a topology's type)."""
     first = items[0]
     where = source.locate(path, key=first["type"] in ("extra_forbidden", "missing"))
     if first["type"] == "extra_forbidden":
-        key = str(path[-1])
-        valid = _valid_keys(first["loc"][:-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-        owner = _describe(path[:-1])
-        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-        return SpecProblem(f"unknown key '{key}' in {owner}", where, hint=hint)
+        return _unknown_key(path, first, owner, where)
     if first["type"] == "missing":
         missing = str(first["loc"][-1])
-        owner = _describe(path)
-        if owner == "the spec":
+        owner_name = _describe(path)
+        if owner_name == "the spec":
             return SpecProblem(f"the spec needs a '{missing}'", where)
-        return SpecProblem(f"{owner} needs a '{missing}'", where)
+        return SpecProblem(f"{owner_name} needs a '{missing}'", where)
     kinds = [_KIND_WORDS[item["type"]] for item in items if item["type"] in _KIND_WORDS]
     if kinds and len(kinds) == len(items):
         wanted = " or ".join(dict.fromkeys(kinds))
         got = _type_name(first.get("input"))
-        return SpecProblem(f"{_describe(path)} should be {wanted}, not {got}", where)
+        return SpecProblem(
+            f"{_describe(path)} should be {wanted}, not {got}",
+            where,
+            _shape_hint(path, first, owner),
+        )
     messages = []
     hints = []
     for item in items:
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "string_pattern_mismatch":
             message, hint = _pattern_message(item)
+        elif item["type"] == "literal_error":
+            allowed = allowed_values(str(item.get("ctx", {}).get("expected", "")))
+            hint = value_hint(item.get("input"), allowed) or ""
         else:
             message, _, hint = message.partition(HINT)  # the models' own "message, hint"
         messages.append(message)
         hints.append(hint)
     joined = "; ".join(dict.fromkeys(hint for hint in hints if hint)) or None
     return SpecProblem(f"{_describe(path)}: {'; '.join(dict.fromkeys(messages))}", where, joined)
+
+
+def _unknown_key(
+    path: PathKey, item: dict[str, Any], owner: Any, where: Location | None
+) -> SpecProblem:
+    """An unknown key, with what it means here (spec/suggest.py: another tool's name for a
+    Shipyard key, else the closest valid key of the model it sits in)."""
+    key = str(path[-1])
+    model = _model_at(item["loc"][:-1])
+    if model is None:
+        hint = key_hint(key, None, [])
+    else:
+        hint = key_hint(
+            key,
+            model.__name__,
+            list(model.model_fields),
+            owner if isinstance(owner, dict) else None,
+            _submodel_fields(model),
+        )
+    return SpecProblem(f"unknown key '{key}' in {_describe(path[:-1])}", where, hint=hint)
+
+
+def _submodel_fields(model: type[BaseModel]) -> dict[str, list[str]]:
+    """The fields of ``model``'s fields that are models themselves (``health`` → http, tcp…)."""
+    found = {}
+    for name, info in model.model_fields.items():
+        inner = _unwrap(info.annotation)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            found[name] = list(inner.model_fields)
+    return found
+
+
+def _shape_hint(path: PathKey, item: dict[str, Any], owner: Any) -> str | None:
+    """A key given a value of the kind another tool writes there (spec/suggest.py)."""
+    if not path or not isinstance(owner, dict):
+        return None
+    model = _model_at(item["loc"][: len(item["loc"]) - 1])
+    if model is None:
+        return None
+    return shape_hint(str(path[-1]), item.get("input"), list(model.model_fields))
 
 
 def _pattern_message(item: dict[str, Any]) -> tuple[str, str]:
@@ -237,8 +304,8 @@ def _pattern_message(item: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The field names of the model that sits at ``loc`` (walking Spec's annotations)."""
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that sits at ``loc`` (walking Spec's annotations), if any."""
     current: Any = Spec
     pending_key = False
     for part in loc:
@@ -249,7 +316,7 @@ def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             if field is None:
-                return []
+                return None
             current = field.annotation
             origin = typing.get_origin(_unwrap(current))
             if origin is dict:
@@ -259,8 +326,8 @@ def _valid_keys(loc: tuple[int | str, ...]) -> list[str]:
             continue
     current = _unwrap(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        return current
+    return None
 
 
 def _unwrap(annotation: Any) -> Any:
