@@ -609,3 +609,32 @@ def test_a_plan_of_format_4_is_read() -> None:
     plan = decode(document)
     assert plan.services[0].rollout is None
     assert plan == dataclasses.replace(built(FLEET), base_port=plan.base_port)
+
+
+LIFECYCLE = """
+name: lifecycle
+steps:
+  prep: {run: [echo, hi], stop: {signal: INT, timeout: 2s}}
+services:
+  api:
+    run: [sleep, "100"]
+    port: auto
+    health: {tcp: true, interval: 0.5s}
+    stop: {signal: TERM, timeout: 3s}
+    depends_on: [prep]
+"""
+
+
+def test_a_plan_of_format_6_is_read_with_the_issue_17_defaults() -> None:
+    """tests/fixtures/plan_format_6: format 6 (before success_exit_codes, log_line, liveness
+    and stop.command), LIFECYCLE's plan as that Shipyard wrote it; read now, exit 0 is the only
+    success, no liveness check, no stop command, and it is otherwise the same."""
+    document = json.loads(
+        (FIXTURES.parent / "plan_format_6" / "plan.json").read_text(encoding="utf-8")
+    )
+    assert document["plan_format"] == 6 and "liveness" not in document["services"][0]
+    plan = decode(document)
+    assert plan.step("prep").success_exit_codes == [0] and plan.step("prep").stop.command is None
+    api = plan.service("api")
+    assert api.liveness is None and api.health is not None and api.health.log_line is None
+    assert plan == dataclasses.replace(built(LIFECYCLE), base_port=plan.base_port)
