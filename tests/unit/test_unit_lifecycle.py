@@ -369,3 +369,24 @@ def test_a_stop_command_is_refused_on_another_machine() -> None:
     )
     assert len(found) == 1, found
     assert "a stop command runs on this machine, not with runner ssh" in found[0].message
+
+
+def test_plan_shows_the_readiness_and_the_liveness_check() -> None:
+    from shipyard.cli.render import _health
+
+    loaded = load_spec_text(
+        textwrap.dedent(
+            """
+            name: live
+            services:
+              a: {run: [sleep, "9"], health: {log_line: listening on}, liveness: {tcp: true}}
+              b: {run: [sleep, "9"], liveness: {exec: [./alive]}}
+              c: {run: [sleep, "9"], health: {log_line: up}}
+            """
+        ),
+        Path("/specs/live.yaml"),
+    )
+    plan = build_plan(loaded, {}, cores=2)
+    assert _health(plan.service("a")) == "log line 'listening on'; liveness tcp"
+    assert _health(plan.service("b")) == "started = healthy; liveness exec ./alive"
+    assert _health(plan.service("c")) == "log line 'up'"

@@ -20,7 +20,7 @@ from shipyard.spec.quantities import format_duration, format_size
 
 if TYPE_CHECKING:
     from shipyard.api import ValidationReport
-    from shipyard.plan.model import Plan, PlannedService, PlannedStep
+    from shipyard.plan.model import HealthSettings, Plan, PlannedService, PlannedStep
 
 STATE_STYLE = {
     "succeeded": "green",
@@ -164,13 +164,20 @@ def services_plan_table(plan: Plan, ports: dict[str, int]) -> Table:
 
 
 def _health(service: PlannedService) -> str:
-    health = service.health
-    if health is None:
-        return "started = healthy"
+    """Its readiness check, and its liveness check when it has one of its own."""
+    ready = "started = healthy" if service.health is None else _check(service.health)
+    if service.liveness is None:
+        return ready
+    return f"{ready}; liveness {_check(service.liveness)}"
+
+
+def _check(health: HealthSettings) -> str:
     if health.http is not None:
         return f"http {health.http}"
     if health.exec is not None:
         return "exec " + " ".join(health.exec)
+    if health.log_line is not None:
+        return f"log line {health.log_line!r}"
     return "a2a card" if health.a2a else "tcp"
 
 
