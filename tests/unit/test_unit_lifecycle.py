@@ -390,3 +390,39 @@ def test_plan_shows_the_readiness_and_the_liveness_check() -> None:
     assert _health(plan.service("a")) == "log line 'listening on'; liveness tcp"
     assert _health(plan.service("b")) == "started = healthy; liveness exec ./alive"
     assert _health(plan.service("c")) == "log line 'up'"
+
+
+@pytest.mark.parametrize(
+    ("unit", "line"),
+    [
+        ('{run: [sleep, "9"], health: {log_line: "{{ nope }} up"}}', 3),
+        ('{run: [sleep, "9"], liveness: {exec: [check, "{{ nope }}"]}}', 3),
+        ('{run: [sleep, "9"], stop: {command: [ctl, "{{ nope }}"]}}', 3),
+        ('{run: [sleep, "9"], stop: {command: "ctl {{ nope }}", shell: true}}', 3),
+    ],
+)
+def test_a_placeholder_in_the_new_fields_must_name_a_parameter(unit: str, line: int) -> None:
+    """Templated like run (plan fills them in), so checked like run: an unknown name is a
+    problem at its line, never a KeyError at plan time."""
+    found = problems_of(
+        f"""
+        name: t
+        services:
+          app: {unit}
+        """
+    )
+    assert len(found) == 1, found
+    assert "'{{ nope }}' is not a parameter" in found[0].message, found[0].message
+    assert line_of(found[0]) == line
+
+
+def test_a_secret_in_a_stop_command_is_refused() -> None:
+    found = problems_of(
+        """
+        name: t
+        parameters: {tok: {secret: true}}
+        steps:
+          s: {run: [sleep, "9"], stop: {command: "ctl stop {{ tok }}", shell: true}}
+        """
+    )
+    assert len(found) == 1 and "secret parameter 'tok' is used in a command" in found[0].message

@@ -31,8 +31,14 @@ def _service_fields(at: PathKey, service: ServiceSpec) -> Iterator[tuple[PathKey
         yield (*at, "env", key), value
     if service.workdir is not None:
         yield (*at, "workdir"), service.workdir
-    if service.health is not None and service.health.exec is not None:
-        yield from _command_fields((*at, "health", "exec"), service.health.exec)
+    for check in ("health", "liveness"):
+        health = getattr(service, check)
+        if health is not None and health.exec is not None:
+            yield from _command_fields((*at, check, "exec"), health.exec)
+        if health is not None and health.log_line is not None:
+            yield (*at, check, "log_line"), health.log_line
+    if service.stop.command is not None:
+        yield from _command_fields((*at, "stop", "command"), service.stop.command)
 
 
 def _step_fields(at: PathKey, step: StepSpec) -> Iterator[tuple[PathKey, str]]:
@@ -44,6 +50,8 @@ def _step_fields(at: PathKey, step: StepSpec) -> Iterator[tuple[PathKey, str]]:
     for field in ("inputs", "outputs"):
         for index, path in enumerate(getattr(step, field)):
             yield (*at, field, index), path
+    if step.stop.command is not None:
+        yield from _command_fields((*at, "stop", "command"), step.stop.command)
     if step.checkpoint is not None:
         for index, path in enumerate(step.checkpoint.paths):
             yield (*at, "checkpoint", "paths", index), path
@@ -71,7 +79,9 @@ def field_kind(path: PathKey) -> str:
     if path[0] not in ("steps", "services"):
         return "env"
     field = path[2]
-    if field in ("run", "health"):  # health: its exec probe, a command line like run
+    if field in ("health", "liveness") and path[3] == "log_line":
+        return "log line"
+    if field in ("run", "health", "liveness", "stop"):  # exec probes, stop commands: like run
         return "command"
     if field == "workdir":
         return "workdir"
