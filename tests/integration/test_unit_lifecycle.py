@@ -235,3 +235,22 @@ def test_a_stop_command_that_hangs_is_killed_at_the_timeout(
     assert any("the stop command was still running after 1s: killed" in line for line in log), log
     command_pid = int((tmp_path / "cmd.pid").read_text())
     assert not pid_alive(command_pid), "the hanging stop command outlived the stop"
+
+
+def test_a_force_stop_skips_the_stop_command(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        f"""
+        name: stops
+        services:
+          app:
+            run: [sleep, "60"]
+            stop: {{command: [touch, {tmp_path}/ran], timeout: 5s}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    assert ops.wait_healthy(status.id, timeout=60).state == ExecutionState.RUNNING
+    ops.stop(status.id, force=True)
+    assert ops.status(status.id).state.finished
+    assert not (tmp_path / "ran").exists(), "a force stop ran the stop command"

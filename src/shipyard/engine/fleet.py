@@ -154,6 +154,7 @@ class FleetExecutor:
         self._stop = asyncio.Event()
         self._up = asyncio.Event()  # every service came up (see wait_healthy)
         self._stop_reason: str | None = None
+        self._forced = False  # a force stop was asked for
         self._failure: str | None = None
         self._run: ExecutionRun | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +168,7 @@ class FleetExecutor:
         if self._pipeline is not None and self._steps_running:
             self._pipeline.request_stop(reason, force=force)
         if force:
+            self._forced = True  # every stop from now on is at once: no stop command, no grace
             for service in self._services.values():
                 service.stopping = True
                 if service.launched is not None:
@@ -901,7 +903,10 @@ class FleetExecutor:
                 self._give_up(service, "never started", UnitState.SKIPPED)
             return
         if not launched.exited.done() or launched.leftovers():
-            await stop_unit(launched, service.planned.stop, self._stop_context(service))
+            grace = 0.0 if self._forced else None
+            await stop_unit(
+                launched, service.planned.stop, self._stop_context(service), grace=grace
+            )
         launched.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(launched.exited)
