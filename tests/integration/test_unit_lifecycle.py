@@ -96,7 +96,9 @@ def test_a_service_is_ready_once_its_log_line_appears(
             shell: true
             health: {{log_line: ready to serve, interval: 0.1s}}
           client:
-            run: 'cat {tmp_path}/phase > {tmp_path}/seen 2>&1; exec sleep 60'
+            run: >-
+              cat {tmp_path}/phase > {tmp_path}/tmp 2>&1; mv {tmp_path}/tmp {tmp_path}/seen;
+              exec sleep 60
             shell: true
             depends_on: {{app: healthy}}
         """
