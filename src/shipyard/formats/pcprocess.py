@@ -307,7 +307,7 @@ def _service_wait(
         ctx.note(
             path,
             "approximate",
-            "process_log_ready on a process without a ready_log_line: waits until started",
+            "process_log_ready: its readiness is not a ready_log_line here; waits until started",
         )
         return "started"
     ctx.note(path, "approximate", f"{condition} on a service: waits until healthy")
