@@ -1,22 +1,24 @@
-"""Slurm: submitting a 1,000-task array, and what the Slurm runner's poll costs while it runs
+"""Slurm: submitting a 1,000-task job array, and what following it costs while it runs
 (issue 16 §5), on the throwaway single-node Slurm of tests/slurm.py (slurm-wlm and munge from the
 OS packages, as root).
 
-Measured, each ``--rounds`` times (medians and extremes printed):
+Through the code path a sweep with ``--slurm-array`` takes (:mod:`shipyard.slurmarray`), each of
+``--rounds`` times:
 
-* ``submit``: ``sbatch --parsable --array=0-(N-1) --hold`` of a ``true`` job (held, so the
-  figure is the submission alone);
-* ``poll (held)``: one tick of the runner's poll (:meth:`SlurmRunner._tick`: one
-  ``squeue -h -t all -j <ids> -O …`` and its parsing) over the N tasks' ids, all pending;
-* ``poll (running)``: the same once the array is released and its tasks run (two at a time on
-  this node's two CPUs), while it runs;
-* ``squeue by array id``: ``squeue -j <array id>`` alone, the floor of one call.
+* ``submit``: :func:`~shipyard.slurmarray.submit_array` of N tasks (its files written, then
+  ``sbatch --parsable --array=0-(N-1) … array.sh``), each task a trivial ``true`` (a real sweep's
+  task starts Python; here the tasks must not be what is measured);
+* ``follow``: the sweep's follow of the N tasks until every one ended, by the Slurm runner's one
+  batched poll (:meth:`SlurmRunner.follow`: one ``squeue -h -r -t all -j <N task ids>`` per tick):
+  the polls made, the wall time, and the CPU it took — this process's (parsing, bookkeeping) and
+  the squeue processes' (``RUSAGE_CHILDREN``) — in all and per poll;
+* ``tick (all pending)``: one poll over the N ids of a held array (``--hold``), the cost of a
+  poll whatever the state.
 
-Wall time of each, and the CPU time of the squeue processes (``RUSAGE_CHILDREN``). Nothing is
-asserted; the figures are in docs/hpc.md ("Speed" under Slurm). Every job is cancelled and
-the Slurm stopped at the end.
+Nothing is asserted; the figures are in docs/performance.md ("Slurm job arrays"). Every job is
+cancelled and the Slurm stopped at the end.
 
-    python bench/slurm.py [--tasks 1000] [--rounds 5] [--json out.json]
+    python bench/slurm.py [--tasks 1000] [--rounds 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -27,17 +29,19 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.slurm import SlurmCluster, throwaway_slurm
 
-from shipyard.engine.runners.slurm import SlurmHandle, SlurmRunner
+from shipyard.engine.runners.slurm import SlurmRunner
+from shipyard.plan.model import SlurmSettings
+from shipyard.slurmarray import job_ids_of, submit_array
 
 
 def _children_cpu() -> float:
@@ -45,50 +49,62 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def submit(cluster: SlurmCluster, tasks: int) -> tuple[str, float]:
+def submit(cluster: SlurmCluster, folder: Path, tasks: int, *, hold: bool) -> tuple[str, float]:
+    settings = SlurmSettings(partition=cluster.partition, extra=["--hold"] if hold else [])
     started = time.perf_counter()
-    job = cluster.run(
-        "sbatch", "--parsable", f"--array=0-{tasks - 1}", "--hold", "--output=/dev/null",
-        "--job-name=bench", "--wrap", "true",
-    ).strip()  # fmt: skip
+    job = submit_array(
+        folder,
+        [f"bench-{index}" for index in range(tasks)],
+        settings=settings,
+        throttle=tasks,
+        job_name="shipyard.bench.array",
+        command=["true"],
+        env={**os.environ, **cluster.env},
+    )
     return job, time.perf_counter() - started
 
 
-async def poll_ticks(
-    cluster: SlurmCluster,
-    job: str,
-    tasks: int,
-    rounds: int,
-    folder: Path,
-    unseen: list[int],
-) -> tuple[list[float], list[float]]:
-    """``rounds`` ticks of a runner tracking the N tasks: (wall, squeue CPU) of each; how many
-    tasks a tick did not find in squeue's answer goes to ``unseen`` (0: every row was read)."""
-    runner = SlurmRunner(None, folder, env={**os.environ, **cluster.env})  # type: ignore[arg-type]
-    for index in range(tasks):
-        task = f"{job}_{index}"
-        runner._jobs[task] = SlurmHandle(runner, task, f"t{index}", "TERM", os.devnull)
-    walls, cpus = [], []
-    for _ in range(rounds):
-        cpu = _children_cpu()
-        started = time.perf_counter()
-        await runner._tick()
-        walls.append(time.perf_counter() - started)
-        cpus.append(_children_cpu() - cpu)
-        unseen.append(len(runner._missing))
-    return walls, cpus
+def _runner(cluster: SlurmCluster, folder: Path) -> SlurmRunner:
+    # Nothing is started through it: it only follows, as the sweep's does.
+    return SlurmRunner(cast(Any, None), folder, env={**os.environ, **cluster.env})
 
 
-def floor(cluster: SlurmCluster, job: str, rounds: int) -> list[float]:
-    walls = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(
-            ["squeue", "-h", "-t", "all", "-j", job, "-O", "JobID:|,State:|"],
-            env={**os.environ, **cluster.env}, capture_output=True, check=True,
-        )  # fmt: skip
-        walls.append(time.perf_counter() - started)
-    return walls
+async def follow(cluster: SlurmCluster, job: str, tasks: int, folder: Path) -> dict[str, float]:
+    """Follow every task to its end as the sweep does; what it cost."""
+    runner = _runner(cluster, folder)
+    cpu, children = time.process_time(), _children_cpu()
+    started = time.perf_counter()
+    handles = [runner.follow(task, task, os.devnull) for task in job_ids_of(job, tasks)]
+    ends = await asyncio.gather(*(handle.exited for handle in handles))
+    wall = time.perf_counter() - started
+    own, squeue = time.process_time() - cpu, _children_cpu() - children
+    await runner.aclose()
+    failed = sum(1 for end in ends if end.exit_code != 0)
+    return {
+        "wall_s": round(wall, 2),
+        "polls": runner.polls,
+        "cpu_own_s": round(own, 3),
+        "cpu_squeue_s": round(squeue, 3),
+        "cpu_per_poll_ms": round((own + squeue) / max(runner.polls, 1) * 1000, 1),
+        "tasks_not_completed": failed,
+    }
+
+
+async def one_tick(
+    cluster: SlurmCluster, job: str, tasks: int, folder: Path
+) -> tuple[float, float]:
+    runner = _runner(cluster, folder)
+    for task in job_ids_of(job, tasks):
+        runner.follow(task, task, os.devnull)
+    cpu = time.process_time() + _children_cpu()
+    started = time.perf_counter()
+    await runner._tick()
+    wall = time.perf_counter() - started
+    spent = time.process_time() + _children_cpu() - cpu
+    for handle in list(runner._jobs.values()):
+        runner.forget(handle.job_id)
+    await runner.aclose()
+    return wall, spent
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -100,41 +116,35 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results: dict[str, object] = {"tasks": args.tasks, "rounds": args.rounds}
     with throwaway_slurm() as cluster, tempfile.TemporaryDirectory() as scratch:
-        submits, held, held_cpu, running, running_cpu, floors = [], [], [], [], [], []
-        unseen: list[int] = []
+        submits, follows, ticks, tick_cpu = [], [], [], []
         for round_ in range(args.rounds):
-            job, took = submit(cluster, args.tasks)
+            folder = Path(scratch) / f"held{round_}"
+            job, took = submit(cluster, folder, args.tasks, hold=True)
+            try:
+                for _ in range(3):
+                    wall, spent = asyncio.run(one_tick(cluster, job, args.tasks, folder))
+                    ticks.append(wall)
+                    tick_cpu.append(spent)
+            finally:
+                cluster.run("scancel", job)
+            folder = Path(scratch) / f"run{round_}"
+            job, took = submit(cluster, folder, args.tasks, hold=False)
             submits.append(took)
             try:
-                walls, cpus = asyncio.run(
-                    poll_ticks(cluster, job, args.tasks, 3, Path(scratch) / f"held{round_}", unseen)
-                )
-                held += walls
-                held_cpu += cpus
-                floors += floor(cluster, job, 3)
-                cluster.run("scontrol", "release", job)
-                time.sleep(1.0)  # some tasks run, some ended, most wait
-                walls, cpus = asyncio.run(
-                    poll_ticks(cluster, job, args.tasks, 3, Path(scratch) / f"run{round_}", unseen)
-                )
-                running += walls
-                running_cpu += cpus
+                follows.append(asyncio.run(follow(cluster, job, args.tasks, folder)))
             finally:
                 cluster.run("scancel", job)
         results["submit"] = summary(submits)
-        results["poll_held"] = summary(held)
-        results["poll_held_squeue_cpu"] = summary(held_cpu)
-        results["poll_running"] = summary(running)
-        results["poll_running_squeue_cpu"] = summary(running_cpu)
-        results["squeue_by_array_id"] = summary(floors)
-        results["tasks_unseen_by_a_tick_max"] = max(unseen)
+        results["tick_all_pending"] = summary(ticks)
+        results["tick_all_pending_cpu"] = summary(tick_cpu)
+        results["follow"] = follows
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

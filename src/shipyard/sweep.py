@@ -23,6 +23,7 @@ class SweepSettings:
     timeout_per_run: float | None = None  # seconds
     failure_threshold: float | None = None  # stop starting points past this failed fraction
     objective: str | None = None  # "metric:max" | "metric:min"
+    slurm_array: bool = False  # the points as one Slurm job array (shipyard.slurmarray)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class SweepPoint:
     duration_seconds: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # reported by its steps (last value)
     reason: str | None = None
+    slurm_job: str | None = None  # its task of the sweep's Slurm job array: "12_3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +82,5 @@ def settings_from_json(data: Mapping[str, Any]) -> SweepSettings:
         timeout_per_run=data.get("timeout_per_run"),
         failure_threshold=data.get("failure_threshold"),
         objective=data.get("objective"),
+        slurm_array=bool(data.get("slurm_array", False)),
     )

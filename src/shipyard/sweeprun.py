@@ -58,6 +58,7 @@ class SweepHost(Protocol):
         *,
         spec_text: str | None = None,
         detach: bool = False,
+        hold: bool = False,
     ) -> ExecutionStatus: ...
 
     def stop(
@@ -122,8 +123,14 @@ def _loop_of(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -> _Loo
 
 def drive_sweep(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -> None:
     """Run the sweep's pending points to the end: up to ``max_parallel_runs`` at once, none
-    started once the failure threshold is passed or a stop was asked for."""
+    started once the failure threshold is passed or a stop was asked for. A sweep asked to
+    be a Slurm job array runs as one (:mod:`shipyard.slurmarray`)."""
     loop = _loop_of(host, sweep_id, secrets)
+    if loop.settings.slurm_array:
+        from shipyard.slurmarray import drive_array
+
+        drive_array(host, sweep_id)
+        return
     _warm()
     try:
         while loop.pending or loop.running:

@@ -116,6 +116,13 @@ def sweep_run(
             "--objective", help="The best point for METRIC:max or METRIC:min.", show_default=False
         ),
     ] = None,
+    slurm_array: Annotated[
+        bool,
+        typer.Option(
+            "--slurm-array",
+            help="Submit the points as one Slurm job array (--max-parallel-runs: its throttle).",
+        ),
+    ] = False,
     param: ParamOption = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Run it in the background and return at once.")
@@ -152,6 +159,7 @@ def sweep_run(
         timeout=_duration("--timeout-per-run", timeout_per_run) if timeout_per_run else None,
         failure_threshold=failure_threshold,
         objective=objective,
+        slurm_array=slurm_array,
     )
     ops = _ops(home)
     report = ops.sweep(spec, settings, _params(param), detach=True, resume=resume)
@@ -173,6 +181,7 @@ def _settings(
     timeout: float | None,
     failure_threshold: float | None,
     objective: str | None,
+    slurm_array: bool = False,
 ) -> "SweepSettings | None":
     """The settings the options give; None (the spec's sweep: block) without -m."""
     from shipyard.cli.sweepview import parse_matrix, parse_zip
@@ -188,6 +197,7 @@ def _settings(
                 ("--timeout-per-run", timeout, None),
                 ("--failure-threshold", failure_threshold, None),
                 ("--objective", objective, None),
+                ("--slurm-array", slurm_array, False),
             )
             if value != default
         ]
@@ -205,6 +215,7 @@ def _settings(
         timeout_per_run=timeout,
         failure_threshold=failure_threshold,
         objective=objective,
+        slurm_array=slurm_array,
     )
 
 

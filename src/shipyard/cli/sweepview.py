@@ -144,7 +144,8 @@ def points_table(report: SweepReport) -> Table:
 
     swept, metrics = _swept(report), _metric_names(report)
     table = Table(title=f"sweep {report.id} ({report.name})", title_justify="left", expand=False)
-    for column in ["#", *swept, "repeat", "state", "duration", *metrics, "execution"]:
+    jobs = ["slurm job"] if any(point.slurm_job for point in report.points) else []
+    for column in ["#", *swept, "repeat", "state", "duration", *metrics, "execution", *jobs]:
         table.add_column(column, justify="right" if column in metrics else "left")
     for index, point in enumerate(report.points, start=1):
         table.add_row(
@@ -155,6 +156,7 @@ def points_table(report: SweepReport) -> Table:
             _duration(point.duration_seconds),
             *(_number(point.metrics.get(name)) for name in metrics),
             point.execution_id or "",
+            *([point.slurm_job or ""] if jobs else []),
         )
     return table
 

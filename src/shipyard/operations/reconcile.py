@@ -48,7 +48,14 @@ def reconcile(store: Store, run_dir: RunDir, execution_id: str, clock: Clock) ->
     if state is None or state.finished:
         return  # the common case, answered by one small query
     pid, heartbeat = store.supervisor(execution_id)
-    why = verdict(state, pid, heartbeat, alive=pid is not None and pid_alive(pid), now=clock.now())
+    alive = pid is not None and pid_alive(pid)
+    if pid is not None and not alive:
+        from shipyard.slurmarray import supervised_elsewhere
+
+        # A sweep's array task drives it on another node: its pid means nothing here, its
+        # heartbeat alone tells (docs/hpc.md, "Sweeps as job arrays").
+        alive = supervised_elsewhere(run_dir.root)
+    why = verdict(state, pid, heartbeat, alive=alive, now=clock.now())
     if why is None:
         return
     started = _stop_leftovers(run_dir, execution_id)

@@ -53,6 +53,7 @@ def settings_of_spec(spec: Spec, where: str) -> SweepSettings:
         timeout_per_run=block.timeout_per_run,
         failure_threshold=block.failure_threshold,
         objective=block.objective,
+        slurm_array=block.slurm_array,
     )
 
 
@@ -132,6 +133,10 @@ def _prepare(
     combos = sweepmatrix.expand(matrix, settings.zip_groups)
     settings = dataclasses.replace(settings, matrix=matrix)
     points = sweepmatrix.plan_points(combos, fixed, settings.repeat)
+    if settings.slurm_array:
+        from shipyard.slurmarray import check_array
+
+        check_array(loaded.spec, loaded.source, settings)
     return _Prepared(source, loaded.spec, text, settings, points, fixed, secrets)
 
 
@@ -333,7 +338,12 @@ class SweepOperations:
     def sweep_status(self: SweepHost, sweep_id: str | None = None) -> SweepReport:
         row = _row(self, sweep_id)
         _settle_lost(self, row)
-        return report_of(row, self.store.sweep_point_rows(row["id"]))
+        report = report_of(row, self.store.sweep_point_rows(row["id"]))
+        if report.settings.slurm_array:  # each point's task of the array: 12_3
+            from shipyard.slurmarray import with_jobs
+
+            report = with_jobs(self.workspace, report)
+        return report
 
     def sweep_list(self: SweepHost, *, limit: int = 50) -> list[SweepReport]:
         if not self.workspace.state_db.exists():
@@ -344,6 +354,7 @@ class SweepOperations:
 
     def sweep_stop(self: SweepHost, sweep_id: str) -> SweepReport:
         """Start no more points and stop the running ones; returns once the sweep ended."""
+        from shipyard.sweep import settings_from_json
         from shipyard.sweeprun import cancel_pending, stop_points
 
         row = _row(self, sweep_id)
@@ -363,6 +374,10 @@ class SweepOperations:
                 break  # nobody to answer the request: stop its points from here
             time.sleep(0.05)
         stop_points(self, row["id"])
+        if settings_from_json(row["settings"]).slurm_array:
+            from shipyard.slurmarray import cancel_array
+
+            cancel_array(self.workspace, row["id"])
         cancel_pending(self, row["id"], "the sweep was stopped")
         self.store.end_sweep(
             row["id"],

@@ -1025,6 +1025,11 @@ class SweepSpec(_Model):
         pattern=r"^.+:(max|min)$",
         description="the metric to optimise: METRIC:max or METRIC:min",
     )
+    slurm_array: bool = Field(
+        False,
+        description="submit the points as one Slurm job array, max_parallel_runs its throttle "
+        "(docs/hpc.md)",
+    )
 
 
 class Spec(_Model):

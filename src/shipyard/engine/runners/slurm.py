@@ -770,6 +770,13 @@ class SlurmRunner:
 
     # -- the poll -----------------------------------------------------------------------
 
+    def follow(self, job_id: str, unit: str, log_path: str) -> SlurmHandle:
+        """Follow a job submitted elsewhere (a task ``12_3`` of a sweep's job array,
+        :mod:`shipyard.slurmarray`) by this runner's one batched poll: its handle."""
+        handle = SlurmHandle(self, job_id, unit, "TERM", log_path)
+        self._track(handle)
+        return handle
+
     def _track(self, handle: SlurmHandle) -> None:
         self._jobs[handle.job_id] = handle
         if self._poller is None or self._poller.done():
