@@ -953,7 +953,10 @@ class FleetExecutor:
             self.execution_id,
             service.name,
             port=service.public_port or service.port,
-            url=service_url(service.public_port or service.port) if service.port else None,
+            # At its host's address: the URL its dependants and probes use (ssh runner)
+            url=service_url(service.public_port or service.port, self._hosts[service.name])
+            if service.port
+            else None,
             health=shown_health("service", state, service.health),  # none kept once it ends
             restarts=service.restarts,
         )
