@@ -311,6 +311,14 @@ def test_an_unreachable_remote_host_is_named(
             f"the unreachable host is not named: {output}"
         )
         assert "Traceback" not in output, output
+        # Found when its ports are checked, before anything starts: the fleet's own reason
+        # names the host (not a failed health probe after restarts), and no agent was started.
+        status = json.loads(shipyard("status", "--json").stdout)
+        assert status["state"] == "failed" and named in (status["reason"] or ""), (
+            f"the fleet's reason does not name the unreachable host: {status['reason']}"
+        )
+        started = [u["name"] for u in status["units"] if u["attempts"]]
+        assert started == [], f"services started although a host cannot be reached: {started}"
     finally:
         down = shipyard("down")
         assert down.returncode == 0 or "no fleet is running" in down.stderr, down.stderr

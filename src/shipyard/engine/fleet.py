@@ -412,7 +412,8 @@ class FleetExecutor:
     async def _remote_port_checks(self) -> dict[str, Callable[[int], bool]]:
         """How the ports of services on other hosts are checked: by the listening ports their
         runner reads there (the ssh runner's ``listening_ports``), not by binding here. A host
-        that cannot be asked takes any port (its service's start says why it cannot run)."""
+        whose answer cannot be read takes any port (its service's start says why it cannot
+        run); a host ssh cannot reach raises HostUnreachable, naming it."""
         checks: dict[str, Callable[[int], bool]] = {}
         for key in sorted({s.runner for s in self.plan.services if s.port is not None}):
             lookup = getattr(self.runners[key], "listening_ports", None)
@@ -428,8 +429,8 @@ class FleetExecutor:
         """Every service starts once what it waits for is there: the services of the start
         stage before its own (healthy, or started where its depends_on says so), and the
         steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
-        free = await self._remote_port_checks()
         try:
+            free = await self._remote_port_checks()  # an unreachable host: nothing starts
             ports = allocate_ports(self.plan.services, self.plan.base_port, self._hosts, free)
         except ShipyardError as error:
             self._fail(error.message)

@@ -58,6 +58,7 @@ from shipyard.engine.process import (
     group_alive,
 )
 from shipyard.engine.runners.base import Handle, UnitLaunch
+from shipyard.errors import ShipyardError
 from shipyard.models import ResourceUsage
 from shipyard.plan.model import HostEntry, SshSettings
 from shipyard.plan.placement import SSH_PREFIX
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from shipyard.engine.containment import Containment
 
 __all__ = [
+    "HostUnreachable",
     "SshExitStatus",
     "SshHandle",
     "SshRunner",
@@ -89,6 +91,14 @@ _NOT_ERRORS = (
     "mux_client_request_session: session request failed",
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+UNREACHABLE_HINT = (
+    "check the host's name, address and ssh port in hosts:, and that `ssh HOST true` works "
+    "from this shell without a password (BatchMode)"
+)
+
+
+class HostUnreachable(ShipyardError):
+    """ssh could not reach a host at all (its client exited 255 saying why)."""
 
 
 @dataclass(frozen=True)
@@ -685,16 +695,24 @@ class SshRunner:
             text = errors.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if status.exit_code != 255:
+            return ""
+        reason = self.ssh_failure(text)
+        if reason:
+            with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"==> shipyard: {reason}\n")
+        return reason
+
+    def ssh_failure(self, stderr: str) -> str:
+        """ "ssh to host 'NAME' (ADDRESS, port N) failed: <ssh's last words>" from what the
+        ssh client wrote; "" when it wrote nothing of its own."""
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         lines = [line for line in lines if not line.startswith(_NOT_ERRORS)]
-        if status.exit_code != 255 or not lines:
+        if not lines:
             return ""
         where = self.entry.address if self.host == self.entry.address else self.host
         port = f", port {self.entry.port}" if self.entry.port is not None else ""
-        reason = f"ssh to host '{self.entry.name}' ({where}{port}) failed: {lines[-1]}"
-        with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"==> shipyard: {reason}\n")
-        return reason
+        return f"ssh to host '{self.entry.name}' ({where}{port}) failed: {lines[-1]}"
 
     async def control(self, command: str) -> int:
         """Run ``command`` on the host over the shared connection; its exit status (255 if
@@ -720,24 +738,30 @@ class SshRunner:
     async def listening_ports(self) -> set[int] | None:
         """The TCP ports something listens on at the host (any address), from its
         ``/proc/net/tcp`` and ``tcp6``: where the fleet checks and allocates the ports of this
-        host's services. None when the host cannot be asked (its units will say why)."""
+        host's services. None when the host's answer cannot be read (its units will say why);
+        :class:`HostUnreachable` when ssh itself failed (exit 255 with words of its own): the
+        fleet ends at once naming the host, rather than starting services there."""
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.client_argv("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true"),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError:
             return None
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), CONTROL_TIMEOUT)
+            out, err = await asyncio.wait_for(process.communicate(), CONTROL_TIMEOUT)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
             return None
+        if process.returncode == 255:
+            reason = self.ssh_failure(err.decode(errors="replace"))
+            if reason:
+                raise HostUnreachable(reason, hint=UNREACHABLE_HINT)
         if process.returncode != 0:
             return None
         return parse_listening(out.decode(errors="replace"))
