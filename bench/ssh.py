@@ -1,6 +1,6 @@
 """The ssh runner against plain ``ssh`` loops — a 100-step chain to localhost, round-robin.
 
-Three contenders run the same chain of 100 ``true`` commands on one host of a throwaway sshd
+Five contenders run the same chain of 100 ``true`` commands on one host of a throwaway sshd
 (tests/sshd.py: 127.0.0.1, a free high port, generated keys), each step after the one before:
 
 * ``shipyard``: ``shipyard run -q`` of a spec of 100 steps, each ``runner: ssh`` and needing the
@@ -8,18 +8,36 @@ Three contenders run the same chain of 100 ``true`` commands on one host of a th
 * ``ssh loop``: a shell loop of 100 ``ssh node1 true``, one connection (and handshake) each
   (``ControlMaster=no``, ``ControlPath=none``);
 * ``ssh loop, ControlMaster``: the same loop with ``ControlMaster=auto``, a ``ControlPath`` and
-  ``ControlPersist``: the first ssh opens the shared connection, the others reuse it.
+  ``ControlPersist``: the first ssh opens the shared connection, the others reuse it;
+* ``openssh``: Shipyard's transport without its engine (bench/ssh_clients.py): a Python process
+  opens the master as the runner does (``ssh -M -N -f``), then starts one ``ssh -o
+  ControlPath=…`` client per step, stdin a pipe kept open, sending the step's remote script;
+* ``asyncssh``: the same process and the same scripts over one asyncssh connection reused
+  (``conn.run`` per step), as a runner built on asyncssh would run them.
 
-Every round runs A B C in turn, each in a fresh folder, so that all see the machine at nearly the
-same moment (a loaded machine slows them all; the ratios of one run stay comparable where
-absolute times do not). Each run starts without a shared connection (the one of the run before is
-closed with ``ssh -O exit``) and ends once everything it started is reaped: this process is a
-child subreaper, so the masters that ssh daemonizes come back to it and their CPU counts.
+The last two send, for each step, the very script Shipyard's runner sends
+(``shipyard.engine.runners.ssh.remote_script``: ``cd`` to the workdir, ``export`` of the step's
+``SHIPYARD_*`` variables and ``TMPDIR``, the stdin watchdog, ``setsid true``), as ``sh -c
+SCRIPT``: so ``shipyard`` against ``openssh`` is what the engine adds over its transport, and
+``asyncssh`` against ``openssh`` is what the other transport would change. The two loops send a
+bare ``true``. Both clients also report their first-connection cost: ``import asyncssh``, and
+the handshake (``asyncssh.connect``; the master's ``ssh -M -N -f`` until authenticated) in wall
+and CPU seconds.
+
+Every round runs the contenders in turn, each in a fresh folder, so that all see the machine at
+nearly the same moment (a loaded machine slows them all; the ratios of one run stay comparable
+where absolute times do not). Each run starts without a shared connection (the one of the run
+before is closed with ``ssh -O exit``) and ends once everything it started is reaped: this
+process is a child subreaper, so the masters that ssh daemonizes come back to it and their CPU
+counts.
 
 Reported per contender: wall seconds (min and median), CPU seconds of the whole process tree
 (median; ``getrusage(RUSAGE_CHILDREN)`` after reaping, the sshd side not included — it is the
-same server work for all), and the ratios of the medians to the plain loops. Shipyard's packages
-are byte-compiled before timing. Nothing is asserted: the figures go in docs/hpc.md.
+same server work for all), and the ratios of the medians to the plain loops and to
+``openssh``. Shipyard's packages
+and asyncssh's are byte-compiled before timing (this environment sets
+``PYTHONDONTWRITEBYTECODE``; a wheel install is compiled). Nothing is asserted: the figures go in
+docs/performance.md and docs/hpc.md. asyncssh comes with the ``bench`` extra.
 
     python bench/ssh.py [--rounds 5] [--steps 100] [--json results.json]
 """
@@ -30,15 +48,18 @@ import argparse
 import compileall
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +68,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.sshd import SshServer, sshd  # noqa: E402 - the repository's root first
 
+from shipyard.engine.runners.ssh import remote_script  # noqa: E402
+
 PR_SET_CHILD_SUBREAPER = 36
+CLIENTS = Path(__file__).resolve().with_name("ssh_clients.py")
+#: The contenders run by bench/ssh_clients.py, and its client for each
+DRIVEN = {"openssh": "openssh", "asyncssh": "asyncssh"}
 
 
 @dataclass
@@ -55,13 +81,19 @@ class Contender:
     label: str
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
+    # bench/ssh_clients.py's own figures, one per round (its contenders only)
+    clients: list[dict[str, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
-        return {
+        figures = {
             "wall_min": min(self.walls),
             "wall_median": statistics.median(self.walls),
             "cpu_median": statistics.median(self.cpus),
         }
+        for key in ("import", "connect", "connect_cpu", "step"):
+            if self.clients:
+                figures[f"{key}_median"] = statistics.median(run[key] for run in self.clients)
+        return figures
 
 
 def shipyard_executable() -> str:
@@ -90,6 +122,58 @@ def loop_script(server: SshServer, steps: int, control: Path | None) -> str:
         options = f"-o ControlMaster=auto -o ControlPath={control}/%C -o ControlPersist=60"
     ssh = f"ssh -F {server.config} -T {options} node1 true </dev/null"
     return f"i=0; while [ $i -lt {steps} ]; do {ssh} || exit 1; i=$((i+1)); done"
+
+
+def step_commands(steps: int, folder: Path) -> list[str]:
+    """What Shipyard's runner sends for each step of the chain: ``sh -c`` its remote script, with
+    the variables a step of a run exports (its workdir ``folder``, a temporary folder there)."""
+    execution = uuid.uuid4().hex[:12]
+    tmp = folder / "tmp"
+    tmp.mkdir()
+    commands = []
+    for i in range(steps):
+        env = {
+            "SHIPYARD_EXECUTION_ID": execution,
+            "SHIPYARD_RUN_DIR": str(folder / "run"),
+            "SHIPYARD_STEP": f"s{i}",
+            "SHIPYARD_ATTEMPT": "1",
+            "TMPDIR": str(tmp),
+        }
+        script = remote_script(["true"], env, str(folder), uuid.uuid4().hex, "node1")
+        commands.append(f"sh -c {shlex.quote(script)}")
+    return commands
+
+
+def client_argv(server: SshServer, key: str, folder: Path, control: Path, steps: int) -> list[str]:
+    """bench/ssh_clients.py running the chain through ``key``'s transport, in ``folder``."""
+    (folder / "commands.json").write_text(json.dumps(step_commands(steps, folder)))
+    return [
+        sys.executable,
+        str(CLIENTS),
+        DRIVEN[key],
+        "--config",
+        str(server.config),
+        "--host",
+        "node1",
+        "--commands",
+        str(folder / "commands.json"),
+        "--log",
+        str(folder / "steps.log"),
+        "--result",
+        str(folder / "client.json"),
+        "--control",
+        str(control),
+    ]
+
+
+def client_figures(folder: Path) -> dict[str, float]:
+    raw = json.loads((folder / "client.json").read_text())
+    return {
+        "import": raw["import"],
+        "connect": raw["connect"],
+        "connect_cpu": raw["connect_cpu"],
+        "step": statistics.median(raw["steps"]),
+    }
 
 
 def children() -> set[int]:
@@ -164,6 +248,9 @@ def run_round(
             (folder / "spec.yaml").write_text(chain_spec(server, steps))
             argv = [shipyard_executable(), "run", "-q", "spec.yaml"]
             run_env = {**env, "SHIPYARD_HOME": str(folder / "home")}
+        elif key in DRIVEN:
+            argv = client_argv(server, key, folder, control, steps)
+            run_env = env
         else:
             argv = ["sh", "-c", loop_script(server, steps, control if key == "cm" else None)]
             run_env = env
@@ -172,8 +259,47 @@ def run_round(
         reap_all(keep)
         contender.walls.append(wall)
         contender.cpus.append(_cpu_since(before))
-        print(f"  round {round_no} {contender.label:<28} {wall:7.2f} s", flush=True)
+        if key in DRIVEN:
+            contender.clients.append(client_figures(folder))
+        print(f"  round {round_no} {contender.label:<36} {wall:7.2f} s", flush=True)
     shutil.rmtree(control, ignore_errors=True)
+
+
+def byte_compile(packages: list[str]) -> None:
+    """Compile what will be timed, as a wheel install would have (see the module's doc)."""
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit(f"{name} is not installed here: pip install -e '.[bench]'")
+        for location in spec.submodule_search_locations:
+            compileall.compile_dir(location, quiet=1)
+
+
+def print_tables(contenders: dict[str, Contender], results: dict[str, dict[str, float]]) -> None:
+    print(
+        f"{'':<36} {'wall min':>9} {'median':>9} {'CPU s':>8} {'/loop':>7} {'/CM loop':>9}"
+        f" {'/openssh':>9}"
+    )
+    plain, cm = results["plain"]["wall_median"], results["cm"]["wall_median"]
+    openssh = results["openssh"]["wall_median"]
+    for key, contender in contenders.items():
+        figures = results[key]
+        print(
+            f"{contender.label:<36} {figures['wall_min']:9.2f} {figures['wall_median']:9.2f}"
+            f" {figures['cpu_median']:8.2f} {figures['wall_median'] / plain:7.2f}"
+            f" {figures['wall_median'] / cm:9.2f} {figures['wall_median'] / openssh:9.2f}"
+        )
+    print(
+        f"\nfirst connection and steps (medians){'':<1} {'import s':>9} {'connect s':>10}"
+        f" {'its CPU s':>10} {'step ms':>8}"
+    )
+    for key in DRIVEN:
+        figures = results[key]
+        print(
+            f"{contenders[key].label:<36} {figures['import_median']:9.3f}"
+            f" {figures['connect_median']:10.3f} {figures['connect_cpu_median']:10.3f}"
+            f" {figures['step_median'] * 1000:8.1f}"
+        )
 
 
 def main() -> None:
@@ -184,30 +310,33 @@ def main() -> None:
     args = parser.parse_args()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    compileall.compile_dir(ROOT / "src" / "shipyard", quiet=1)
+    byte_compile(["shipyard", "asyncssh"])
     contenders = {
         "shipyard": Contender("shipyard (ssh runner)"),
         "plain": Contender("ssh loop"),
         "cm": Contender("ssh loop, ControlMaster"),
+        "openssh": Contender("OpenSSH clients, one master"),
+        "asyncssh": Contender("asyncssh, one connection"),
     }
     with sshd() as server, tempfile.TemporaryDirectory(prefix="bench-ssh-") as base:
-        print(f"{args.steps}-step chain on node1 (127.0.0.1:{server.port}), {args.rounds} rounds")
+        started = os.getloadavg()[0]
+        print(
+            f"{args.steps}-step chain on node1 (127.0.0.1:{server.port}), {args.rounds} rounds,"
+            f" load average before {started:.1f}",
+            flush=True,
+        )
         for round_no in range(1, args.rounds + 1):
             run_round(server, args.steps, contenders, Path(base), round_no)
     load = os.getloadavg()[0]
     results = {key: c.summary() for key, c in contenders.items()}
     print(f"\nload average at the end: {load:.1f} ({os.cpu_count()} cores)")
-    print(f"{'':<28} {'wall min':>9} {'median':>9} {'CPU s':>8} {'/loop':>7} {'/CM loop':>9}")
-    plain, cm = results["plain"]["wall_median"], results["cm"]["wall_median"]
-    for key, contender in contenders.items():
-        figures = results[key]
-        print(
-            f"{contender.label:<28} {figures['wall_min']:9.2f} {figures['wall_median']:9.2f}"
-            f" {figures['cpu_median']:8.2f} {figures['wall_median'] / plain:7.2f}"
-            f" {figures['wall_median'] / cm:9.2f}"
-        )
+    print_tables(contenders, results)
     if args.json is not None:
-        args.json.write_text(json.dumps({"steps": args.steps, "load": load, **results}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"steps": args.steps, "load_before": started, "load": load, **results}, indent=2
+            )
+        )
 
 
 if __name__ == "__main__":
