@@ -256,3 +256,31 @@ def test_a_force_stop_skips_the_stop_command(
     ops.stop(status.id, force=True)
     assert ops.status(status.id).state.finished
     assert not (tmp_path / "ran").exists(), "a force stop ran the stop command"
+
+
+def test_a_force_stop_during_a_stop_command_ends_the_unit_and_the_command(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """The step's timeout starts its stop, whose command hangs (its own timeout is 60 s); a force
+    stop meanwhile means now: the unit is killed and the command with it, not 60 s later."""
+    spec = write_spec(
+        f"""
+        name: stops
+        steps:
+          slow:
+            run: [sleep, "60"]
+            timeout: 1s
+            stop: {{command: [sh, -c, 'echo $$ > {tmp_path}/cmd.pid; exec sleep 60'], timeout: 60s}}
+        """
+    )
+    status = ops.run(spec, detach=True)
+    started = within(30, lambda: (tmp_path / "cmd.pid").exists())
+    assert started, "the step's timeout did not start its stop command"
+    ops.stop(status.id, force=True)
+    ended = within(20, lambda: ops.status(status.id).state.finished)
+    assert ended, "a force stop waited for the running stop command (its timeout is 60 s)"
+    command_pid = int((tmp_path / "cmd.pid").read_text())
+    assert within(5, lambda: not pid_alive(command_pid)), "the stop command outlived the stop"
+    log = [line.text for line in ops.logs(status.id, "slow")]
+    ended_early = any("the unit ended before its stop command" in line for line in log)
+    assert ended_early, f"the stop did not end its command when the unit ended: {log}"

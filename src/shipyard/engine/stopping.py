@@ -18,9 +18,14 @@ import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from shipyard.engine.runners.base import Handle
 from shipyard.plan.model import PlannedCommand, StopSettings
+
+#: Seconds a stop command still gets once its unit has ended (a client such as
+#: ``redis-cli shutdown`` reading the server's last reply), before it is ended too.
+AFTER_UNIT_ENDED = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +49,23 @@ async def stop_unit(
     timeout = stop.timeout if grace is None else grace
     deadline = time.monotonic() + timeout
     if stop.command is not None and context is not None and timeout > 0 and handle.alive():
-        await run_stop_command(stop.command, handle.pid, context, timeout)
+        await run_stop_command(stop.command, handle.pid, context, timeout, until=handle.exited)
     return await handle.terminate(max(0.0, deadline - time.monotonic()))
 
 
 async def run_stop_command(
-    command: PlannedCommand, pid: int, context: StopContext, timeout: float
+    command: PlannedCommand,
+    pid: int,
+    context: StopContext,
+    timeout: float,
+    *,
+    until: asyncio.Future[Any] | None = None,
 ) -> int | None:
-    """Run ``command`` for the unit whose leader is ``pid``, at most ``timeout`` seconds; its
-    exit code (None: it could not start, or was killed at its timeout). Its output and what
-    happened to it go to the unit's log."""
+    """Run ``command`` for the unit whose leader is ``pid``, at most ``timeout`` seconds, and
+    no longer than ``until`` (the unit's exit: once the unit is gone — it obeyed, or a force
+    stop killed it meanwhile — the command has nothing left to stop and is ended with it); its
+    exit code (None: it could not start, or was ended early). Its output and what happened to
+    it go to the unit's log."""
     env = {**context.env, "SHIPYARD_UNIT_PID": str(pid)}
     log_fd = os.open(context.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -72,12 +84,25 @@ async def run_stop_command(
             why = error.strerror if isinstance(error, OSError) and error.strerror else error
             _note(log_fd, f"the stop command could not start: {why}")
             return None
+        code: int | None = None
+        waiting = asyncio.ensure_future(process.wait())
         try:
-            code: int | None = await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            code = None
-            _note(log_fd, f"the stop command was still running after {timeout:g}s: killed")
+            watched: set[asyncio.Future[Any]] = {waiting}
+            if until is not None:
+                watched.add(until)
+            await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.done():
+                code = waiting.result()
+            elif until is not None and until.done():
+                # It obeyed (a client's reply on its way) or was killed: a moment, not more.
+                with contextlib.suppress(TimeoutError):
+                    code = await asyncio.wait_for(asyncio.shield(waiting), AFTER_UNIT_ENDED)
+                if code is None:
+                    _note(log_fd, "the unit ended before its stop command: the command is ended")
+            else:
+                _note(log_fd, f"the stop command was still running after {timeout:g}s: killed")
         finally:
+            waiting.cancel()
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # nothing of it outlives the stop
             if process.returncode is None:
