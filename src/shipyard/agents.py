@@ -22,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from shipyard.errors import ShipyardError, SpecError
+from shipyard.spec.jsontoml import load_json, load_toml, toml_place
 from shipyard.spec.models import NAME_PATTERN, ServiceSpec
 from shipyard.spec.reading import read_spec_text
 from shipyard.spec.yamlsource import YamlProblems, read_yaml
@@ -142,7 +143,7 @@ def _load(
         data.setdefault("port", "auto")
         ServiceSpec.model_validate(data)  # the same rules as a service in a spec
     except tomllib.TOMLDecodeError as error:
-        line, column, message = _toml_place(error)
+        line, column, message = toml_place(error)
         problem = f"this is not valid TOML: {message}"
         return DiscoveredAgent(name, str(folder), str(file), "invalid", problem, line=line,
                                column=column)  # fmt: skip
@@ -158,9 +159,6 @@ def _load(
         return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
     except (ValueError, ValidationError, yaml.YAMLError) as error:
         problem = _first_line(error)
-        return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
-    except RecursionError:  # JSON and TOML parsers recurse once per nesting level
-        problem = "it is nested too deeply to be an agent file"
         return DiscoveredAgent(name, str(folder), str(file), "invalid", problem)
     return DiscoveredAgent(name, str(folder), str(file), "discovered", None, data, notes)
 
@@ -187,26 +185,16 @@ def _command(
     return [note]
 
 
-def _toml_place(error: tomllib.TOMLDecodeError) -> tuple[int | None, int | None, str]:
-    """Line, column and message of a TOML error (Python 3.11's error says them in its text)."""
-    import re
-
-    text = str(error)
-    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
-    if found is None:
-        found_end = re.search(r"\s*\(at end of document\)$", text)
-        return None, None, text[: found_end.start()] if found_end else text
-    return int(found.group(1)), int(found.group(2)), text[: found.start()]
-
-
 def _parse(file: Path) -> Any:
     # Read like a spec: a regular file of a sane size in UTF-8 (never a FIFO or /dev/zero),
     # and YAML with bounded depth and alias expansion.
     text = read_spec_text(file)
+    # JSON and TOML nested past their parsers' recursion: NestedTooDeeply, a SpecError whose
+    # problem (no path: the agent's line names the file) is the agent's.
     if file.suffix == ".toml":
-        return tomllib.loads(text)
+        return load_toml(text)
     if file.suffix == ".json":
-        return json.loads(text)
+        return load_json(text)
     return read_yaml(text, file)[0]
 
 
@@ -276,8 +264,9 @@ def shown_command(service: dict[str, Any]) -> str:
     if isinstance(run, str):
         return run
     words = [str(word) for word in run or []]
-    if words[1:3] == ["-m", "shipyard.portexec"]:
-        words = [word.replace("{{", "{").replace("}}", "}") for word in words[3:]]
+    if words[1:3] == ["-m", "shipyard.portexec"]:  # its literal braces shown as braces
+        brace = re.compile(r"\{lb\}|\{rb\}|\{\{|\}\}")
+        words = [brace.sub(lambda b: "{" if b[0] in ("{lb}", "{{") else "}", w) for w in words[3:]]
     # Quoted only where a shell would need it to keep the word whole ({port} stays readable).
     plain = re.compile(r"[^\s'\"\\$`;&|<>()*?!#~]+")
     return " ".join(w if plain.fullmatch(w) else shlex.quote(w) for w in words)

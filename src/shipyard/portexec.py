@@ -5,7 +5,7 @@ An agent's start command may need the port Shipyard gives it on its command line
 was written, so the command is started through this module: it fills the placeholder from the
 environment Shipyard gives every service and execs the command in its own place (the same pid,
 so signals, health and logs are the agent's). No shell: the words are argv as they are, with
-``{{`` and ``}}`` standing for literal braces.
+``{lb}`` and ``{rb}`` (or ``{{`` and ``}}``) standing for literal braces.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ def main(words: list[str]) -> int:
     if not port:
         sys.stderr.write("shipyard.portexec: $PORT is not set: the service has no port\n")
         return 2
-    argv = [word.format(port=port) for word in words]
+    # {lb} and {rb} are literal braces (``{{`` would be a spec's parameter reference);
+    # ``{{`` and ``}}`` still are too, as str.format reads them.
+    argv = [word.format(port=port, lb="{", rb="}") for word in words]
     try:
         os.execvp(argv[0], argv)  # noqa: S606 - argv as given, no shell
     except OSError as error:

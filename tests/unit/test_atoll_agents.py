@@ -149,7 +149,7 @@ def test_the_name_is_made_a_valid_unit_name() -> None:
         (
             "run --port={port} {{x}}",
             None,
-            [sys.executable, "-m", "shipyard.portexec", "run", "--port={port}", "{{x}}"],
+            [sys.executable, "-m", "shipyard.portexec", "run", "--port={port}", "{lb}x{rb}"],
         ),
     ],
 )
@@ -219,6 +219,7 @@ def test_bad_deployment_servers_are_refused(tmp_path: Path, text: str, message: 
 
 def test_portexec_runs_the_command_with_the_port_in_its_place() -> None:
     argv = [sys.executable, "-c", "import sys; print(sys.argv[1:])", "--port={port}", "{{x}}"]
+    argv.append("{lb}y{rb}")  # the braces a command template writes (no "{{" for the spec)
     done = subprocess.run(
         [sys.executable, "-m", "shipyard.portexec", *argv],
         env={**os.environ, "PORT": "8123"},
@@ -227,4 +228,4 @@ def test_portexec_runs_the_command_with_the_port_in_its_place() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['--port=8123', '{x}']"
+    assert done.stdout.strip() == "['--port=8123', '{x}', '{y}']"

@@ -157,6 +157,12 @@ WRONG: list[tuple[str, str, list[str]]] = [
      ["3:47: worker_schedule.worker_count: Input should be less than or equal to 256"]),
     ("unknown schedule type", '{"group_name": "g", "worker_schedule": {"type": "Elastic"}}',
      ["1:41: worker_schedule.type 'Elastic'"]),
+    ("a duration past the spec's cap (365 days)",
+     '{"group_name": "g",\n "env_cleanup": {"args": ["a"], "timeout": "99999999999999999999999y"}}',
+     ["2:33: env_cleanup.timeout: '99999999999999999999999y' is longer than 365 days"]),
+    ("a duration of more digits than a float holds",
+     '{"group_name": "g",\n "env_cleanup": {"args": ["a"], "timeout": "' + "9" * 400 + 's"}}',
+     ["2:33: env_cleanup.timeout: '9999999999999999999999999999999999999...' is longer"]),
     ("both hook forms", '{"group_name": "g", "env_preparation": {"args": ["a"]},\n'
      ' "exec_hooks": {"provision": {"args": ["b"]}}}',
      ["2:17: exec_hooks.provision and env_preparation are one hook"]),
@@ -275,3 +281,13 @@ def test_manager_config_problems_are_at_their_lines(tmp_path: Path) -> None:
     path.write_text('coordinator_url = "http://h:1"\ngroups = ["a", "b"]\n')
     chosen = read_manager_config(path, group_given=True)  # --group chose one: only said
     assert chosen.group is None and "--group chose the group" in chosen.said[0], chosen.said
+
+
+def test_a_shipyard_task_file_s_timeout_has_the_spec_s_cap(tmp_path: Path) -> None:
+    from shipyard.formats.mitosistaskfile import load_task_text
+
+    with pytest.raises(SpecError) as caught:
+        load_task_text("command: [echo]\ntimeout: 99999999999\n", tmp_path / "t.yaml")
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{tmp_path / 't.yaml'}:2:10: timeout: longer than 365 days")
+    assert load_task_text("command: [echo]\ntimeout: 31536000\n")["timeout"] == 31536000

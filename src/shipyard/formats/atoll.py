@@ -167,7 +167,13 @@ def _pieces(word: str, where: str) -> list[tuple[str, str | None]]:
 
 
 def _escape(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
+    """A literal brace as portexec's ``{lb}`` or ``{rb}``, not str.format's ``{{``/``}}``: the
+    word is a word of a spec, whose ``{{ name }}`` templating would read ``{{x}}`` as a
+    parameter ("'{{ x }}' is not a parameter"). Written so, no word ever holds ``{{``."""
+    return _BRACE.sub(lambda brace: "{lb}" if brace[0] == "{" else "{rb}", text)
+
+
+_BRACE = re.compile(r"[{}]")
 
 
 def is_atoll(data: dict[str, Any], file: Path) -> bool:
@@ -370,11 +376,12 @@ def _count(value: Any, key: str) -> int:
 def read_servers(path: Path) -> ServerSettings:
     """``deployment_servers.json`` as the settings of a folder's agents; a file Shipyard
     cannot read is a ShipyardError with its line and column."""
+    from shipyard.spec.jsontoml import load_json
     from shipyard.spec.reading import read_spec_text
 
     text = read_spec_text(path)
     try:
-        data = json.loads(text)
+        data = load_json(text, path)  # NestedTooDeeply past the parser's depth
     except json.JSONDecodeError as error:
         raise ShipyardError(
             f"{path}:{error.lineno}:{error.colno}: this is not valid JSON: {error.msg}",

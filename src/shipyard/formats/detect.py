@@ -77,7 +77,7 @@ def detect_text(text: str, path: Path | None = None) -> Detection:
     data = _yaml_data(text, path)
     if isinstance(data, dict):
         return detect_data(data)
-    return _toml(text) or SHIPYARD
+    return _toml(text, path) or SHIPYARD
 
 
 def _yaml_data(text: str, path: Path | None) -> Any:
@@ -144,11 +144,13 @@ def _atoll(data: dict[str, Any]) -> Detection | None:
 _RULES = (_process_compose, _jarvis, _a2a, _mitosis, _atoll)
 
 
-def _toml(text: str) -> Detection | None:
+def _toml(text: str, path: Path | None) -> Detection | None:
     import tomllib
 
+    from shipyard.spec.jsontoml import load_toml
+
     try:
-        data = tomllib.loads(text)
+        data = load_toml(text, path)  # NestedTooDeeply: no file to detect, said at the file
     except (tomllib.TOMLDecodeError, ValueError):
         return None
     if not data:

@@ -21,6 +21,7 @@ from shipyard.formats.context import ImportContext, dotted
 from shipyard.formats.emit import Entry, Flow, emit
 from shipyard.formats.mitosisexec import exec_spec, unknown_keys
 from shipyard.formats.notes import ImportResult
+from shipyard.spec.jsontoml import load_json
 from shipyard.spec.yamlsource import PathKey, SourceMap, YamlProblems, read_yaml
 
 SUITE_KEYS = (
@@ -96,7 +97,7 @@ def read_mitosis(text: str, path: Path | None) -> tuple[dict[str, Any], SourceMa
     """The JSON's mapping and where each key is; SpecError at its line:column when it is not
     a JSON (or YAML) object."""
     try:
-        json.loads(text)
+        load_json(text, path)  # NestedTooDeeply (a SpecError) when nested past the parser
     except ValueError as error:
         if isinstance(error, json.JSONDecodeError) and text.lstrip().startswith(("{", "[")):
             where = Location(path, error.lineno, error.colno)

@@ -4,10 +4,12 @@ its humantime durations, read into Shipyard's command, env and timeout (docs/imp
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from shipyard.formats.context import ImportContext, dotted
+from shipyard.spec.quantities import MAX_DURATION
 from shipyard.spec.yamlsource import PathKey
 
 #: humantime's units (the Rust crate Mitosis parses durations with), in seconds.
@@ -39,7 +41,10 @@ def humantime(text: str) -> float | None:
         part = _PART.match(stripped, position)
         if part is None or part.group(2) not in _UNITS:
             return None
-        total += int(part.group(1)) * _UNITS[part.group(2)]
+        try:
+            total += int(part.group(1)) * _UNITS[part.group(2)]
+        except OverflowError:  # more digits than a float holds: longer than any cap
+            return math.inf
         position = part.end()
     return total
 
@@ -54,7 +59,20 @@ def duration(ctx: ImportContext, path: PathKey, value: Any) -> float | None:
             hint='a humantime duration, as Mitosis takes it: "30s", "5m", "1h 30m"',
         )
         return None
+    if seconds > MAX_DURATION:  # the cap of every duration in a spec (spec/quantities.py)
+        ctx.problem(
+            path,
+            f"{dotted(path)}: {_cut(value)!r} is longer than 365 days, the longest duration "
+            "Shipyard accepts",
+            hint="give a shorter timeout, or leave it out for no limit",
+        )
+        return None
     return seconds
+
+
+def _cut(text: str) -> str:
+    """A value short enough for one line (a 400-digit duration is said by its start)."""
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def exec_spec(ctx: ImportContext, path: PathKey, spec: Any, *, hook: bool) -> dict[str, Any]:

@@ -62,12 +62,12 @@ def _is_mitosis(text: str, path: Path, format: str | None) -> bool:
 
 def _broken_json(text: str, path: Path) -> bool:
     """A ``.json`` file that JSON cannot read: said as JSON's error, not YAML's."""
-    import json
+    from shipyard.spec.jsontoml import load_json
 
     if path.suffix.lower() != ".json":
         return False
     try:
-        json.loads(text)
+        load_json(text, path)  # NestedTooDeeply: refused here, before any server is asked
     except ValueError:
         return True
     return False

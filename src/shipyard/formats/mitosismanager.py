@@ -17,6 +17,7 @@ from typing import Any
 
 from shipyard.errors import Location, SpecError, SpecProblem
 from shipyard.formats.mitosisexec import humantime
+from shipyard.spec.jsontoml import load_toml, toml_place
 
 HINT = "see docs/importing.md, 'A Mitosis node manager's config'"
 #: Keys with no ``shipyard manager`` equivalent, and why.
@@ -73,10 +74,12 @@ def read_manager_config(path: Path, *, group_given: bool = False) -> ManagerConf
             ]
         ) from None
     try:
-        data = tomllib.loads(text)
+        data = load_toml(text, path)  # NestedTooDeeply (a SpecError) past the parser's depth
     except tomllib.TOMLDecodeError as error:
+        line, column, reason = toml_place(error)
+        where = Location(path, line or 1, column or 1)
         raise SpecError(
-            [SpecProblem(f"this is not valid TOML: {error}", Location(path, 1, 1), hint=HINT)]
+            [SpecProblem(f"this is not valid TOML: {reason}", where, hint=HINT)]
         ) from None
     table, section = _table(data, path)
     reading = _Reading(path, text, section, group_given)

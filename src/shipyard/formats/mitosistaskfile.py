@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shipyard.errors import SpecError, SpecProblem
+from shipyard.spec.quantities import MAX_DURATION
 from shipyard.spec.yamlsource import SourceMap, YamlProblems, read_yaml
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -36,7 +37,7 @@ class TaskFile(BaseModel):
     tags: list[Text] = []
     labels: dict[str, Any] = {}
     priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_DURATION)  # a spec's cap: 365 days
     max_attempts: int = Field(default=3, ge=1, le=100)
     watch: TaskWatch | None = None
     suite_uuid: str | None = Field(default=None, min_length=1, max_length=100)
@@ -74,6 +75,8 @@ def _problems(error: ValidationError, source: SourceMap) -> list[SpecProblem]:
         kind = item.get("type", "")
         words = {"extra_forbidden": "unknown field", "missing": "missing (it is required)"}
         message = f"{where}: {words.get(kind, item.get('msg', 'invalid'))}"
+        if loc == ("timeout",) and kind == "less_than_equal":  # the seconds of 365 days
+            message = "timeout: longer than 365 days, the longest duration Shipyard accepts"
         location = source.locate(loc, key=kind == "extra_forbidden")
         found.append(SpecProblem(message, location, hint=HINT))
     return found

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import Location, SpecProblem
+from shipyard.spec.jsontoml import load_toml, toml_place
 
 _SPEC_IS_YAML = "a Shipyard spec is YAML (docs/spec.md)"
 
 #: The first line that says "TOML": a ``[table]`` header or a ``key = value`` line (YAML's
 #: would be ``key: value``).
 _TOML_LINE = re.compile(r"""^\s*(\[\[?[\w.\-" ]+\]\]?\s*(#.*)?|[\w.\-"]+\s*=\s*\S.*)$""")
-_TOML_ERROR_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 #: Keys that tell a Mitosis configuration apart from Shipyard's own settings.
 _MITOSIS_COORDINATOR = ("bind", "db_url", "s3_url", "redis_url", "admin_user")
@@ -45,7 +45,7 @@ def toml_problem(text: str, path: Path | None, *, unless: str | None = None) -> 
     parse); None when it does not look like TOML at all, or is the tool ``unless``'s file
     (whose own importer says where it goes)."""
     try:
-        data = tomllib.loads(text)
+        data = load_toml(text, path)  # NestedTooDeeply past the parser's depth
     except (tomllib.TOMLDecodeError, ValueError) as error:
         return _broken(text, path, str(error))
     if not data:
@@ -165,9 +165,8 @@ def _broken(text: str, path: Path | None, error: str) -> SpecProblem | None:
     )
     if first is None or not _TOML_LINE.match(first[1]):
         return None
-    at = _TOML_ERROR_AT.search(error)
-    where = Location(path, int(at[1]), int(at[2])) if at else Location(path, first[0], 1)
-    reason = _TOML_ERROR_AT.sub("", error).strip()
+    line, column, reason = toml_place(error)
+    where = Location(path, line, column) if line and column else Location(path, first[0], 1)
     return SpecProblem(
         f"this looks like TOML (line {first[0]}: {first[1].strip()!r}), not YAML, and it is "
         f"not valid TOML either: {reason}",
