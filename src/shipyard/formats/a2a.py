@@ -18,6 +18,7 @@ from shipyard.formats.a2aagent import CARD_PATH, Hosts, agent_id, env_value, ser
 from shipyard.formats.a2atopology import topology_entry
 from shipyard.formats.context import ImportContext
 from shipyard.formats.emit import Entry, Flow, Scalar, emit
+from shipyard.formats.naming import slug
 from shipyard.formats.notes import ImportResult
 from shipyard.spec.models import NAME_PATTERN
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -128,10 +129,10 @@ def _name(ctx: ImportContext, job: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name.strip():
         ctx.problem(("job", "name") if "name" in job else ("job",), "job.name is required")
         return "imported"
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:64]
-    if slug != name:
-        ctx.note(("job", "name"), "approximate", f"'{name}' is the spec name '{slug}'")
-    return slug if slug and _NAME.match(slug) else "imported"
+    made = slug(name)
+    if made != name:
+        ctx.note(("job", "name"), "approximate", f"'{name}' is the spec name '{made}'")
+    return made
 
 
 def _ids(ctx: ImportContext, agents: list[Any]) -> dict[int, str]:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ShipyardError
+from shipyard.formats.naming import slug
 from shipyard.spec.models import NAME_PATTERN, ServiceSpec
 
 #: How ATOLL starts an agent (its deployment server, ``src/atoll/deployment/server.py``).
@@ -187,10 +188,8 @@ def is_atoll(data: dict[str, Any], file: Path) -> bool:
 
 
 def valid_name(wanted: str) -> str:
-    """``wanted`` made a valid Shipyard unit name: other characters become '-'."""
-    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "-" for c in wanted)
-    cleaned = cleaned.strip("-._")[:48] or "agent"
-    return cleaned
+    """``wanted`` made a valid Shipyard unit name: each other character becomes '-'."""
+    return slug(wanted, limit=48, fallback="agent", runs=False)
 
 
 def name_of(data: dict[str, Any], folder: Path, file: Path) -> tuple[str, list[str]]:

@@ -22,6 +22,7 @@ from shipyard.formats.emit import Entry, Flow, emit
 from shipyard.formats.jarvispkgs import DECLARATIONS, Package, close_type, lookup, read_declarations
 from shipyard.formats.jarvissweep import sweep_entry, swept_settings
 from shipyard.formats.jarvisunit import Pipeline, expand, interceptor_env, settings_of, unit_of
+from shipyard.formats.naming import slug
 from shipyard.formats.notes import ImportResult
 from shipyard.spec.models import NAME_PATTERN
 from shipyard.spec.yamlsource import PathKey, SourceMap
@@ -57,12 +58,6 @@ SCHEDULER_UNMAPPED = {
 }
 
 _NAME = re.compile(NAME_PATTERN)
-_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def slug(name: str) -> str:
-    made = _SLUG.sub("-", name).strip("-._")[:64]
-    return made if made and _NAME.match(made) else "imported"
 
 
 @dataclass

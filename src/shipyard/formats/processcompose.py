@@ -14,6 +14,7 @@ from typing import Any
 from shipyard.errors import SpecError
 from shipyard.formats.context import ImportContext
 from shipyard.formats.emit import Entry, emit
+from shipyard.formats.naming import slug
 from shipyard.formats.notes import ImportResult
 from shipyard.formats.pcprocess import Project, env_entries, unit_of
 from shipyard.formats.pcroles import roles
@@ -51,8 +52,7 @@ def spec_name(data: dict[str, Any], path: Path | None) -> str:
         if stem in ("process-compose", "compose") and path is not None:
             stem = path.resolve().parent.name or stem
         name = stem
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:64]
-    return slug if slug and _NAME.match(slug) else "imported"
+    return slug(name)
 
 
 def import_process_compose(
