@@ -7,14 +7,21 @@ held: nothing runs yet), then submits ONE ``sbatch --array=0-(N-1)%K`` job, ``K`
 by the same entry a detached supervisor drives a prepared execution with
 (:func:`shipyard.supervisor.drive` of the run folder's ``plan.json``): ``python -m
 shipyard.slurmarray HOME FOLDER`` (:func:`main`), where the point's units run with the local
-runner of that node (a ``runner: slurm`` unit too: it is already in its Slurm job). The
-Shipyard home must be on a file system the nodes share, as HPC homes are.
+runner of that node (a ``runner: slurm`` unit too: it is already in its Slurm job).
+
+The home's store is SQLite in WAL mode, which needs every process that opens it on ONE host:
+over a shared file system from several hosts it corrupts. So a task runs only on the host
+that submitted the sweep (recorded in ``array/host``): a task that starts on another node
+ends at once without opening the store (:func:`node_refusal`), its point failed with why.
 
 The array's files are under the sweep's folder ``HOME/sweeps/<sweep id>/array/``: ``tasks``
 (execution id of task i on line i), ``array.sh`` (the batch script), ``job`` (the array's job
-id and the SLURM_CONF it was submitted with), ``task-<i>.log`` (what a task printed before its
+id and the SLURM_CONF it was submitted with), ``host`` (the submitting host), ``refused-<i>``
+(why task i refused to run, if it did), ``task-<i>.log`` (what a task printed before its
 execution's ``supervisor.log`` took over). Each point's run folder notes its task
-(``slurm/jobs``: ``<array>_<i>``), so that recovery of a lost point cancels it.
+(``slurm/jobs``: ``<array>_<i>``), so that recovery of a lost point cancels it, and so
+that ``shipyard stop`` of a point still queued cancels its task (:func:`cancel_queued`). A
+point stays ``pending`` until its task starts.
 
 The sweep process follows the tasks with the Slurm runner's own batched ``squeue`` poll
 (:meth:`shipyard.engine.runners.slurm.SlurmRunner.follow`). A task that ends leaves its
@@ -36,10 +43,11 @@ import dataclasses
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -50,12 +58,14 @@ from shipyard.models import ExecutionState
 if TYPE_CHECKING:
     from shipyard.engine.containment import Containment
     from shipyard.engine.runners.slurm import SlurmExit, SlurmHandle, SlurmRunner
+    from shipyard.operations.clock import Clock
     from shipyard.plan.model import SlurmSettings
     from shipyard.spec.models import Spec
     from shipyard.spec.yamlsource import SourceMap
+    from shipyard.store.base import Store
     from shipyard.sweep import SweepReport, SweepSettings
     from shipyard.sweeprun import SweepHost
-    from shipyard.workspace import Workspace
+    from shipyard.workspace import RunDir, Workspace
 
 __all__ = [
     "TaskOutcome",
@@ -63,12 +73,14 @@ __all__ = [
     "array_range",
     "array_refusal",
     "cancel_array",
+    "cancel_queued",
     "cancelled_in_queue",
     "drive_array",
+    "end_unstarted",
     "job_ids_of",
     "main",
+    "node_refusal",
     "submit_array",
-    "supervised_elsewhere",
     "task_outcome",
     "with_jobs",
 ]
@@ -175,6 +187,21 @@ def cancelled_in_queue(end: SlurmExit) -> SlurmExit:
     )
 
 
+def node_refusal(node: str, home_host: str | None) -> str | None:
+    """Why an array task on ``node`` must not open the store of a sweep submitted on
+    ``home_host`` (None: it may). SQLite's WAL mode needs every process on one host: over a
+    shared file system from another host it corrupts the store. A host named with and
+    without its domain is one host; no recorded host (an older array) is not checked."""
+    if home_host is None or node == home_host or node.split(".")[0] == home_host.split(".")[0]:
+        return None
+    return (
+        f"array tasks run on this machine's nodes only: node {node} is not {home_host}, "
+        "where the sweep's SQLite home lives (SQLite cannot be shared by several hosts), "
+        "so this task did not run its point; run the sweep without --slurm-array, or "
+        f"restrict the partition to this host with slurm: {{extra: [--nodelist={home_host}]}}"
+    )
+
+
 def array_refusal(
     spec: Spec,
     source: SourceMap | None,
@@ -235,6 +262,11 @@ def check_array(spec: Spec, source: SourceMap | None, settings: SweepSettings) -
 # -- submitting -----------------------------------------------------------------------------
 
 
+#: In the array's folder: the host that submitted it; ``refused-<i>``: why task i did not run
+HOST_FILE = "host"
+REFUSED = "refused-{index}"
+
+
 def array_folder(workspace: Workspace, sweep_id: str) -> Path:
     return workspace.home / "sweeps" / sweep_id / "array"
 
@@ -261,6 +293,8 @@ def submit_array(
 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / "tasks").write_text("".join(f"{e}\n" for e in executions), encoding="utf-8")
+    # The host whose SQLite store the tasks may open: this one (node_refusal).
+    (folder / HOST_FILE).write_text(socket.gethostname() + "\n", encoding="utf-8")
     script = folder / "array.sh"
     script.write_text(task_script(command), encoding="utf-8")
     script.chmod(0o700)
@@ -352,6 +386,7 @@ class _Task:
     point: dict[str, Any]
     execution_id: str
     handle: SlurmHandle | None = None
+    started: bool = False  # its point recorded running
 
 
 def drive_array(host: SweepHost, sweep_id: str) -> None:
@@ -424,20 +459,16 @@ def _submit(
         command=task_command(host.workspace.home, folder),
     )
     conf = os.environ.get("SLURM_CONF", "-")
-    now = host.clock.now()
     for task, job_id in zip(tasks, job_ids_of(array_id, len(tasks)), strict=True):
-        # Noted in the run folder as the Slurm runner notes a job: a lost point is cancelled.
+        # Noted in the run folder as the Slurm runner notes a job: a lost point is cancelled,
+        # and `shipyard stop` of a point still queued cancels its task (cancel_queued).
         slurm_folder = host.workspace.run_dir(task.execution_id).root / "slurm"
         slurm_folder.mkdir(mode=0o700, exist_ok=True)
         with open(slurm_folder / "jobs", "a", encoding="utf-8") as jobs:
             jobs.write(f"{job_id} {job_name} {conf}\n")
+        # Still pending (queued): it is `running` once its task starts (_follow).
         host.store.update_sweep_point(
-            sweep_id,
-            task.point["point_hash"],
-            task.point["repeat"],
-            state="running",
-            execution_id=task.execution_id,
-            started_at=now,
+            sweep_id, task.point["point_hash"], task.point["repeat"], execution_id=task.execution_id
         )
     return array_id
 
@@ -464,9 +495,12 @@ async def _follow(
             done, _ = await asyncio.wait(list(waiting), timeout=TICK)
             for future in done:
                 task, end = waiting.pop(future), future.result()
-                if task.handle is not None and task.handle.job_id in cancelled:
+                # Cancelled in the queue by the stop below, or by `shipyard stop` of its point.
+                stopped = host.store.execution_state(task.execution_id) == ExecutionState.CANCELLED
+                if task.handle is not None and (task.handle.job_id in cancelled or stopped):
                     end = cancelled_in_queue(end)
-                _record(host, sweep_id, task, end)
+                _record(host, sweep_id, task, end, folder)
+            _note_started(host, sweep_id, waiting.values())
             if stopping is None and host.store.sweep_stop_requested(sweep_id):
                 stopping = time.monotonic()
                 cancelled = await _stop(host, runner, list(waiting.values()))
@@ -508,13 +542,44 @@ async def _stop(host: SweepHost, runner: SlurmRunner, tasks: list[_Task]) -> set
     return set(queued)
 
 
-def _record(host: SweepHost, sweep_id: str, task: _Task, end: SlurmExit | None) -> None:
-    """The task is over: end its execution if it did not (with Slurm's reason), then record
-    the point as the sweep records any point."""
+def _note_started(host: SweepHost, sweep_id: str, tasks: Iterable[_Task]) -> None:
+    """Points whose task Slurm shows started (no longer PENDING) are recorded running."""
+    for task in tasks:
+        if task.started or task.handle is None or task.handle.state == "PENDING":
+            continue
+        task.started = True
+        host.store.update_sweep_point(
+            sweep_id,
+            task.point["point_hash"],
+            task.point["repeat"],
+            state="running",
+            started_at=host.clock.now(),
+        )
+
+
+def _refused(folder: Path | None, task: _Task) -> str | None:
+    """Why the task refused to run its point (:func:`node_refusal`), if it did."""
+    if folder is None or task.handle is None:
+        return None
+    index = task.handle.job_id.rsplit("_", 1)[-1]
+    try:
+        return (folder / REFUSED.format(index=index)).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _record(
+    host: SweepHost, sweep_id: str, task: _Task, end: SlurmExit | None, folder: Path | None = None
+) -> None:
+    """The task is over: end its execution if it did not (with Slurm's reason, or the task's
+    own refusal), then record the point as the sweep records any point."""
     from shipyard.sweeprun import record_end
 
     state = host.store.execution_state(task.execution_id)
     outcome = task_outcome(end, state) if end is not None else None
+    refused = _refused(folder, task)
+    if outcome is not None and refused is not None:
+        outcome = dataclasses.replace(outcome, reason=refused)
     if outcome is not None and outcome.execution_state is not None:
         _end_unstarted(host, task.execution_id, outcome.execution_state, outcome.reason)
     status = host.status(task.execution_id)
@@ -530,57 +595,94 @@ def _record(host: SweepHost, sweep_id: str, task: _Task, end: SlurmExit | None) 
 
 
 def _end_unstarted(host: SweepHost, execution_id: str, state: ExecutionState, reason: str) -> None:
-    """End an execution whose supervisor is gone (or never ran): what was running is
-    cancelled (the store's rule for a lost run), what never started is skipped, and the
-    execution ends ``state`` with ``reason``."""
-    from shipyard.models import UnitState
+    end_unstarted(
+        host.store, host.workspace.run_dir(execution_id), execution_id, state, reason, host.clock
+    )
 
-    execution = host.store.get_execution(execution_id)
+
+def end_unstarted(
+    store: Store,
+    run_dir: RunDir,
+    execution_id: str,
+    state: ExecutionState,
+    reason: str,
+    clock: Clock,
+) -> None:
+    """End an execution whose supervisor is gone (or never ran) as a lost one is ended
+    (:func:`shipyard.operations.reconcile.end_lost`: its journal read back first, so a step
+    that succeeded before the task died stays succeeded and is not run again by ``resume``;
+    what was running cancelled), what never started skipped, and the execution ``state``
+    with ``reason``. An execution its journal shows ended keeps that end."""
+    from shipyard.models import UnitState
+    from shipyard.operations.reconcile import end_lost
+
+    execution = store.get_execution(execution_id)
     if execution is None or execution.state.finished:
         return
-    now = host.clock.now()
+    now = clock.now()
     # The spawn journal knows a unit that started before the store heard of it.
-    started = {unit for _, _, unit in host.workspace.run_dir(execution_id).started()}
-    host.store.mark_lost(execution_id, reason=reason, at=now, started=tuple(started))
+    started = tuple({unit for _, _, unit in run_dir.started()})
+    if not end_lost(store, run_dir, execution_id, reason=reason, at=now, started=started):
+        return
+    execution = store.get_execution(execution_id) or execution
     for unit in execution.units:
         if unit.state == UnitState.PENDING and unit.name not in started:
-            host.store.update_unit(
+            store.update_unit(
                 execution_id, unit.name, state=UnitState.SKIPPED, ended_at=now, reason=reason
             )
-    host.store.update_execution(execution_id, state=state, ended_at=now, reason=reason)
+    store.update_execution(execution_id, state=state, ended_at=now, reason=reason)
+
+
+def queued_task(run_root: Path) -> tuple[str, str] | None:
+    """The array task (``12_3``) and SLURM_CONF noted in a point's ``slurm/jobs``, if the
+    execution is a sweep point of an array (its job named ``shipyard.<sweep>.array``)."""
+    try:
+        lines = (run_root / "slurm" / "jobs").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        words = line.split(" ", 2)
+        if len(words) == 3 and words[1].endswith(".array") and "_" in words[0]:
+            return words[0], words[2]
+    return None
+
+
+def cancel_queued(store: Store, run_dir: RunDir, execution_id: str, clock: Clock) -> bool:
+    """``shipyard stop`` of a sweep point whose array task is still queued (no supervisor
+    yet): ``scancel`` that task and end the execution ``cancelled`` now, rather than wait
+    for a supervisor that is not there. False when it is no array task's point."""
+    noted = queued_task(run_dir.root)
+    if noted is None:
+        return False
+    job_id, conf = noted
+    env = dict(os.environ)
+    if conf != "-":
+        env["SLURM_CONF"] = conf
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # quiet: the stop goes on
+        subprocess.run(["scancel", job_id], env=env, capture_output=True, check=False, timeout=60)
+    end_unstarted(
+        store,
+        run_dir,
+        execution_id,
+        ExecutionState.CANCELLED,
+        f"stopped by `shipyard stop` while its Slurm array task {job_id} was queued "
+        "(the task was cancelled)",
+        clock,
+    )
+    return True
 
 
 # -- the task's side ------------------------------------------------------------------------
 
 
-#: In a point's run folder: the node whose array task drives it (written by the task)
-NODE_FILE = "slurm/node"
-
-
-def supervised_elsewhere(run_root: Path, *, here: str | None = None) -> bool:
-    """Is this execution driven by an array task on another node than ``here`` (this
-    machine)? Then its supervisor's pid cannot be looked at from here."""
-    import socket
-
-    try:
-        node = (run_root / NODE_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        return False
-    return bool(node) and node != (here or socket.gethostname())
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as an array task
+def main(argv: list[str] | None = None) -> int:
     """``python -m shipyard.slurmarray HOME FOLDER``, inside task ``$SLURM_ARRAY_TASK_ID``:
-    drive that point's prepared execution here, in the foreground, its units on this node."""
-    import socket
-
-    from shipyard.engine.guard import start_watchdog, stop_watchdog
+    drive that point's prepared execution here, in the foreground, its units on this node —
+    only on the host that submitted the sweep (:func:`node_refusal`)."""
     from shipyard.engine.runners.local import LocalRunner
-    from shipyard.plan.codec import read_plan
     from shipyard.plan.placement import SLURM
-    from shipyard.store.sqlite import SQLiteStore
-    from shipyard.supervisor import drive
-    from shipyard.workspace import Workspace, open_private
+    from shipyard.supervisor import _open_store, _redirect, _supervise
+    from shipyard.workspace import Workspace
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or "SLURM_ARRAY_TASK_ID" not in os.environ:
@@ -590,26 +692,27 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs as an
         return 2
     home, folder = Path(args[0]), Path(args[1])
     index = int(os.environ["SLURM_ARRAY_TASK_ID"])
+    try:
+        home_host: str | None = (folder / HOST_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        home_host = None  # an array submitted before the host was recorded
+    refusal = node_refusal(socket.gethostname(), home_host)
+    if refusal is not None:
+        # Before anything opens the store: to the task's output file, and for the sweep.
+        sys.stderr.write(f"shipyard: {refusal}\n")
+        (folder / REFUSED.format(index=index)).write_text(refusal + "\n", encoding="utf-8")
+        return 1
     execution_id = (folder / "tasks").read_text(encoding="utf-8").split()[index]
     workspace = Workspace(home)
-    run_dir = workspace.run_dir(execution_id)
-    (run_dir.root / "slurm").mkdir(mode=0o700, exist_ok=True)
-    (run_dir.root / NODE_FILE).write_text(socket.gethostname() + "\n", encoding="utf-8")
-    # From here on, what the supervisor says goes where a detached one's goes.
-    log = open_private(run_dir.root / "supervisor.log")
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    plan = read_plan(run_dir.root / "plan.json")
-    store = SQLiteStore(workspace.state_db)
-    watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
-    try:
-        # A `runner: slurm` unit is already in its Slurm job: it runs here, on this node.
-        drive(store, plan, execution_id, run_dir, runners={SLURM: LocalRunner})
-    finally:
+    store = _open_store(workspace)
+    state = store.execution_state(execution_id)
+    if state is not None and state.finished:  # stopped (cancel_queued) as its task started
         store.close()
-        if watchdog is not None:
-            stop_watchdog(watchdog)
+        return 0
+    # From here on, what the supervisor says goes where a detached one's goes.
+    _redirect(workspace.run_dir(execution_id))
+    # A `runner: slurm` unit is already in its Slurm job: it runs here, on this node.
+    _supervise(workspace, store, execution_id, {}, runners={SLURM: LocalRunner})
     return 0
 
 

@@ -231,15 +231,21 @@ def _redirect(run_dir: RunDir) -> None:
 
 
 def _supervise(
-    workspace: Workspace, store: Store, execution_id: str, secrets: Mapping[str, str]
+    workspace: Workspace,
+    store: Store,
+    execution_id: str,
+    secrets: Mapping[str, str],
+    *,
+    runners: Mapping[str, RunnerFactory] | None = None,
 ) -> None:
-    """Drive ``execution_id`` (its plan from ``plan.json``) to its end; closes ``store``."""
+    """Drive ``execution_id`` (its plan from ``plan.json``) to its end; closes ``store``.
+    ``runners``: as :func:`drive`'s (a sweep's array task runs its units locally)."""
     run_dir = workspace.run_dir(execution_id)
     plan = read_plan(run_dir.root / "plan.json")
     # A fleet starts its own watchdog; a detached pipeline gets one here.
     watchdog = start_watchdog(run_dir) if plan.kind == "pipeline" else None
     try:
-        drive(store, plan, execution_id, run_dir, secrets=secrets)
+        drive(store, plan, execution_id, run_dir, secrets=secrets, runners=runners)
     finally:
         store.close()
         if watchdog is not None:

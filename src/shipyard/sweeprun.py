@@ -342,7 +342,8 @@ def _stop_running(host: SweepHost, loop: _Loop, reason: str) -> None:
 def stop_points(host: SweepHost, sweep_id: str) -> None:
     """Stop every running point of a sweep whose loop is gone, and record how they ended."""
     for point in host.store.sweep_point_rows(sweep_id):
-        if point["state"] != "running" or not point["execution_id"]:
+        # A pending point with an execution is an array task still queued: stopped too.
+        if point["state"] not in ("running", "pending") or not point["execution_id"]:
             continue
         with contextlib.suppress(ShipyardError):
             host.stop(point["execution_id"], grace=0.0, reason="the sweep was stopped")

@@ -280,3 +280,138 @@ def test_a_task_past_its_time_limit_fails_its_point_as_timeout(
     status = sweeps.status(point.execution_id or "")
     # Slurm's SIGTERM reached the supervisor (which stops the run) and the step alike.
     assert status.state.finished and status.state != ExecutionState.SUCCEEDED, status
+
+
+# Point n=1 holds its task (and, throttled to one, the array) until GATE exists.
+GATED_SPEC = """
+name: gated
+parameters:
+  n: {{type: int, default: 1}}
+slurm: {{partition: {partition}, time: "5"}}
+steps:
+  score:
+    run: |
+      set -e
+      echo "start $SHIPYARD_PARAM_N" >> {trail}
+      if [ "$SHIPYARD_PARAM_N" = 1 ]; then
+        while [ ! -e {gate} ]; do sleep 0.1; done
+      else
+        sleep 300
+      fi
+    shell: true
+"""
+
+
+def wait_for_start(trail: Path, what: str = "start") -> None:
+    deadline = time.monotonic() + 90
+    while not (trail.exists() and what in trail.read_text()):
+        assert time.monotonic() < deadline, f"no task ran: {what!r} not in the trail"
+        time.sleep(0.1)
+
+
+def test_a_task_on_another_host_fails_its_point_without_opening_the_store(
+    sweeps: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    """The host recorded at submit is made another one while point 2's task is queued: that
+    task, on this machine's node, ends at once without touching the SQLite store (shared
+    from several hosts it corrupts), and the sweep fails the point with the task's reason."""
+    trail, gate = tmp_path / "trail", tmp_path / "gate"
+    spec = write_spec(GATED_SPEC.format(partition=slurm_env.partition, trail=trail, gate=gate))
+    settings = SweepSettings(matrix={"n": ["1", "2"]}, max_parallel_runs=1, slurm_array=True)
+    started = sweeps.sweep(spec, settings, detach=True)
+    wait_for_start(trail)
+    folder = sweeps.workspace.home / "sweeps" / started.id / "array"  # type: ignore[attr-defined]
+    import socket
+
+    assert (folder / "host").read_text().strip() == socket.gethostname(), "recorded at submit"
+    (folder / "host").write_text("login-elsewhere\n")
+    gate.touch()
+    deadline = time.monotonic() + 90
+    report = sweeps.sweep_status(started.id)
+    while report.state in ("pending", "running"):
+        assert time.monotonic() < deadline, report
+        time.sleep(0.2)
+        report = sweeps.sweep_status(started.id)
+    first, second = sorted(report.points, key=lambda p: p.parameters["n"])
+    assert first.state == "succeeded", first
+    expected = (
+        f"array tasks run on this machine's nodes only: node {socket.gethostname()} is not "
+        "login-elsewhere, where the sweep's SQLite home lives"
+    )
+    assert second.state == "failed", second
+    assert second.reason is not None and expected in second.reason, second.reason
+    assert second.execution_id is not None
+    status = sweeps.status(second.execution_id)
+    assert status.state == ExecutionState.FAILED, status
+    assert status.unit("score").state.value == "skipped", "its step never ran"
+    assert "2" not in trail.read_text().replace("start 1", ""), "point 2 never started"
+    log = (folder / f"task-{(second.slurm_job or '_').split('_')[1]}.log").read_text()
+    assert expected in log, f"the task's output file says why: {log!r}"
+    pid, _ = sweeps.store.supervisor(second.execution_id)  # type: ignore[attr-defined]
+    assert pid is None, "no supervisor ran for it"
+
+
+def test_stop_of_a_queued_point_cancels_its_task_at_once(
+    sweeps: Operations, write_spec: SpecWriter, slurm_env: SlurmCluster, tmp_path: Path
+) -> None:
+    """Throttled to one, points 2 and 3 wait in Slurm's queue: they read pending (not
+    running), and `shipyard stop` of point 3 cancels its task and ends it cancelled now, not
+    after waiting for a supervisor that does not exist; the others run on."""
+    trail, gate = tmp_path / "trail", tmp_path / "gate"
+    spec = write_spec(GATED_SPEC.format(partition=slurm_env.partition, trail=trail, gate=gate))
+    settings = SweepSettings(matrix={"n": ["1", "2", "3"]}, max_parallel_runs=1, slurm_array=True)
+    started = sweeps.sweep(spec, settings, detach=True)
+    wait_for_start(trail)
+    points = sorted(sweeps.sweep_status(started.id).points, key=lambda p: p.parameters["n"])
+    assert [p.state for p in points] == ["running", "pending", "pending"], points
+    third = points[2]
+    assert third.execution_id is not None and third.slurm_job is not None
+    stopped = sweeps.stop(third.execution_id, grace=0.0, wait=False)
+    assert stopped.state == ExecutionState.CANCELLED, stopped
+    status = sweeps.status(third.execution_id)
+    assert status.reason is not None and third.slurm_job in status.reason, status.reason
+    assert status.unit("score").state.value == "skipped", status
+    deadline = time.monotonic() + 60  # the sweep's poll sees the task gone from the queue
+    point = third
+    while point.state != "cancelled":
+        assert time.monotonic() < deadline, f"the sweep still shows {point}"
+        time.sleep(0.2)
+        point = next(p for p in sweeps.sweep_status(started.id).points if p.parameters["n"] == 3)
+    rows = slurm_env.run("squeue", "-h", "-r", "-O", "JobArrayID:|,State:|")
+    assert third.slurm_job not in rows, f"its task left the queue: {rows}"
+    others = sorted(sweeps.sweep_status(started.id).points, key=lambda p: p.parameters["n"])
+    assert [p.state for p in others[:2]] == ["running", "pending"], others
+    assert "start 3" not in trail.read_text()
+    gate.touch()
+    deadline = time.monotonic() + 90
+    while "start 2" not in trail.read_text():  # point 2's task starts once point 1 ends
+        assert time.monotonic() < deadline, trail.read_text()
+        time.sleep(0.2)
+
+
+def test_a_lost_points_journal_is_read_back_before_it_is_ended(
+    ops: Operations, write_spec: SpecWriter
+) -> None:
+    """A step that succeeded just before its task died (the store never heard: its journal
+    did) stays succeeded, as reconcile keeps it, so resume does not run it again."""
+    from shipyard.models import UnitState
+    from shipyard.slurmarray import end_unstarted
+
+    spec = write_spec('name: one\nsteps:\n  a: {run: ["true"]}\n')
+    done = ops.run(spec)
+    assert done.state == ExecutionState.SUCCEEDED, done
+    store = ops.store  # type: ignore[attr-defined]
+    # What the store holds when its supervisor died before recording the step's end.
+    store.update_unit(done.id, "a", state=UnitState.RUNNING, ended_at=None)
+    store.update_execution(done.id, state=ExecutionState.RUNNING, ended_at=None, reason=None)
+    end_unstarted(
+        store,
+        ops.workspace.run_dir(done.id),  # type: ignore[attr-defined]
+        done.id,
+        ExecutionState.FAILED,
+        "Slurm job 1_0 FAILED",
+        ops.clock,  # type: ignore[attr-defined]
+    )
+    status = ops.status(done.id)
+    assert status.unit("a").state == UnitState.SUCCEEDED, status.unit("a")
+    assert status.state == ExecutionState.SUCCEEDED, status

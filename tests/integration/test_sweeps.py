@@ -312,3 +312,33 @@ def test_a_template_of_the_index_is_swept(sweeps: Operations) -> None:
         assert point.execution_id is not None
         status = sweeps.status(point.execution_id)
         assert status.spec_path == report.spec_path and len(status.units) == 8
+
+
+def test_sweep_stop_leaves_a_live_but_slow_sweep_to_stop_its_own_points(
+    sweeps: Operations, write_spec: SpecWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's process is alive (held with SIGSTOP: its heartbeat is still fresh) past
+    the wait: `sweep stop` says so rather than stop its points from here too, racing it
+    (for an array, scancelling the array under its follow loop). Let go, it stops them."""
+    import shipyard.operations.sweeping as sweeping
+
+    monkeypatch.setattr(sweeping, "STOP_WAIT", 1.0)
+    spec = write_spec(SLEEP_SPEC)
+    started = sweeps.sweep(spec, SweepSettings(matrix={"t": [60, 61]}), detach=True)
+    pid = sweeps.store.sweep_row(started.id)["supervisor_pid"]  # type: ignore[attr-defined]
+    _wait_for(
+        lambda: any(p.state == "running" for p in sweeps.sweep_status(started.id).points),
+        "a point running",
+    )
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ShipyardError) as slow:
+            sweeps.sweep_stop(started.id)
+        assert "is still stopping" in slow.value.message, slow.value.message
+        report = sweeps.sweep_status(started.id)
+        assert report.state == "running", f"the CLI did not end it in its stead: {report}"
+        assert [p.state for p in report.points].count("running") == 1, report.points
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    _wait_for(lambda: sweeps.sweep_status(started.id).state == "cancelled", "its own stop", 60)
+    assert {p.state for p in sweeps.sweep_status(started.id).points} == {"cancelled"}

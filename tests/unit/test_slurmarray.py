@@ -18,7 +18,7 @@ from shipyard.slurmarray import (
     array_refusal,
     cancelled_in_queue,
     job_ids_of,
-    supervised_elsewhere,
+    node_refusal,
     task_outcome,
     task_script,
 )
@@ -194,21 +194,28 @@ def test_what_cannot_be_an_array(
 
 
 @pytest.mark.parametrize(
-    ("written", "here", "elsewhere"),
+    ("node", "home_host", "refused"),
     [
-        (None, "login1", False),  # not an array task's execution: its pid tells
-        ("c07\n", "c07", False),  # driven on this very node: its pid tells
-        ("c07\n", "login1", True),  # on another node: only its heartbeat can tell
-        ("", "login1", False),
+        ("login1", "login1", False),  # the submitting host's own node: it may open the store
+        ("login1.cluster.example", "login1", False),  # one host, with and without its domain
+        ("login1", "login1.cluster.example", False),
+        ("c07", "login1", True),  # another host: SQLite's WAL store must not be opened there
+        ("c07.cluster.example", "login1.cluster.example", True),
+        ("c07", None, False),  # an array submitted before the host was recorded
     ],
 )
-def test_a_point_driven_on_another_node(
-    tmp_path: Path, written: str | None, here: str, elsewhere: bool
+def test_a_task_on_another_host_than_the_sweeps_refuses_to_run(
+    node: str, home_host: str | None, refused: bool
 ) -> None:
-    if written is not None:
-        (tmp_path / "slurm").mkdir()
-        (tmp_path / "slurm" / "node").write_text(written)
-    assert supervised_elsewhere(tmp_path, here=here) is elsewhere
+    refusal = node_refusal(node, home_host)
+    assert (refusal is not None) is refused, refusal
+    if refusal is not None:
+        assert refusal.startswith(
+            f"array tasks run on this machine's nodes only: node {node} is not {home_host}, "
+            "where the sweep's SQLite home lives"
+        ), refusal
+        assert "without --slurm-array" in refusal, "it says what to do"
+        assert f"slurm: {{extra: [--nodelist={home_host}]}}" in refusal, refusal
 
 
 def test_a_queued_task_the_stop_cancelled_ends_cancelled() -> None:

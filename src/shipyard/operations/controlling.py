@@ -226,13 +226,17 @@ class StopOperations:
         is killed now. Stopped units keep their logs and records.
         """
         from shipyard.engine.liveness import pid_alive
+        from shipyard.slurmarray import cancel_queued
 
         _check_grace(grace)
         status = self.status(execution_id)
         report = stop_impact(status, self.workspace.run_dir(status.id))
         pid, _ = self.store.supervisor(report.execution_id)
         self.store.request_stop(report.execution_id, force=force, grace=grace, at=self.clock.now())
-        if pid is None or not pid_alive(pid):
+        run_dir = self.workspace.run_dir(report.execution_id)
+        if pid is None and cancel_queued(self.store, run_dir, report.execution_id, self.clock):
+            pass  # a sweep point whose Slurm array task is still queued: cancelled now
+        elif pid is None or not pid_alive(pid):
             self._reconcile(report.execution_id)
         else:
             socket = self.workspace.run_dir(report.execution_id).control

@@ -49,28 +49,40 @@ def reconcile(store: Store, run_dir: RunDir, execution_id: str, clock: Clock) ->
         return  # the common case, answered by one small query
     pid, heartbeat = store.supervisor(execution_id)
     alive = pid is not None and pid_alive(pid)
-    if pid is not None and not alive:
-        from shipyard.slurmarray import supervised_elsewhere
-
-        # A sweep's array task drives it on another node: its pid means nothing here, its
-        # heartbeat alone tells (docs/hpc.md, "Sweeps as job arrays").
-        alive = supervised_elsewhere(run_dir.root)
     why = verdict(state, pid, heartbeat, alive=alive, now=clock.now())
     if why is None:
         return
     started = _stop_leftovers(run_dir, execution_id)
-    from shipyard.recovery import recover, settle_attempts
-
-    if recover(store, run_dir, execution_id):
-        return  # it did end: the store missed it (disk full), events.jsonl had it
-    settle_attempts(store, run_dir, execution_id)  # what began and how it ended, if seen
-    store.mark_lost(
+    end_lost(
+        store,
+        run_dir,
         execution_id,
         reason=f"its process (pid {pid}) {why}; its running units were stopped "
         f"(shipyard resume {execution_id} runs what did not finish)",
         at=clock.now(),
         started=started,
     )
+
+
+def end_lost(
+    store: Store,
+    run_dir: RunDir,
+    execution_id: str,
+    *,
+    reason: str,
+    at: float,
+    started: tuple[str, ...],
+) -> bool:
+    """Mark an execution whose supervisor is gone lost, its journal read back first: False
+    (not marked) when events.jsonl shows it did end (the store missed it: disk full). Also
+    how a sweep's array ends a point whose task died (:mod:`shipyard.slurmarray`)."""
+    from shipyard.recovery import recover, settle_attempts
+
+    if recover(store, run_dir, execution_id):
+        return False
+    settle_attempts(store, run_dir, execution_id)  # what began and how it ended, if seen
+    store.mark_lost(execution_id, reason=reason, at=at, started=started)
+    return True
 
 
 def _stop_leftovers(run_dir: RunDir, execution_id: str) -> tuple[str, ...]:

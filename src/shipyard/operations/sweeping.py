@@ -237,7 +237,8 @@ def _settle_lost(host: SweepHost, row: dict[str, Any]) -> None:
     if row["state"] in ("pending", "running"):
         return
     for point in host.store.sweep_point_rows(row["id"]):
-        if point["state"] == "running" and point["execution_id"]:
+        # A pending point with an execution is an array task still queued: it may run yet.
+        if point["state"] in ("running", "pending") and point["execution_id"]:
             status = host.status(point["execution_id"])
             if status.state.finished:
                 record_end(host, row["id"], point, status, timed_out=False)
@@ -366,12 +367,21 @@ class SweepOperations:
             )
         self.store.request_sweep_stop(row["id"], at=self.clock.now())
         deadline = time.monotonic() + STOP_WAIT
-        while time.monotonic() < deadline:
+        while True:
             current = self.store.sweep_row(row["id"]) or row
             if current["state"] not in ("pending", "running"):
                 return SweepOperations.sweep_status(self, row["id"])
             if not _alive(current, self.clock.now()):
                 break  # nobody to answer the request: stop its points from here
+            if time.monotonic() >= deadline:
+                if current["supervisor_pid"] is None:
+                    break  # its process never started: nobody else will stop it
+                # Alive but slow: stopping its points from here too would race it.
+                raise ShipyardError(
+                    f"sweep {row['id']} is still stopping after {STOP_WAIT:g}s: its process "
+                    f"(pid {current['supervisor_pid']}) is alive and stops its points",
+                    hint=f"shipyard sweep status {row['id']} shows when it has ended",
+                )
             time.sleep(0.05)
         stop_points(self, row["id"])
         if settings_from_json(row["settings"]).slurm_array:
