@@ -392,7 +392,7 @@ class _Task:
 def drive_array(host: SweepHost, sweep_id: str) -> None:
     """Run the sweep's pending points as one job array and follow it to its end."""
     from shipyard.sweep import settings_from_json
-    from shipyard.sweeprun import cancel_pending, failed_points
+    from shipyard.sweeppoints import cancel_pending, failed_points
 
     row = host.store.sweep_row(sweep_id)
     if row is None:
@@ -573,7 +573,7 @@ def _record(
 ) -> None:
     """The task is over: end its execution if it did not (with Slurm's reason, or the task's
     own refusal), then record the point as the sweep records any point."""
-    from shipyard.sweeprun import record_end
+    from shipyard.sweeppoints import record_end
 
     state = host.store.execution_state(task.execution_id)
     outcome = task_outcome(end, state) if end is not None else None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import ShipyardError
+from shipyard.sweeppoints import cancel_pending, failed_points, record_end
 
 if TYPE_CHECKING:
     from shipyard.api import StopReport
@@ -249,47 +250,6 @@ def _follow(host: SweepHost, loop: _Loop, execution_id: str) -> None:
         loop.failed += 1
 
 
-def record_end(
-    host: SweepHost,
-    sweep_id: str,
-    point: Mapping[str, Any],
-    status: ExecutionStatus,
-    *,
-    timed_out: bool,
-) -> bool:
-    """Record how a point's execution ended, with its duration and the metrics its steps
-    reported (a name reported twice: its last value); True if it counts as failed."""
-    state = status.state.value
-    reason = status.reason or _unit_reason(status)
-    if timed_out and state != "succeeded":
-        state, reason = "failed", reason or "timed out"
-    elif state in ("lost", "stopped"):
-        state = "failed"
-    metrics = {metric.name: metric.value for metric in status.metrics}
-    host.store.update_sweep_point(
-        sweep_id,
-        point["point_hash"],
-        point["repeat"],
-        state=state,
-        reason=reason,
-        duration=status.duration_seconds,
-        metrics=metrics,
-    )
-    return state == "failed"
-
-
-def _unit_reason(status: ExecutionStatus) -> str | None:
-    """Why a failed execution failed, from its first failed step (the execution's own
-    reason is left empty when a step's exit says it all)."""
-    for unit in status.units:
-        if unit.state.value == "failed":
-            detail = unit.reason or (
-                f"exit code {unit.exit_code}" if unit.exit_code is not None else "failed"
-            )
-            return f"{unit.name}: {detail}"
-    return None
-
-
 def _check_threshold(host: SweepHost, loop: _Loop) -> None:
     from shipyard.plan.sweepmatrix import past_threshold
 
@@ -348,21 +308,6 @@ def stop_points(host: SweepHost, sweep_id: str) -> None:
         with contextlib.suppress(ShipyardError):
             host.stop(point["execution_id"], grace=0.0, reason="the sweep was stopped")
         record_end(host, sweep_id, point, host.status(point["execution_id"]), timed_out=False)
-
-
-def cancel_pending(host: SweepHost, sweep_id: str, reason: str) -> None:
-    for point in host.store.sweep_point_rows(sweep_id):
-        if point["state"] == "pending":
-            host.store.update_sweep_point(
-                sweep_id, point["point_hash"], point["repeat"], state="cancelled", reason=reason
-            )
-
-
-def failed_points(failed: int, total: int) -> str:
-    """ "1 of 1 point failed", "2 of 5 points failed"."""
-    from shipyard.wording import plural
-
-    return f"{failed} of {total} {plural('point', total)} failed"
 
 
 def _final(host: SweepHost, loop: _Loop) -> tuple[str, str | None]:

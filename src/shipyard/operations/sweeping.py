@@ -222,7 +222,7 @@ def _alive(row: Mapping[str, Any], now: float) -> bool:
 def _settle_lost(host: SweepHost, row: dict[str, Any]) -> None:
     """A running sweep whose process is gone ends as lost; its points that had started are
     followed to their own end (they run on, each in its supervisor)."""
-    from shipyard.sweeprun import record_end
+    from shipyard.sweeppoints import record_end
 
     now = host.clock.now()
     if row["state"] in ("pending", "running") and not _alive(row, now):
@@ -356,7 +356,8 @@ class SweepOperations:
     def sweep_stop(self: SweepHost, sweep_id: str) -> SweepReport:
         """Start no more points and stop the running ones; returns once the sweep ended."""
         from shipyard.sweep import settings_from_json
-        from shipyard.sweeprun import cancel_pending, stop_points
+        from shipyard.sweeppoints import cancel_pending
+        from shipyard.sweeprun import stop_points
 
         row = _row(self, sweep_id)
         _settle_lost(self, row)
