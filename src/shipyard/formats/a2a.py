@@ -104,7 +104,7 @@ def import_a2a(
     _notes(ctx, data, job, deployment)
     if ctx.problems:
         raise SpecError(ctx.problems)
-    text, origins = emit(_header(path, ctx), top)
+    text, origins = emit(ctx.header("the A2A job file", path), top)
     return ImportResult("a2a", text, ctx.notes, origins)
 
 
@@ -379,16 +379,3 @@ def _deployment_notes(ctx: ImportContext, data: dict[str, Any], deployment: dict
             for a in data.get("agents", [])
         ):
             ctx.note(("deployment", "ssh", "key_file"), "implicit", "no remote agent uses it")
-
-
-def _header(path: Path | None, ctx: ImportContext) -> list[str]:
-    lines = [
-        f"Imported from the A2A job file {path.name if path else '<text>'} by `shipyard "
-        "import` (docs/importing.md).",
-        "Each mapping is commented with the key it came from.",
-    ]
-    warnings = [note for note in ctx.notes if note.warning]
-    if warnings:
-        lines.append("Not mapped, or mapped with different semantics:")
-        lines.extend(f"  - {note.line()}" for note in warnings)
-    return lines

@@ -4,6 +4,7 @@ and problem has the foreign file's own line and column and key names), the notes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shipyard.errors import Location, SpecProblem
 from shipyard.formats.notes import MappingNote, NoteKind
@@ -37,3 +38,17 @@ class ImportContext:
 
     def problem(self, path: PathKey, message: str, hint: str | None = None) -> None:
         self.problems.append(SpecProblem(message, self.at(path), hint=hint))
+
+    def header(self, what: str, path: Path | None) -> list[str]:
+        """The written spec's opening comment: where it came from (``what``: "the A2A job
+        file"), then every note that is a warning (not mapped, or mapped differently)."""
+        lines = [
+            f"Imported from {what} {path.name if path else '<text>'} by `shipyard import` "
+            "(docs/importing.md).",
+            "Each mapping is commented with the key it came from.",
+        ]
+        warnings = [note for note in self.notes if note.warning]
+        if warnings:
+            lines.append("Not mapped, or mapped with different semantics:")
+            lines.extend(f"  - {note.line()}" for note in warnings)
+        return lines

@@ -135,7 +135,7 @@ def import_jarvis(
     if sweep is not None:  # written last: it names the parameters above
         top.remove(sweep)
         top.append(sweep)
-    text, origins = emit(_header(path, ctx), top)
+    text, origins = emit(ctx.header("the Jarvis-CD pipeline", path), top)
     return ImportResult("jarvis", text, ctx.notes, origins)
 
 
@@ -558,16 +558,3 @@ def _slurm_settings(
     if extra:
         children.append(Entry("extra", extra, comment="ntasks_per_node, sbatch_args"))
     return children
-
-
-def _header(path: Path | None, ctx: ImportContext) -> list[str]:
-    lines = [
-        f"Imported from the Jarvis-CD pipeline {path.name if path else '<text>'} by `shipyard "
-        "import` (docs/importing.md).",
-        "Each mapping is commented with the key it came from.",
-    ]
-    warnings = [note for note in ctx.notes if note.warning]
-    if warnings:
-        lines.append("Not mapped, or mapped with different semantics:")
-        lines.extend(f"  - {note.line()}" for note in warnings)
-    return lines

@@ -121,7 +121,7 @@ def import_process_compose(
     _project_notes(ctx, data)
     if ctx.problems:
         raise SpecError(ctx.problems)
-    header = _header(path, ctx)
+    header = ctx.header("the process-compose file", path)
     text, origins = emit(header, top)
     return ImportResult("process-compose", text, ctx.notes, origins)
 
@@ -174,16 +174,3 @@ def _project_notes(ctx: ImportContext, data: dict[str, Any]) -> None:
             ctx.note((key,), "implicit", IMPLICIT[key])
         elif key not in HANDLED:
             ctx.unmapped((key,), "not a process-compose key this importer knows")
-
-
-def _header(path: Path | None, ctx: ImportContext) -> list[str]:
-    lines = [
-        f"Imported from the process-compose file {path.name if path else '<text>'} by "
-        "`shipyard import` (docs/importing.md).",
-        "Each mapping is commented with the key it came from.",
-    ]
-    warnings = [note for note in ctx.notes if note.warning]
-    if warnings:
-        lines.append("Not mapped, or mapped with different semantics:")
-        lines.extend(f"  - {note.line()}" for note in warnings)
-    return lines
