@@ -543,18 +543,28 @@ async def _stop(host: SweepHost, runner: SlurmRunner, tasks: list[_Task]) -> set
 
 
 def _note_started(host: SweepHost, sweep_id: str, tasks: Iterable[_Task]) -> None:
-    """Points whose task Slurm shows started (no longer PENDING) are recorded running."""
-    for task in tasks:
-        if task.started or task.handle is None or task.handle.state == "PENDING":
-            continue
+    """Points whose task Slurm shows started (no longer PENDING) are recorded running, if
+    the task did not record it itself (:func:`mark_started`, the moment it began: kept)."""
+    begun = [
+        task
+        for task in tasks
+        if not task.started and task.handle is not None and task.handle.state != "PENDING"
+    ]
+    for task in begun:
         task.started = True
-        host.store.update_sweep_point(
-            sweep_id,
-            task.point["point_hash"],
-            task.point["repeat"],
-            state="running",
-            started_at=host.clock.now(),
-        )
+        mark_started(host.store, sweep_id, task.execution_id, at=host.clock.now())
+
+
+def mark_started(store: Store, sweep_id: str, execution_id: str, *, at: float) -> None:
+    """The sweep point run by ``execution_id`` is running since ``at`` — unless it already
+    reads running (or ended). Called by the task as it starts, so `sweep status` says running
+    as soon as the point's work can have begun, and by the sweep's poll, which notices later
+    (a task that died before it could say so)."""
+    for point in store.sweep_point_rows(sweep_id):
+        if point["execution_id"] == execution_id and point["state"] == "pending":
+            store.update_sweep_point(
+                sweep_id, point["point_hash"], point["repeat"], state="running", started_at=at
+            )
 
 
 def _refused(folder: Path | None, task: _Task) -> str | None:
@@ -680,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     drive that point's prepared execution here, in the foreground, its units on this node —
     only on the host that submitted the sweep (:func:`node_refusal`)."""
     from shipyard.engine.runners.local import LocalRunner
+    from shipyard.operations.clock import SystemClock
     from shipyard.plan.placement import SLURM
     from shipyard.supervisor import _open_store, _redirect, _supervise
     from shipyard.workspace import Workspace
@@ -709,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     if state is not None and state.finished:  # stopped (cancel_queued) as its task started
         store.close()
         return 0
+    mark_started(store, folder.parent.name, execution_id, at=SystemClock().now())
     # From here on, what the supervisor says goes where a detached one's goes.
     _redirect(workspace.run_dir(execution_id))
     # A `runner: slurm` unit is already in its Slurm job: it runs here, on this node.

@@ -229,3 +229,45 @@ def test_a_queued_task_the_stop_cancelled_ends_cancelled() -> None:
     assert task_outcome(ended, ExecutionState.PENDING).execution_state == ExecutionState.CANCELLED  # type: ignore[union-attr]
     known = end("COMPLETED")
     assert cancelled_in_queue(known) is known  # type: ignore[arg-type]
+
+
+def test_a_point_is_marked_running_once_and_keeps_when_it_began(tmp_path: Path) -> None:
+    """The task marks its point running as it starts (before its work can write anything), so
+    `sweep status` never shows pending for work under way; the sweep's later poll keeps that
+    time, and nothing turns an ended point back to running."""
+    from shipyard.slurmarray import mark_started
+    from shipyard.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "state.db")
+    row = {
+        "id": "sweep_a",
+        "name": "a",
+        "spec_path": None,
+        "spec_text": "name: a\n",
+        "settings": {},
+        "parameters": {},
+        "state": "running",
+        "created_at": 1.0,
+    }
+    points = [
+        {
+            "point_hash": f"h{n}",
+            "repeat": 1,
+            "position": n,
+            "parameters": {"n": n},
+            "execution_id": f"e{n}",
+            "state": state,
+        }
+        for n, state in enumerate(("pending", "pending", "succeeded"))
+    ]
+    store.insert_sweep(row, points)
+    mark_started(store, "sweep_a", "e0", at=10.0)  # the task, as it starts
+    mark_started(store, "sweep_a", "e0", at=12.5)  # the poll, a tick later
+    mark_started(store, "sweep_a", "e2", at=13.0)  # an ended point
+    got = {
+        p["execution_id"]: (p["state"], p["started_at"]) for p in store.sweep_point_rows("sweep_a")
+    }
+    assert got["e0"] == ("running", 10.0), "running since the task began, not since the poll"
+    assert got["e1"] == ("pending", None), "another point is left alone"
+    assert got["e2"][0] == "succeeded", "an ended point stays ended"
+    store.close()
