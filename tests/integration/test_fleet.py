@@ -280,3 +280,35 @@ def test_replicas_each_get_a_port_and_the_hub_talks_to_all_of_them(
         line.text for line in ops.logs(execution_id, "hub")
     ]
     ops.stop(execution_id, grace=0)
+
+
+def test_two_fleets_brought_up_together_never_share_an_auto_port(
+    ops: Operations, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    """Fleet a's service listens only seconds after it started, as real servers do; fleet b,
+    brought up meanwhile from the same base port, found that port free by binding and took it
+    too, and one of the two services could not listen. A claim held by a's supervisor keeps b
+    off it."""
+    base = int(os.environ.get("SHIPYARD_BASE_PORT", "8100")) + 500
+    late = f"sleep 4; exec {PY} -m http.server --bind 127.0.0.1 $PORT"
+    specs = [
+        write_spec(
+            f"name: late-{n}\nexecution: {{base_port: {base}}}\nservices:\n"
+            f"  web: {{run: '{late}', shell: true, port: auto, readiness_timeout: 30s,"
+            " health: {tcp: true, interval: 0.2s}}\n",
+            name=f"late-{n}.yaml",
+        )
+        for n in ("a", "b")
+    ]
+    first = ops.run(specs[0], detach=True)
+    wait_for(lambda: ops.status(first.id).unit("web").pid is not None, timeout=30)
+    second = ops.run(specs[1], detach=True)
+    wait_for(lambda: ops.status(second.id).unit("web").pid is not None, timeout=30)
+    assert ops.status(first.id).unit("web").pid is not None
+    ports = [ops.status(e.id).unit("web").port for e in (first, second)]
+    assert ports[0] != ports[1], f"both fleets took port {ports[0]}"
+    for execution in (first, second):
+        healthy = ops.wait_healthy(execution.id, timeout=60)
+        assert healthy.state == ExecutionState.RUNNING, healthy.reason
+    for execution in (first, second):
+        ops.stop(execution.id)

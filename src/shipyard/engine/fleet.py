@@ -24,6 +24,7 @@ from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.health import Listener, LogWatch, ProbeResult, probe
 from shipyard.engine.logrotation import LogRotation
+from shipyard.engine.portclaims import PortClaims
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.restarts import RestartDecision, decide_restart, used_up
 from shipyard.engine.runners.base import (
@@ -158,6 +159,9 @@ class FleetExecutor:
         self._failure: str | None = None
         self._run: ExecutionRun | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The ports this fleet took, held until it has come down (so no fleet brought up at
+        #: the same moment takes one before its service listens).
+        self._claims = PortClaims()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -347,6 +351,7 @@ class FleetExecutor:
                 state, reason = self._outcome()
                 await run.end(state, reason)
             finally:
+                self._claims.release()
                 stop_watchdog(watchdog)
         return state
 
@@ -431,7 +436,9 @@ class FleetExecutor:
         steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
         try:
             free = await self._remote_port_checks()  # an unreachable host: nothing starts
-            ports = allocate_ports(self.plan.services, self.plan.base_port, self._hosts, free)
+            ports = allocate_ports(
+                self.plan.services, self.plan.base_port, self._hosts, free, self._claims.claim
+            )
         except ShipyardError as error:
             self._fail(error.message)
             return

@@ -37,15 +37,21 @@ def allocate_ports(
     base: int,
     hosts: Mapping[str, str] = _NO_HOSTS,
     free: Mapping[str, Callable[[int], bool]] | None = None,
+    claim: Callable[[str, int], bool] | None = None,
 ) -> dict[str, int]:
     """A port for every service that has one: explicit ones must be free on the service's host
     (checked before anything starts); ``auto`` ones get the next free port from ``base``,
     never one twice. ``free``: how a service's host is asked (a remote host's listening
-    ports, from its runner), else :func:`port_is_free` here."""
+    ports, from its runner), else :func:`port_is_free` here. ``claim(host, port)``: take the
+    port for this fleet, False when another fleet holds it though nothing listens there yet
+    (:class:`shipyard.engine.portclaims.PortClaims`)."""
 
     def is_free(service: str, port: int) -> bool:
         check = (free or {}).get(service)
         return check(port) if check is not None else port_is_free(port, hosts.get(service, HOST))
+
+    def claimed(service: str, port: int) -> bool:
+        return claim is None or claim(hosts.get(service, HOST), port)
 
     ports: dict[str, int] = {}
     for service in services:
@@ -55,14 +61,25 @@ def allocate_ports(
                     f"port {service.port} of service '{service.name}' is already in use",
                     hint="stop what listens there, pick another port, or use port: auto",
                 )
+            if not claimed(service.name, service.port):
+                raise ShipyardError(
+                    f"port {service.port} of service '{service.name}' is taken by another "
+                    "fleet of yours that is coming up on this machine",
+                    hint="see `shipyard ps --all`; pick another port, or use port: auto",
+                )
             ports[service.name] = service.port
     taken = set(ports.values())
     candidate = base
+
+    def unusable(service: str, port: int) -> bool:
+        # The probe before the claim: a port something listens on is not claimed in vain.
+        return port in taken or not is_free(service, port) or not claimed(service, port)
+
     for service in services:
         if service.port != "auto":
             continue
         # Bounded before port_is_free: bind() raises OverflowError past 65535.
-        while candidate <= 65535 and (candidate in taken or not is_free(service.name, candidate)):
+        while candidate <= 65535 and unusable(service.name, candidate):
             candidate += 1
         if candidate > 65535:
             raise ShipyardError("no free port left above execution.base_port")
