@@ -5,7 +5,7 @@ OS packages, as root).
 Through the code path a sweep with ``--slurm-array`` takes (:mod:`shipyard.slurmarray`), each of
 ``--rounds`` times:
 
-* ``submit``: :func:`~shipyard.slurmarray.submit_array` of N tasks (its files written, then
+* ``submit``: :func:`~shipyard.slurmarray.jobs.submit_array` of N tasks (its files written, then
   ``sbatch --parsable --array=0-(N-1) … array.sh``), each task a trivial ``true`` (a real sweep's
   task starts Python; here the tasks must not be what is measured);
 * ``follow``: the sweep's follow of the N tasks until every one ended, by the Slurm runner's one
@@ -41,7 +41,8 @@ from tests.slurm import SlurmCluster, throwaway_slurm
 
 from shipyard.engine.runners.slurm import SlurmRunner
 from shipyard.plan.model import SlurmSettings
-from shipyard.slurmarray import job_ids_of, submit_array
+from shipyard.slurmarray.decisions import job_ids_of
+from shipyard.slurmarray.jobs import submit_array
 
 
 def _children_cpu() -> float:

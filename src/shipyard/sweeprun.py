@@ -128,7 +128,7 @@ def drive_sweep(host: SweepHost, sweep_id: str, secrets: Mapping[str, str]) -> N
     be a Slurm job array runs as one (:mod:`shipyard.slurmarray`)."""
     loop = _loop_of(host, sweep_id, secrets)
     if loop.settings.slurm_array:
-        from shipyard.slurmarray import drive_array
+        from shipyard.slurmarray.sweepside import drive_array
 
         drive_array(host, sweep_id)
         return

@@ -395,7 +395,7 @@ def test_a_lost_points_journal_is_read_back_before_it_is_ended(
     """A step that succeeded just before its task died (the store never heard: its journal
     did) stays succeeded, as reconcile keeps it, so resume does not run it again."""
     from shipyard.models import UnitState
-    from shipyard.slurmarray import end_unstarted
+    from shipyard.slurmarray.points import end_unstarted
 
     spec = write_spec('name: one\nsteps:\n  a: {run: ["true"]}\n')
     done = ops.run(spec)

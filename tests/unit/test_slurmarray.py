@@ -12,7 +12,7 @@ import pytest
 from shipyard.engine.runners.slurm import JobRow, slurm_end
 from shipyard.models import ExecutionState
 from shipyard.plan.model import SlurmSettings
-from shipyard.slurmarray import (
+from shipyard.slurmarray.decisions import (
     array_argv,
     array_range,
     array_refusal,
@@ -235,7 +235,7 @@ def test_a_point_is_marked_running_once_and_keeps_when_it_began(tmp_path: Path) 
     """The task marks its point running as it starts (before its work can write anything), so
     `sweep status` never shows pending for work under way; the sweep's later poll keeps that
     time, and nothing turns an ended point back to running."""
-    from shipyard.slurmarray import mark_started
+    from shipyard.slurmarray.points import mark_started
     from shipyard.store.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "state.db")

@@ -226,7 +226,7 @@ class StopOperations:
         is killed now. Stopped units keep their logs and records.
         """
         from shipyard.engine.liveness import pid_alive
-        from shipyard.slurmarray import cancel_queued
+        from shipyard.slurmarray.points import cancel_queued
 
         _check_grace(grace)
         status = self.status(execution_id)

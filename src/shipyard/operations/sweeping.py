@@ -134,7 +134,7 @@ def _prepare(
     settings = dataclasses.replace(settings, matrix=matrix)
     points = sweepmatrix.plan_points(combos, fixed, settings.repeat)
     if settings.slurm_array:
-        from shipyard.slurmarray import check_array
+        from shipyard.slurmarray.jobs import check_array
 
         check_array(loaded.spec, loaded.source, settings)
     return _Prepared(source, loaded.spec, text, settings, points, fixed, secrets)
@@ -341,7 +341,7 @@ class SweepOperations:
         _settle_lost(self, row)
         report = report_of(row, self.store.sweep_point_rows(row["id"]))
         if report.settings.slurm_array:  # each point's task of the array: 12_3
-            from shipyard.slurmarray import with_jobs
+            from shipyard.slurmarray.jobs import with_jobs
 
             report = with_jobs(self.workspace, report)
         return report
@@ -386,7 +386,7 @@ class SweepOperations:
             time.sleep(0.05)
         stop_points(self, row["id"])
         if settings_from_json(row["settings"]).slurm_array:
-            from shipyard.slurmarray import cancel_array
+            from shipyard.slurmarray.jobs import cancel_array
 
             cancel_array(self.workspace, row["id"])
         cancel_pending(self, row["id"], "the sweep was stopped")
