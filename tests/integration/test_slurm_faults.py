@@ -226,12 +226,16 @@ def test_a_step_whose_node_goes_down_ends_as_node_fail(
     assert run.returncode != 0, output
     status = cli.status()
     unit = _unit(status, "downed")
-    assert unit["state"] == "failed", unit
-    # slurmctld kills a DOWN node's jobs: the batch script (`exec sleep`) gets SIGTERM.
-    assert unit["exit_code"] == 143, unit
+    assert unit["state"] == "failed", json.dumps(unit)
+    # slurmctld kills a DOWN node's jobs: the batch script (`exec sleep`) gets SIGTERM, and
+    # the job's exit is that signal — when slurmd reported it before the node was marked
+    # down. On a loaded machine it may not have: Slurm then records the kill as its own
+    # failure (exit 255 was seen in CI). Either way the job is NODE_FAIL, and says so.
+    ends = {143: "killed by signal TERM", 255: "exit code 255"}
+    assert unit["exit_code"] in ends, json.dumps(unit)
     assert unit["reason"] == (
         f"Slurm job {job_id} NODE_FAIL on {cluster.node}: its node failed "
-        "(killed by signal TERM); reason NodeDown"
+        f"({ends[unit['exit_code']]}); reason NodeDown"
     ), unit["reason"]
     assert unit["node"] == f"job {job_id} on {cluster.node}", unit
     job = cluster.job(job_id)
