@@ -63,6 +63,8 @@ def test_a_seed_file_is_told_what_it_is(shipyard: Shipyard, tmp_path: Path, file
 
 
 @pytest.mark.slow
+# ~26 commands, each a new CLI process: over 120 s on a loaded machine under the wire pass.
+@pytest.mark.timeout(600)
 @pytest.mark.local_only("through a server the spec is sent by its absolute path")
 def test_seed_files_are_named_as_given(shipyard: Shipyard, tmp_path: Path) -> None:
     """No line shows the machine's path for a file given by a relative one (validate; plan
