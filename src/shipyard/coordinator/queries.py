@@ -26,11 +26,11 @@ TASK_COLUMNS = (
 
 UPSTREAMS = "SELECT uuid::text AS uuid, id, group_id FROM tasks WHERE uuid = ANY(%(uuids)s::uuid[])"
 
-# One statement for the whole batch: the rows travel as one JSON array (one round trip, no
-# parameter limit however many tasks). Ids are drawn in the SELECT's order (``n``, the place in
-# the batch), so the returned rows sorted by id pair with the batch's rows in order — but for
-# rows whose key a task of their group already has: skipped (ON CONFLICT), and told apart by
-# their (group, key) missing from what comes back.
+# One statement for up to tasks.SUBMIT_CHUNK rows of a batch (a larger batch is several, in
+# its one transaction): the rows travel as one JSON array (no parameter limit). Ids are drawn
+# in the SELECT's order (``n``, the place in the batch), so the returned rows sorted by id pair
+# with the chunk's rows in order — but for rows whose key a task of their group already has:
+# skipped (ON CONFLICT), and told apart by their (group, key) missing from what comes back.
 SUBMIT = """
 INSERT INTO tasks (group_id, creator_id, priority, tags, labels, command, env, local_path,
                    timeout, max_attempts, watch_task, watch_state, key, suite_id)

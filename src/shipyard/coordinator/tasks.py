@@ -58,6 +58,13 @@ OUTPUT_TAIL = 64 * 1024
 RECOVER_EVERY = 1.0
 #: How often a waiting fetcher looks again with no notification (the safety net, seconds).
 POLL = 5.0
+#: The most rows one SUBMIT statement carries; a larger batch is several, in one transaction.
+#: One statement for 10,000 tasks built 10,000 row dicts and a 2.5 MB JSON text at once (a
+#: 23.5 MB peak for the request), and libpq keeps its send buffer at the largest query it
+#: sent (4 MB) for the connection's life, in each pooled connection: the served coordinator
+#: ended 188 MB after 100,000 tasks (docs/performance.md, "What holds the coordinator's
+#: memory"). A statement of 1,000 costs one round trip more for each 1,000 tasks.
+SUBMIT_CHUNK = 1000
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -237,25 +244,30 @@ class TaskQueue(Connected):
                 bad.add(index)
                 refused.append(Refused(index, f"key {specs[index].key!r} is given to the task "
                                               f"at index {first} of this batch too"))  # fmt: skip
+        accepted: list[Submitted] = []
         with self._transaction() as cursor:
             upstreams = self._upstreams(cursor, [s for i, s in enumerate(specs) if i not in bad])
-            rows: list[tuple[int, dict[str, Any]]] = []
-            for index, spec in enumerate(specs):
-                if index in bad:
+            # SUBMIT_CHUNK rows a statement, in the batch's one transaction: the rows, their
+            # JSON and what comes back are a chunk's at a time, not the batch's (see
+            # SUBMIT_CHUNK), and the ids still follow the batch's order, chunk after chunk.
+            good = [index for index in range(len(specs)) if index not in bad]
+            for first in range(0, len(good), SUBMIT_CHUNK):
+                rows: list[tuple[int, dict[str, Any]]] = []
+                for index in good[first : first + SUBMIT_CHUNK]:
+                    row, problem = _row(specs[index], upstreams)
+                    if problem:
+                        refused.append(Refused(index, problem))
+                    else:
+                        rows.append((index, {**row, "n": index}))
+                if not rows:
                     continue
-                row, problem = _row(spec, upstreams)
-                if problem:
-                    refused.append(Refused(index, problem))
-                else:
-                    rows.append((index, {**row, "n": index}))
-            accepted: list[Submitted] = []
-            if rows:
                 cursor.execute(queries.SUBMIT, {"rows": json.dumps([row for _, row in rows])})
                 made = sorted(cursor.fetchall(), key=lambda m: int(m["id"]))
-                accepted, taken = _paired(rows, made)
+                chunk, taken = _paired(rows, made)
+                accepted += chunk
                 refused += self._already_there(cursor, taken)
-                if accepted:
-                    cursor.execute(queries.NOTIFY)
+            if accepted:
+                cursor.execute(queries.NOTIFY)
         return SubmitReport(accepted, sorted(refused, key=lambda entry: entry.index))
 
     @staticmethod
