@@ -128,12 +128,18 @@ def cancel_array(workspace: Workspace, sweep_id: str) -> str | None:
     if recorded is None:
         return None
     array_id, conf = recorded
+    scancel_quietly(array_id, conf)
+    return array_id
+
+
+def scancel_quietly(job_id: str, conf: str) -> None:
+    """``scancel job_id`` (an array, or one task ``12_3``) with the SLURM_CONF it was
+    submitted with (``-``: none). Quiet: a stop must go on whatever Slurm answers."""
     env = dict(os.environ)
     if conf != "-":
         env["SLURM_CONF"] = conf
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        subprocess.run(["scancel", array_id], env=env, capture_output=True, check=False, timeout=60)
-    return array_id
+        subprocess.run(["scancel", job_id], env=env, capture_output=True, check=False, timeout=60)
 
 
 def with_jobs(workspace: Workspace, report: SweepReport) -> SweepReport:

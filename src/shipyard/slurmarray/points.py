@@ -5,13 +5,11 @@ point whose task is still queued stopped by cancelling that task (:func:`cancel_
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.models import ExecutionState
+from shipyard.slurmarray.jobs import scancel_quietly
 
 if TYPE_CHECKING:
     from shipyard.operations.clock import Clock
@@ -88,11 +86,7 @@ def cancel_queued(store: Store, run_dir: RunDir, execution_id: str, clock: Clock
     if noted is None:
         return False
     job_id, conf = noted
-    env = dict(os.environ)
-    if conf != "-":
-        env["SLURM_CONF"] = conf
-    with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # quiet: the stop goes on
-        subprocess.run(["scancel", job_id], env=env, capture_output=True, check=False, timeout=60)
+    scancel_quietly(job_id, conf)
     end_unstarted(
         store,
         run_dir,
