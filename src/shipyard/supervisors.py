@@ -68,20 +68,25 @@ def _ours(path: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
 
 
-def _private_dir(path: Path) -> Path:
+def private_dir(
+    path: Path,
+    what: str = "the supervisor registry",
+    variable: str = "SHIPYARD_SUPERVISORS_DIR",
+) -> Path:
     """``path`` made (0700) if missing; refused unless it is a folder of ours no one else may
-    write into (an entry found there steers `ps --all`, so nobody else may plant one)."""
+    write into (an entry found there steers `ps --all`, a lock planted among the port claims
+    keeps our fleets off a port: nobody else may put one there). ``what`` and ``variable``
+    name the folder and what chooses it in the error."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise ShipyardError(
-            f"the supervisor registry {path} is not a folder of this user",
-            hint="remove it, or point $SHIPYARD_SUPERVISORS_DIR at a folder of yours",
+            f"{what} {path} is not a folder of this user",
+            hint=f"remove it, or point ${variable} at a folder of yours",
         )
     if info.st_mode & 0o022:
         raise ShipyardError(
-            f"the supervisor registry {path} may be written by other users "
-            f"(mode {stat.S_IMODE(info.st_mode):04o})",
+            f"{what} {path} may be written by other users (mode {stat.S_IMODE(info.st_mode):04o})",
             hint=f"chmod 700 {path}",
         )
     return path
@@ -116,7 +121,7 @@ def register(
         pid, execution_id, str(home), str(run_dir), str(control), time.time(), ticks
     )
     try:
-        folder = _private_dir(directory or registry_dir())
+        folder = private_dir(directory or registry_dir())
         path = folder / f"{pid}-{execution_id}.json"
         partial = path.with_suffix(".part")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -140,7 +145,7 @@ def live(directory: Path | None = None) -> list[SupervisorEntry]:
     folder = directory or registry_dir()
     if not folder.exists():
         return []  # nothing ever registered: a read creates nothing
-    _private_dir(folder)
+    private_dir(folder)
     found = []
     for path in sorted(folder.glob("*.json")):
         entry = _read(path)

@@ -23,9 +23,10 @@ import contextlib
 import fcntl
 import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from shipyard.errors import ShipyardError
 
 __all__ = ["PortClaims", "claims_dir"]
 
@@ -54,6 +55,7 @@ class PortClaims:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._directory = directory
+        self._checked: Path | None = None  # the folder, once made and found private
         self._held: dict[tuple[str, int], int] = {}  # (host, port) → the locked file's fd
 
     def claim(self, host: str, port: int) -> bool:
@@ -64,6 +66,9 @@ class PortClaims:
             return True
         try:
             folder = self._folder()
+        except (OSError, ShipyardError):
+            return True
+        try:
             fd = os.open(
                 folder / claim_file_name(host, port),
                 os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
@@ -93,11 +98,14 @@ class PortClaims:
                 os.close(fd)
 
     def _folder(self) -> Path:
-        """The claims folder, made if missing; OSError unless it is a folder of ours that no
-        one else may write into (a lock planted there would keep our fleets off a port)."""
-        folder = self._directory or claims_dir()
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-            raise PermissionError(f"{folder} is not a private folder of this user")
-        return folder
+        """The claims folder, made if missing, checked once: ShipyardError unless it is a
+        folder of ours that no one else may write into (a lock planted there would keep our
+        fleets off a port)."""
+        if self._checked is None:
+            from shipyard.supervisors import private_dir
+
+            chosen = self._directory or claims_dir()
+            self._checked = private_dir(
+                chosen, "the port claims folder", "SHIPYARD_PORT_CLAIMS_DIR"
+            )
+        return self._checked
