@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if state is not None and state.finished:  # stopped (cancel_queued) as its task started
         store.close()
         return 0
-    mark_started(store, folder.parent.name, execution_id, at=SystemClock().now())
+    sweep_id = folder.parent.name  # FOLDER is jobs.array_folder: HOME/sweeps/<sweep id>/array
+    mark_started(store, sweep_id, execution_id, at=SystemClock().now())
     # From here on, what the supervisor says goes where a detached one's goes.
     _redirect(workspace.run_dir(execution_id))
     # A `runner: slurm` unit is already in its Slurm job: it runs here, on this node.
