@@ -116,9 +116,18 @@ def test_a_worker_runs_tasks_with_timeouts_artifacts_and_env(
 def test_sigterm_finishes_the_current_task_then_leaves(served: Served, tmp_path: Path) -> None:
     root = served.login("root")
     _group(served, root)
-    uuid = _submit(served, root, command=["sh", "-c", "sleep 2; echo done"])
+    uuid = _submit(served, root, command=["sh", "-c", ": > started; sleep 2; echo done"])
     worker = _start_worker(served, tmp_path)
     _until_running(served, root, uuid)
+    # "running" on the coordinator is "handed out": a stop that reaches the worker before it
+    # started the task gives the task back (worker.py). Here the task has really started.
+    started = tmp_path / "worker" / "tasks" / uuid / "started"
+    for _ in range(600):
+        if started.exists():
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"task {uuid} never began its command")
     worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
