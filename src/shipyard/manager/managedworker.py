@@ -45,6 +45,12 @@ def _manager_gone(connection: socket.socket) -> bool:
     return bool(readable)
 
 
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """The manager went away: the task's whole group goes with it."""
+    taskprocess.kill_group(process, signal.SIGKILL)
+    process.wait()
+
+
 def _run(task: dict[str, Any], folder: Path, suite: str, index: int,
          connection: socket.socket, stream: BufferedIOBase) -> int | None:  # fmt: skip
     """Run the task; its exit status (None: the manager went away, the task was killed)."""
@@ -59,11 +65,17 @@ def _run(task: dict[str, Any], folder: Path, suite: str, index: int,
     if process is None:
         return taskprocess.NOT_STARTED
     _running = process
-    ipc.send(stream, {"op": "started", "worker": index, "uuid": uuid, "pid": process.pid})
-    ipc.receive(stream)
     timeout = task.get("timeout")
     deadline = time.monotonic() + float(timeout) if timeout else None
     try:
+        try:
+            ipc.send(stream, {"op": "started", "worker": index, "uuid": uuid, "pid": process.pid})
+            ipc.receive(stream)  # None (closed): noticed below within LOOK_EVERY
+        except OSError:
+            # A manager that died before reading "started" resets the socket: this read
+            # raises. The task must not outlive it (it ran on, orphaned, before).
+            _kill(process)
+            return None
         while True:
             left = LOOK_EVERY if deadline is None else min(LOOK_EVERY, deadline - time.monotonic())
             try:
@@ -71,8 +83,7 @@ def _run(task: dict[str, Any], folder: Path, suite: str, index: int,
             except subprocess.TimeoutExpired:
                 pass
             if _manager_gone(connection):
-                taskprocess.kill_group(process, signal.SIGKILL)
-                process.wait()
+                _kill(process)
                 return None
             if deadline is not None and time.monotonic() >= deadline:
                 taskprocess.end(process)
