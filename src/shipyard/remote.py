@@ -199,11 +199,18 @@ class RemoteOperations:
     def _to_end(self, status: ExecutionStatus) -> ExecutionStatus:
         """Wait until the execution the server started detached has ended; Ctrl-C stops it
         (within its grace) and waits for that, as a foreground run in this process would."""
+        stop = getattr(self, "stop")  # noqa: B009
         try:
             self._wait_finished(status.id)
         except KeyboardInterrupt:
-            getattr(self, "stop")(status.id, reason="interrupted (Ctrl-C)")  # noqa: B009
-            self._wait_finished(status.id)
+            try:
+                # As Ctrl-C of a run in this process: the running steps get their stop signal
+                # now — stop's default grace let them run on for 30 s while the user waited.
+                stop(status.id, reason="interrupted (Ctrl-C)", grace=0)
+                self._wait_finished(status.id)
+            except KeyboardInterrupt:  # a second Ctrl-C: everything killed at once
+                stop(status.id, reason="interrupted (Ctrl-C) again: killing", force=True)
+                self._wait_finished(status.id)
         final: ExecutionStatus = getattr(self, "status")(status.id)  # noqa: B009
         return final
 

@@ -387,5 +387,8 @@ def test_ctrl_c_of_a_run_through_the_server_stops_it(server: Served, tmp_path: P
         _, errors = client.communicate(timeout=60)
         assert client.returncode == 1, errors
         assert local.status(active[0].id).state == ExecutionState.CANCELLED
+        # Signalled at once, as a Ctrl-C in this process does: not after stop's 30 s grace.
+        asked = [e.data for e in local.events(active[0].id).events if e.action == "stop_requested"]
+        assert asked and asked[0].get("grace") == 0, asked
     finally:
         local.close()
