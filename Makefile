@@ -1,5 +1,5 @@
-# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make ml-demo`, `make hpc-demo`, `make test`. Each sets itself up first.
-.PHONY: setup demo cluster-demo suites-demo ml-demo hpc-demo demo-hpc test test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
+# The commands of the README: `make demo`, `make cluster-demo`, `make suites-demo`, `make ml-demo`, `make hpc-demo`, `make test-all` (the whole suite; CI) and `make test` (everyday). Each sets itself up first.
+.PHONY: setup demo cluster-demo suites-demo ml-demo hpc-demo demo-hpc test test-slow test-all test-wire test-server lint typecheck unit bench bench-peers bench-suites lock clean
 
 VENV := .venv/bin
 
@@ -67,7 +67,7 @@ WIRE_SUBSET = $(filter-out $(SERVER_SUBSET) $(NOT_THE_PROTOCOL) $(COVERED_ELSEWH
 
 # A third run with every command of the CLI going through a real `shipyard serve` of its test's
 # home (SHIPYARD_SERVER_CHECK=1, docs/server.md): the same commands and output against a
-# server. The whole acceptance suite so took 9 min 20 s on 2 shared cores, so `make test` runs
+# server. The whole acceptance suite so took 9 min 20 s on 2 shared cores, so `make test-slow` runs
 # the files that cover each kind of command (run, live display, detach/follow/stop/resume/clean,
 # fleets, logs, pipelines, stop grace: 2 min 10 s); `make test-server` runs all of them.
 SERVER_SUBSET := $(addprefix tests/acceptance/test_,$(addsuffix .py,\
@@ -78,10 +78,19 @@ SERVER_SUBSET := $(addprefix tests/acceptance/test_,$(addsuffix .py,\
 # start, so 3 keep 2 cores busy. Measured on 2 cores: docs/performance.md ("The test suite").
 PARALLEL := -n 3 --dist loadfile
 
+# The everyday command: lint, types and every test not marked `slow` (times: docs/performance.md).
+# The slow ones (a served coordinator on PostgreSQL with real workers and managers, Open MPI
+# ranks, Slurm jobs, the demos: 3-4 min of the 3 processes' time each) and the two passes below
+# are `make test-slow`; `make test-all` is both, the whole suite, and what CI runs (.ci/run).
 test: lint typecheck
-	$(VENV)/pytest $(PARALLEL)
+	$(VENV)/pytest $(PARALLEL) -m "not slow"
+
+test-slow: setup
+	$(VENV)/pytest $(PARALLEL) -m slow
 	SHIPYARD_WIRE_CHECK=1 $(VENV)/pytest -q $(PARALLEL) $(WIRE_SUBSET)
 	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(PARALLEL) $(SERVER_SUBSET)
+
+test-all: test test-slow
 
 test-server: setup
 	SHIPYARD_SERVER_CHECK=1 $(VENV)/pytest -q $(PARALLEL) tests/acceptance

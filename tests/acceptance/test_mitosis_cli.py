@@ -25,7 +25,12 @@ from tests.integration.test_manager_process import served  # noqa: F401
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.serving import _executable
 
-pytestmark = pytest.mark.local_only("talks to a coordinator of its own, not to the local server")
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = [
+    pytest.mark.local_only("talks to a coordinator of its own, not to the local server"),
+    pytest.mark.slow,
+]
 
 SEEDS = Path(__file__).parents[1] / "fixtures" / "seed-formats" / "mitosis"
 API = "/api/v1"

@@ -23,6 +23,10 @@ from tests.acceptance.conftest import Shipyard
 from tests.acceptance.test_stop_grace_cli import wait_for_text
 from tests.conftest import SpecWriter, missing_component
 
+# slow as a file: real Open MPI ranks run, timed out and stopped, on this machine and over ssh
+# (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "hpc"
 
 HELLO = r"""

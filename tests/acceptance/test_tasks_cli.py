@@ -27,7 +27,12 @@ from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reap
 from tests.integration.test_task_keys_served import LossyProxy
 from tests.serving import _executable
 
-pytestmark = pytest.mark.local_only("talks to a coordinator of its own, not to the local server")
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = [
+    pytest.mark.local_only("talks to a coordinator of its own, not to the local server"),
+    pytest.mark.slow,
+]
 
 
 def tasks(

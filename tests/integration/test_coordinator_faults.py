@@ -29,6 +29,10 @@ from tests.postgres import start as start_postgres
 from tests.postgres import stop as stop_postgres
 from tests.serving import _executable, _wait_healthy
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 #: Settings of the coordinators below: a 2 s lease, waiting fetches that look again every
 #: 0.2 s (they also recover expired leases), waits of at most 2 s.
 SETTINGS = "[coordinator]\nlease = 2\nfetch_poll = 0.2\nmax_fetch_wait = 5\n"

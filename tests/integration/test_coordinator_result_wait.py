@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 # ruff: noqa: F811  (the fixtures are imported, and named by the tests' parameters)
 from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures)
@@ -22,6 +23,10 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
     pg_url,
     served,
 )
+
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
 
 
 def _waiting(

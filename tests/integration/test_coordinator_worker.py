@@ -28,6 +28,10 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
 )
 from tests.serving import _executable
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 #: The workers a test started: killed (with their tasks' groups) when it ends, passed or not,
 #: so a failed test leaves no worker running into the next test's garbage collection.
 _STARTED: list[subprocess.Popen[str]] = []

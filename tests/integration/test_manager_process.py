@@ -30,6 +30,10 @@ from tests.integration.test_coordinator_routes import Served, _env, _serving
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from tests.serving import _executable
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 #: Short timings: offline after 3 s of silence, a suite closes after 1 s without a new task.
 SETTINGS = (

@@ -21,6 +21,10 @@ from websockets.sync.client import ClientConnection, connect
 from tests.integration.test_coordinator_routes import Served, _serving
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 #: Suites close after 600 s idle (never, here); offline after 600 s unless a test says less.
 SETTINGS = "[coordinator]\nsuite_idle_close = 600\nsuite_sweep = 0.1\nmanager_offline = 600\n"

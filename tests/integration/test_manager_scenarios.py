@@ -40,6 +40,10 @@ from tests.postgres import Cluster, pg_cluster, pg_url, throwaway_cluster  # noq
 from tests.postgres import start as start_postgres
 from tests.postgres import stop as stop_postgres
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 
 class StateWatch:
     """Polls ``GET /suites/{uuid}`` on a thread of its own (its own HTTP client) and records

@@ -21,6 +21,10 @@ from tests import slurm
 from tests.conftest import SpecWriter
 from tests.slurm import SlurmCluster
 
+# slow as a file: job arrays of a real single-node Slurm, waited for (make test-slow and CI run
+# it)
+pytestmark = pytest.mark.slow
+
 slurm_cluster = slurm.slurm_cluster
 slurm_env = slurm.slurm_env
 

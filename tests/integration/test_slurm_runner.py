@@ -15,6 +15,9 @@ from tests import slurm
 from tests.conftest import SpecWriter
 from tests.slurm import SlurmCluster
 
+# slow as a file: jobs of a real single-node Slurm, waited for (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 # The fixtures of tests/slurm.py: a session's Slurm, with SLURM_CONF set for the engine.
 slurm_cluster = slurm.slurm_cluster
 slurm_env = slurm.slurm_env

@@ -15,6 +15,10 @@ import pytest
 from tests.integration.test_coordinator_routes import Served, _serving, _worker
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 
 

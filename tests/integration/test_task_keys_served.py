@@ -25,6 +25,10 @@ from tests.integration.test_coordinator_routes import (  # noqa: F401  (fixtures
     served,
 )
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 
 

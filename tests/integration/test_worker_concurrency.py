@@ -38,6 +38,10 @@ from tests.integration.test_coordinator_worker import (  # noqa: F401  (the reap
     _submit,
 )
 
+# slow as a file: a served coordinator on a throwaway PostgreSQL, with real workers or managers
+# whose tests wait out leases, heartbeats and timeouts (make test-slow and CI run it)
+pytestmark = pytest.mark.slow
+
 #: Each task notes "pid pgid" under $MEET, then waits (at most 30 s) until $WANT tasks have.
 MEETING = (
     'echo "$$ $(cut -d" " -f5 /proc/$$/stat)" > "$MEET/$SHIPYARD_TASK"; '
