@@ -126,9 +126,21 @@ def test_read_only_commands_in_a_folder_without_state_create_none(
         listed = shipyard(*command)
         assert listed.returncode == 0, listed.stderr
     assert json.loads(shipyard("list", "--json").stdout) == []
-    for command in (["status"], ["status", "--json"], ["status", "exec_x"], ["ps"]):
-        refused = shipyard(*command)
+    asked = {
+        ("status",): "there are no executions yet",
+        ("status", "--json"): "there are no executions yet",
+        ("status", "exec_x"): "exec_x",
+        ("ps",): "no fleet has been brought up yet",
+        ("history", "x"): "no executions of a pipeline or spec named 'x'",
+        ("sweep", "status", "x"): "there is no sweep 'x'",
+        ("sweep", "status"): "there is no sweep yet",
+        ("pipelines", "show", "x"): "no pipeline named 'x'",
+    }
+    for words, answer in asked.items():
+        refused = shipyard(*words)
         assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert answer in refused.stderr, (words, refused.stderr)
+        assert not home.exists(), f"{words} created {sorted(home.rglob('*'))}"
     assert not home.exists(), f"a read-only command created {sorted(home.rglob('*'))}"
     said = shipyard("status").stderr
     assert f"there are no executions yet in {home}" in said, said

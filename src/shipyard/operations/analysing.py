@@ -111,8 +111,10 @@ class AnalysisOperations:
                 hint="give --limit 1 or more",
             )
         basis = f"executions run as the registered pipeline '{name}'"
-        entries: list[HistoryEntry] = self.store.execution_history(pipeline=name, limit=limit)
-        if not entries:
+        entries: list[HistoryEntry] = []
+        if self._has_state():  # a folder without state has none, and asking creates none
+            entries = self.store.execution_history(pipeline=name, limit=limit)
+        if not entries and self._has_state():
             basis = f"executions of the spec named '{name}'"
             entries = self.store.execution_history(name=name, limit=limit)
         if not entries:

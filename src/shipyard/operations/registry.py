@@ -68,10 +68,11 @@ class PipelineOperations:
         return [_info(self.store, stored) for stored in self.store.pipeline_list()]
 
     def pipeline_show(self: Core, name: str) -> PipelineInfo:
-        return _info(self.store, _stored(self.store, name))
+        stored = _stored(self, name)
+        return _info(self.store, stored)
 
     def pipeline_remove(self: Core, name: str) -> PipelineInfo:
-        stored = _stored(self.store, name)
+        stored = _stored(self, name)
         from shipyard.registry import drop_copy
 
         info = _info(self.store, stored)
@@ -84,7 +85,7 @@ class PipelineOperations:
     ) -> PipelineInfo:
         """Store parameter defaults (each a parameter of the spec, of its type, one of its
         choices; never a secret one); ``unset`` drops stored ones."""
-        stored = _stored(self.store, name)
+        stored = _stored(self, name)
         loaded = _load(stored.spec_text, _label(stored))
         values = editing.stored_defaults(
             loaded.spec.parameters, stored.defaults, defaults, list(unset or [])
@@ -123,11 +124,11 @@ class PipelineOperations:
     def pipeline_validate(self: Core, name: str) -> ValidationReport:
         from shipyard.operations.plans import validate
 
-        stored = _stored(self.store, name)
+        stored = _stored(self, name)
         return validate(_label(stored), stored.spec_text)
 
     def pipeline_spec(self: Core, name: str) -> str:
-        return _stored(self.store, name).spec_text
+        return _stored(self, name).spec_text
 
 
 # -- the parts ----------------------------------------------------------------------------------
@@ -175,18 +176,23 @@ def _label(stored: StoredPipeline) -> Path:
     return Path(stored.spec_path or stored.name)
 
 
-def _stored(store: Store, name: str) -> StoredPipeline:
-    stored = store.pipeline_get(name)
+def _stored(ops: Core, name: str) -> StoredPipeline:
+    """The pipeline registered as ``name``; a folder without state has none, and asking does not
+    create state there (issue 11 §19)."""
+    if not ops._has_state():
+        raise unknown_pipeline(None, name)
+    stored = ops.store.pipeline_get(name)
     if stored is None:
-        raise unknown_pipeline(store, name)
+        raise unknown_pipeline(ops.store, name)
     return stored
 
 
-def unknown_pipeline(store: Store, name: str) -> ShipyardError:
-    """No pipeline ``name``: the error names the registered ones (the closest first)."""
+def unknown_pipeline(store: Store | None, name: str) -> ShipyardError:
+    """No pipeline ``name``: the error names the registered ones (the closest first); ``store``
+    None where there is no state, so none is."""
     import difflib
 
-    known = [stored.name for stored in store.pipeline_list()]
+    known = [stored.name for stored in store.pipeline_list()] if store is not None else []
     close = difflib.get_close_matches(name, known, n=1)
     if close:
         hint = f"did you mean '{close[0]}'? (shipyard pipelines list shows all)"
@@ -203,7 +209,7 @@ def _edit(ops: Core, name: str, what: str, change: Edit) -> PipelineInfo:
     """Apply ``change`` to the stored spec's mapping; store it only if it still validates."""
     from shipyard.errors import SpecError
 
-    stored = _stored(ops.store, name)
+    stored = _stored(ops, name)
     label = _label(stored)
     text = editing.dump(change(editing.parse(stored.spec_text, str(label))))
     try:

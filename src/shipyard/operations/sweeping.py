@@ -189,17 +189,18 @@ def new_sweep_id(name: str, now: float) -> str:
 
 
 def _row(host: SweepHost, sweep_id: str | None) -> dict[str, Any]:
-    store = host.store
+    # A folder without state has no sweep, and asking creates no state there (issue 11 §19).
+    stored = host.workspace.has_state()
     if sweep_id is None:
-        latest = store.sweep_ids(limit=1) if host.workspace.state_db.exists() else []
+        latest = host.store.sweep_ids(limit=1) if stored else []
         if not latest:
             raise ShipyardError(
                 "there is no sweep yet", hint="start one with: shipyard sweep SPEC -m name=v1,v2"
             )
         sweep_id = latest[0]
-    row = store.sweep_row(sweep_id)
+    row = host.store.sweep_row(sweep_id) if stored else None
     if row is None:
-        known = store.sweep_ids(limit=5)
+        known = host.store.sweep_ids(limit=5) if stored else []
         raise ShipyardError(
             f"there is no sweep '{sweep_id}'",
             hint=f"the latest: {', '.join(known)} (shipyard sweep list)"
