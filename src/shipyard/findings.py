@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from shipyard.analysis import Recommendation, StepTiming
 from shipyard.dag import critical_path
 from shipyard.spec.quantities import format_duration, format_size
+from shipyard.wording import counted
 
 #: A step on the critical path is a bottleneck when it takes at least this share of it.
 BOTTLENECK_SHARE = 0.2
@@ -231,11 +232,12 @@ def _efficiency(run: RunFacts) -> list[Recommendation]:
         return []
     if efficiency >= LOW_EFFICIENCY:
         return []
+    cores = counted(run.cores, "core")
     return [
         Recommendation(
-            f"the run kept {efficiency:.0%} of {run.cores} cores busy: its steps mostly waited "
+            f"the run kept {efficiency:.0%} of {cores} busy: its steps mostly waited "
             "(I/O, sleeps, services) or ran one at a time; independent steps run at once up "
             "to execution.max_parallel",
-            f"{run.cpu_seconds:.2f} CPU s over {run.wall_seconds:.2f} s × {run.cores} cores",
+            f"{run.cpu_seconds:.2f} CPU s over {run.wall_seconds:.2f} s × {cores}",
         )
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError, from_os_error
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.pipelinemetrics import PipelineMetrics
@@ -93,7 +94,9 @@ def _figure(report: PipelineMetrics) -> Any:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="upper left")
     figure.autofmt_xdate()
-    figure.suptitle(f"{report.name}: durations over time ({report.runs} runs)", fontsize=10)
+    figure.suptitle(
+        f"{report.name}: durations over time ({counted(report.runs, 'run')})", fontsize=10
+    )
     figure.tight_layout()
     return figure
 
@@ -132,6 +135,6 @@ def _page(report: PipelineMetrics, figure: Any) -> str:
         f"<title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:1.5em}td,th{padding:2px 8px;"
         "text-align:left}</style></head><body>"
-        f"<h1>{title}</h1><p>{html.escape(report.basis)}; {report.runs} runs.</p>"
+        f"<h1>{title}</h1><p>{html.escape(report.basis)}; {counted(report.runs, 'run')}.</p>"
         f"{svg}<h2>Anomalies</h2>{table}</body></html>\n"
     )

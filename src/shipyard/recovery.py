@@ -43,6 +43,7 @@ from shipyard.models import (
 from shipyard.store.base import Store
 from shipyard.store.faults import looks_like_sqlite, quick_check
 from shipyard.store.sqlite import SQLiteStore
+from shipyard.wording import counted
 from shipyard.workspace import RunDir, Workspace
 
 #: What a rebuilt record cannot have: the journal does not carry it.
@@ -507,9 +508,10 @@ class RebuildReport:
     def text(self) -> str:
         moved = f"; it was moved aside to {self.moved_to}" if self.moved_to else ""
         unfinished = len(self.rebuilt) - self.finished
+        rebuilt = counted(len(self.rebuilt), "execution")
         lines = [
             f"the state database {self.path} {self.why}{moved}.",
-            f"rebuilt {len(self.rebuilt)} execution(s) from the run folders (runs/): units, "
+            f"rebuilt {rebuilt} from the run folders (runs/): units, "
             f"states, exit codes, attempts, events, artifacts (sizes, SHA-256) and approved "
             f"gates from each events.jsonl, cache keys from attempts.log, the figures steps "
             f"reported from metrics/"
@@ -518,7 +520,7 @@ class RebuildReport:
                 if unfinished
                 else ""
             ),
-            f"model registry: {len(self.models)} model(s) with their versions, stages and "
+            f"model registry: {counted(len(self.models), 'model')} with their versions, stages and "
             f"stage changes from models/journal.jsonl"
             + (f" ({', '.join(self.models)})" if self.models else ""),
             f"not rebuilt (not in the run folders): {self.not_rebuilt}.",

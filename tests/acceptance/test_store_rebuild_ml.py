@@ -182,7 +182,7 @@ def test_the_model_registry_survives_losing_the_state_database(
         damage_the_database(tmp_path)
         noticed = shipyard("models", "list", "--json")  # the next command rebuilds
         assert noticed.returncode == 0, noticed.stderr
-        assert "model registry: 2 model(s)" in noticed.stderr, noticed.stderr
+        assert "model registry: 2 models" in noticed.stderr, noticed.stderr
 
     after = {name: ok(shipyard("models", "show", name, "--json")) for name in ("clf", "other")}
     for name in before:

@@ -122,7 +122,7 @@ def test_cancel_running_stops_the_task_on_its_worker(served: Served, tmp_path: P
     try:
         _until_running(served, headers, task["uuid"])
         cancelled = suite(served.url, token, "suite", "cancel", made["uuid"], "--running")
-        assert cancelled.returncode == 0 and "1 task(s) cancelled" in cancelled.stdout
+        assert cancelled.returncode == 0 and "1 task cancelled" in cancelled.stdout
         # A lone task for the worker's one counted run: it exits once that is done.
         lone = served.http.post("/api/v1/tasks", headers=headers,
                                 json={"group": "lab", "command": ["true"]})  # fmt: skip

@@ -84,7 +84,7 @@ def test_submit_list_results_and_cancel(served: Served, tmp_path: Path) -> None:
     shown = tasks(served.url, token, "results", *uuids)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].startswith(f"{uuids[0]}  succeeded, exit 0, 1 attempt(s)")
+    assert lines[0].startswith(f"{uuids[0]}  succeeded, exit 0, 1 attempt")
     assert "  | ada 0" in lines and "  | ada 1" in lines  # each copy got its own index
     assert f"{uuids[2]}  cancelled" in shown.stdout
     as_json = json.loads(tasks(served.url, token, "results", uuids[1], "--json").stdout)
@@ -123,7 +123,7 @@ def test_submit_keys_a_rerun_with_key_and_a_lost_answer_queue_each_task_once(
                   "2", "--", "true")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert again.stdout.split() == uuids  # the tasks asked for, which were already there
-    assert "2 of 2 task(s) already submitted under their keys (nightly-INDEX)" in again.stderr
+    assert "2 of 2 tasks already submitted under their keys (nightly-INDEX)" in again.stderr
     more = tasks(served.url, token, "submit", "--group", "lab", "--key", "nightly", "--count",
                  "3", "--json", "--", "true")  # fmt: skip
     assert [a["existing"] for a in json.loads(more.stdout)["accepted"]] == [True, True, False]
@@ -135,7 +135,7 @@ def test_submit_keys_a_rerun_with_key_and_a_lost_answer_queue_each_task_once(
         lost = tasks(proxy.url, token, "submit", "--group", "lab", "--count", "4", "--", "true")
     assert lost.returncode == 0, lost.stderr
     assert (proxy.lost, proxy.batches) == (1, 2), "the proxy lost no answer"
-    assert "sending its 4 task(s) again with the same keys" in lost.stderr
+    assert "sending its 4 tasks again with the same keys" in lost.stderr
     assert len(set(lost.stdout.split())) == 4
     counted = tasks(served.url, token, "list", "--group", "lab", "--count")
     assert counted.stdout.strip() == "7", (
@@ -152,7 +152,7 @@ def test_submit_keys_a_rerun_with_key_and_a_lost_answer_queue_each_task_once(
     assert given is not None, failed.stderr
     rerun = tasks(served.url, token, "submit", "--group", "lab", "--key", given.group(1), "--",
                   "true")  # fmt: skip
-    assert rerun.returncode == 0 and "1 of 1 task(s) already submitted" in rerun.stderr, rerun
+    assert rerun.returncode == 0 and "1 of 1 task already submitted" in rerun.stderr, rerun
     counted = tasks(served.url, token, "list", "--group", "lab", "--count")
     assert counted.stdout.strip() == "8", f"four sends and a rerun queued {counted.stdout}"
 

@@ -254,7 +254,7 @@ def test_a_damaged_state_db_is_set_aside_and_rebuilt_from_the_runs(
     assert shown.returncode == 0, shown.stderr
     assert said in shown.stderr
     assert "moved aside to" in shown.stderr
-    assert "rebuilt 2 execution(s)" in shown.stderr
+    assert "rebuilt 2 executions" in shown.stderr
     assert "not rebuilt" in shown.stderr  # what was lost is said too
     status = json.loads(shown.stdout)
     assert status["state"] == "failed"
@@ -317,7 +317,7 @@ def test_damage_found_by_a_query_is_named_with_what_to_do(tmp_path: Path) -> Non
     # Opening failed and quick_check confirmed it: rebuilt; or the damage surfaced in a query
     # after opening: a StoreCorrupt saying what to do. Never a traceback (cli checks).
     if shown.returncode == 0:
-        assert "rebuilt 2 execution(s)" in shown.stderr
+        assert "rebuilt 2 executions" in shown.stderr
     else:
         assert shown.returncode == 3, shown.stderr
         assert "is damaged" in shown.stderr

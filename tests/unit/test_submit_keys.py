@@ -76,7 +76,7 @@ def test_tasks_already_there_are_said_not_hidden() -> None:
     }  # fmt: skip
     out, err = submitted_text(answer, "nightly")
     assert out == "u0\nu1\n"  # every task asked for, in order, new or not
-    assert err == ("1 of 2 task(s) already submitted under their keys (nightly-INDEX): not "
+    assert err == ("1 of 2 tasks already submitted under their keys (nightly-INDEX): not "
                    "queued again\ntask 2 refused: bad\n")  # fmt: skip
     assert submitted_text({"accepted": answer["accepted"][1:], "refused": []}, "k") == ("u1\n", "")
 
@@ -85,7 +85,7 @@ def test_a_tasks_record_shows_its_suite_and_key() -> None:
     task = {"uuid": "u", "state": "queued", "exit_status": None, "attempts": 0, "group": "lab",
             "creator": "ada", "suite_uuid": "s", "key": "k-0", "priority": 0, "tags": ["gpu"],
             "message": None, "command": ["echo", "hi"]}  # fmt: skip
-    assert task_text(task) == ("u  queued, 0 attempt(s)\n  group: lab\n  creator: ada\n"
+    assert task_text(task) == ("u  queued, 0 attempts\n  group: lab\n  creator: ada\n"
                                "  suite: s\n  key: k-0\n  priority: 0\n  tags: gpu\n"
                                "  command: echo hi\n")  # fmt: skip
     lone = task_text({**task, "suite_uuid": None, "key": None})

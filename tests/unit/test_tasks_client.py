@@ -96,11 +96,11 @@ def test_rows_and_results_as_shown() -> None:
     result = {"uuid": "u1", "state": "failed", "exit_status": 3, "attempts": [{}, {}],
               "message": "gave up after 2 attempts", "output_tail": "a\nb\n"}  # fmt: skip
     assert result_text(result) == (
-        "u1  failed, exit 3, 2 attempt(s): gave up after 2 attempts\n  | a\n  | b\n"
+        "u1  failed, exit 3, 2 attempts: gave up after 2 attempts\n  | a\n  | b\n"
     )
     queued = {"uuid": "u2", "state": "queued", "exit_status": None, "attempts": [],
               "message": None, "output_tail": None}  # fmt: skip
-    assert result_text(queued) == "u2  queued, 0 attempt(s)\n"
+    assert result_text(queued) == "u2  queued, 0 attempts\n"
 
 
 def test_the_client_batches_as_the_route_takes_them() -> None:

@@ -139,7 +139,7 @@ def history_view(history: PipelineHistory) -> Group:
         head.append(f"\nsuccess rate: {history.success_rate:.0%}")
     stats = history.durations
     head.append(
-        f"\nduration of {stats.count} successful runs: p50 {_seconds(stats.p50)}  "
+        f"\nduration of {counted(stats.count, 'successful run')}: p50 {_seconds(stats.p50)}  "
         f"p95 {_seconds(stats.p95)}  p99 {_seconds(stats.p99)}"
     )
     steps = Table(title="steps (successful runs)", title_justify="left", expand=False)

@@ -38,6 +38,7 @@ from shipyard.cli.front import console, error_console, guarded, show_services, s
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
 from shipyard.errors import ShipyardError
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -1144,13 +1145,15 @@ def store_check(home: HomeOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         _dump(found)
     elif found.healthy:
-        sys.stdout.write(f"{found.path}: sound; {found.run_folders} run folder(s), all recorded\n")
+        sys.stdout.write(
+            f"{found.path}: sound; {counted(found.run_folders, 'run folder')}, all recorded\n"
+        )
     else:
         problem = f"{found.path} {found.problem}" if found.problem else f"{found.path}: readable"
         sys.stdout.write(f"{problem}\n")
         if found.without_record:
             sys.stdout.write(
-                f"{len(found.without_record)} run folder(s) without a record: "
+                f"{counted(len(found.without_record), 'run folder')} without a record: "
                 f"{', '.join(found.without_record[:10])}\n"
             )
         sys.stdout.write("`shipyard store rebuild` moves it aside and rebuilds from runs/\n")

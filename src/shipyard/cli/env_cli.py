@@ -19,6 +19,7 @@ from shipyard.cli.app import _SETTINGS, HomeOption, JsonOption, app
 from shipyard.cli.front import console
 from shipyard.cli.front import dump as _dump
 from shipyard.cli.front import ops as _ops
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.environments import EnvironmentInfo
@@ -59,8 +60,8 @@ def env_capture(
         return
     noted = f", {len(info.from_modules)} set by modules" if info.from_modules else ""
     sys.stdout.write(
-        f"captured {info.name}: {len(info.variables)} variables ({', '.join(info.variables)})"
-        f"{noted}\n"
+        f"captured {info.name}: {counted(len(info.variables), 'variable')} "
+        f"({', '.join(info.variables)}){noted}\n"
     )
 
 

@@ -14,6 +14,7 @@ import typer
 
 from shipyard.cli.app import JsonOption, app
 from shipyard.errors import ShipyardError
+from shipyard.wording import counted
 
 
 @app.command(name="import")
@@ -77,7 +78,9 @@ def import_(
         sys.stderr.write(f"wrote {output}: the Shipyard spec of {file} ({result.format})\n")
     warnings = [note for note in notes if note.warning]
     if warnings:
-        sys.stderr.write(f"{len(warnings)} key(s) not mapped, or mapped with other semantics:\n")
+        sys.stderr.write(
+            f"{counted(len(warnings), 'key')} not mapped, or mapped with other semantics:\n"
+        )
         for note in warnings:
             where = f"{file}:{note.location.line}:{note.location.column}: " if note.location else ""
             sys.stderr.write(f"  {where}{note.key}: {note.message}\n")

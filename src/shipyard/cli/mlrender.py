@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shipyard.spec.quantities import format_duration, format_size
+from shipyard.wording import counted, plural
 
 if TYPE_CHECKING:
     from shipyard.mlregistry import ModelInfo, ModelVersion, StageChange
@@ -29,7 +30,7 @@ def _stats(stats: DurationStats) -> str:
 
 
 def metrics_text(report: PipelineMetrics) -> str:
-    lines = [f"{report.name}   {report.runs} runs ({report.basis})"]
+    lines = [f"{report.name}   {counted(report.runs, 'run')} ({report.basis})"]
     if report.since is not None:
         lines.append(f"since {_when(report.since)}")
     states = ", ".join(f"{count} {state}" for state, count in report.states.items())
@@ -44,12 +45,13 @@ def metrics_text(report: PipelineMetrics) -> str:
         + f" over {_seconds(report.window_seconds)}"
     )
     runs = report.durations
-    lines.append(f"duration of {runs.count} successful runs: {_stats(runs)}")
+    lines.append(f"duration of {counted(runs.count, 'successful run')}: {_stats(runs)}")
     if report.steps:
         width = max(len(step) for step in report.steps)
         lines.append("steps (where they succeeded):")
         for step, stats in report.steps.items():
-            lines.append(f"  {step:<{width}}  {stats.count:>4} runs  {_stats(stats)}")
+            runs_word = plural("run", stats.count)
+            lines.append(f"  {step:<{width}}  {stats.count:>4} {runs_word:<4}  {_stats(stats)}")
     if report.anomalies:
         lines.append(f"anomalies (robust z-score past {report.threshold:g}):")
         for found in report.anomalies:
@@ -73,7 +75,7 @@ def version_line(version: ModelVersion) -> str:
     return (
         f"  v{version.version:<3} {version.stage.value:<10} {version.digest[:12]}  "
         f"{version.kind} {format_size(version.size)}"
-        + (f" ({version.files} files)" if version.kind == "folder" else "")
+        + (f" ({counted(version.files, 'file')})" if version.kind == "folder" else "")
         + f"  {_when(version.registered_at)} by {version.registered_by}{made}"
         + (f"  {figures}" if figures else "")
     )
@@ -93,7 +95,7 @@ def models_text(models: list[ModelInfo]) -> str:
     for model in models:
         production = "none" if model.production is None else f"v{model.production}"
         lines.append(
-            f"{model.name}   {len(model.versions)} versions, latest v{model.latest}, "
+            f"{model.name}   {counted(len(model.versions), 'version')}, latest v{model.latest}, "
             f"production {production}"
         )
     return "\n".join(lines)

@@ -120,8 +120,10 @@ def step_runs_on(step: PlannedStep) -> str:
     elif step.runner != "local":
         parts.append(step.runner)
     if step.mpi is not None:
+        from shipyard.wording import counted
+
         over = f" over {', '.join(step.hosts)}" if step.hosts else ""
-        parts.append(f"mpirun, {step.mpi.nprocs} ranks{over}")
+        parts.append(f"mpirun, {counted(step.mpi.nprocs, 'rank')}{over}")
     return ", ".join(parts)
 
 

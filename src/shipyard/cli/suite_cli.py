@@ -17,6 +17,7 @@ import typer
 
 from shipyard.cli.app import _SETTINGS, JsonOption, app
 from shipyard.cli.tasks_cli import _client, _out, _pairs, _submitted
+from shipyard.wording import counted
 
 suite_app = typer.Typer(
     help="Task suites on the coordinator: create one from a suite file, submit tasks to it, "
@@ -70,7 +71,7 @@ def create(
         _out({"uuid": made["uuid"], "state": made["state"], **answer})
     else:
         sys.stdout.write(f"{made['uuid']}\n")
-        sys.stderr.write(f"suite created with {len(answer['accepted'])} task(s)\n")
+        sys.stderr.write(f"suite created with {counted(len(answer['accepted']), 'task')}\n")
     _refusals(answer)
 
 
@@ -237,7 +238,7 @@ def cancel(
     if as_json:
         _out(answer)
     else:
-        sys.stdout.write(f"cancelled; {answer['cancelled_tasks']} task(s) cancelled\n")
+        sys.stdout.write(f"cancelled; {counted(answer['cancelled_tasks'], 'task')} cancelled\n")
 
 
 @suite_app.command("close")

@@ -22,6 +22,7 @@ import typer
 
 from shipyard.cli.app import _SETTINGS, JsonOption, app
 from shipyard.errors import BadRequest
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     from shipyard.coordinator.client import CoordinatorClient
@@ -164,7 +165,8 @@ def submitted_text(answer: dict[str, Any], key: str) -> tuple[str, str]:
     there = sum(1 for made in answer["accepted"] if made.get("existing"))
     err = ""
     if there:
-        err += (f"{there} of {len(answer['accepted'])} task(s) already submitted under their "
+        tasks = counted(len(answer["accepted"]), "task")
+        err += (f"{there} of {tasks} already submitted under their "
                 f"keys ({key}-INDEX): not queued again\n")  # fmt: skip
     err += "".join(f"task {no['index']} refused: {no['msg']}\n" for no in answer["refused"])
     return out, err
@@ -297,7 +299,7 @@ def list_tasks(
 def task_text(task: dict[str, Any]) -> str:
     """One task's record, as ``tasks show`` shows it."""
     status = "" if task["exit_status"] is None else f", exit {task['exit_status']}"
-    lines = [f"{task['uuid']}  {task['state']}{status}, {task['attempts']} attempt(s)"]
+    lines = [f"{task['uuid']}  {task['state']}{status}, {counted(task['attempts'], 'attempt')}"]
     for name in ("group", "creator", "suite_uuid", "key", "priority", "tags", "message"):
         value = task.get(name)
         if value not in (None, [], ""):
@@ -324,7 +326,8 @@ def show(
 def result_text(result: dict[str, Any]) -> str:
     """One task's result, as ``tasks results`` shows it."""
     status = "" if result["exit_status"] is None else f", exit {result['exit_status']}"
-    head = f"{result['uuid']}  {result['state']}{status}, {len(result['attempts'])} attempt(s)"
+    attempts = counted(len(result["attempts"]), "attempt")
+    head = f"{result['uuid']}  {result['state']}{status}, {attempts}"
     if result.get("message"):
         head += f": {result['message']}"
     tail = (result.get("output_tail") or "").rstrip("\n")

@@ -15,6 +15,7 @@ import typer
 from shipyard.cli.app import JsonOption, app
 from shipyard.coordinator.resilience import BACKOFF_CAP
 from shipyard.errors import BadRequest
+from shipyard.wording import counted
 
 TOKEN_VARIABLE = "SHIPYARD_WORKER_TOKEN"  # noqa: S105 (a variable's name)
 #: The most tasks one worker runs at once (a fetch claims at most the coordinator's 1,000).
@@ -84,4 +85,4 @@ def worker(
     if as_json:
         sys.stdout.write(json.dumps({"ran": ran}) + "\n")
     else:
-        sys.stdout.write(f"shipyard worker: ran {ran} task(s); left\n")
+        sys.stdout.write(f"shipyard worker: ran {counted(ran, 'task')}; left\n")

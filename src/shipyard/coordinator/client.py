@@ -27,6 +27,7 @@ from shipyard.errors import (
     DatabaseUnavailable,
     NotFound,
 )
+from shipyard.wording import counted
 
 if TYPE_CHECKING:
     import httpx
@@ -228,7 +229,8 @@ class CoordinatorClient:
                     raise
                 if resent is not None:
                     again = f"try {tries + 1} of {SEND_TRIES}"
-                    resent(f"{error.message}; sending its {len(batch)} task(s) again with the "
+                    tasks = counted(len(batch), "task")
+                    resent(f"{error.message}; sending its {tasks} again with the "
                            f"same keys in {wait:.1f} s ({again})")  # fmt: skip
                 sleep(wait)
                 continue
