@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shipyard.engine.liveness import pid_alive
 from tests.acceptance.conftest import Shipyard
+from tests.conftest import SpecWriter
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
 
@@ -138,3 +139,73 @@ def test_up_keeps_the_server_of_a_spec_with_steps_until_down(shipyard: Shipyard)
     down = shipyard("down", execution_id)
     assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
     assert not pid_alive(units["web"]["pid"])
+
+
+#: A fleet without steps whose prepare hook fails: its service must never start.
+PREPARE_FAILS = """
+name: prepfails
+hooks:
+  prepare: [sh, -c, 'echo prep-said; exit 4']
+  cleanup: [sh, -c, 'echo cleanup-said']
+services:
+  a: {run: [sh, -c, 'touch started; exec sleep 60']}
+"""
+PREPARE_REASON = "the prepare hook `sh -c 'echo prep-said; exit 4'` exited with code 4"
+
+
+def _hinted_logs(shipyard: Shipyard, stderr: str) -> list[str]:
+    """What the command the error's hint names prints (``shipyard logs EXEC _prepare``)."""
+    hint = next(line for line in stderr.splitlines() if line.strip().startswith("hint:"))
+    command = hint.split("hint: shipyard ", 1)[1].split(" shows ")[0].split()
+    assert command[0] == "logs" and command[-1] == "_prepare", hint
+    shown = shipyard(*command)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    return shown.stdout.split()
+
+
+def test_up_d_of_services_only_fails_on_its_prepare_hook_and_starts_nothing(
+    shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    up = shipyard("up", "-d", str(write_spec(PREPARE_FAILS)))
+    assert up.returncode != 0, up.stdout
+    said = " ".join(up.stderr.split())
+    assert f"did not come up: {PREPARE_REASON}" in said, up.stderr
+    assert _hinted_logs(shipyard, up.stderr) == ["prep-said"]
+    assert not (tmp_path / "started").exists()
+    status = json.loads(shipyard("status", "--json").stdout)
+    assert (status["state"], status["reason"]) == ("failed", PREPARE_REASON)
+    assert [(u["name"], u["state"]) for u in status["units"]] == [("a", "skipped")]
+    assert [(h["name"], h["state"], h["exit_code"]) for h in status["hooks"]] == [
+        ("_prepare", "failed", 4),
+        ("_cleanup", "succeeded", 0),
+    ]
+
+
+def test_up_in_the_foreground_of_services_only_fails_on_its_prepare_hook(
+    shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    up = shipyard("up", str(write_spec(PREPARE_FAILS)), timeout=30)
+    assert up.returncode != 0, up.stdout
+    assert PREPARE_REASON in " ".join(up.stderr.split()), up.stderr
+    assert _hinted_logs(shipyard, up.stderr) == ["prep-said"]
+    assert not (tmp_path / "started").exists()
+
+
+def test_the_hooks_of_services_only_run_at_up_and_at_down(
+    shipyard: Shipyard, write_spec: SpecWriter, tmp_path: Path
+) -> None:
+    spec = write_spec(
+        PREPARE_FAILS.replace("exit 4", "touch prepared").replace(
+            "echo cleanup-said", "echo cleanup-said; touch cleaned"
+        )
+    )
+    up = shipyard("up", "-d", str(spec), "--json")
+    assert up.returncode == 0, up.stdout + up.stderr
+    execution_id = json.loads(up.stdout)["id"]
+    assert (tmp_path / "prepared").exists() and not (tmp_path / "cleaned").exists()
+    prepare = shipyard("logs", execution_id, "_prepare")
+    assert prepare.stdout.split() == ["prep-said"], prepare.stdout + prepare.stderr
+    down = shipyard("down", execution_id)
+    assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+    assert (tmp_path / "cleaned").exists()
+    assert shipyard("logs", execution_id, "_cleanup").stdout.split() == ["cleanup-said"]

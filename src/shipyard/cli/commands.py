@@ -253,7 +253,9 @@ def up(
             status = ops.start(held.id)
         sys.stdout.write("\n".join(service_lines(status)) + "\n")
         if status.state.value == "failed":
-            raise ShipyardError(f"{status.id} failed: {status.reason}")
+            from shipyard.cli.uphint import not_up_hint
+
+            raise ShipyardError(f"{status.id} failed: {status.reason}", hint=not_up_hint(status))
         return
     status = ops.up(spec, _params(param), spec_text=text, detach=True)
     if wait:

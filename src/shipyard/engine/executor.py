@@ -25,6 +25,7 @@ from shipyard.engine import gates, metrics
 from shipyard.engine.attemptlog import Ending, end_line, start_line
 from shipyard.engine.cachekey import step_key
 from shipyard.engine.containment import Containment, choose_containment
+from shipyard.engine.hooks import HookRunner
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.recorder import Observer, Recorder
 from shipyard.engine.retries import Verdict, attempt_header, decide_retry, judge_exit
@@ -36,7 +37,7 @@ from shipyard.engine.stopping import StopContext, stop_unit
 from shipyard.engine.wiring import connection_env
 from shipyard.errors import OutsideWorkdir, ShipyardError
 from shipyard.models import Artifact, Attempt, ExecutionState, ResourceUsage, UnitState
-from shipyard.plan.model import Plan, PlannedCommand, PlannedStep
+from shipyard.plan.model import Plan, PlannedStep
 from shipyard.spec.quantities import format_duration
 from shipyard.spec.templating import fill_inputs, input_variable
 from shipyard.store.base import Store
@@ -177,6 +178,14 @@ class PipelineExecutor:
         #: Where units run, by the name steps give in ``runner:`` (local: process groups here).
         self.runners: Mapping[str, Runner] = runners or {"local": LocalRunner(self.containment)}
         self._samplers = {name: runner.sampler() for name, runner in self.runners.items()}
+        self._hooks = HookRunner(
+            plan,
+            run_dir=run_dir,
+            recorder=self.recorder,
+            base_env=self._base_env,
+            local=self.runners["local"],
+            journal=self._journal_spawn,
+        )
         #: Each step's p95 from earlier runs (None: too little history), read at the first
         #: sample that sees it running: steps that end sooner never query it; and the alerts
         #: raised per (step, attempt).
@@ -191,8 +200,6 @@ class PipelineExecutor:
         self._prepare_failed = False
         self._gated: list[str] = []  # why each gated step was: the run's reason names them
         self._failed_gates: dict[str, str] = {}  # step → its failed gates, named
-        self._hook_failure: str | None = None  # which prepare hook failed, and how
-        self._hook: tuple[str, Handle] | None = None
         self._run: ExecutionRun | None = None  # the run the steps are part of, once begun
         self._fault: str | None = None  # why a side task of the run stopped it
         self._timed_out_execution = False
@@ -266,7 +273,7 @@ class PipelineExecutor:
         )
         try:
             # Stopped before it began (a fleet sharing the execution failed at once): no hook.
-            prepared = self._stop_reason is None and await self._run_hooks(
+            prepared = self._stop_reason is None and await self._hooks.run(
                 "prepare", self.plan.prepare
             )
             self.prepare_ok = prepared
@@ -287,7 +294,7 @@ class PipelineExecutor:
 
     async def run_cleanup(self) -> None:
         """The cleanup hooks (they always run), then the temporary files (kept in debug)."""
-        await self._run_hooks("cleanup", self.plan.cleanup)
+        await self._hooks.run("cleanup", self.plan.cleanup)
         if self.plan.mode != "debug":
             shutil.rmtree(self.run_dir.tmp, ignore_errors=True)
 
@@ -302,7 +309,7 @@ class PipelineExecutor:
     @property
     def prepare_failure(self) -> str:
         """Why the prepare hooks failed: the command and how it ended."""
-        return self._hook_failure or "a prepare hook failed"
+        return self._hooks.prepare_failure
 
     # -- services the steps need (a spec with steps and services) ---------------------------
 
@@ -362,13 +369,7 @@ class PipelineExecutor:
         if first or force:
             self.recorder.event("stop_requested", reason=reason, force=force)
         self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
-        if self._hook is not None:
-            phase, hook = self._hook
-            # A prepare hook is interrupted like a step; cleanup always runs unless forced.
-            if force:
-                hook.kill()
-            elif phase == "prepare":
-                hook.signal("TERM")
+        self._hooks.interrupt(force=force)  # a prepare hook; cleanup always runs unless forced
         for running in list(self._running.values()):
             self._stop_unit(running, reason, force=force)
         if self._held:
@@ -971,48 +972,6 @@ class PipelineExecutor:
         limit = format_duration(self.plan.timeout or 0)
         self.request_stop(f"the execution timed out after {limit}")
 
-    # -- hooks ------------------------------------------------------------------------------
-
-    async def _run_hooks(self, phase: str, commands: list[PlannedCommand]) -> bool:
-        """Run hook commands in order; stop at the first failure. True if all succeeded."""
-        assert self._loop is not None
-        log_path = self.run_dir.log_for(f"_{phase}")
-        env = {**self._base_env, **self.plan.env, "SHIPYARD_HOOK": phase}
-        local = self.runners["local"]  # hooks run where the engine does
-        for command in commands:
-            self.recorder.event("hook_started", None, phase=phase, command=command.display)
-            launch = UnitLaunch(
-                f"_{phase}", command.argv, dict(env), str(_hook_dir(self.plan)), str(log_path)
-            )
-            try:
-                hook = local.start(launch)
-            except SpawnError as error:
-                self._hook_failed(phase, command, f"could not start: {error}")
-                self.recorder.event("hook_finished", None, phase=phase, ok=False, reason=str(error))
-                return False
-            self._journal_spawn(hook)
-            self._hook = (phase, hook)
-            try:
-                status = await asyncio.shield(hook.exited)
-            finally:
-                self._hook = None
-            if hook.leftovers():
-                await hook.terminate(10.0, "TERM")
-            hook.close()
-            # How a failed one ended, in words ("killed by signal TERM" is no exit code 143).
-            how = {} if status.ok else {"reason": status.describe()}
-            self.recorder.event(
-                "hook_finished", None, phase=phase, ok=status.ok, exit_code=status.returncode, **how
-            )
-            if not status.ok:
-                self._hook_failed(phase, command, status.describe())
-                return False
-        return True
-
-    def _hook_failed(self, phase: str, command: PlannedCommand, how: str) -> None:
-        if phase == "prepare":
-            self._hook_failure = f"the prepare hook `{command.display}` {how}"
-
     # -- liveness ---------------------------------------------------------------------------
 
     async def _checkpoint_periodically(self) -> None:
@@ -1182,10 +1141,6 @@ def _input_folders(plan: Plan, run_dir: RunDir) -> dict[str, dict[str, str]]:
         for step in plan.steps
         if handing.intersection(step.needs)
     }
-
-
-def _hook_dir(plan: Plan) -> Path:
-    return Path(plan.spec_path).parent if plan.spec_path else Path.cwd()
 
 
 __all__ = ["PipelineExecutor", "machine_capacity"]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.engine.containment import Containment, choose_containment
 from shipyard.engine.guard import start_watchdog, stop_watchdog
 from shipyard.engine.health import Listener, LogWatch, ProbeResult, probe
+from shipyard.engine.hooks import HookRunner
 from shipyard.engine.logrotation import LogRotation
 from shipyard.engine.portclaims import PortClaims
 from shipyard.engine.recorder import Observer, Recorder
@@ -149,6 +150,17 @@ class FleetExecutor:
         self._steps_finished = False  # the steps ended before anything else stopped the run
         self._graceful_stop: str | None = None  # the fleet goes once the steps have ended
         self._base_env = base_environment(plan, execution_id, run_dir, base_env)
+        #: The hooks of a fleet without steps (with steps, the pipeline runs them).
+        self._hooks: HookRunner | None = None
+        if self._pipeline is None:
+            self._hooks = HookRunner(
+                plan,
+                run_dir=run_dir,
+                recorder=self.recorder,
+                base_env=self._base_env,
+                local=self.runners["local"],
+                journal=self._journal,
+            )
         self._services: dict[str, _Service] = {}
         self._restarted: set[str] = set()  # started since the sampler last looked
         self._tasks: set[asyncio.Task[None]] = set()  # kept referenced until they end
@@ -171,6 +183,8 @@ class FleetExecutor:
             self.recorder.event("stop_requested", reason=reason, force=force)
         if self._pipeline is not None and self._steps_running:
             self._pipeline.request_stop(reason, force=force)
+        if self._hooks is not None:
+            self._hooks.interrupt(force=force)  # a prepare hook; cleanup runs unless forced
         if force:
             self._forced = True  # every stop from now on is at once: no stop command, no grace
             for service in self._services.values():
@@ -357,7 +371,7 @@ class FleetExecutor:
 
     async def _come_down(self, steps: asyncio.Task[None] | None) -> None:
         """The steps stopped (if they still run), the services shut down in reverse start
-        order, then the cleanup hooks."""
+        order, then the cleanup hooks (whatever happened, as after a pipeline's steps)."""
         if steps is not None:
             if self._steps_running:
                 assert self._pipeline is not None
@@ -367,6 +381,8 @@ class FleetExecutor:
         await self._shutdown()
         if self._pipeline is not None:
             await self._pipeline.run_cleanup()
+        elif self._hooks is not None:
+            await self._hooks.run("cleanup", self.plan.cleanup)
 
     def _run_steps(self, run: ExecutionRun) -> asyncio.Task[None]:
         """The plan's steps, beside the services; once they are done, the fleet comes down
@@ -433,7 +449,8 @@ class FleetExecutor:
     async def _bring_up(self) -> None:
         """Every service starts once what it waits for is there: the services of the start
         stage before its own (healthy, or started where its depends_on says so), and the
-        steps it depends on (succeeded). The prepare hooks of a plan with steps go first."""
+        steps it depends on (succeeded). The prepare hooks go first: if they fail, no service
+        starts."""
         try:
             free = await self._remote_port_checks()  # an unreachable host: nothing starts
             ports = allocate_ports(
@@ -454,13 +471,13 @@ class FleetExecutor:
                 return
         if self._pipeline is not None:
             self._pipeline.connect(ports, self._hosts)
-            await self._first(self._pipeline.prepared.wait())
-            if not self._pipeline.prepare_ok:
-                if not self._stop.is_set():
-                    self._fail(self._pipeline.prepare_failure)
-                for service in self._services.values():
-                    self._give_up(service, "not started: a prepare hook failed", UnitState.SKIPPED)
-                return
+        if not await self._prepare():
+            # Brought down while a prepare hook ran (it was stopped): that is why, not the hook.
+            brought_down = self._failure is None and self._stop_reason is not None
+            why = self._stop_reason if brought_down else "a prepare hook failed"
+            for service in self._services.values():
+                self._give_up(service, f"not started: {why}", UnitState.SKIPPED)
+            return
         starts = []
         previous: list[str] = []
         for stage in self.plan.service_stages:
@@ -472,6 +489,30 @@ class FleetExecutor:
                 starts.append(self._bring_up_one(service, gate))
             previous = stage
         await asyncio.gather(*starts)
+
+    async def _prepare(self) -> bool:
+        """The prepare hooks, before any service starts: run by the pipeline (a plan with steps
+        runs them before its steps) or by this fleet. False if they did not all succeed: the
+        fleet fails with the failed hook's command and how it ended (unless it is coming down
+        anyway)."""
+        if self._pipeline is not None:
+            await self._first(self._pipeline.prepared.wait())
+            prepared, why = self._pipeline.prepare_ok, self._pipeline.prepare_failure
+        else:
+            assert self._hooks is not None
+            # Stopped before it began (`down` at once): no hook.
+            prepared = not self._stop.is_set() and await self._hooks.run(
+                "prepare", self.plan.prepare
+            )
+            why = self._hooks.prepare_failure
+        if not prepared and not self._stop.is_set():
+            self._fail(why)
+        return prepared
+
+    def _journal(self, handle: Handle) -> None:
+        """A process of the fleet (a hook's) in the run's spawn journal."""
+        assert self._run is not None
+        self._run.journal(handle.journal_entry())
 
     async def _serve_through_proxy(self, service: _Service) -> bool:
         """A service with ``rollout:``: its proxy on the public port, its process on an
