@@ -1,7 +1,10 @@
-"""Bounded answers (issue 18 §1), through the SDK's client: every read-only tool, and the ones
-that act on an execution, called on a large execution — 3,000 steps, a 100 MB log, 400 other
-executions and a 1,500-point sweep — answers within the limit, in characters of the whole
-serialised result; a cut answer starts with truncated, a summary and a cursor that pages on.
+"""Bounded answers (issue 18 §1), through the SDK's client: every read-only tool of every group
+(``--tools all``), the ones that act on an execution, and destructive ones without confirm
+(their preview), called on a large execution — 3,000 steps, a 100 MB log, 400 other
+executions, a 1,500-point sweep, a 3,000-step registered pipeline, a held 3,000-unit
+execution, a large environment, model and artifact — answer within the limit, in characters
+of the whole serialised result; a cut answer starts with truncated, a summary and a cursor
+that pages on.
 
 The large execution is made the project's own way but without 3,000 processes: the spec is
 prepared with ``run(hold=True)`` (its record and run folder, as a real run has them), then its
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,9 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 import shipyard
-from shipyard.mcpserver import bounds
+from shipyard.mcpserver import bounds, toolsets
 from shipyard.mcpserver.server import build_server
+from shipyard.mcpserver.toolkit import registered
 from shipyard.models import Event, ExecutionState, UnitState
 
 STEPS = 3000
@@ -133,8 +138,33 @@ def big_sweep(ops: Any, points: int) -> str:
     return sweep_id
 
 
+def large_records(ops: Any, folder: Path, execution_id: str) -> None:
+    """What the tools of the other groups read, large: the spec registered as ``huge``, 300
+    agent folders (each with its problem), an environment of 3,000 variables, a model whose
+    version has 3,000 metrics, a 1 MB artifact of step s0000."""
+    ops.pipeline_add("huge", str(folder / "huge.yaml"))
+    for n in range(300):  # each found, none valid: a name and no command to start it
+        (folder / "agents" / f"agent{n:03d}").mkdir(parents=True)
+        (folder / "agents" / f"agent{n:03d}" / "agent.yaml").write_text(f"name: agent{n:03d}\n")
+    ops.environment_save("big", {f"VAR{n:04d}": "v" * 60 for n in range(3000)})
+    weights = folder / "weights.bin"
+    weights.write_bytes(b"w" * 1024)
+    ops.model_register("big", str(weights), metrics={f"m{n:04d}": n / 7 for n in range(3000)})
+    artifacts = ops.workspace.run_dir(execution_id).artifacts / "s0000"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "big.txt").write_text("artifact line\n" * 80_000)
+
+
+@dataclass(frozen=True)
+class Large:
+    home: Path
+    execution_id: str  # 3,000 units ended, a 100 MB log
+    held_id: str  # 3,000 units pending: what a stop would cut
+    folder: Path  # beside the home: huge.yaml, agents/
+
+
 @pytest.fixture(scope="module")
-def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Large]:
     folder = tmp_path_factory.mktemp("large")
     home = folder / "home"
     # ops.store and ops.workspace: beside the protocol in both implementations (a round trip
@@ -151,14 +181,18 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]
         big_log(Path(log))
         other_executions(ops, 400)
         big_sweep(ops, 1500)
+        large_records(ops, folder, execution.id)
+        held = ops.run(str(spec), hold=True)  # pending: never driven, no process
     finally:
         ops.close()
-    yield home, execution.id
+    yield Large(home, execution.id, held.id, folder)
 
 
-def calls(execution_id: str) -> dict[str, dict[str, Any]]:
-    """One call of each tool that reads an execution or a list, on the large one."""
+def calls(execution_id: str, folder: Path | None = None) -> dict[str, dict[str, Any]]:
+    """One call of each tool that reads an execution or a list, on the large one (and, given
+    the fixture's folder, of each read-only tool of the other groups on its large records)."""
     on = {"execution_id": execution_id}
+    agents = {"folder": str(folder / "agents")} if folder is not None else {}
     return {
         "get_pipeline_status": on,
         "monitor_pipeline_execution": on,
@@ -177,64 +211,104 @@ def calls(execution_id: str) -> dict[str, dict[str, Any]]:
         "validate_spec": {"spec": "huge", "spec_text": spec_text(STEPS)},
         "plan_pipeline": {"pipeline_name": "huge.yaml", "spec_text": spec_text(STEPS)},
         "integrate_python_api": {"api_commands": [f"ops.status('{execution_id}')"] * 3},
+        **(
+            {
+                "agents_discover": agents,
+                "agents_list": agents,
+                "agent_status": {**agents, "name": "agent007"},
+                "pipelines_list": {},
+                "pipelines_show": {"name": "huge"},
+                "pipelines_validate": {"name": "huge"},
+                "pipelines_spec": {"name": "huge"},
+                "artifacts_list": on,
+                "artifact_read": {**on, "step": "s0000", "path": "big.txt", "max_bytes": 2**18},
+                "environments_list": {},
+                "environments_show": {"name": "big"},
+                "pipeline_metrics": {"name": "huge"},
+                "models_list": {},
+                "models_show": {"name": "big"},
+                "models_path": {"name": "big", "stage": "staging"},
+            }
+            if folder is not None
+            else {}
+        ),
     }
 
 
-#: Read-only tools that take what no large execution makes large (a folder, a name) — called
+#: Read-only tools that take what no large record makes large (an index, the store) — called
 #: with the smallest valid input, still checked against the limit.
 SMALL = {
-    "agents_discover": {"folder": "."},
-    "agents_list": {"folder": "."},
-    "agent_status": None,
-    "pipelines_list": {},
-    "pipelines_show": None,
-    "pipelines_validate": None,
-    "pipelines_spec": None,
     "index_list": {},
     "index_templates": {},
-    "index_show": None,
+    "index_show": {"ref": "builtin/parallel-sort"},
     "store_check": {},
+    "rollout_status": {"execution_id": "exec_other0000"},  # none: a service-less execution
 }
+
+#: The tools every server of these tests lists: every group (``--tools all``).
+ALL_GROUPS = toolsets.parse_groups(toolsets.ALL)
+
+
+def previews(large: Large) -> dict[str, dict[str, Any]]:
+    """Destructive calls without confirm: each answers what it would do (a preview), which
+    quotes its arguments and, for a stop, its dry run — of a pending 3,000-unit execution."""
+    huge_step = {"run": ["echo", "x" * 200_000], "env": {f"K{n}": "v" * 50 for n in range(2000)}}
+    return {
+        "stop_pipeline": {"execution_id": large.held_id},
+        "clean_pipeline": {"execution_id": large.execution_id},
+        "pipelines_step_replace": {"name": "huge", "step": "s0000", "definition": huge_step},
+        "environments_save": {
+            "name": "big",
+            "variables": {f"V{n}": "x" * 100 for n in range(3000)},
+        },
+    }
 
 
 def length(result: CallToolResult) -> int:
     return len(result.model_dump_json(by_alias=True, exclude_none=True))
 
 
+def text(result: CallToolResult) -> str:
+    return "".join(getattr(content, "text", "") for content in result.content)
+
+
 def run_async(scenario: Any) -> None:
     anyio.run(scenario)
 
 
-@pytest.mark.slow  # ~25 s on 2 loaded cores: 17 calls on 3,000 units
-def test_every_answer_on_a_large_execution_is_within_the_limit(large: tuple[Path, str]) -> None:
-    home, execution_id = large
+@pytest.mark.slow  # ~1 min on 2 loaded cores: 40 calls on 3,000 units
+def test_every_answer_on_a_large_execution_is_within_the_limit(large: Large) -> None:
     limit = bounds.DEFAULT_MAX_CHARS
 
     async def scenario() -> None:
-        async with Client(build_server(home)) as client:
+        async with Client(build_server(large.home, ALL_GROUPS)) as client:
             listed = {tool.name: tool for tool in (await client.list_tools()).tools}
-            todo = calls(execution_id)
+            todo = calls(large.execution_id, large.folder)
             reading = {
                 n for n, t in listed.items() if t.annotations and t.annotations.read_only_hint
             }
+            assert len(reading) == len(toolsets.select(registered(), read_only=True))
             missing = reading - set(todo) - set(SMALL)
             assert not missing, f"read-only tools without a call in this test: {missing}"
             for name, arguments in {**todo, **SMALL}.items():
-                if arguments is None or name not in listed:
-                    continue
+                assert name in listed, f"{name} is not listed with --tools all"
                 result = await client.call_tool(name, arguments)
                 assert length(result) <= limit, f"{name}: {length(result)} > {limit} characters"
                 if name in todo and name != "stop_pipeline":  # it ended: nothing to stop
                     assert not result.is_error, (name, result.content)
+            for name, arguments in previews(large).items():
+                result = await client.call_tool(name, arguments)
+                assert length(result) <= limit, f"{name}: {length(result)} > {limit} characters"
+                assert result.is_error and "not done" in text(result), (name, text(result)[:300])
 
     run_async(scenario)
 
 
 @pytest.mark.slow  # each page reads the 3,000 units again
 def test_a_large_status_is_summarised_then_paged_to_its_end(
-    large: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+    large: Large, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home, execution_id = large
+    home, execution_id = large.home, large.execution_id
     limit = 250_000  # a few pages of some hundred units, not sixty of fifty
     monkeypatch.setenv(bounds.MAX_CHARS_VARIABLE, str(limit))
 
@@ -273,15 +347,15 @@ def test_a_large_status_is_summarised_then_paged_to_its_end(
     run_async(scenario)
 
 
-def test_logs_answer_their_tail_and_matching_lines_never_the_file(large: tuple[Path, str]) -> None:
-    home, execution_id = large
+def test_logs_answer_their_tail_and_matching_lines_never_the_file(large: Large) -> None:
+    home, execution_id = large.home, large.execution_id
 
     async def scenario() -> None:
         async with Client(build_server(home)) as client:
             tail = await client.call_tool(
                 "manage_execution_logs", {"execution_id": execution_id, "unit": "s0000", "tail": 50}
             )
-            lines = [line["text"] for line in tail.structured_content["lines"]]  # type: ignore[index]
+            lines = [line["text"] for line in tail.structured_content["lines"]]
             assert lines[-1] == "the last line" and len(tail.content[0].text) < 2 * 2**20  # type: ignore[union-attr]
             assert length(tail) <= bounds.DEFAULT_MAX_CHARS
             found = await client.call_tool(
@@ -294,7 +368,7 @@ def test_logs_answer_their_tail_and_matching_lines_never_the_file(large: tuple[P
                     "tail": 30,
                 },
             )
-            matched = found.structured_content["lines"]  # type: ignore[index]
+            matched = found.structured_content["lines"]
             assert matched and all("ERROR disk full" in line["text"] for line in matched)
             whole = await client.call_tool(
                 "manage_execution_logs",
@@ -305,24 +379,45 @@ def test_logs_answer_their_tail_and_matching_lines_never_the_file(large: tuple[P
     run_async(scenario)
 
 
-@pytest.mark.slow  # the 17 calls again
+@pytest.mark.slow  # the calls again
 def test_a_smaller_limit_from_the_environment_holds(
-    large: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+    large: Large, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home, execution_id = large
     monkeypatch.setenv(bounds.MAX_CHARS_VARIABLE, "8000")
 
     async def scenario() -> None:
-        async with Client(build_server(home)) as client:
-            for name, arguments in calls(execution_id).items():
+        async with Client(build_server(large.home, ALL_GROUPS)) as client:
+            todo = {**calls(large.execution_id, large.folder), **previews(large)}
+            for name, arguments in todo.items():
                 result = await client.call_tool(name, arguments)
                 assert length(result) <= 8000, f"{name}: {length(result)} > 8000"
+            # The stop's preview still says what a stop would cut: the summary comes first.
+            stop = text(await client.call_tool("stop_pipeline", previews(large)["stop_pipeline"]))
+            assert "not done: stop_pipeline" in stop and "what it would do now" in stop, stop
+            assert '"truncated": true' in stop and stop.endswith("confirm=true"), stop[-300:]
 
     run_async(scenario)
 
 
-def test_a_cursor_the_server_did_not_give_is_a_tool_error(large: tuple[Path, str]) -> None:
-    home, execution_id = large
+def test_a_tool_error_quoting_a_huge_input_is_within_the_limit(
+    large: Large, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error message that quotes what it was given is cut in its middle, its hint kept."""
+    monkeypatch.setenv(bounds.MAX_CHARS_VARIABLE, "8000")
+
+    async def scenario() -> None:
+        async with Client(build_server(large.home, ALL_GROUPS)) as client:
+            result = await client.call_tool("pipelines_show", {"name": "n" * 100_000})
+            assert result.is_error and length(result) <= 8000, length(result)
+            said = text(result)
+            assert said.startswith("error: ") and "characters cut" in said, said[:300]
+            assert "hint: " in said[-1_000:], said[-1_000:]
+
+    run_async(scenario)
+
+
+def test_a_cursor_the_server_did_not_give_is_a_tool_error(large: Large) -> None:
+    home, execution_id = large.home, large.execution_id
 
     async def scenario() -> None:
         async with Client(build_server(home)) as client:
@@ -336,8 +431,8 @@ def test_a_cursor_the_server_did_not_give_is_a_tool_error(large: tuple[Path, str
     run_async(scenario)
 
 
-def test_resources_of_a_large_execution_are_within_the_limit(large: tuple[Path, str]) -> None:
-    home, execution_id = large
+def test_resources_of_a_large_execution_are_within_the_limit(large: Large) -> None:
+    home, execution_id = large.home, large.execution_id
     limit = bounds.DEFAULT_MAX_CHARS
 
     async def scenario() -> None:

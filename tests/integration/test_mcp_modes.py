@@ -69,6 +69,49 @@ def test_the_default_set_is_under_40_and_read_only_lists_no_tool_that_changes(
     anyio.run(scenario)
 
 
+def test_a_read_only_server_writes_no_file_and_says_so(tmp_path: Path) -> None:
+    """--read-only lists analyze_execution_results and manage_execution_logs for looking;
+    their arguments that write a file (html_path; export's output_path) are refused with what
+    to do instead, and nothing is written — relative, absolute, in the home or the folder."""
+    chain, _ = write_specs(tmp_path)
+    home = tmp_path / "home"
+
+    async def scenario() -> None:
+        async with stdio(home, tmp_path) as client:  # a server that may write: run something
+            ran = await call(client, "run_pipeline", pipeline_name=str(chain))
+            execution_id = ran["execution"]["id"]
+        async with stdio(home, tmp_path, "--read-only") as client:
+            tools = await listed(client)
+            assert {"analyze_execution_results", "manage_execution_logs"} <= set(tools)
+            on = {"execution_id": execution_id}
+            writes = [
+                ("analyze_execution_results", {**on, "html_path": "report.html"}),
+                ("analyze_execution_results", {**on, "html_path": str(tmp_path / "r.html")}),
+                (
+                    "manage_execution_logs",
+                    {**on, "action": "export", "output_path": "logs.jsonl", "unit": "c"},
+                ),
+                (
+                    "manage_execution_logs",
+                    {**on, "action": "export", "output_path": str(home / "logs.json")},
+                ),
+            ]
+            for name, arguments in writes:
+                refused = await client.call_tool(name, arguments)
+                assert refused.is_error, f"{name} wrote with --read-only: {refused.content}"
+                text = error_text(refused)
+                assert "this MCP server is read-only (--read-only): it writes no file" in text
+                assert "hint: " in text and "without --read-only" in text, text
+            analysis = await client.call_tool("analyze_execution_results", on)
+            assert not analysis.is_error, error_text(analysis)
+            lines = await call(client, "manage_execution_logs", **on, unit="c")
+            assert [line["text"] for line in lines["lines"]] == ["step-c"]
+        assert not (home / "reports").exists(), list((home / "reports").rglob("*"))
+        assert not (tmp_path / "r.html").exists() and not (home / "logs.json").exists()
+
+    anyio.run(scenario)
+
+
 def _registry_names() -> list[Any]:
     from shipyard.mcpserver.toolkit import registered
 

@@ -11,6 +11,10 @@ the path comes from a model that may have read a hostile log or spec, so:
 - an existing file is overwritten only when it is a previous report (a file under
   ``<home>/reports/``, where only this rule writes); a link is never written through.
 
+A server started read-only (``shipyard mcp --read-only``) writes nothing: every path is
+refused, with what to do instead. (The tools that write a file are annotated read-only because
+they mostly answer; their writing argument is what the mode takes away.)
+
 Every refusal is a ShipyardError naming the path and what would be accepted."""
 
 from __future__ import annotations
@@ -28,19 +32,33 @@ SUFFIXES = {
     "html": (".html", ".htm"),
     "logs": (".jsonl", ".json"),
 }
+#: What a read-only server's refusal says to do instead of each kind of output, and the
+#: command that writes it from a shell.
+INSTEAD = {
+    "plot": "sweep_status answers the figures",
+    "html": "call again without html_path: the analysis is in the answer",
+    "logs": "call again with action=collect or search and no output_path: the lines are in "
+    "the answer",
+}
+CLI = {
+    "plot": "shipyard sweep status ID --plot",
+    "html": "shipyard analyze --html",
+    "logs": "shipyard logs --export",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class OutputRule:
     home: Path  # resolved
     cwd: Path  # resolved: the server's working folder
+    read_only: bool = False  # the server is read-only: nothing is written
 
     @classmethod
-    def for_server(cls, home: Path | None) -> OutputRule:
+    def for_server(cls, home: Path | None, *, read_only: bool = False) -> OutputRule:
         from shipyard.workspace import default_home
 
         chosen = Path(home) if home is not None else default_home()
-        return cls(Path(os.path.realpath(chosen)), Path(os.path.realpath(Path.cwd())))
+        return cls(Path(os.path.realpath(chosen)), Path(os.path.realpath(Path.cwd())), read_only)
 
     @property
     def reports(self) -> Path:
@@ -49,6 +67,13 @@ class OutputRule:
     def place(self, given: str, kind: str, *, overwrite: bool = True) -> Path:
         """Where ``given`` may be written as a ``kind`` output, or a ShipyardError.
         ``overwrite``: whether a previous report there may be replaced."""
+        if self.read_only:
+            raise ShipyardError(
+                f"this MCP server is read-only (--read-only): it writes no file, so the {kind} "
+                f"output {str(given)[:200]!r} was not written and nothing was done",
+                hint=f"{INSTEAD[kind]}; to write the file, use the CLI ({CLI[kind]}) or an "
+                "MCP server started without --read-only",
+            )
         target = self._resolved(given, kind)
         if os.path.lexists(target):
             _check_existing(target, self.reports, overwrite=overwrite)

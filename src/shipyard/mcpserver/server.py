@@ -71,7 +71,7 @@ def build_server(
     tools = toolsets.select(registered(), groups, read_only=read_only)
     for spec in tools:
         server.add_tool(
-            wrap(spec, home),
+            wrap(spec, home, read_only=read_only),
             name=spec.name,
             title=spec.title,
             annotations=ToolAnnotations(title=spec.title, **spec.kind.hints()),
@@ -81,12 +81,17 @@ def build_server(
     return server
 
 
-def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
-    """The async tool the SDK registers for ``spec`` (see the module's docstring)."""
+def wrap(spec: ToolSpec, home: Path | None, *, read_only: bool = False) -> Callable[..., Any]:
+    """The async tool the SDK registers for ``spec`` (see the module's docstring); with
+    ``read_only`` (``shipyard mcp --read-only``) it writes no file (mcpserver.outputs)."""
     signature = inspect.signature(spec.fn, eval_str=True)
     wants_report = "report" in signature.parameters
     # A parameter named ``files`` receives where outputs may be written (mcpserver.outputs).
-    files = OutputRule.for_server(home) if "files" in signature.parameters else None
+    files = (
+        OutputRule.for_server(home, read_only=read_only)
+        if "files" in signature.parameters
+        else None
+    )
     inputs = [
         p for name, p in signature.parameters.items() if name not in ("ops", "report", "files")
     ]
@@ -109,7 +114,7 @@ def wrap(spec: ToolSpec, home: Path | None) -> Callable[..., Any]:
             _call, spec, home, given, report, wrapped, limit=limit, cursor=cursor
         )
         if confirmed and not confirm and not given.get("dry_run"):
-            call = functools.partial(preview, spec, home, given)
+            call = functools.partial(preview, spec, home, given, limit=limit)
         try:
             # abandon_on_cancel: a cancelled call returns at once; the Reporter's event then
             # ends the thread's wait at its next pause.
@@ -180,9 +185,9 @@ def _call(
         finally:
             ops.close()
     except ShipyardError as error:
-        return error_result(error)
+        return error_result(error, limit)
     except CallCancelled:
-        return error_result(ShipyardError("the call was cancelled before it ended"))
+        return error_result(ShipyardError("the call was cancelled before it ended"), limit)
     data = to_jsonable(value)
     return bounded_result({"result": data} if wrapped else data, spec, limit, cursor)
 
@@ -200,7 +205,7 @@ def bounded_result(
         )
 
     def fits(content: dict[str, Any]) -> bool:
-        return len(answer(content).model_dump_json(by_alias=True, exclude_none=True)) <= limit
+        return _length(answer(content)) <= limit - PROTOCOL_ROOM
 
     pageable = spec.kind is Kind.READ
     # The text repeats the content, escaped: each half gets a little less than half the limit.
@@ -217,7 +222,8 @@ def bounded_result(
             ShipyardError(
                 f"{spec.name}'s answer is longer than {limit} characters even cut",
                 hint=f"raise ${bounds.MAX_CHARS_VARIABLE} (the limit of one answer)",
-            )
+            ),
+            limit,
         )
     return answer(chosen.data)
 
@@ -232,10 +238,49 @@ def cursor_parameter() -> inspect.Parameter:
     )
 
 
-def error_result(error: ShipyardError) -> CallToolResult:
-    """A tool error an assistant can act on: what is wrong, then what to do."""
+def error_result(error: ShipyardError, limit: int = bounds.DEFAULT_MAX_CHARS) -> CallToolResult:
+    """A tool error an assistant can act on: what is wrong, then what to do — within the
+    answer limit as every answer is (a message quoting a huge input is cut in its middle)."""
     text = f"error: {error.message}" + (f"\nhint: {error.hint}" if error.hint else "")
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    return fitted_error(text, limit)
+
+
+def fitted_error(text: str, limit: int) -> CallToolResult:
+    """A tool error whose serialised result is at most ``limit`` characters: ``text`` as it
+    is, or its beginning and end (where a hint is) with the middle cut and said to be cut."""
+
+    def answer(shown: str) -> CallToolResult:
+        return CallToolResult(content=[TextContent(type="text", text=shown)], is_error=True)
+
+    room = limit - PROTOCOL_ROOM
+    result = answer(text)
+    excess = _length(result) - room
+    keep = len(text)
+    while excess > 0 and keep > 0:
+        # An escaped character counts for more than one once serialised: measured again.
+        keep = max(keep - excess - 64, 0)
+        end = min(keep // 4, ERROR_END)
+        cut = len(text) - keep
+        result = answer(
+            f"{text[: keep - end]}\n[... {cut} characters cut: the answer limit is {limit}, "
+            f"${bounds.MAX_CHARS_VARIABLE} ...]\n{text[len(text) - end :] if end else ''}"
+        )
+        excess = _length(result) - room
+    return result
+
+
+#: What the SDK adds to a result on its way out (``_meta`` with the server's name and version,
+#: ``resultType``): left out of what a tool's answer may fill.
+PROTOCOL_ROOM = 300
+#: How much of a cut error's end is kept (its hint).
+ERROR_END = 1_000
+#: How much of a destructive call's arguments its preview quotes (the caller has them all).
+ARGUMENTS_SHOWN = 1_000
+
+
+def _length(result: CallToolResult) -> int:
+    """An answer's size as the limit measures it: the serialised result."""
+    return len(result.model_dump_json(by_alias=True, exclude_none=True))
 
 
 def confirm_parameter() -> inspect.Parameter:
@@ -248,25 +293,35 @@ def confirm_parameter() -> inspect.Parameter:
     )
 
 
-def preview(spec: ToolSpec, home: Path | None, arguments: dict[str, Any]) -> CallToolResult:
+def preview(
+    spec: ToolSpec,
+    home: Path | None,
+    arguments: dict[str, Any],
+    *,
+    limit: int = bounds.DEFAULT_MAX_CHARS,
+) -> CallToolResult:
     """A destructive call without ``confirm``: what it would do, and nothing done. A tool
     with a ``dry_run`` form (stop, clean) runs that, so the answer names what would be cut.
+    Within ``limit`` as every answer: the dry run is bounded (summary first) and the
+    arguments are quoted up to ARGUMENTS_SHOWN characters.
 
     The answer is a tool error (isError), not a result: a client or a model that reads only
     the flag still sees that nothing happened, and its structured form cannot be mistaken for
     the record of a done stop."""
     doc = " ".join((spec.fn.__doc__ or "").split())
     given = {k: v for k, v in arguments.items() if k != "files" and v is not None}
+    quoted = json.dumps(given, sort_keys=True, default=str)
+    if len(quoted) > ARGUMENTS_SHOWN:
+        quoted = f"{quoted[:ARGUMENTS_SHOWN]}... [{len(quoted) - ARGUMENTS_SHOWN} characters cut]"
     text = (
         f"not done: {spec.name} is destructive and needs confirm=true.\n"
-        f"it would: {doc}\narguments: {json.dumps(given, sort_keys=True, default=str)}"
+        f"it would: {doc}\narguments: {quoted}"
     )
     if "dry_run" in inspect.signature(spec.fn).parameters:
-        dry = _call(spec, home, {**arguments, "dry_run": True}, None, wrapped=False)
+        dry = _call(spec, home, {**arguments, "dry_run": True}, None, wrapped=False, limit=limit)
         if dry.is_error:
             return dry  # the call could not act anyway (an unknown execution…): say why
         text += "\nwhat it would do now: " + "".join(getattr(c, "text", "") for c in dry.content)
     hint = f"to do it, call {spec.name} again with the same arguments and confirm=true"
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"{text}\nhint: {hint}")], is_error=True
-    )
+    # The dry run's text is escaped once more inside this one: cut in its middle if need be.
+    return fitted_error(f"{text}\nhint: {hint}", limit)
