@@ -48,7 +48,8 @@ def mcp_serve(
             metavar="GROUP,...",
             envvar="SHIPYARD_MCP_TOOLS",
             help="The tool groups to list: pipelines, fleets, registry, sweeps, agents, index, "
-            "maintenance, api, or all [default: pipelines,fleets,registry,sweeps,api].",
+            "maintenance, artifacts, ml, environments, api, or all "
+            "[default: pipelines,fleets,registry,sweeps,api].",
         ),
     ] = None,
     read_only: Annotated[
