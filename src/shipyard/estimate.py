@@ -74,9 +74,14 @@ def runs_to_estimate_from(
     if same:
         which = "earlier successful runs with the same parameters"
     else:
-        given = ", ".join(f"{name}={value}" for name, value in sorted(parameters.items()))
+        given = ", ".join(f"{name}={_shown(value)}" for name, value in sorted(parameters.items()))
         which = f"the latest earlier successful runs (none had {given})"
     return chosen, f"from the mean step times of {which}: {', '.join(chosen)}"
+
+
+def _shown(value: object) -> str:
+    """A parameter's value as the spec and ``-p`` spell it: a bool is true/false."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def expected_end(

@@ -116,6 +116,14 @@ def test_yes_and_no_are_booleans_only_where_a_boolean_stands(
     assert "steps.later.enabled should be true or false, not 'y'" in invalid.stdout + invalid.stderr
 
 
+def test_plan_spells_a_boolean_parameter_as_yaml_does(shipyard: Shipyard, tmp_path: Path) -> None:
+    (tmp_path / "words.yaml").write_text(WORDS)
+    for given, shown in (("yes", "true"), ("off", "false")):
+        planned = shipyard("plan", "words.yaml", "-p", f"loud={given}")
+        assert planned.returncode == 0, planned.stderr
+        assert f"parameters: word=x, loud={shown}\n" in planned.stdout, planned.stdout
+
+
 @pytest.mark.local_only("a server makes its home when it starts")
 def test_read_only_commands_in_a_folder_without_state_create_none(
     shipyard: Shipyard, tmp_path: Path

@@ -45,6 +45,8 @@ def run(run_id: str, **parameters: object) -> PastRun:
         ),
         # None with them: the latest runs, and the basis says none had them.
         ([run("r2", secs=6), run("r1", secs=6)], {"secs": 30}, ["r2", "r1"], "none had secs=30"),
+        # A bool as the spec and -p spell it, not as Python does.
+        ([run("r1", fast=False)], {"fast": True}, ["r1"], "none had fast=true)"),
         # No parameters at all: every run has the same (none).
         ([run("r2"), run("r1")], {}, ["r2", "r1"], "with the same parameters: r2, r1"),
         # At most five, the newest.

@@ -192,10 +192,12 @@ def deployment(plan: Plan) -> str:
 
 
 def plan_footer(plan: Plan) -> Text:
+    from shipyard.spec.params import render_value
     from shipyard.wording import counted
 
     text = Text()
-    params = ", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "none"
+    # A bool as YAML spells it (flag=true), not as Python does (flag=True).
+    params = ", ".join(f"{k}={render_value(v)}" for k, v in plan.parameters.items()) or "none"
     text.append(f"parameters: {params}\n")
     if plan.steps or not plan.services:
         text.append(
