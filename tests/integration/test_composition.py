@@ -71,3 +71,30 @@ def test_a_detached_run_with_a_given_store(tmp_path: Path, write_spec: SpecWrite
         assert [line.text for line in ops.logs(status.id, "a")] == ["done"]
     finally:
         store.close()
+
+
+def test_a_sweep_in_a_given_store_is_found_there(tmp_path: Path, write_spec: SpecWriter) -> None:
+    """Reads ask whether there is state before opening the workspace's store (so a folder
+    without state gets none created); a store handed in is state, for sweeps as for the rest."""
+    from shipyard.sweep import SweepSettings
+
+    workspace = Workspace(tmp_path / "home")
+    workspace.home.mkdir(mode=0o700)
+    store = SQLiteStore(workspace.state_db)  # where a point's supervisor records (above)
+    ops = LocalOperations(workspace, store=store, runners={"local": LocalRunner})
+    spec = write_spec(
+        "name: swept\nparameters: {n: {type: int, default: 1}, m: {type: int, default: 1}}\n"
+        "steps:\n  a: {run: [echo, '{{ n }}']}\n"
+    )
+    try:
+        done = ops.sweep(spec, SweepSettings(matrix={"n": [1], "m": [1]}))
+        ops.close()
+        elsewhere = Workspace(tmp_path / "empty")  # no state of its own: the store is given
+        elsewhere.home.mkdir(mode=0o700)
+        reader = LocalOperations(elsewhere, store=store)
+        assert reader.sweep_status(done.id).id == done.id
+        assert reader.sweep_status().id == done.id  # the latest, with no id given
+        reader.close()
+        assert not elsewhere.state_db.exists()
+    finally:
+        store.close()

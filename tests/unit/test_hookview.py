@@ -106,13 +106,16 @@ def test_prepare_comes_first_whatever_the_order_of_events() -> None:
     assert [u.name for u in units] == ["_prepare", "_cleanup"]
 
 
-def run_with(*hooks: tuple[str, UnitState]) -> ExecutionStatus:
+def run_with(
+    *hooks: tuple[str, UnitState], step: UnitState = UnitState.SUCCEEDED
+) -> ExecutionStatus:
     from datetime import UTC, datetime
 
     from shipyard.models import UnitStatus
 
     return ExecutionStatus(
         "exec_x", "x", ExecutionState.FAILED, "normal", datetime.now(UTC), Progress(0, 1), "/r",
+        units=[UnitStatus("a", step)],
         hooks=[UnitStatus(name, state, "hook") for name, state in hooks],
     )  # fmt: skip
 
@@ -126,6 +129,14 @@ def run_with(*hooks: tuple[str, UnitState]) -> ExecutionStatus:
         (
             run_with(("_prepare", UnitState.SUCCEEDED), ("_cleanup", UnitState.FAILED)),
             "shipyard logs exec_x _cleanup",
+        ),
+        (  # the step failed first: its log says why, not the cleanup's that failed after it
+            run_with(
+                ("_prepare", UnitState.SUCCEEDED),
+                ("_cleanup", UnitState.FAILED),
+                step=UnitState.FAILED,
+            ),
+            "shipyard logs exec_x [STEP]",
         ),
     ],
 )

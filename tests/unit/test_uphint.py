@@ -50,6 +50,24 @@ def fleet(reason: str, *units: UnitStatus) -> ExecutionStatus:
             ),
             "shipyard logs exec_x _prepare shows what the hook said",
         ),
+        # a cleanup that failed after the fleet did is not why: the services' logs, the port
+        (
+            dataclasses.replace(
+                fleet("web not healthy", UnitStatus("web", UnitState.FAILED, "service", 1, NOW)),
+                hooks=[UnitStatus("_cleanup", UnitState.FAILED, "hook", 1, NOW)],
+            ),
+            "shipyard logs exec_x shows what the services said",
+        ),
+        (
+            dataclasses.replace(
+                fleet(
+                    "port 80 of service 'web' is already in use",
+                    UnitStatus("web", UnitState.PENDING),
+                ),
+                hooks=[UnitStatus("_cleanup", UnitState.FAILED, "hook", 1, NOW)],
+            ),
+            "nothing was started: stop what listens on that port",
+        ),
     ],
 )
 def test_not_up_hint(status: ExecutionStatus, expected: str) -> None:

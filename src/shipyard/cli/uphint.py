@@ -47,9 +47,8 @@ def settled(
 def not_up_hint(status: ExecutionStatus) -> str:
     """The hint under "EXEC did not come up: REASON". ``shipyard logs`` only when something
     ran and so wrote a log: a fleet refused before its first start (a port taken) has none."""
-    failed = [hook for hook in status.hooks if hook.state.value == "failed"]
-    if failed:  # nothing else started: the hook's own log says why
-        return f"shipyard logs {status.id} {failed[0].name} shows what the hook said"
+    if _failed_hook(status, after_units=False):  # nothing else started: its log says why
+        return f"shipyard logs {status.id} _prepare shows what the hook said"
     if any(unit.started_at is not None or unit.attempts for unit in status.units):
         return f"shipyard logs {status.id} shows what the services said"
     reason = status.reason or ""
@@ -62,9 +61,22 @@ def not_up_hint(status: ExecutionStatus) -> str:
 
 
 def logs_hint(status: ExecutionStatus) -> str:
-    """The ``shipyard logs`` line under a run that did not succeed: a failed hook's own log
-    when a hook failed (no step wrote anything then), else the command with its STEP."""
-    failed = [hook for hook in status.hooks if hook.state.value == "failed"]
-    if failed:
-        return f"shipyard logs {status.id} {failed[0].name}"
+    """The ``shipyard logs`` line under a run that did not succeed: the prepare hook's own log
+    when it failed (no step wrote anything then), else the command with its STEP."""
+    if failed := _failed_hook(status, after_units=True):
+        return f"shipyard logs {status.id} {failed}"
     return f"shipyard logs {status.id} [STEP]"
+
+
+def _failed_hook(status: ExecutionStatus, *, after_units: bool) -> str | None:
+    """The hook whose log says why: a failed prepare (then nothing else ran); with
+    ``after_units``, also a failed cleanup when no step or service failed (then the cleanup is
+    why a run failed). A cleanup never explains a fleet that did not come up, nor a failure of
+    a step or service before it: their logs (or the reason) do."""
+    failed = {hook.name for hook in status.hooks if hook.state.value == "failed"}
+    if "_prepare" in failed:
+        return "_prepare"
+    units_failed = any(unit.state.value == "failed" for unit in status.units)
+    if after_units and "_cleanup" in failed and not units_failed:
+        return "_cleanup"
+    return None

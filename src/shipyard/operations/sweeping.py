@@ -190,7 +190,7 @@ def new_sweep_id(name: str, now: float) -> str:
 
 def _row(host: SweepHost, sweep_id: str | None) -> dict[str, Any]:
     # A folder without state has no sweep, and asking creates no state there (issue 11 §19).
-    stored = host.workspace.has_state()
+    stored = host._has_state()  # a store handed in counts, as for the other reads
     if sweep_id is None:
         latest = host.store.sweep_ids(limit=1) if stored else []
         if not latest:
