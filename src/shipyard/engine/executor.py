@@ -311,6 +311,11 @@ class PipelineExecutor:
         """Why the prepare hooks failed: the command and how it ended."""
         return self._hooks.prepare_failure
 
+    @property
+    def prepare_failed(self) -> bool:
+        """A prepare hook failed (rather than was stopped, or never ran)."""
+        return self._prepare_failed
+
     # -- services the steps need (a spec with steps and services) ---------------------------
 
     def connect(self, ports: Mapping[str, int], hosts: Mapping[str, str] | None = None) -> None:
@@ -348,14 +353,15 @@ class PipelineExecutor:
         return self.scheduler.state[name] in (UnitState.SUCCEEDED, UnitState.DISABLED)
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
-        """Start nothing more; let running steps finish for up to ``grace`` seconds, then stop
-        them as :meth:`request_stop` does."""
+        """Start nothing more; let running steps — or a running prepare hook — finish for up
+        to ``grace`` seconds, then stop them as :meth:`request_stop` does."""
         assert self._loop is not None
         if self._stop_reason is None:
             self._stop_reason = reason
             self.recorder.event("stop_requested", reason=reason, force=False, grace=grace)
         self._skip(self.scheduler.drain(f"not started: {self._stop_reason}"))
-        if self._running:
+        self._hooks.stop_starting()  # no further prepare command
+        if self._running or self._hooks.running == "prepare":
             self._loop.call_later(grace, self.request_stop, reason)
         self._check_done()
 

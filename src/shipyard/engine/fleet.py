@@ -165,6 +165,8 @@ class FleetExecutor:
         self._restarted: set[str] = set()  # started since the sampler last looked
         self._tasks: set[asyncio.Task[None]] = set()  # kept referenced until they end
         self._stop = asyncio.Event()
+        #: Bring-up got past the prepare hooks: services start (and may be started, stopped).
+        self._prepared = False
         self._up = asyncio.Event()  # every service came up (see wait_healthy)
         self._stop_reason: str | None = None
         self._forced = False  # a force stop was asked for
@@ -202,6 +204,14 @@ class FleetExecutor:
             raise ShipyardError(f"no service '{name}' here", hint=f"services: {known}")
         if self._stop.is_set():
             raise ShipyardError("the fleet is coming down", hint="bring it up again: shipyard up")
+        if not self._prepared:
+            # Its services start once the hook has succeeded: a start now would be a second
+            # process beside the one bring-up starts, a stop one that bring-up overrides.
+            doing = "running its prepare hook" if self.plan.prepare else "starting"
+            raise ShipyardError(
+                f"the fleet is still {doing}; try again once it is up",
+                hint=f"see when it is: shipyard status {self.execution_id}",
+            )
         running = service.launched is not None and not service.launched.exited.done()
         if action == "stop":
             if service.stopping and not running:
@@ -330,7 +340,8 @@ class FleetExecutor:
 
     def stop_gracefully(self, reason: str, *, grace: float) -> None:
         """Services have no natural end: a graceful stop is their stop signal and timeout.
-        Running steps first get their ``grace`` to finish, with the services still up."""
+        Running steps first get their ``grace`` to finish, with the services still up; so does
+        a running prepare hook (the steps' executor runs it), and then no service starts."""
         if self._pipeline is not None and self._steps_running:
             self._graceful_stop = reason
             self._pipeline.stop_gracefully(reason, grace=grace)
@@ -354,7 +365,8 @@ class FleetExecutor:
         steps = self._run_steps(run) if self._pipeline is not None else None
         try:
             await self._bring_up()
-            if self._failure is None and self._stop_reason is None:
+            # Not when a stop held back every service (a graceful one during the prepare hook).
+            if self._prepared and self._failure is None and self._stop_reason is None:
                 self.recorder.event("fleet_up", services=len(self._services))
                 self._up.set()
             await self._stop.wait()
@@ -471,13 +483,12 @@ class FleetExecutor:
                 return
         if self._pipeline is not None:
             self._pipeline.connect(ports, self._hosts)
-        if not await self._prepare():
-            # Brought down while a prepare hook ran (it was stopped): that is why, not the hook.
-            brought_down = self._failure is None and self._stop_reason is not None
-            why = self._stop_reason if brought_down else "a prepare hook failed"
+        prepared, why = await self._prepare()
+        if not prepared:
             for service in self._services.values():
                 self._give_up(service, f"not started: {why}", UnitState.SKIPPED)
             return
+        self._prepared = True
         starts = []
         previous: list[str] = []
         for stage in self.plan.service_stages:
@@ -490,24 +501,41 @@ class FleetExecutor:
             previous = stage
         await asyncio.gather(*starts)
 
-    async def _prepare(self) -> bool:
+    async def _prepare(self) -> tuple[bool, str]:
         """The prepare hooks, before any service starts: run by the pipeline (a plan with steps
-        runs them before its steps) or by this fleet. False if they did not all succeed: the
-        fleet fails with the failed hook's command and how it ended (unless it is coming down
-        anyway)."""
+        runs them before its steps) or by this fleet. ``(True, "")`` if they all succeeded and
+        the fleet is still to come up; else ``(False, why)``, why no service starts: "a prepare
+        hook failed" only when one did (the fleet fails with its command and how it ended),
+        else the fleet's failure, or why it is coming down (a stop asked for while a hook ran,
+        even one that then ended well)."""
         if self._pipeline is not None:
             await self._first(self._pipeline.prepared.wait())
-            prepared, why = self._pipeline.prepare_ok, self._pipeline.prepare_failure
+            prepared = self._pipeline.prepare_ok
+            hook_failed = self._pipeline.prepare_failed
+            hook_failure = self._pipeline.prepare_failure
         else:
             assert self._hooks is not None
             # Stopped before it began (`down` at once): no hook.
             prepared = not self._stop.is_set() and await self._hooks.run(
                 "prepare", self.plan.prepare
             )
-            why = self._hooks.prepare_failure
-        if not prepared and not self._stop.is_set():
-            self._fail(why)
-        return prepared
+            hook_failed = self._hooks.prepare_failed
+            hook_failure = self._hooks.prepare_failure
+        stopping = self._stop_reason or self._graceful_stop
+        if self._failure is None and stopping is None and not prepared:
+            if hook_failed:
+                self._fail(hook_failure)
+                return False, "a prepare hook failed"
+            # The steps' executor was stopped on its own (the execution's timeout): its reason.
+            self._fail(self._pipeline_reason() or hook_failure)
+        if self._failure is not None:
+            return False, self._failure
+        if stopping is not None:
+            return False, stopping
+        return True, ""
+
+    def _pipeline_reason(self) -> str | None:
+        return self._pipeline.outcome_reason() if self._pipeline is not None else None
 
     def _journal(self, handle: Handle) -> None:
         """A process of the fleet (a hook's) in the run's spawn journal."""
@@ -614,6 +642,8 @@ class FleetExecutor:
         if self._failure is None:
             self._failure = reason
             self.recorder.event("fleet_failed", reason=reason)
+        if self._hooks is not None:
+            self._hooks.interrupt(force=False)  # a prepare hook ends: nothing will start
         self._stop.set()
 
     def _start(self, service: _Service) -> None:

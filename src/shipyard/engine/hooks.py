@@ -39,12 +39,32 @@ class HookRunner:
         self._journal = journal
         self._failure: str | None = None  # which prepare hook failed, and how
         self._current: tuple[str, Handle] | None = None  # the hook running now, and its phase
+        #: A stop was asked for: no further prepare command starts (even when the running one
+        #: still ends well — it had its grace, or it ignores the stop signal).
+        self._stopping = False
+
+    @property
+    def running(self) -> str | None:
+        """The phase of the hook running now (``prepare``, ``cleanup``), or None."""
+        return self._current[0] if self._current is not None else None
+
+    @property
+    def prepare_failed(self) -> bool:
+        """A prepare hook failed (could not start, or ended badly), rather than was not run."""
+        return self._failure is not None
+
+    def stop_starting(self) -> None:
+        """Start no further prepare command; the running one goes on (a graceful stop)."""
+        self._stopping = True
 
     async def run(self, phase: str, commands: list[PlannedCommand]) -> bool:
-        """Run hook commands in order; stop at the first failure. True if all succeeded."""
+        """Run hook commands in order; stop at the first failure. True if all succeeded.
+        Prepare commands stop at a stop too: False, the next one never started."""
         log_path = self.run_dir.log_for(f"_{phase}")
         env = {**self._base_env, **self.plan.env, "SHIPYARD_HOOK": phase}
         for command in commands:
+            if phase == "prepare" and self._stopping:
+                return False
             self.recorder.event("hook_started", None, phase=phase, command=command.display)
             launch = UnitLaunch(
                 f"_{phase}", command.argv, dict(env), str(hook_dir(self.plan)), str(log_path)
@@ -76,7 +96,9 @@ class HookRunner:
 
     def interrupt(self, *, force: bool) -> None:
         """The execution is being stopped: a running prepare hook is interrupted like a step
-        (SIGTERM); a cleanup hook always runs to its end unless the stop is forced (SIGKILL)."""
+        (SIGTERM), and no further prepare command starts; a cleanup hook always runs to its end
+        unless the stop is forced (SIGKILL)."""
+        self._stopping = True
         if self._current is None:
             return
         phase, hook = self._current
