@@ -78,7 +78,8 @@ SERVER_SUBSET := $(addprefix tests/acceptance/test_,$(addsuffix .py,\
 # start, so 3 keep 2 cores busy. Measured on 2 cores: docs/performance.md ("The test suite").
 PARALLEL := -n 3 --dist loadfile
 
-# The everyday command: lint, types and every test not marked `slow` (times: docs/performance.md).
+# The everyday command: lint, types and every test not marked `slow` (7 min 14 s on 2 cores, load
+# 2-3; test-slow 16 min; docs/performance.md "The test suite").
 # The slow ones (a served coordinator on PostgreSQL with real workers and managers, Open MPI
 # ranks, Slurm jobs, the demos: 3-4 min of the 3 processes' time each) and the two passes below
 # are `make test-slow`; `make test-all` is both, the whole suite, and what CI runs (.ci/run).
