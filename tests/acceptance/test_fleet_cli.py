@@ -187,6 +187,17 @@ def test_up_in_the_foreground_of_services_only_fails_on_its_prepare_hook(
     up = shipyard("up", str(write_spec(PREPARE_FAILS)), timeout=30)
     assert up.returncode != 0, up.stdout
     assert PREPARE_REASON in " ".join(up.stderr.split()), up.stderr
+    # Each hook command's start and end is shown as it happens, as `run` shows them.
+    shown = [" ".join(line.split()) for line in up.stdout.splitlines()]
+    assert "running _prepare `sh -c 'echo prep-said; exit 4'`" in shown, up.stdout
+    assert any(
+        line.startswith("failed _prepare `sh -c 'echo prep-said; exit 4'` in ")
+        and line.endswith("— exited with code 4")
+        for line in shown
+    ), up.stdout
+    assert any(
+        line.startswith("succeeded _cleanup `sh -c 'echo cleanup-said'` in ") for line in shown
+    ), up.stdout
     assert _hinted_logs(shipyard, up.stderr) == ["prep-said"]
     assert not (tmp_path / "started").exists()
 

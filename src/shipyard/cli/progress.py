@@ -36,8 +36,7 @@ class RunDisplay:
         self.quiet = quiet
         self.live_mode = console.is_terminal and not quiet and not debug
         self._running: dict[str, tuple[float, int]] = {}
-        #: The hook command running in each phase: when it started, and what it is.
-        self._hooks: dict[str, tuple[float, str]] = {}
+        self._hooks = HookLines()
         self._total: int | None = None
         self._done = 0
         self._failed = 0
@@ -130,20 +129,16 @@ class RunDisplay:
         """A hook command starting or ending, as it happens: hooks are units of their run
         (``_prepare``, ``_cleanup``) but count in no progress, so each gets its own lines — on
         a terminal a running row, then its end printed above the bar."""
-        phase = str(event.data.get("phase", ""))
-        unit = f"_{phase}"
+        unit, line = self._hooks.line(event)
         if event.action == "hook_started":
-            command = str(event.data.get("command", ""))
-            self._hooks[phase] = (event.ts, command)
             if self.live_mode:
                 self._running[unit] = (event.ts, 1)
             elif not self.quiet and not self.debug:
-                self.console.print(hook_line(unit, command, None, None))
+                self.console.print(line)
             return
-        started, command = self._hooks.pop(phase, (event.ts, ""))
         self._running.pop(unit, None)
         if not self.quiet and not self.debug:
-            self.console.print(hook_line(unit, command, event, event.ts - started))
+            self.console.print(line)
 
     def _plain_line(self, event: Event) -> None:
         state = str(event.data.get("state", "skipped"))
@@ -170,6 +165,26 @@ class RunDisplay:
         if len(self._running) > 12:
             table.add_row(Text(f"… and {len(self._running) - 12} more", style="dim"), "", "")
         return Group(table, self._progress)
+
+
+class HookLines:
+    """The line of each hook command as it starts and as it ends — the run's display and the
+    fleet's both print them: hooks are units of their run (``_prepare``, ``_cleanup``)."""
+
+    def __init__(self) -> None:
+        #: The command running in each phase: when it started, and what it is.
+        self._started: dict[str, tuple[float, str]] = {}
+
+    def line(self, event: Event) -> tuple[str, Text]:
+        """The hook's unit and the line for a ``hook_started`` or ``hook_finished`` event."""
+        phase = str(event.data.get("phase", ""))
+        unit = f"_{phase}"
+        if event.action == "hook_started":
+            command = str(event.data.get("command", ""))
+            self._started[phase] = (event.ts, command)
+            return unit, hook_line(unit, command, None, None)
+        started, command = self._started.pop(phase, (event.ts, ""))
+        return unit, hook_line(unit, command, event, event.ts - started)
 
 
 def hook_line(unit: str, command: str, finished: Event | None, seconds: float | None) -> Text:
@@ -268,6 +283,7 @@ class FleetDisplay:
         self.console = console
         self._lock = threading.Lock()
         self._units: dict[str, dict[str, Any]] = {}
+        self._hooks = HookLines()
         self._live: Live | None = None
 
     def __enter__(self) -> FleetDisplay:
@@ -326,6 +342,11 @@ class FleetDisplay:
             self.console.print(Text.assemble((f"{line.unit} | ", "cyan"), line.text), markup=False)
 
     def __call__(self, event: Event) -> None:
+        if event.action in ("hook_started", "hook_finished"):
+            _, line = self._hooks.line(event)  # its lines, as `run` shows them; not on the board
+            with self._lock:
+                self.console.print(line)
+            return
         self._note(event)
         if self._live is not None:
             self._live.update(self.board())
