@@ -305,6 +305,7 @@ class LocalOperations(
         if detach:
             from shipyard.operations.supervising import start_supervisor
 
+            self._refuse_detaching_elsewhere(execution_id, run_dir)
             own = self._given_store is None  # only a store of ours may be closed for a fork
             start_supervisor(
                 self.workspace,
@@ -319,6 +320,26 @@ class LocalOperations(
 
             drive(self.store, plan, execution_id, run_dir, secrets=secrets, runners=self.runners)
         return self.status(execution_id)
+
+    def _refuse_detaching_elsewhere(self, execution_id: str, run_dir: RunDir) -> None:
+        """A supervisor records in the workspace's state database: with a store handed in
+        that is another one it could not record its run (it waited 15 s, then said that the
+        supervisor "did not start", its log a traceback). Refused now, nothing left behind."""
+        import shutil
+
+        given = self._given_store
+        path = getattr(given, "path", None)
+        state_db = self.workspace.state_db
+        if given is None or (isinstance(path, Path) and path.resolve() == state_db.resolve()):
+            return
+        self.store.delete_execution(execution_id)
+        shutil.rmtree(run_dir.root, ignore_errors=True)  # its own run folder, made by prepare
+        raise ShipyardError(
+            f"a detached run records in the workspace's state database ({state_db}), "
+            f"not in the store given to LocalOperations ({path or type(given).__name__})",
+            hint="run it in this process (detach=False), or give the workspace's own store: "
+            "LocalOperations(workspace, store=SQLiteStore(workspace.state_db))",
+        )
 
     def start(self, execution_id: str, *, detach: bool = False) -> ExecutionStatus:
         """Drive an execution prepared with ``hold=True`` by this object to its end (or hand

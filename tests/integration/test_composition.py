@@ -98,3 +98,30 @@ def test_a_sweep_in_a_given_store_is_found_there(tmp_path: Path, write_spec: Spe
         assert not elsewhere.state_db.exists()
     finally:
         store.close()
+
+
+def test_a_detached_run_with_another_store_is_refused_at_once(
+    tmp_path: Path, write_spec: SpecWriter
+) -> None:
+    """Its supervisor records in the workspace's state.db, which the given store is not: it
+    waited 15 s, then said the supervisor "did not start". Now refused, nothing left behind."""
+    import pytest
+
+    from shipyard.errors import ShipyardError
+
+    workspace = Workspace(tmp_path / "home")
+    workspace.home.mkdir(mode=0o700)
+    store = SQLiteStore(tmp_path / "elsewhere.db")
+    ops = LocalOperations(workspace, store=store)
+    spec = write_spec("name: bg\nsteps:\n  a: {run: [echo, hi]}\n")
+    try:
+        with pytest.raises(ShipyardError, match="records in the workspace's state database") as err:
+            ops.run(spec, detach=True)
+        assert "SQLiteStore(workspace.state_db)" in (err.value.hint or "")
+        assert store.list_executions() == []  # nothing recorded
+        runs = workspace.home / "runs"
+        assert not runs.exists() or list(runs.iterdir()) == []  # no run folder left
+        assert ops.run(spec).state == ExecutionState.SUCCEEDED  # in this process it runs
+        ops.close()
+    finally:
+        store.close()
