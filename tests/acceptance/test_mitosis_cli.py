@@ -130,8 +130,13 @@ def test_exec_hooks_suite_and_task_run_on_a_manager_of_the_mitosis_config(
         _until("the cleanup hook", lambda: (home / "cleanup.done").exists())
         said = err.read_text()
         assert f"{config}:3:1: labels: not mapped" in said, said
-        events = [json.loads(line)["event"] for line in out.read_text().splitlines()]
-        assert events[0] == "registered" and "suite_done" in events, events
+
+        def events() -> list[str]:
+            return [json.loads(line)["event"] for line in out.read_text().splitlines()]
+
+        # The hook's file is there before the hook has ended and the manager has said so.
+        _until("the manager's suite_done line", lambda: "suite_done" in events())
+        assert events()[0] == "registered", events()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(manager.pid, signal.SIGKILL)
