@@ -62,7 +62,10 @@ class PastRun:
 
 
 def runs_to_estimate_from(
-    runs: Sequence[PastRun], parameters: Mapping[str, object], *, last: int = RUNS_AVERAGED
+    runs: Sequence[PastRun],
+    parameters: Mapping[str, str | int | float | bool],
+    *,
+    last: int = RUNS_AVERAGED,
 ) -> tuple[list[str], str]:
     """The ids of the earlier runs (``runs``: newest first) whose step times the estimate
     averages, and the basis it shows: the latest ``last`` with the same ``parameters`` when
@@ -74,14 +77,13 @@ def runs_to_estimate_from(
     if same:
         which = "earlier successful runs with the same parameters"
     else:
-        given = ", ".join(f"{name}={_shown(value)}" for name, value in sorted(parameters.items()))
+        from shipyard.spec.params import render_value  # a bool as the spec spells it: true
+
+        given = ", ".join(
+            f"{name}={render_value(value)}" for name, value in sorted(parameters.items())
+        )
         which = f"the latest earlier successful runs (none had {given})"
     return chosen, f"from the mean step times of {which}: {', '.join(chosen)}"
-
-
-def _shown(value: object) -> str:
-    """A parameter's value as the spec and ``-p`` spell it: a bool is true/false."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def expected_end(

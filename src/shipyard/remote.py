@@ -198,7 +198,8 @@ class RemoteOperations:
 
     def _to_end(self, status: ExecutionStatus) -> ExecutionStatus:
         """Wait until the execution the server started detached has ended; Ctrl-C stops it
-        (within its grace) and waits for that, as a foreground run in this process would."""
+        (its running steps signalled now, a second Ctrl-C kills them) and waits for that, as a
+        foreground run in this process would."""
         stop = getattr(self, "stop")  # noqa: B009
         try:
             self._wait_finished(status.id)

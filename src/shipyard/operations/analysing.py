@@ -114,9 +114,9 @@ class AnalysisOperations:
         entries: list[HistoryEntry] = []
         if self._has_state():  # a folder without state has none, and asking creates none
             entries = self.store.execution_history(pipeline=name, limit=limit)
-        if not entries and self._has_state():
-            basis = f"executions of the spec named '{name}'"
-            entries = self.store.execution_history(name=name, limit=limit)
+            if not entries:
+                basis = f"executions of the spec named '{name}'"
+                entries = self.store.execution_history(name=name, limit=limit)
         if not entries:
             raise ExecutionNotFound(
                 f"no executions of a pipeline or spec named '{name}' in {self.workspace.home}",

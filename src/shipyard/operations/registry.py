@@ -68,7 +68,7 @@ class PipelineOperations:
         return [_info(self.store, stored) for stored in self.store.pipeline_list()]
 
     def pipeline_show(self: Core, name: str) -> PipelineInfo:
-        stored = _stored(self, name)
+        stored = _stored(self, name)  # first: self.store would create the state it checks for
         return _info(self.store, stored)
 
     def pipeline_remove(self: Core, name: str) -> PipelineInfo:
